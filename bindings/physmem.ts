@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MIT
+/**
+ * physmem.ts: physical memory, the ground every tmem structure stands on.
+ *
+ * A {@link PhysicalMemory} is one shared `WebAssembly.Memory` holding N page
+ * frames of 4 KiB, a frame allocator and per-frame owner tags (in wasm,
+ * assembly/frames.ts), and one scratch area per attached Worker. The creating
+ * thread calls {@link PhysicalMemory.create}; every other Worker receives
+ * {@link PhysicalMemory.handle} (the compiled Module and the Memory, both
+ * structured-cloneable) and calls {@link PhysicalMemory.attach}. Each attached
+ * instance has its own wasm instance, its own scratch area, and sees the same
+ * frames. {@link PhysicalMemory.detach} returns the scratch slot.
+ *
+ * Thread safety: every method may be called concurrently from any attached
+ * Worker; the frame allocator is lock-free. A `PhysicalMemory` object itself
+ * belongs to the thread that made it (it wraps that thread's wasm instance).
+ *
+ * @module
+ */
+import { type Build, type CoreExports, buildStamp, compileCore, instantiateCore, assertEnvironment } from "./wasm.js";
+import { ErrorCode, TmemError, argCheck, check } from "./status.js";
+import {
+  CTRL_BASE, CTRL_RESERVED_OFF, DEFAULT_FRAMES, DEFAULT_MAX_WORKERS, MAX_WORKERS, Owner, PAGE_SIZE,
+  SCRATCH_SIZE, computeLayout, maxFrames, type Layout,
+} from "./layout.js";
+
+/** Options of {@link PhysicalMemory.create}. */
+export interface PhysicalMemoryOptions {
+  /**
+   * Number of 4 KiB page frames; memory is reserved for all of them up front.
+   * @defaultValue 4096 (16 MiB)
+   */
+  frames?: number;
+  /**
+   * Most Workers attached at once (each takes a 64 KiB scratch area), 1 to 256.
+   * @defaultValue 16
+   */
+  maxWorkers?: number;
+  /**
+   * Which wasm build to run: `"debug"` checks invariants with assertions.
+   * @defaultValue "release"
+   */
+  build?: Build;
+}
+
+/** What a Worker needs to attach: post it with postMessage or workerData. */
+export interface PhysicalMemoryHandle {
+  /** The compiled wasm core (the build that formatted the memory). */
+  readonly module: WebAssembly.Module;
+  /** The shared memory. */
+  readonly memory: WebAssembly.Memory;
+}
+
+/** A snapshot of frame usage. Counters are read without a lock: each is exact, the set is not atomic. */
+export interface PhysicalMemoryStats {
+  /** Page frames in the memory. */
+  totalFrames: number;
+  /** Frames not allocated. */
+  freeFrames: number;
+  /** Frames allocated, all owners. */
+  usedFrames: number;
+  /** Frames held per owner tag (only tags holding frames appear). */
+  byOwner: Record<number, number>;
+  /** Workers (instances) attached, this one included. */
+  attachedWorkers: number;
+}
+
+/** A page-frame number: 0 ≤ pfn < frames. */
+export type Pfn = number;
+
+const isBrowserMainThread = (): boolean =>
+  typeof (globalThis as { document?: unknown }).document === "object";
+
+/** True if this thread may block in Atomics.wait (false on a browser main thread). */
+function probeCanBlock(memory: WebAssembly.Memory): boolean {
+  try {
+    // The word is always 0, so a permitted wait returns "not-equal" at once.
+    Atomics.wait(new Int32Array(memory.buffer, CTRL_BASE + CTRL_RESERVED_OFF, 1), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One attached view of a physical memory: this thread's wasm instance over the
+ * shared memory, and its scratch slot.
+ */
+export class PhysicalMemory {
+  /** The shared memory. */
+  readonly memory: WebAssembly.Memory;
+  /** The compiled wasm core. */
+  readonly module: WebAssembly.Module;
+  /** This thread's wasm instance exports (for the layers above; not a public API). */
+  readonly core: CoreExports;
+  /** The layout of the memory. */
+  readonly layout: Layout;
+  /** This instance's scratch slot (0 ≤ slot < maxWorkers). */
+  readonly slot: number;
+  /** Address of this instance's scratch area ({@link SCRATCH_SIZE} bytes). */
+  readonly scratch: number;
+  /** Whether this thread may block in Atomics.wait (false on a browser main thread). */
+  readonly canBlock: boolean;
+  /** Bytes of the whole memory, as a view (the memory never grows). */
+  readonly u8: Uint8Array;
+  private attached = true;
+
+  private constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, core: CoreExports,
+                      layout: Layout, slot: number, canBlock: boolean) {
+    this.module = module;
+    this.memory = memory;
+    this.core = core;
+    this.layout = layout;
+    this.slot = slot;
+    this.scratch = layout.scratchBase + slot * SCRATCH_SIZE;
+    this.canBlock = canBlock;
+    this.u8 = new Uint8Array(memory.buffer);
+  }
+
+  /**
+   * Create a physical memory of `frames` page frames and attach to it.
+   * @throws TmemError EINVAL for a non-integer or out-of-range `frames` or
+   *   `maxWorkers`; ENOMEM when the host cannot reserve the memory; ENOTSUP when
+   *   the environment has no wasm threads or is a non-isolated browser page.
+   */
+  static async create(options: PhysicalMemoryOptions = {}): Promise<PhysicalMemory> {
+    const frames = options.frames ?? DEFAULT_FRAMES;
+    const maxWorkers = options.maxWorkers ?? DEFAULT_MAX_WORKERS;
+    const build = options.build ?? "release";
+    argCheck(build === "release" || build === "debug", `build must be "release" or "debug", not ${String(build)}`);
+    argCheck(Number.isSafeInteger(maxWorkers) && maxWorkers >= 1 && maxWorkers <= MAX_WORKERS,
+      `maxWorkers must be an integer from 1 to ${MAX_WORKERS}, not ${String(maxWorkers)}`);
+    const limit = maxFrames(maxWorkers);
+    argCheck(Number.isSafeInteger(frames) && frames >= 1 && frames <= limit,
+      `frames must be an integer from 1 to ${limit} (4 GiB of wasm32 memory), not ${String(frames)}`);
+    assertEnvironment();
+    const layout = computeLayout(frames, maxWorkers)!;
+    const module = await compileCore(build);
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: layout.wasmPages, maximum: layout.wasmPages, shared: true });
+    } catch (e) {
+      throw new TmemError(ErrorCode.ENOMEM, `cannot reserve ${layout.wasmPages * 64} KiB of shared memory: ${String(e)}`);
+    }
+    const core = await instantiateCore(module, memory);
+    check(core.pm_heap_base() < CTRL_BASE ? 0 : -22, "static data overlaps the control block");
+    const stamp = buildStamp(module)!;
+    check(core.pm_format(frames, layout.framesBase, layout.metaBase, layout.scratchBase, SCRATCH_SIZE,
+      maxWorkers, stamp[0], stamp[1]), "pm_format");
+    return PhysicalMemory.attachCore(module, memory, core, stamp);
+  }
+
+  /**
+   * Attach this thread to an existing physical memory, given what the creator
+   * posted ({@link PhysicalMemory.handle}). Takes one scratch slot until
+   * {@link detach}.
+   * @throws TmemError EINVAL when the memory is not a shared WebAssembly.Memory
+   *   or the module is not a tmem core; ENODEV when the memory was never
+   *   formatted; EPROTO when it was formatted by a different build of tmem;
+   *   EBUSY when every Worker slot is taken.
+   */
+  static async attach(handle: PhysicalMemoryHandle): Promise<PhysicalMemory> {
+    argCheck(typeof handle === "object" && handle !== null, "attach needs { module, memory }");
+    const { module, memory } = handle;
+    argCheck(module instanceof WebAssembly.Module, "handle.module must be a WebAssembly.Module");
+    argCheck(memory instanceof WebAssembly.Memory, "handle.memory must be a WebAssembly.Memory");
+    const buf = memory.buffer as ArrayBufferLike;
+    argCheck(Object.prototype.toString.call(buf) === "[object SharedArrayBuffer]",
+      "handle.memory must be a shared WebAssembly.Memory (created with shared: true)");
+    const stamp = buildStamp(module);
+    argCheck(stamp !== null, "handle.module is not a tmem core (no tmem.build stamp)");
+    assertEnvironment();
+    const core = await instantiateCore(module, memory);
+    return PhysicalMemory.attachCore(module, memory, core, stamp);
+  }
+
+  private static attachCore(module: WebAssembly.Module, memory: WebAssembly.Memory, core: CoreExports,
+                            stamp: [number, number]): PhysicalMemory {
+    const canBlock = probeCanBlock(memory) && !isBrowserMainThread();
+    const slot = core.pm_attach(stamp[0], stamp[1], canBlock);
+    if (slot === -71) {
+      throw new TmemError(ErrorCode.EPROTO,
+        "this memory was formatted by a different build of tmem (layout version mismatch): attach with the module it was created with");
+    }
+    if (slot === -19) throw new TmemError(ErrorCode.ENODEV, "this memory was never formatted by PhysicalMemory.create");
+    if (slot === -16) throw new TmemError(ErrorCode.EBUSY, "every Worker slot of this memory is taken (raise maxWorkers)");
+    check(slot, "pm_attach");
+    const v = new Uint32Array(memory.buffer, CTRL_BASE, 16);
+    const frames = v[4]!, framesBase = v[5]!, metaBase = v[6]!, scratchBase = v[7]!, maxWorkers = v[9]!;
+    const layout: Layout = { frames, maxWorkers, scratchBase, metaBase, framesBase, wasmPages: memory.buffer.byteLength / 65536 };
+    return new PhysicalMemory(module, memory, core, layout, slot, canBlock);
+  }
+
+  /** What another Worker needs to attach; structured-cloneable. */
+  get handle(): PhysicalMemoryHandle {
+    return { module: this.module, memory: this.memory };
+  }
+
+  /** Number of page frames. */
+  get frames(): number {
+    return this.layout.frames;
+  }
+
+  private live(): void {
+    if (!this.attached) throw new TmemError(ErrorCode.EINVAL, "this PhysicalMemory was detached");
+  }
+
+  private checkOwner(owner: number): void {
+    argCheck(Number.isInteger(owner) && owner >= 1 && owner <= 255, `owner tag must be an integer from 1 to 255, not ${String(owner)}`);
+  }
+
+  private checkPfn(pfn: Pfn): void {
+    argCheck(Number.isInteger(pfn) && pfn >= 0 && pfn < this.layout.frames,
+      `frame number must be an integer from 0 to ${this.layout.frames - 1}, not ${String(pfn)}`);
+  }
+
+  /**
+   * Allocate one frame for `owner`. Its bytes are whatever its last owner left.
+   * @param owner - owner tag, 1..255 ({@link Owner}; 16..255 are free for callers).
+   * @returns the frame number.
+   * @throws TmemError ENOMEM when no frame is free; EINVAL for a bad tag.
+   */
+  allocFrame(owner: number = Owner.USER): Pfn {
+    this.live();
+    this.checkOwner(owner);
+    return check(this.core.frame_alloc(owner), "frame_alloc: out of page frames");
+  }
+
+  /**
+   * Free frame `pfn`. With `owner`, the frame must be held by that owner.
+   * @throws TmemError EINVAL when the frame is out of range, already free, or
+   *   held by another owner; nothing changes then.
+   */
+  freeFrame(pfn: Pfn, owner = 0): void {
+    this.live();
+    this.checkPfn(pfn);
+    if (owner !== 0) this.checkOwner(owner);
+    if (this.core.frame_free(pfn, owner) < 0) {
+      const cur = this.core.frame_owner(pfn);
+      throw new TmemError(ErrorCode.EINVAL, cur === 0
+        ? `frame ${pfn} is not allocated (double free?)`
+        : `frame ${pfn} is held by owner ${cur}, not ${owner}`);
+    }
+  }
+
+  /** Owner tag of frame `pfn`, 0 when free. @throws TmemError EINVAL for a bad pfn. */
+  frameOwner(pfn: Pfn): number {
+    this.checkPfn(pfn);
+    return this.core.frame_owner(pfn);
+  }
+
+  /** Byte address of frame `pfn` in the memory. @throws TmemError EINVAL for a bad pfn. */
+  frameAddress(pfn: Pfn): number {
+    this.checkPfn(pfn);
+    return this.layout.framesBase + pfn * PAGE_SIZE;
+  }
+
+  /**
+   * A view of frame `pfn`'s 4096 bytes. It aliases shared memory: valid for
+   * as long as the caller holds the frame. @throws TmemError EINVAL for a bad pfn.
+   */
+  frameBytes(pfn: Pfn): Uint8Array {
+    return new Uint8Array(this.memory.buffer, this.frameAddress(pfn), PAGE_SIZE);
+  }
+
+  /** Frame usage now. */
+  stats(): PhysicalMemoryStats {
+    this.live();
+    const byOwner: Record<number, number> = {};
+    for (let owner = 1; owner < 256; owner++) {
+      const n = this.core.frame_owned(owner);
+      if (n > 0) byOwner[owner] = n;
+    }
+    const used = this.core.frame_used();
+    return {
+      totalFrames: this.layout.frames,
+      freeFrames: this.layout.frames - used,
+      usedFrames: used,
+      byOwner,
+      attachedWorkers: this.core.pm_attached(),
+    };
+  }
+
+  /**
+   * Detach this thread: release its scratch slot. The memory and every frame
+   * stay as they are for the other Workers. Idempotent.
+   */
+  detach(): void {
+    if (!this.attached) return;
+    this.attached = false;
+    this.core.pm_detach();
+  }
+
+  /** Whether {@link detach} has not been called. */
+  get isAttached(): boolean {
+    return this.attached;
+  }
+}

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+/**
+ * status.ts: one error family for all of tmem, and the mapping from the wasm
+ * core's status codes (negative Linux errno values, assembly/common.ts) to it.
+ *
+ * The wasm core never throws or traps on a recoverable condition; it returns
+ * `-errno`. Every TypeScript entry point turns such a status into a
+ * {@link TmemError} with a stable `.code`, so callers can branch on
+ * `err.code === "ENOMEM"` without parsing messages. Bad arguments are caught
+ * at the TypeScript boundary and get the same error type (code `EINVAL`).
+ *
+ * @module
+ */
+
+/** Error codes, after the Linux errno names the kernel's tmem stack returns. */
+export const ErrorCode = {
+  /** No such entry (a missing pool, key or driver). errno 2. */
+  ENOENT: "ENOENT",
+  /** Argument or data too large. errno 7. */
+  E2BIG: "E2BIG",
+  /** Out of page frames or host memory. errno 12. */
+  ENOMEM: "ENOMEM",
+  /** An address outside physical memory. errno 14. */
+  EFAULT: "EFAULT",
+  /** In use: a driver with live pools, no free Worker slot, a mapped handle. errno 16. */
+  EBUSY: "EBUSY",
+  /** Already exists. errno 17. */
+  EEXIST: "EEXIST",
+  /** Not set up: the memory is not formatted, or no backend. errno 19. */
+  ENODEV: "ENODEV",
+  /** Invalid argument: a bad handle, double free, forged id, out-of-range value. errno 22. */
+  EINVAL: "EINVAL",
+  /** No space in the container: an object too big for the allocator. errno 28. */
+  ENOSPC: "ENOSPC",
+  /** Layout or build mismatch between a memory and a module. errno 71. */
+  EPROTO: "EPROTO",
+  /** Malformed compressed data or a bad checksum. errno 74. */
+  EBADMSG: "EBADMSG",
+  /** The environment lacks a feature (WebAssembly threads, cross-origin isolation). */
+  ENOTSUP: "ENOTSUP",
+} as const;
+
+/** One of the {@link ErrorCode} values. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const ERRNO_TO_CODE: Readonly<Record<number, ErrorCode>> = {
+  2: ErrorCode.ENOENT,
+  7: ErrorCode.E2BIG,
+  12: ErrorCode.ENOMEM,
+  14: ErrorCode.EFAULT,
+  16: ErrorCode.EBUSY,
+  17: ErrorCode.EEXIST,
+  19: ErrorCode.ENODEV,
+  22: ErrorCode.EINVAL,
+  28: ErrorCode.ENOSPC,
+  71: ErrorCode.EPROTO,
+  74: ErrorCode.EBADMSG,
+};
+
+/**
+ * The error every tmem API throws (or rejects with). `code` is stable;
+ * `message` is for people and may change.
+ */
+export class TmemError extends Error {
+  /** Stable machine-readable code, e.g. `"ENOMEM"`. */
+  readonly code: ErrorCode;
+
+  /**
+   * @param code - one of {@link ErrorCode}.
+   * @param message - what failed, for people.
+   */
+  constructor(code: ErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = "TmemError";
+    this.code = code;
+  }
+}
+
+/**
+ * Map a wasm status (a negative errno) to a {@link TmemError}.
+ * @param status - a negative status returned by the wasm core.
+ * @param what - the operation, for the message ("frame_alloc").
+ */
+export function statusError(status: number, what: string): TmemError {
+  const code = ERRNO_TO_CODE[-status];
+  if (code === undefined) return new TmemError(ErrorCode.EINVAL, `${what}: unknown status ${status}`);
+  return new TmemError(code, `${what} failed (status ${status})`);
+}
+
+/**
+ * Return `status` when it is not negative, throw its {@link TmemError} otherwise.
+ * @param status - the wasm return value.
+ * @param what - the operation, for the message.
+ */
+export function check(status: number, what: string): number {
+  if (status < 0) throw statusError(status, what);
+  return status;
+}
+
+/** Throw an `EINVAL` {@link TmemError} unless `ok`. */
+export function argCheck(ok: boolean, message: string): asserts ok {
+  if (!ok) throw new TmemError(ErrorCode.EINVAL, message);
+}

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+/**
+ * frame-stress-worker.ts: a worker_threads entry that attaches to a physical
+ * memory and runs {@link frameStress}. workerData: `{ handle, options, barrier }`
+ * where `barrier` is an Int32Array over a SharedArrayBuffer of [arrived, total]:
+ * every worker waits until all have attached, so their operations overlap.
+ * Posts the {@link FrameStressResult}. Used by the demo and the stress test.
+ * @module
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { PhysicalMemory, type PhysicalMemoryHandle } from "../bindings/physmem.js";
+import { frameStress, type FrameStressOptions } from "./frame-stress.js";
+
+const { handle, options, barrier } = workerData as { handle: PhysicalMemoryHandle; options: FrameStressOptions; barrier: Int32Array };
+const pm = await PhysicalMemory.attach(handle);
+Atomics.add(barrier, 0, 1);
+Atomics.notify(barrier, 0);
+while (Atomics.load(barrier, 0) < Atomics.load(barrier, 1)) Atomics.wait(barrier, 0, Atomics.load(barrier, 0), 50);
+const t0 = performance.now();
+const result = frameStress(pm, options);
+const ms = performance.now() - t0;
+pm.detach();
+parentPort!.postMessage({ ...result, ms, slot: pm.slot });
