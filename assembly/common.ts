@@ -237,3 +237,23 @@ export function setInstanceLayout(nframes: u32, frames: usize, meta: usize, scra
 @inline export function addressToPfn(addr: usize): u32 {
   return <u32>((addr - framesBase) >> PAGE_SHIFT);
 }
+
+// ══ Per-Worker scratch sub-areas (offsets from scratchBase) ══
+// Mirrored in bindings/layout.ts. Each attached instance has its own, so
+// nothing here needs a lock.
+//
+//   [    0, 16384)  SCRATCH_LZ4_HASH   LZ4 compressor hash table
+//   [16384, 24576)  SCRATCH_MAP        zsmalloc map buffer (objects spanning two frames)
+//   [24576, 32768)  SCRATCH_STAGE      compressed-page staging (LZ4 bound of a 4 KiB page)
+//   [32768, 65536)  SCRATCH_IO         host I/O: pages copied in or out by TypeScript
+
+// @ts-ignore: decorator
+@inline export const SCRATCH_LZ4_HASH: usize = 0;
+// @ts-ignore: decorator
+@inline export const SCRATCH_MAP: usize = 16384;
+// @ts-ignore: decorator
+@inline export const SCRATCH_STAGE: usize = 24576;
+// @ts-ignore: decorator
+@inline export const SCRATCH_IO: usize = 32768;
+// @ts-ignore: decorator
+@inline export const SCRATCH_SIZE_MIN: usize = 65536;
