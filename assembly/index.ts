@@ -51,3 +51,4 @@ export function pm_nop(): void {}
 export * from "./lz4";
 export * from "./zsmalloc";
 export * from "./zbud";
+export * from "./tmem";
