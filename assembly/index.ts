@@ -9,7 +9,7 @@
 // names that bindings/ relies on. Every export returns a status code or a
 // value: none traps on a recoverable condition.
 
-import { CTRL_BASE } from "./common";
+import { CTRL_BASE, LAYOUT_ABI } from "./common";
 import { mutexLock, mutexTryLock, mutexUnlock } from "./lock";
 
 export {
@@ -42,6 +42,18 @@ export function lock_try(addr: usize): i32 {
 /** Release the mutex word at `addr`, held by the caller. */
 export function lock_release(addr: usize): void {
   mutexUnlock(addr);
+}
+
+/**
+ * A read-only static table ("tmem" and the layout ABI). It exists so the
+ * module always has a data segment, and the tests can check that segments are
+ * copied once per memory (by __init_data), never by a later instantiation.
+ */
+const STATIC_PROBE = memory.data<u8>([0x74, 0x6d, 0x65, 0x6d, <u8>LAYOUT_ABI, 0, 0, 0]);
+
+/** Address of the static probe table (8 bytes). */
+export function pm_static_probe(): usize {
+  return STATIC_PROBE;
 }
 
 /** No-op: the floor of a JS→wasm call, for bench/. */

@@ -1,0 +1,224 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { PhysicalMemory } from "../bindings/physmem.js";
+import { TmemError } from "../bindings/status.js";
+import { compileCore, instantiateCore, buildStamp } from "../bindings/wasm.js";
+import { CTRL_BASE, DEFAULT_FRAMES, Owner, PAGE_SIZE, maxFrames } from "../bindings/layout.js";
+
+const code = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof TmemError) return e.code;
+    throw e;
+  }
+  return "no error";
+};
+const codeAsync = async (f: () => Promise<unknown>): Promise<string> => {
+  try {
+    await f();
+  } catch (e) {
+    if (e instanceof TmemError) return e.code;
+    throw e;
+  }
+  return "no error";
+};
+
+describe("PhysicalMemory.create", () => {
+  it("makes a memory of the default size with every frame free", async () => {
+    const pm = await PhysicalMemory.create();
+    expect(pm.frames).toBe(DEFAULT_FRAMES);
+    const s = pm.stats();
+    expect(s).toMatchObject({ totalFrames: DEFAULT_FRAMES, freeFrames: DEFAULT_FRAMES, usedFrames: 0, byOwner: {}, attachedWorkers: 1 });
+    expect(pm.memory.buffer.byteLength).toBeGreaterThanOrEqual(pm.layout.framesBase + DEFAULT_FRAMES * PAGE_SIZE);
+    expect(pm.core.pm_heap_base()).toBeLessThan(CTRL_BASE);
+    pm.detach();
+  });
+
+  it("rejects bad frame counts and worker counts with EINVAL", async () => {
+    for (const frames of [0, -1, 1.5, NaN, Infinity, maxFrames(16) + 1, "8" as unknown as number]) {
+      expect(await codeAsync(() => PhysicalMemory.create({ frames }))).toBe("EINVAL");
+    }
+    for (const maxWorkers of [0, 257, 2.5]) {
+      expect(await codeAsync(() => PhysicalMemory.create({ frames: 8, maxWorkers }))).toBe("EINVAL");
+    }
+    expect(await codeAsync(() => PhysicalMemory.create({ build: "fast" as "release" }))).toBe("EINVAL");
+  });
+
+  it("the largest memory that fits wasm32 is accepted by the layout", () => {
+    expect(maxFrames(16)).toBeGreaterThan(1_000_000);
+    expect(maxFrames(16)).toBeLessThan(1_048_576);
+  });
+});
+
+describe("frame allocator", () => {
+  it("hands out every frame once, then ENOMEM, and takes them all back", async () => {
+    const pm = await PhysicalMemory.create({ frames: 64 });
+    const got = new Set<number>();
+    for (let i = 0; i < 64; i++) got.add(pm.allocFrame(Owner.USER));
+    expect(got.size).toBe(64);
+    expect([...got].every((p) => p >= 0 && p < 64)).toBe(true);
+    expect(code(() => pm.allocFrame(Owner.USER))).toBe("ENOMEM");
+    expect(pm.stats()).toMatchObject({ usedFrames: 64, freeFrames: 0, byOwner: { [Owner.USER]: 64 } });
+    for (const p of got) pm.freeFrame(p);
+    expect(pm.stats()).toMatchObject({ usedFrames: 0, freeFrames: 64, byOwner: {} });
+    // After a full cycle every frame is available again.
+    const again = new Set<number>();
+    for (let i = 0; i < 64; i++) again.add(pm.allocFrame(Owner.USER + 1));
+    expect(again).toEqual(got);
+  });
+
+  it("a freed frame freed again is EINVAL and changes nothing", async () => {
+    const pm = await PhysicalMemory.create({ frames: 8 });
+    const a = pm.allocFrame();
+    const b = pm.allocFrame();
+    pm.freeFrame(a);
+    const before = pm.stats();
+    expect(code(() => pm.freeFrame(a))).toBe("EINVAL");
+    expect(pm.stats()).toEqual(before);
+    expect(pm.frameOwner(b)).toBe(Owner.USER);
+    // The double free did not push `a` twice: only 7 more frames can be had.
+    let n = 0;
+    while (pm.core.frame_alloc(Owner.USER) >= 0) n++;
+    expect(n).toBe(7);
+  });
+
+  it("freeing another owner's frame, a frame out of range or a non-integer is EINVAL", async () => {
+    const pm = await PhysicalMemory.create({ frames: 8 });
+    const a = pm.allocFrame(Owner.ZBUD);
+    expect(code(() => pm.freeFrame(a, Owner.ZSMALLOC))).toBe("EINVAL");
+    expect(pm.frameOwner(a)).toBe(Owner.ZBUD);
+    for (const bad of [-1, 8, 1e9, 0.5, NaN]) expect(code(() => pm.freeFrame(bad))).toBe("EINVAL");
+    for (const bad of [0, 256, -3, 1.5]) expect(code(() => pm.allocFrame(bad))).toBe("EINVAL");
+    expect(pm.core.frame_free(5, 0)).toBe(-22); // never allocated
+    expect(pm.core.frame_alloc(0)).toBe(-22);
+    pm.freeFrame(a, Owner.ZBUD);
+    expect(pm.stats().usedFrames).toBe(0);
+  });
+
+  it("frames are disjoint 4 KiB regions above the metadata", async () => {
+    const pm = await PhysicalMemory.create({ frames: 16 });
+    const pfns = Array.from({ length: 16 }, () => pm.allocFrame());
+    pfns.forEach((p) => pm.frameBytes(p).fill(p + 1));
+    pfns.forEach((p) => expect(pm.frameBytes(p).every((b) => b === p + 1)).toBe(true));
+    expect(pm.frameAddress(0)).toBe(pm.layout.framesBase);
+    expect(pm.layout.framesBase).toBeGreaterThanOrEqual(pm.layout.metaBase + 16 * 16);
+    expect(pm.layout.metaBase).toBeGreaterThanOrEqual(pm.layout.scratchBase + pm.layout.maxWorkers * 65536);
+  });
+
+  it("behaves like a model allocator under random operations (property)", async () => {
+    const pm = await PhysicalMemory.create({ frames: 32 });
+    await fc.assert(
+      fc.property(
+        fc.array(fc.oneof(
+          fc.record({ op: fc.constant("alloc" as const), owner: fc.integer({ min: 1, max: 255 }) }),
+          fc.record({ op: fc.constant("free" as const), pick: fc.nat(), wrongOwner: fc.boolean() }),
+          fc.record({ op: fc.constant("freeBad" as const), pfn: fc.integer({ min: -2, max: 40 }) }),
+        ), { maxLength: 200 }),
+        (ops) => {
+          const model = new Map<number, number>(); // pfn -> owner
+          for (const o of ops) {
+            if (o.op === "alloc") {
+              const r = pm.core.frame_alloc(o.owner);
+              if (model.size === 32) expect(r).toBe(-12);
+              else {
+                expect(r).toBeGreaterThanOrEqual(0);
+                expect(model.has(r)).toBe(false);
+                model.set(r, o.owner);
+              }
+            } else if (o.op === "free") {
+              if (model.size === 0) continue;
+              const keys = [...model.keys()];
+              const pfn = keys[o.pick % keys.length]!;
+              const owner = model.get(pfn)!;
+              if (o.wrongOwner) {
+                expect(pm.core.frame_free(pfn, owner === 255 ? 1 : owner + 1)).toBe(-22);
+              } else {
+                expect(pm.core.frame_free(pfn, owner)).toBe(0);
+                model.delete(pfn);
+              }
+            } else {
+              const expected = o.pfn >= 0 && model.has(o.pfn) ? 0 : -22;
+              expect(pm.core.frame_free(o.pfn >>> 0, 0)).toBe(expected);
+              model.delete(o.pfn);
+            }
+            // Stats invariants after every step.
+            expect(pm.core.frame_used()).toBe(model.size);
+            for (const owner of new Set(model.values())) {
+              expect(pm.core.frame_owned(owner)).toBe([...model.values()].filter((v) => v === owner).length);
+            }
+            for (const [pfn, owner] of model) expect(pm.core.frame_owner(pfn)).toBe(owner);
+          }
+          for (const pfn of model.keys()) pm.core.frame_free(pfn, 0);
+          expect(pm.core.frame_used()).toBe(0);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe("attach and detach", () => {
+  it("a second attach gets its own scratch area and sees the same frames", async () => {
+    const a = await PhysicalMemory.create({ frames: 16, maxWorkers: 2 });
+    const p = a.allocFrame(Owner.USER);
+    a.frameBytes(p).fill(0x5a);
+    const b = await PhysicalMemory.attach(a.handle);
+    expect(b.slot).not.toBe(a.slot);
+    expect(b.scratch).not.toBe(a.scratch);
+    expect(b.frameOwner(p)).toBe(Owner.USER);
+    expect(b.frameBytes(p).every((x) => x === 0x5a)).toBe(true);
+    expect(b.stats().attachedWorkers).toBe(2);
+    // Every slot is taken now.
+    expect(await codeAsync(() => PhysicalMemory.attach(a.handle))).toBe("EBUSY");
+    b.freeFrame(p);
+    expect(a.stats().usedFrames).toBe(0);
+    b.detach();
+    b.detach(); // idempotent
+    expect(code(() => b.allocFrame())).toBe("EINVAL");
+    expect(a.stats().attachedWorkers).toBe(1);
+    const c = await PhysicalMemory.attach(a.handle);
+    expect(c.slot).toBe(b.slot);
+  });
+
+  it("refuses a memory formatted by a different build with EPROTO", async () => {
+    const a = await PhysicalMemory.create({ frames: 8, build: "release" });
+    const debug = await compileCore("debug");
+    expect(buildStamp(debug)).not.toEqual(buildStamp(a.module));
+    const err = await PhysicalMemory.attach({ module: debug, memory: a.memory }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TmemError);
+    expect((err as TmemError).code).toBe("EPROTO");
+    expect((err as TmemError).message).toMatch(/different build/);
+    expect(a.stats().attachedWorkers).toBe(1);
+  });
+
+  it("refuses a memory that was never formatted (ENODEV), a non-shared memory and a foreign module (EINVAL)", async () => {
+    const module = await compileCore();
+    const blank = new WebAssembly.Memory({ initial: 4, maximum: 4, shared: true });
+    expect(await codeAsync(() => PhysicalMemory.attach({ module, memory: blank }))).toBe("ENODEV");
+    const plain = new WebAssembly.Memory({ initial: 4, maximum: 4 });
+    expect(await codeAsync(() => PhysicalMemory.attach({ module, memory: plain }))).toBe("EINVAL");
+    const foreign = await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
+    const a = await PhysicalMemory.create({ frames: 8 });
+    expect(await codeAsync(() => PhysicalMemory.attach({ module: foreign, memory: a.memory }))).toBe("EINVAL");
+    expect(await codeAsync(() => PhysicalMemory.attach(null as unknown as { module: WebAssembly.Module; memory: WebAssembly.Memory }))).toBe("EINVAL");
+  });
+
+  it("the debug build runs the same allocator", async () => {
+    const pm = await PhysicalMemory.create({ frames: 8, build: "debug" });
+    const a = pm.allocFrame();
+    expect(pm.stats().usedFrames).toBe(1);
+    pm.freeFrame(a);
+    expect(code(() => pm.freeFrame(a))).toBe("EINVAL");
+  });
+
+  it("pm_format refuses an already formatted memory", async () => {
+    const pm = await PhysicalMemory.create({ frames: 8 });
+    const l = pm.layout;
+    expect(pm.core.pm_format(8, l.framesBase, l.metaBase, l.scratchBase, 65536, l.maxWorkers, 0, 0)).toBe(-16);
+    const fresh = new WebAssembly.Memory({ initial: 4, maximum: 4, shared: true });
+    const core = await instantiateCore(pm.module, fresh);
+    // Frames past the end of the memory are an inconsistent layout.
+    expect(core.pm_format(1000, 196608, 131072 + 65536, 131072, 65536, 1, 0, 0)).toBe(-22);
+  });
+});
