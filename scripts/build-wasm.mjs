@@ -13,25 +13,14 @@
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import asc from "assemblyscript/asc";
+import { findAllocations } from "./check-no-alloc.mjs";
 
 mkdirSync("build", { recursive: true });
 
-/** Markers of AssemblyScript runtime state or allocation in a .wat file. */
-const FORBIDDEN = [
-  /\$~lib\/rt\//, // runtime globals/functions (stub offset, TLSF root, ITCMS state)
-  /__stack_pointer/, // shadow stack: shared by every instance
-  /\$~lib\/rt\/stub\/__alloc|\$~lib\/rt\/common/,
-  /__new\b|__alloc\b|__renew\b/,
-];
-
 function checkNoAlloc(watFile) {
-  const wat = readFileSync(watFile, "utf8");
-  const bad = [];
-  wat.split("\n").forEach((line, i) => {
-    if (FORBIDDEN.some((re) => re.test(line))) bad.push(`${watFile}:${i + 1}: ${line.trim()}`);
-  });
+  const bad = findAllocations(readFileSync(watFile, "utf8"));
   if (bad.length) {
-    console.error(`error: managed-heap allocation or runtime state reached the wasm (see toolchain.md §2a):\n${bad.slice(0, 20).join("\n")}`);
+    console.error(`error: ${watFile}: managed-heap allocation or runtime state reached the wasm (see toolchain.md §2a):\n${bad.slice(0, 20).join("\n")}`);
     process.exit(1);
   }
 }
