@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: MIT
+//
+// lz4_compress.ts: the LZ4 block compressor (LZ4_compress_fast semantics),
+// written for wasm over one shared memory.
+//
+// What it is not: not a high-compression (HC) matcher and not a streaming
+// state machine. A call compresses one block, optionally with a prefix (the
+// previous block's data lying just before `src`, for the frame format's
+// linked mode), and keeps nothing but its hash table between calls.
+//
+// Key idea: greedy single-probe matching through a 16 KiB hash table of
+// positions, with an acceleration that widens the skip step after misses
+// (every 2^SKIP_TRIGGER misses the step grows by one). Small blocks (≤ 64 KiB,
+// every 4 KiB page) hash 4 bytes into 8192 u16 slots; larger or prefixed
+// blocks hash 5 bytes into 4096 u32 slots. These are the reference's table
+// shapes at its default memory usage, so the sizes come out within a fraction
+// of a percent of liblz4's at acceleration 1.
+//
+// Guarantee: output always decodes to the input, whatever the hash table
+// holds. A slot stores `generation + position`; a call owns the positions
+// [generation, generation + prefixLen + srcLen) and treats anything else as
+// empty, so the table is cleared only when the generation counter would wrap
+// (every 16th 4 KiB page in u16 mode), not on every call. Even a table
+// scribbled over by someone else cannot produce bad output: every candidate
+// is range-checked (inside the block or prefix, 1..65535 bytes back) and its
+// first 4 bytes compared before it is used. Reads stay inside
+// [src - prefixLen, src + srcLen); writes stay inside [dst, dst + dstCap).
+// Trade-off: the generation bookkeeping is per instance (wasm globals), so a
+// table shared by two instances would compress less well (never wrongly).
+//
+// Layout: the hash table is caller-provided, HASH_TABLE_SIZE bytes
+// (SCRATCH_LZ4_HASH of the caller's per-Worker scratch area):
+//   u16 mode: 8192 × u16 `generation + position`   (hash of 4 bytes, 13 bits)
+//   u32 mode: 4096 × u32 `generation + position`   (hash of 5 bytes, 12 bits)
+// The block format itself is drawn in lz4.ts.
+//
+// Concurrency: one call at a time per hash table; the generation globals are
+// per instance, so each Worker must use its own table (its scratch area).
+//
+// See also: lz4.ts (exports, format), lz4_decompress.ts,
+// doc/lz4_Block_format.md of the reference (format facts only).
+
+import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML_BITS, countMatch } from "./lz4_common";
+
+// ══ Constants ══
+
+/** Bytes of the caller's hash table (SCRATCH_LZ4_HASH is 16 KiB). */
+// @ts-ignore: decorator
+@inline export const HASH_TABLE_SIZE: u32 = 16384;
+/** log2 of u16 slots: 8192 slots × 2 bytes fill the table. */
+// @ts-ignore: decorator
+@inline const HASH_LOG_U16: u32 = 13;
+/** log2 of u32 slots: 4096 slots × 4 bytes fill the table. */
+// @ts-ignore: decorator
+@inline const HASH_LOG_U32: u32 = 12;
+/** Knuth's multiplicative constant for the 4-byte hash (a fact of the reference). */
+// @ts-ignore: decorator
+@inline const PRIME_4BYTES: u32 = 2654435761;
+/** Multiplier of the 5-byte hash (reference's value; spreads bytes 0..4 into the top bits). */
+// @ts-ignore: decorator
+@inline const PRIME_5BYTES: u64 = 889523592379;
+/**
+ * After 2^SKIP_TRIGGER consecutive misses the search step grows by one byte.
+ * Lower = faster on incompressible data, worse ratio; 6 is the reference's.
+ */
+// @ts-ignore: decorator
+@inline const SKIP_TRIGGER: u32 = 6;
+/** Largest acceleration that still changes anything (reference's LZ4_ACCELERATION_MAX). */
+// @ts-ignore: decorator
+@inline export const ACCELERATION_MAX: i32 = 65537;
+/** Blocks up to this size (with no prefix) use the u16 table. */
+// @ts-ignore: decorator
+@inline const U16_MODE_LIMIT: u32 = 65535;
+/** Generations start at 1, so a zeroed slot is always stale. */
+// @ts-ignore: decorator
+@inline const FIRST_GENERATION: u32 = 1;
+/** Block too short for any match: all literals (a match needs MF_LIMIT + 1 bytes). */
+// @ts-ignore: decorator
+@inline const MIN_INPUT_FOR_MATCH: u32 = MF_LIMIT + 1;
+/** Literal runs at least this long are copied with memory.copy instead of the u64 loop. */
+// @ts-ignore: decorator
+@inline const LONG_LITERALS: u32 = 64;
+/**
+ * Worst case bytes a sequence adds beyond its literals before the literal
+ * copy: token(1) + offset(2) + LAST_LITERALS, which also covers the u64 wild
+ * copy's overshoot of up to 7 bytes.
+ */
+// @ts-ignore: decorator
+@inline const SEQ_MARGIN: u32 = 1 + 2 + LAST_LITERALS;
+
+/** Table modes, remembered per table so a mode switch clears it. */
+// @ts-ignore: decorator
+@inline const MODE_U16: u32 = 1;
+// @ts-ignore: decorator
+@inline const MODE_U32: u32 = 2;
+
+// ══ Per-instance table bookkeeping (wasm globals) ══
+
+/** Address of the table the generation below belongs to. */
+let tableAddr: usize = 0;
+/** Mode that table was last used in. */
+let tableMode: u32 = 0;
+/** Next free generation of that table. */
+let tableGen: u32 = 0;
+
+/**
+ * Claim `span` generations of `table` in `mode` and return the first.
+ * Clears the table when it is new to this instance, changes mode, or its
+ * counter would pass `limit`.
+ */
+function claimGeneration(table: usize, mode: u32, span: u32, limit: u32): u32 {
+  if (table != tableAddr || mode != tableMode || <u64>tableGen + span > <u64>limit) {
+    memory.fill(table, 0, HASH_TABLE_SIZE);
+    tableAddr = table;
+    tableMode = mode;
+    tableGen = FIRST_GENERATION;
+  }
+  const gen = tableGen;
+  tableGen = gen + span;
+  return gen;
+}
+
+/** Forget all bookkeeping (tests use it to force a clear). */
+export function forgetHashTable(): void {
+  tableAddr = 0;
+  tableMode = 0;
+  tableGen = 0;
+}
+
+// ══ Hashing ══
+
+// @ts-ignore: decorator
+@inline function hash4(p: usize): u32 {
+  return (load<u32>(p) * PRIME_4BYTES) >> (32 - HASH_LOG_U16);
+}
+
+// @ts-ignore: decorator
+@inline function hash5(p: usize): u32 {
+  return <u32>(((load<u64>(p) << 24) * PRIME_5BYTES) >> (64 - HASH_LOG_U32));
+}
+
+/** Slot address of position `p` in a table of T entries. */
+// @ts-ignore: decorator
+@inline function slotOf<T>(table: usize, p: usize): usize {
+  if (sizeof<T>() == 2) return table + (<usize>hash4(p) << 1);
+  return table + (<usize>hash5(p) << 2);
+}
+
+// ══ Sequence writers ══
+
+/** Write the extra bytes of a length ≥ 15 (after the nibble): runs of 255 then the rest. */
+// @ts-ignore: decorator
+@inline function writeLengthTail(op: usize, rest: u32): usize {
+  while (rest >= 255 * 2) {
+    store<u16>(op, 0xffff);
+    op += 2;
+    rest -= 255 * 2;
+  }
+  if (rest >= 255) {
+    store<u8>(op, 255);
+    op++;
+    rest -= 255;
+  }
+  store<u8>(op, <u8>rest);
+  return op + 1;
+}
+
+/**
+ * Copy `n` literals from `from` to `op`. The caller has checked that
+ * op + n + SEQ_MARGIN ≤ oend and that from + n ≤ iend - LAST_LITERALS, so
+ * the u64 loop may overshoot both by up to 7 bytes.
+ */
+// @ts-ignore: decorator
+@inline function copyLiterals(op: usize, from: usize, n: u32): void {
+  if (n >= LONG_LITERALS) {
+    memory.copy(op, from, n);
+    return;
+  }
+  const end = op + n;
+  do {
+    store<u64>(op, load<u64>(from));
+    op += 8;
+    from += 8;
+  } while (op < end);
+}
+
+// ══ The compressor ══
+
+/**
+ * Compress [src, src+srcLen) into [dst, dst+dstCap) with table entries of
+ * type T (u16 or u32), matches allowed back to `base` (= src - prefixLen).
+ * The following are presumed already validated: all ranges lie inside the
+ * memory, srcLen ≤ LZ4_MAX_INPUT_SIZE, 1 ≤ acceleration ≤ ACCELERATION_MAX,
+ * prefixLen ≤ MAX_DISTANCE + 1, for T = u16 prefixLen = 0 and
+ * gen + srcLen ≤ 65535, and the positions [gen, gen+prefixLen+srcLen) of the
+ * table are this call's (claimGeneration), with the prefix's already indexed.
+ *
+ * Returns: the compressed size (≥ 1), or 0 when it does not fit in dstCap.
+ */
+// @ts-ignore: decorator
+@inline function compressGeneric<T>(src: usize, srcLen: u32, dst: usize, dstCap: u32,
+                                    acceleration: u32, table: usize, base: usize, gen: u32): u32 {
+  const iend = src + srcLen;
+  const oend = dst + dstCap;
+  // Last position where a match may start (it needs MF_LIMIT bytes after it).
+  const mflimitPlusOne = iend - MF_LIMIT + 1;
+  // Matches stop LAST_LITERALS before the end: the block ends with literals.
+  const matchLimit = iend - LAST_LITERALS;
+  let ip = src;
+  let anchor = src;
+  let op = dst;
+
+  if (srcLen >= MIN_INPUT_FOR_MATCH) {
+    // The first byte can only be a candidate; start searching at the second.
+    if (sizeof<T>() == 2) store<u16>(slotOf<T>(table, ip), <u16>(gen + <u32>(ip - base)));
+    else store<u32>(slotOf<T>(table, ip), gen + <u32>(ip - base));
+    ip++;
+    let forwardSlot = slotOf<T>(table, ip);
+    let done = false;
+    while (!done) {
+      // ── search: probe one slot per position, skipping faster after misses ──
+      let match: usize = 0;
+      let forwardIp = ip;
+      let step: u32 = 1;
+      let searchMatchNb: u32 = acceleration << SKIP_TRIGGER;
+      while (true) {
+        const slot = forwardSlot;
+        ip = forwardIp;
+        forwardIp += step;
+        step = searchMatchNb++ >> SKIP_TRIGGER;
+        if (forwardIp > mflimitPlusOne) {
+          done = true;
+          break;
+        }
+        const pos = <u32>(ip - base);
+        let rel: u32;
+        if (sizeof<T>() == 2) {
+          rel = <u32>load<u16>(slot) - gen;
+          store<u16>(slot, <u16>(gen + pos));
+        } else {
+          rel = load<u32>(slot) - gen;
+          store<u32>(slot, gen + pos);
+        }
+        forwardSlot = slotOf<T>(table, forwardIp);
+        // rel < pos rejects stale (wrapped) and future slots; u32 mode also
+        // bounds the distance (u16 blocks are shorter than MAX_DISTANCE).
+        if (rel < pos && (sizeof<T>() == 2 || pos - rel <= MAX_DISTANCE)) {
+          if (load<u32>(base + rel) == load<u32>(ip)) {
+            match = base + rel;
+            break;
+          }
+        }
+      }
+      if (done) break;
+
+      // ── catch up: extend the match backwards over equal bytes ──
+      while (ip > anchor && match > base && load<u8>(ip - 1) == load<u8>(match - 1)) {
+        ip--;
+        match--;
+      }
+
+      // ── literals ──
+      const litLen = <u32>(ip - anchor);
+      let token = op++;
+      if (<u32>(oend - op) < litLen + SEQ_MARGIN + litLen / 255) return 0;
+      if (litLen >= RUN_MASK) {
+        store<u8>(token, <u8>(RUN_MASK << ML_BITS));
+        op = writeLengthTail(op, litLen - RUN_MASK);
+      } else {
+        store<u8>(token, <u8>(litLen << ML_BITS));
+      }
+      if (litLen > 0) copyLiterals(op, anchor, litLen);
+      op += litLen;
+
+      // ── matches, as long as the position right after one matches again ──
+      while (true) {
+        store<u16>(op, <u16>(ip - match));
+        op += 2;
+        const extra = countMatch(ip + MIN_MATCH, match + MIN_MATCH, matchLimit);
+        ip += MIN_MATCH + extra;
+        if (<u32>(oend - op) < 1 + LAST_LITERALS + (extra + 240) / 255) return 0;
+        if (extra >= ML_MASK) {
+          store<u8>(token, load<u8>(token) | <u8>ML_MASK);
+          op = writeLengthTail(op, extra - ML_MASK);
+        } else {
+          store<u8>(token, load<u8>(token) | <u8>extra);
+        }
+        anchor = ip;
+        if (ip >= mflimitPlusOne) {
+          done = true;
+          break;
+        }
+        // Index a position inside the match, as the reference does (cheap, helps ratio).
+        const back = ip - 2;
+        if (sizeof<T>() == 2) store<u16>(slotOf<T>(table, back), <u16>(gen + <u32>(back - base)));
+        else store<u32>(slotOf<T>(table, back), gen + <u32>(back - base));
+        // Test the next position at once: runs of repeats need no literals.
+        const slot = slotOf<T>(table, ip);
+        const pos = <u32>(ip - base);
+        let rel: u32;
+        if (sizeof<T>() == 2) {
+          rel = <u32>load<u16>(slot) - gen;
+          store<u16>(slot, <u16>(gen + pos));
+        } else {
+          rel = load<u32>(slot) - gen;
+          store<u32>(slot, gen + pos);
+        }
+        if (rel < pos && (sizeof<T>() == 2 || pos - rel <= MAX_DISTANCE) && load<u32>(base + rel) == load<u32>(ip)) {
+          match = base + rel;
+          token = op++;
+          store<u8>(token, 0);
+          continue;
+        }
+        ip++;
+        forwardSlot = slotOf<T>(table, ip);
+        break;
+      }
+    }
+  }
+
+  // ── last literals ──
+  const lastRun = <u32>(iend - anchor);
+  if (<u32>(oend - op) < 1 + lastRun + (lastRun + 255 - RUN_MASK) / 255) return 0;
+  if (lastRun >= RUN_MASK) {
+    store<u8>(op, <u8>(RUN_MASK << ML_BITS));
+    op = writeLengthTail(op + 1, lastRun - RUN_MASK);
+  } else {
+    store<u8>(op, <u8>(lastRun << ML_BITS));
+    op++;
+  }
+  memory.copy(op, anchor, lastRun);
+  op += lastRun;
+  return <u32>(op - dst);
+}
+
+/**
+ * Compress one block, with an optional prefix of `prefixLen` bytes lying
+ * just before `src` (only its last MAX_DISTANCE + 1 bytes are used).
+ * Arguments are presumed validated as in compressGeneric, except the table
+ * generation, which this claims.
+ *
+ * Returns: the compressed size (≥ 1), or 0 when it does not fit in dstCap.
+ */
+export function compressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32,
+                              acceleration: u32, table: usize, prefixLen: u32): u32 {
+  if (prefixLen > MAX_DISTANCE + 1) prefixLen = MAX_DISTANCE + 1;
+  if (prefixLen == 0 && srcLen <= U16_MODE_LIMIT - FIRST_GENERATION) {
+    const gen = claimGeneration(table, MODE_U16, srcLen, U16_MODE_LIMIT);
+    return compressGeneric<u16>(src, srcLen, dst, dstCap, acceleration, table, src, gen);
+  }
+  const base = src - prefixLen;
+  const gen = claimGeneration(table, MODE_U32, prefixLen + srcLen, u32.MAX_VALUE);
+  // Index the prefix every PREFIX_STEP bytes, stopping where a 5-byte hash
+  // read would cross into the block being compressed.
+  if (prefixLen >= 8) {
+    const last = src - 8;
+    for (let p = base; p <= last; p += PREFIX_STEP) {
+      store<u32>(slotOf<u32>(table, p), gen + <u32>(p - base));
+    }
+  }
+  return compressGeneric<u32>(src, srcLen, dst, dstCap, acceleration, table, base, gen);
+}
+
+/**
+ * Stride of prefix indexing for linked blocks: 1 indexes every position
+ * (best ratio, slowest), 3 is the reference's dictionary-load stride.
+ */
+// @ts-ignore: decorator
+@inline const PREFIX_STEP: u32 = 3;
