@@ -1,9 +1,647 @@
 // SPDX-License-Identifier: MIT
 //
-// zbud.ts: placeholder; its owner replaces this file. Wasm exports defined here
-// (export function zbud_...) reach the module through `export *` in index.ts.
+// zbud.ts: zbud, the buddy allocator for compressed pages: at most two
+// objects ("buddies") per 4 KiB page frame, after the kernel's mm/zbud.c.
+//
+// It is not a dense allocator (zsmalloc is): a frame never holds more than two
+// objects, so the pool never uses fewer than half a frame per object. In
+// exchange the ratio of objects to frames is always >= 1 ("zbud never does
+// harm"), reclaim is simple and deterministic (evict the two buddies of the
+// least recently used frame and the frame is free), and nothing ever needs
+// compaction.
+//
+// Key idea: a frame is cut into 64-byte chunks. The first chunk is the frame
+// header; the FIRST buddy starts right after it, the LAST buddy is
+// right-aligned at the frame's end, so freeing either leaves one contiguous
+// free run in the middle. Frames with one buddy sit on unbuddied[free chunks];
+// an allocation of c chunks takes the head of the first non-empty list from
+// unbuddied[c] upward (best fit), or a fresh frame.
+//
+// Guarantee: an accepted object keeps its bytes until freed; a freed,
+// double-freed or forged handle returns -E_INVAL and changes nothing, because
+// handles are tagged (see "Handles" below), not raw addresses as in the kernel.
+// Objects bigger than 3968 bytes (PAGE_SIZE - header - one chunk) get -E_NOSPC.
+//
+// Handles: a handle encodes the buddy (FIRST/LAST), the frame number and a
+// generation drawn from a per-pool counter at each allocation and kept per
+// buddy in the frame header:
+//
+//   bit 31 │ 30 ........... pfnBits+1 │ pfnBits .. 1 │ 0
+//     0    │ generation (1..genMask)  │ pfn          │ buddy (0 FIRST, 1 LAST)
+//
+// pfnBits = bits needed for nrFrames - 1, generation bits = 30 - pfnBits
+// (18 for a 4096-frame memory), so a stale handle is only mistaken for a live
+// one after 2^genBits - 1 allocations of the pool in between, and a handle
+// is always a positive i32 (statuses are negative).
+//
+// Eviction: the kernel's zbud_reclaim_page calls the user's evict callback with
+// the pool lock dropped. Our callback lives in TypeScript, so reclaim is three
+// calls: zbud_reclaim_begin (unlink the LRU tail frame, mark it under reclaim),
+// zbud_reclaim_handle (its buddies' handles, for the callback, which writes
+// back and frees them), zbud_reclaim_end (free the frame if both buddies went,
+// else put it back at the LRU head). zbud_free of a buddy whose frame is
+// under reclaim only clears the buddy.
+//
+// Layout: a pool is one descriptor frame (ZbudPool below; the pool id is its
+// pfn); every data frame starts with a ZbudHeader chunk and its FrameMeta says
+// which pool holds it (priv0 = pool pfn + 1, priv1 = ZBUD_PAGE_MAGIC).
+//
+// Concurrency: every function may be called concurrently from any Worker on
+// the same pool; one pool lock (lock.ts level 5) guards the lists, headers and
+// counters. zbud_map/zbud_unmap take no lock: the caller owns its handle and
+// must not free it while mapped. One object may be mapped per instance (per
+// Worker) at a time. lock ordering: pool lock, then the lock-free frame
+// allocator.
+//
+// See also: ../src/zpool/drivers/zbud.ts (the zpool adapter),
+// ../src/zpool/kernel-zbud.ts (the kernel's placement, for density checks),
+// ../test/zbud.test.ts, reference/kernel.md §1.9 and §2.2.
 
-/** Placeholder export so the module has a body. */
-export function zbud_present(): i32 {
-  return 1;
+import {
+  PAGE_SIZE, PAGE_SHIFT, E_INVAL, E_NOSPC, E_BUSY, E_NOENT, OWNER_ZBUD,
+  nrFrames, pfnToAddress,
+} from "./common";
+import { FrameMeta, frameAlloc, frameFree, pfnToMeta } from "./frames";
+import { mutexLock, mutexUnlock } from "./lock";
+
+// ══ Constants ══
+
+/**
+ * log2 of the number of chunks a frame is cut into. 6 gives 64-byte chunks:
+ * a larger order wastes less per object (rounding to a chunk) but needs more
+ * unbuddied lists and a finer header; a smaller one rounds coarser. The kernel
+ * uses 6; the density checks against kernel.md §2.2 depend on it.
+ */
+// @ts-ignore: decorator
+@inline const NCHUNKS_ORDER: u32 = 6;
+/** log2 of the chunk size. */
+// @ts-ignore: decorator
+@inline const CHUNK_SHIFT: u32 = PAGE_SHIFT - NCHUNKS_ORDER;
+/** Bytes per chunk (64). */
+// @ts-ignore: decorator
+@inline const CHUNK_SIZE: u32 = 1 << CHUNK_SHIFT;
+/** The frame header takes one chunk. */
+// @ts-ignore: decorator
+@inline const ZHDR_SIZE_ALIGNED: u32 = CHUNK_SIZE;
+/** Usable chunks per frame (63); also the number of unbuddied lists. */
+// @ts-ignore: decorator
+@inline const NCHUNKS: u32 = (PAGE_SIZE - ZHDR_SIZE_ALIGNED) >> CHUNK_SHIFT;
+/** Largest object: the frame less the header and one chunk (3968 bytes). */
+// @ts-ignore: decorator
+@inline const ZBUD_MAX_SIZE: u32 = PAGE_SIZE - ZHDR_SIZE_ALIGNED - CHUNK_SIZE;
+
+/** FrameMeta.priv1 of a pool descriptor frame. */
+// @ts-ignore: decorator
+@inline const ZBUD_POOL_MAGIC: u32 = 0x4c4f4f50; // "POOL"
+/** FrameMeta.priv1 of a data frame. */
+// @ts-ignore: decorator
+@inline const ZBUD_PAGE_MAGIC: u32 = 0x44425a42; // "BZBD"
+/** ZbudPool.magic while the pool is alive. */
+// @ts-ignore: decorator
+@inline const ZBUD_ALIVE: u32 = 0x4255425a; // "ZBUB"
+
+/** Buddy numbers (bit 0 of a handle). */
+// @ts-ignore: decorator
+@inline const FIRST: u32 = 0;
+// @ts-ignore: decorator
+@inline const LAST: u32 = 1;
+
+// ══ Structs ══
+
+// ╒══════════ ZbudHeader (first chunk of every data frame) ═══════════════╕
+// │ 0 firstGen │ 4 lastGen │ 8 firstSize:u16 │ 10 lastSize:u16             │
+// │ 12 firstChunks:u8 │ 13 lastChunks:u8 │ 14 underReclaim:u8 │ 15 pad   │
+// │ 16 next │ 20 prev  (unbuddied/buddied list, pfn + 1, 0 = none)       │
+// │ 24 lruNext │ 28 lruPrev  (LRU list, toward the tail / the head)      │
+// ╘═════════════════════════════════════════════════════════════════════╛
+
+/** Header of a data frame; the buddies' bookkeeping. */
+@unmanaged class ZbudHeader {
+  /** Generation of the FIRST buddy's handle; meaningful while firstChunks != 0. */
+  firstGen: u32;
+  /** Generation of the LAST buddy's handle; meaningful while lastChunks != 0. */
+  lastGen: u32;
+  /** Exact size of the FIRST buddy in bytes (the mapped view's length). */
+  firstSize: u16;
+  /** Exact size of the LAST buddy in bytes. */
+  lastSize: u16;
+  /** Chunks of the FIRST buddy; 0 = free. */
+  firstChunks: u8;
+  /** Chunks of the LAST buddy; 0 = free. */
+  lastChunks: u8;
+  /** 1 between zbud_reclaim_begin and zbud_reclaim_end (the frame is on no list). */
+  underReclaim: u8;
+  /** Padding. */
+  pad: u8;
+  /** Next frame (pfn + 1) in its unbuddied or buddied list. */
+  next: u32;
+  /** Previous frame (pfn + 1) in its list; 0 at the list head. */
+  prev: u32;
+  /** Next frame toward the LRU tail (pfn + 1). */
+  lruNext: u32;
+  /** Previous frame toward the LRU head (pfn + 1). */
+  lruPrev: u32;
+}
+if (offsetof<ZbudHeader>() > ZHDR_SIZE_ALIGNED) ERROR("ZbudHeader must fit in one chunk");
+
+// ╒══════════ ZbudPool (pool descriptor, at the start of its own frame) ══╕
+// │ 0 lock │ 4 magic │ 8 pagesNr │ 12 objects │ 16 objectBytes:u64        │
+// │ 24 genCounter │ 28 reclaiming │ 32 lruHead │ 36 lruTail │ 40 buddied │
+// │ 44 unbuddied[NCHUNKS]: u32 (pfn + 1 of each list head)              │
+// ╘═════════════════════════════════════════════════════════════════════╛
+
+/** A zbud pool's descriptor. */
+@unmanaged class ZbudPool {
+  /** The pool lock (lock.ts mutex word). */
+  lock: i32;
+  /** ZBUD_ALIVE while the pool exists. */
+  magic: u32;
+  /** Data frames held (the kernel's pages_nr). */
+  pagesNr: u32;
+  /** Objects allocated. */
+  objects: u32;
+  /** Sum of the allocated objects' sizes in bytes. */
+  objectBytes: u64;
+  /** Last generation handed out (1..genMask, wraps). */
+  genCounter: u32;
+  /** Frames under reclaim now. */
+  reclaiming: u32;
+  /** Most recently used frame (pfn + 1), 0 if none. */
+  lruHead: u32;
+  /** Least recently used frame (pfn + 1), 0 if none. */
+  lruTail: u32;
+  /** Head of the list of frames holding two buddies. */
+  buddied: u32;
+}
+/** Start of unbuddied[NCHUNKS] inside the descriptor. */
+// @ts-ignore: decorator
+@inline const UNBUDDIED_OFFSET: usize = offsetof<ZbudPool>();
+if (UNBUDDIED_OFFSET + (<usize>NCHUNKS << 2) > PAGE_SIZE) ERROR("ZbudPool must fit in one frame");
+
+// ══ Per-instance state (wasm globals: one per Worker) ══
+
+/** Handle mapped by this instance, 0 if none. */
+let mappedHandle: u32 = 0;
+/** Pool of the mapped handle. */
+let mappedPool: u32 = 0;
+
+// ══ Helpers ══
+
+/** Address of the list head unbuddied[i] of pool `pool`. */
+// @ts-ignore: decorator
+@inline function UNBUDDIED(pool: usize, i: u32): usize {
+  return pool + UNBUDDIED_OFFSET + (<usize>i << 2);
+}
+
+/** Header of data frame `pfn`. */
+// @ts-ignore: decorator
+@inline function header(pfn: u32): ZbudHeader {
+  return changetype<ZbudHeader>(pfnToAddress(pfn));
+}
+
+/** Bits of a handle that hold the pfn: enough for nrFrames - 1, at least 1. */
+// @ts-ignore: decorator
+@inline function pfnBits(): u32 {
+  return nrFrames <= 2 ? 1 : 32 - <u32>clz(nrFrames - 1);
+}
+
+/** Largest generation (generations are 1..genMask). */
+// @ts-ignore: decorator
+@inline function genMask(): u32 {
+  return (<u32>1 << (30 - pfnBits())) - 1;
+}
+
+/** Encode a handle. */
+// @ts-ignore: decorator
+@inline function encodeHandle(pfn: u32, bud: u32, gen: u32): u32 {
+  return (((gen << pfnBits()) | pfn) << 1) | bud;
+}
+
+/** Chunks needed for `size` bytes. */
+// @ts-ignore: decorator
+@inline function sizeToChunks(size: u32): u32 {
+  return (size + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
+}
+
+/** Free chunks of a frame (between its buddies). */
+// @ts-ignore: decorator
+@inline function numFreeChunks(h: ZbudHeader): u32 {
+  return NCHUNKS - <u32>h.firstChunks - <u32>h.lastChunks;
+}
+
+/**
+ * The descriptor address of pool `id` (its pfn), or 0 when `id` is not a live
+ * zbud pool. Reads without a lock: a pool is destroyed only by its owner.
+ */
+function poolFromId(id: u32): usize {
+  if (id >= nrFrames) return 0;
+  const meta = changetype<FrameMeta>(pfnToMeta(id));
+  if (atomic.load<u32>(changetype<usize>(meta) + offsetof<FrameMeta>("owner")) != OWNER_ZBUD) return 0;
+  if (meta.priv1 != ZBUD_POOL_MAGIC) return 0;
+  const pool = pfnToAddress(id);
+  if (changetype<ZbudPool>(pool).magic != ZBUD_ALIVE) return 0;
+  return pool;
+}
+
+/**
+ * The buddy a handle names, validated against pool `poolId`: returns the pfn
+ * (>= 0) when the handle is live, or -E_INVAL. The caller holds the pool lock
+ * for a result it acts on (free); map reads it unlocked.
+ */
+function handleToPfn(poolId: u32, handle: u32): i32 {
+  const bits = pfnBits();
+  const rest = handle >>> 1;
+  const pfn = rest & ((<u32>1 << bits) - 1);
+  const gen = rest >>> bits;
+  if (gen == 0 || (handle >>> 31) != 0 || pfn >= nrFrames || pfn == poolId) return -E_INVAL;
+  const meta = changetype<FrameMeta>(pfnToMeta(pfn));
+  if (atomic.load<u32>(changetype<usize>(meta) + offsetof<FrameMeta>("owner")) != OWNER_ZBUD) return -E_INVAL;
+  if (meta.priv1 != ZBUD_PAGE_MAGIC || meta.priv0 != poolId + 1) return -E_INVAL;
+  const h = header(pfn);
+  if ((handle & 1) == FIRST) {
+    if (h.firstChunks == 0 || h.firstGen != gen) return -E_INVAL;
+  } else {
+    if (h.lastChunks == 0 || h.lastGen != gen) return -E_INVAL;
+  }
+  return <i32>pfn;
+}
+
+/** Push frame `pfn` at the head of the list whose head word is at `headp`. */
+function listAdd(headp: usize, pfn: u32): void {
+  const h = header(pfn);
+  const first = load<u32>(headp);
+  h.prev = 0;
+  h.next = first;
+  if (first != 0) header(first - 1).prev = pfn + 1;
+  store<u32>(headp, pfn + 1);
+}
+
+/** Unlink frame `pfn` from the list whose head word is at `headp`. */
+function listDel(headp: usize, pfn: u32): void {
+  const h = header(pfn);
+  if (h.prev != 0) header(h.prev - 1).next = h.next;
+  else store<u32>(headp, h.next);
+  if (h.next != 0) header(h.next - 1).prev = h.prev;
+  h.next = 0;
+  h.prev = 0;
+}
+
+/** The list a frame belongs on given its buddies: buddied or unbuddied[free]. */
+function listFor(pool: usize, h: ZbudHeader): usize {
+  if (h.firstChunks != 0 && h.lastChunks != 0) return pool + offsetof<ZbudPool>("buddied");
+  return UNBUDDIED(pool, numFreeChunks(h));
+}
+
+/** Put frame `pfn` at the LRU head (most recently used). */
+function lruAdd(pool: usize, pfn: u32): void {
+  const p = changetype<ZbudPool>(pool);
+  const h = header(pfn);
+  h.lruPrev = 0;
+  h.lruNext = p.lruHead;
+  if (p.lruHead != 0) header(p.lruHead - 1).lruPrev = pfn + 1;
+  else p.lruTail = pfn + 1;
+  p.lruHead = pfn + 1;
+}
+
+/** Unlink frame `pfn` from the LRU. */
+function lruDel(pool: usize, pfn: u32): void {
+  const p = changetype<ZbudPool>(pool);
+  const h = header(pfn);
+  if (h.lruPrev != 0) header(h.lruPrev - 1).lruNext = h.lruNext;
+  else p.lruHead = h.lruNext;
+  if (h.lruNext != 0) header(h.lruNext - 1).lruPrev = h.lruPrev;
+  else p.lruTail = h.lruPrev;
+  h.lruNext = 0;
+  h.lruPrev = 0;
+}
+
+/** Next generation of pool `p` (1..genMask). The caller holds the pool lock. */
+function nextGen(p: ZbudPool): u32 {
+  let g = p.genCounter + 1;
+  if (g > genMask()) g = 1;
+  p.genCounter = g;
+  return g;
+}
+
+// ══ API ══
+
+/**
+ * Create a zbud pool: allocates its descriptor frame.
+ *
+ * Returns: the pool id (the descriptor's pfn, >= 0), or -E_NOMEM.
+ * Concurrency: any Worker, any time.
+ */
+export function zbud_create_pool(): i32 {
+  const pfn = frameAlloc(OWNER_ZBUD);
+  if (pfn < 0) return pfn;
+  const pool = pfnToAddress(<u32>pfn);
+  memory.fill(pool, 0, UNBUDDIED_OFFSET + (<usize>NCHUNKS << 2));
+  changetype<FrameMeta>(pfnToMeta(<u32>pfn)).priv1 = ZBUD_POOL_MAGIC;
+  atomic.store<u32>(pool + offsetof<ZbudPool>("magic"), ZBUD_ALIVE);
+  return pfn;
+}
+
+/**
+ * Destroy pool `id`: free every data frame and the descriptor. Live objects
+ * are freed with it (the zpool layer refuses that unless forced).
+ *
+ * Returns: frames freed (data frames + 1), -E_INVAL for a bad pool id, or
+ * -E_BUSY while a frame is under reclaim.
+ * Concurrency: no other call on this pool may run or follow.
+ */
+export function zbud_destroy_pool(id: u32): i32 {
+  const pool = poolFromId(id);
+  if (pool == 0) return -E_INVAL;
+  const p = changetype<ZbudPool>(pool);
+  const lock = pool + offsetof<ZbudPool>("lock");
+  mutexLock(lock);
+  if (p.reclaiming != 0) {
+    mutexUnlock(lock);
+    return -E_BUSY;
+  }
+  let freed: i32 = 0;
+  let cur = p.lruHead;
+  while (cur != 0) {
+    const next = header(cur - 1).lruNext;
+    frameFree(cur - 1, OWNER_ZBUD);
+    freed++;
+    cur = next;
+  }
+  p.magic = 0;
+  mutexUnlock(lock);
+  frameFree(id, OWNER_ZBUD);
+  return freed + 1;
+}
+
+/**
+ * Allocate `size` bytes (1..3968): best fit among frames with one buddy, else
+ * a fresh frame. The frame moves to the LRU head.
+ *
+ * Returns: the handle (> 0); -E_INVAL for size 0 or a bad pool; -E_NOSPC for
+ * size > 3968; -E_NOMEM when no frame is free.
+ * Concurrency: any Worker; takes the pool lock.
+ */
+export function zbud_alloc(id: u32, size: u32): i32 {
+  const pool = poolFromId(id);
+  if (pool == 0 || size == 0) return -E_INVAL;
+  if (size > ZBUD_MAX_SIZE) return -E_NOSPC;
+  const chunks = sizeToChunks(size);
+  const p = changetype<ZbudPool>(pool);
+  const lock = pool + offsetof<ZbudPool>("lock");
+  mutexLock(lock);
+  let pfn: u32 = 0;
+  let found = false;
+  for (let i = chunks; i < NCHUNKS; i++) {
+    const first = load<u32>(UNBUDDIED(pool, i));
+    if (first != 0) {
+      pfn = first - 1;
+      listDel(UNBUDDIED(pool, i), pfn);
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    const got = frameAlloc(OWNER_ZBUD);
+    if (got < 0) {
+      mutexUnlock(lock);
+      return got;
+    }
+    pfn = <u32>got;
+    const meta = changetype<FrameMeta>(pfnToMeta(pfn));
+    meta.priv0 = id + 1;
+    meta.priv1 = ZBUD_PAGE_MAGIC;
+    memory.fill(pfnToAddress(pfn), 0, offsetof<ZbudHeader>());
+    p.pagesNr++;
+  }
+  const h = header(pfn);
+  const gen = nextGen(p);
+  let bud: u32;
+  if (h.firstChunks == 0) {
+    bud = FIRST;
+    h.firstChunks = <u8>chunks;
+    h.firstSize = <u16>size;
+    h.firstGen = gen;
+  } else {
+    bud = LAST;
+    h.lastChunks = <u8>chunks;
+    h.lastSize = <u16>size;
+    h.lastGen = gen;
+  }
+  listAdd(listFor(pool, h), pfn);
+  if (found) lruDel(pool, pfn);
+  lruAdd(pool, pfn);
+  p.objects++;
+  p.objectBytes += size;
+  mutexUnlock(lock);
+  return <i32>encodeHandle(pfn, bud, gen);
+}
+
+/**
+ * Free `handle`. Frees the frame when its other buddy is free too (unless the
+ * frame is under reclaim: then zbud_reclaim_end decides).
+ *
+ * Returns: 0, or -E_INVAL for a bad pool or a stale, double-freed or forged
+ * handle (nothing changes then).
+ * Concurrency: any Worker; takes the pool lock. Not concurrently with a map
+ * of the same handle.
+ */
+export function zbud_free(id: u32, handle: u32): i32 {
+  const pool = poolFromId(id);
+  if (pool == 0) return -E_INVAL;
+  const p = changetype<ZbudPool>(pool);
+  const lock = pool + offsetof<ZbudPool>("lock");
+  mutexLock(lock);
+  const r = handleToPfn(id, handle);
+  if (r < 0) {
+    mutexUnlock(lock);
+    return r;
+  }
+  const pfn = <u32>r;
+  const h = header(pfn);
+  const reclaim = h.underReclaim != 0;
+  if (!reclaim) listDel(listFor(pool, h), pfn);
+  if ((handle & 1) == FIRST) {
+    p.objectBytes -= h.firstSize;
+    h.firstChunks = 0;
+    h.firstSize = 0;
+    h.firstGen = 0;
+  } else {
+    p.objectBytes -= h.lastSize;
+    h.lastChunks = 0;
+    h.lastSize = 0;
+    h.lastGen = 0;
+  }
+  p.objects--;
+  if (!reclaim) {
+    if (h.firstChunks == 0 && h.lastChunks == 0) {
+      lruDel(pool, pfn);
+      changetype<FrameMeta>(pfnToMeta(pfn)).priv1 = 0;
+      frameFree(pfn, OWNER_ZBUD);
+      p.pagesNr--;
+    } else {
+      listAdd(listFor(pool, h), pfn);
+    }
+  }
+  if (mappedHandle == handle && mappedPool == id) mappedHandle = 0;
+  mutexUnlock(lock);
+  return 0;
+}
+
+/**
+ * Map `handle` for this instance: returns (size << 12) | offset, where offset
+ * is the object's byte offset in its frame (the frame is the handle's pfn).
+ *
+ * Returns: the packed position (> 0); -E_INVAL for a bad pool or handle;
+ * -E_BUSY when this instance already has an object mapped.
+ * Concurrency: no lock; the caller must not free the handle meanwhile.
+ */
+export function zbud_map(id: u32, handle: u32): i32 {
+  if (mappedHandle != 0) return -E_BUSY;
+  if (poolFromId(id) == 0) return -E_INVAL;
+  const r = handleToPfn(id, handle);
+  if (r < 0) return r;
+  const h = header(<u32>r);
+  let off: u32, size: u32;
+  if ((handle & 1) == FIRST) {
+    off = ZHDR_SIZE_ALIGNED;
+    size = h.firstSize;
+  } else {
+    off = PAGE_SIZE - (<u32>h.lastChunks << CHUNK_SHIFT);
+    size = h.lastSize;
+  }
+  mappedHandle = handle;
+  mappedPool = id;
+  return <i32>((size << PAGE_SHIFT) | off);
+}
+
+/**
+ * Unmap `handle`, mapped by this instance.
+ *
+ * Returns: 0, or -E_INVAL if it is not the handle this instance mapped.
+ */
+export function zbud_unmap(id: u32, handle: u32): i32 {
+  if (mappedHandle == 0 || mappedHandle != handle || mappedPool != id) return -E_INVAL;
+  mappedHandle = 0;
+  return 0;
+}
+
+/** The handle this instance has mapped, 0 if none. */
+export function zbud_mapped(): u32 {
+  return mappedHandle;
+}
+
+/** Data frames of pool `id` (the kernel's zbud_get_pool_size), or -E_INVAL. */
+export function zbud_get_pool_size(id: u32): i32 {
+  const pool = poolFromId(id);
+  if (pool == 0) return -E_INVAL;
+  return <i32>atomic.load<u32>(pool + offsetof<ZbudPool>("pagesNr"));
+}
+
+/** Objects allocated in pool `id`, or -E_INVAL. */
+export function zbud_pool_objects(id: u32): i32 {
+  const pool = poolFromId(id);
+  if (pool == 0) return -E_INVAL;
+  return <i32>atomic.load<u32>(pool + offsetof<ZbudPool>("objects"));
+}
+
+/** Sum of the object sizes of pool `id` in bytes (as f64: may exceed 2^31), or -E_INVAL. */
+export function zbud_pool_bytes(id: u32): f64 {
+  const pool = poolFromId(id);
+  if (pool == 0) return -E_INVAL;
+  return <f64>atomic.load<u64>(pool + offsetof<ZbudPool>("objectBytes"));
+}
+
+/** Bits of a handle's pfn field for this memory (for the TypeScript adapter). */
+export function zbud_pfn_bits(): u32 {
+  return pfnBits();
+}
+
+// ══ Eviction ══
+
+/**
+ * Start reclaiming the least recently used frame of pool `id`: unlink it from
+ * its list and the LRU and mark it under reclaim. The caller then evicts its
+ * buddies (zbud_reclaim_handle) and must call zbud_reclaim_end.
+ *
+ * Returns: the frame's pfn; -E_NOENT when the LRU is empty; -E_INVAL for a
+ * bad pool.
+ * Concurrency: any Worker; takes the pool lock.
+ */
+export function zbud_reclaim_begin(id: u32): i32 {
+  const pool = poolFromId(id);
+  if (pool == 0) return -E_INVAL;
+  const p = changetype<ZbudPool>(pool);
+  const lock = pool + offsetof<ZbudPool>("lock");
+  mutexLock(lock);
+  const tail = p.lruTail;
+  if (tail == 0) {
+    mutexUnlock(lock);
+    return -E_NOENT;
+  }
+  const pfn = tail - 1;
+  const h = header(pfn);
+  listDel(listFor(pool, h), pfn);
+  lruDel(pool, pfn);
+  h.underReclaim = 1;
+  p.reclaiming++;
+  mutexUnlock(lock);
+  return <i32>pfn;
+}
+
+/**
+ * The handle of buddy `bud` (0 FIRST, 1 LAST) of frame `pfn`, under reclaim
+ * in pool `id`.
+ *
+ * Returns: the handle, 0 when that buddy is free, -E_INVAL when the frame is
+ * not under reclaim in this pool.
+ */
+export function zbud_reclaim_handle(id: u32, pfn: u32, bud: u32): i32 {
+  const pool = poolFromId(id);
+  if (pool == 0 || pfn >= nrFrames || bud > LAST) return -E_INVAL;
+  const lock = pool + offsetof<ZbudPool>("lock");
+  mutexLock(lock);
+  const meta = changetype<FrameMeta>(pfnToMeta(pfn));
+  let r: i32 = -E_INVAL;
+  if (meta.owner == OWNER_ZBUD && meta.priv1 == ZBUD_PAGE_MAGIC && meta.priv0 == id + 1 && header(pfn).underReclaim != 0) {
+    const h = header(pfn);
+    if (bud == FIRST) r = h.firstChunks == 0 ? 0 : <i32>encodeHandle(pfn, FIRST, h.firstGen);
+    else r = h.lastChunks == 0 ? 0 : <i32>encodeHandle(pfn, LAST, h.lastGen);
+  }
+  mutexUnlock(lock);
+  return r;
+}
+
+/**
+ * Finish reclaiming frame `pfn`: free it when both buddies were freed,
+ * otherwise relist it and put it at the LRU head.
+ *
+ * Returns: 1 when the frame was freed, 0 when it was kept, -E_INVAL when the
+ * frame is not under reclaim in this pool.
+ */
+export function zbud_reclaim_end(id: u32, pfn: u32): i32 {
+  const pool = poolFromId(id);
+  if (pool == 0 || pfn >= nrFrames) return -E_INVAL;
+  const p = changetype<ZbudPool>(pool);
+  const lock = pool + offsetof<ZbudPool>("lock");
+  mutexLock(lock);
+  const meta = changetype<FrameMeta>(pfnToMeta(pfn));
+  if (meta.owner != OWNER_ZBUD || meta.priv1 != ZBUD_PAGE_MAGIC || meta.priv0 != id + 1 || header(pfn).underReclaim == 0) {
+    mutexUnlock(lock);
+    return -E_INVAL;
+  }
+  const h = header(pfn);
+  h.underReclaim = 0;
+  p.reclaiming--;
+  let r: i32 = 0;
+  if (h.firstChunks == 0 && h.lastChunks == 0) {
+    meta.priv1 = 0;
+    frameFree(pfn, OWNER_ZBUD);
+    p.pagesNr--;
+    r = 1;
+  } else {
+    listAdd(listFor(pool, h), pfn);
+    lruAdd(pool, pfn);
+  }
+  mutexUnlock(lock);
+  return r;
 }

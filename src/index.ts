@@ -10,3 +10,4 @@ export { TmemError, ErrorCode } from "../bindings/status.js";
 export { Owner, PAGE_SIZE, DEFAULT_FRAMES, DEFAULT_MAX_WORKERS, MAX_WORKERS } from "../bindings/layout.js";
 export { compileCore } from "../bindings/wasm.js";
 export type { Build } from "../bindings/wasm.js";
+export * from "./zpool/index.js";
