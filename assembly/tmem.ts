@@ -1,9 +1,1050 @@
 // SPDX-License-Identifier: MIT
 //
-// tmem.ts: placeholder; its owner replaces this file. Wasm exports defined here
-// (export function tmem_...) reach the module through `export *` in index.ts.
+// tmem.ts: the transcendent-memory core: a key-value index from
+// (pool, 192-bit object id, u32 index) to a page descriptor ("pampd") that a
+// backend filled in, living in shared memory so every attached Worker reaches
+// every pool by id.
+//
+// It is not a store of bytes: the core never sees page contents. A backend
+// (zcache: LZ4 into a zpool) stores the page and hands the core an opaque
+// pampd (two u32 words plus a u32 `meta` the backend encodes: e.g. zpool
+// handle + compressed length, or a same-filled word). Every operation that
+// removes a descriptor gives its pampd back through the per-Worker out area
+// so the backend frees the storage exactly once.
+//
+// Key idea: ONE global chained hash table of page descriptors keyed by
+// (pool, oid, index), striped by object. The kernel keeps, per pool, 256
+// buckets of rb-trees of objects, each with a radix tree of pages. We hash
+// straight onto page descriptors instead, because (a) fixed 64-byte
+// descriptors from a slab are the only allocation the core ever makes (no
+// variable-size tree nodes, no preload reserve), (b) a get/put is one hash
+// and a chain walk of ~1 entry instead of a tree descent of up to 12 levels,
+// and (c) the table grows with physical memory, not with pool count. The
+// price is flush_object: its pages are not linked to each other, so it walks
+// the chains its object can hash to. We bound that by choosing the bucket so
+// its low STRIPE_BITS come from hash(pool, oid) and the rest from
+// hash(oid, index): every page of one object lands in the
+// nbuckets / NSTRIPES chains of one stripe, guarded by one lock (the kernel's
+// per-bucket lock), and flush_object scans only those chains.
+//
+// Guarantees: at most one live descriptor per key (a duplicate put replaces
+// and returns the old pampd); a descriptor leaves the index exactly once and
+// its pampd is handed back exactly once (to the remover, or, if a reader has
+// it pinned, to the last unpinner: zswap's entry refcount); a get of a
+// private ephemeral pool is exclusive; persistent and shared gets keep the
+// page. Out of descriptor memory → -E_NOMEM, the index unchanged.
+//
+// API peculiarities: results go to this Worker's out area
+// (scratchBase + SCRATCH_IO + PAGE_SIZE): single ops write one OutRecord,
+// batch ops (flush object, drain, evict) write up to `max` records and
+// return the count; keys of a scan are written as ScanRecords.
+//
+// Layout: ROOT_TMEM is drawn below (TmemRoot, PoolDesc, LruDomain); page
+// descriptors (PageDesc) come from a slab of OWNER_TMEM frames; the bucket
+// table is a directory frame of pfns of table frames (frames are not
+// contiguous).
+//
+// Concurrency: every export may be called concurrently from any attached
+// Worker. lock ordering: pool-table lock → stripe lock → LRU-domain lock →
+// (frame allocator, lock-free). Eviction walks an LRU while holding its lock
+// and only TRY-locks stripes (the reverse order). The descriptor slab is a
+// lock-free tagged stack like frames.ts.
+//
+// See also: src/tmem/core.ts (TypeScript API), src/zcache.ts (the backend),
+// test/tmem*.test.ts, ../shared/reference/kernel.md §1.2.
 
-/** Placeholder export so the module has a body. */
-export function tmem_present(): i32 {
+import {
+  ROOT_TMEM, ROOT_TMEM_SIZE, PAGE_SIZE, OWNER_TMEM, E_INVAL, E_NOMEM, E_NOENT, E_BUSY, E_NOSPC, E_EXIST,
+  nrFrames, scratchBase, SCRATCH_IO, pfnToAddress,
+} from "./common";
+import { frameAlloc, frameFree } from "./frames";
+import { mutexLock, mutexTryLock, mutexUnlock } from "./lock";
+
+export * from "./tmem_page";
+
+// ══ Constants ══
+
+/** Pool flag: persistent (frontswap); pages never evicted, gets not exclusive. Xen ABI bit. */
+// @ts-ignore: decorator
+@inline const TMEM_POOL_PERSIST: u32 = 1;
+/** Pool flag: shared by uuid; gets not exclusive. Xen ABI bit. */
+// @ts-ignore: decorator
+@inline const TMEM_POOL_SHARED: u32 = 2;
+
+/** Most pools at once (all clients). The kernel's zcache: 16 clients × 16 pools. */
+// @ts-ignore: decorator
+@inline const MAX_POOLS: u32 = 64;
+/** LRU domains (one per backend instance that evicts). Domain 0 means "no LRU". */
+// @ts-ignore: decorator
+@inline const MAX_DOMAINS: u32 = 16;
+/**
+ * log2 of the lock stripes. 256 stripes = the kernel's 256 buckets per pool
+ * (TMEM_HASH_BUCKET_BITS 8), here shared by all pools. More stripes cut lock
+ * contention; fewer make each object's chain set (scanned by flush_object)
+ * wider: chains per stripe = nbuckets / NSTRIPES.
+ */
+// @ts-ignore: decorator
+@inline const STRIPE_BITS: u32 = 8;
+// @ts-ignore: decorator
+@inline const NSTRIPES: u32 = 1 << STRIPE_BITS;
+// @ts-ignore: decorator
+@inline const STRIPE_MASK: u32 = NSTRIPES - 1;
+/** Bucket heads per table frame (u32 each). */
+// @ts-ignore: decorator
+@inline const BUCKETS_PER_FRAME_SHIFT: u32 = 10;
+if ((<u32>1 << BUCKETS_PER_FRAME_SHIFT) * 4 != PAGE_SIZE) ERROR("a table frame holds PAGE_SIZE / 4 bucket heads");
+/**
+ * Bucket count bounds. nbuckets = nextPow2(2 × nrFrames) within these: about
+ * one chain per stored page when pages compress 2:1 (0.1% of memory for the
+ * table). The upper bound keeps the directory to one frame (1024 table frames).
+ */
+// @ts-ignore: decorator
+@inline const MIN_BUCKET_BITS: u32 = 12;
+// @ts-ignore: decorator
+@inline const MAX_BUCKET_BITS: u32 = 20;
+if (MIN_BUCKET_BITS < STRIPE_BITS + 4) ERROR("each stripe needs at least 16 chains");
+if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ERROR("the directory must fit one frame");
+
+/** Core state in TmemRoot.state. */
+// @ts-ignore: decorator
+@inline const STATE_UNINIT: u32 = 0;
+// @ts-ignore: decorator
+@inline const STATE_INITIALIZING: u32 = 1;
+// @ts-ignore: decorator
+@inline const STATE_READY: u32 = 2;
+
+/** PoolDesc.state values. */
+// @ts-ignore: decorator
+@inline const POOL_FREE: u32 = 0;
+// @ts-ignore: decorator
+@inline const POOL_ALIVE: u32 = 1;
+// @ts-ignore: decorator
+@inline const POOL_DYING: u32 = 2;
+
+/** tmem_get modes (the kernel's get_and_free argument). */
+// @ts-ignore: decorator
+@inline const GET_POLICY: u32 = 0; // remove iff the pool is private and ephemeral
+// @ts-ignore: decorator
+@inline const GET_AND_FREE: u32 = 1; // always remove
+// @ts-ignore: decorator
+@inline const GET_KEEP: u32 = 2; // never remove (pins the descriptor)
+
+// ══ Structures ══
+
+// ╒══════════ TmemRoot (at ROOT_TMEM, 16 KiB) ═════════════════════════════╕
+// │ 0 state │ 4 poolLock │ 8 bucketBits │ 12 dirPfn │ 16 slabHead: i64    │
+// │ 24 descsInUse │ 28 descFrames │ 32 tableFrames │ 36 nextDomain        │
+// │ 40 initLock │ 44..63 reserved                                         │
+// │ 64   domains: LruDomain[16]        (16 B each)                       │
+// │ 512  pools:   PoolDesc[64]         (64 B each)                       │
+// │ 4608 stripes: i32[256]             (one mutex per stripe)             │
+// │ 8192 .. 16383  frontend area (src/tmem/shared.ts lays it out)        │
+// ╘═════════════════════════════════════════════════════════════════════╛
+
+@unmanaged class TmemRoot {
+  /** STATE_UNINIT → STATE_INITIALIZING → STATE_READY (tmem_init). */
+  state: u32;
+  /** Pool-table lock: new/destroy pool. Lock order level 2. */
+  poolLock: i32;
+  /** log2 of the bucket count. */
+  bucketBits: u32;
+  /** Frame holding the pfns of the bucket-table frames. */
+  dirPfn: u32;
+  /** Free descriptor stack: tag << 32 | address of the top free PageDesc (0 = empty). */
+  slabHead: i64;
+  /** PageDescs allocated now. */
+  descsInUse: u32;
+  /** Frames carved into PageDescs (never returned). */
+  descFrames: u32;
+  /** Frames of the bucket table, directory included. */
+  tableFrames: u32;
+  /** Next LRU domain to hand out (1..MAX_DOMAINS-1). */
+  nextDomain: u32;
+  /** Serialises tmem_init. */
+  initLock: i32;
+}
+
+// @ts-ignore: decorator
+@inline const DOMAINS_OFF: usize = 64;
+// @ts-ignore: decorator
+@inline const POOLS_OFF: usize = 512;
+// @ts-ignore: decorator
+@inline const STRIPES_OFF: usize = 4608;
+/** Start of the frontend area (cleancache/frontswap/backends), mirrored in src/tmem/shared.ts. */
+// @ts-ignore: decorator
+@inline const FRONTEND_OFF: usize = 8192;
+
+/** One LRU list of ephemeral page descriptors (a backend's eviction order). */
+@unmanaged class LruDomain {
+  /** Mutex; lock order level 4 (after stripes). */
+  lock: i32;
+  /** Most recently used descriptor (0 = empty). */
+  head: u32;
+  /** Least recently used descriptor: evicted first. */
+  tail: u32;
+  /** Descriptors on the list. */
+  count: u32;
+}
+
+/** One tmem pool. */
+@unmanaged class PoolDesc {
+  /** POOL_FREE, POOL_ALIVE or POOL_DYING (destroy in progress: puts refused). */
+  state: u32;
+  /** TMEM_POOL_PERSIST | TMEM_POOL_SHARED. */
+  flags: u32;
+  /** Clients holding the pool (shared pools: one per tmem_new_pool with its uuid). */
+  refcount: u32;
+  /** LRU domain of its ephemeral pages, 0 = none. */
+  domain: u32;
+  /** 128-bit uuid of a shared pool, 0 for a private one. */
+  uuid0: u32;
+  uuid1: u32;
+  uuid2: u32;
+  uuid3: u32;
+  /** Pages in the pool now. */
+  pages: u32;
+  /** Successful puts (cumulative). */
+  puts: u32;
+  /** Gets that found the page. */
+  hits: u32;
+  /** Gets that missed. */
+  misses: u32;
+  /** Pages removed by flush page/object/pool or eviction. */
+  flushes: u32;
+  /** Pages evicted (subset of flushes). */
+  evictions: u32;
+  /** Caller's tag (the backend instance that made it). */
+  owner: u32;
+  /** Bumped on every create, so a stale id of a recycled slot can be told apart by the host. */
+  generation: u32;
+}
+if (offsetof<PoolDesc>() != 64) ERROR("PoolDesc must be 64 bytes");
+if (POOLS_OFF + <usize>MAX_POOLS * 64 > STRIPES_OFF) ERROR("pool table overflows");
+if (DOMAINS_OFF + <usize>MAX_DOMAINS * offsetof<LruDomain>() > POOLS_OFF) ERROR("LRU domains overflow");
+if (STRIPES_OFF + <usize>NSTRIPES * 4 > FRONTEND_OFF) ERROR("stripe locks overflow");
+if (FRONTEND_OFF >= ROOT_TMEM_SIZE) ERROR("no room for the frontend area");
+if (offsetof<TmemRoot>() > DOMAINS_OFF) ERROR("TmemRoot overflows");
+
+// ╒══════════ PageDesc (64 bytes, from the descriptor slab) ═════════════╕
+// │ 0 next │ 4 pool │ 8 index │ 12 meta │ 16 oid: u32[6]                │
+// │ 40 pampdLo │ 44 pampdHi │ 48 lruPrev │ 52 lruNext │ 56 bucket       │
+// │ 60 refs: u16 │ 62 flags: u16                                        │
+// ╘═════════════════════════════════════════════════════════════════════╛
+
+@unmanaged class PageDesc {
+  /** Next descriptor in the bucket chain (free: next on the slab stack). */
+  next: u32;
+  /** Pool id. */
+  pool: u32;
+  /** Page index inside the object. */
+  index: u32;
+  /** Backend's word (e.g. compressed length, flags, client). */
+  meta: u32;
+  /** Object id, 6 × u32, least significant first. */
+  oid0: u32;
+  oid1: u32;
+  oid2: u32;
+  oid3: u32;
+  oid4: u32;
+  oid5: u32;
+  /** Backend's page descriptor, low word (e.g. zpool handle). */
+  pampdLo: u32;
+  /** Backend's page descriptor, high word. */
+  pampdHi: u32;
+  /** LRU neighbour towards the head (more recent), 0 at the head. */
+  lruPrev: u32;
+  /** LRU neighbour towards the tail (older), 0 at the tail. */
+  lruNext: u32;
+  /** Bucket index this descriptor hangs on (its stripe = bucket & STRIPE_MASK). */
+  bucket: u32;
+  /** Readers holding the descriptor pinned (GET_KEEP). */
+  refs: u16;
+  /** DESC_* flags. */
+  flags: u16;
+}
+if (offsetof<PageDesc>() != 64) ERROR("PageDesc must be 64 bytes");
+// @ts-ignore: decorator
+@inline const DESC_SIZE: u32 = 64;
+// @ts-ignore: decorator
+@inline const DESCS_PER_FRAME: u32 = PAGE_SIZE / DESC_SIZE;
+/** Removed from the index while pinned: the last unpin frees it. */
+// @ts-ignore: decorator
+@inline const DESC_DEAD: u16 = 1;
+/** On its domain's LRU list. */
+// @ts-ignore: decorator
+@inline const DESC_ON_LRU: u16 = 2;
+
+// ══ Out area (this Worker's scratch) ══
+//
+// OutRecord (16 B): pampdLo, pampdHi, meta, pool-or-pin.
+//   Single ops write one at OUT; batch ops write `count` of them.
+// ScanRecord (32 B): pool, index, oid[6].
+
+/** Bytes of the out area (SCRATCH_IO after the 4 KiB page slot). */
+// @ts-ignore: decorator
+@inline const OUT_BYTES: u32 = 32768 - PAGE_SIZE;
+// @ts-ignore: decorator
+@inline const OUT_RECORD: u32 = 16;
+// @ts-ignore: decorator
+@inline const SCAN_RECORD: u32 = 32;
+// @ts-ignore: decorator
+@inline function outBase(): usize {
+  return scratchBase + SCRATCH_IO + PAGE_SIZE;
+}
+
+// @ts-ignore: decorator
+@inline function root(): TmemRoot {
+  return changetype<TmemRoot>(ROOT_TMEM);
+}
+// @ts-ignore: decorator
+@inline function poolAt(id: u32): PoolDesc {
+  return changetype<PoolDesc>(ROOT_TMEM + POOLS_OFF + (<usize>id << 6));
+}
+// @ts-ignore: decorator
+@inline function domainAt(d: u32): LruDomain {
+  return changetype<LruDomain>(ROOT_TMEM + DOMAINS_OFF + <usize>d * offsetof<LruDomain>());
+}
+// @ts-ignore: decorator
+@inline function stripeLock(bucket: u32): usize {
+  return ROOT_TMEM + STRIPES_OFF + (<usize>(bucket & STRIPE_MASK) << 2);
+}
+// @ts-ignore: decorator
+@inline function desc(addr: u32): PageDesc {
+  return changetype<PageDesc>(<usize>addr);
+}
+
+/** Address of bucket `b`'s chain head (a u32). The caller has checked b < nbuckets. */
+// @ts-ignore: decorator
+@inline function bucketHead(b: u32): usize {
+  const dir = pfnToAddress(root().dirPfn);
+  const pfn = load<u32>(dir + (<usize>(b >> BUCKETS_PER_FRAME_SHIFT) << 2));
+  return pfnToAddress(pfn) + (<usize>(b & ((1 << BUCKETS_PER_FRAME_SHIFT) - 1)) << 2);
+}
+
+// ══ Hashing ══
+
+/** murmur3's 32-bit finaliser: a cheap full-avalanche mix. */
+// @ts-ignore: decorator
+@inline function fmix32(h: u32): u32 {
+  h ^= h >> 16; h *= 0x85ebca6b;
+  h ^= h >> 13; h *= 0xc2b2ae35;
+  h ^= h >> 16;
+  return h;
+}
+
+/** Hash of (pool, oid): picks the stripe. */
+// @ts-ignore: decorator
+@inline function objectHash(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32): u32 {
+  let h = fmix32(pool * 0x9e3779b1 ^ o0);
+  h = fmix32(h ^ o1 ^ rotl<u32>(o2, 11));
+  return fmix32(h ^ rotl<u32>(o3, 7) ^ rotl<u32>(o4, 19) ^ rotl<u32>(o5, 25));
+}
+
+/** Bucket of (object hash, index): stripe bits from the object, the rest from the page. */
+// @ts-ignore: decorator
+@inline function bucketOf(oh: u32, index: u32): u32 {
+  const ph = fmix32(oh ^ (index * 0x9e3779b1) ^ (index >> 16));
+  const mask: u32 = (<u32>1 << root().bucketBits) - 1;
+  return ((ph & ~STRIPE_MASK) | (oh & STRIPE_MASK)) & mask;
+}
+
+// @ts-ignore: decorator
+@inline function sameKey(d: PageDesc, pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32): bool {
+  return d.index == index && d.oid0 == o0 && d.pool == pool && d.oid1 == o1 && d.oid2 == o2
+    && d.oid3 == o3 && d.oid4 == o4 && d.oid5 == o5;
+}
+
+// @ts-ignore: decorator
+@inline function sameObject(d: PageDesc, pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32): bool {
+  return d.oid0 == o0 && d.pool == pool && d.oid1 == o1 && d.oid2 == o2
+    && d.oid3 == o3 && d.oid4 == o4 && d.oid5 == o5;
+}
+
+// ══ Descriptor slab (lock-free tagged stack) ══
+
+/** Take one PageDesc; 0 when no frame is left. Lock-free: may be called under any lock. */
+function descAlloc(): u32 {
+  const r = root();
+  const head = changetype<usize>(r) + offsetof<TmemRoot>("slabHead");
+  for (;;) {
+    const old = atomic.load<i64>(head);
+    const top = <u32>old;
+    if (top == 0) {
+      // Empty: carve a fresh frame, keep its first descriptor, push the rest as one chain.
+      const pfn = frameAlloc(OWNER_TMEM);
+      if (pfn < 0) return 0;
+      const base = <u32>pfnToAddress(<u32>pfn);
+      for (let i: u32 = 1; i < DESCS_PER_FRAME - 1; i++) {
+        store<u32>(<usize>(base + i * DESC_SIZE), base + (i + 1) * DESC_SIZE);
+      }
+      const first = base + DESC_SIZE;
+      const last = base + (DESCS_PER_FRAME - 1) * DESC_SIZE;
+      for (;;) {
+        const o = atomic.load<i64>(head);
+        atomic.store<u32>(<usize>last, <u32>o);
+        if (atomic.cmpxchg<i64>(head, o, (((o >>> 32) + 1) << 32) | <i64>first) == o) break;
+      }
+      atomic.add<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descFrames"), 1);
+      atomic.add<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descsInUse"), 1);
+      return base;
+    }
+    // A stale `next` (top popped and pushed back meanwhile) is caught by the tag.
+    const next = atomic.load<u32>(<usize>top);
+    if (atomic.cmpxchg<i64>(head, old, (((old >>> 32) + 1) << 32) | <i64>next) == old) {
+      atomic.add<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descsInUse"), 1);
+      return top;
+    }
+  }
+  return 0; // unreachable
+}
+
+/** Return a PageDesc to the slab. The caller has unlinked it everywhere. */
+function descFree(d: u32): void {
+  const r = root();
+  const head = changetype<usize>(r) + offsetof<TmemRoot>("slabHead");
+  for (;;) {
+    const old = atomic.load<i64>(head);
+    atomic.store<u32>(<usize>d, <u32>old);
+    if (atomic.cmpxchg<i64>(head, old, (((old >>> 32) + 1) << 32) | <i64>d) == old) break;
+  }
+  atomic.sub<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descsInUse"), 1);
+}
+
+// ══ LRU (caller holds the descriptor's stripe lock; these take the domain lock) ══
+
+function lruAddHead(dom: LruDomain, a: u32): void {
+  const d = desc(a);
+  mutexLock(changetype<usize>(dom));
+  d.lruPrev = 0;
+  d.lruNext = dom.head;
+  if (dom.head != 0) desc(dom.head).lruPrev = a; else dom.tail = a;
+  dom.head = a;
+  dom.count++;
+  d.flags |= DESC_ON_LRU;
+  mutexUnlock(changetype<usize>(dom));
+}
+
+/** Unlink `a` from its LRU; the caller holds dom's lock. */
+function lruUnlinkLocked(dom: LruDomain, a: u32): void {
+  const d = desc(a);
+  if (d.lruPrev != 0) desc(d.lruPrev).lruNext = d.lruNext; else dom.head = d.lruNext;
+  if (d.lruNext != 0) desc(d.lruNext).lruPrev = d.lruPrev; else dom.tail = d.lruPrev;
+  d.lruPrev = 0;
+  d.lruNext = 0;
+  dom.count--;
+  d.flags &= ~DESC_ON_LRU;
+}
+
+function lruRemove(a: u32): void {
+  const d = desc(a);
+  if ((d.flags & DESC_ON_LRU) == 0) return;
+  const dom = domainAt(poolAt(d.pool).domain);
+  mutexLock(changetype<usize>(dom));
+  lruUnlinkLocked(dom, a);
+  mutexUnlock(changetype<usize>(dom));
+}
+
+function lruTouch(a: u32): void {
+  const d = desc(a);
+  if ((d.flags & DESC_ON_LRU) == 0) return;
+  const dom = domainAt(poolAt(d.pool).domain);
+  mutexLock(changetype<usize>(dom));
+  if (dom.head != a) {
+    lruUnlinkLocked(dom, a);
+    d.lruPrev = 0;
+    d.lruNext = dom.head;
+    if (dom.head != 0) desc(dom.head).lruPrev = a; else dom.tail = a;
+    dom.head = a;
+    dom.count++;
+    d.flags |= DESC_ON_LRU;
+  }
+  mutexUnlock(changetype<usize>(dom));
+}
+
+// ══ Removal (caller holds the stripe lock of `a`'s bucket) ══
+
+/** Unlink `a` from bucket chain `headp` (it is on it). */
+function chainUnlink(headp: usize, a: u32): void {
+  let prevp = headp;
+  let cur = load<u32>(headp);
+  while (cur != 0) {
+    if (cur == a) { store<u32>(prevp, desc(a).next); return; }
+    prevp = <usize>cur + offsetof<PageDesc>("next");
+    cur = desc(cur).next;
+  }
+}
+
+/**
+ * Take `a` out of the index (chain already unlinked by the caller) and either
+ * write its pampd to OutRecord `rec` and free it (returns 1), or, while it is
+ * pinned, mark it dead for the last unpinner (returns 0).
+ */
+function retire(a: u32, rec: usize): u32 {
+  const d = desc(a);
+  lruRemove(a);
+  atomic.sub<u32>(changetype<usize>(poolAt(d.pool)) + offsetof<PoolDesc>("pages"), 1);
+  if (d.refs != 0) {
+    d.flags |= DESC_DEAD;
+    return 0;
+  }
+  store<u32>(rec, d.pampdLo);
+  store<u32>(rec, d.pampdHi, 4);
+  store<u32>(rec, d.meta, 8);
+  store<u32>(rec, d.pool, 12);
+  descFree(a);
   return 1;
 }
+
+// ══ Init and pools ══
+
+/**
+ * Set the core up on first use: allocate the bucket table (sized from the
+ * number of frames). Idempotent; any Worker may call it any time.
+ * Returns 0, or -E_NOMEM when the table's frames cannot be had (retry later).
+ */
+export function tmem_init(): i32 {
+  const r = root();
+  if (atomic.load<u32>(changetype<usize>(r)) == STATE_READY) return 0;
+  mutexLock(changetype<usize>(r) + offsetof<TmemRoot>("initLock"));
+  if (atomic.load<u32>(changetype<usize>(r)) == STATE_READY) {
+    mutexUnlock(changetype<usize>(r) + offsetof<TmemRoot>("initLock"));
+    return 0;
+  }
+  atomic.store<u32>(changetype<usize>(r), STATE_INITIALIZING);
+  let bits: u32 = 32 - clz<u32>(nrFrames * 2 - 1);
+  if (bits < MIN_BUCKET_BITS) bits = MIN_BUCKET_BITS;
+  if (bits > MAX_BUCKET_BITS) bits = MAX_BUCKET_BITS;
+  const ntable: u32 = (<u32>1 << bits) >> BUCKETS_PER_FRAME_SHIFT;
+  const dir = frameAlloc(OWNER_TMEM);
+  if (dir < 0) {
+    atomic.store<u32>(changetype<usize>(r), STATE_UNINIT);
+    mutexUnlock(changetype<usize>(r) + offsetof<TmemRoot>("initLock"));
+    return -E_NOMEM;
+  }
+  const dirAddr = pfnToAddress(<u32>dir);
+  for (let i: u32 = 0; i < ntable; i++) {
+    const pfn = frameAlloc(OWNER_TMEM);
+    if (pfn < 0) {
+      // Give back what we took; the table stays unbuilt.
+      for (let j: u32 = 0; j < i; j++) frameFree(load<u32>(dirAddr + (<usize>j << 2)), OWNER_TMEM);
+      frameFree(<u32>dir, OWNER_TMEM);
+      atomic.store<u32>(changetype<usize>(r), STATE_UNINIT);
+      mutexUnlock(changetype<usize>(r) + offsetof<TmemRoot>("initLock"));
+      return -E_NOMEM;
+    }
+    memory.fill(pfnToAddress(<u32>pfn), 0, PAGE_SIZE);
+    store<u32>(dirAddr + (<usize>i << 2), <u32>pfn);
+  }
+  r.bucketBits = bits;
+  r.dirPfn = <u32>dir;
+  r.tableFrames = ntable + 1;
+  if (r.nextDomain == 0) r.nextDomain = 1;
+  atomic.store<u32>(changetype<usize>(r), STATE_READY);
+  mutexUnlock(changetype<usize>(r) + offsetof<TmemRoot>("initLock"));
+  return 0;
+}
+
+// @ts-ignore: decorator
+@inline function ready(): bool {
+  return atomic.load<u32>(ROOT_TMEM) == STATE_READY;
+}
+
+/**
+ * Create a pool (tmem_new_pool). `flags` = TMEM_POOL_PERSIST | TMEM_POOL_SHARED.
+ * A shared pool is named by its non-zero 128-bit uuid: a second create with
+ * the same uuid and flags returns the same id and takes a reference.
+ * `domain` (0 = none) is the LRU domain its ephemeral pages join; `owner` is
+ * the caller's tag, reported by tmem_pool_info.
+ *
+ * Returns the pool id (0..MAX_POOLS-1); -E_INVAL for bad flags, a zero uuid on
+ * a shared pool, a domain out of range, or a shared uuid that exists with
+ * other flags; -E_NOSPC when the table is full; -E_NOMEM if tmem_init fails.
+ */
+export function tmem_new_pool(flags: u32, u0: u32, u1: u32, u2: u32, u3: u32, domain: u32, owner: u32): i32 {
+  if ((flags & ~(TMEM_POOL_PERSIST | TMEM_POOL_SHARED)) != 0) return -E_INVAL;
+  if (domain >= MAX_DOMAINS) return -E_INVAL;
+  const shared = (flags & TMEM_POOL_SHARED) != 0;
+  if (shared && (u0 | u1 | u2 | u3) == 0) return -E_INVAL;
+  if (!shared && (u0 | u1 | u2 | u3) != 0) return -E_INVAL;
+  const st = tmem_init();
+  if (st < 0) return st;
+  const lock = ROOT_TMEM + offsetof<TmemRoot>("poolLock");
+  mutexLock(lock);
+  let free: i32 = -1;
+  for (let i: u32 = 0; i < MAX_POOLS; i++) {
+    const p = poolAt(i);
+    const s = atomic.load<u32>(changetype<usize>(p));
+    if (s == POOL_FREE) { if (free < 0) free = <i32>i; continue; }
+    if (shared && s == POOL_ALIVE && (p.flags & TMEM_POOL_SHARED) != 0
+        && p.uuid0 == u0 && p.uuid1 == u1 && p.uuid2 == u2 && p.uuid3 == u3) {
+      if (p.flags != flags || p.owner != owner) { mutexUnlock(lock); return -E_INVAL; }
+      p.refcount++;
+      mutexUnlock(lock);
+      return <i32>i;
+    }
+  }
+  if (free < 0) { mutexUnlock(lock); return -E_NOSPC; }
+  const p = poolAt(<u32>free);
+  p.flags = flags;
+  p.refcount = 1;
+  p.domain = (flags & TMEM_POOL_PERSIST) != 0 ? 0 : domain;
+  p.uuid0 = u0; p.uuid1 = u1; p.uuid2 = u2; p.uuid3 = u3;
+  atomic.store<u32>(changetype<usize>(p) + offsetof<PoolDesc>("pages"), 0);
+  p.puts = 0; p.hits = 0; p.misses = 0; p.flushes = 0; p.evictions = 0;
+  p.owner = owner;
+  p.generation++;
+  atomic.store<u32>(changetype<usize>(p), POOL_ALIVE);
+  mutexUnlock(lock);
+  return free;
+}
+
+/**
+ * Drop one reference to pool `pool` (tmem_destroy_pool). When it was the
+ * last, the pool turns DYING: puts are refused from now on, and the caller
+ * must drain it (tmem_pool_drain until 0) and then call tmem_pool_release.
+ * Returns 1 if the caller must drain and release, 0 if other references
+ * remain, -E_INVAL for a pool that is not alive.
+ */
+export function tmem_destroy_pool(pool: u32): i32 {
+  if (pool >= MAX_POOLS) return -E_INVAL;
+  const lock = ROOT_TMEM + offsetof<TmemRoot>("poolLock");
+  mutexLock(lock);
+  const p = poolAt(pool);
+  if (atomic.load<u32>(changetype<usize>(p)) != POOL_ALIVE) { mutexUnlock(lock); return -E_INVAL; }
+  if (--p.refcount > 0) { mutexUnlock(lock); return 0; }
+  atomic.store<u32>(changetype<usize>(p), POOL_DYING);
+  mutexUnlock(lock);
+  return 1;
+}
+
+/**
+ * Free the slot of a DYING pool once it is drained. Returns 0, -E_BUSY if
+ * pages remain (drain again), -E_INVAL if the pool is not dying.
+ */
+export function tmem_pool_release(pool: u32): i32 {
+  if (pool >= MAX_POOLS) return -E_INVAL;
+  const lock = ROOT_TMEM + offsetof<TmemRoot>("poolLock");
+  mutexLock(lock);
+  const p = poolAt(pool);
+  if (atomic.load<u32>(changetype<usize>(p)) != POOL_DYING) { mutexUnlock(lock); return -E_INVAL; }
+  if (atomic.load<u32>(changetype<usize>(p) + offsetof<PoolDesc>("pages")) != 0) { mutexUnlock(lock); return -E_BUSY; }
+  atomic.store<u32>(changetype<usize>(p), POOL_FREE);
+  mutexUnlock(lock);
+  return 0;
+}
+
+/**
+ * Allocate an LRU domain for a backend instance that evicts. Returns 1..15,
+ * or -E_NOSPC when all are taken (domains are never freed).
+ */
+export function tmem_new_domain(): i32 {
+  const st = tmem_init();
+  if (st < 0) return st;
+  const p = ROOT_TMEM + offsetof<TmemRoot>("nextDomain");
+  for (;;) {
+    const d = atomic.load<u32>(p);
+    if (d >= MAX_DOMAINS) return -E_NOSPC;
+    if (atomic.cmpxchg<u32>(p, d, d + 1) == d) return <i32>d;
+  }
+  return -E_NOSPC; // unreachable
+}
+
+// ══ Put / get / flush ══
+
+// @ts-ignore: decorator
+@inline function poolAlive(pool: u32): bool {
+  return pool < MAX_POOLS && atomic.load<u32>(changetype<usize>(poolAt(pool))) == POOL_ALIVE;
+}
+
+/**
+ * Insert (pool, oid, index) → (pampdLo, pampdHi, meta) (tmem_put). A
+ * duplicate put replaces: the old descriptor leaves the index first and its
+ * pampd is written to the out area for the caller to free.
+ *
+ * With `noReplace` != 0 an existing page wins instead: nothing changes and
+ * the result is -E_EXIST (used when draining a backend into another, so a
+ * newer store that raced ahead is never overwritten by the older copy).
+ *
+ * Returns 1 if an old copy was replaced and its OutRecord written (an all-zero
+ * record when the old one is pinned: its last reader frees it), 0 if the key
+ * was new; -E_INVAL for a pool that is not alive (or is being destroyed);
+ * -E_NOMEM when no descriptor can be allocated; -E_EXIST (noReplace only).
+ * On any error nothing changed.
+ */
+export function tmem_put(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32,
+                         pampdLo: u32, pampdHi: u32, meta: u32, noReplace: u32): i32 {
+  if (!ready() || pool >= MAX_POOLS) return -E_INVAL;
+  const a = descAlloc();
+  if (a == 0) return -E_NOMEM;
+  const oh = objectHash(pool, o0, o1, o2, o3, o4, o5);
+  const b = bucketOf(oh, index);
+  const headp = bucketHead(b);
+  const lock = stripeLock(b);
+  const d = desc(a);
+  d.pool = pool; d.index = index; d.meta = meta;
+  d.oid0 = o0; d.oid1 = o1; d.oid2 = o2; d.oid3 = o3; d.oid4 = o4; d.oid5 = o5;
+  d.pampdLo = pampdLo; d.pampdHi = pampdHi;
+  d.lruPrev = 0; d.lruNext = 0; d.bucket = b; d.refs = 0; d.flags = 0;
+  mutexLock(lock);
+  // The pool state is read under the stripe lock: a destroy marks DYING
+  // before it drains, and its drain takes this lock, so we either land
+  // before the drain (and are drained) or see DYING.
+  const p = poolAt(pool);
+  if (atomic.load<u32>(changetype<usize>(p)) != POOL_ALIVE) {
+    mutexUnlock(lock);
+    descFree(a);
+    return -E_INVAL;
+  }
+  let replaced: i32 = 0;
+  let prevp = headp;
+  let cur = load<u32>(headp);
+  while (cur != 0) {
+    const c = desc(cur);
+    if (sameKey(c, pool, o0, o1, o2, o3, o4, o5, index)) {
+      if (noReplace != 0) {
+        mutexUnlock(lock);
+        descFree(a);
+        return -E_EXIST;
+      }
+      store<u32>(prevp, c.next);
+      const rec = outBase();
+      if (retire(cur, rec) == 0) {
+        store<u64>(rec, 0); store<u64>(rec, 0, 8);
+      }
+      replaced = 1;
+      break;
+    }
+    prevp = <usize>cur + offsetof<PageDesc>("next");
+    cur = c.next;
+  }
+  d.next = load<u32>(headp);
+  store<u32>(headp, a);
+  atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("pages"), 1);
+  atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("puts"), 1);
+  if (p.domain != 0) lruAddHead(domainAt(p.domain), a);
+  mutexUnlock(lock);
+  return replaced;
+}
+
+/**
+ * Look up (pool, oid, index) (tmem_get). `mode`: GET_POLICY removes the page
+ * iff the pool is private and ephemeral (exclusive get); GET_AND_FREE always
+ * removes; GET_KEEP never removes. A kept page is PINNED: its storage stays
+ * valid until tmem_unpin(pin), even if another Worker flushes it meanwhile.
+ *
+ * Returns 1 on a hit with OutRecord {pampdLo, pampdHi, meta, pin} (pin = 0
+ * when the page was removed: the caller now owns the storage and must free
+ * it), 0 on a miss, -E_INVAL for a bad pool or mode.
+ */
+export function tmem_get(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32, mode: u32): i32 {
+  if (!ready() || pool >= MAX_POOLS || mode > GET_KEEP) return -E_INVAL;
+  const p = poolAt(pool);
+  if (atomic.load<u32>(changetype<usize>(p)) == POOL_FREE) return -E_INVAL;
+  let remove = mode == GET_AND_FREE;
+  if (mode == GET_POLICY) remove = (p.flags & (TMEM_POOL_PERSIST | TMEM_POOL_SHARED)) == 0;
+  const oh = objectHash(pool, o0, o1, o2, o3, o4, o5);
+  const b = bucketOf(oh, index);
+  const headp = bucketHead(b);
+  const lock = stripeLock(b);
+  mutexLock(lock);
+  let prevp = headp;
+  let cur = load<u32>(headp);
+  while (cur != 0) {
+    const c = desc(cur);
+    if (sameKey(c, pool, o0, o1, o2, o3, o4, o5, index)) {
+      const rec = outBase();
+      if (remove) {
+        store<u32>(prevp, c.next);
+        if (retire(cur, rec) == 0) {
+          // Pinned by another reader: it keeps the storage alive; we read it too.
+          // Rare (a shared page got and removed at once): report a miss.
+          mutexUnlock(lock);
+          atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("misses"), 1);
+          return 0;
+        }
+        store<u32>(rec, 0, 12);
+      } else {
+        c.refs++;
+        store<u32>(rec, c.pampdLo);
+        store<u32>(rec, c.pampdHi, 4);
+        store<u32>(rec, c.meta, 8);
+        store<u32>(rec, cur, 12);
+        lruTouch(cur);
+      }
+      mutexUnlock(lock);
+      atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("hits"), 1);
+      return 1;
+    }
+    prevp = <usize>cur + offsetof<PageDesc>("next");
+    cur = c.next;
+  }
+  mutexUnlock(lock);
+  atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("misses"), 1);
+  return 0;
+}
+
+/**
+ * Release a pin taken by tmem_get(GET_KEEP). Returns 1 when the page had been
+ * removed meanwhile and this was the last pin: its OutRecord is written and
+ * the caller must free the storage; 0 otherwise; -E_INVAL for a bad pin.
+ */
+export function tmem_unpin(pin: u32): i32 {
+  if (!ready() || pin == 0 || (pin & (DESC_SIZE - 1)) != 0) return -E_INVAL;
+  const d = desc(pin);
+  const lock = stripeLock(d.bucket);
+  mutexLock(lock);
+  if (d.refs == 0) { mutexUnlock(lock); return -E_INVAL; }
+  d.refs--;
+  if (d.refs == 0 && (d.flags & DESC_DEAD) != 0) {
+    const rec = outBase();
+    store<u32>(rec, d.pampdLo);
+    store<u32>(rec, d.pampdHi, 4);
+    store<u32>(rec, d.meta, 8);
+    store<u32>(rec, d.pool, 12);
+    mutexUnlock(lock);
+    descFree(pin);
+    return 1;
+  }
+  mutexUnlock(lock);
+  return 0;
+}
+
+/**
+ * Remove (pool, oid, index) (tmem_flush_page). Returns 1 if found and its
+ * OutRecord written (storage to free), 2 if found but pinned (the last
+ * reader frees it), 0 if absent, -E_INVAL for a bad pool.
+ */
+export function tmem_flush_page(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32): i32 {
+  if (!ready() || pool >= MAX_POOLS) return -E_INVAL;
+  const p = poolAt(pool);
+  if (atomic.load<u32>(changetype<usize>(p)) == POOL_FREE) return -E_INVAL;
+  const oh = objectHash(pool, o0, o1, o2, o3, o4, o5);
+  const b = bucketOf(oh, index);
+  const headp = bucketHead(b);
+  const lock = stripeLock(b);
+  mutexLock(lock);
+  let prevp = headp;
+  let cur = load<u32>(headp);
+  while (cur != 0) {
+    const c = desc(cur);
+    if (sameKey(c, pool, o0, o1, o2, o3, o4, o5, index)) {
+      store<u32>(prevp, c.next);
+      const freed = retire(cur, outBase());
+      mutexUnlock(lock);
+      atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("flushes"), 1);
+      return freed == 1 ? 1 : 2;
+    }
+    prevp = <usize>cur + offsetof<PageDesc>("next");
+    cur = c.next;
+  }
+  mutexUnlock(lock);
+  return 0;
+}
+
+/**
+ * Remove up to `max` pages of object (pool, oid) (tmem_flush_object),
+ * writing an OutRecord for each whose storage the caller must free. Scans
+ * the object's stripe: nbuckets / NSTRIPES chains.
+ * Returns the number of pages removed (call again while it equals `max`),
+ * -E_INVAL for a bad pool or max.
+ */
+export function tmem_flush_object(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, max: u32): i32 {
+  if (!ready() || pool >= MAX_POOLS || max == 0 || max > OUT_BYTES / OUT_RECORD) return -E_INVAL;
+  const p = poolAt(pool);
+  if (atomic.load<u32>(changetype<usize>(p)) == POOL_FREE) return -E_INVAL;
+  const oh = objectHash(pool, o0, o1, o2, o3, o4, o5);
+  const stripe = oh & STRIPE_MASK;
+  const nb: u32 = <u32>1 << root().bucketBits;
+  const lock = stripeLock(stripe);
+  let removed: u32 = 0, written: u32 = 0;
+  mutexLock(lock);
+  for (let b = stripe; b < nb && removed < max; b += NSTRIPES) {
+    const headp = bucketHead(b);
+    let prevp = headp;
+    let cur = load<u32>(headp);
+    while (cur != 0 && removed < max) {
+      const c = desc(cur);
+      const next = c.next;
+      if (sameObject(c, pool, o0, o1, o2, o3, o4, o5)) {
+        store<u32>(prevp, next);
+        written += retire(cur, outBase() + <usize>written * OUT_RECORD);
+        removed++;
+      } else {
+        prevp = <usize>cur + offsetof<PageDesc>("next");
+      }
+      cur = next;
+    }
+  }
+  mutexUnlock(lock);
+  atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("flushes"), removed);
+  // Callers read `written` records; report removals so they know when to stop.
+  store<u32>(outBase() + OUT_BYTES - 4, written);
+  return <i32>removed;
+}
+
+/**
+ * Remove up to `max` pages of pool `pool` (any state but free), for destroy
+ * and invalidate-area, writing OutRecords (count in the last word of the out
+ * area, as tmem_flush_object). Returns pages removed; 0 when the pool is
+ * empty; -E_INVAL for a bad pool or max.
+ */
+export function tmem_pool_drain(pool: u32, max: u32): i32 {
+  if (!ready() || pool >= MAX_POOLS || max == 0 || max > OUT_BYTES / OUT_RECORD) return -E_INVAL;
+  const p = poolAt(pool);
+  if (atomic.load<u32>(changetype<usize>(p)) == POOL_FREE) return -E_INVAL;
+  const nb: u32 = <u32>1 << root().bucketBits;
+  let removed: u32 = 0, written: u32 = 0;
+  for (let s: u32 = 0; s < NSTRIPES && removed < max; s++) {
+    if (atomic.load<u32>(changetype<usize>(p) + offsetof<PoolDesc>("pages")) == 0) break;
+    const lock = stripeLock(s);
+    mutexLock(lock);
+    for (let b = s; b < nb && removed < max; b += NSTRIPES) {
+      const headp = bucketHead(b);
+      let prevp = headp;
+      let cur = load<u32>(headp);
+      while (cur != 0 && removed < max) {
+        const c = desc(cur);
+        const next = c.next;
+        if (c.pool == pool) {
+          store<u32>(prevp, next);
+          written += retire(cur, outBase() + <usize>written * OUT_RECORD);
+          removed++;
+        } else {
+          prevp = <usize>cur + offsetof<PageDesc>("next");
+        }
+        cur = next;
+      }
+    }
+    mutexUnlock(lock);
+  }
+  atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("flushes"), removed);
+  store<u32>(outBase() + OUT_BYTES - 4, written);
+  return <i32>removed;
+}
+
+/**
+ * Copy the keys of up to `max` pages of `pool` as ScanRecords {pool, index,
+ * oid[6]}, starting at bucket `cursor`; nothing is removed. Returns the count;
+ * the next cursor is in the last word of the out area (nbuckets = done).
+ * A chain is never split: if the next chain does not fit, the scan stops
+ * before it (unless nothing was written yet, then it is cut).
+ */
+export function tmem_pool_scan(pool: u32, cursor: u32, max: u32): i32 {
+  if (!ready() || pool >= MAX_POOLS || max == 0 || max > (OUT_BYTES - 4) / SCAN_RECORD) return -E_INVAL;
+  const nb: u32 = <u32>1 << root().bucketBits;
+  let n: u32 = 0;
+  let b = cursor;
+  const out = outBase();
+  for (; b < nb; b++) {
+    const lock = stripeLock(b);
+    mutexLock(lock);
+    let cnt: u32 = 0;
+    let cur = load<u32>(bucketHead(b));
+    while (cur != 0) { if (desc(cur).pool == pool) cnt++; cur = desc(cur).next; }
+    if (cnt > max - n && n > 0) { mutexUnlock(lock); break; }
+    cur = load<u32>(bucketHead(b));
+    while (cur != 0 && n < max) {
+      const c = desc(cur);
+      if (c.pool == pool) {
+        const r = out + <usize>n * SCAN_RECORD;
+        store<u32>(r, c.pool); store<u32>(r, c.index, 4);
+        store<u32>(r, c.oid0, 8); store<u32>(r, c.oid1, 12); store<u32>(r, c.oid2, 16);
+        store<u32>(r, c.oid3, 20); store<u32>(r, c.oid4, 24); store<u32>(r, c.oid5, 28);
+        n++;
+      }
+      cur = c.next;
+    }
+    mutexUnlock(lock);
+    if (n >= max) { b++; break; }
+  }
+  store<u32>(out + OUT_BYTES - 4, b);
+  return <i32>n;
+}
+
+/**
+ * Evict up to `max` of the least recently used ephemeral pages of LRU domain
+ * `domain`, writing an OutRecord {pampdLo, pampdHi, meta, pool} for each (the
+ * caller frees the storage). Pinned pages and pages whose stripe is busy are
+ * skipped (the LRU lock is held, so stripes are only try-locked), looking at
+ * most 4 × max pages. Returns the number evicted; -E_INVAL for a bad domain.
+ */
+export function tmem_evict(domain: u32, max: u32): i32 {
+  if (!ready() || domain == 0 || domain >= MAX_DOMAINS || max == 0 || max > OUT_BYTES / OUT_RECORD) return -E_INVAL;
+  const dom = domainAt(domain);
+  let n: u32 = 0;
+  let budget = max * 4;
+  mutexLock(changetype<usize>(dom));
+  let a = dom.tail;
+  while (a != 0 && n < max && budget-- > 0) {
+    const d = desc(a);
+    const prev = d.lruPrev;
+    if (d.refs == 0) {
+      const lock = stripeLock(d.bucket);
+      if (mutexTryLock(lock)) {
+        chainUnlink(bucketHead(d.bucket), a);
+        lruUnlinkLocked(dom, a);
+        const p = poolAt(d.pool);
+        atomic.sub<u32>(changetype<usize>(p) + offsetof<PoolDesc>("pages"), 1);
+        atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("flushes"), 1);
+        atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("evictions"), 1);
+        const rec = outBase() + <usize>n * OUT_RECORD;
+        store<u32>(rec, d.pampdLo);
+        store<u32>(rec, d.pampdHi, 4);
+        store<u32>(rec, d.meta, 8);
+        store<u32>(rec, d.pool, 12);
+        mutexUnlock(lock);
+        descFree(a);
+        n++;
+      }
+    }
+    a = prev;
+  }
+  mutexUnlock(changetype<usize>(dom));
+  return <i32>n;
+}
+
+// ══ Statistics ══
+
+/**
+ * Write pool `pool`'s descriptor words (16 × u32, PoolDesc order) to the out
+ * area. Returns 0, or -E_INVAL for an id out of range (a free pool reads
+ * state 0).
+ */
+export function tmem_pool_info(pool: u32): i32 {
+  if (pool >= MAX_POOLS) return -E_INVAL;
+  memory.copy(outBase(), changetype<usize>(poolAt(pool)), 64);
+  return 0;
+}
+
+/**
+ * Write the core's counters to the out area as u32: [state, bucketBits,
+ * descsInUse, descFrames, tableFrames, DESC_SIZE, NSTRIPES, MAX_POOLS,
+ * domainCount(1..15)...]. Returns 0.
+ */
+export function tmem_core_info(): i32 {
+  const r = root();
+  const o = outBase();
+  store<u32>(o, atomic.load<u32>(changetype<usize>(r)));
+  store<u32>(o, r.bucketBits, 4);
+  store<u32>(o, atomic.load<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descsInUse")), 8);
+  store<u32>(o, atomic.load<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descFrames")), 12);
+  store<u32>(o, r.tableFrames, 16);
+  store<u32>(o, DESC_SIZE, 20);
+  store<u32>(o, NSTRIPES, 24);
+  store<u32>(o, MAX_POOLS, 28);
+  for (let d: u32 = 0; d < MAX_DOMAINS; d++) store<u32>(o + 32 + (<usize>d << 2), domainAt(d).count);
+  return 0;
+}
+
+/** Address of the frontend area in ROOT_TMEM (bytes FRONTEND_OFF..16383), for src/tmem/shared.ts. */
+export function tmem_frontend_area(): usize {
+  return ROOT_TMEM + FRONTEND_OFF;
+}
+
+/** Address of this Worker's out area. */
+export function tmem_out_area(): usize {
+  return outBase();
+}
+
+// Silence unused-import warnings for codes documented above.
+if (E_NOENT == 0 || E_BUSY == 0) ERROR("errno table");

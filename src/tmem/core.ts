@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: MIT
+/**
+ * tmem/core.ts: the TypeScript face of the tmem core (assembly/tmem.ts): pools
+ * and the (pool, object id, index) → page-descriptor index in shared memory.
+ *
+ * What it is: a thin, allocation-free wrapper over the `tmem_*` wasm exports
+ * for backends (zcache, the raw backend) and tests. It is not a store: the
+ * core keeps a backend's opaque page descriptor ("pampd": two u32 words
+ * `lo`/`hi` plus a u32 `meta` the backend encodes), never the bytes. Every
+ * call that removes descriptors hands their pampds back through a
+ * {@link FreePampd} callback so the backend frees each stored object exactly
+ * once.
+ *
+ * Key idea: results travel through this Worker's out area in shared memory
+ * (scratch + SCRATCH_IO + 4096), read through one Uint32Array view made once,
+ * so a get or put is one JS→wasm call and a few typed-array reads, with no
+ * object allocated per page.
+ *
+ * Object ids are 192 bits as six u32 words, least significant first
+ * ({@link Oid}); {@link oidFrom} converts numbers, bigints and byte keys.
+ *
+ * Concurrency: every method may be called from any Worker attached to the
+ * memory, concurrently (the wasm takes per-stripe locks). One `TmemCore`
+ * object per PhysicalMemory per thread ({@link TmemCore.for}); its result
+ * fields (`lo`, `hi`, `meta`, `pin`) belong to the calling thread and are
+ * valid until its next call.
+ *
+ * See also: assembly/tmem.ts (design essay, layout), ops.ts (backend
+ * interface), ../zcache.ts, ../../test/tmem.test.ts.
+ *
+ * @module
+ */
+import type { PhysicalMemory } from "../../bindings/physmem.js";
+import type { CoreExports } from "../../bindings/wasm.js";
+import { ErrorCode, TmemError, argCheck, statusError } from "../../bindings/status.js";
+import { PAGE_SIZE, SCRATCH_IO } from "../../bindings/layout.js";
+
+/** Pool flag: persistent (frontswap). The Xen ABI bit. */
+export const TMEM_POOL_PERSIST = 1;
+/** Pool flag: shared by uuid. The Xen ABI bit. */
+export const TMEM_POOL_SHARED = 2;
+/** Most pools at once (assembly/tmem.ts MAX_POOLS). */
+export const TMEM_MAX_POOLS = 64;
+/** LRU domains (1..15 usable). */
+export const TMEM_MAX_DOMAINS = 16;
+/** Bytes of one page descriptor (metadata per stored page, plus its bucket share). */
+export const TMEM_DESC_SIZE = 64;
+/** Offset of the frontend area inside ROOT_TMEM (assembly/tmem.ts FRONTEND_OFF). */
+export const TMEM_FRONTEND_OFF = 8192;
+/** Bytes of the frontend area. */
+export const TMEM_FRONTEND_SIZE = 8192;
+
+/** tmem_get modes: the kernel's get_and_free. */
+export const GetMode = {
+  /** Remove iff the pool is private and ephemeral (an exclusive get). */
+  POLICY: 0,
+  /** Always remove. */
+  AND_FREE: 1,
+  /** Never remove; the descriptor is pinned until {@link TmemCore.unpin}. */
+  KEEP: 2,
+} as const;
+/** One of {@link GetMode}. */
+export type GetMode = (typeof GetMode)[keyof typeof GetMode];
+
+/** A 192-bit object id: six u32 words, least significant first. */
+export type Oid = Uint32Array;
+
+/** Anything {@link oidFrom} accepts: a safe integer ≥ 0, a bigint < 2^192, or ≤ 24 bytes (little-endian). */
+export type OidLike = number | bigint | Uint8Array | Uint32Array;
+
+/** A fresh all-zero {@link Oid}. */
+export function newOid(): Oid {
+  return new Uint32Array(6);
+}
+
+/**
+ * Convert `key` to an {@link Oid}, into `out` if given.
+ * @throws TmemError EINVAL for a negative, fractional or too-large number or
+ *   bigint, or a byte key longer than 24 bytes (or a Uint32Array other than 6 words).
+ */
+export function oidFrom(key: OidLike, out: Oid = newOid()): Oid {
+  if (typeof key === "number") {
+    argCheck(Number.isSafeInteger(key) && key >= 0, `object id must be a safe integer ≥ 0, a bigint or ≤ 24 bytes, not ${String(key)}`);
+    out.fill(0);
+    out[0] = key >>> 0;
+    out[1] = Math.floor(key / 0x1_0000_0000);
+    return out;
+  }
+  if (typeof key === "bigint") {
+    argCheck(key >= 0n && key < (1n << 192n), "a bigint object id must be in [0, 2^192)");
+    let k = key;
+    for (let i = 0; i < 6; i++) { out[i] = Number(k & 0xffff_ffffn); k >>= 32n; }
+    return out;
+  }
+  if (key instanceof Uint32Array) {
+    argCheck(key.length === 6, `a Uint32Array object id must have 6 words, not ${key.length}`);
+    out.set(key);
+    return out;
+  }
+  argCheck(key instanceof Uint8Array, "object id must be a number, a bigint, a Uint8Array or a Uint32Array");
+  argCheck(key.length <= 24, `a byte object id holds at most 24 bytes (192 bits), not ${key.length}`);
+  out.fill(0);
+  for (let i = 0; i < key.length; i++) out[i >> 2]! |= key[i]! << ((i & 3) * 8);
+  for (let i = 0; i < 6; i++) out[i] = out[i]! >>> 0;
+  return out;
+}
+
+/** A 128-bit uuid of a shared pool: 16 bytes, a 32-hex-digit string (dashes allowed), or four u32 words. */
+export type UuidLike = Uint8Array | string | readonly [number, number, number, number];
+
+/**
+ * Convert a uuid to four u32 words.
+ * @throws TmemError EINVAL for a malformed or all-zero uuid.
+ */
+export function uuidWords(uuid: UuidLike): [number, number, number, number] {
+  let w: [number, number, number, number];
+  if (typeof uuid === "string") {
+    const hex = uuid.replace(/-/g, "");
+    argCheck(/^[0-9a-fA-F]{32}$/.test(hex), `uuid must be 32 hex digits (dashes allowed), not ${JSON.stringify(uuid)}`);
+    w = [0, 0, 0, 0];
+    for (let i = 0; i < 4; i++) w[i] = parseInt(hex.slice(i * 8, i * 8 + 8), 16) >>> 0;
+  } else if (uuid instanceof Uint8Array) {
+    argCheck(uuid.length === 16, `a uuid is 16 bytes, not ${uuid.length}`);
+    const dv = new DataView(uuid.buffer, uuid.byteOffset, 16);
+    w = [dv.getUint32(0, false), dv.getUint32(4, false), dv.getUint32(8, false), dv.getUint32(12, false)];
+  } else {
+    argCheck(Array.isArray(uuid) && uuid.length === 4 && uuid.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffff_ffff),
+      "a uuid given as words must be four u32 values");
+    w = [uuid[0], uuid[1], uuid[2], uuid[3]];
+  }
+  argCheck((w[0] | w[1] | w[2] | w[3]) !== 0, "a shared pool's uuid must not be all zero");
+  return w;
+}
+
+/** Receives the pampd of a descriptor that left the index: free its storage. */
+export type FreePampd = (lo: number, hi: number, meta: number, pool: number) => void;
+
+/** Options of {@link TmemCore.newPool}. */
+export interface NewPoolOptions {
+  /** Persistent (frontswap) rather than ephemeral (cleancache). @defaultValue false */
+  persistent?: boolean;
+  /** A shared pool named by this uuid; omit for a private pool. */
+  uuid?: UuidLike;
+  /** LRU domain of the pool's ephemeral pages (from {@link TmemCore.newDomain}); 0 = none. @defaultValue 0 */
+  domain?: number;
+  /** The creating backend's tag; a shared pool is found by uuid only with the same owner. @defaultValue 0 */
+  owner?: number;
+}
+
+/** A pool's descriptor, read from shared memory (a snapshot). */
+export interface PoolInfo {
+  id: number;
+  state: "free" | "alive" | "dying";
+  persistent: boolean;
+  shared: boolean;
+  refcount: number;
+  domain: number;
+  uuid: [number, number, number, number];
+  /** Pages in the pool now. */
+  pages: number;
+  /** Successful puts (cumulative). */
+  puts: number;
+  /** Gets that found the page. */
+  hits: number;
+  /** Gets that missed. */
+  misses: number;
+  /** Pages removed by flushes, destroy and eviction. */
+  flushes: number;
+  /** Pages evicted (part of flushes). */
+  evictions: number;
+  owner: number;
+}
+
+/** The core's metadata accounting (a snapshot). */
+export interface CoreStats {
+  /** Whether the index has been set up (first pool). */
+  ready: boolean;
+  /** Bucket heads in the table. */
+  buckets: number;
+  /** Page descriptors in use (one per stored page). */
+  descriptors: number;
+  /** Bytes of descriptors in use (descriptors × 64). */
+  descriptorBytes: number;
+  /** Frames carved into descriptors (never returned to the frame allocator). */
+  descriptorFrames: number;
+  /** Frames of the bucket table and its directory. */
+  tableFrames: number;
+  /** Bytes of physical memory the core's metadata holds: (descriptor + table frames) × 4096. */
+  metadataBytes: number;
+  /** Pages on each LRU domain's list (index = domain). */
+  lruPages: number[];
+}
+
+const OUT_OFF = SCRATCH_IO + PAGE_SIZE;
+const OUT_BYTES = 32768 - PAGE_SIZE;
+const OUT_RECORD_WORDS = 4;
+const SCAN_RECORD_WORDS = 8;
+/** Records per batch call (flush object, drain, evict). */
+const BATCH = 256;
+/** Keys per scan call. */
+const SCAN_BATCH = 256;
+
+const cores = new WeakMap<PhysicalMemory, TmemCore>();
+
+/**
+ * This thread's handle on the tmem core of one physical memory.
+ */
+export class TmemCore {
+  /** The physical memory. */
+  readonly pm: PhysicalMemory;
+  /** The wasm exports (for backends on the hot path). */
+  readonly core: CoreExports;
+  /** Address of this Worker's page slot in its scratch (4 KiB, host I/O). */
+  readonly ioAddr: number;
+  /** A view of the I/O page slot (made once). */
+  readonly ioPage: Uint8Array;
+  /** This Worker's out area as u32 words. */
+  readonly out: Uint32Array;
+  /** Result of the last get/unpin: pampd low word. */
+  lo = 0;
+  /** Result of the last get/unpin: pampd high word. */
+  hi = 0;
+  /** Result of the last get/unpin: backend meta word. */
+  meta = 0;
+  /** Result of the last get: the pin to release with {@link unpin}, 0 when the page was removed. */
+  pin = 0;
+
+  private constructor(pm: PhysicalMemory) {
+    this.pm = pm;
+    this.core = pm.core;
+    this.ioAddr = pm.scratch + SCRATCH_IO;
+    this.ioPage = new Uint8Array(pm.memory.buffer, this.ioAddr, PAGE_SIZE);
+    this.out = new Uint32Array(pm.memory.buffer, pm.scratch + OUT_OFF, OUT_BYTES / 4);
+    const st = this.core.tmem_init();
+    if (st < 0) throw statusError(st, "tmem_init: cannot allocate the index");
+  }
+
+  /**
+   * The core of `pm` for this thread (made on first use: sets up the shared
+   * index if no Worker has).
+   * @throws TmemError ENOMEM when the index's frames cannot be allocated;
+   *   EINVAL when `pm` is detached.
+   */
+  static for(pm: PhysicalMemory): TmemCore {
+    let c = cores.get(pm);
+    if (c === undefined) {
+      argCheck(pm.isAttached, "this PhysicalMemory was detached");
+      c = new TmemCore(pm);
+      cores.set(pm, c);
+    }
+    return c;
+  }
+
+  /**
+   * Create a pool (the kernel's tmem_new_pool). A shared pool with a uuid that
+   * exists (same flags and owner) is the same pool: its id is returned and a
+   * reference taken, to be dropped by {@link destroyPool}.
+   * @returns the pool id, 0..63.
+   * @throws TmemError ENOSPC when 64 pools exist; EINVAL for a bad domain, or a
+   *   uuid already used with other flags or another owner.
+   * Thread safety: any Worker, concurrently.
+   */
+  newPool(options: NewPoolOptions = {}): number {
+    const persistent = options.persistent ?? false;
+    const domain = options.domain ?? 0;
+    const owner = options.owner ?? 0;
+    argCheck(Number.isInteger(domain) && domain >= 0 && domain < TMEM_MAX_DOMAINS, `domain must be 0..${TMEM_MAX_DOMAINS - 1}`);
+    argCheck(Number.isInteger(owner) && owner >= 0 && owner <= 0xffff_ffff, "owner must be a u32");
+    let flags = persistent ? TMEM_POOL_PERSIST : 0;
+    let u: [number, number, number, number] = [0, 0, 0, 0];
+    if (options.uuid !== undefined) {
+      u = uuidWords(options.uuid);
+      flags |= TMEM_POOL_SHARED;
+    }
+    const r = this.core.tmem_new_pool(flags, u[0], u[1], u[2], u[3], domain, owner);
+    if (r === -28) throw new TmemError(ErrorCode.ENOSPC, `tmem_new_pool: all ${TMEM_MAX_POOLS} pools are in use`);
+    if (r === -22 && options.uuid !== undefined) {
+      throw new TmemError(ErrorCode.EINVAL, "tmem_new_pool: a shared pool with this uuid exists with other flags or another owner");
+    }
+    if (r < 0) throw statusError(r, "tmem_new_pool");
+    return r;
+  }
+
+  /**
+   * Drop a reference to `pool` (the kernel's tmem_destroy_pool). On the last
+   * one every page is flushed (each pampd to `free`) and the id is released.
+   * @returns true when the pool was destroyed, false when references remain.
+   * @throws TmemError EINVAL for a pool that is not alive.
+   * Thread safety: any Worker; other Workers' puts to a dying pool fail (EINVAL).
+   */
+  destroyPool(pool: number, free: FreePampd): boolean {
+    this.checkPool(pool);
+    const r = this.core.tmem_destroy_pool(pool);
+    if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_destroy_pool: pool ${pool} is not alive`);
+    if (r === 0) return false;
+    for (;;) {
+      this.drainPool(pool, free);
+      const st = this.core.tmem_pool_release(pool);
+      if (st === 0) return true;
+      if (st !== -16) throw statusError(st, "tmem_pool_release");
+    }
+  }
+
+  /** Allocate an LRU domain (1..15) for a backend that evicts. @throws TmemError ENOSPC when all are taken. */
+  newDomain(): number {
+    const r = this.core.tmem_new_domain();
+    if (r < 0) throw new TmemError(ErrorCode.ENOSPC, "tmem_new_domain: all LRU domains are taken");
+    return r;
+  }
+
+  /**
+   * Index (pool, oid, index) → (lo, hi, meta) (the kernel's tmem_put). A
+   * duplicate replaces: the old pampd goes to `free` before this returns.
+   * @param noReplace - if the key exists keep it and return "exists" (nothing changes).
+   * @returns "new", "replaced", "exists" (noReplace only), or "nomem" (no
+   *   descriptor memory; nothing changed), or "dead" (pool not alive).
+   * Thread safety: any Worker, concurrently; concurrent puts of one key leave one of them.
+   */
+  put(pool: number, oid: Oid, index: number, lo: number, hi: number, meta: number, free: FreePampd,
+      noReplace = false): "new" | "replaced" | "exists" | "nomem" | "dead" {
+    const r = this.core.tmem_put(pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index, lo, hi, meta, noReplace ? 1 : 0);
+    if (r === 0) return "new";
+    if (r === 1) {
+      const o = this.out;
+      if ((o[0]! | o[1]! | o[2]!) !== 0) free(o[0]!, o[1]!, o[2]!, o[3]!);
+      return "replaced";
+    }
+    if (r === -17) return "exists";
+    if (r === -12) return "nomem";
+    return "dead";
+  }
+
+  /**
+   * Look up (pool, oid, index) (the kernel's tmem_get). On a hit the pampd is
+   * in `lo`, `hi`, `meta`; with `pin` ≠ 0 the page stayed (release it with
+   * {@link unpin} after reading the storage), with `pin` = 0 it was removed
+   * and the caller owns the storage.
+   * @returns true on a hit.
+   * Thread safety: any Worker, concurrently.
+   */
+  get(pool: number, oid: Oid, index: number, mode: GetMode): boolean {
+    const r = this.core.tmem_get(pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index, mode);
+    if (r !== 1) {
+      if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_get: pool ${pool} is not alive`);
+      return false;
+    }
+    const o = this.out;
+    this.lo = o[0]!; this.hi = o[1]!; this.meta = o[2]!; this.pin = o[3]!;
+    return true;
+  }
+
+  /**
+   * Release a pin from {@link get}. If the page was flushed meanwhile and
+   * this was its last pin, its pampd goes to `free`.
+   */
+  unpin(pin: number, free: FreePampd): void {
+    const r = this.core.tmem_unpin(pin);
+    if (r === 1) { const o = this.out; free(o[0]!, o[1]!, o[2]!, o[3]!); }
+    else if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_unpin: ${pin} is not a pinned descriptor`);
+  }
+
+  /**
+   * Remove (pool, oid, index) (the kernel's tmem_flush_page); its pampd goes
+   * to `free` (or, if another Worker has it pinned, to that Worker's unpin).
+   * @returns true if the page was there.
+   */
+  flushPage(pool: number, oid: Oid, index: number, free: FreePampd): boolean {
+    const r = this.core.tmem_flush_page(pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index);
+    if (r === 1) { const o = this.out; free(o[0]!, o[1]!, o[2]!, o[3]!); return true; }
+    if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_flush_page: pool ${pool} is not alive`);
+    return r === 2;
+  }
+
+  /**
+   * Remove every page of object (pool, oid) (the kernel's tmem_flush_object).
+   * @returns pages removed.
+   */
+  flushObject(pool: number, oid: Oid, free: FreePampd): number {
+    let total = 0;
+    for (;;) {
+      const r = this.core.tmem_flush_object(pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, BATCH);
+      if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_flush_object: pool ${pool} is not alive`);
+      this.freeRecords(free);
+      total += r;
+      if (r < BATCH) return total;
+    }
+  }
+
+  /**
+   * Remove every page of `pool` (alive or dying), handing each pampd to `free`.
+   * @returns pages removed.
+   */
+  drainPool(pool: number, free: FreePampd): number {
+    let total = 0;
+    for (;;) {
+      const r = this.core.tmem_pool_drain(pool, BATCH);
+      if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_pool_drain: pool ${pool} does not exist`);
+      this.freeRecords(free);
+      total += r;
+      if (r === 0) return total;
+    }
+  }
+
+  /**
+   * Evict up to `max` least recently used ephemeral pages of LRU `domain`,
+   * handing each pampd (and its pool) to `free`.
+   * @returns pages evicted (fewer when the LRU is short or its pages are busy).
+   */
+  evict(domain: number, max: number, free: FreePampd): number {
+    const n = Math.min(max, BATCH);
+    const r = this.core.tmem_evict(domain, n);
+    if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_evict: bad LRU domain ${domain}`);
+    if (r === 0) return 0;
+    // Copy first: `free` may call into the core and reuse the out area.
+    const recs = this.out.slice(0, r * OUT_RECORD_WORDS);
+    for (let i = 0; i < r; i++) {
+      const b = i * OUT_RECORD_WORDS;
+      free(recs[b]!, recs[b + 1]!, recs[b + 2]!, recs[b + 3]!);
+    }
+    return r;
+  }
+
+  /**
+   * Visit the keys of `pool`'s pages (a snapshot per batch; pages put or
+   * flushed meanwhile may or may not be seen). `visit` gets a reused Oid: copy
+   * it to keep it. Return false from `visit` to stop.
+   * @returns keys visited.
+   */
+  scan(pool: number, visit: (oid: Oid, index: number) => boolean | void): number {
+    const oid = newOid();
+    const keys: number[] = [];
+    let cursor = 0;
+    let seen = 0;
+    for (;;) {
+      const n = this.core.tmem_pool_scan(pool, cursor, SCAN_BATCH);
+      if (n < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_pool_scan: bad pool ${pool}`);
+      const o = this.out;
+      keys.length = 0;
+      for (let i = 0; i < n * SCAN_RECORD_WORDS; i++) keys.push(o[i]!);
+      cursor = o[OUT_BYTES / 4 - 1]!;
+      // visit may call into the core (which reuses the out area): work from the copy.
+      for (let i = 0; i < n; i++) {
+        const b = i * SCAN_RECORD_WORDS;
+        for (let w = 0; w < 6; w++) oid[w] = keys[b + 2 + w]!;
+        seen++;
+        if (visit(oid, keys[b + 1]!) === false) return seen;
+      }
+      if (cursor >= this.buckets()) return seen;
+    }
+  }
+
+  /** A snapshot of pool `pool`'s descriptor. @throws TmemError EINVAL for an id outside 0..63. */
+  poolInfo(pool: number): PoolInfo {
+    argCheck(Number.isInteger(pool) && pool >= 0 && pool < TMEM_MAX_POOLS, `pool id must be 0..${TMEM_MAX_POOLS - 1}, not ${String(pool)}`);
+    this.core.tmem_pool_info(pool);
+    const o = this.out;
+    const state = o[0] === 1 ? "alive" : o[0] === 2 ? "dying" : "free";
+    return {
+      id: pool, state, persistent: (o[1]! & TMEM_POOL_PERSIST) !== 0, shared: (o[1]! & TMEM_POOL_SHARED) !== 0,
+      refcount: o[2]!, domain: o[3]!, uuid: [o[4]!, o[5]!, o[6]!, o[7]!], pages: o[8]!, puts: o[9]!, hits: o[10]!,
+      misses: o[11]!, flushes: o[12]!, evictions: o[13]!, owner: o[14]!,
+    };
+  }
+
+  /** Pages in pool `pool` now (one shared-memory read). */
+  poolPages(pool: number): number {
+    this.core.tmem_pool_info(pool);
+    return this.out[8]!;
+  }
+
+  /** The core's metadata accounting. */
+  stats(): CoreStats {
+    this.core.tmem_core_info();
+    const o = this.out;
+    const lruPages: number[] = [];
+    for (let d = 0; d < TMEM_MAX_DOMAINS; d++) lruPages.push(o[8 + d]!);
+    const descFrames = o[3]!, tableFrames = o[4]!;
+    return {
+      ready: o[0] === 2, buckets: 2 ** o[1]!, descriptors: o[2]!, descriptorBytes: o[2]! * o[5]!,
+      descriptorFrames: descFrames, tableFrames, metadataBytes: (descFrames + tableFrames) * PAGE_SIZE, lruPages,
+    };
+  }
+
+  private buckets(): number {
+    this.core.tmem_core_info();
+    return 2 ** this.out[1]!;
+  }
+
+  private freeRecords(free: FreePampd): void {
+    const o = this.out;
+    const written = o[OUT_BYTES / 4 - 1]!;
+    // Copy first: `free` may call into the core and reuse the out area.
+    if (written === 0) return;
+    const recs = o.slice(0, written * OUT_RECORD_WORDS);
+    for (let i = 0; i < written; i++) {
+      const b = i * OUT_RECORD_WORDS;
+      free(recs[b]!, recs[b + 1]!, recs[b + 2]!, recs[b + 3]!);
+    }
+  }
+
+  private checkPool(pool: number): void {
+    argCheck(Number.isInteger(pool) && pool >= 0 && pool < TMEM_MAX_POOLS, `pool id must be an integer 0..${TMEM_MAX_POOLS - 1}, not ${String(pool)}`);
+  }
+}

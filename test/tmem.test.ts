@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+// The tmem core (assembly/tmem.ts via src/tmem/core.ts): pools, put/get/flush
+// semantics, pins, eviction, and a fast-check model of the index.
+import { describe, expect, it, beforeAll } from "vitest";
+import fc from "fast-check";
+import { PhysicalMemory } from "../bindings/physmem.js";
+import { TmemCore, GetMode, oidFrom, newOid, TMEM_MAX_POOLS } from "../src/tmem/core.js";
+import { TmemError } from "../bindings/status.js";
+
+let pm: PhysicalMemory;
+let tc: TmemCore;
+beforeAll(async () => {
+  pm = await PhysicalMemory.create({ frames: 2048, maxWorkers: 4, build: "debug" });
+  tc = TmemCore.for(pm);
+});
+
+const freed: Array<[number, number, number, number]> = [];
+const free = (lo: number, hi: number, meta: number, pool: number): void => { freed.push([lo, hi, meta, pool]); };
+
+describe("tmem core", () => {
+  it("put / get / flush on a persistent private pool", () => {
+    const p = tc.newPool({ persistent: true });
+    const oid = oidFrom(42);
+    expect(tc.put(p, oid, 7, 100, 200, 300, free)).toBe("new");
+    expect(tc.get(p, oid, 7, GetMode.POLICY)).toBe(true);
+    expect([tc.lo, tc.hi, tc.meta]).toEqual([100, 200, 300]);
+    expect(tc.pin).not.toBe(0); // persistent: kept and pinned
+    tc.unpin(tc.pin, free);
+    expect(tc.get(p, oid, 8, GetMode.POLICY)).toBe(false);
+    // Duplicate put: the old pampd is handed back.
+    freed.length = 0;
+    expect(tc.put(p, oid, 7, 101, 201, 301, free)).toBe("replaced");
+    expect(freed).toEqual([[100, 200, 300, p]]);
+    freed.length = 0;
+    expect(tc.put(p, oid, 7, 102, 202, 302, free, true)).toBe("exists");
+    expect(freed).toEqual([]);
+    expect(tc.flushPage(p, oid, 7, free)).toBe(true);
+    expect(freed).toEqual([[101, 201, 301, p]]);
+    expect(tc.flushPage(p, oid, 7, free)).toBe(false);
+    expect(tc.poolInfo(p).pages).toBe(0);
+    tc.destroyPool(p, free);
+  });
+
+  it("a private ephemeral get is exclusive; a shared one is not", () => {
+    const e = tc.newPool({});
+    const oid = oidFrom(1n << 150n);
+    tc.put(e, oid, 0, 5, 6, 7, free);
+    expect(tc.get(e, oid, 0, GetMode.POLICY)).toBe(true);
+    expect(tc.pin).toBe(0);
+    expect(tc.get(e, oid, 0, GetMode.POLICY)).toBe(false);
+    const uuid = "0123456789abcdef0123456789abcdef";
+    const s1 = tc.newPool({ uuid });
+    const s2 = tc.newPool({ uuid });
+    expect(s2).toBe(s1);
+    expect(tc.newPool({ uuid: "11112222333344445555666677778888" })).not.toBe(s1);
+    tc.put(s1, oid, 3, 1, 2, 3, free);
+    expect(tc.get(s2, oid, 3, GetMode.POLICY)).toBe(true);
+    tc.unpin(tc.pin, free);
+    expect(tc.get(s2, oid, 3, GetMode.POLICY)).toBe(true);
+    tc.unpin(tc.pin, free);
+    expect(tc.destroyPool(s1, free)).toBe(false); // s2's reference remains
+    freed.length = 0;
+    expect(tc.destroyPool(s2, free)).toBe(true);
+    expect(freed).toEqual([[1, 2, 3, s1]]);
+    expect(() => tc.put(s1, oid, 0, 1, 1, 1, free)).not.toThrow();
+    expect(tc.put(s1, oid, 0, 1, 1, 1, free)).toBe("dead");
+    tc.destroyPool(e, free);
+  });
+
+  it("a page flushed while pinned is freed by the last unpin", () => {
+    const p = tc.newPool({ persistent: true });
+    const oid = oidFrom(9);
+    tc.put(p, oid, 1, 11, 12, 13, free);
+    expect(tc.get(p, oid, 1, GetMode.KEEP)).toBe(true);
+    const pin = tc.pin;
+    freed.length = 0;
+    expect(tc.flushPage(p, oid, 1, free)).toBe(true);
+    expect(freed).toEqual([]); // pinned: not yet
+    expect(tc.get(p, oid, 1, GetMode.KEEP)).toBe(false);
+    tc.unpin(pin, free);
+    expect(freed).toEqual([[11, 12, 13, p]]);
+    expect(() => tc.unpin(pin, free)).toThrow(TmemError);
+    tc.destroyPool(p, free);
+  });
+
+  it("flush object removes exactly that object's pages, across many chains", () => {
+    const p = tc.newPool({ persistent: true });
+    const a = oidFrom(1000), b = oidFrom(1001);
+    for (let i = 0; i < 700; i++) { tc.put(p, a, i, i, 0, 1, free); tc.put(p, b, i, i, 1, 1, free); }
+    freed.length = 0;
+    expect(tc.flushObject(p, a, free)).toBe(700);
+    expect(freed.length).toBe(700);
+    expect(freed.every((r) => r[1] === 0)).toBe(true);
+    expect(tc.poolInfo(p).pages).toBe(700);
+    let n = 0;
+    tc.scan(p, (oid, index) => { expect(oid[0]).toBe(1001); expect(index).toBeLessThan(700); n++; });
+    expect(n).toBe(700);
+    tc.destroyPool(p, free);
+  });
+
+  it("evicts ephemeral pages in LRU order and never persistent ones", () => {
+    const dom = tc.newDomain();
+    const e = tc.newPool({ domain: dom });
+    const s = tc.newPool({ uuid: "00000000000000000000000000000001", domain: dom });
+    const per = tc.newPool({ persistent: true, domain: dom });
+    const oid = newOid();
+    for (let i = 0; i < 10; i++) tc.put(e, oid, i, i, 0, 0, free);
+    for (let i = 0; i < 5; i++) tc.put(per, oid, i, 100 + i, 0, 0, free);
+    tc.put(s, oid, 0, 50, 0, 0, free);
+    // Touch page 0 of e? A private ephemeral get removes it; touch the shared one instead.
+    expect(tc.get(s, oid, 0, GetMode.POLICY)).toBe(true);
+    tc.unpin(tc.pin, free);
+    freed.length = 0;
+    expect(tc.evict(dom, 3, free)).toBe(3);
+    expect(freed.map((r) => r[0])).toEqual([0, 1, 2]);
+    freed.length = 0;
+    expect(tc.evict(dom, 100, free)).toBe(8);
+    expect(freed.map((r) => r[0])).toEqual([3, 4, 5, 6, 7, 8, 9, 50]);
+    expect(tc.evict(dom, 100, free)).toBe(0);
+    expect(tc.poolInfo(per).pages).toBe(5);
+    for (const p of [e, s, per]) tc.destroyPool(p, free);
+  });
+
+  it("rejects bad arguments with EINVAL", () => {
+    expect(() => oidFrom(-1)).toThrow(TmemError);
+    expect(() => oidFrom(new Uint8Array(25))).toThrow(/24 bytes/);
+    expect(() => tc.newPool({ uuid: "xyz" })).toThrow(TmemError);
+    expect(() => tc.newPool({ uuid: "00000000000000000000000000000000" })).toThrow(/zero/);
+    expect(() => tc.poolInfo(TMEM_MAX_POOLS)).toThrow(TmemError);
+    expect(() => tc.destroyPool(63, free)).toThrow(TmemError);
+  });
+
+  it("model: the index agrees with a Map under random operations", () => {
+    const keyArb = fc.record({ obj: fc.integer({ min: 0, max: 5 }), index: fc.integer({ min: 0, max: 40 }) });
+    const op = fc.oneof(
+      fc.record({ t: fc.constant("put" as const), k: keyArb, v: fc.integer({ min: 1, max: 1e6 }), pool: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({ t: fc.constant("get" as const), k: keyArb, pool: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({ t: fc.constant("flush" as const), k: keyArb, pool: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({ t: fc.constant("flushObj" as const), k: keyArb, pool: fc.integer({ min: 0, max: 2 }) }),
+    );
+    fc.assert(fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+      // pool 0: persistent, 1: private ephemeral, 2: shared ephemeral
+      const pools = [tc.newPool({ persistent: true }), tc.newPool({}), tc.newPool({ uuid: "abababababababababababababababab" })];
+      const model = pools.map(() => new Map<string, number>());
+      const live = new Set<number>();
+      const fr = (lo: number): void => { expect(live.has(lo)).toBe(true); live.delete(lo); };
+      let serial = 0;
+      const oid = newOid();
+      for (const o of ops) {
+        const p = pools[o.pool]!;
+        const m = model[o.pool]!;
+        oid[0] = o.k.obj;
+        const key = `${o.k.obj}/${o.k.index}`;
+        if (o.t === "put") {
+          const v = ++serial;
+          live.add(v);
+          const r = tc.put(p, oid, o.k.index, v, o.v, 0, fr);
+          expect(r).toBe(m.has(key) ? "replaced" : "new");
+          m.set(key, v);
+        } else if (o.t === "get") {
+          const hit = tc.get(p, oid, o.k.index, GetMode.POLICY);
+          expect(hit).toBe(m.has(key));
+          if (hit) {
+            expect(tc.lo).toBe(m.get(key));
+            if (o.pool === 1) { expect(tc.pin).toBe(0); fr(tc.lo); m.delete(key); }
+            else tc.unpin(tc.pin, fr);
+          }
+        } else if (o.t === "flush") {
+          expect(tc.flushPage(p, oid, o.k.index, fr)).toBe(m.has(key));
+          m.delete(key);
+        } else {
+          let n = 0;
+          for (const k of [...m.keys()]) if (k.startsWith(`${o.k.obj}/`)) { m.delete(k); n++; }
+          expect(tc.flushObject(p, oid, fr)).toBe(n);
+        }
+      }
+      pools.forEach((p, i) => expect(tc.poolInfo(p).pages).toBe(model[i]!.size));
+      for (const p of pools) tc.destroyPool(p, fr);
+      expect(live.size).toBe(0);
+    }), { numRuns: 60 });
+    expect(tc.stats().descriptors).toBe(0);
+  });
+
+  it("accounts its metadata", () => {
+    const s = tc.stats();
+    expect(s.ready).toBe(true);
+    expect(s.tableFrames).toBeGreaterThan(1);
+    expect(s.metadataBytes).toBe((s.descriptorFrames + s.tableFrames) * 4096);
+    expect(pm.stats().byOwner[4]).toBe(s.descriptorFrames + s.tableFrames);
+  });
+});
