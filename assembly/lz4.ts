@@ -107,7 +107,7 @@ export function lz4_compress_fast(src: usize, srcLen: i32, dst: usize, dstCap: i
  */
 export function lz4_compress_fast_prefix(src: usize, srcLen: i32, dst: usize, dstCap: i32, acceleration: i32,
                                          hashTable: usize, prefixLen: i32): i32 {
-  if (srcLen < 0 || dstCap < 0 || prefixLen < 0 || <u32>srcLen > MAX_INPUT_SIZE || <u32>prefixLen > src) return -E_INVAL;
+  if (srcLen < 0 || dstCap < 0 || prefixLen < 0 || <u32>srcLen > MAX_INPUT_SIZE || <usize>prefixLen > src) return -E_INVAL;
   if (!inMemory(src - prefixLen, srcLen + prefixLen) || !inMemory(dst, dstCap) || !inMemory(hashTable, HASH_TABLE_SIZE)) {
     return -E_FAULT;
   }
@@ -151,7 +151,7 @@ export function lz4_decompress_safe_exact(src: usize, srcLen: i32, dst: usize, e
  * Returns: as lz4_decompress_safe; LZ4_E_ARGS also when prefixLen < 0 or > dst.
  */
 export function lz4_decompress_safe_prefix(src: usize, srcLen: i32, dst: usize, dstCap: i32, prefixLen: i32): i32 {
-  if (!inMemory(src, srcLen) || !inMemory(dst, dstCap) || prefixLen < 0 || <u32>prefixLen > dst) return LZ4_E_ARGS;
+  if (!inMemory(src, srcLen) || !inMemory(dst, dstCap) || prefixLen < 0 || <usize>prefixLen > dst) return LZ4_E_ARGS;
   return decompressBlock(src, <u32>srcLen, dst, <u32>dstCap, <u32>prefixLen);
 }
 

@@ -68,12 +68,19 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML
 /** Largest acceleration that still changes anything (reference's LZ4_ACCELERATION_MAX). */
 // @ts-ignore: decorator
 @inline export const ACCELERATION_MAX: i32 = 65537;
-/** Blocks up to this size (with no prefix) use the u16 table. */
+/**
+ * Positions a u16 slot can hold: generation + position ≤ 65535. A block
+ * stores positions 0 … srcLen - MF_LIMIT only, so blocks up to
+ * U16_MAX_SRC bytes (64 KiB blocks of a frame included) fit.
+ */
 // @ts-ignore: decorator
-@inline const U16_MODE_LIMIT: u32 = 65535;
+@inline const U16_GENERATIONS: u32 = 65536;
 /** Generations start at 1, so a zeroed slot is always stale. */
 // @ts-ignore: decorator
 @inline const FIRST_GENERATION: u32 = 1;
+/** Largest block compressed with the u16 table (gen 1 + positions up to srcLen - MF_LIMIT). */
+// @ts-ignore: decorator
+@inline const U16_MAX_SRC: u32 = U16_GENERATIONS - FIRST_GENERATION + MF_LIMIT - 1;
 /** Block too short for any match: all literals (a match needs MF_LIMIT + 1 bytes). */
 // @ts-ignore: decorator
 @inline const MIN_INPUT_FOR_MATCH: u32 = MF_LIMIT + 1;
@@ -192,7 +199,7 @@ export function forgetHashTable(): void {
  * The following are presumed already validated: all ranges lie inside the
  * memory, srcLen ≤ LZ4_MAX_INPUT_SIZE, 1 ≤ acceleration ≤ ACCELERATION_MAX,
  * prefixLen ≤ MAX_DISTANCE + 1, for T = u16 prefixLen = 0 and
- * gen + srcLen ≤ 65535, and the positions [gen, gen+prefixLen+srcLen) of the
+ * gen + srcLen - MF_LIMIT ≤ 65535, and the positions [gen, gen+prefixLen+srcLen) of the
  * table are this call's (claimGeneration), with the prefix's already indexed.
  *
  * Returns: the compressed size (≥ 1), or 0 when it does not fit in dstCap.
@@ -344,8 +351,9 @@ export function forgetHashTable(): void {
 export function compressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32,
                               acceleration: u32, table: usize, prefixLen: u32): u32 {
   if (prefixLen > MAX_DISTANCE + 1) prefixLen = MAX_DISTANCE + 1;
-  if (prefixLen == 0 && srcLen <= U16_MODE_LIMIT - FIRST_GENERATION) {
-    const gen = claimGeneration(table, MODE_U16, srcLen, U16_MODE_LIMIT);
+  if (prefixLen == 0 && srcLen <= U16_MAX_SRC) {
+    const span = srcLen >= MF_LIMIT ? srcLen - MF_LIMIT + 1 : 0;
+    const gen = claimGeneration(table, MODE_U16, span, U16_GENERATIONS);
     return compressGeneric<u16>(src, srcLen, dst, dstCap, acceleration, table, src, gen);
   }
   const base = src - prefixLen;

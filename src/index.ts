@@ -11,3 +11,4 @@ export { Owner, PAGE_SIZE, DEFAULT_FRAMES, DEFAULT_MAX_WORKERS, MAX_WORKERS } fr
 export { compileCore } from "../bindings/wasm.js";
 export type { Build } from "../bindings/wasm.js";
 export * from "./zpool/index.js";
+export * from "./lz4/index.js";

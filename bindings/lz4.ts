@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: MIT
+/**
+ * lz4.ts: the TypeScript face of the wasm LZ4 block codec (assembly/lz4.ts),
+ * for JavaScript byte arrays and for data already in physical memory.
+ *
+ * What it is not: not the frame format (src/lz4/frame.ts builds on this) and
+ * not a second codec: every byte is compressed and decoded by the wasm core.
+ *
+ * Two ways in:
+ * - **JS arrays** ({@link Lz4Codec}): a JS `Uint8Array` is not in any wasm
+ *   memory, so a codec owns a private wasm instance of the core on its own
+ *   small shared memory (never formatted as a physical memory; only the lz4
+ *   exports are called). Input is copied in, output copied out, as any
+ *   wasm codec must. Instantiation is async, so {@link createLz4} /
+ *   {@link lz4Ready} resolve to a codec whose methods are all synchronous.
+ *   The private memory grows on demand up to {@link MAX_BLOCK_INPUT} of
+ *   input plus its bound of output.
+ * - **Physical memory** ({@link compressPhysical}, {@link decompressPhysical}):
+ *   source and destination are byte addresses inside a
+ *   {@link PhysicalMemory}, e.g. a page frame and a zsmalloc object. Nothing
+ *   is copied through JS; the compressor's hash table is the calling Worker's
+ *   scratch area (pm.scratch + SCRATCH_LZ4_HASH).
+ *
+ * Private memory layout (byte addresses):
+ *
+ *   0       65536        131072      147456   196608
+ *   ├static─┼─ctrl guard─┼─hash 16K──┼─(pad)──┼─window 64K─┼─input─┼─window 64K─┼─output─┤
+ *
+ * The 64 KiB windows in front of input and output hold a linked block's
+ * prefix (the previous block of a linked frame), so prefix and block are
+ * contiguous as the wasm expects.
+ *
+ * Errors: bad arguments throw TmemError EINVAL (nothing changed); malformed
+ * compressed data or a block that does not fit throws EBADMSG; an input over
+ * the limit throws E2BIG.
+ *
+ * Thread safety: a codec belongs to the thread that created it (it holds a
+ * wasm instance); calls on one codec must not interleave (they are
+ * synchronous, so in JS they cannot). The physical-memory functions use the
+ * calling instance's scratch area and may run concurrently in different
+ * Workers on disjoint destinations.
+ *
+ * @module
+ */
+import { type Build, type CoreExports, compileCore, instantiateCore } from "./wasm.js";
+import { ErrorCode, TmemError, argCheck } from "./status.js";
+import { SCRATCH_LZ4_HASH, WASM_PAGE } from "./layout.js";
+import type { PhysicalMemory } from "./physmem.js";
+
+// ══ Constants ══
+
+/** Largest block the JS-array codec accepts in one call (64 MiB); use frames beyond. */
+export const MAX_BLOCK_INPUT = 64 << 20;
+/** How far back a match may reach, hence the most prefix a linked block uses (64 KiB). */
+export const LZ4_WINDOW = 65536;
+/** Highest useful acceleration (the reference's LZ4_ACCELERATION_MAX). */
+export const MAX_ACCELERATION = 65537;
+/** Largest input the block format allows (LZ4_MAX_INPUT_SIZE). */
+export const LZ4_MAX_INPUT_SIZE = 0x7e000000;
+/** Decoder status for invalid ranges (assembly/lz4.ts LZ4_E_ARGS). */
+const LZ4_E_ARGS = -0x80000000;
+/** -E_NOSPC: compressed data does not fit the destination. */
+const E_NOSPC = -28;
+
+/** Private memory: the core's control-block guard lives at 65536; the hash table above it. */
+const PRIVATE_HASH = 2 * WASM_PAGE;
+/** Private memory: first byte of the data area (after hash table and padding). */
+const PRIVATE_DATA = 3 * WASM_PAGE;
+/** Initial capacity of each private data area (input and output). */
+const PRIVATE_INITIAL_CAP = 4 * WASM_PAGE;
+
+/**
+ * Worst-case compressed size of `n` bytes (LZ4_compressBound): n + n/255 + 16.
+ * @throws TmemError EINVAL when n is not an integer in 0..{@link LZ4_MAX_INPUT_SIZE}.
+ */
+export function compressBound(n: number): number {
+  argCheck(Number.isSafeInteger(n) && n >= 0 && n <= LZ4_MAX_INPUT_SIZE,
+    `input size must be an integer from 0 to ${LZ4_MAX_INPUT_SIZE}, not ${String(n)}`);
+  return n + Math.floor(n / 255) + 16;
+}
+
+// ══ Options ══
+
+/** Options of the compressors. */
+export interface CompressBlockOptions {
+  /**
+   * Speed/ratio trade-off of LZ4_compress_fast: 1 is the reference's default
+   * ratio; each step up skips more on incompressible stretches (faster, larger).
+   * Integers 1..65537.
+   * @defaultValue 1
+   */
+  acceleration?: number;
+  /**
+   * The previous block's data (linked blocks): matches may reach into its
+   * last 64 KiB. The block then decodes only with the same prefix.
+   */
+  prefix?: Uint8Array;
+}
+
+/** Options of the decompressors. */
+export interface DecompressBlockOptions {
+  /** Fail (EBADMSG) unless the block decodes to exactly the destination's size (…Into) or `exactSize`. */
+  exact?: boolean;
+  /** The data decoded just before this block (linked blocks); only its last 64 KiB matter. */
+  prefix?: Uint8Array;
+}
+
+/** Size argument of {@link Lz4Codec.decompressBlock}: a limit, or an exact size. */
+export type DecompressSize = number | { exactSize: number };
+
+function checkAcceleration(a: number | undefined): number {
+  if (a === undefined) return 1;
+  argCheck(Number.isInteger(a) && a >= 1 && a <= MAX_ACCELERATION,
+    `acceleration must be an integer from 1 to ${MAX_ACCELERATION}, not ${String(a)}`);
+  return a;
+}
+
+function checkBytes(x: unknown, what: string): asserts x is Uint8Array {
+  argCheck(x instanceof Uint8Array, `${what} must be a Uint8Array`);
+}
+
+function checkPrefix(p: Uint8Array | undefined): Uint8Array | undefined {
+  if (p === undefined) return undefined;
+  checkBytes(p, "prefix");
+  return p.length > LZ4_WINDOW ? p.subarray(p.length - LZ4_WINDOW) : p;
+}
+
+/** The TmemError for a negative decoder status. */
+function decodeError(status: number, srcLen: number, what: string): TmemError {
+  if (status === LZ4_E_ARGS) return new TmemError(ErrorCode.EINVAL, `${what}: invalid buffer range`);
+  const pos = -status - 1;
+  return new TmemError(ErrorCode.EBADMSG,
+    pos >= srcLen
+      ? `${what}: malformed LZ4 block (ends early or decodes to a size other than the destination allows)`
+      : `${what}: malformed LZ4 block at byte ${pos} of ${srcLen}, or the destination is too small`);
+}
+
+// ══ JS-array codec ══
+
+/**
+ * An LZ4 block codec over JS byte arrays, backed by a private wasm instance.
+ * Get one with {@link createLz4} or {@link lz4Ready}; every method is synchronous.
+ */
+export class Lz4Codec {
+  private readonly core: CoreExports;
+  private readonly memory: WebAssembly.Memory;
+  private u8: Uint8Array;
+  private inAddr = 0;
+  private inCap = 0;
+  private outAddr = 0;
+  private outCap = 0;
+
+  /** @internal use {@link createLz4}. */
+  constructor(core: CoreExports, memory: WebAssembly.Memory) {
+    this.core = core;
+    this.memory = memory;
+    this.u8 = new Uint8Array(memory.buffer);
+    this.ensure(PRIVATE_INITIAL_CAP, PRIVATE_INITIAL_CAP);
+  }
+
+  /** Make room for `inNeed` input and `outNeed` output bytes (plus windows). */
+  private ensure(inNeed: number, outNeed: number): void {
+    if (inNeed <= this.inCap && outNeed <= this.outCap) return;
+    const inCap = Math.max(inNeed, this.inCap);
+    const outCap = Math.max(outNeed, this.outCap);
+    const inAddr = PRIVATE_DATA + LZ4_WINDOW;
+    const outAddr = inAddr + Math.ceil(inCap / 16) * 16 + LZ4_WINDOW;
+    const top = outAddr + outCap + 16;
+    const have = this.memory.buffer.byteLength;
+    if (top > have) {
+      try {
+        this.memory.grow(Math.ceil((top - have) / WASM_PAGE));
+      } catch (e) {
+        throw new TmemError(ErrorCode.ENOMEM, `cannot grow the LZ4 codec's memory to ${top} bytes: ${String(e)}`);
+      }
+      this.u8 = new Uint8Array(this.memory.buffer);
+    }
+    this.inAddr = inAddr;
+    this.inCap = inCap;
+    this.outAddr = outAddr;
+    this.outCap = outCap;
+  }
+
+  private checkSize(n: number): void {
+    if (n > MAX_BLOCK_INPUT) {
+      throw new TmemError(ErrorCode.E2BIG, `a block of ${n} bytes is over the codec's ${MAX_BLOCK_INPUT}-byte limit: use compressFrame`);
+    }
+  }
+
+  /**
+   * Worst-case compressed size of `n` bytes. @throws TmemError EINVAL for a bad n.
+   */
+  compressBound(n: number): number {
+    return compressBound(n);
+  }
+
+  /** Compress into the private output area; returns the compressed size (never fails for lack of room). */
+  private compressToOut(src: Uint8Array, options: CompressBlockOptions | undefined, cap: number): number {
+    checkBytes(src, "src");
+    const acceleration = checkAcceleration(options?.acceleration);
+    const prefix = checkPrefix(options?.prefix);
+    this.checkSize(src.length);
+    this.ensure(src.length, cap);
+    const u8 = this.u8;
+    u8.set(src, this.inAddr);
+    let n: number;
+    if (prefix !== undefined && prefix.length > 0) {
+      u8.set(prefix, this.inAddr - prefix.length);
+      n = this.core.lz4_compress_fast_prefix(this.inAddr, src.length, this.outAddr, cap, acceleration, PRIVATE_HASH, prefix.length);
+    } else {
+      n = this.core.lz4_compress_fast(this.inAddr, src.length, this.outAddr, cap, acceleration, PRIVATE_HASH);
+    }
+    if (n === E_NOSPC) return 0;
+    if (n < 0) throw new TmemError(ErrorCode.EINVAL, `lz4_compress_fast failed (status ${n})`);
+    return n;
+  }
+
+  /**
+   * Compress `src` into a new array of exactly the compressed size.
+   * @param src - the block, up to {@link MAX_BLOCK_INPUT} bytes.
+   * @returns the LZ4 block (always fits: up to compressBound(src.length) bytes).
+   * @throws TmemError EINVAL for a bad argument, E2BIG for a too-large block.
+   */
+  compressBlock(src: Uint8Array, options?: CompressBlockOptions): Uint8Array {
+    checkBytes(src, "src");
+    const n = this.compressToOut(src, options, compressBound(src.length));
+    return this.u8.slice(this.outAddr, this.outAddr + n);
+  }
+
+  /**
+   * Compress `src` into `dst` (no allocation). Compression stops when the
+   * block would not fit `dst`: a store path then keeps the data raw.
+   * @returns the compressed size, or 0 when it does not fit in dst.length
+   *   (dst.length ≥ compressBound(src.length) always fits).
+   * @throws TmemError EINVAL for a bad argument, E2BIG for a too-large block.
+   */
+  compressBlockInto(src: Uint8Array, dst: Uint8Array, options?: CompressBlockOptions): number {
+    checkBytes(src, "src");
+    checkBytes(dst, "dst");
+    const cap = Math.min(dst.length, compressBound(Math.min(src.length, LZ4_MAX_INPUT_SIZE)));
+    const n = this.compressToOut(src, options, cap);
+    if (n > 0) dst.set(this.u8.subarray(this.outAddr, this.outAddr + n));
+    return n;
+  }
+
+  /** Decode into the private output area; returns the decoded size. */
+  private decompressToOut(src: Uint8Array, cap: number, exact: boolean, prefixIn: Uint8Array | undefined): number {
+    checkBytes(src, "src");
+    argCheck(Number.isSafeInteger(cap) && cap >= 0 && cap <= MAX_BLOCK_INPUT,
+      `decompressed size must be an integer from 0 to ${MAX_BLOCK_INPUT}, not ${String(cap)}`);
+    const prefix = checkPrefix(prefixIn);
+    this.checkSize(src.length);
+    this.ensure(src.length, cap);
+    const u8 = this.u8;
+    u8.set(src, this.inAddr);
+    let n: number;
+    if (prefix !== undefined && prefix.length > 0) {
+      u8.set(prefix, this.outAddr - prefix.length);
+      n = this.core.lz4_decompress_safe_prefix(this.inAddr, src.length, this.outAddr, cap, prefix.length);
+      if (exact && n >= 0 && n !== cap) n = -src.length - 1;
+    } else if (exact) {
+      n = this.core.lz4_decompress_safe_exact(this.inAddr, src.length, this.outAddr, cap);
+    } else {
+      n = this.core.lz4_decompress_safe(this.inAddr, src.length, this.outAddr, cap);
+    }
+    if (n < 0) throw decodeError(n, src.length, "decompressBlock");
+    return n;
+  }
+
+  /**
+   * Decode the block `src` into a new array.
+   * @param size - the most bytes it may decode to, or `{ exactSize }`: it must
+   *   decode to exactly that many (what a store that knows the page size uses).
+   * @returns the decoded bytes.
+   * @throws TmemError EBADMSG for malformed input or a block larger than
+   *   `size` (or not exactly `exactSize`); EINVAL for bad arguments.
+   */
+  decompressBlock(src: Uint8Array, size: DecompressSize, options?: { prefix?: Uint8Array }): Uint8Array {
+    const exact = typeof size === "object" && size !== null;
+    const cap = exact ? (size as { exactSize: number }).exactSize : (size as number);
+    const n = this.decompressToOut(src, cap, exact, options?.prefix);
+    return this.u8.slice(this.outAddr, this.outAddr + n);
+  }
+
+  /**
+   * Decode the block `src` into `dst` (no allocation).
+   * @returns the decoded size (≤ dst.length; with `exact`, = dst.length).
+   * @throws TmemError EBADMSG for malformed input or one that does not fit
+   *   `dst` (dst may then hold garbage); EINVAL for bad arguments.
+   */
+  decompressBlockInto(src: Uint8Array, dst: Uint8Array, options?: DecompressBlockOptions): number {
+    checkBytes(dst, "dst");
+    const n = this.decompressToOut(src, dst.length, options?.exact === true, options?.prefix);
+    dst.set(this.u8.subarray(this.outAddr, this.outAddr + n));
+    return n;
+  }
+}
+
+let defaultCodec: Promise<Lz4Codec> | undefined;
+
+/**
+ * Create a JS-array LZ4 codec with its own private wasm instance and memory.
+ * Each codec costs one instantiation and at least ~1 MiB of memory; most
+ * programs want the shared one from {@link lz4Ready}.
+ * @throws TmemError ENOTSUP (rejected) when wasm threads or SIMD are missing.
+ */
+export async function createLz4(options: { build?: Build } = {}): Promise<Lz4Codec> {
+  const module = await compileCore(options.build ?? "release");
+  const pages = Math.ceil((PRIVATE_DATA + 2 * (LZ4_WINDOW + PRIVATE_INITIAL_CAP) + 16) / WASM_PAGE);
+  const maxBytes = PRIVATE_DATA + 2 * LZ4_WINDOW + MAX_BLOCK_INPUT + (MAX_BLOCK_INPUT + MAX_BLOCK_INPUT / 255 + 16) + 32;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: Math.ceil(maxBytes / WASM_PAGE) + 1, shared: true });
+  const core = await instantiateCore(module, memory);
+  return new Lz4Codec(core, memory);
+}
+
+/**
+ * This thread's shared JS-array codec, created on first use. Await it once
+ * at start-up; the codec's methods are synchronous.
+ */
+export function lz4Ready(): Promise<Lz4Codec> {
+  if (defaultCodec === undefined) {
+    defaultCodec = createLz4().catch((e: unknown) => {
+      defaultCodec = undefined;
+      throw e;
+    });
+  }
+  return defaultCodec;
+}
+
+// ══ Physical memory ══
+
+function checkRange(pm: PhysicalMemory, addr: number, len: number, what: string): void {
+  argCheck(Number.isSafeInteger(addr) && Number.isSafeInteger(len) && addr >= 0 && len >= 0 && len <= LZ4_MAX_INPUT_SIZE &&
+    addr + len <= pm.memory.buffer.byteLength,
+    `${what}: [${String(addr)}, +${String(len)}) is not a range inside physical memory`);
+}
+
+/**
+ * Compress [src, src+srcLen) of physical memory into [dst, dst+dstCap) with
+ * no copy through JS (zswap's store path: a page frame into a staging
+ * buffer or an object). Uses this instance's scratch hash table.
+ * @returns the compressed size, or 0 when it does not fit dstCap (the page
+ *   is incompressible at that capacity: store it raw).
+ * @throws TmemError EINVAL for ranges outside the memory or a bad acceleration.
+ * Thread safety: any Worker, each with its own pm; destinations must not overlap.
+ */
+export function compressPhysical(pm: PhysicalMemory, src: number, srcLen: number, dst: number, dstCap: number,
+                                 options?: { acceleration?: number }): number {
+  checkRange(pm, src, srcLen, "compressPhysical src");
+  checkRange(pm, dst, dstCap, "compressPhysical dst");
+  const acceleration = checkAcceleration(options?.acceleration);
+  const n = pm.core.lz4_compress_fast(src, srcLen, dst, dstCap, acceleration, pm.scratch + SCRATCH_LZ4_HASH);
+  if (n === E_NOSPC) return 0;
+  if (n < 0) throw new TmemError(ErrorCode.EINVAL, `lz4_compress_fast failed (status ${n})`);
+  return n;
+}
+
+/**
+ * Decode the block [src, src+srcLen) of physical memory into [dst,
+ * dst+dstCap) with no copy through JS (zswap's load path).
+ * @param options.exact - fail unless it decodes to exactly dstCap bytes.
+ * @returns the decoded size.
+ * @throws TmemError EBADMSG for a malformed block (dst may hold garbage, no
+ *   byte outside it is touched); EINVAL for ranges outside the memory.
+ * Thread safety: pure; any Worker, on disjoint destinations.
+ */
+export function decompressPhysical(pm: PhysicalMemory, src: number, srcLen: number, dst: number, dstCap: number,
+                                   options?: { exact?: boolean }): number {
+  checkRange(pm, src, srcLen, "decompressPhysical src");
+  checkRange(pm, dst, dstCap, "decompressPhysical dst");
+  const n = options?.exact === true
+    ? pm.core.lz4_decompress_safe_exact(src, srcLen, dst, dstCap)
+    : pm.core.lz4_decompress_safe(src, srcLen, dst, dstCap);
+  if (n < 0) throw decodeError(n, srcLen, "decompressPhysical");
+  return n;
+}

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+/**
+ * stream.ts: LZ4 frames as Web Streams: a compressing and a decompressing
+ * `TransformStream<Uint8Array, Uint8Array>`, for `pipeThrough` in browsers,
+ * Deno and Node (globalThis.TransformStream, Node ≥ 18).
+ *
+ * What it is not: no new format logic: both are thin adapters over
+ * {@link FrameEncoder} and {@link FrameDecoder} (frame.ts), so a stream
+ * and the one-shot functions produce and accept exactly the same bytes.
+ *
+ * Key idea: the codec is created asynchronously in the stream's `start`, so
+ * every `transform` is synchronous work on whatever chunk arrives; output is
+ * enqueued block by block, so memory stays around one block (up to 4 MiB)
+ * plus the linked-mode window, whatever the stream's length.
+ *
+ * Errors: a malformed, truncated or corrupted input errors the readable side
+ * with TmemError EBADMSG (ENOTSUP for dictionary frames); bad options throw
+ * EINVAL from the factory at once. A non-Uint8Array chunk errors with EINVAL.
+ *
+ * Thread safety: a stream belongs to the thread that made it.
+ *
+ * See also: frame.ts, test/lz4-frame.test.ts.
+ * @module
+ */
+import { lz4Ready } from "../../bindings/lz4.js";
+import { type FrameOptions, FrameDecoder, FrameEncoder } from "./frame.js";
+
+/**
+ * A TransformStream that compresses its input into one LZ4 frame.
+ * @param options - frame options; `contentSize` must be the exact byte count
+ *   (or false): a stream does not know its length in advance.
+ * @throws TmemError EINVAL at once for bad options.
+ */
+export function createCompressStream(options?: FrameOptions): TransformStream<Uint8Array, Uint8Array> {
+  let enc: FrameEncoder | undefined;
+  // Validate options now, so a bad option throws from the factory.
+  new FrameEncoder(null as never, options, typeof options?.contentSize === "number" ? options.contentSize : undefined);
+  return new TransformStream<Uint8Array, Uint8Array>({
+    async start() {
+      enc = new FrameEncoder(await lz4Ready(), options,
+        typeof options?.contentSize === "number" ? options.contentSize : undefined);
+    },
+    transform(chunk, controller) {
+      for (const part of enc!.push(chunk)) controller.enqueue(part);
+    },
+    flush(controller) {
+      for (const part of enc!.finish()) controller.enqueue(part);
+    },
+  });
+}
+
+/**
+ * A TransformStream that decodes LZ4 frames (concatenated frames are joined,
+ * skippable frames skipped) into their content.
+ */
+export function createDecompressStream(): TransformStream<Uint8Array, Uint8Array> {
+  let dec: FrameDecoder | undefined;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    async start() {
+      dec = new FrameDecoder(await lz4Ready());
+    },
+    transform(chunk, controller) {
+      for (const part of dec!.push(chunk)) controller.enqueue(part);
+    },
+    flush() {
+      dec!.finish();
+    },
+  });
+}
