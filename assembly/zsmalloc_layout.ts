@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: MIT
+//
+// zsmalloc_layout.ts: the shared-memory structures of a zsmalloc pool (the pool
+// root, size classes, zspage descriptors, the handle table), the size-class
+// table rule, and the two-level tables that hold handles and descriptors.
+//
+// It is not the allocator (zsmalloc.ts is): it owns layout, encodings and the
+// pure arithmetic, so the allocator reads as the algorithm.
+//
+// Key idea: everything a pool keeps lives in frames it allocated, addressed
+// by page-frame number, so any Worker attached to the memory can find it from
+// the pool id (root pfn + 1). Tables grow a frame at a time behind a two-level
+// directory in the root; a leaf frame is zeroed before it is published, so an
+// entry that was never handed out reads as "free" to a forged handle.
+//
+// Layout:
+//
+// ╒═══ pool root frame (OWNER_META) ════════════════════════════════════════╕
+// │ ZsPool fields │ handle dir u32[16] │ zspage dir u32[16] │ class frames    │
+// │ u32[8] │ class map u8[256] (nominal index → kept class)                  │
+// ╘══════════════════════════════════════════════════════════════════════════╛
+// directory slot = L2 frame pfn + 1 (0 = absent); L2 frame = u32[1024] of
+// leaf pfn + 1; a handle leaf holds 512 HandleEntry, a zspage leaf 32 Zspage.
+//
+// ╒═══ HandleEntry (8 bytes) ════════════════════════════════════════════════╕
+// │ word0 allocated: zspage id << 11 | slot << 3 | pin count (0..7)          │
+// │                  (huge object: its frame's pfn << 11 | pin count)        │
+// │       free:      next free idx (0 ends the class's list)                 │
+// │ word1 allocated: ALLOC | gen << 20 | class << 12 | (size - 1)            │
+// │       free:      gen << 20                                               │
+// ╘══════════════════════════════════════════════════════════════════════════╛
+// handle = gen << 23 | idx, a positive i32 (idx 0 is never used).
+//
+// An object in a non-huge zspage starts with a 4-byte header holding its
+// handle index (the back-map compaction needs); which slots are free is kept
+// in the zspage descriptor's bitmap, so freeing never touches the object. A
+// huge object fills its own frame with no header; FrameMeta.priv1 holds idx.
+//
+// Concurrency: layout only; see zsmalloc.ts for who holds which lock.
+//
+// See also: zsmalloc.ts, ../src/zpool/kernel-zsmalloc.ts (the kernel's rule).
+
+import { PAGE_SHIFT, PAGE_SIZE, OWNER_META, E_NOMEM, pfnToAddress } from "./common";
+import { frameAlloc, frameFree } from "./frames";
+import { mutexLock, mutexUnlock } from "./lock";
+
+// ══ Size classes ══
+//
+// Nominal classes are 32 + 16·i bytes, i = 0..254 (kernel ZS_SIZE_CLASS_DELTA
+// = PAGE_SIZE >> 8). A smaller delta means less internal waste per object but
+// more classes, hence more partly filled zspages; 16 is the kernel's choice.
+//
+//   [000]: 32   [001]: 48   ...   [254]: 4096   [255]: a request above 4096
+//                                                 with its header (huge)
+
+/** Smallest slot (kernel ZS_MIN_ALLOC_SIZE). */
+// @ts-ignore: decorator
+@inline export const ZS_MIN_ALLOC_SIZE: u32 = 32;
+/** Largest object payload (one page). */
+// @ts-ignore: decorator
+@inline export const ZS_MAX_ALLOC_SIZE: u32 = PAGE_SIZE;
+/** log2 of the step between nominal classes. */
+// @ts-ignore: decorator
+@inline export const ZS_SIZE_CLASS_SHIFT: u32 = 4;
+/** Step between nominal classes. */
+// @ts-ignore: decorator
+@inline export const ZS_SIZE_CLASS_DELTA: u32 = 1 << ZS_SIZE_CLASS_SHIFT;
+/** Nominal classes 32..4096. */
+// @ts-ignore: decorator
+@inline export const ZS_SIZE_CLASSES: u32 = (ZS_MAX_ALLOC_SIZE - ZS_MIN_ALLOC_SIZE) / ZS_SIZE_CLASS_DELTA + 1;
+/**
+ * Our in-object header: 4 bytes (the kernel's ZS_HANDLE_SIZE is 8). It holds
+ * the handle index so compaction can find an object's owner.
+ */
+// @ts-ignore: decorator
+@inline export const ZS_HDR_SIZE: u32 = 4;
+/** Most frames per zspage a pool may ask for (kernel CONFIG_ZSMALLOC_CHAIN_SIZE max). */
+// @ts-ignore: decorator
+@inline export const ZS_MAX_CHAIN: u32 = 16;
+/** Most objects in one zspage for any chain ≤ 16 (class 48, 80 or 112: 256). */
+// @ts-ignore: decorator
+@inline export const ZS_MAX_OBJS: u32 = 256;
+/** u32 words of a zspage's free-slot bitmap. */
+// @ts-ignore: decorator
+@inline export const ZS_BITMAP_WORDS: u32 = ZS_MAX_OBJS / 32;
+
+// ══ Fullness groups ══
+//
+// The kernel's modern ratio groups: group 0 = empty (the zspage is freed at
+// once, never listed), 1..10 = in use ratio in (0,10%], (10,20%], ...,
+// (90%,100%), 11 = full (not listed). Allocation takes the fullest listed
+// zspage; compaction moves objects out of the emptiest ones.
+
+// @ts-ignore: decorator
+@inline export const ZS_EMPTY: u32 = 0;
+// @ts-ignore: decorator
+@inline export const ZS_NR_PARTIAL: u32 = 10;
+// @ts-ignore: decorator
+@inline export const ZS_FULL: u32 = ZS_NR_PARTIAL + 1;
+
+/**
+ * Fullness group of a zspage holding `inuse` of `objs` objects; `mul` is the
+ * class's groupMul = ⌊10·2^16 / objs⌋, so the ratio needs no division on the
+ * hot path (groups 1..10 are ⌊10·inuse/objs⌋ + 1, rounded down by mul).
+ */
+// @ts-ignore: decorator
+@inline export function fullnessGroup(inuse: u32, objs: u32, mul: u32): u32 {
+  if (inuse == 0) return ZS_EMPTY;
+  if (inuse >= objs) return ZS_FULL;
+  return ((inuse * mul) >> 16) + 1;
+}
+/** groupMul of a class with `objs` objects per zspage. */
+// @ts-ignore: decorator
+@inline export function groupMulOf(objs: u32): u32 {
+  return (ZS_NR_PARTIAL << 16) / objs;
+}
+
+// ══ Handles ══
+
+/** Bits of the handle-table index in a handle. */
+// @ts-ignore: decorator
+@inline export const HANDLE_IDX_BITS: u32 = 23;
+// @ts-ignore: decorator
+@inline export const HANDLE_IDX_MASK: u32 = (1 << HANDLE_IDX_BITS) - 1;
+/** Generation bits: a stale handle aliases a live one only after 256 reuses of its slot. */
+// @ts-ignore: decorator
+@inline export const HANDLE_GEN_BITS: u32 = 8;
+// @ts-ignore: decorator
+@inline export const HANDLE_GEN_MASK: u32 = (1 << HANDLE_GEN_BITS) - 1;
+if (HANDLE_IDX_BITS + HANDLE_GEN_BITS != 31) ERROR("a handle must be a positive i32");
+
+/** word1 of an allocated entry has this bit. */
+// @ts-ignore: decorator
+@inline export const ENTRY_ALLOC: u32 = 0x80000000;
+// @ts-ignore: decorator
+@inline export const ENTRY_GEN_SHIFT: u32 = 20;
+// @ts-ignore: decorator
+@inline export const ENTRY_CLASS_SHIFT: u32 = 12;
+// @ts-ignore: decorator
+@inline export const ENTRY_CLASS_MASK: u32 = 0xFF;
+// @ts-ignore: decorator
+@inline export const ENTRY_SIZE_MASK: u32 = 0xFFF;
+/** word0 of an allocated entry: the low bits count pins (maps in progress). */
+// @ts-ignore: decorator
+@inline export const ENTRY_PIN_BITS: u32 = 3;
+// @ts-ignore: decorator
+@inline export const ENTRY_PIN_MASK: u32 = (1 << ENTRY_PIN_BITS) - 1;
+// @ts-ignore: decorator
+@inline export const ENTRY_SLOT_SHIFT: u32 = ENTRY_PIN_BITS;
+// @ts-ignore: decorator
+@inline export const ENTRY_SLOT_MASK: u32 = ZS_MAX_OBJS - 1;
+/** word0 >> ENTRY_ZSPAGE_SHIFT = zspage id (or a huge object's pfn). */
+// @ts-ignore: decorator
+@inline export const ENTRY_ZSPAGE_SHIFT: u32 = ENTRY_SLOT_SHIFT + 8;
+if (ENTRY_GEN_SHIFT + HANDLE_GEN_BITS > 31) ERROR("entry word1 overflow");
+if (ENTRY_SLOT_MASK != 255) ERROR("slot field is 8 bits");
+
+/** word0 of an allocated, unpinned entry for slot `slot` of zspage `id`. */
+// @ts-ignore: decorator
+@inline export function makeWhere(id: u32, slot: u32): u32 {
+  return (id << ENTRY_ZSPAGE_SHIFT) | (slot << ENTRY_SLOT_SHIFT);
+}
+
+/** A handle-table entry. */
+@unmanaged export class HandleEntry {
+  /** Allocated: loc << 4 | pins. Free: next free index (0 ends the list). */
+  word0: u32;
+  /** Allocated: ENTRY_ALLOC | gen << 20 | class << 12 | (size - 1). Free: gen << 20. */
+  word1: u32;
+}
+// @ts-ignore: decorator
+@inline export const HANDLE_ENTRY_SHIFT: u32 = 3;
+if (offsetof<HandleEntry>() != 1 << HANDLE_ENTRY_SHIFT) ERROR("HandleEntry must be 8 bytes");
+
+// ══ zspage descriptors ══
+
+/** Zspage.flags: the descriptor describes a live zspage. */
+// @ts-ignore: decorator
+@inline export const ZSPAGE_INUSE: u32 = 1;
+/** Zspage.flags: taken off its fullness list by compaction. */
+// @ts-ignore: decorator
+@inline export const ZSPAGE_ISOLATED: u32 = 2;
+/** FrameMeta.priv0 of a huge object's frame (else the zspage id). */
+// @ts-ignore: decorator
+@inline export const HUGE_MARK: u32 = 0xFFFFFFFF;
+
+// ╒═══ Zspage (128 bytes; the kernel's struct zspage plus its page list) ═══╕
+// │ 0 next │ 4 prev │ 8 inuse │ 12 cls flags group hint │ 16..31 spare       │
+// │ 32 free-slot bitmap u32[8] (bit set = slot free)                          │
+// │ 64 pfns of its frames u32[16]                                             │
+// ╘═══════════════════════════════════════════════════════════════════════════╛
+/**
+ * One zspage. Keeping the free slots and the frame list here (not in the
+ * objects and FrameMeta, as the kernel does) means malloc and free touch only
+ * metadata, which stays in cache, and never read a cold object.
+ */
+@unmanaged export class Zspage {
+  /** Next zspage id on its fullness list (0 ends); the class free list while unused. */
+  next: u32;
+  /** Previous zspage id on its fullness list (0 = head). */
+  prev: u32;
+  /** Objects allocated in it. */
+  inuse: u32;
+  /** Kept class index. */
+  cls: u8;
+  /** ZSPAGE_INUSE | ZSPAGE_ISOLATED. */
+  flags: u8;
+  /** Fullness group (ZS_EMPTY .. ZS_FULL); listed under it unless isolated. */
+  group: u8;
+  /** No bitmap word below this one has a free bit. */
+  hint: u8;
+}
+// @ts-ignore: decorator
+@inline export const ZSPAGE_BITMAP_OFF: usize = 32;
+// @ts-ignore: decorator
+@inline export const ZSPAGE_PAGES_OFF: usize = ZSPAGE_BITMAP_OFF + ZS_BITMAP_WORDS * 4;
+// @ts-ignore: decorator
+@inline export const ZSPAGE_SHIFT: u32 = 7;
+if (offsetof<Zspage>() > ZSPAGE_BITMAP_OFF) ERROR("Zspage fields overflow");
+if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must be 128 bytes");
+
+/** pfn of frame `p` of the zspage at `zs`. */
+// @ts-ignore: decorator
+@inline export function zspageFrame(zs: usize, p: u32): u32 {
+  return load<u32>(zs + ZSPAGE_PAGES_OFF + (<usize>p << 2));
+}
+/** Address of the bitmap word `w` of the zspage at `zs`. */
+// @ts-ignore: decorator
+@inline export function zspageBitmap(zs: usize, w: u32): usize {
+  return zs + ZSPAGE_BITMAP_OFF + (<usize>w << 2);
+}
+/** Address of byte `off` of the zspage at `zs` (off < pages · 4096). */
+// @ts-ignore: decorator
+@inline export function zspageAddress(zs: usize, off: u32): usize {
+  return pfnToAddress(zspageFrame(zs, off >> PAGE_SHIFT)) + <usize>(off & (PAGE_SIZE - 1));
+}
+
+// ══ Size class ══
+
+// ╒═══ SizeClass (128 bytes: its lock on its own cache lines) ═══╕
+// │ lock │ size │ objs │ pages │ huge │ groupMask │ handleFree │ zspageFree │
+// │ objUsed │ zspages │ objBytes │ compacted │ groupMul │ lists[12] … pad  │
+// ╘═══════════════════════════════════════════════════════════════╛
+/** One kept size class. Every mutable field is guarded by `lock`. */
+@unmanaged export class SizeClass {
+  /** Per-class mutex (lock.ts level 5). */
+  lock: i32;
+  /** Slot size in bytes (4096 for the huge class). */
+  size: u32;
+  /** Objects per zspage. */
+  objs: u32;
+  /** Frames per zspage. */
+  pages: u32;
+  /** 1 for the huge class. */
+  huge: u32;
+  /** Bit g set iff fullness list g (1..10) is non-empty. */
+  groupMask: u32;
+  /** Head of this class's free handle list (index; 0 = empty). */
+  handleFree: u32;
+  /** Head of this class's free zspage-descriptor list (id; 0 = empty). */
+  zspageFree: u32;
+  /** Objects allocated (obj_used). */
+  objUsed: u32;
+  /** Live zspages (pages_used = zspages · pages). */
+  zspages: u32;
+  /** Sum of the allocated objects' payload sizes. */
+  objBytes: u32;
+  /** Frames freed by compaction, all time (pages_compacted). */
+  compacted: u32;
+  /** groupMulOf(objs): fullness group without a division. */
+  groupMul: u32;
+}
+/** Fullness list heads (zspage id) for groups 0..ZS_FULL follow the fields. */
+// @ts-ignore: decorator
+@inline export const CLASS_LISTS_OFF: usize = offsetof<SizeClass>();
+// @ts-ignore: decorator
+@inline export const CLASS_SHIFT: u32 = 7;
+// @ts-ignore: decorator
+@inline export const CLASSES_PER_FRAME_SHIFT: u32 = PAGE_SHIFT - CLASS_SHIFT;
+if (CLASS_LISTS_OFF + (ZS_FULL + 1) * 4 > 1 << CLASS_SHIFT) ERROR("SizeClass must fit 128 bytes");
+
+/** Address of the fullness-list head of group `g` in class `cls`. */
+// @ts-ignore: decorator
+@inline export function listHead(cls: usize, g: u32): usize {
+  return cls + CLASS_LISTS_OFF + (<usize>g << 2);
+}
+
+// ══ Pool root ══
+
+/** "ZSML": marks a live pool root. */
+// @ts-ignore: decorator
+@inline export const ZS_POOL_MAGIC: u32 = 0x4c4d535a;
+
+@unmanaged export class ZsPool {
+  /** ZS_POOL_MAGIC while the pool lives. */
+  magic: u32;
+  /** Most frames per zspage (chain length). */
+  maxPages: u32;
+  /** Kept classes, the huge class included. */
+  nrClasses: u32;
+  /** Kept index of the huge class. */
+  hugeClass: u32;
+  /** Smallest payload stored as a huge object. */
+  hugeMin: u32;
+  /** First generation of a fresh handle entry (differs between pools). */
+  seed: u32;
+  /** Guards the two table directories while they grow. */
+  growLock: i32;
+  /** Frames held for metadata: root, class frames, table frames. */
+  metaFrames: u32;
+  /** Next never-used handle index (atomic; grows by HANDLE_CHUNK). */
+  handleBrk: u32;
+  /** Next never-used zspage id (atomic; grows by ZSPAGE_CHUNK). */
+  zspageBrk: u32;
+}
+/** Slots of each table directory (each names an L2 frame of 1024 leaves). */
+// @ts-ignore: decorator
+@inline export const DIR_SLOTS: u32 = 64;
+/** Directory of the handle table: u32[DIR_SLOTS], L2 frame pfn + 1. */
+// @ts-ignore: decorator
+@inline export const POOL_HANDLE_DIR: usize = 64;
+/** Directory of the zspage table. */
+// @ts-ignore: decorator
+@inline export const POOL_ZSPAGE_DIR: usize = POOL_HANDLE_DIR + DIR_SLOTS * 4;
+/** Frames holding the SizeClass array: u32[8], pfn + 1. */
+// @ts-ignore: decorator
+@inline export const POOL_CLASS_FRAMES: usize = POOL_ZSPAGE_DIR + DIR_SLOTS * 4;
+/** Nominal class index (0..255) → kept class index, u8[256]. */
+// @ts-ignore: decorator
+@inline export const POOL_CLASS_MAP: usize = POOL_CLASS_FRAMES + 32;
+// @ts-ignore: decorator
+@inline export const MAX_CLASS_FRAMES: u32 = 8;
+if (offsetof<ZsPool>() > POOL_HANDLE_DIR) ERROR("ZsPool fields overflow");
+if (POOL_CLASS_MAP + 256 > PAGE_SIZE) ERROR("pool root must fit one frame");
+if ((MAX_CLASS_FRAMES << CLASSES_PER_FRAME_SHIFT) < 256) ERROR("class frames too few");
+
+/** Handles taken from handleBrk at once by a class (divides a leaf's 512). */
+// @ts-ignore: decorator
+@inline export const HANDLE_CHUNK: u32 = 64;
+/** Zspage ids taken from zspageBrk at once by a class (divides a leaf's 32). */
+// @ts-ignore: decorator
+@inline export const ZSPAGE_CHUNK: u32 = 16;
+/** L2 directory frames hold this many leaf pointers. */
+// @ts-ignore: decorator
+@inline export const L2_SHIFT: u32 = PAGE_SHIFT - 2;
+/** Most handle indices (2^23). */
+// @ts-ignore: decorator
+@inline export const MAX_HANDLES: u32 = 1 << HANDLE_IDX_BITS;
+/** Most zspage ids: what word0 of an entry can name (2^21), within the directory's reach. */
+// @ts-ignore: decorator
+@inline export const MAX_ZSPAGES: u32 = 1 << (32 - ENTRY_ZSPAGE_SHIFT);
+if ((<u64>DIR_SLOTS << (L2_SHIFT + PAGE_SHIFT - ZSPAGE_SHIFT)) < <u64>MAX_ZSPAGES) ERROR("zspage directory too small");
+if ((DIR_SLOTS << (L2_SHIFT + PAGE_SHIFT - HANDLE_ENTRY_SHIFT)) < MAX_HANDLES) ERROR("handle directory too small");
+
+/** Address of kept class `c` of the pool at `root`. */
+// @ts-ignore: decorator
+@inline export function classAddress(root: usize, c: u32): usize {
+  const f = load<u32>(root + POOL_CLASS_FRAMES + (<usize>(c >> CLASSES_PER_FRAME_SHIFT) << 2));
+  return pfnToAddress(f - 1) + (<usize>(c & ((1 << CLASSES_PER_FRAME_SHIFT) - 1)) << CLASS_SHIFT);
+}
+
+// ══ Two-level tables ══
+
+/**
+ * Address of entry `idx` (of 1 << shift bytes) of the table whose directory
+ * is at `dir`, or 0 when its leaf frame does not exist (yet).
+ */
+// @ts-ignore: decorator
+@inline export function tableEntry(dir: usize, idx: u32, shift: u32): usize {
+  const leafShift = PAGE_SHIFT - shift;
+  const leafNo = idx >> leafShift;
+  const slot = leafNo >> L2_SHIFT;
+  if (slot >= DIR_SLOTS) return 0;
+  const l2 = atomic.load<u32>(dir + (<usize>slot << 2));
+  if (l2 == 0) return 0;
+  const leaf = atomic.load<u32>(pfnToAddress(l2 - 1) + (<usize>(leafNo & ((1 << L2_SHIFT) - 1)) << 2));
+  if (leaf == 0) return 0;
+  return pfnToAddress(leaf - 1) + (<usize>(idx & ((1 << leafShift) - 1)) << shift);
+}
+
+/** Allocate a zeroed metadata frame; pfn + 1, or 0 when memory is out. */
+function zeroedMetaFrame(root: usize): u32 {
+  const pfn = frameAlloc(OWNER_META);
+  if (pfn < 0) return 0;
+  memory.fill(pfnToAddress(<u32>pfn), 0, PAGE_SIZE);
+  atomic.add<u32>(root + offsetof<ZsPool>("metaFrames"), 1);
+  return <u32>pfn + 1;
+}
+
+/**
+ * Make sure the leaf frame holding entry `idx` exists. Takes the pool's grow
+ * lock (lock.ts level 5, inside a class lock: growLock is innermost but for
+ * the frame allocator). Returns 0 or -E_NOMEM.
+ */
+export function tableEnsure(root: usize, dir: usize, idx: u32, shift: u32): i32 {
+  if (tableEntry(dir, idx, shift) != 0) return 0;
+  const leafNo = idx >> (PAGE_SHIFT - shift);
+  const slot = leafNo >> L2_SHIFT;
+  if (slot >= DIR_SLOTS) return -E_NOMEM;
+  const lock = root + offsetof<ZsPool>("growLock");
+  mutexLock(lock);
+  let status: i32 = 0;
+  const dslot = dir + (<usize>slot << 2);
+  let l2 = atomic.load<u32>(dslot);
+  if (l2 == 0) {
+    l2 = zeroedMetaFrame(root);
+    if (l2 != 0) atomic.store<u32>(dslot, l2);
+  }
+  if (l2 == 0) {
+    status = -E_NOMEM;
+  } else {
+    const lslot = pfnToAddress(l2 - 1) + (<usize>(leafNo & ((1 << L2_SHIFT) - 1)) << 2);
+    if (atomic.load<u32>(lslot) == 0) {
+      const leaf = zeroedMetaFrame(root);
+      if (leaf == 0) status = -E_NOMEM;
+      else atomic.store<u32>(lslot, leaf);
+    }
+  }
+  mutexUnlock(lock);
+  return status;
+}
+
+/** Free every frame of the table at `dir` (pool destroy). */
+export function tableRelease(dir: usize): void {
+  for (let s: u32 = 0; s < DIR_SLOTS; s++) {
+    const l2 = load<u32>(dir + (<usize>s << 2));
+    if (l2 == 0) continue;
+    const base = pfnToAddress(l2 - 1);
+    for (let i: u32 = 0; i < (1 << L2_SHIFT); i++) {
+      const leaf = load<u32>(base + (<usize>i << 2));
+      if (leaf != 0) frameFree(leaf - 1, OWNER_META);
+    }
+    frameFree(l2 - 1, OWNER_META);
+    store<u32>(dir + (<usize>s << 2), 0);
+  }
+}
+
+// ══ The class table rule ══
+
+/**
+ * Frames per zspage for slot size `size` (the kernel's modern rule): 1 for a
+ * power of two, else the smallest k in 1..maxPages with the least waste
+ * k·4096 mod size.
+ */
+export function pagesPerZspage(size: u32, maxPages: u32): u32 {
+  if ((size & (size - 1)) == 0) return 1;
+  let best: u32 = 1;
+  let bestWaste: u32 = PAGE_SIZE;
+  for (let k: u32 = 1; k <= maxPages; k++) {
+    const waste = (k << PAGE_SHIFT) % size;
+    if (waste < bestWaste) { bestWaste = waste; best = k; }
+  }
+  return best;
+}
