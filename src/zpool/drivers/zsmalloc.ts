@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: MIT
+/**
+ * drivers/zsmalloc.ts: the zpool driver for zsmalloc (assembly/zsmalloc.ts),
+ * the zsmalloc.c "zpool" section in TypeScript.
+ *
+ * What it is: a thin adapter from the {@link ZpoolDriver} contract to the wasm
+ * entry points `zs_*`. It is not the allocator: size classes, zspages, the
+ * handle table and every counter live in shared memory and are changed only
+ * by the wasm under per-class locks, so a pool created here can be opened by
+ * id in any Worker attached to the same memory.
+ *
+ * Key idea: nothing is cached on this side but the pool id, so any number of
+ * backends in any Workers may drive one pool; the adapter only checks
+ * arguments, maps status codes to {@link TmemError}s and turns the address
+ * `zs_map_object` returns into a view of exactly the object's bytes.
+ *
+ * Guarantee: a freed, double-freed or forged handle is a TmemError EINVAL and
+ * changes nothing (handles carry an 8-bit generation checked by the wasm).
+ * Objects above 4096 bytes get ENOSPC; exhaustion of frames gets ENOMEM.
+ *
+ * API peculiarities: `map` returns a Uint8Array that ALIASES shared memory
+ * (the object's frame, or this Worker's map buffer when the object straddles
+ * two frames): it is valid until `unmap`, and for a straddling object the
+ * bytes reach the pool only at `unmap` (unless mapped "ro"). One object may
+ * be mapped per Worker at a time (EBUSY otherwise). A mapped object is pinned:
+ * `compact` in any Worker leaves it alone and `free` of it is EBUSY.
+ * `shrink(pages)` compacts (zsmalloc has no eviction, as in the kernel, whose
+ * zsmalloc shrinker is compaction) and returns the frames freed.
+ *
+ * Concurrency: every method may be called from any Worker concurrently, on
+ * different handles; Workers allocating in different size classes do not
+ * contend. `destroy` must not race other calls on the pool.
+ *
+ * See also: ../driver.ts (the contract), ../kernel-zsmalloc.ts (the kernel's
+ * density), ../../../assembly/zsmalloc.ts, ../../../test/zsmalloc.test.ts.
+ *
+ * @module
+ */
+import type { PhysicalMemory } from "../../../bindings/physmem.js";
+import { ErrorCode, TmemError, argCheck, statusError } from "../../../bindings/status.js";
+import { PAGE_SIZE, SCRATCH_MAP } from "../../../bindings/layout.js";
+import type { MapMode, ZpoolBackend, ZpoolDriver, ZpoolDriverOptions, ZpoolStats } from "../driver.js";
+
+/** Largest object (bytes). */
+export const ZS_MAX_ALLOC_SIZE = 4096;
+/** Bytes of our in-object header (the kernel's ZS_HANDLE_SIZE is 8). */
+export const ZS_HDR_SIZE = 4;
+/** Bytes of a handle-table entry per object. */
+export const ZS_HANDLE_ENTRY_SIZE = 8;
+/** Default and allowed chain lengths (frames per zspage). */
+export const ZS_DEFAULT_CHAIN = 8;
+export const ZS_MAX_CHAIN = 16;
+
+/** Map modes as the wasm numbers them (kernel enum zs_mapmode). */
+const MODE: Readonly<Record<MapMode, number>> = { rw: 0, ro: 1, wo: 2 };
+/** scratch offset of the u32 the wasm leaves the mapped size in (assembly ZS_MAP_INFO). */
+const MAP_INFO = SCRATCH_MAP + PAGE_SIZE;
+/** scratch offset of the stats buffer (inside our SCRATCH_MAP area, past the map buffer). */
+const STATS_OUT = MAP_INFO + 64;
+const CLASS_STAT_WORDS = 24;
+const POOL_STAT_WORDS = 12;
+
+const E_BUSY = -16;
+const E_INVAL = -22;
+
+/** One row of the kernel's debugfs `zsmalloc/<pool>/classes` table. */
+export interface ZsClassStats {
+  /** Kept class index. */
+  index: number;
+  /** Slot size in bytes (4096 for the huge class). */
+  size: number;
+  objsPerZspage: number;
+  pagesPerZspage: number;
+  /** One object per frame (no header). */
+  huge: boolean;
+  /** Slots in live zspages (obj_allocated). */
+  objAllocated: number;
+  /** Objects allocated (obj_used). */
+  objUsed: number;
+  /** Frames held (pages_used). */
+  pagesUsed: number;
+  /** Frames compaction could free now: ⌊(allocated - used) / objs⌋ · pages. */
+  freeable: number;
+  /** Frames freed by compaction so far (pages_compacted). */
+  pagesCompacted: number;
+  /** Sum of the allocated objects' sizes. */
+  payloadBytes: number;
+  /** zspages per fullness group: in use (0,10%], (10,20%], ..., (90%,100%). */
+  fullness: number[];
+  /** Full zspages. */
+  full: number;
+  /** Live zspages. */
+  zspages: number;
+}
+
+/** zsmalloc's statistics: the common ones plus its own. */
+export interface ZsmallocStats extends ZpoolStats {
+  /** Frames holding objects (the kernel's zs_get_total_pages). */
+  objectPages: number;
+  /** Frames of metadata: root, classes, handle table, zspage descriptors. */
+  metaPages: number;
+  /** Objects stored one per frame (huge class). */
+  hugeObjects: number;
+  /** Kept size classes. */
+  classes: number;
+  /** Frames per zspage at most (chain length). */
+  maxPagesPerZspage: number;
+  /** Smallest object size stored as a huge object. */
+  hugeClassSize: number;
+  /** Frames freed by compaction so far. */
+  pagesCompacted: number;
+  /** metadataBytes / objects (0 when empty). */
+  metadataBytesPerObject: number;
+}
+
+function handleCheck(handle: number): void {
+  argCheck(Number.isInteger(handle) && handle > 0 && handle < 2 ** 32,
+    `a zsmalloc handle is an integer from 1 to 2^32-1, not ${String(handle)}`);
+}
+
+/** A zsmalloc pool as seen from one Worker. */
+export class ZsmallocBackend implements ZpoolBackend {
+  /** The pool id (root frame pfn + 1). */
+  readonly id: number;
+  private readonly pm: PhysicalMemory;
+  private readonly core: PhysicalMemory["core"];
+  private readonly u32: Uint32Array;
+  private readonly infoIndex: number;
+  private readonly statsAddr: number;
+  private mapped = 0;
+  private dead = false;
+
+  /** @internal use {@link zsmallocDriver}. */
+  constructor(pm: PhysicalMemory, id: number) {
+    this.pm = pm;
+    this.core = pm.core;
+    this.id = id;
+    this.u32 = new Uint32Array(pm.memory.buffer);
+    this.infoIndex = (pm.scratch + MAP_INFO) >>> 2;
+    this.statsAddr = pm.scratch + STATS_OUT;
+  }
+
+  private live(): void {
+    if (this.dead) throw new TmemError(ErrorCode.EINVAL, `zsmalloc pool ${this.id} was destroyed`);
+  }
+
+  /**
+   * Allocate an object of `size` bytes (1..4096); returns its handle.
+   * @throws TmemError EINVAL for a non-integer or non-positive size; ENOSPC
+   *   above 4096; ENOMEM when no frame (or handle slot) is left.
+   */
+  malloc(size: number): number {
+    this.live();
+    argCheck(Number.isInteger(size) && size >= 1, `object size must be a positive integer, not ${String(size)}`);
+    if (size > ZS_MAX_ALLOC_SIZE) throw new TmemError(ErrorCode.ENOSPC, `zsmalloc objects are at most ${ZS_MAX_ALLOC_SIZE} bytes, not ${size}`);
+    const h = this.core.zs_malloc(this.id, size);
+    if (h < 0) throw statusError(h, `zs_malloc(${size})`);
+    return h;
+  }
+
+  /**
+   * Free `handle`.
+   * @throws TmemError EINVAL for a stale, double-freed or forged handle
+   *   (nothing changes); EBUSY while the object is mapped by some Worker.
+   */
+  free(handle: number): void {
+    this.live();
+    handleCheck(handle);
+    const r = this.core.zs_free(this.id, handle);
+    if (r === 0) return;
+    if (r === E_INVAL) throw new TmemError(ErrorCode.EINVAL, `zs_free: handle ${handle} is not a live object of pool ${this.id} (freed, double-freed or forged)`);
+    if (r === E_BUSY) throw new TmemError(ErrorCode.EBUSY, `zs_free: handle ${handle} is mapped; unmap it first`);
+    throw statusError(r, "zs_free");
+  }
+
+  /**
+   * Map `handle`; returns a view of exactly its bytes, valid until {@link unmap}.
+   * @throws TmemError EINVAL for a bad handle or mode; EBUSY if this Worker
+   *   already has an object mapped.
+   */
+  map(handle: number, mode: MapMode): Uint8Array {
+    this.live();
+    handleCheck(handle);
+    const m = MODE[mode];
+    argCheck(m !== undefined, `map mode must be "ro", "wo" or "rw", not ${String(mode)}`);
+    const addr = this.core.zs_map_object(this.id, handle, m) >>> 0;
+    if (addr === 0) {
+      const st = this.core.zs_last_error();
+      if (st === E_BUSY) {
+        throw new TmemError(ErrorCode.EBUSY, this.core.zs_mapped_handle() !== 0
+          ? `zs_map_object: this Worker already has handle ${this.core.zs_mapped_handle() >>> 0} mapped (one mapping at a time)`
+          : `zs_map_object: handle ${handle} is pinned by too many Workers`);
+      }
+      if (st === E_INVAL) throw new TmemError(ErrorCode.EINVAL, `zs_map_object: handle ${handle} is not a live object of pool ${this.id}`);
+      throw statusError(st, "zs_map_object");
+    }
+    this.mapped = handle;
+    return new Uint8Array(this.pm.memory.buffer, addr, this.u32[this.infoIndex]!);
+  }
+
+  /** Unmap `handle`. @throws TmemError EINVAL if it is not the object this Worker has mapped. */
+  unmap(handle: number): void {
+    this.live();
+    handleCheck(handle);
+    const r = this.core.zs_unmap_object(this.id, handle);
+    if (r < 0) throw new TmemError(ErrorCode.EINVAL, `zs_unmap_object: handle ${handle} is not the object this Worker has mapped`);
+    this.mapped = 0;
+  }
+
+  /** zsmalloc does not evict: shrink compacts and returns the frames freed (may exceed `pages`). */
+  shrink(pages: number): number {
+    this.live();
+    argCheck(Number.isInteger(pages) && pages >= 0, `pages must be a non-negative integer, not ${String(pages)}`);
+    return pages === 0 ? 0 : this.compact();
+  }
+
+  /** Move objects out of the least used zspages into the fullest; returns frames freed. Pinned objects stay. */
+  compact(): number {
+    this.live();
+    const r = this.core.zs_compact(this.id);
+    if (r < 0) throw statusError(r, "zs_compact");
+    return r;
+  }
+
+  /** Bytes of physical memory the pool holds: object and metadata frames × 4096. */
+  totalSize(): number {
+    return this.stats().pages * PAGE_SIZE;
+  }
+
+  /** Pool statistics now (a lock-free snapshot: each counter exact, the set not atomic). */
+  stats(): ZsmallocStats {
+    this.live();
+    const r = this.core.zs_pool_stats(this.id, this.statsAddr);
+    if (r < 0) throw statusError(r, "zs_pool_stats");
+    const w = new Uint32Array(this.pm.memory.buffer, this.statsAddr, POOL_STAT_WORDS);
+    const objectPages = w[0]!, metaPages = w[1]!, objects = w[2]!;
+    const metadataBytes = metaPages * PAGE_SIZE + objects * ZS_HDR_SIZE;
+    return {
+      pages: objectPages + metaPages,
+      objects,
+      objectBytes: w[3]!,
+      metadataBytes,
+      objectPages,
+      metaPages,
+      hugeObjects: w[9]!,
+      classes: w[4]!,
+      maxPagesPerZspage: w[5]!,
+      hugeClassSize: w[6]!,
+      pagesCompacted: w[10]!,
+      metadataBytesPerObject: objects === 0 ? 0 : metadataBytes / objects,
+    };
+  }
+
+  /** Per-class statistics (the kernel's debugfs `classes` table), classes with no zspage included. */
+  classStats(): ZsClassStats[] {
+    this.live();
+    const n = this.core.zs_class_count(this.id);
+    if (n < 0) throw statusError(n, "zs_class_count");
+    const rows: ZsClassStats[] = [];
+    for (let c = 0; c < n; c++) {
+      const r = this.core.zs_class_stats(this.id, c, this.statsAddr);
+      if (r < 0) throw statusError(r, "zs_class_stats");
+      const w = new Uint32Array(this.pm.memory.buffer, this.statsAddr, CLASS_STAT_WORDS);
+      rows.push({
+        index: c, size: w[0]!, objsPerZspage: w[1]!, pagesPerZspage: w[2]!, huge: w[3]! !== 0,
+        objAllocated: w[4]!, objUsed: w[5]!, pagesUsed: w[6]!, freeable: w[7]!, pagesCompacted: w[8]!,
+        payloadBytes: w[9]!, fullness: Array.from(w.subarray(10, 20)), full: w[20]!, zspages: w[21]!,
+      });
+    }
+    return rows;
+  }
+
+  /** Size `handle` was allocated with. @throws TmemError EINVAL for a bad handle. */
+  objSize(handle: number): number {
+    this.live();
+    handleCheck(handle);
+    const r = this.core.zs_obj_size(this.id, handle);
+    if (r < 0) throw new TmemError(ErrorCode.EINVAL, `handle ${handle} is not a live object of pool ${this.id}`);
+    return r;
+  }
+
+  /**
+   * Release every frame of the pool (objects included; the zpool layer
+   * decides whether live objects may be dropped). Returns nothing; the pool
+   * id is dead afterwards in every Worker.
+   * @throws TmemError EBUSY if this Worker has an object of it mapped.
+   */
+  destroy(): void {
+    this.live();
+    const r = this.core.zs_destroy_pool(this.id);
+    if (r === E_BUSY) throw new TmemError(ErrorCode.EBUSY, `zsmalloc pool ${this.id}: handle ${this.mapped} is still mapped`);
+    if (r < 0) throw statusError(r, "zs_destroy_pool");
+    this.dead = true;
+  }
+}
+
+function chainOf(options: ZpoolDriverOptions): number {
+  const chain = options.maxPagesPerZspage ?? ZS_DEFAULT_CHAIN;
+  argCheck(Number.isInteger(chain) && chain >= 1 && chain <= ZS_MAX_CHAIN,
+    `maxPagesPerZspage must be an integer from 1 to ${ZS_MAX_CHAIN}, not ${String(chain)}`);
+  return chain;
+}
+
+/** The zsmalloc driver: register it with the zpool registry as type "zsmalloc". */
+export const zsmallocDriver: ZpoolDriver = {
+  type: "zsmalloc",
+  /**
+   * Create a pool in `pm`. `options.maxPagesPerZspage` is the chain length
+   * (1..16, default 8); `options.evict` is ignored (zsmalloc does not evict).
+   * @throws TmemError EINVAL for a bad chain length; ENOMEM when frames run out.
+   */
+  create(pm: PhysicalMemory, options: ZpoolDriverOptions): ZsmallocBackend {
+    const id = pm.core.zs_create_pool(chainOf(options));
+    if (id < 0) throw statusError(id, "zs_create_pool");
+    return new ZsmallocBackend(pm, id);
+  },
+  /**
+   * Open pool `id` (made by `create` in any Worker) from this Worker.
+   * @throws TmemError ENOENT when `id` is not a live zsmalloc pool.
+   */
+  open(pm: PhysicalMemory, id: number, _options: ZpoolDriverOptions): ZsmallocBackend {
+    argCheck(Number.isInteger(id) && id > 0, `a zsmalloc pool id is a positive integer, not ${String(id)}`);
+    if (pm.core.zs_pool_valid(id) !== 1) throw new TmemError(ErrorCode.ENOENT, `no zsmalloc pool with id ${id}`);
+    return new ZsmallocBackend(pm, id);
+  },
+};
+

@@ -1,0 +1,368 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { PhysicalMemory } from "../bindings/physmem.js";
+import { Owner, SCRATCH_MAP, PAGE_SIZE } from "../bindings/layout.js";
+import { TmemError } from "../bindings/status.js";
+import { zsmallocDriver, type ZsmallocBackend } from "../src/zpool/drivers/zsmalloc.js";
+import { kernelClassTable } from "../src/zpool/kernel-zsmalloc.js";
+
+let pm: PhysicalMemory;
+beforeAll(async () => {
+  pm = await PhysicalMemory.create({ frames: 16384, maxWorkers: 4 });
+});
+afterAll(() => pm?.detach());
+
+const create = (chain?: number): ZsmallocBackend =>
+  zsmallocDriver.create(pm, chain === undefined ? {} : { maxPagesPerZspage: chain }) as ZsmallocBackend;
+
+/** Deterministic bytes of object `tag`: what a live object must hold. */
+function pattern(tag: number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = (tag * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    out[i] = x & 255;
+  }
+  return out;
+}
+
+function write(p: ZsmallocBackend, h: number, bytes: Uint8Array, mode: "wo" | "rw" = "wo"): void {
+  const v = p.map(h, mode);
+  expect(v.length).toBe(bytes.length);
+  v.set(bytes);
+  p.unmap(h);
+}
+
+function read(p: ZsmallocBackend, h: number): Uint8Array {
+  const v = p.map(h, "ro");
+  const copy = v.slice();
+  p.unmap(h);
+  return copy;
+}
+
+const code = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof TmemError) return e.code;
+    throw e;
+  }
+  return "ok";
+};
+
+describe("zsmalloc pool layout", () => {
+  it("its size classes are the kernel's modern table for chains 4, 8 and 16", () => {
+    for (const chain of [4, 8, 16]) {
+      const p = create(chain);
+      const ours = p.classStats().map((c) => `${c.size}:${c.pagesPerZspage}/${c.objsPerZspage}${c.huge ? "H" : ""}`);
+      const kernel = kernelClassTable(chain).classes.map((c) => `${c.size}:${c.pagesPerZspage}/${c.objsPerZspage}${c.huge ? "H" : ""}`);
+      expect(ours).toEqual(kernel);
+      p.destroy();
+    }
+  });
+  it("the huge watermark is the kernel's less our 4-byte header: 3629 for chain 8, 3261 for chain 4", () => {
+    const p8 = create(8), p4 = create(4);
+    expect(p8.stats().hugeClassSize).toBe(3632 - 4 + 1);
+    expect(p4.stats().hugeClassSize).toBe(3264 - 4 + 1);
+    const h1 = p8.malloc(3628), h2 = p8.malloc(3629);
+    expect(p8.stats().hugeObjects).toBe(1);
+    p8.free(h1); p8.free(h2);
+    p8.destroy(); p4.destroy();
+  });
+  it("a class fills one zspage before starting another, and freeing its last object frees its frames", () => {
+    const p = create();
+    const base = pm.stats().byOwner[Owner.ZSMALLOC] ?? 0;
+    // 1500 + 4 → class 1504: 7 frames, 19 objects.
+    const hs = Array.from({ length: 19 }, () => p.malloc(1500));
+    const row = p.classStats().find((c) => c.size === 1504)!;
+    expect(row).toMatchObject({ pagesPerZspage: 7, objsPerZspage: 19, objUsed: 19, objAllocated: 19, pagesUsed: 7, full: 1 });
+    expect(pm.stats().byOwner[Owner.ZSMALLOC]).toBe(base + 7);
+    const h20 = p.malloc(1500);
+    expect(p.stats().objectPages).toBe(14);
+    for (const h of hs) p.free(h);
+    expect(p.stats().objectPages).toBe(7);
+    p.free(h20);
+    expect(p.stats()).toMatchObject({ objects: 0, objectBytes: 0, objectPages: 0 });
+    expect(pm.stats().byOwner[Owner.ZSMALLOC] ?? 0).toBe(base);
+    p.destroy();
+  });
+  it("metadata is accounted: frames of tables plus the 4-byte header per object", () => {
+    const p = create();
+    const hs = Array.from({ length: 1000 }, (_, i) => p.malloc(100 + (i % 900)));
+    const s = p.stats();
+    expect(s.metaPages).toBeGreaterThan(1);
+    expect(s.metadataBytes).toBe(s.metaPages * PAGE_SIZE + 1000 * 4);
+    expect(s.pages).toBe(s.objectPages + s.metaPages);
+    expect(p.totalSize()).toBe(s.pages * PAGE_SIZE);
+    for (const h of hs) p.free(h);
+    p.destroy();
+  });
+  it("destroy returns every frame, with objects still in the pool", () => {
+    const before = pm.stats().usedFrames;
+    const p = create();
+    for (let i = 0; i < 500; i++) p.malloc(1 + ((i * 811) % 4096));
+    expect(pm.core.zs_destroy_pool(p.id)).toBe(500);
+    expect(pm.stats().usedFrames).toBe(before);
+    expect(pm.core.zs_pool_valid(p.id)).toBe(0);
+  });
+});
+
+describe("zsmalloc bad handles change nothing", () => {
+  it("freed, double-freed, forged, out-of-range and wrong-pool handles are EINVAL", () => {
+    const p = create(), q = create();
+    const keep = Array.from({ length: 50 }, (_, i) => p.malloc(40 + i * 70));
+    keep.forEach((h, i) => write(p, h, pattern(i, 40 + i * 70)));
+    const qh = Array.from({ length: 50 }, () => q.malloc(64));
+    const victim = p.malloc(300);
+    p.free(victim);
+    const snapshot = JSON.stringify([p.stats(), p.classStats(), q.stats()]);
+    const bad: number[] = [
+      victim, victim, // freed, then double-freed
+      keep[3]! ^ (1 << 23), keep[3]! ^ (0x7f << 23), keep[3]! + 1, // forged: other generations, neighbour slot
+      (1 << 22) | 5, 0x7fffff, 0xffffffff, 0x80000000 | (keep[0]! & 0x7fffff), // out of range / impossible generation
+      qh[0]!, qh[7]!, // another pool's handles
+    ];
+    for (const h of bad) {
+      if (keep.includes(h)) continue;
+      expect(code(() => p.free(h)), `free ${h}`).toBe("EINVAL");
+      expect(code(() => p.map(h, "ro")), `map ${h}`).toBe("EINVAL");
+      expect(code(() => p.objSize(h)), `objSize ${h}`).toBe("EINVAL");
+    }
+    // Random forgeries.
+    const live = new Set(keep);
+    let x = 99;
+    for (let i = 0; i < 2000; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      if (x === 0 || live.has(x)) continue;
+      expect(pm.core.zs_free(p.id, x)).toBe(-22);
+    }
+    for (const h of [0, -1, 1.5, NaN, 2 ** 32, Infinity]) expect(code(() => p.free(h))).toBe("EINVAL");
+    // Bad pool ids at the raw ABI.
+    expect(pm.core.zs_free(0, keep[0]!)).toBe(-22);
+    expect(pm.core.zs_free(p.id + 100000, keep[0]!)).toBe(-22);
+    expect(pm.core.zs_malloc(123456789, 10)).toBe(-22);
+    expect(JSON.stringify([p.stats(), p.classStats(), q.stats()])).toBe(snapshot);
+    keep.forEach((h, i) => expect(read(p, h)).toEqual(pattern(i, 40 + i * 70)));
+    p.destroy(); q.destroy();
+  });
+  it("bad sizes: 0 and non-integers are EINVAL, above 4096 ENOSPC", () => {
+    const p = create();
+    expect(code(() => p.malloc(0))).toBe("EINVAL");
+    expect(code(() => p.malloc(1.5))).toBe("EINVAL");
+    expect(code(() => p.malloc(4097))).toBe("ENOSPC");
+    expect(pm.core.zs_malloc(p.id, 0)).toBe(-22);
+    expect(pm.core.zs_malloc(p.id, 5000)).toBe(-28);
+    expect(p.stats().objects).toBe(0);
+    expect(code(() => zsmallocDriver.create(pm, { maxPagesPerZspage: 17 }))).toBe("EINVAL");
+    expect(code(() => zsmallocDriver.open(pm, 999999, {}))).toBe("ENOENT");
+    p.destroy();
+  });
+  it("a stale handle stays invalid while its slot is reused (generations)", () => {
+    const p = create();
+    const h = p.malloc(200);
+    p.free(h);
+    const h2 = p.malloc(200);
+    expect(h2 & 0x7fffff).toBe(h & 0x7fffff); // same table slot, LIFO
+    expect(h2).not.toBe(h);
+    expect(code(() => p.free(h))).toBe("EINVAL");
+    expect(p.objSize(h2)).toBe(200);
+    p.free(h2);
+    p.destroy();
+  });
+  it("ENOMEM when frames run out leaves the pool consistent", async () => {
+    const small = await PhysicalMemory.create({ frames: 64, maxWorkers: 1 });
+    const p = zsmallocDriver.create(small, {}) as ZsmallocBackend;
+    const hs: number[] = [];
+    let err = "ok";
+    for (let i = 0; i < 1000 && err === "ok"; i++) err = code(() => hs.push(p.malloc(3000)));
+    expect(err).toBe("ENOMEM");
+    expect(p.stats().objects).toBe(hs.length);
+    for (const h of hs) p.free(h);
+    expect(p.stats()).toMatchObject({ objects: 0, objectPages: 0 });
+    p.destroy();
+    expect(small.stats().usedFrames).toBe(0);
+    small.detach();
+  });
+});
+
+describe("zsmalloc mapping discipline", () => {
+  it("one object mapped per Worker: map while mapped is EBUSY, unmap of another handle EINVAL", () => {
+    const p = create();
+    const a = p.malloc(100), b = p.malloc(100);
+    p.map(a, "rw");
+    expect(code(() => p.map(b, "ro"))).toBe("EBUSY");
+    expect(code(() => p.map(a, "ro"))).toBe("EBUSY");
+    expect(code(() => p.unmap(b))).toBe("EINVAL");
+    expect(pm.core.zs_unmap_object(p.id + 1, a)).toBe(-22);
+    expect(code(() => p.free(a))).toBe("EBUSY"); // pinned
+    expect(code(() => p.destroy())).toBe("EBUSY");
+    p.unmap(a);
+    expect(code(() => p.unmap(a))).toBe("EINVAL");
+    p.map(b, "ro");
+    p.unmap(b);
+    p.free(a); p.free(b);
+    p.destroy();
+  });
+  it("straddling objects go through the map buffer: wo does not copy in, ro does not copy back", () => {
+    const p = create();
+    // Class 1504 (7 frames, 19 slots): several of its objects straddle frames.
+    const hs = Array.from({ length: 19 }, () => p.malloc(1500));
+    const buf = pm.scratch + SCRATCH_MAP;
+    const straddling = hs.filter((h) => { const v = p.map(h, "ro"); p.unmap(h); return v.byteOffset === buf; });
+    expect(straddling.length).toBeGreaterThan(3);
+    hs.forEach((h, i) => write(p, h, pattern(i, 1500)));
+    hs.forEach((h, i) => expect(read(p, h)).toEqual(pattern(i, 1500)));
+    const s = straddling[0]!, si = hs.indexOf(s);
+    // ro: writes to the view are dropped at unmap.
+    const v = p.map(s, "ro");
+    v.fill(0xee);
+    p.unmap(s);
+    expect(read(p, s)).toEqual(pattern(si, 1500));
+    // wo: the view is not filled from the object (the buffer keeps what was there).
+    pm.u8.fill(0x5a, buf, buf + 1500);
+    const w = p.map(s, "wo");
+    expect(w.every((x) => x === 0x5a)).toBe(true);
+    w.set(pattern(777, 1500));
+    p.unmap(s);
+    expect(read(p, s)).toEqual(pattern(777, 1500));
+    // rw: both ways.
+    const r = p.map(s, "rw");
+    expect(r).toEqual(pattern(777, 1500));
+    r[0] = 1; r[1499] = 2;
+    p.unmap(s);
+    const back = read(p, s);
+    expect([back[0], back[1499]]).toEqual([1, 2]);
+    for (const h of hs) p.free(h);
+    p.destroy();
+  });
+  it("compact leaves a mapped (pinned) object in place, and moves it once unmapped", () => {
+    const p = create();
+    const hs = Array.from({ length: 64 * 4 }, () => p.malloc(60)); // class 64: 64 per frame, 4 frames
+    hs.forEach((h, i) => write(p, h, pattern(i, 60)));
+    // Keep one object in each of frames 0 and 1, free the rest there: two near-empty zspages.
+    const keep0 = hs[5]!, keep1 = hs[64 + 9]!;
+    for (let i = 0; i < 128; i++) if (hs[i] !== keep0 && hs[i] !== keep1) p.free(hs[i]!);
+    // Free a few in frames 2 and 3 so they can take the movers.
+    p.free(hs[130]!); p.free(hs[200]!);
+    const view = p.map(keep0, "rw");
+    const before = p.stats().objectPages;
+    expect(p.compact()).toBe(1); // keep1's zspage empties; keep0's is pinned
+    expect(p.stats().objectPages).toBe(before - 1);
+    view.set(pattern(4242, 60)); // still the object's own bytes
+    p.unmap(keep0);
+    expect(read(p, keep0)).toEqual(pattern(4242, 60));
+    expect(p.compact()).toBe(1);
+    expect(read(p, keep0)).toEqual(pattern(4242, 60));
+    expect(read(p, keep1)).toEqual(pattern(64 + 9, 60));
+    const row = p.classStats().find((c) => c.size === 64)!;
+    expect(row).toMatchObject({ objUsed: 128, pagesUsed: 2, freeable: 0, pagesCompacted: 2 });
+    p.destroy();
+  });
+});
+
+// ── model-based test ──
+
+type Op =
+  | { op: "malloc"; size: number }
+  | { op: "free"; pick: number }
+  | { op: "write"; pick: number; tag: number; mode: "wo" | "rw" }
+  | { op: "read"; pick: number }
+  | { op: "compact" };
+
+const sizeArb = fc.oneof(
+  fc.integer({ min: 1, max: 64 }),
+  fc.integer({ min: 65, max: 1200 }),
+  fc.integer({ min: 1200, max: 3628 }),
+  fc.integer({ min: 3600, max: 4096 }),
+  fc.constantFrom(1500, 2500, 3300, 3500, 28, 29, 3629, 4092, 4093, 4096),
+);
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { arbitrary: fc.record({ op: fc.constant("malloc" as const), size: sizeArb }), weight: 5 },
+  { arbitrary: fc.record({ op: fc.constant("free" as const), pick: fc.nat() }), weight: 3 },
+  { arbitrary: fc.record({ op: fc.constant("write" as const), pick: fc.nat(), tag: fc.nat(), mode: fc.constantFrom("wo" as const, "rw" as const) }), weight: 2 },
+  { arbitrary: fc.record({ op: fc.constant("read" as const), pick: fc.nat() }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant("compact" as const) }), weight: 1 },
+);
+
+function checkInvariants(p: ZsmallocBackend, model: Map<number, { size: number; tag: number }>, compacted: boolean): void {
+  const s = p.stats();
+  const rows = p.classStats();
+  let bytes = 0;
+  for (const v of model.values()) bytes += v.size;
+  expect(s.objects).toBe(model.size);
+  expect(s.objectBytes).toBe(bytes);
+  expect(rows.reduce((a, r) => a + r.objUsed, 0)).toBe(model.size);
+  expect(rows.reduce((a, r) => a + r.pagesUsed, 0)).toBe(s.objectPages);
+  for (const r of rows) {
+    expect(r.objUsed).toBeLessThanOrEqual(r.objAllocated);
+    expect(r.objAllocated).toBe(r.zspages * r.objsPerZspage);
+    expect(r.pagesUsed).toBe(r.zspages * r.pagesPerZspage);
+    expect(r.full + r.fullness.reduce((a, b) => a + b, 0)).toBe(r.zspages);
+    // No empty zspage is kept.
+    expect(r.zspages).toBeLessThanOrEqual(r.objUsed);
+    if (compacted && !r.huge) expect(r.freeable).toBe(0); // nothing is pinned in the model
+  }
+}
+
+describe("zsmalloc model", () => {
+  it("random malloc/map/write/unmap/free/compact sequences keep every live object's bytes and the stats", () => {
+    const baseline = pm.stats().usedFrames;
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 300 }), fc.integer({ min: 1, max: 16 }), (ops, chain) => {
+        const p = create(chain);
+        const model = new Map<number, { size: number; tag: number }>();
+        const handles: number[] = [];
+        let nextTag = 1;
+        let compacted = false;
+        try {
+          for (const o of ops) {
+            compacted = false;
+            if (o.op === "malloc") {
+              const h = p.malloc(o.size);
+              expect(model.has(h)).toBe(false);
+              const tag = nextTag++;
+              write(p, h, pattern(tag, o.size));
+              model.set(h, { size: o.size, tag });
+              handles.push(h);
+            } else if (handles.length === 0) {
+              if (o.op === "compact") { p.compact(); compacted = true; }
+            } else if (o.op === "free") {
+              const i = o.pick % handles.length;
+              const h = handles[i]!;
+              expect(read(p, h)).toEqual(pattern(model.get(h)!.tag, model.get(h)!.size));
+              p.free(h);
+              model.delete(h);
+              handles[i] = handles[handles.length - 1]!;
+              handles.pop();
+              expect(code(() => p.free(h))).toBe("EINVAL");
+            } else if (o.op === "write") {
+              const h = handles[o.pick % handles.length]!;
+              const m = model.get(h)!;
+              write(p, h, pattern(o.tag + 1_000_000, m.size), o.mode);
+              m.tag = o.tag + 1_000_000;
+            } else if (o.op === "read") {
+              const h = handles[o.pick % handles.length]!;
+              expect(read(p, h)).toEqual(pattern(model.get(h)!.tag, model.get(h)!.size));
+            } else {
+              p.compact();
+              compacted = true;
+            }
+          }
+          checkInvariants(p, model, compacted);
+          p.compact();
+          checkInvariants(p, model, true);
+          for (const [h, m] of model) {
+            expect(p.objSize(h)).toBe(m.size);
+            expect(read(p, h)).toEqual(pattern(m.tag, m.size));
+          }
+          for (const h of handles) p.free(h);
+          expect(p.stats()).toMatchObject({ objects: 0, objectPages: 0, objectBytes: 0 });
+        } finally {
+          p.destroy();
+        }
+        expect(pm.stats().usedFrames).toBe(baseline);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
