@@ -133,7 +133,7 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
 
 // ╒══════════ TmemRoot (at ROOT_TMEM, 16 KiB) ═════════════════════════════╕
 // │ 0 state │ 4 poolLock │ 8 bucketBits │ 12 dirPfn │ 16 slabHead: i64    │
-// │ 24 descsInUse │ 28 descFrames │ 32 tableFrames │ 36 nextDomain        │
+// │ 24 descsInUse │ 28 descFrames │ 32 tableFrames │ 36 domainMap         │
 // │ 40 initLock │ 44..63 reserved                                         │
 // │ 64   domains: LruDomain[16]        (16 B each)                       │
 // │ 512  pools:   PoolDesc[64]         (64 B each)                       │
@@ -158,8 +158,8 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
   descFrames: u32;
   /** Frames of the bucket table, directory included. */
   tableFrames: u32;
-  /** Next LRU domain to hand out (1..MAX_DOMAINS-1). */
-  nextDomain: u32;
+  /** Bitmap of LRU domains in use (bit d = domain d; bit 0 is never handed out). */
+  domainMap: u32;
   /** Serialises tmem_init. */
   initLock: i32;
 }
@@ -538,7 +538,6 @@ export function tmem_init(): i32 {
   r.bucketBits = bits;
   r.dirPfn = <u32>dir;
   r.tableFrames = ntable + 1;
-  if (r.nextDomain == 0) r.nextDomain = 1;
   atomic.store<u32>(changetype<usize>(r), STATE_READY);
   mutexUnlock(changetype<usize>(r) + offsetof<TmemRoot>("initLock"));
   return 0;
@@ -635,18 +634,34 @@ export function tmem_pool_release(pool: u32): i32 {
 
 /**
  * Allocate an LRU domain for a backend instance that evicts. Returns 1..15,
- * or -E_NOSPC when all are taken (domains are never freed).
+ * or -E_NOSPC when all are taken.
  */
 export function tmem_new_domain(): i32 {
   const st = tmem_init();
   if (st < 0) return st;
-  const p = ROOT_TMEM + offsetof<TmemRoot>("nextDomain");
+  const p = ROOT_TMEM + offsetof<TmemRoot>("domainMap");
   for (;;) {
-    const d = atomic.load<u32>(p);
-    if (d >= MAX_DOMAINS) return -E_NOSPC;
-    if (atomic.cmpxchg<u32>(p, d, d + 1) == d) return <i32>d;
+    const m = atomic.load<u32>(p) | 1;
+    const free = ~m;
+    if (free == 0 || ctz<u32>(free) >= MAX_DOMAINS) return -E_NOSPC;
+    const d = ctz<u32>(free);
+    if (atomic.cmpxchg<u32>(p, m & ~<u32>1, (m | (<u32>1 << d)) & ~<u32>1) == (m & ~<u32>1)) return <i32>d;
   }
   return -E_NOSPC; // unreachable
+}
+
+/**
+ * Give LRU domain `d` back. Returns 0, -E_BUSY while pages remain on its
+ * list (flush its pools first), -E_INVAL if it is not allocated.
+ */
+export function tmem_free_domain(d: u32): i32 {
+  if (d == 0 || d >= MAX_DOMAINS) return -E_INVAL;
+  const p = ROOT_TMEM + offsetof<TmemRoot>("domainMap");
+  const bit: u32 = <u32>1 << d;
+  if ((atomic.load<u32>(p) & bit) == 0) return -E_INVAL;
+  if (atomic.load<u32>(changetype<usize>(domainAt(d)) + offsetof<LruDomain>("count")) != 0) return -E_BUSY;
+  atomic.and<u32>(p, ~bit);
+  return 0;
 }
 
 // ══ Put / get / flush ══

@@ -301,6 +301,16 @@ export class TmemCore {
     }
   }
 
+  /**
+   * Give LRU domain `d` back.
+   * @throws TmemError EBUSY while pages are on its list; EINVAL if it is not allocated.
+   */
+  freeDomain(d: number): void {
+    const r = this.core.tmem_free_domain(d);
+    if (r === -16) throw new TmemError(ErrorCode.EBUSY, `tmem_free_domain: domain ${d} still has pages`);
+    if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_free_domain: domain ${d} is not allocated`);
+  }
+
   /** Allocate an LRU domain (1..15) for a backend that evicts. @throws TmemError ENOSPC when all are taken. */
   newDomain(): number {
     const r = this.core.tmem_new_domain();
@@ -460,6 +470,12 @@ export class TmemCore {
       refcount: o[2]!, domain: o[3]!, uuid: [o[4]!, o[5]!, o[6]!, o[7]!], pages: o[8]!, puts: o[9]!, hits: o[10]!,
       misses: o[11]!, flushes: o[12]!, evictions: o[13]!, owner: o[14]!,
     };
+  }
+
+  /** Pool flags now ({@link TMEM_POOL_PERSIST} | {@link TMEM_POOL_SHARED}; 0 for a free pool too). */
+  poolFlags(pool: number): number {
+    this.core.tmem_pool_info(pool);
+    return this.out[1]!;
   }
 
   /** Pages in pool `pool` now (one shared-memory read). */

@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: MIT
+/**
+ * cleancache.ts: the cleancache frontend: a second-chance cache for clean
+ * pages that a filesystem's page cache drops, in ephemeral tmem pools.
+ *
+ * What it is: the kernel's mm/cleancache.c (3.10 lazy-init form) over our
+ * tmem core. A put may be dropped at any time by the backend (ephemeral); a
+ * get returns the exact bytes last put under the key or misses, never stale
+ * or wrong bytes (put-put-get coherency); a get from a private pool removes
+ * the page (exclusive), a get from a shared pool keeps it. It is not a
+ * filesystem: keys are the caller's (pool, inode key up to 192 bits, page
+ * index u32).
+ *
+ * Key ideas:
+ * - Placeholder pool ids (seed 000): `initFs` / `initSharedFs` may be called
+ *   before any backend registers. Each returns a frontend id (1000 + slot for
+ *   private filesystems, 2000 + slot for shared ones, as the kernel's fake
+ *   pool ids) that the caller keeps forever; the slot maps it to a real tmem
+ *   pool in each registered backend, filled in when a backend registers. The
+ *   maps live in shared memory under a futex, so concurrent mounts and
+ *   registrations from several Workers never lose or double-create a pool
+ *   (the "blatantly racy" first attempt wrote them with no lock).
+ * - Chaining (seed 004): backends form a list, newest first. A put first
+ *   invalidates the key in every backend but the first, then tries each until
+ *   one accepts; a get falls through the list; invalidations reach all. At
+ *   most one live copy of a key exists.
+ *
+ * Counters (debugfs): succ_gets, failed_gets, puts, invalidates, for all
+ * Workers together.
+ *
+ * Concurrency: every method may be called from any Worker. Registration state
+ * is changed only under the registration lock; data operations never take it.
+ * The caller must not put and invalidate one key at once from two places (the
+ * kernel's page lock). A backend registered by another Worker must be opened
+ * here before data operations touch it: they throw ENODEV until
+ * `await cleancache.ready()`.
+ *
+ * See also: frontswap.ts, zcache.ts, tmem/shared.ts, kernel.md §1.4,
+ * test/cleancache*.test.ts.
+ *
+ * @module
+ */
+import type { PhysicalMemory } from "../bindings/physmem.js";
+import { ErrorCode, TmemError, argCheck } from "../bindings/status.js";
+import { PAGE_SIZE } from "../bindings/layout.js";
+import { newOid, oidFrom, uuidWords, type Oid, type OidLike, type UuidLike } from "./tmem/core.js";
+import type { TmemBackend } from "./tmem/ops.js";
+import { registerBuiltinBackends } from "./tmem/builtins.js";
+import {
+  CC_COUNTERS, FS_SLOTS, FS_SLOT_POOLS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, MAX_FS, NO_POOL, REG_CLEANCACHE,
+} from "./tmem/shared.js";
+
+/** cleancache's debugfs counters. */
+export interface CleancacheCounters {
+  /** Gets that found the page. */
+  succGets: number;
+  /** Gets that missed (including before any backend). */
+  failedGets: number;
+  /** Puts (every call, as the kernel counts them). */
+  puts: number;
+  /** Page and inode invalidations. */
+  invalidates: number;
+}
+
+/** Frontend id of private filesystem slot i: FAKE_FS_POOLID_OFFSET + i (the kernel's fake pool ids). */
+export const FAKE_FS_POOLID_OFFSET = 1000;
+/** Frontend id of shared filesystem slot i: FAKE_SHARED_FS_POOLID_OFFSET + i. */
+export const FAKE_SHARED_FS_POOLID_OFFSET = 2000;
+
+const SLOT_FREE = 0, SLOT_PRIVATE = 1, SLOT_SHARED = 2;
+const C_SUCC = 0, C_FAILED = 1, C_PUTS = 2, C_INVAL = 3;
+
+const instances = new WeakMap<PhysicalMemory, Cleancache>();
+
+/** The cleancache frontend of one physical memory, as this thread sees it. */
+export class Cleancache {
+  /** The physical memory. */
+  readonly pm: PhysicalMemory;
+  private readonly area: FrontendArea;
+  private readonly reg: FrontendRegistry;
+  private readonly i32: Int32Array;
+  private readonly cw: number;
+  private readonly oid: Oid = newOid();
+
+  private constructor(pm: PhysicalMemory) {
+    registerBuiltinBackends();
+    this.pm = pm;
+    this.area = FrontendArea.for(pm);
+    this.reg = new FrontendRegistry(this.area, REG_CLEANCACHE);
+    this.i32 = this.area.i32;
+    this.cw = CC_COUNTERS >> 2;
+  }
+
+  /**
+   * The cleancache frontend of `pm` for this thread (state shared by all Workers).
+   * @throws TmemError EINVAL when `pm` is detached; ENOMEM when the tmem index cannot be set up.
+   */
+  static for(pm: PhysicalMemory): Cleancache {
+    let c = instances.get(pm);
+    if (c === undefined) { c = new Cleancache(pm); instances.set(pm, c); }
+    return c;
+  }
+
+  /** Open, in this thread, every backend registered by any Worker. */
+  ready(): Promise<void> {
+    return this.reg.ready();
+  }
+
+  // ── registration ──
+
+  /**
+   * Register `backend` (cleancache_register_ops) at the head of the chain:
+   * every filesystem initialised so far gets its pool in it first, then the
+   * new chain is published. Any time, any Worker, concurrently.
+   * @returns the previous head (for chaining by the backend itself), or null.
+   * @throws TmemError EEXIST if registered already; ENOSPC when no tmem pool
+   *   is free or 8 backends are chained (nothing changes then).
+   */
+  async registerOps(backend: TmemBackend): Promise<TmemBackend | null> {
+    argCheck(typeof backend === "object" && backend !== null && typeof backend.putPage === "function", "registerOps needs a TmemBackend");
+    this.area.remember(backend);
+    const prev = await this.locked((entries) => {
+      if (entries.some((e) => (e & 0xff) === backend.instance)) {
+        throw new TmemError(ErrorCode.EEXIST, `backend instance ${backend.instance} is registered with cleancache already`);
+      }
+      const made: Array<[number, number]> = [];
+      try {
+        for (let s = 0; s < MAX_FS; s++) {
+          const st = Atomics.load(this.i32, this.slotWord(s));
+          if (st === SLOT_FREE) continue;
+          made.push([s, backend.createPool(st === SLOT_SHARED ? { persistent: false, uuid: this.slotUuid(s) } : { persistent: false })]);
+        }
+      } catch (e) {
+        for (const [, pool] of made) backend.destroyPool(pool);
+        throw e;
+      }
+      for (const [s, pool] of made) this.setPool(s, backend.instance, pool);
+      this.reg.publish([backend.instance, ...entries]);
+      return entries.length > 0 ? entries[0]! & 0xff : -1;
+    });
+    return prev < 0 ? null : this.area.open(prev);
+  }
+
+  /**
+   * Unregister `backend`: it leaves the chain, then its pools (clean pages:
+   * droppable) are destroyed once no operation can still use them.
+   * @throws TmemError ENOENT if it is not registered.
+   */
+  async unregisterOps(backend: TmemBackend): Promise<void> {
+    const id = backend.instance;
+    const pools: number[] = [];
+    await this.locked((entries) => {
+      if (!entries.some((e) => (e & 0xff) === id)) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} is not registered with cleancache`);
+      for (let s = 0; s < MAX_FS; s++) {
+        const p = this.poolOf(s, id);
+        if (p !== NO_POOL) { pools.push(p); this.setPool(s, id, NO_POOL); }
+      }
+      this.reg.publish(entries.filter((e) => (e & 0xff) !== id));
+    });
+    this.reg.synchronize();
+    for (const p of pools) backend.destroyPool(p);
+  }
+
+  /** Instance ids on the chain, newest first (a snapshot). */
+  backends(): number[] {
+    return this.reg.entries().map((e) => e & 0xff);
+  }
+
+  // ── filesystems ──
+
+  /**
+   * A filesystem mounts (cleancache_init_fs). Works before any backend exists.
+   * @returns its frontend pool id (1000..1031), valid until {@link invalidateFs}.
+   * @throws TmemError ENOSPC when 32 filesystems are initialised or no tmem pool is free.
+   */
+  initFs(): Promise<number> {
+    return this.initSlot(SLOT_PRIVATE, undefined);
+  }
+
+  /**
+   * A clustered filesystem mounts with `uuid` (cleancache_init_shared_fs).
+   * Every mount with the same uuid reaches the same pages.
+   * @returns its frontend pool id (2000..2031).
+   * @throws TmemError EINVAL for a malformed or zero uuid; ENOSPC as {@link initFs}.
+   */
+  initSharedFs(uuid: UuidLike): Promise<number> {
+    return this.initSlot(SLOT_SHARED, uuidWords(uuid));
+  }
+
+  /**
+   * The filesystem unmounts (cleancache_invalidate_fs): its pages are dropped
+   * and `fs` becomes invalid.
+   * @throws TmemError EINVAL for an id that is not initialised.
+   */
+  async invalidateFs(fs: number): Promise<void> {
+    const s = this.slotOf(fs);
+    const pools: Array<[TmemBackend, number]> = [];
+    await this.locked((entries, backends) => {
+      if (Atomics.load(this.i32, this.slotWord(s)) !== this.expectState(fs)) {
+        throw new TmemError(ErrorCode.EINVAL, `cleancache pool ${fs} is not initialised`);
+      }
+      for (let i = 0; i < backends.length; i++) {
+        const inst = entries[i]! & 0xff;
+        const p = this.poolOf(s, inst);
+        if (p !== NO_POOL) { pools.push([backends[i]!, p]); this.setPool(s, inst, NO_POOL); }
+      }
+      Atomics.store(this.i32, this.slotWord(s), SLOT_FREE);
+      this.reg.publish(entries);
+    });
+    this.reg.synchronize();
+    for (const [b, p] of pools) b.destroyPool(p);
+  }
+
+  // ── data path ──
+
+  /**
+   * Put a copy of `page` (4096 bytes) under (fs, key, index)
+   * (cleancache_put_page). Ephemeral: it may be dropped at any time.
+   * @returns whether a backend took it (the kernel's put is void).
+   * @throws TmemError EINVAL for a bad fs id, key, index or page; ENODEV when a
+   *   backend registered elsewhere is not open here yet.
+   */
+  putPage(fs: number, key: OidLike, index: number, page: Uint8Array): boolean {
+    const s = this.checkOp(fs, key, index);
+    argCheck(page instanceof Uint8Array && page.length === PAGE_SIZE, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
+    Atomics.add(this.i32, this.cw + C_PUTS, 1);
+    const reg = this.reg;
+    const tok = reg.enter();
+    try {
+      const c = reg.chain();
+      const n = c.backends.length;
+      if (n === 0 || Atomics.load(this.i32, this.slotWord(s)) === SLOT_FREE) return false;
+      const oid = this.oid;
+      for (let i = 1; i < n; i++) {
+        const pool = this.poolOf(s, c.instances[i]!);
+        if (pool !== NO_POOL) c.backends[i]!.flushPage(pool, oid, index);
+      }
+      for (let i = 0; i < n; i++) {
+        const pool = this.poolOf(s, c.instances[i]!);
+        if (pool === NO_POOL) continue;
+        const r = c.backends[i]!.putPage(pool, oid, index, page);
+        if (r === "new" || r === "replaced") return true;
+      }
+      return false;
+    } finally {
+      reg.exit(tok);
+    }
+  }
+
+  /**
+   * Get (fs, key, index) into `into` (cleancache_get_page). A private
+   * filesystem's page leaves the cache (exclusive); a shared one's stays.
+   * @returns true on a hit (the exact bytes last put), false on a miss.
+   * @throws TmemError as {@link putPage}; EBADMSG if a stored copy is corrupt.
+   */
+  getPage(fs: number, key: OidLike, index: number, into: Uint8Array): boolean {
+    const s = this.checkOp(fs, key, index);
+    argCheck(into instanceof Uint8Array && into.length === PAGE_SIZE, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
+    const reg = this.reg;
+    const tok = reg.enter();
+    try {
+      const c = reg.chain();
+      const oid = this.oid;
+      for (let i = 0; i < c.backends.length; i++) {
+        const pool = this.poolOf(s, c.instances[i]!);
+        if (pool === NO_POOL) continue;
+        if (c.backends[i]!.getPage(pool, oid, index, into)) {
+          Atomics.add(this.i32, this.cw + C_SUCC, 1);
+          return true;
+        }
+      }
+      Atomics.add(this.i32, this.cw + C_FAILED, 1);
+      return false;
+    } finally {
+      reg.exit(tok);
+    }
+  }
+
+  /** Drop (fs, key, index) everywhere (cleancache_invalidate_page). @returns true if it was there. */
+  invalidatePage(fs: number, key: OidLike, index: number): boolean {
+    const s = this.checkOp(fs, key, index);
+    return this.everywhere(s, (b, pool, oid) => (b.flushPage(pool, oid, index) ? 1 : 0)) !== 0;
+  }
+
+  /** Drop every page of inode `key` of `fs` (cleancache_invalidate_inode). @returns pages dropped. */
+  invalidateInode(fs: number, key: OidLike): number {
+    const s = this.checkOp(fs, key, 0);
+    return this.everywhere(s, (b, pool, oid) => b.flushObject(pool, oid));
+  }
+
+  /** The counters (cleancache debugfs), all Workers together. */
+  counters(): CleancacheCounters {
+    const i32 = this.i32, w = this.cw;
+    return {
+      succGets: Atomics.load(i32, w + C_SUCC) >>> 0, failedGets: Atomics.load(i32, w + C_FAILED) >>> 0,
+      puts: Atomics.load(i32, w + C_PUTS) >>> 0, invalidates: Atomics.load(i32, w + C_INVAL) >>> 0,
+    };
+  }
+
+  /** The real tmem pool of frontend id `fs` in backend `instance`, or null (placeholder not yet mapped). */
+  realPool(fs: number, instance: number): number | null {
+    const p = this.poolOf(this.slotOf(fs), instance);
+    return p === NO_POOL ? null : p;
+  }
+
+  // ── internals ──
+
+  private async initSlot(state: number, uuid: [number, number, number, number] | undefined): Promise<number> {
+    return this.locked((entries, backends) => {
+      let s = -1;
+      for (let i = 0; i < MAX_FS; i++) if (Atomics.load(this.i32, this.slotWord(i)) === SLOT_FREE) { s = i; break; }
+      if (s < 0) throw new TmemError(ErrorCode.ENOSPC, `all ${MAX_FS} cleancache filesystem slots are in use`);
+      const made: Array<[number, number]> = [];
+      try {
+        for (let i = 0; i < backends.length; i++) {
+          made.push([entries[i]! & 0xff, backends[i]!.createPool(uuid ? { persistent: false, uuid } : { persistent: false })]);
+        }
+      } catch (e) {
+        made.forEach(([inst, pool]) => this.area.opened.get(inst)!.destroyPool(pool));
+        throw e;
+      }
+      const w = this.slotWord(s);
+      for (let k = 0; k < 4; k++) Atomics.store(this.i32, w + 1 + k, uuid ? uuid[k]! | 0 : 0);
+      this.area.u8.fill(NO_POOL, FS_SLOTS + s * FS_SLOT_SIZE + FS_SLOT_POOLS, FS_SLOTS + s * FS_SLOT_SIZE + FS_SLOT_POOLS + 16);
+      for (const [inst, pool] of made) this.setPool(s, inst, pool);
+      Atomics.store(this.i32, w, state);
+      this.reg.publish(entries);
+      return (state === SLOT_SHARED ? FAKE_SHARED_FS_POOLID_OFFSET : FAKE_FS_POOLID_OFFSET) + s;
+    });
+  }
+
+  private everywhere(s: number, fn: (b: TmemBackend, pool: number, oid: Oid) => number): number {
+    const reg = this.reg;
+    const tok = reg.enter();
+    try {
+      const c = reg.chain();
+      let n = 0;
+      for (let i = 0; i < c.backends.length; i++) {
+        const pool = this.poolOf(s, c.instances[i]!);
+        if (pool !== NO_POOL) n += fn(c.backends[i]!, pool, this.oid);
+      }
+      Atomics.add(this.i32, this.cw + C_INVAL, 1);
+      return n;
+    } finally {
+      reg.exit(tok);
+    }
+  }
+
+  private slotWord(s: number): number {
+    return (FS_SLOTS + s * FS_SLOT_SIZE) >> 2;
+  }
+
+  private slotUuid(s: number): [number, number, number, number] {
+    const w = this.slotWord(s);
+    return [1, 2, 3, 4].map((k) => Atomics.load(this.i32, w + k) >>> 0) as [number, number, number, number];
+  }
+
+  private poolOf(s: number, instance: number): number {
+    return this.area.u8[FS_SLOTS + s * FS_SLOT_SIZE + FS_SLOT_POOLS + instance]!;
+  }
+
+  private setPool(s: number, instance: number, pool: number): void {
+    Atomics.store(this.area.u8, FS_SLOTS + s * FS_SLOT_SIZE + FS_SLOT_POOLS + instance, pool);
+  }
+
+  private expectState(fs: number): number {
+    return fs >= FAKE_SHARED_FS_POOLID_OFFSET ? SLOT_SHARED : SLOT_PRIVATE;
+  }
+
+  private slotOf(fs: number): number {
+    argCheck(Number.isInteger(fs) && ((fs >= FAKE_FS_POOLID_OFFSET && fs < FAKE_FS_POOLID_OFFSET + MAX_FS)
+      || (fs >= FAKE_SHARED_FS_POOLID_OFFSET && fs < FAKE_SHARED_FS_POOLID_OFFSET + MAX_FS)),
+    `cleancache pool id must come from initFs (1000..1031) or initSharedFs (2000..2031), not ${String(fs)}`);
+    return fs >= FAKE_SHARED_FS_POOLID_OFFSET ? fs - FAKE_SHARED_FS_POOLID_OFFSET : fs - FAKE_FS_POOLID_OFFSET;
+  }
+
+  /** Validate an operation's arguments and load the key into this.oid; returns the slot. */
+  private checkOp(fs: number, key: OidLike, index: number): number {
+    const s = this.slotOf(fs);
+    argCheck(Number.isInteger(index) && index >= 0 && index <= 0xffff_ffff, `page index must be an integer 0..2^32-1, not ${String(index)}`);
+    oidFrom(key, this.oid);
+    return s;
+  }
+
+  private async locked<T>(fn: (entries: number[], backends: TmemBackend[]) => T): Promise<T> {
+    for (;;) {
+      await this.reg.ready();
+      this.reg.lock();
+      try {
+        const entries = this.reg.entries();
+        const backends = entries.map((e) => this.area.opened.get(e & 0xff));
+        if (backends.some((x) => x === undefined)) continue;
+        return fn(entries, backends as TmemBackend[]);
+      } finally {
+        this.reg.unlock();
+      }
+    }
+  }
+}

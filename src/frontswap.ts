@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: MIT
+/**
+ * frontswap.ts: the frontswap frontend: persistent, page-at-a-time
+ * store/load of swap pages (type, offset) to whatever tmem backend is
+ * registered, with backends that may register (and chain) at any time.
+ *
+ * What it is: the kernel's mm/frontswap.c over our tmem core. A store either
+ * succeeds, and the page loads back byte-exact until it is invalidated, or is
+ * rejected, and the caller keeps its data (the kernel then writes the page to
+ * the swap device). It is not a swap device: offsets are the caller's, up to
+ * 2^32 - 1 per type, and types are 0..31 (MAX_SWAPFILES).
+ *
+ * Key ideas:
+ * - Late registration (seed 002): `init(type)` before any backend is
+ *   remembered in shared memory; `registerOps` creates a persistent pool for
+ *   every remembered type in the new backend before it publishes the chain.
+ *   Until then stores are rejected (counted) and loads miss.
+ * - Chaining (seed 004, Streetman's multi-backend patch): backends form a
+ *   list, newest first. A store first invalidates the offset in every backend
+ *   but the first, then tries each in order until one accepts; a rejected
+ *   store also drops any older copy, so a stale page can never be loaded. A
+ *   load tries each backend; invalidations reach all. At most one live copy
+ *   of an offset exists at any time.
+ * - Draining: `unuse`/`shrink` hand pages back through the caller's callback
+ *   before invalidating them, so nothing is lost; `unregisterOps` drains a
+ *   backend into the rest of the chain (or the caller's writeback) before it
+ *   destroys the backend's pools.
+ *
+ * Record of stored offsets: per type, the count lives in shared memory; the
+ * offsets themselves are the tmem index (each backend's pool for the type),
+ * enumerable with `storedOffsets`. The kernel's one-bit-per-slot
+ * frontswap_map exists to skip a call into the backend for slots never
+ * stored; our lookup is one wasm hash probe (~50 ns), so a bitmap would cost
+ * shared memory for nothing.
+ *
+ * Key mapping: oid = (offset, 0, 0, 0, 0, 0), index 0, in one persistent pool
+ * per (type, backend): every page is its own object, so pages spread over all
+ * the core's lock stripes (the kernel's "swizzle" for the same reason).
+ *
+ * Concurrency: every method may be called from any Worker attached to the
+ * memory. Registration state is in shared memory under one futex; data
+ * operations never take it (they enter a grace counter, see tmem/shared.ts).
+ * The caller must not store, load or invalidate one (type, offset) from two
+ * places at once (the kernel's swap-slot ownership). A backend registered by
+ * another Worker must be opened here before data operations: they throw
+ * ENODEV until `await frontswap.ready()`.
+ *
+ * See also: cleancache.ts, zcache.ts, tmem/shared.ts, tmem/ops.ts,
+ * kernel.md §1.5, test/frontswap*.test.ts.
+ *
+ * @module
+ */
+import type { PhysicalMemory } from "../bindings/physmem.js";
+import { ErrorCode, TmemError, argCheck } from "../bindings/status.js";
+import { PAGE_SIZE } from "../bindings/layout.js";
+import { newOid, type Oid } from "./tmem/core.js";
+import type { TmemBackend } from "./tmem/ops.js";
+import { registerBuiltinBackends } from "./tmem/builtins.js";
+import {
+  CHAIN_DRAINING, FS_COUNTERS, FrontendArea, FrontendRegistry, MAX_SWAP_TYPES, NO_POOL, REG_FRONTSWAP,
+  SWAP_TYPES, SWAP_TYPE_POOLS, SWAP_TYPE_SIZE,
+} from "./tmem/shared.js";
+
+/** frontswap's debugfs counters. */
+export interface FrontswapCounters {
+  /** Successful loads. */
+  loads: number;
+  /** Stores accepted. */
+  succStores: number;
+  /** Stores rejected (no backend, type not initialised, or the backend refused). */
+  failedStores: number;
+  /** Invalidations that found a page. */
+  invalidates: number;
+}
+
+/** Receives a page handed back by unuse/shrink/unregister. `page` is reused after the call returns: copy it. */
+export type FrontswapWriteback = (type: number, offset: number, page: Uint8Array) => void;
+
+/** Options of {@link Frontswap.unregisterOps}. */
+export interface UnregisterOptions {
+  /** Pages the rest of the chain does not take go here; without it such a page makes unregister fail (EBUSY). */
+  writeback?: FrontswapWriteback;
+}
+
+const ACTIVE = 1;
+const C_LOADS = 0, C_SUCC = 1, C_FAILED = 2, C_INVAL = 3;
+
+const instances = new WeakMap<PhysicalMemory, Frontswap>();
+
+/** The frontswap frontend of one physical memory, as this thread sees it. */
+export class Frontswap {
+  /** The physical memory. */
+  readonly pm: PhysicalMemory;
+  private readonly area: FrontendArea;
+  private readonly reg: FrontendRegistry;
+  private readonly i32: Int32Array;
+  private readonly cw: number;
+  private readonly oid: Oid = newOid();
+  private readonly buf = new Uint8Array(PAGE_SIZE);
+
+  private constructor(pm: PhysicalMemory) {
+    registerBuiltinBackends();
+    this.pm = pm;
+    this.area = FrontendArea.for(pm);
+    this.reg = new FrontendRegistry(this.area, REG_FRONTSWAP);
+    this.i32 = this.area.i32;
+    this.cw = FS_COUNTERS >> 2;
+  }
+
+  /**
+   * The frontswap frontend of `pm` for this thread. Its state is shared: every
+   * Worker's frontend sees the same types, backends and pages.
+   * @throws TmemError EINVAL when `pm` is detached; ENOMEM when the tmem index cannot be set up.
+   */
+  static for(pm: PhysicalMemory): Frontswap {
+    let f = instances.get(pm);
+    if (f === undefined) { f = new Frontswap(pm); instances.set(pm, f); }
+    return f;
+  }
+
+  /** Open, in this thread, every backend registered by any Worker. Data operations need it after another Worker registers. */
+  ready(): Promise<void> {
+    return this.reg.ready();
+  }
+
+  // ── registration ──
+
+  /**
+   * Register `backend` (frontswap_register_ops). It goes to the head of the
+   * chain; every swap type initialised so far gets a persistent pool in it
+   * first, then the new chain is published. May be called at any time, from
+   * any Worker, concurrently with anything.
+   * @returns the previous head of the chain (for a backend that wants to
+   *   chain by itself), or null.
+   * @throws TmemError EEXIST if it is registered already; ENOSPC when 8
+   *   backends are chained or no tmem pool is free (nothing changes then).
+   */
+  async registerOps(backend: TmemBackend): Promise<TmemBackend | null> {
+    argCheck(typeof backend === "object" && backend !== null && typeof backend.putPage === "function", "registerOps needs a TmemBackend");
+    this.area.remember(backend);
+    const prev = await this.locked((entries) => {
+      if (entries.some((e) => (e & 0xff) === backend.instance)) {
+        throw new TmemError(ErrorCode.EEXIST, `backend instance ${backend.instance} is registered with frontswap already`);
+      }
+      const made: Array<[number, number]> = [];
+      try {
+        for (let t = 0; t < MAX_SWAP_TYPES; t++) {
+          if (Atomics.load(this.i32, this.typeWord(t)) !== ACTIVE) continue;
+          made.push([t, backend.createPool({ persistent: true })]);
+        }
+      } catch (e) {
+        for (const [, pool] of made) backend.destroyPool(pool);
+        throw e;
+      }
+      for (const [t, pool] of made) this.setPool(t, backend.instance, pool);
+      this.reg.publish([backend.instance, ...entries]);
+      return entries.length > 0 ? entries[0]! & 0xff : -1;
+    });
+    return prev < 0 ? null : this.area.open(prev);
+  }
+
+  /**
+   * Unregister `backend`: stores stop going to it at once; its pages are
+   * moved to the rest of the chain (or handed to `writeback`), then its pools
+   * are destroyed. Nothing stored is lost.
+   * @throws TmemError ENOENT if it is not registered; EBUSY when a page could
+   *   not be placed and no writeback was given (the backend then stays
+   *   registered with the pages it still holds).
+   */
+  async unregisterOps(backend: TmemBackend, options: UnregisterOptions = {}): Promise<void> {
+    const id = backend.instance;
+    await this.locked((entries) => {
+      const i = entries.findIndex((e) => (e & 0xff) === id);
+      if (i < 0) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} is not registered with frontswap`);
+      entries[i] = id | CHAIN_DRAINING;
+      this.reg.publish(entries);
+    });
+    // No store that started before the publish can still land in it.
+    this.reg.synchronize();
+    try {
+      for (let t = 0; t < MAX_SWAP_TYPES; t++) this.drainType(t, backend, options.writeback);
+    } catch (e) {
+      await this.locked((entries) => {
+        const i = entries.findIndex((x) => (x & 0xff) === id);
+        if (i >= 0) { entries[i] = id; this.reg.publish(entries); }
+      });
+      throw e;
+    }
+    const pools: number[] = [];
+    await this.locked((entries) => {
+      for (let t = 0; t < MAX_SWAP_TYPES; t++) {
+        const p = this.poolOf(t, id);
+        if (p !== NO_POOL) { pools.push(p); this.setPool(t, id, NO_POOL); }
+      }
+      this.reg.publish(entries.filter((e) => (e & 0xff) !== id));
+    });
+    this.reg.synchronize();
+    for (const p of pools) backend.destroyPool(p);
+  }
+
+  /** Instance ids on the chain, newest first (a snapshot). */
+  backends(): number[] {
+    return this.reg.entries().map((e) => e & 0xff);
+  }
+
+  // ── swap types ──
+
+  /**
+   * A swap device of `type` comes up (frontswap_init). Before any backend
+   * registers this is only remembered. Idempotent.
+   * @throws TmemError EINVAL for a type outside 0..31; ENOSPC when no tmem pool is free.
+   */
+  async init(type: number): Promise<void> {
+    this.checkType(type);
+    await this.locked((entries, backends) => {
+      if (Atomics.load(this.i32, this.typeWord(type)) === ACTIVE) return;
+      const made: Array<[number, number]> = [];
+      try {
+        for (let i = 0; i < backends.length; i++) made.push([entries[i]! & 0xff, backends[i]!.createPool({ persistent: true })]);
+      } catch (e) {
+        made.forEach(([inst, pool]) => this.area.opened.get(inst)!.destroyPool(pool));
+        throw e;
+      }
+      for (const [inst, pool] of made) this.setPool(type, inst, pool);
+      Atomics.store(this.i32, this.typeWord(type) + 1, 0);
+      Atomics.store(this.i32, this.typeWord(type), ACTIVE);
+      this.reg.publish(entries);
+    });
+  }
+
+  /**
+   * The swap device of `type` goes away (frontswap_invalidate_area): every
+   * page of the type is dropped, and stores are rejected until `init` again.
+   * @throws TmemError EINVAL for a bad type.
+   */
+  async invalidateArea(type: number): Promise<void> {
+    this.checkType(type);
+    const pools: Array<[TmemBackend, number]> = [];
+    await this.locked((entries, backends) => {
+      if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return;
+      Atomics.store(this.i32, this.typeWord(type), 0);
+      for (let i = 0; i < backends.length; i++) {
+        const inst = entries[i]! & 0xff;
+        const p = this.poolOf(type, inst);
+        if (p !== NO_POOL) { pools.push([backends[i]!, p]); this.setPool(type, inst, NO_POOL); }
+      }
+      Atomics.store(this.i32, this.typeWord(type) + 1, 0);
+      this.reg.publish(entries);
+    });
+    this.reg.synchronize();
+    for (const [b, p] of pools) b.destroyPool(p);
+  }
+
+  /** Whether `type` is initialised (a snapshot). */
+  isActive(type: number): boolean {
+    this.checkType(type);
+    return Atomics.load(this.i32, this.typeWord(type)) === ACTIVE;
+  }
+
+  // ── data path ──
+
+  /**
+   * Store a copy of `page` (4096 bytes) as (type, offset) (frontswap_store).
+   * @returns true if a backend took it; false if rejected: then no older copy
+   *   of the offset remains anywhere, and the caller must keep the page.
+   * @throws TmemError EINVAL for a bad type, offset or page; ENODEV when a
+   *   backend registered elsewhere is not open here yet (`await ready()`).
+   */
+  store(type: number, offset: number, page: Uint8Array): boolean {
+    this.checkKey(type, offset);
+    argCheck(page instanceof Uint8Array && page.length === PAGE_SIZE, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
+    const reg = this.reg;
+    const tok = reg.enter();
+    try {
+      const c = reg.chain();
+      const i32 = this.i32;
+      const tw = this.typeWord(type);
+      if (c.backends.length === 0 || Atomics.load(i32, tw) !== ACTIVE) {
+        Atomics.add(i32, this.cw + C_FAILED, 1);
+        return false;
+      }
+      const oid = this.oid;
+      oid[0] = offset;
+      const n = c.backends.length;
+      let first = -1;
+      for (let i = 0; i < n; i++) if (!c.draining[i]) { first = i; break; }
+      let removed = 0;
+      if (n > 1) {
+        // Invalidate the old copy everywhere but the first target (it flushes its own first).
+        for (let i = 0; i < n; i++) {
+          if (i === first) continue;
+          const pool = this.poolOf(type, c.instances[i]!);
+          if (pool !== NO_POOL && c.backends[i]!.flushPage(pool, oid, 0)) removed++;
+        }
+      }
+      for (let i = first; i >= 0 && i < n; i++) {
+        if (c.draining[i]) continue;
+        const pool = this.poolOf(type, c.instances[i]!);
+        if (pool === NO_POOL) continue;
+        const r = c.backends[i]!.putPage(pool, oid, 0, page);
+        if (r === "new" || r === "replaced") {
+          if (r === "replaced") removed++;
+          Atomics.add(i32, tw + 1, 1 - removed);
+          Atomics.add(i32, this.cw + C_SUCC, 1);
+          return true;
+        }
+        if (r === "rejected-flushed") removed++;
+      }
+      if (removed !== 0) Atomics.sub(i32, tw + 1, removed);
+      Atomics.add(i32, this.cw + C_FAILED, 1);
+      return false;
+    } finally {
+      reg.exit(tok);
+    }
+  }
+
+  /**
+   * Load (type, offset) into `into` (4096 bytes) (frontswap_load). The page
+   * stays stored.
+   * @returns true on a hit.
+   * @throws TmemError EINVAL for bad arguments; ENODEV as {@link store};
+   *   EBADMSG if the stored copy is corrupt.
+   */
+  load(type: number, offset: number, into: Uint8Array): boolean {
+    this.checkKey(type, offset);
+    argCheck(into instanceof Uint8Array && into.length === PAGE_SIZE, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
+    const reg = this.reg;
+    const tok = reg.enter();
+    try {
+      const c = reg.chain();
+      const oid = this.oid;
+      oid[0] = offset;
+      for (let i = 0; i < c.backends.length; i++) {
+        const pool = this.poolOf(type, c.instances[i]!);
+        if (pool === NO_POOL) continue;
+        if (c.backends[i]!.getPage(pool, oid, 0, into)) {
+          Atomics.add(this.i32, this.cw + C_LOADS, 1);
+          return true;
+        }
+      }
+      return false;
+    } finally {
+      reg.exit(tok);
+    }
+  }
+
+  /**
+   * Drop (type, offset) from every backend (frontswap_invalidate_page).
+   * @returns true if a page was there.
+   */
+  invalidatePage(type: number, offset: number): boolean {
+    this.checkKey(type, offset);
+    const reg = this.reg;
+    const tok = reg.enter();
+    try {
+      const c = reg.chain();
+      const oid = this.oid;
+      oid[0] = offset;
+      let found = 0;
+      for (let i = 0; i < c.backends.length; i++) {
+        const pool = this.poolOf(type, c.instances[i]!);
+        if (pool !== NO_POOL && c.backends[i]!.flushPage(pool, oid, 0)) found++;
+      }
+      if (found !== 0) {
+        Atomics.sub(this.i32, this.typeWord(type) + 1, found);
+        Atomics.add(this.i32, this.cw + C_INVAL, 1);
+      }
+      return found !== 0;
+    } finally {
+      reg.exit(tok);
+    }
+  }
+
+  /**
+   * Hand back up to `pages` pages of `type` (all by default) through
+   * `writeback`, each invalidated only after the callback returned
+   * (try_to_unuse / partial swapoff). If the callback throws, that page stays
+   * stored and the error propagates.
+   * @returns pages handed back.
+   */
+  unuse(type: number, writeback: FrontswapWriteback, pages = Infinity): number {
+    this.checkType(type);
+    argCheck(typeof writeback === "function", "unuse needs a writeback callback");
+    argCheck(pages >= 0, "pages must be ≥ 0");
+    const reg = this.reg;
+    const tok = reg.enter();
+    try {
+      const c = reg.chain();
+      let handed = 0;
+      for (let i = 0; i < c.backends.length && handed < pages; i++) {
+        const b = c.backends[i]!;
+        const pool = this.poolOf(type, c.instances[i]!);
+        if (pool === NO_POOL) continue;
+        const offsets: number[] = [];
+        b.scanPool(pool, (oid) => { offsets.push(oid[0]!); });
+        const oid = newOid();
+        for (const off of offsets) {
+          if (handed >= pages) break;
+          oid[0] = off;
+          if (!b.getPage(pool, oid, 0, this.buf)) continue;
+          writeback(type, off, this.buf);
+          if (b.flushPage(pool, oid, 0)) Atomics.sub(this.i32, this.typeWord(type) + 1, 1);
+          handed++;
+        }
+      }
+      return handed;
+    } finally {
+      reg.exit(tok);
+    }
+  }
+
+  /**
+   * Hand pages back (all types, lowest type first) until at most
+   * `targetPages` remain stored (frontswap_shrink).
+   * @returns pages handed back.
+   */
+  shrink(targetPages: number, writeback: FrontswapWriteback): number {
+    argCheck(Number.isSafeInteger(targetPages) && targetPages >= 0, "targetPages must be an integer ≥ 0");
+    let excess = this.curPages() - targetPages;
+    let handed = 0;
+    for (let t = 0; t < MAX_SWAP_TYPES && excess > 0; t++) {
+      if (this.curPages(t) === 0) continue;
+      const n = this.unuse(t, writeback, excess);
+      handed += n;
+      excess -= n;
+    }
+    return handed;
+  }
+
+  /** Pages stored for `type`, or for all types (frontswap_curr_pages). */
+  curPages(type?: number): number {
+    if (type !== undefined) {
+      this.checkType(type);
+      return Atomics.load(this.i32, this.typeWord(type) + 1);
+    }
+    let n = 0;
+    for (let t = 0; t < MAX_SWAP_TYPES; t++) n += Atomics.load(this.i32, this.typeWord(t) + 1);
+    return n;
+  }
+
+  /** The offsets of `type` stored now, over all backends (a snapshot, unsorted). */
+  storedOffsets(type: number): number[] {
+    this.checkType(type);
+    const tok = this.reg.enter();
+    try {
+      const c = this.reg.chain();
+      const out: number[] = [];
+      for (let i = 0; i < c.backends.length; i++) {
+        const pool = this.poolOf(type, c.instances[i]!);
+        if (pool !== NO_POOL) c.backends[i]!.scanPool(pool, (oid) => { out.push(oid[0]!); });
+      }
+      return out;
+    } finally {
+      this.reg.exit(tok);
+    }
+  }
+
+  /** The counters (frontswap debugfs), all Workers together. */
+  counters(): FrontswapCounters {
+    const i32 = this.i32, w = this.cw;
+    return {
+      loads: Atomics.load(i32, w + C_LOADS) >>> 0, succStores: Atomics.load(i32, w + C_SUCC) >>> 0,
+      failedStores: Atomics.load(i32, w + C_FAILED) >>> 0, invalidates: Atomics.load(i32, w + C_INVAL) >>> 0,
+    };
+  }
+
+  // ── internals ──
+
+  private typeWord(type: number): number {
+    return (SWAP_TYPES + type * SWAP_TYPE_SIZE) >> 2;
+  }
+
+  private poolOf(type: number, instance: number): number {
+    return this.area.u8[SWAP_TYPES + type * SWAP_TYPE_SIZE + SWAP_TYPE_POOLS + instance]!;
+  }
+
+  private setPool(type: number, instance: number, pool: number): void {
+    Atomics.store(this.area.u8, SWAP_TYPES + type * SWAP_TYPE_SIZE + SWAP_TYPE_POOLS + instance, pool);
+  }
+
+  /** Move every page of `type` out of the draining `b` into the rest of the chain or `writeback`. */
+  private drainType(type: number, b: TmemBackend, writeback: FrontswapWriteback | undefined): void {
+    const pool = this.poolOf(type, b.instance);
+    if (pool === NO_POOL) return;
+    const offsets: number[] = [];
+    b.scanPool(pool, (oid) => { offsets.push(oid[0]!); });
+    const oid = newOid();
+    for (const off of offsets) {
+      oid[0] = off;
+      if (!b.getPage(pool, oid, 0, this.buf)) continue;
+      let placed = false;
+      const c = this.reg.chain();
+      for (let i = 0; i < c.backends.length && !placed; i++) {
+        if (c.draining[i]) continue;
+        const p = this.poolOf(type, c.instances[i]!);
+        if (p === NO_POOL) continue;
+        const r = c.backends[i]!.putPage(p, oid, 0, this.buf, true);
+        placed = r === "new" || r === "exists";
+      }
+      if (!placed) {
+        if (writeback === undefined) {
+          throw new TmemError(ErrorCode.EBUSY,
+            `frontswap: backend ${b.instance} still holds pages the rest of the chain will not take (type ${type}, offset ${off}); pass a writeback`);
+        }
+        writeback(type, off, this.buf);
+        if (b.flushPage(pool, oid, 0)) Atomics.sub(this.i32, this.typeWord(type) + 1, 1);
+        continue;
+      }
+      b.flushPage(pool, oid, 0);
+    }
+  }
+
+  /**
+   * Run `fn` under the registration lock with every chained backend open in
+   * this thread. `fn` must be synchronous (the lock is a futex in shared memory).
+   */
+  private async locked<T>(fn: (entries: number[], backends: TmemBackend[]) => T): Promise<T> {
+    for (;;) {
+      await this.reg.ready();
+      this.reg.lock();
+      try {
+        const entries = this.reg.entries();
+        const backends = entries.map((e) => this.area.opened.get(e & 0xff));
+        if (backends.some((x) => x === undefined)) continue;
+        return fn(entries, backends as TmemBackend[]);
+      } finally {
+        this.reg.unlock();
+      }
+    }
+  }
+
+  private checkType(type: number): void {
+    argCheck(Number.isInteger(type) && type >= 0 && type < MAX_SWAP_TYPES, `swap type must be an integer 0..${MAX_SWAP_TYPES - 1}, not ${String(type)}`);
+  }
+
+  private checkKey(type: number, offset: number): void {
+    this.checkType(type);
+    argCheck(Number.isInteger(offset) && offset >= 0 && offset <= 0xffff_ffff, `swap offset must be an integer 0..2^32-1, not ${String(offset)}`);
+  }
+}

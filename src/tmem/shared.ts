@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+/**
+ * tmem/shared.ts: the frontends' state that every Worker must agree on,
+ * laid out in the frontend area of ROOT_TMEM: backend instances, each
+ * frontend's chain of registered backends, the cleancache filesystem slots,
+ * the frontswap swap types, and the counters.
+ *
+ * What it is not: not the backends' data (pools live in the tmem core, bytes
+ * in the backends' zpools). Only what the kernel kept in frontend globals
+ * (cleancache_ops, fs_poolid_map, frontswap's need_init bitmap): the seed
+ * 000 review called the first version "blatantly racy" because those globals
+ * were read and written with no lock and no ordering. Here every write of the
+ * registration state happens under one futex per frontend (in shared memory,
+ * so it excludes other Workers too), and readers never see a half-made
+ * registration: a chain change is published by bumping a generation number
+ * after the state behind it is complete.
+ *
+ * Key idea: a two-phase grace counter, a poor man's RCU. Every frontend
+ * operation enters by incrementing active[generation & 1] (and re-checks the
+ * generation); a writer that must know no operation still uses the previous
+ * chain (unregistering a backend before destroying its pools) bumps the
+ * generation and waits for the old parity's counter to drain. Operations
+ * never block on the registration lock.
+ *
+ * Layout (offsets in the 8 KiB frontend area at ROOT_TMEM + 8192, u32 words
+ * unless noted):
+ *
+ *   [0, 64)      cleancache registry  { lock, generation, chainLen, pad,
+ *                                       chain[8], active[2], pad }
+ *   [64, 128)    frontswap registry   (same)
+ *   [128, 896)   instances[16]        { state, pfn, typeLen, type: 36 B }
+ *   [896, 928)   cleancache counters  succ_gets, failed_gets, puts, invalidates
+ *   [928, 960)   frontswap counters   loads, succ_stores, failed_stores, invalidates
+ *   [960, 964)   instance-table lock
+ *   [1024, 2560) cleancache fs slots[32] { state, uuid[4], pad[1], pools: u8[16] }
+ *   [2560, 3584) frontswap types[32]     { state, stored, pools: u8[16], pad }
+ *
+ * A chain entry is an instance id, with CHAIN_DRAINING set while the backend
+ * is being unregistered (stores skip it; loads and invalidations still reach
+ * it). A pool byte is 0xff when that instance has no pool for the slot.
+ *
+ * Concurrency: lock order: frontend registry lock → instance-table lock →
+ * tmem pool-table lock (backend createPool runs under the registry lock).
+ * Counters are atomic adds (they wrap at 2^32).
+ *
+ * See also: ops.ts, ../cleancache.ts, ../frontswap.ts, assembly/tmem.ts.
+ *
+ * @module
+ */
+import type { PhysicalMemory } from "../../bindings/physmem.js";
+import { ErrorCode, TmemError } from "../../bindings/status.js";
+import { PAGE_SIZE, Owner } from "../../bindings/layout.js";
+import { TmemCore, TMEM_FRONTEND_OFF } from "./core.js";
+import { openBackend, type TmemBackend } from "./ops.js";
+
+/** Bytes from CTRL_BASE to ROOT_TMEM (assembly/common.ts). */
+const ROOT_TMEM = 65536 + 4096 + 16384;
+
+/** Most backend instances (all types) in one memory. */
+export const MAX_INSTANCES = 16;
+/** Most backends chained on one frontend. */
+export const MAX_CHAIN = 8;
+/** cleancache filesystem slots (the kernel's MAX_INITIALIZABLE_FS). */
+export const MAX_FS = 32;
+/** frontswap swap types (the kernel's MAX_SWAPFILES). */
+export const MAX_SWAP_TYPES = 32;
+/** A chain entry's flag: the backend is being drained (stores skip it). */
+export const CHAIN_DRAINING = 0x100;
+/** Pool byte: no pool in that instance. */
+export const NO_POOL = 0xff;
+
+/** Word offsets (from the frontend area) of the two registries. */
+export const REG_CLEANCACHE = 0;
+export const REG_FRONTSWAP = 64;
+const REG_LOCK = 0, REG_GEN = 4, REG_LEN = 8, REG_CHAIN = 16, REG_ACTIVE = 48;
+const INSTANCES = 128, INSTANCE_SIZE = 48, INSTANCE_NAME = 12, INSTANCE_NAME_MAX = 36;
+/** Counter blocks. */
+export const CC_COUNTERS = 896;
+export const FS_COUNTERS = 928;
+const INSTANCE_LOCK = 960;
+/** cleancache fs slots. */
+export const FS_SLOTS = 1024;
+export const FS_SLOT_SIZE = 48;
+export const FS_SLOT_POOLS = 24;
+/** frontswap types. */
+export const SWAP_TYPES = 2560;
+export const SWAP_TYPE_SIZE = 32;
+export const SWAP_TYPE_POOLS = 8;
+
+/** Per-memory, per-thread view of the frontend area and the backends opened here. */
+export class FrontendArea {
+  readonly pm: PhysicalMemory;
+  readonly tc: TmemCore;
+  /** Base address of the frontend area. */
+  readonly base: number;
+  /** The area as i32 words (Atomics). */
+  readonly i32: Int32Array;
+  /** The area as bytes. */
+  readonly u8: Uint8Array;
+  /** Backends opened in this thread, by instance id. */
+  readonly opened = new Map<number, TmemBackend>();
+  private readonly opening = new Map<number, Promise<TmemBackend>>();
+
+  private constructor(pm: PhysicalMemory) {
+    this.pm = pm;
+    this.tc = TmemCore.for(pm);
+    this.base = ROOT_TMEM + TMEM_FRONTEND_OFF;
+    if (pm.core.tmem_frontend_area() !== this.base) {
+      throw new TmemError(ErrorCode.EPROTO, "the frontend area address disagrees with the wasm core");
+    }
+    this.i32 = new Int32Array(pm.memory.buffer, this.base, 8192 / 4);
+    this.u8 = new Uint8Array(pm.memory.buffer, this.base, 8192);
+  }
+
+  /** The area of `pm` for this thread. */
+  static for(pm: PhysicalMemory): FrontendArea {
+    let a = areas.get(pm);
+    if (a === undefined) { a = new FrontendArea(pm); areas.set(pm, a); }
+    return a;
+  }
+
+  /** Word index of byte offset `off` in the area. */
+  w(off: number): number {
+    return off >> 2;
+  }
+
+  lock(off: number): void {
+    this.pm.core.lock_acquire(this.base + off);
+  }
+
+  unlock(off: number): void {
+    this.pm.core.lock_release(this.base + off);
+  }
+
+  // ── backend instances ──
+
+  /**
+   * Claim an instance slot for a new backend of `type` with one zeroed
+   * OWNER_TMEM frame for its shared state.
+   * @returns [instance id, pfn].
+   * @throws TmemError ENOSPC when 16 instances exist; ENOMEM without a frame.
+   */
+  allocInstance(type: string): [number, number] {
+    const pfn = this.pm.allocFrame(Owner.TMEM);
+    this.pm.u8.fill(0, this.pm.layout.framesBase + pfn * PAGE_SIZE, this.pm.layout.framesBase + (pfn + 1) * PAGE_SIZE);
+    this.lock(INSTANCE_LOCK);
+    try {
+      for (let i = 0; i < MAX_INSTANCES; i++) {
+        const o = INSTANCES + i * INSTANCE_SIZE;
+        if (Atomics.load(this.i32, this.w(o)) !== 0) continue;
+        const name = new TextEncoder().encode(type).subarray(0, INSTANCE_NAME_MAX);
+        this.u8.fill(0, o + INSTANCE_NAME, o + INSTANCE_SIZE);
+        this.u8.set(name, o + INSTANCE_NAME);
+        Atomics.store(this.i32, this.w(o) + 1, pfn);
+        Atomics.store(this.i32, this.w(o) + 2, name.length);
+        Atomics.store(this.i32, this.w(o), 1);
+        return [i, pfn];
+      }
+    } finally {
+      this.unlock(INSTANCE_LOCK);
+    }
+    this.pm.freeFrame(pfn, Owner.TMEM);
+    throw new TmemError(ErrorCode.ENOSPC, `all ${MAX_INSTANCES} tmem backend instances are in use`);
+  }
+
+  /** Release instance `id` and its state frame (its pools must be gone). */
+  freeInstance(id: number): void {
+    const o = INSTANCES + id * INSTANCE_SIZE;
+    this.lock(INSTANCE_LOCK);
+    try {
+      if (Atomics.load(this.i32, this.w(o)) === 0) return;
+      const pfn = Atomics.load(this.i32, this.w(o) + 1);
+      Atomics.store(this.i32, this.w(o), 0);
+      this.pm.freeFrame(pfn, Owner.TMEM);
+    } finally {
+      this.unlock(INSTANCE_LOCK);
+    }
+    this.opened.delete(id);
+  }
+
+  /** The type and state frame of instance `id`, or null if the slot is free. */
+  instanceInfo(id: number): { type: string; pfn: number } | null {
+    if (!Number.isInteger(id) || id < 0 || id >= MAX_INSTANCES) return null;
+    const o = INSTANCES + id * INSTANCE_SIZE;
+    if (Atomics.load(this.i32, this.w(o)) === 0) return null;
+    const len = Atomics.load(this.i32, this.w(o) + 2);
+    const type = new TextDecoder().decode(this.u8.slice(o + INSTANCE_NAME, o + INSTANCE_NAME + len));
+    return { type, pfn: Atomics.load(this.i32, this.w(o) + 1) };
+  }
+
+  /** Remember a backend object made or opened in this thread. */
+  remember(b: TmemBackend): void {
+    this.opened.set(b.instance, b);
+  }
+
+  /**
+   * Open instance `id` in this thread (cached).
+   * @throws TmemError ENODEV for a free slot or an unknown type.
+   */
+  async open(id: number): Promise<TmemBackend> {
+    const have = this.opened.get(id);
+    if (have !== undefined) return have;
+    let p = this.opening.get(id);
+    if (p === undefined) {
+      const info = this.instanceInfo(id);
+      if (info === null) throw new TmemError(ErrorCode.ENODEV, `tmem backend instance ${id} does not exist`);
+      p = openBackend(this.pm, info.type, id).then((b) => { this.opened.set(id, b); return b; })
+        .finally(() => this.opening.delete(id));
+      this.opening.set(id, p);
+    }
+    return p;
+  }
+}
+
+const areas = new WeakMap<PhysicalMemory, FrontendArea>();
+
+/** A resolved chain: backends in order (newest first) with their draining flags. */
+export interface Chain {
+  generation: number;
+  backends: TmemBackend[];
+  instances: number[];
+  draining: boolean[];
+}
+
+/**
+ * One frontend's registry: the chain of backends in shared memory, its lock,
+ * and the grace counters. `off` is REG_CLEANCACHE or REG_FRONTSWAP.
+ */
+export class FrontendRegistry {
+  readonly area: FrontendArea;
+  private readonly off: number;
+  private cached: Chain = { generation: -1, backends: [], instances: [], draining: [] };
+
+  constructor(area: FrontendArea, off: number) {
+    this.area = area;
+    this.off = off;
+  }
+
+  /** Take the registration lock (lock order: outermost). */
+  lock(): void {
+    this.area.lock(this.off + REG_LOCK);
+  }
+
+  unlock(): void {
+    this.area.unlock(this.off + REG_LOCK);
+  }
+
+  /** The generation now. */
+  generation(): number {
+    return Atomics.load(this.area.i32, this.area.w(this.off + REG_GEN));
+  }
+
+  /** Chain entries in shared memory (instance | flags), newest first. */
+  entries(): number[] {
+    const i32 = this.area.i32, w = this.area.w(this.off);
+    const n = Atomics.load(i32, w + REG_LEN / 4);
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push(Atomics.load(i32, w + REG_CHAIN / 4 + i));
+    return out;
+  }
+
+  /**
+   * Write a new chain and publish it (bump the generation). The caller holds
+   * the lock and has finished every state change the new chain relies on.
+   */
+  publish(entries: number[]): void {
+    const i32 = this.area.i32, w = this.area.w(this.off);
+    if (entries.length > MAX_CHAIN) throw new TmemError(ErrorCode.ENOSPC, `at most ${MAX_CHAIN} backends can be chained`);
+    for (let i = 0; i < entries.length; i++) Atomics.store(i32, w + REG_CHAIN / 4 + i, entries[i]!);
+    Atomics.store(i32, w + REG_LEN / 4, entries.length);
+    Atomics.add(i32, w + REG_GEN / 4, 1);
+  }
+
+  /** Enter an operation; returns the token for {@link exit}. Never blocks. */
+  enter(): number {
+    const i32 = this.area.i32, w = this.area.w(this.off);
+    for (;;) {
+      const g = Atomics.load(i32, w + REG_GEN / 4);
+      const slot = w + REG_ACTIVE / 4 + (g & 1);
+      Atomics.add(i32, slot, 1);
+      if (Atomics.load(i32, w + REG_GEN / 4) === g) return slot;
+      Atomics.sub(i32, slot, 1);
+    }
+  }
+
+  /** Leave an operation entered with {@link enter}. */
+  exit(token: number): void {
+    Atomics.sub(this.area.i32, token, 1);
+  }
+
+  /**
+   * Wait until every operation that entered before the last publish has
+   * left. Call it WITHOUT holding the lock. Spins (with 1 ms sleeps where the
+   * thread may block).
+   */
+  synchronize(): void {
+    const i32 = this.area.i32, w = this.area.w(this.off);
+    const g = Atomics.load(i32, w + REG_GEN / 4);
+    const old = w + REG_ACTIVE / 4 + ((g + 1) & 1);
+    const canBlock = this.area.pm.canBlock;
+    const probe = new Int32Array(new SharedArrayBuffer(4));
+    while (Atomics.load(i32, old) !== 0) {
+      if (canBlock) Atomics.wait(probe, 0, 0, 1);
+    }
+  }
+
+  /**
+   * The chain as backends opened in this thread (cached per generation).
+   * @throws TmemError ENODEV when an instance registered by another Worker is
+   *   not open here yet: `await` {@link ready} (or the frontend's `ready()`)
+   *   and retry. Opening starts in the background.
+   */
+  chain(): Chain {
+    const g = this.generation();
+    if (g === this.cached.generation) return this.cached;
+    const entries = this.entries();
+    const backends: TmemBackend[] = [];
+    const instances: number[] = [];
+    const draining: boolean[] = [];
+    for (const e of entries) {
+      const id = e & 0xff;
+      const b = this.area.opened.get(id);
+      if (b === undefined) {
+        void this.area.open(id).catch(() => undefined);
+        throw new TmemError(ErrorCode.ENODEV,
+          `tmem backend instance ${id} was registered by another Worker and is not open in this one yet: await the frontend's ready() and retry`);
+      }
+      backends.push(b);
+      instances.push(id);
+      draining.push((e & CHAIN_DRAINING) !== 0);
+    }
+    const c = { generation: g, backends, instances, draining };
+    // Only cache if nothing changed meanwhile.
+    if (this.generation() === g) this.cached = c;
+    return c;
+  }
+
+  /** Open every backend on the chain in this thread. */
+  async ready(): Promise<void> {
+    for (;;) {
+      const g = this.generation();
+      for (const e of this.entries()) await this.area.open(e & 0xff);
+      if (this.generation() === g) return;
+    }
+  }
+}

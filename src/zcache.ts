@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: MIT
+/**
+ * zcache.ts: the zcache tmem backend: pages compressed with our LZ4 into a
+ * zpool (zsmalloc by default, any registered driver by name), indexed by the
+ * tmem core, serving cleancache (ephemeral) and frontswap (persistent) pools.
+ *
+ * What it is not: not a frontend (cleancache.ts / frontswap.ts call it) and
+ * not an allocator (the zpool is). It is the policy layer between them, as
+ * drivers/staging/zcache was, with zswap's later policies.
+ *
+ * Key ideas and policies:
+ * - Store path, all in this Worker's scratch: the caller's page is copied once
+ *   into the I/O slot; one wasm call tests same-filled; one compresses into
+ *   the staging area; the zpool allocates; the bytes are copied from staging
+ *   into the mapped object inside the shared memory (no trip through JS);
+ *   one wasm call indexes. Six or seven JS→wasm calls around one compression.
+ * - Same-filled pages (zswap): all 512 u64 words equal → stored as that word
+ *   in the page descriptor, no allocation, no compression.
+ * - Poor compression: a page that compresses to more than `maxZsize` bytes
+ *   (7/8 of a page, zcache's zv_max_zsize, by default) is rejected and
+ *   counted (compress_poor): storing it would save too little.
+ * - Two zpools, one per kind, as zcache v1 kept ephemeral and persistent
+ *   pages in different allocators, so the persistent share is measurable.
+ * - Ephemeral pages never block persistent ones: when the zpool finds no
+ *   frame, the least recently used ephemeral pages (a tmem LRU domain per
+ *   zcache instance) are evicted, the ephemeral pool compacted, and the
+ *   allocation retried.
+ * - The persistent pool is capped at `maxPoolPercent` of physical memory
+ *   with zswap's hysteresis: above the cap stores are refused
+ *   (pool_limit_hit) until usage falls below `acceptThresholdPercent` of the
+ *   cap.
+ * - Per-client accounting (Xen tmem's per-guest accounting): the client is
+ *   the Worker's scratch slot; each stored page remembers it in its meta
+ *   word, so whoever frees the page debits the right client.
+ *
+ * pampd encoding (tmem core's lo, hi, meta):
+ *   compressed: lo = zpool handle, hi = 0 (ephemeral pool) | 1 (persistent),
+ *               meta = length (bits 0..12) | PERSIST (bit 14) | client << 16
+ *   same-filled: lo, hi = the u64 word, meta = SAME (bit 13) | PERSIST | client << 16
+ *
+ * Layout: one OWNER_TMEM state frame per instance (shared), u32 words:
+ *   0 magic │ 1 maxZsize │ 2 maxPoolPercent │ 3 acceptThresholdPercent │
+ *   4 LRU domain │ 5 ephemeral zpool id │ 6 persistent zpool id │
+ *   7 reachedFull │ 8 acceleration │ 9 driver name length │ 10..19 name
+ *   32..47 counters (see ZcacheStats) │ 256..767 clients[64] × 8 counters
+ *
+ * Concurrency: any Worker may use an instance concurrently (open it by id
+ * with {@link Zcache.open} or through the frontends). Counters are atomic.
+ * Policy reads (the cap) are racy by design, as in zswap: two Workers may
+ * both store past the cap by a page each.
+ *
+ * See also: tmem/pam.ts (put/get/flush order), tmem/core.ts, zpool/,
+ * assembly/lz4.ts, kernel.md §1.3 and §1.12, test/zcache*.test.ts.
+ *
+ * @module
+ */
+import type { PhysicalMemory } from "../bindings/physmem.js";
+import { ErrorCode, TmemError, argCheck } from "../bindings/status.js";
+import { PAGE_SIZE, SCRATCH_LZ4_HASH, SCRATCH_STAGE } from "../bindings/layout.js";
+import { createPool, openPool, type Zpool } from "./zpool/index.js";
+import type { ZpoolBackend } from "./zpool/driver.js";
+import { PamBackend } from "./tmem/pam.js";
+import type { TmemBackend } from "./tmem/ops.js";
+import { TMEM_POOL_PERSIST, type CoreStats } from "./tmem/core.js";
+import { FrontendArea } from "./tmem/shared.js";
+
+/** Options of {@link Zcache.create}. */
+export interface ZcacheOptions {
+  /** zpool driver by name. @defaultValue "zsmalloc" */
+  zpool?: string;
+  /** Reject pages that compress to more than this fraction of a page (zv_max_zsize). @defaultValue 0.875 */
+  maxZsizeFraction?: number;
+  /** Cap of the persistent pool, in percent of physical memory. @defaultValue 75 (zcache's zv_page_count_policy_percent) */
+  maxPoolPercent?: number;
+  /** After hitting the cap, accept again below this percent of the cap (zswap). 100 disables hysteresis. @defaultValue 90 */
+  acceptThresholdPercent?: number;
+  /** LZ4 acceleration (1 = the kernel's default; higher is faster and compresses less). @defaultValue 1 */
+  acceleration?: number;
+}
+
+/** Counters of one client (Worker slot). */
+export interface ZcacheClientStats {
+  client: number;
+  ephemeralPages: number;
+  persistentPages: number;
+  /** Compressed bytes stored. */
+  zbytes: number;
+  puts: number;
+  rejects: number;
+  gets: number;
+  frees: number;
+  sameFilled: number;
+}
+
+/** zcache statistics (a snapshot, all Workers). */
+export interface ZcacheStats {
+  instance: number;
+  zpool: string;
+  /** Pages stored now. */
+  ephemeralPages: number;
+  persistentPages: number;
+  /** Of those, same-filled (no allocation). */
+  sameFilledPages: number;
+  /** Compressed bytes stored now. */
+  ephemeralZbytes: number;
+  persistentZbytes: number;
+  /** Puts accepted (cumulative). */
+  ephemeralPuts: number;
+  persistentPuts: number;
+  /** Puts rejected (cumulative), for any reason. */
+  failedEphemeralPuts: number;
+  failedPersistentPuts: number;
+  /** Rejected: compressed beyond maxZsize (zcache compress_poor, zswap reject_compress_poor). */
+  compressPoor: number;
+  /** Rejected: persistent cap (zswap pool_limit_hit). */
+  poolLimitHit: number;
+  /** Rejected: the zpool could not allocate even after eviction (zswap reject_alloc_fail). */
+  rejectAllocFail: number;
+  /** Ephemeral pages evicted to make room (zcache evicted_*). */
+  evictedPages: number;
+  /** Successful gets. */
+  gets: number;
+  /** Stored pages freed (flush, replace, exclusive get, eviction). */
+  frees: number;
+  /** Frames held by the two zpools. */
+  zpoolPages: { ephemeral: number; persistent: number };
+  /** Whether the persistent pool is above the cap and refusing (hysteresis). */
+  reachedFull: boolean;
+  /** The tmem core's metadata (all backends share the index). */
+  core: CoreStats;
+  /** Per client (Worker slot) with any activity. */
+  clients: ZcacheClientStats[];
+}
+
+const MAGIC = 0x5a434143; // "ZCAC"
+const W_MAGIC = 0, W_MAXZ = 1, W_MAXPCT = 2, W_ACCEPT = 3, W_DOMAIN = 4, W_EPH = 5, W_PERS = 6, W_FULL = 7,
+  W_ACCEL = 8, W_NAMELEN = 9, W_NAME = 10, W_NAME_MAX = 40;
+const C = 32;
+const C_EPH_PAGES = C + 0, C_PERS_PAGES = C + 1, C_SAME = C + 2, C_EPH_Z = C + 3, C_PERS_Z = C + 4, C_EPH_PUTS = C + 5,
+  C_PERS_PUTS = C + 6, C_EPH_FAIL = C + 7, C_PERS_FAIL = C + 8, C_POOR = C + 9, C_LIMIT = C + 10, C_ALLOCFAIL = C + 11,
+  C_EVICTED = C + 12, C_GETS = C + 13, C_FREES = C + 14;
+const CLIENTS = 256, MAX_CLIENTS = 64, CW = 8;
+const K_EPH = 0, K_PERS = 1, K_Z = 2, K_PUTS = 3, K_REJ = 4, K_GETS = 5, K_FREES = 6, K_SAME = 7;
+
+const LEN_MASK = 0x1fff;
+const SAME = 1 << 13;
+const PERSIST = 1 << 14;
+/** Staging capacity: LZ4's bound for a 4 KiB page is 4096 + 4096/255 + 16 = 4128 bytes. */
+const STAGE_CAP = 8192;
+/** Eviction batch when frames run short. */
+const EVICT_BATCH = 64;
+/** Eviction rounds per allocation before giving up. */
+const EVICT_ROUNDS = 16;
+
+/** The zcache backend (one instance, as this thread sees it). */
+export class Zcache extends PamBackend implements TmemBackend {
+  readonly type = "zcache";
+  readonly instance: number;
+  /** The ephemeral (cleancache) zpool. */
+  readonly ephemeral: Zpool;
+  /** The persistent (frontswap) zpool. */
+  readonly persistent: Zpool;
+  private readonly st: Int32Array;
+  private readonly zp: [ZpoolBackend, ZpoolBackend];
+  private readonly u8: Uint8Array;
+  private readonly stage: number;
+  private readonly hash: number;
+  private readonly clientBase: number;
+  private readonly capFrames: number;
+  private readonly acceptFrames: number;
+  private readonly maxZsize: number;
+  private readonly accel: number;
+  private readonly domain: number;
+
+  private constructor(pm: PhysicalMemory, instance: number, pfn: number, eph: Zpool, pers: Zpool) {
+    super(pm);
+    this.instance = instance;
+    this.st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + pfn * PAGE_SIZE, PAGE_SIZE / 4);
+    this.ephemeral = eph;
+    this.persistent = pers;
+    this.zp = [eph.backend, pers.backend];
+    this.u8 = pm.u8;
+    this.stage = pm.scratch + SCRATCH_STAGE;
+    this.hash = pm.scratch + SCRATCH_LZ4_HASH;
+    const slot = pm.slot < MAX_CLIENTS ? pm.slot : MAX_CLIENTS - 1;
+    this.clientBase = CLIENTS + slot * CW;
+    const st = this.st;
+    this.maxZsize = Atomics.load(st, W_MAXZ);
+    this.accel = Atomics.load(st, W_ACCEL);
+    this.domain = Atomics.load(st, W_DOMAIN);
+    this.capFrames = Math.floor(pm.frames * Atomics.load(st, W_MAXPCT) / 100);
+    this.acceptFrames = Math.floor(this.capFrames * Atomics.load(st, W_ACCEPT) / 100);
+  }
+
+  /**
+   * Make a new zcache instance in `pm`: two zpools of driver `zpool`, an LRU
+   * domain, and the shared state other Workers open it by.
+   * @throws TmemError EINVAL for bad options; ENODEV for an unknown zpool
+   *   driver; ENOSPC when 16 backend instances or 15 LRU domains exist.
+   */
+  static async create(pm: PhysicalMemory, options: ZcacheOptions = {}): Promise<Zcache> {
+    const driver = options.zpool ?? "zsmalloc";
+    const frac = options.maxZsizeFraction ?? 0.875;
+    const maxPct = options.maxPoolPercent ?? 75;
+    const accept = options.acceptThresholdPercent ?? 90;
+    const accel = options.acceleration ?? 1;
+    argCheck(typeof driver === "string" && driver.length > 0 && driver.length <= W_NAME_MAX, "zpool must be a driver name of 1..40 characters");
+    argCheck(typeof frac === "number" && frac > 0 && frac <= 1, `maxZsizeFraction must be in (0, 1], not ${String(frac)}`);
+    argCheck(typeof maxPct === "number" && maxPct > 0 && maxPct <= 100, `maxPoolPercent must be in (0, 100], not ${String(maxPct)}`);
+    argCheck(typeof accept === "number" && accept > 0 && accept <= 100, `acceptThresholdPercent must be in (0, 100], not ${String(accept)}`);
+    argCheck(Number.isInteger(accel) && accel >= 1 && accel <= 65537, `acceleration must be an integer ≥ 1, not ${String(accel)}`);
+    const area = FrontendArea.for(pm);
+    const eph = await createPool(driver, pm);
+    let pers: Zpool | undefined;
+    let inst: [number, number] | undefined;
+    let domain = 0;
+    try {
+      pers = await createPool(driver, pm);
+      domain = area.tc.newDomain();
+      inst = area.allocInstance("zcache");
+      const st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + inst[1] * PAGE_SIZE, PAGE_SIZE / 4);
+      Atomics.store(st, W_MAXZ, Math.floor(PAGE_SIZE * frac));
+      Atomics.store(st, W_MAXPCT, maxPct);
+      Atomics.store(st, W_ACCEPT, accept);
+      Atomics.store(st, W_DOMAIN, domain);
+      Atomics.store(st, W_EPH, eph.id);
+      Atomics.store(st, W_PERS, pers.id);
+      Atomics.store(st, W_ACCEL, accel);
+      const name = new TextEncoder().encode(driver);
+      new Uint8Array(st.buffer, st.byteOffset + W_NAME * 4, W_NAME_MAX).set(name);
+      Atomics.store(st, W_NAMELEN, name.length);
+      Atomics.store(st, W_MAGIC, MAGIC);
+      const z = new Zcache(pm, inst[0], inst[1], eph, pers);
+      area.remember(z);
+      return z;
+    } catch (e) {
+      if (inst !== undefined) area.freeInstance(inst[0]);
+      if (domain !== 0) area.tc.freeDomain(domain);
+      pers?.destroy({ force: true });
+      eph.destroy({ force: true });
+      throw e;
+    }
+  }
+
+  /**
+   * Open instance `instance` (made by {@link create} in any Worker) in this thread.
+   * @throws TmemError ENODEV if it is not a zcache instance or its zpool
+   *   driver is not registered here.
+   */
+  static async open(pm: PhysicalMemory, instance: number): Promise<Zcache> {
+    const area = FrontendArea.for(pm);
+    const have = area.opened.get(instance);
+    if (have instanceof Zcache) return have;
+    const info = area.instanceInfo(instance);
+    if (info === null || info.type !== "zcache") throw new TmemError(ErrorCode.ENODEV, `instance ${instance} is not a zcache backend`);
+    const st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + info.pfn * PAGE_SIZE, PAGE_SIZE / 4);
+    if (Atomics.load(st, W_MAGIC) !== MAGIC) throw new TmemError(ErrorCode.ENODEV, `zcache instance ${instance} is not initialised`);
+    const eph = await openPool(pm, Atomics.load(st, W_EPH));
+    const pers = await openPool(pm, Atomics.load(st, W_PERS));
+    const z = new Zcache(pm, instance, info.pfn, eph, pers);
+    area.remember(z);
+    return z;
+  }
+
+  /** The zpool driver's name. */
+  get zpoolType(): string {
+    const len = Atomics.load(this.st, W_NAMELEN);
+    return new TextDecoder().decode(new Uint8Array(this.st.buffer, this.st.byteOffset + W_NAME * 4, len).slice());
+  }
+
+  // ── pamops ──
+
+  protected pamStore(_pool: number, persistent: boolean): boolean {
+    const st = this.st, core = this.pm.core, tc = this.tc, cb = this.clientBase;
+    if (persistent && !this.persistentRoom()) {
+      Atomics.add(st, C_LIMIT, 1);
+      return this.reject(true);
+    }
+    const io = tc.ioAddr;
+    const client = (cb - CLIENTS) / CW;
+    const kind = persistent ? PERSIST : 0;
+    if (core.tmem_page_same_filled(io) === 1) {
+      this.pLo = tc.out[0]!; this.pHi = tc.out[1]!;
+      this.pMeta = SAME | kind | (client << 16);
+      Atomics.add(st, C_SAME, 1);
+      Atomics.add(st, cb + K_SAME, 1);
+      this.accountStore(persistent, 0);
+      return true;
+    }
+    const clen = core.lz4_compress_fast(io, PAGE_SIZE, this.stage, STAGE_CAP, this.accel, this.hash);
+    if (clen <= 0 || clen > this.maxZsize) {
+      Atomics.add(st, C_POOR, 1);
+      return this.reject(persistent);
+    }
+    const zp = this.zp[persistent ? 1 : 0];
+    const handle = this.zmalloc(zp, clen);
+    if (handle === 0) {
+      Atomics.add(st, C_ALLOCFAIL, 1);
+      return this.reject(persistent);
+    }
+    const view = zp.map(handle, "wo");
+    this.u8.copyWithin(view.byteOffset, this.stage, this.stage + clen);
+    zp.unmap(handle);
+    this.pLo = handle; this.pHi = persistent ? 1 : 0;
+    this.pMeta = clen | kind | (client << 16);
+    this.accountStore(persistent, clen);
+    return true;
+  }
+
+  protected pamLoad(lo: number, hi: number, meta: number): boolean {
+    const tc = this.tc, core = this.pm.core;
+    Atomics.add(this.st, C_GETS, 1);
+    Atomics.add(this.st, this.clientBase + K_GETS, 1);
+    if ((meta & SAME) !== 0) {
+      core.tmem_page_fill(tc.ioAddr, lo, hi);
+      return true;
+    }
+    const zp = this.zp[hi === 1 ? 1 : 0];
+    const view = zp.map(lo, "ro");
+    let r: number;
+    try {
+      r = core.lz4_decompress_safe_exact(view.byteOffset, meta & LEN_MASK, tc.ioAddr, PAGE_SIZE);
+    } finally {
+      zp.unmap(lo);
+    }
+    return r === PAGE_SIZE;
+  }
+
+  protected pamFree(lo: number, hi: number, meta: number): void {
+    const st = this.st;
+    const persistent = (meta & PERSIST) !== 0;
+    const client = (meta >>> 16) & 0xff;
+    const cb = CLIENTS + (client < MAX_CLIENTS ? client : MAX_CLIENTS - 1) * CW;
+    let zbytes = 0;
+    if ((meta & SAME) !== 0) {
+      Atomics.sub(st, C_SAME, 1);
+      Atomics.sub(st, cb + K_SAME, 1);
+    } else {
+      zbytes = meta & LEN_MASK;
+      this.zp[hi === 1 ? 1 : 0].free(lo);
+    }
+    Atomics.sub(st, persistent ? C_PERS_PAGES : C_EPH_PAGES, 1);
+    Atomics.sub(st, persistent ? C_PERS_Z : C_EPH_Z, zbytes);
+    Atomics.sub(st, cb + (persistent ? K_PERS : K_EPH), 1);
+    Atomics.sub(st, cb + K_Z, zbytes);
+    Atomics.add(st, cb + K_FREES, 1);
+    Atomics.add(st, C_FREES, 1);
+  }
+
+  protected lruDomain(): number {
+    return this.domain;
+  }
+
+  protected isPersistent(pool: number): boolean {
+    return (this.tc.poolFlags(pool) & TMEM_POOL_PERSIST) !== 0;
+  }
+
+  // ── policy ──
+
+  private accountStore(persistent: boolean, zbytes: number): void {
+    const st = this.st, cb = this.clientBase;
+    Atomics.add(st, persistent ? C_PERS_PAGES : C_EPH_PAGES, 1);
+    Atomics.add(st, persistent ? C_PERS_PUTS : C_EPH_PUTS, 1);
+    Atomics.add(st, persistent ? C_PERS_Z : C_EPH_Z, zbytes);
+    Atomics.add(st, cb + (persistent ? K_PERS : K_EPH), 1);
+    Atomics.add(st, cb + K_Z, zbytes);
+    Atomics.add(st, cb + K_PUTS, 1);
+  }
+
+  private reject(persistent: boolean): false {
+    Atomics.add(this.st, persistent ? C_PERS_FAIL : C_EPH_FAIL, 1);
+    Atomics.add(this.st, this.clientBase + K_REJ, 1);
+    return false;
+  }
+
+  /** zswap's hysteresis on the persistent pool's frames. */
+  private persistentRoom(): boolean {
+    const frames = this.zp[1].totalSize() / PAGE_SIZE;
+    const st = this.st;
+    if (Atomics.load(st, W_FULL) !== 0) {
+      if (frames >= this.acceptFrames) return false;
+      Atomics.store(st, W_FULL, 0);
+    }
+    if (frames >= this.capFrames) {
+      Atomics.store(st, W_FULL, 1);
+      return false;
+    }
+    return true;
+  }
+
+  /** zpool malloc that evicts ephemeral pages (LRU) when frames run short; 0 on failure. */
+  private zmalloc(zp: ZpoolBackend, size: number): number {
+    for (let round = 0; ; round++) {
+      try {
+        return zp.malloc(size);
+      } catch (e) {
+        if (!(e instanceof TmemError) || e.code !== ErrorCode.ENOMEM || round >= EVICT_ROUNDS) return 0;
+      }
+      const n = this.tc.evict(this.domain, EVICT_BATCH, this.freeFn);
+      Atomics.add(this.st, C_EVICTED, n);
+      if (n === 0) return 0;
+      // Freed objects free whole frames only when a zspage empties: compact.
+      this.zp[0].compact();
+    }
+  }
+
+  /**
+   * Evict up to `pages` least recently used ephemeral pages now (a shrinker).
+   * @returns pages evicted.
+   */
+  shrink(pages: number): number {
+    argCheck(Number.isSafeInteger(pages) && pages >= 0, "pages must be an integer ≥ 0");
+    let done = 0;
+    while (done < pages) {
+      const n = this.tc.evict(this.domain, Math.min(EVICT_BATCH, pages - done), this.freeFn);
+      if (n === 0) break;
+      done += n;
+    }
+    Atomics.add(this.st, C_EVICTED, done);
+    if (done > 0) this.zp[0].compact();
+    return done;
+  }
+
+  /** Statistics now (all Workers). */
+  stats(): ZcacheStats {
+    const st = this.st;
+    const g = (w: number): number => Atomics.load(st, w);
+    const clients: ZcacheClientStats[] = [];
+    for (let c = 0; c < MAX_CLIENTS; c++) {
+      const b = CLIENTS + c * CW;
+      if (g(b + K_PUTS) === 0 && g(b + K_GETS) === 0 && g(b + K_FREES) === 0 && g(b + K_REJ) === 0) continue;
+      clients.push({
+        client: c, ephemeralPages: g(b + K_EPH), persistentPages: g(b + K_PERS), zbytes: g(b + K_Z), puts: g(b + K_PUTS),
+        rejects: g(b + K_REJ), gets: g(b + K_GETS), frees: g(b + K_FREES), sameFilled: g(b + K_SAME),
+      });
+    }
+    return {
+      instance: this.instance, zpool: this.zpoolType,
+      ephemeralPages: g(C_EPH_PAGES), persistentPages: g(C_PERS_PAGES), sameFilledPages: g(C_SAME),
+      ephemeralZbytes: g(C_EPH_Z), persistentZbytes: g(C_PERS_Z), ephemeralPuts: g(C_EPH_PUTS), persistentPuts: g(C_PERS_PUTS),
+      failedEphemeralPuts: g(C_EPH_FAIL), failedPersistentPuts: g(C_PERS_FAIL), compressPoor: g(C_POOR),
+      poolLimitHit: g(C_LIMIT), rejectAllocFail: g(C_ALLOCFAIL), evictedPages: g(C_EVICTED), gets: g(C_GETS), frees: g(C_FREES),
+      zpoolPages: { ephemeral: this.zp[0].totalSize() / PAGE_SIZE, persistent: this.zp[1].totalSize() / PAGE_SIZE },
+      reachedFull: g(W_FULL) !== 0, core: this.tc.stats(), clients,
+    };
+  }
+
+  /**
+   * Destroy the instance: its zpools, LRU domain and shared state. Its tmem
+   * pools must be gone (unregister it from the frontends first).
+   * @throws TmemError EBUSY while it still holds pages.
+   */
+  destroy(): void {
+    const st = this.st;
+    if (Atomics.load(st, C_EPH_PAGES) + Atomics.load(st, C_PERS_PAGES) !== 0) {
+      throw new TmemError(ErrorCode.EBUSY, `zcache instance ${this.instance} still holds pages: unregister it from the frontends first`);
+    }
+    this.tc.freeDomain(this.domain);
+    this.persistent.destroy({ force: true });
+    this.ephemeral.destroy({ force: true });
+    FrontendArea.for(this.pm).freeInstance(this.instance);
+  }
+}
+
