@@ -10,7 +10,8 @@
 // Key idea: two loops, as G8 asks. The fast loop runs while at least
 // FAST_IN_MARGIN input bytes and FAST_OUT_MARGIN output bytes remain; there a
 // short literal run (< 15) is copied as one unchecked 16-byte v128 move and a
-// match as 16-byte (offset ≥ 16) or 8-byte (offset 2..15) wild moves that may
+// match as 16-byte moves (offset ≥ 16: plain copies; offset < 16: a pattern
+// built by one i8x16.swizzle and stored every multiple of its period) that may
 // overshoot the match's end into space the margins prove is ours. The safe
 // loop decodes the tail with every length checked and exact copies only.
 //
@@ -32,7 +33,7 @@
 //
 // See also: lz4.ts, lz4_compress.ts, test/lz4*.test.ts, test/fuzz/.
 
-import { LAST_LITERALS, MIN_MATCH, ML_BITS, ML_MASK, RUN_MASK } from "./lz4_common";
+import { MIN_MATCH, ML_BITS, ML_MASK, RUN_MASK } from "./lz4_common";
 
 // ══ Margins ══
 
@@ -51,12 +52,35 @@ import { LAST_LITERALS, MIN_MATCH, ML_BITS, ML_MASK, RUN_MASK } from "./lz4_comm
 /** A wild 16-byte match copy needs this much space past the match's end. */
 // @ts-ignore: decorator
 @inline const WILD_V128: u32 = 16;
-/** A wild 8-byte match copy needs this much space past the match's end. */
-// @ts-ignore: decorator
-@inline const WILD_U64: u32 = 8;
-if (LAST_LITERALS > WILD_U64) ERROR("margins assume LAST_LITERALS ≤ 8");
 
 // ══ Helpers ══
+
+/**
+ * Swizzle indices that repeat a pattern of period `offset` (row `offset`,
+ * lane i = i mod offset) across 16 bytes, for matches with offset < 16.
+ * Read-only static data.
+ */
+const SMALL_OFFSET_PATTERN: usize = memory.data<u8>([
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+  0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0,
+  0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3,
+  0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0,
+  0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3,
+  0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 0, 1,
+  0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4, 5, 6,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 1, 2, 3, 4,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 1, 2,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0, 1,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0,
+]);
+/** Bytes to advance per 16-byte store for offset < 16: the largest multiple of offset ≤ 16. */
+const SMALL_OFFSET_STEP: usize = memory.data<u8>([0, 16, 16, 15, 16, 15, 12, 14, 16, 9, 10, 11, 12, 13, 14, 15
+]);
 
 /** The single exit for bad input: -(position) - 1. */
 // @ts-ignore: decorator
@@ -87,31 +111,17 @@ if (LAST_LITERALS > WILD_U64) ERROR("margins assume LAST_LITERALS ≤ 8");
     } else {
       while (op < end) store<u8>(op++, load<u8>(m++));
     }
-  } else if (offset == 1) {
-    // A run of one byte: the commonest overlap (zero runs in memory pages).
-    const b = load<u8>(m);
-    if (room >= WILD_V128) {
-      const v = i8x16.splat(b);
-      do {
-        v128.store(op, v);
-        op += 16;
-      } while (op < end);
-    } else {
-      memory.fill(op, b, ml);
-    }
-  } else if (room >= WILD_U64) {
-    // Seed the pattern byte by byte until a multiple of the period is ≥ 8
-    // bytes back, then move 8 bytes at a time from that distance.
-    let d = offset;
-    while (d < 8) d += offset;
-    const seedEnd = ml < d ? end : op + d;
-    while (op < seedEnd) store<u8>(op++, load<u8>(m++));
-    m = op - d;
-    while (op < end) {
-      store<u64>(op, load<u64>(m));
-      op += 8;
-      m += 8;
-    }
+  } else if (room >= WILD_V128) {
+    // Offset < 16 (runs, short periods): build 16 bytes of the pattern from
+    // its first `offset` bytes (already written) with one swizzle, then store
+    // it every `step` bytes, a multiple of the period, so phases line up.
+    // The load may read up to 15 not-yet-written bytes inside dst: unused lanes.
+    const v = i8x16.swizzle(v128.load(m), v128.load(SMALL_OFFSET_PATTERN + (<usize>offset << 4)));
+    const step = <usize>load<u8>(SMALL_OFFSET_STEP + offset);
+    do {
+      v128.store(op, v);
+      op += step;
+    } while (op < end);
   } else {
     while (op < end) store<u8>(op++, load<u8>(m++));
   }
