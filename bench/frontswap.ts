@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+/**
+ * frontswap.ts: the end-to-end benchmark: frontswap store and load pages per
+ * second on the anon corpus, with 1 Worker and with 2, and bytes of physical
+ * memory per stored page; side by side in one run with what a JS user would
+ * write today: `lru-cache` holding pages compressed by the `lz4` native addon
+ * (../shared/reference/peers.md §5: 71k stores/s, 188k loads/s, 2,294 B of
+ * RSS per page on this machine class).
+ *
+ * Workload (as peers.md §5): N pages (default 100,000), page p = corpus page
+ * p mod 8192, stored under offsets 0..N-1 of one swap type; then N loads in
+ * a scrambled order (offset = i × stride mod N), each checked byte-exact
+ * (ours; the check is inside the timing) or decompressed (baseline). With 2 Workers each takes half of the
+ * offsets of the same swap type, concurrently (one zcache, one tmem index).
+ * Throughput = pages / the slowest Worker's time. Every repeat uses a fresh
+ * physical memory.
+ *
+ * Memory: ours = frames in use after the stores minus frames in use before
+ * the tmem index was set up (zpool frames + tmem descriptors + the bucket
+ * table), × 4096 / pages stored (rejected, incompressible pages are not
+ * stored: they stay with the caller). Baseline = ΔRSS after the fill, after
+ * GC, / N (as peers.md; it stores every page, incompressible ones at their
+ * LZ4 size).
+ *
+ * Run: npm run bench:frontswap [-- --pages N --repeats R --zpool NAME --quick]
+ * Output: bench/results/frontswap.json and tables on stdout.
+ * @module
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { createRequire } from "node:module";
+import { LRUCache } from "lru-cache";
+import { PhysicalMemory } from "../bindings/physmem.js";
+import { Frontswap } from "../src/frontswap.js";
+import { Zcache } from "../src/zcache.js";
+import { median, report, type Row } from "./harness.js";
+
+const arg = (name: string, dflt: number): number => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const quick = process.argv.includes("--quick");
+const N = arg("--pages", quick ? 30_000 : 100_000);
+const REPEATS = arg("--repeats", quick ? 1 : 3);
+const corpusPath = new URL("../../shared/corpus/anon.pages", `file://${process.cwd()}/bench/`);
+if (!existsSync(corpusPath)) {
+  console.warn(`bench/frontswap: ${corpusPath.pathname} is absent: nothing to measure (the benchmark needs the real anon pages)`);
+  process.exit(0);
+}
+const file = readFileSync(corpusPath);
+const corpus = new SharedArrayBuffer(file.byteLength);
+new Uint8Array(corpus).set(file);
+const NPAGES = file.byteLength / 4096;
+const pageOf = (p: number): Uint8Array => new Uint8Array(corpus, (p % NPAGES) * 4096, 4096);
+const stride = (n: number): number => { let s = Math.floor(n * 0.618) | 1; while (gcd(s, n) !== 1) s += 2; return s; };
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+const settle = (): void => { gc(); gc(); };
+
+// ══ Baseline: lru-cache of lz4 (native addon) blocks ══
+
+interface Lz4Native {
+  encodeBlock(src: Buffer, dst: Buffer): number;
+  decodeBlock(src: Buffer, dst: Buffer): number;
+  encodeBound(n: number): number;
+}
+
+function baseline(): { store: number; load: number; bytes: number } {
+  const lz4 = createRequire(import.meta.url)("lz4") as Lz4Native;
+  const scratch = Buffer.alloc(lz4.encodeBound(4096));
+  const out = Buffer.alloc(4096);
+  settle();
+  const rss0 = process.memoryUsage().rss;
+  const cache = new LRUCache<number, Buffer>({ max: N });
+  let t0 = performance.now();
+  for (let p = 0; p < N; p++) {
+    const src = Buffer.from(corpus, (p % NPAGES) * 4096, 4096);
+    let n = lz4.encodeBlock(src, scratch);
+    let v: Buffer;
+    if (n <= 0 || n >= 4096) { v = Buffer.allocUnsafeSlow(4096); src.copy(v); n = 0; } // stored raw
+    else { v = Buffer.allocUnsafeSlow(n); scratch.copy(v, 0, 0, n); }
+    cache.set(p, v);
+  }
+  const store = N / ((performance.now() - t0) / 1000);
+  settle();
+  const bytes = (process.memoryUsage().rss - rss0) / N;
+  const s = stride(N);
+  t0 = performance.now();
+  let ok = 0;
+  for (let i = 0; i < N; i++) {
+    const p = (i * s) % N;
+    const v = cache.get(p)!;
+    if (v.length === 4096) { v.copy(out); ok++; } else if (lz4.decodeBlock(v, out) === 4096) ok++;
+  }
+  const load = N / ((performance.now() - t0) / 1000);
+  if (ok !== N) throw new Error(`baseline: ${N - ok} pages failed to load`);
+  cache.clear();
+  settle();
+  return { store, load, bytes };
+}
+
+// ══ Ours: frontswap → zcache, in W Workers ══
+
+interface Reply { ms: number; ok: number; bad: number; error?: string; ready?: boolean }
+
+function ask(w: Worker, msg: unknown): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const on = (r: Reply): void => {
+      w.off("message", on);
+      if (r.error) reject(new Error(r.error)); else resolve(r);
+    };
+    w.on("message", on);
+    w.postMessage(msg);
+  });
+}
+
+async function ours(workers: number, zpool: string): Promise<{ store: number; load: number; bytes: number; stored: number; stats: object }> {
+  const frames = Math.ceil((N * 4096 * 0.8) / 4096) + 8192;
+  const pm = await PhysicalMemory.create({ frames, maxWorkers: 8 });
+  const used0 = pm.stats().usedFrames;
+  const z = await Zcache.create(pm, { zpool, maxPoolPercent: 100, acceptThresholdPercent: 100 });
+  const fs = Frontswap.for(pm);
+  await fs.registerOps(z);
+  await fs.init(0);
+  const ws: Worker[] = [];
+  for (let i = 0; i < workers; i++) {
+    const w = new Worker(new URL("../dist/frontswap-stress-worker.js", `file://${process.cwd()}/bench/`), { workerData: { handle: pm.handle, corpus } });
+    await new Promise<void>((r) => w.once("message", () => r()));
+    ws.push(w);
+  }
+  const per = Math.ceil(N / workers);
+  const part = (i: number): { base: number; count: number } => ({ base: i * per, count: Math.min(per, N - i * per) });
+  const st = await Promise.all(ws.map((w, i) => ask(w, { cmd: "store", type: 0, ...part(i) })));
+  const stored = st.reduce((a, r) => a + r.ok, 0);
+  const storeMs = Math.max(...st.map((r) => r.ms));
+  const bytes = ((pm.stats().usedFrames - used0) * 4096) / stored;
+  const ld = await Promise.all(ws.map((w, i) => ask(w, { cmd: "load", type: 0, ...part(i) })));
+  const loadMs = Math.max(...ld.map((r) => r.ms));
+  const bad = ld.reduce((a, r) => a + r.bad, 0);
+  const loaded = ld.reduce((a, r) => a + r.ok, 0);
+  if (bad !== 0 || loaded !== stored) throw new Error(`frontswap: ${bad} wrong pages, ${loaded} of ${stored} loaded`);
+  const stats = z.stats();
+  for (const w of ws) { w.postMessage({ cmd: "exit" }); await new Promise((r) => w.once("exit", r)); }
+  pm.detach();
+  // Loads are counted over every offset tried; misses of rejected pages are part of the work.
+  return { store: N / (storeMs / 1000), load: N / (loadMs / 1000), bytes, stored, stats };
+}
+
+const zpoolArg = process.argv.indexOf("--zpool");
+let zpool = zpoolArg > 0 ? process.argv[zpoolArg + 1]! : "zsmalloc";
+try {
+  const probe = await PhysicalMemory.create({ frames: 64 });
+  (await Zcache.create(probe, { zpool })).destroy();
+  probe.detach();
+} catch (e) {
+  console.warn(`bench/frontswap: zpool driver "${zpool}" is not usable here (${String(e)}); using zbud`);
+  zpool = "zbud";
+}
+const base: Array<{ store: number; load: number; bytes: number }> = [];
+const one: Array<Awaited<ReturnType<typeof ours>>> = [];
+const two: Array<Awaited<ReturnType<typeof ours>>> = [];
+for (let r = 0; r < REPEATS; r++) {
+  base.push(baseline());
+  one.push(await ours(1, zpool));
+  two.push(await ours(2, zpool));
+  console.error(`repeat ${r + 1}/${REPEATS}: baseline ${base[r]!.store.toFixed(0)}/${base[r]!.load.toFixed(0)}, ` +
+    `1W ${one[r]!.store.toFixed(0)}/${one[r]!.load.toFixed(0)}, 2W ${two[r]!.store.toFixed(0)}/${two[r]!.load.toFixed(0)} pages/s`);
+}
+const m = (xs: Array<{ store: number; load: number; bytes: number }>, k: "store" | "load" | "bytes"): number => median(xs.map((x) => x[k]));
+const b = { store: m(base, "store"), load: m(base, "load"), bytes: m(base, "bytes") };
+const rows: Row[] = [
+  { subject: "lru-cache 11 + lz4 0.6.5 (native)", workers: 1, "store pages/s": b.store, "load pages/s": b.load, "B/page": b.bytes, "store ×": 1, "load ×": 1 },
+  { subject: `frontswap → zcache (${zpool})`, workers: 1, "store pages/s": m(one, "store"), "load pages/s": m(one, "load"), "B/page": m(one, "bytes"),
+    "store ×": m(one, "store") / b.store, "load ×": m(one, "load") / b.load },
+  { subject: `frontswap → zcache (${zpool})`, workers: 2, "store pages/s": m(two, "store"), "load pages/s": m(two, "load"), "B/page": m(two, "bytes"),
+    "store ×": m(two, "store") / b.store, "load ×": m(two, "load") / b.load },
+];
+const scaling: Row[] = [{ "2W/1W store": m(two, "store") / m(one, "store"), "2W/1W load": m(two, "load") / m(one, "load"),
+  "stored of offered": `${one[0]!.stored}/${N}`, repeats: REPEATS }];
+report("frontswap", { "frontswap store/load vs lru-cache + lz4 (anon corpus)": rows, "scaling": scaling },
+  { pages: N, zpool, zcacheStats: one[one.length - 1]!.stats,
+    notes: "B/page: ours = physical frames (zpool + tmem metadata) per stored page; baseline = ΔRSS after GC per page. Loads in scrambled order (i × stride mod N) in both; ours also compare every page byte-exact." });

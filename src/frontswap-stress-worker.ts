@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+/**
+ * frontswap-stress-worker.ts: a worker_threads entry that attaches to a
+ * physical memory and drives the frontswap frontend, for the 2-Worker tests
+ * and bench/frontswap.ts. workerData: `{ handle, corpus }` (corpus: a
+ * SharedArrayBuffer of whole 4 KiB pages). It then answers messages:
+ *
+ * - `{ cmd: "store" | "load", type, base, count }`: store (or load and
+ *   verify) pages base..base+count-1 of `type`, page p = corpus page
+ *   p mod n; replies `{ ms, ok, bad }` (ok = accepted stores / exact loads).
+ * - `{ cmd: "random", type, base, count, ops, seed }`: random stores, loads
+ *   and invalidations of offsets base..base+count-1 checked against a local
+ *   model: an accepted store must load back exact until invalidated, a
+ *   rejected store must leave no copy; replies `{ ms, ok, bad, stored }`.
+ * - `{ cmd: "register", types, fs }`: create a zcache instance and register
+ *   it with frontswap and cleancache, init `types` and initFs `fs` times,
+ *   all racing the other Workers; replies `{ instance, fsIds }`.
+ * - `{ cmd: "cleancache", fs, key, count, rounds, seed }`: puts and gets on a
+ *   shared cleancache pool, checking every hit is byte-exact; replies
+ *   `{ hits, misses, bad }`.
+ * - `{ cmd: "exit" }`: detach and exit.
+ * @module
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { PhysicalMemory, type PhysicalMemoryHandle } from "../bindings/physmem.js";
+import { Frontswap } from "./frontswap.js";
+import { Cleancache } from "./cleancache.js";
+import { Zcache } from "./zcache.js";
+
+const { handle, corpus, zpool } = workerData as { handle: PhysicalMemoryHandle; corpus: SharedArrayBuffer; zpool?: string };
+const pm = await PhysicalMemory.attach(handle);
+const fs = Frontswap.for(pm);
+const cc = Cleancache.for(pm);
+const pages = new Uint8Array(corpus);
+const npages = pages.length / 4096;
+const pageOf = (p: number): Uint8Array => pages.subarray((p % npages) * 4096, (p % npages + 1) * 4096);
+
+function eq(a: Uint8Array, b: Uint8Array): boolean {
+  const x = new Uint32Array(a.buffer, a.byteOffset, 1024), y = new Uint32Array(b.buffer, b.byteOffset, 1024);
+  for (let i = 0; i < 1024; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+let rng = 1;
+const rand = (n: number): number => {
+  rng ^= rng << 13; rng >>>= 0; rng ^= rng >>> 17; rng ^= rng << 5; rng >>>= 0;
+  return rng % n;
+};
+
+type Msg =
+  | { cmd: "store" | "load"; type: number; base: number; count: number }
+  | { cmd: "random"; type: number; base: number; count: number; ops: number; seed: number }
+  | { cmd: "register"; types: number[]; fs: number }
+  | { cmd: "cleancache"; fs: number; key: number; count: number; rounds: number; seed: number }
+  | { cmd: "exit" };
+
+parentPort!.on("message", async (m: Msg) => {
+  try {
+    await fs.ready();
+    await cc.ready();
+    const out = new Uint8Array(4096);
+    if (m.cmd === "store") {
+      let ok = 0;
+      const t0 = performance.now();
+      for (let i = 0; i < m.count; i++) if (fs.store(m.type, m.base + i, pageOf(m.base + i))) ok++;
+      parentPort!.postMessage({ ms: performance.now() - t0, ok, bad: 0 });
+    } else if (m.cmd === "load") {
+      // Scrambled order (i × stride mod count), as the baseline in bench/frontswap.ts.
+      let s = Math.floor(m.count * 0.618) | 1;
+      while (gcd(s, m.count) !== 1) s += 2;
+      let ok = 0, bad = 0;
+      const t0 = performance.now();
+      for (let i = 0; i < m.count; i++) {
+        const off = m.base + ((i * s) % m.count);
+        if (fs.load(m.type, off, out)) { if (eq(out, pageOf(off))) ok++; else bad++; }
+      }
+      parentPort!.postMessage({ ms: performance.now() - t0, ok, bad });
+    } else if (m.cmd === "random") {
+      rng = m.seed || 1;
+      const model = new Map<number, number>(); // offset → corpus page index
+      let ok = 0, bad = 0;
+      const t0 = performance.now();
+      for (let i = 0; i < m.ops; i++) {
+        const off = m.base + rand(m.count);
+        const r = rand(10);
+        if (r < 5) {
+          const p = rand(npages * 4);
+          if (fs.store(m.type, off, pageOf(p))) model.set(off, p); else model.delete(off);
+        } else if (r < 9) {
+          const hit = fs.load(m.type, off, out);
+          const want = model.get(off);
+          if (hit !== (want !== undefined) || (hit && !eq(out, pageOf(want!)))) bad++; else ok++;
+        } else {
+          const was = fs.invalidatePage(m.type, off);
+          if (was !== model.has(off)) bad++;
+          model.delete(off);
+        }
+      }
+      // Final sweep: every accepted page loads back exact.
+      for (const [off, p] of model) if (!fs.load(m.type, off, out) || !eq(out, pageOf(p))) bad++;
+      parentPort!.postMessage({ ms: performance.now() - t0, ok, bad, stored: model.size });
+    } else if (m.cmd === "register") {
+      const z = await Zcache.create(pm, { zpool: zpool ?? "zsmalloc" });
+      const [a, b] = await Promise.all([fs.registerOps(z), cc.registerOps(z)]);
+      for (const t of m.types) await fs.init(t);
+      const fsIds: number[] = [];
+      for (let i = 0; i < m.fs; i++) fsIds.push(await cc.initFs());
+      parentPort!.postMessage({ instance: z.instance, fsIds, prev: [a?.instance ?? -1, b?.instance ?? -1] });
+    } else if (m.cmd === "cleancache") {
+      rng = m.seed || 1;
+      let hits = 0, misses = 0, bad = 0;
+      for (let r = 0; r < m.rounds; r++) {
+        for (let i = 0; i < m.count; i++) {
+          // Both Workers put the same bytes under a key: any hit must be exact.
+          if (rand(2) === 0) cc.putPage(m.fs, m.key, i, pageOf(i));
+          else if (cc.getPage(m.fs, m.key, i, out)) { if (eq(out, pageOf(i))) hits++; else bad++; } else misses++;
+        }
+      }
+      parentPort!.postMessage({ hits, misses, bad });
+    } else if (m.cmd === "exit") {
+      pm.detach();
+      process.exit(0);
+    }
+  } catch (e) {
+    parentPort!.postMessage({ error: String((e as Error).stack ?? e) });
+  }
+});
+parentPort!.postMessage({ ready: true, slot: pm.slot });
