@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { PhysicalMemory } from "../bindings/physmem.js";
+import { zsmallocDriver, type ZsmallocBackend } from "../src/zpool/drivers/zsmalloc.js";
+import { kernelZsmallocUsage } from "../src/zpool/kernel-zsmalloc.js";
+
+// Density against the kernel (reference/kernel.md §2.1): the frames our pool
+// holds for objects after compact() must be at most the kernel's fully
+// compacted figure + 1 %, for both corpus size distributions. Pages LZ4
+// cannot shrink (reference size > 4096) are stored as 4096-byte huge objects,
+// in our pool and in the kernel's figure alike, as a store path that keeps
+// incompressible pages uncompressed would.
+
+const corpus = (name: string): URL => new URL(`../../shared/corpus/${name}.lz4sizes.u32`, import.meta.url);
+const present = ["anon", "file"].every((n) => existsSync(fileURLToPath(corpus(n))));
+if (!present) console.warn("zsmalloc density: ../shared/corpus/*.lz4sizes.u32 not found; skipping the corpus density tests");
+
+function sizes(name: string): number[] {
+  const b = readFileSync(fileURLToPath(corpus(name)));
+  const u = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+  return Array.from(u, (s) => Math.min(Math.max(s, 1), 4096));
+}
+
+let pm: PhysicalMemory;
+beforeAll(async () => {
+  pm = await PhysicalMemory.create({ frames: 12288, maxWorkers: 2 });
+});
+afterAll(() => pm?.detach());
+
+describe.skipIf(!present)("zsmalloc density vs the kernel on real size distributions", () => {
+  it.each(["anon", "file"])("%s: after fill, and after freeing a random half and compacting", (name) => {
+    const all = sizes(name);
+    const p = zsmallocDriver.create(pm, {}) as ZsmallocBackend;
+    const hs = all.map((s) => p.malloc(s));
+    const fill = p.stats();
+    const kFill = kernelZsmallocUsage(all, 8);
+    // Free a pseudo-random half.
+    let x = 2024;
+    const kept: number[] = [];
+    for (let i = 0; i < all.length; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      if ((x >>> 16) & 1) p.free(hs[i]!);
+      else kept.push(all[i]!);
+    }
+    const beforeCompact = p.stats().objectPages;
+    const freed = p.compact();
+    const after = p.stats();
+    const kHalf = kernelZsmallocUsage(kept, 8);
+    const row = (label: string, ours: number, meta: number, objects: number, kernel: ReturnType<typeof kernelZsmallocUsage>): string =>
+      `${name} ${label}: ours ${ours} object frames (+${meta} metadata frames, ` +
+      `${((meta * 4096 + objects * 4) / objects).toFixed(1)} B metadata/object) vs kernel ${kernel.pages} ` +
+      `(+${(kernel.extraBytes / kernel.objects).toFixed(1)} B/object outside the pool) → ${(100 * ours / kernel.pages).toFixed(2)} %`;
+    console.log(row("fill", fill.objectPages, fill.metaPages, fill.objects, kFill));
+    console.log(row(`half freed, compact freed ${freed} of ${beforeCompact}`, after.objectPages, after.metaPages, after.objects, kHalf));
+    expect(fill.objectPages).toBeLessThanOrEqual(Math.floor(kFill.pages * 1.01));
+    expect(after.objects).toBe(kept.length);
+    expect(after.objectPages).toBeLessThanOrEqual(Math.floor(kHalf.pages * 1.01));
+    expect(freed).toBeGreaterThan(0);
+    p.destroy();
+  });
+});
