@@ -179,9 +179,7 @@ export function releaseDriver(type: string): void {
 // ══ Built-in drivers ══
 // zbud is registered at once; zsmalloc lazily, as the kernel loads
 // "zpool-zsmalloc" on first use, so it costs nothing until a pool needs it.
-// The specifier is a variable while src/zpool/drivers/zsmalloc.ts is being
-// written in parallel; it becomes a literal import once that file lands.
+// The specifier is a literal so bundlers (esbuild, vite) include the driver.
 
 registerDriver(zbudDriver);
-const ZSMALLOC_MODULE = "./drivers/zsmalloc.js";
-registerDriverLoader("zsmalloc", () => import(/* @vite-ignore */ ZSMALLOC_MODULE) as Promise<DriverModule>);
+registerDriverLoader("zsmalloc", () => import("./drivers/zsmalloc.js") as Promise<DriverModule>);
