@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: MIT
+/**
+ * zsmalloc.ts: how fast is our zsmalloc, and how dense, at 1k, 100k and 1M
+ * live objects with real compressed-page sizes.
+ *
+ * Run: `node scripts/run-ts.mjs bench/zsmalloc.ts [--quick]` (after
+ * `npm run build`). Writes bench/results/zsmalloc.json and prints tables.
+ *
+ * What is measured:
+ *  - malloc+free pairs per second, single thread: prefill `live` objects, then
+ *    each pair frees a pre-drawn random victim and allocates the next size;
+ *    side by side in one run: the wasm core called directly
+ *    (`pm.core.zs_malloc` / `zs_free`), the same pool through the zpool
+ *    driver (ZsmallocBackend), and the pure-TypeScript port of the same
+ *    algorithm over an ArrayBuffer (bench/zsmalloc-port.ts, no locks).
+ *    Medians of RUNS runs of PAIRS pairs each, after one warm-up run.
+ *  - 2 Workers on one pool, each in its own size band (disjoint size
+ *    classes), against 1 Worker alone: aggregate pairs/s and the ratio.
+ *  - density after the fill and after compact(): our object frames and
+ *    metadata frames vs the kernel's fully compacted figure
+ *    (src/zpool/kernel-zsmalloc.ts).
+ *
+ * Sizes: ../shared/corpus/{anon,file}.lz4sizes.u32 together; pages LZ4 cannot
+ * shrink (> 4096) are stored as 4096-byte objects. Without the corpus a
+ * synthetic uniform 200..3900 is used (and said so).
+ * @module
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { PhysicalMemory } from "../bindings/physmem.js";
+import { zsmallocDriver, type ZsmallocBackend } from "../src/zpool/drivers/zsmalloc.js";
+import { kernelZsmallocUsage } from "../src/zpool/kernel-zsmalloc.js";
+import { ZsmallocPort } from "./zsmalloc-port.js";
+import { bundleWorker, median, report, type Row } from "./harness.js";
+
+const quick = process.argv.includes("--quick");
+const LIVES = quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000];
+const PAIRS = quick ? 300_000 : 1_000_000;
+const RUNS = quick ? 3 : 5;
+
+// ══ Sizes ══
+
+let seed = 0x2545f491;
+const rand = (): number => {
+  seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0;
+  return seed / 4294967296;
+};
+function corpus(name: string): number[] | null {
+  const path = `../shared/corpus/${name}.lz4sizes.u32`;
+  if (!existsSync(path)) return null;
+  const b = readFileSync(path);
+  return Array.from(new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2), (s) => Math.min(Math.max(s, 1), 4096));
+}
+const anon = corpus("anon"), file = corpus("file");
+const base = anon && file ? [...anon, ...file] : Array.from({ length: 16384 }, () => 200 + Math.floor(rand() * 3701));
+const sizeSource = anon && file ? "anon + file .lz4sizes.u32 (16384 pages; > 4096 stored as 4096)" : "synthetic uniform 200..3900 (corpus absent)";
+if (!(anon && file)) console.warn("../shared/corpus is absent: using a synthetic size distribution");
+const SIZE_MASK = (1 << 21) - 1;
+const sizes = new Uint32Array(SIZE_MASK + 1).map(() => base[Math.floor(rand() * base.length)]!);
+const victimsFor = (live: number, n: number): Uint32Array => new Uint32Array(n).map(() => Math.floor(rand() * live));
+const meanSize = base.reduce((a, b) => a + b, 0) / base.length;
+const framesFor = (live: number): number => Math.ceil((live * (meanSize + 200)) / 4096) + 8192;
+
+// ══ Single-thread loops (one per subject, so each stays monomorphic) ══
+
+function churnCore(m: (p: number, s: number) => number, f: (p: number, h: number) => number, pool: number,
+                   hs: Int32Array, victims: Uint32Array, si: number): number {
+  let bad = 0;
+  for (let k = 0; k < victims.length; k++) {
+    const v = victims[k]!;
+    bad |= f(pool, hs[v]!);
+    const h = m(pool, sizes[(si + k) & SIZE_MASK]!);
+    bad |= h;
+    hs[v] = h;
+  }
+  return bad;
+}
+function churnDriver(p: ZsmallocBackend, hs: Int32Array, victims: Uint32Array, si: number): void {
+  for (let k = 0; k < victims.length; k++) {
+    const v = victims[k]!;
+    p.free(hs[v]!);
+    hs[v] = p.malloc(sizes[(si + k) & SIZE_MASK]!);
+  }
+}
+function churnPort(p: ZsmallocPort, hs: Int32Array, victims: Uint32Array, si: number): number {
+  let bad = 0;
+  for (let k = 0; k < victims.length; k++) {
+    const v = victims[k]!;
+    bad |= p.free(hs[v]!);
+    hs[v] = p.malloc(sizes[(si + k) & SIZE_MASK]!);
+  }
+  return bad;
+}
+
+/** Median pairs/s of RUNS timed runs (one untimed warm-up first). */
+function measure(run: (victims: Uint32Array, si: number) => void, live: number): { rate: number; runs: number[] } {
+  const rates: number[] = [];
+  let si = live;
+  for (let r = 0; r <= RUNS; r++) {
+    const victims = victimsFor(live, PAIRS);
+    const t0 = performance.now();
+    run(victims, si);
+    const ms = performance.now() - t0;
+    si += PAIRS;
+    if (r > 0) rates.push(PAIRS / (ms / 1000));
+  }
+  return { rate: median(rates), runs: rates };
+}
+
+const maxFrames = framesFor(Math.max(...LIVES));
+const pm = await PhysicalMemory.create({ frames: maxFrames, maxWorkers: 4 });
+const { zs_malloc, zs_free } = pm.core;
+
+/**
+ * The port must be the same algorithm: run one sequence of mallocs, writes,
+ * frees and a compaction on both, and require the same frame counts and the
+ * same bytes back.
+ */
+function checkPortMatchesWasm(): void {
+  const p = zsmallocDriver.create(pm, {}) as ZsmallocBackend;
+  const zp = new ZsmallocPort({ frames: 8192 });
+  const n = 4000;
+  const hw: number[] = [], hp: number[] = [];
+  const fill = (v: Uint8Array, i: number): void => { for (let j = 0; j < v.length; j++) v[j] = (i * 31 + j) & 255; };
+  for (let i = 0; i < n; i++) {
+    const s = sizes[i]!;
+    hw.push(p.malloc(s)); hp.push(zp.malloc(s));
+    const v = zp.map(hp[i]!, "wo"); fill(v, i); zp.unmap(hp[i]!);
+  }
+  for (let i = 0; i < n; i += 3) { p.free(hw[i]!); if (zp.free(hp[i]!) !== 0) throw new Error("port free failed"); }
+  const fw = p.compact(), fp = zp.compact();
+  if (fw !== fp || p.stats().objectPages !== zp.totalPages()) {
+    throw new Error(`port diverges from the wasm: compact ${fp} vs ${fw}, pages ${zp.totalPages()} vs ${p.stats().objectPages}`);
+  }
+  for (let i = 1; i < n; i += 3) {
+    const v = zp.map(hp[i]!, "ro");
+    for (let j = 0; j < v.length; j++) if (v[j] !== ((i * 31 + j) & 255)) throw new Error(`port lost object ${i}`);
+    zp.unmap(hp[i]!);
+  }
+  p.destroy();
+}
+checkPortMatchesWasm();
+const throughput: Row[] = [];
+const density: Row[] = [];
+const detail: Record<string, unknown> = {};
+
+for (const live of LIVES) {
+  const fillSizes = Array.from({ length: live }, (_, i) => sizes[i & SIZE_MASK]!);
+  // wasm direct
+  const p = zsmallocDriver.create(pm, {}) as ZsmallocBackend;
+  const hs = new Int32Array(live);
+  for (let i = 0; i < live; i++) hs[i] = zs_malloc(p.id, fillSizes[i]!);
+  const filled = p.stats();
+  const kFill = kernelZsmallocUsage(fillSizes, 8);
+  const core = measure((v, si) => { if (churnCore(zs_malloc, zs_free, p.id, hs, v, si) < 0) throw new Error("zs_malloc/zs_free failed"); }, live);
+  // the same pool through the driver
+  const drv = measure((v, si) => churnDriver(p, hs, v, si), live);
+  // density after churn and compaction
+  const live0 = p.stats();
+  const liveSizes: number[] = [];
+  for (let i = 0; i < live; i++) liveSizes.push(p.objSize(hs[i]!));
+  const kLive = kernelZsmallocUsage(liveSizes, 8);
+  const freed = p.compact();
+  const compacted = p.stats();
+  for (let i = 0; i < live; i++) zs_free(p.id, hs[i]!);
+  p.destroy();
+  // the pure-TS port
+  let port: { rate: number; runs: number[] } | null = null;
+  try {
+    const zp = new ZsmallocPort({ frames: framesFor(live), maxPagesPerZspage: 8 });
+    const ph = new Int32Array(live);
+    for (let i = 0; i < live; i++) ph[i] = zp.malloc(fillSizes[i]!);
+    port = measure((v, si) => { if (churnPort(zp, ph, v, si) < 0) throw new Error("port free failed"); }, live);
+  } catch (e) {
+    console.warn(`TS port at ${live} live: ${String(e)}`);
+  }
+  throughput.push({
+    live,
+    "wasm pm.core Mpairs/s": core.rate / 1e6,
+    "zpool driver Mpairs/s": drv.rate / 1e6,
+    "TS port Mpairs/s": port ? port.rate / 1e6 : "n/a",
+    "wasm / TS port": port ? core.rate / port.rate : "n/a",
+  });
+  density.push({
+    live,
+    "fill: ours frames": filled.objectPages,
+    "kernel": kFill.pages,
+    "ours/kernel %": (100 * filled.objectPages) / kFill.pages,
+    "after churn+compact: ours": compacted.objectPages,
+    "kernel ": kLive.pages,
+    "ours/kernel % ": (100 * compacted.objectPages) / kLive.pages,
+    "compact freed": freed,
+    "meta frames": compacted.metaPages,
+    "meta B/obj": compacted.metadataBytesPerObject,
+    "kernel extra B/obj": kLive.extraBytes / kLive.objects,
+  });
+  detail[`live${live}`] = { core: core.runs, driver: drv.runs, port: port?.runs ?? null, beforeCompact: live0.objectPages };
+  console.log(`live ${live}: wasm ${(core.rate / 1e6).toFixed(2)} M/s, driver ${(drv.rate / 1e6).toFixed(2)}, port ${port ? (port.rate / 1e6).toFixed(2) : "n/a"}`);
+}
+
+// ══ 2 Workers on different classes ══
+
+const workerUrl = await bundleWorker("bench/zsmalloc-worker.ts");
+const W_LIVE = quick ? 20_000 : 50_000;
+const W_PAIRS = quick ? 500_000 : 2_000_000;
+const bands: Array<[number, number]> = [[100, 900], [1500, 3000]];
+const bandSizes = bands.map(([lo, hi]) => {
+  const inBand = base.filter((s) => s >= lo && s <= hi);
+  return new Uint32Array(1 << 20).map(() => inBand[Math.floor(rand() * inBand.length)]!);
+});
+function runWorkers(which: number[]): Promise<Array<{ ms: number; bad: boolean }>> {
+  const p = zsmallocDriver.create(pm, {}) as ZsmallocBackend;
+  const barrier = new Int32Array(new SharedArrayBuffer(8));
+  barrier[1] = which.length;
+  return Promise.all(which.map((b) => new Promise<{ ms: number; bad: boolean }>((resolve, reject) => {
+    const w = new Worker(workerUrl, {
+      workerData: { handle: pm.handle, pool: p.id, sizes: bandSizes[b], victims: victimsFor(W_LIVE, W_PAIRS), live: W_LIVE, pairs: W_PAIRS, barrier },
+    });
+    w.once("message", resolve);
+    w.once("error", reject);
+  }))).finally(() => p.destroy());
+}
+const scale: Row[] = [];
+const oneRates: number[] = [], twoRates: number[] = [];
+for (let r = 0; r < (quick ? 2 : 3); r++) {
+  for (const b of [0, 1]) {
+    const [res] = await runWorkers([b]);
+    if (res!.bad) throw new Error("worker saw a failure");
+    oneRates.push(W_PAIRS / (res!.ms / 1000));
+  }
+  const both = await runWorkers([0, 1]);
+  if (both.some((x) => x.bad)) throw new Error("worker saw a failure");
+  twoRates.push((2 * W_PAIRS) / (Math.max(...both.map((x) => x.ms)) / 1000));
+}
+const one = median(oneRates), two = median(twoRates);
+scale.push({
+  "live per worker": W_LIVE,
+  bands: bands.map(([a, b]) => `${a}-${b}`).join(" / "),
+  "1 Worker Mpairs/s": one / 1e6,
+  "2 Workers Mpairs/s (sum)": two / 1e6,
+  "2 / 1": two / one,
+});
+
+report("zsmalloc", {
+  "malloc+free pairs/s, single thread (median of runs)": throughput,
+  "2 Workers on one pool, disjoint size classes, vs 1 Worker": scale,
+  "density: object frames vs the kernel's fully compacted zsmalloc (chain 8)": density,
+}, { sizes: sizeSource, pairsPerRun: PAIRS, runs: RUNS, workerPairs: W_PAIRS, detail });
+pm.detach();
