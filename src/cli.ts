@@ -2,33 +2,63 @@
 /**
  * cli.ts: the `tmem` command.
  *
- *   tmem demo [--frames N] [--workers N] [--ops N] [--json]
- *       Create a physical memory, let N worker_threads allocate and free
- *       frames in it at random (each stamping and checking its frames), and
- *       print what happened. The default command.
+ *   tmem [simulate] [options]     swap simulation on real pages (the default)
+ *   tmem lz4 compress|decompress [in] [out]
+ *                                 LZ4 frames, interchangeable with the `lz4` CLI
+ *   tmem demo [options]           Workers sharing one physical memory's frames
  *
- * Exit status: 0 on success, 1 when a check failed, 2 for bad usage.
+ * Exit status: 0 on success, 1 when the run found a fault (corruption, lost
+ * page) or an operation failed, 2 for bad usage or bad input.
  * @module
  */
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
+import { createReadStream, createWriteStream, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { TmemError } from "../bindings/status.js";
+import { PAGE_SIZE } from "../bindings/layout.js";
 import type { FrameStressResult } from "./frame-stress.js";
+import { decompressFrame } from "./lz4/frame.js";
+import { createCompressStream, createDecompressStream } from "./lz4/stream.js";
+import { simulate, type ProcessResult, type SimulateResult, type WorkerProcessMessage } from "./sim/simulate.js";
+import { renderMemoryMapSvg } from "./sim/memmap.js";
+import { registeredDrivers } from "./zpool/index.js";
 
-const USAGE = `usage: tmem [demo] [--frames N] [--workers N] [--ops N] [--json]
+const USAGE = `usage: tmem [command] [options]
 
-  demo       N Workers share one physical memory and allocate/free frames at
-             random, checking that no frame is ever handed out twice (default)
+commands:
+  simulate    a program whose working set is larger than its RAM swaps through
+              frontswap into zcache; prints what compression saved (default)
+  lz4         tmem lz4 compress|decompress [in] [out]: LZ4 frames, as the lz4 CLI
+              reads and writes them (stdin/stdout by default, or '-')
+  demo        Workers share one physical memory and allocate/free frames at
+              random, checking that no frame is ever handed out twice
 
-options:
-  --frames N   page frames of 4 KiB in the memory (default 4096)
-  --workers N  worker threads (default 2)
-  --ops N      random operations per worker (default 200000)
-  --json       print the result as JSON
-  -h, --help   this text`;
+simulate options:
+  --corpus FILE|DIR   pages to use: any file cut into 4 KiB pages (tail zero-padded),
+                      or every readable file in a directory (default: the embedded
+                      sample of 512 real anonymous-memory pages)
+  --pages N           working-set size in pages (default: 4096 for the sample, which is
+                      cycled with each copy made distinct; the corpus's size otherwise)
+  --allocator NAME    zpool driver zcache stores into: zsmalloc (default) or zbud
+  --ram SIZE          RAM budget: N pages, a size (512K, 4M, 1G) or a share (25%, default)
+  --accesses N        page accesses (default 12 × the working set)
+  --workers N         simulated processes, each in its own Worker (default 1)
+  --seed N            workload seed (default 1)
+  --json              print the result as JSON
+  --svg FILE          write a picture of the memory map at the end
 
-function fail(msg: string, code = 2): never {
+demo options:
+  --frames N  --workers N  --ops N  --json
+
+  -h, --help          this text`;
+
+/** A usage or input error: message, exit 2. */
+class UsageError extends Error {}
+
+function fail(msg: string, code: number): never {
   process.stderr.write(`tmem: ${msg}\n`);
   process.exit(code);
 }
@@ -36,30 +66,240 @@ function fail(msg: string, code = 2): never {
 function intOption(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} must be an integer from ${min} to ${max}, not '${v}'`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, not '${v}'`);
   return n;
 }
 
-async function demo(argv: string[]): Promise<void> {
-  let parsed;
+function parse<T extends Record<string, { type: "string" | "boolean"; short?: string }>>(argv: string[], options: T) {
   try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        frames: { type: "string" }, workers: { type: "string" }, ops: { type: "string" },
-        json: { type: "boolean" }, help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: false,
-    });
+    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
   } catch (e) {
-    fail(`${(e as Error).message}\n${USAGE}`);
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
-  const v = parsed.values;
-  if (v.help) { console.log(USAGE); return; }
-  const frames = intOption("frames", v.frames, 4096, 16, 1_000_000);
-  const workers = intOption("workers", v.workers, 2, 1, 64);
-  const ops = intOption("ops", v.ops, 200_000, 1, 100_000_000);
+}
 
+// ══ Pages ══
+
+/** Cut `data` into 4 KiB pages, zero-padding the tail as the page cache does. */
+function toPages(data: Uint8Array): Uint8Array {
+  const n = Math.ceil(data.length / PAGE_SIZE);
+  if (n * PAGE_SIZE === data.length) return data;
+  const out = new Uint8Array(n * PAGE_SIZE);
+  out.set(data);
+  return out;
+}
+
+/** Pages of a file, or of every readable regular file in a directory. */
+function readCorpus(path: string): { pages: Uint8Array; what: string } {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new UsageError(`--corpus: no such file or directory: ${path}`);
+  }
+  if (st.isDirectory()) {
+    const parts: Uint8Array[] = [];
+    let files = 0;
+    for (const name of readdirSync(path).sort()) {
+      const p = join(path, name);
+      try {
+        if (!statSync(p).isFile()) continue;
+        const d = readFileSync(p);
+        if (d.length === 0) continue;
+        parts.push(toPages(d));
+        files++;
+      } catch {
+        // unreadable: skipped, as the issue asks ("every readable file")
+      }
+    }
+    if (files === 0) throw new UsageError(`--corpus: ${path} has no readable, non-empty files`);
+    const total = parts.reduce((a, p) => a + p.length, 0);
+    const pages = new Uint8Array(total);
+    let o = 0;
+    for (const p of parts) { pages.set(p, o); o += p.length; }
+    return { pages, what: `${files} files in ${path}` };
+  }
+  let data: Uint8Array;
+  try {
+    data = readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`--corpus: cannot read ${path}: ${(e as Error).message}`);
+  }
+  if (data.length === 0) throw new UsageError(`--corpus: ${path} is empty`);
+  return { pages: toPages(data), what: path };
+}
+
+/** The embedded sample: 512 real pages of a Node process's anonymous memory (LZ4 frame). */
+async function samplePages(): Promise<Uint8Array> {
+  const frame = readFileSync(new URL("../data/sample-anon.pages.lz4", import.meta.url));
+  return decompressFrame(frame);
+}
+
+/** `n` pages cycled from `src`; each copy after the first is made distinct by its copy number in the page's last word. */
+function cycle(src: Uint8Array, n: number): Uint8Array {
+  const m = src.length / PAGE_SIZE;
+  if (n === m) return src;
+  const out = new Uint8Array(n * PAGE_SIZE);
+  for (let i = 0; i < n; i++) {
+    out.set(src.subarray((i % m) * PAGE_SIZE, (i % m + 1) * PAGE_SIZE), i * PAGE_SIZE);
+    const copy = Math.floor(i / m);
+    if (copy > 0) new DataView(out.buffer, i * PAGE_SIZE + PAGE_SIZE - 4, 4).setUint32(0, copy, true);
+  }
+  return out;
+}
+
+function parseRam(v: string | undefined, workingSet: number): number {
+  if (v === undefined) return Math.max(1, Math.floor(workingSet / 4));
+  let m: RegExpExecArray | null;
+  if ((m = /^(\d+(?:\.\d+)?)%$/.exec(v))) {
+    const pct = Number(m[1]);
+    if (pct <= 0 || pct > 100) throw new UsageError(`--ram share must be in (0, 100]%, not '${v}'`);
+    return Math.max(1, Math.floor((workingSet * pct) / 100));
+  }
+  if ((m = /^(\d+(?:\.\d+)?)([KMG])i?B?$/i.exec(v))) {
+    const bytes = Number(m[1]) * { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2]!.toUpperCase() as "K" | "M" | "G"];
+    return Math.max(1, Math.floor(bytes / PAGE_SIZE));
+  }
+  if (/^\d+$/.test(v)) return Number(v);
+  throw new UsageError(`--ram must be pages (1024), a size (4M) or a share (25%), not '${v}'`);
+}
+
+// ══ simulate ══
+
+function progressBar(label: string): (done: number, total: number) => void {
+  const tty = process.stderr.isTTY === true;
+  let lastShown = -1;
+  return (done, total) => {
+    const pct = Math.floor((done / total) * 100);
+    if (tty) {
+      if (pct === lastShown) return;
+      lastShown = pct;
+      const width = 30;
+      const fill = Math.round((done / total) * width);
+      process.stderr.write(`\r${label} [${"#".repeat(fill)}${".".repeat(width - fill)}] ${String(pct).padStart(3)}% ${done}/${total}`);
+      if (done >= total) process.stderr.write("\n");
+    } else {
+      const step = Math.floor(pct / 25) * 25;
+      if (step === lastShown) return;
+      lastShown = step;
+      process.stderr.write(`${label} ${step}% (${done}/${total} accesses)\n`);
+    }
+  };
+}
+
+function spawnNode(i: number, msg: WorkerProcessMessage): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL("./simulate-worker.js", import.meta.url));
+    w.once("message", (m: ProcessResult | { error: string }) => {
+      void w.terminate();
+      if ("error" in m) reject(new Error(`worker ${i}: ${m.error}`)); else resolve(m);
+    });
+    w.once("error", reject);
+    w.postMessage(msg);
+  });
+}
+
+const mib = (pages: number): string => `${((pages * PAGE_SIZE) / 1048576).toFixed(1)} MiB`;
+const fmt = (n: number, d = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+
+function printReport(r: SimulateResult, source: string): void {
+  const t = r.totals;
+  const rows: Array<[string, string]> = [
+    ["pages", `${fmt(r.workingSetPages)} (${mib(r.workingSetPages)}) from ${source}`],
+    ["RAM budget", `${fmt(r.ramPages)} pages (${mib(r.ramPages)}); physical memory ${fmt(r.frames)} frames`],
+    ["accesses", `${fmt(t.accesses)}: ${fmt(t.faults)} faults (${fmt(t.firstTouches)} first touches)`],
+    ["swap-outs", `${fmt(t.swapOuts)}: ${fmt(t.stores)} stored in zcache, ${fmt(t.rejected)} rejected to disk`],
+    ["swap-ins", `${fmt(t.hits)} hits from zcache, ${fmt(t.misses)} misses (read from disk)`],
+    ["checks", `${t.corrupt} corrupt pages, ${t.lost} lost pages`],
+    ["pages stored", `${fmt(r.storedPages)} now (${fmt(r.zcache.sameFilledPages)} same-filled, no allocation)`],
+    ["compression", `ratio ${r.compressionRatio.toFixed(2)} (LZ4, stored pages); ${fmt(r.zcache.compressPoor)} pages rejected as incompressible`],
+    ["frames used", `${fmt(r.framesUsed)} by ${r.allocator} for ${fmt(r.storedPages - r.zcache.sameFilledPages)} objects (${mib(r.framesUsed)})`],
+    ["throughput", `store ${fmt(r.storePagesPerSec)} pages/s (${fmt((r.storePagesPerSec * PAGE_SIZE) / 1e6)} MB/s), load ${fmt(r.loadPagesPerSec)} pages/s (${fmt((r.loadPagesPerSec * PAGE_SIZE) / 1e6)} MB/s)`],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  console.log(`\ntmem simulate: ${r.workers} process(es) swapping through frontswap into zcache (${r.allocator})\n`);
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
+  console.log("\n  density of the pages stored at the end, replayed into each allocator, beside the kernel's figure:\n");
+  console.log("  allocator  objects  frames  kernel frames  pages/frame  bytes stored/frame bytes");
+  for (const d of r.density) {
+    console.log(`  ${d.allocator.padEnd(9)}  ${String(d.objects).padStart(7)}  ${String(d.frames).padStart(6)}  ${String(d.kernelFrames).padStart(13)}  ${d.effectiveRatio.toFixed(2).padStart(11)}  ${(d.density * 100).toFixed(1).padStart(23)} %`);
+  }
+}
+
+async function cmdSimulate(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parse(argv, {
+    corpus: { type: "string" }, pages: { type: "string" }, allocator: { type: "string" }, ram: { type: "string" },
+    accesses: { type: "string" }, workers: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" }, svg: { type: "string" },
+  });
+  if (v.help) { console.log(USAGE); return; }
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const allocator = (v.allocator as string | undefined) ?? "zsmalloc";
+  const known = registeredDrivers();
+  if (!known.includes(allocator)) throw new UsageError(`--allocator must be one of ${known.join(", ")}, not '${allocator}'`);
+  const workers = intOption("workers", v.workers as string | undefined, 1, 1, 16);
+  const seed = intOption("seed", v.seed as string | undefined, 1, 0, 2 ** 31);
+  let src: Uint8Array, source: string, defaultPages: number;
+  if (v.corpus !== undefined) {
+    const c = readCorpus(v.corpus as string);
+    src = c.pages; source = c.what; defaultPages = Math.min(src.length / PAGE_SIZE, 262144);
+  } else {
+    src = await samplePages(); source = "the embedded sample (512 real anonymous-memory pages of a Node.js process)"; defaultPages = 4096;
+  }
+  const n = intOption("pages", v.pages as string | undefined, defaultPages, Math.max(1, workers), 262144);
+  const pages = cycle(src, n);
+  const ram = parseRam(v.ram as string | undefined, n);
+  if (ram > n) throw new UsageError(`--ram (${ram} pages) must not exceed the working set (${n} pages)`);
+  if (ram < workers) throw new UsageError(`--ram must give each worker at least one page`);
+  const accesses = intOption("accesses", v.accesses as string | undefined, 12 * n, 1, 1e9);
+  const r = await simulate({
+    pages, ram, accesses, allocator, workers, seed,
+    onProgress: v.json ? undefined : progressBar("simulating"),
+    spawn: spawnNode,
+  });
+  if (v.svg !== undefined) {
+    writeFileSync(v.svg as string, renderMemoryMapSvg(r.memoryMap, { title: `tmem physical memory after the simulation (${r.allocator}): ${r.frames} frames` }));
+  }
+  if (v.json) {
+    const { memoryMap, ...rest } = r;
+    console.log(JSON.stringify({ ...rest, source, memoryMap: { frames: memoryMap.length, used: memoryMap.filter((f) => f.owner !== 0).length } }, null, 2));
+  } else {
+    printReport(r, source);
+    if (v.svg !== undefined) console.log(`\n  memory map written to ${v.svg as string}`);
+  }
+  if (r.totals.corrupt > 0 || r.totals.lost > 0) fail(`${r.totals.corrupt} corrupt and ${r.totals.lost} lost pages`, 1);
+}
+
+// ══ lz4 ══
+
+async function cmdLz4(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parse(argv, {});
+  if (v.help) { console.log(USAGE); return; }
+  const [mode, input, output, extra] = positionals;
+  if (mode !== "compress" && mode !== "decompress") throw new UsageError("lz4 needs 'compress' or 'decompress'");
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  if (input !== undefined && input !== "-") {
+    try {
+      if (!statSync(input).isFile()) throw new UsageError(`${input} is not a file`);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`no such file: ${input}`);
+    }
+  }
+  const src = input === undefined || input === "-" ? process.stdin : createReadStream(input);
+  const dst = output === undefined || output === "-" ? process.stdout : createWriteStream(output);
+  const transform = mode === "compress" ? createCompressStream() : createDecompressStream();
+  await (Readable.toWeb(src) as unknown as ReadableStream<Uint8Array>).pipeThrough(transform).pipeTo(Writable.toWeb(dst) as WritableStream<Uint8Array>);
+}
+
+// ══ demo ══
+
+async function cmdDemo(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parse(argv, { frames: { type: "string" }, workers: { type: "string" }, ops: { type: "string" }, json: { type: "boolean" } });
+  if (v.help) { console.log(USAGE); return; }
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const frames = intOption("frames", v.frames as string | undefined, 4096, 16, 1_000_000);
+  const workers = intOption("workers", v.workers as string | undefined, 2, 1, 64);
+  const ops = intOption("ops", v.ops as string | undefined, 200_000, 1, 100_000_000);
   const pm = await PhysicalMemory.create({ frames, maxWorkers: workers + 1 });
   const barrier = new Int32Array(new SharedArrayBuffer(8));
   barrier[1] = workers;
@@ -93,14 +333,21 @@ async function demo(argv: string[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const [cmd, ...rest] = process.argv.slice(2);
-  if (cmd === undefined || cmd.startsWith("-")) return demo(process.argv.slice(2));
-  if (cmd === "demo") return demo(rest);
+  const argv = process.argv.slice(2);
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd.startsWith("-")) {
+    if (cmd === "-h" || cmd === "--help") { console.log(USAGE); return; }
+    return cmdSimulate(argv);
+  }
+  if (cmd === "simulate") return cmdSimulate(rest);
+  if (cmd === "lz4") return cmdLz4(rest);
+  if (cmd === "demo") return cmdDemo(rest);
   if (cmd === "help") { console.log(USAGE); return; }
-  fail(`unknown command '${cmd}'\n${USAGE}`);
+  throw new UsageError(`unknown command '${cmd}'`);
 }
 
 main().catch((e: unknown) => {
+  if (e instanceof UsageError) fail(`${e.message}\n(tmem --help for usage)`, 2);
   if (e instanceof TmemError) fail(e.message, 1);
-  throw e;
+  fail(e instanceof Error ? (e.stack ?? e.message) : String(e), 1);
 });

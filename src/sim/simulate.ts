@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: MIT
+/**
+ * simulate.ts: the swap simulation behind `tmem simulate` and the browser demo.
+ *
+ * What it is: a program whose working set is larger than its RAM budget. Its
+ * pages are real pages (the embedded sample, or any file). It touches them in
+ * a realistic pattern (sim/workload.ts); when RAM is full, the least recently
+ * used page is swapped out through frontswap into zcache (LZ4 into a zpool),
+ * and a page touched again is loaded back. Some touches write the page, so
+ * what is stored changes over time. Every load is compared with what was
+ * stored: the run counts any wrong byte as corruption (there must be none).
+ * A store that zcache rejects (incompressible page, cap reached) goes to the
+ * simulated swap disk instead, as the kernel would write it to the swap device.
+ *
+ * What it is not: a benchmark of a real kernel. Times are those of the
+ * frontswap calls only (store/load), not of the simulated program.
+ *
+ * It is platform-neutral (no Node APIs): Workers are spawned through a
+ * function the caller provides (Node worker_threads in the CLI, Web Workers
+ * in the browser).
+ *
+ * At the end it measures density: the compressed sizes of the pages stored at
+ * that moment are replayed into a fresh zsmalloc pool and a fresh zbud pool,
+ * and set beside what the kernel's zsmalloc and zbud would use for the same
+ * sizes (src/zpool/kernel-*.ts, kernel.md §2).
+ * @module
+ */
+import { PhysicalMemory, type PhysicalMemoryHandle } from "../../bindings/physmem.js";
+import { PAGE_SIZE } from "../../bindings/layout.js";
+import { argCheck } from "../../bindings/status.js";
+import { Frontswap } from "../frontswap.js";
+import { Zcache, type ZcacheStats } from "../zcache.js";
+import { createPool } from "../zpool/index.js";
+import { kernelZsmallocUsage } from "../zpool/kernel-zsmalloc.js";
+import { kernelZbudPages } from "../zpool/kernel-zbud.js";
+import { lz4Ready } from "../../bindings/lz4.js";
+import { AccessPattern } from "./workload.js";
+import type { FrameInfo } from "./memmap.js";
+
+/** One simulated process (a Worker, or the main thread). */
+export interface ProcessOptions {
+  /** Swap type (0..31) of this process. */
+  type: number;
+  /** Resident pages (RAM budget). */
+  ram: number;
+  /** Page accesses to make. */
+  accesses: number;
+  /** PRNG seed. */
+  seed: number;
+  /** Share of accesses that write the page. @defaultValue 0.3 */
+  writeShare?: number;
+}
+
+/** What one simulated process saw. */
+export interface ProcessResult {
+  accesses: number;
+  /** Touches of a page that was not resident. */
+  faults: number;
+  /** First touches (nothing to load). */
+  firstTouches: number;
+  /** Pages swapped out (evictions of pages ever written or loaded). */
+  swapOuts: number;
+  /** Swap-outs frontswap accepted. */
+  stores: number;
+  /** Swap-outs frontswap rejected (went to the simulated disk). */
+  rejected: number;
+  /** Faults served from frontswap. */
+  hits: number;
+  /** Faults served from the simulated disk (the page had been rejected). */
+  misses: number;
+  /** Loads whose bytes differed from what was stored: must be 0. */
+  corrupt: number;
+  /** Loads that missed although the store had been accepted: must be 0. */
+  lost: number;
+  /** Milliseconds spent in frontswap store / load calls. */
+  storeMs: number;
+  loadMs: number;
+}
+
+/** Page contents of a process: base pages plus a per-page write version. */
+class PageSet {
+  readonly n: number;
+  private readonly base: Uint8Array;
+  private readonly version: Uint32Array;
+
+  constructor(base: Uint8Array) {
+    this.base = base;
+    this.n = base.length / PAGE_SIZE;
+    this.version = new Uint32Array(this.n);
+  }
+
+  write(page: number): void { this.version[page]!++; }
+
+  /** Fill `out` with the current contents of `page`: the base page, its first word replaced by the version once written. */
+  fill(page: number, out: Uint8Array): void {
+    out.set(this.base.subarray(page * PAGE_SIZE, (page + 1) * PAGE_SIZE));
+    const v = this.version[page]!;
+    if (v !== 0) { out[0] = v; out[1] = v >>> 8; out[2] = v >>> 16; out[3] = 0xa5; }
+  }
+}
+
+const now = (): number => performance.now();
+
+/**
+ * Run one process against `fs`. Synchronous; the caller has registered a
+ * backend and called `fs.init(type)`.
+ * @param pages - the process's working set, a whole number of 4 KiB pages.
+ * @param progress - called every 1024 accesses with the accesses done.
+ */
+export function runProcess(fs: Frontswap, pages: Uint8Array, o: ProcessOptions, progress?: (done: number) => void): ProcessResult {
+  const set = new PageSet(pages);
+  const pattern = new AccessPattern({ workingSet: set.n, ram: Math.min(o.ram, set.n), seed: o.seed });
+  const writeShare = o.writeShare ?? 0.3;
+  const state = new Uint8Array(set.n); // 0 never touched, 1 resident/clean-on-disk, 2 in frontswap, 3 on disk
+  const buf = new Uint8Array(PAGE_SIZE);
+  const got = new Uint8Array(PAGE_SIZE);
+  const r: ProcessResult = { accesses: 0, faults: 0, firstTouches: 0, swapOuts: 0, stores: 0, rejected: 0, hits: 0, misses: 0, corrupt: 0, lost: 0, storeMs: 0, loadMs: 0 };
+  let x = (o.seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < o.accesses; i++) {
+    const a = pattern.step();
+    r.accesses++;
+    if (a.evicted >= 0) {
+      set.fill(a.evicted, buf);
+      r.swapOuts++;
+      const t0 = now();
+      const ok = fs.store(o.type, a.evicted, buf);
+      r.storeMs += now() - t0;
+      if (ok) { r.stores++; state[a.evicted] = 2; } else { r.rejected++; state[a.evicted] = 3; }
+    }
+    if (a.fault) {
+      r.faults++;
+      const s = state[a.page]!;
+      if (s === 0) r.firstTouches++;
+      else if (s === 3) r.misses++;
+      else if (s === 2) {
+        const t0 = now();
+        const ok = fs.load(o.type, a.page, got);
+        if (ok) fs.invalidatePage(o.type, a.page); // the swap slot is freed on swap-in
+        r.loadMs += now() - t0;
+        if (!ok) r.lost++;
+        else {
+          r.hits++;
+          set.fill(a.page, buf);
+          for (let k = 0; k < PAGE_SIZE; k++) if (got[k] !== buf[k]) { r.corrupt++; break; }
+        }
+      }
+      state[a.page] = 1;
+    }
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    if (x / 4294967296 < writeShare) set.write(a.page);
+    if (progress && (i & 1023) === 1023) progress(i + 1);
+  }
+  progress?.(o.accesses);
+  return r;
+}
+
+/** Options of {@link simulate}. */
+export interface SimulateOptions {
+  /** The working set: a whole number of 4 KiB pages (split among the Workers). */
+  pages: Uint8Array;
+  /** RAM budget in pages, for the whole program (split among the Workers). */
+  ram: number;
+  /** Page accesses in all. @defaultValue 12 × the working set */
+  accesses?: number;
+  /** zpool driver zcache stores into. @defaultValue "zsmalloc" */
+  allocator?: string;
+  /** Simulated processes, each in its own Worker when > 1. @defaultValue 1 */
+  workers?: number;
+  /** Page frames of physical memory. @defaultValue enough for the working set: pages + 512 */
+  frames?: number;
+  /** PRNG seed. @defaultValue 1 */
+  seed?: number;
+  /** Progress: accesses done of total (all processes). */
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Runs process `i` in a Worker (needed when workers > 1). It must attach to
+   * `handle`, call {@link runWorkerProcess} and resolve with its result;
+   * `progress` is a shared Int32Array where the Worker adds accesses done at `[i]`.
+   */
+  spawn?: (i: number, msg: WorkerProcessMessage) => Promise<ProcessResult>;
+}
+
+/** What a simulation Worker receives. */
+export interface WorkerProcessMessage {
+  handle: PhysicalMemoryHandle;
+  pages: Uint8Array;
+  process: ProcessOptions;
+  progress: Int32Array;
+  index: number;
+}
+
+/** The body of a simulation Worker: attach, open the frontend, run, detach. */
+export async function runWorkerProcess(msg: WorkerProcessMessage): Promise<ProcessResult> {
+  const pm = await PhysicalMemory.attach(msg.handle);
+  try {
+    const fs = Frontswap.for(pm);
+    await fs.ready();
+    let last = 0;
+    return runProcess(fs, msg.pages, msg.process, (done) => { Atomics.add(msg.progress, msg.index, done - last); last = done; });
+  } finally {
+    pm.detach();
+  }
+}
+
+/** Density of one allocator for the stored sizes. */
+export interface DensityRow {
+  allocator: string;
+  /** Objects placed (same-filled pages need none). */
+  objects: number;
+  /** Frames our pool used after the replay (zsmalloc: after compact). */
+  frames: number;
+  /** Frames the kernel's allocator would use for the same sizes. */
+  kernelFrames: number;
+  /** Compressed bytes / frame bytes. */
+  density: number;
+  /** Raw page bytes / frame bytes: the effective compression ratio. */
+  effectiveRatio: number;
+}
+
+/** The outcome of a simulation. */
+export interface SimulateResult {
+  allocator: string;
+  workers: number;
+  workingSetPages: number;
+  ramPages: number;
+  frames: number;
+  processes: ProcessResult[];
+  totals: ProcessResult;
+  /** Pages in frontswap at the end. */
+  storedPages: number;
+  /** Σ raw / Σ compressed over the pages stored at the end (same-filled pages count as 4 bytes). */
+  compressionRatio: number;
+  /** Frames zcache's persistent zpool holds at the end (in the run). */
+  framesUsed: number;
+  zcache: ZcacheStats;
+  density: DensityRow[];
+  /** Frontswap store / load throughput (pages per second of time inside the calls). */
+  storePagesPerSec: number;
+  loadPagesPerSec: number;
+  /** Wall time of the access loop, ms. */
+  wallMs: number;
+  /** The memory map at the end (one entry per frame). */
+  memoryMap: FrameInfo[];
+}
+
+function sum(rs: ProcessResult[]): ProcessResult {
+  const t: ProcessResult = { accesses: 0, faults: 0, firstTouches: 0, swapOuts: 0, stores: 0, rejected: 0, hits: 0, misses: 0, corrupt: 0, lost: 0, storeMs: 0, loadMs: 0 };
+  for (const r of rs) for (const k of Object.keys(t) as (keyof ProcessResult)[]) t[k] += r[k];
+  return t;
+}
+
+/** Replay `sizes` into a fresh pool of `allocator`; frames used (after compact). */
+async function replay(allocator: string, sizes: number[]): Promise<{ frames: number; objects: number }> {
+  const frames = sizes.length + 256;
+  const pm = await PhysicalMemory.create({ frames, maxWorkers: 1 });
+  try {
+    const pool = await createPool(allocator, pm);
+    let objects = 0;
+    for (const s of sizes) { pool.malloc(s); objects++; }
+    pool.compact();
+    return { frames: pool.totalSize() / PAGE_SIZE, objects };
+  } finally {
+    pm.detach();
+  }
+}
+
+/** Per-frame owner and fill, for the memory map. */
+export function memoryMap(pm: PhysicalMemory): FrameInfo[] {
+  const out: FrameInfo[] = [];
+  for (let pfn = 0; pfn < pm.frames; pfn++) {
+    const owner = pm.core.frame_owner(pfn);
+    out.push({ owner, classSize: 0, fill: owner === 0 ? 0 : 1 });
+  }
+  return out;
+}
+
+/**
+ * Run the simulation. Creates its own physical memory, zcache backend and
+ * frontswap, runs the processes, then measures density.
+ * @throws TmemError EINVAL for bad options (no pages, ram < 1, workers > 1 without spawn).
+ */
+export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
+  argCheck(o.pages instanceof Uint8Array && o.pages.length >= PAGE_SIZE && o.pages.length % PAGE_SIZE === 0,
+    "pages must be a non-empty whole number of 4 KiB pages");
+  const n = o.pages.length / PAGE_SIZE;
+  const workers = o.workers ?? 1;
+  argCheck(Number.isInteger(workers) && workers >= 1 && workers <= 31, "workers must be an integer from 1 to 31");
+  argCheck(workers === 1 || typeof o.spawn === "function", "workers > 1 needs a spawn function");
+  argCheck(n >= workers, `the working set (${n} pages) must have at least one page per worker`);
+  argCheck(Number.isInteger(o.ram) && o.ram >= workers, `ram must be an integer of at least ${workers} page(s)`);
+  const allocator = o.allocator ?? "zsmalloc";
+  const accesses = o.accesses ?? 12 * n;
+  argCheck(Number.isInteger(accesses) && accesses >= 1, "accesses must be a positive integer");
+  const frames = o.frames ?? n + 512;
+  const pm = await PhysicalMemory.create({ frames, maxWorkers: workers + 2 });
+  const zcache = await Zcache.create(pm, { zpool: allocator });
+  const fs = Frontswap.for(pm);
+  await fs.registerOps(zcache);
+  const per = Math.floor(n / workers);
+  const procs: Array<{ pages: Uint8Array; process: ProcessOptions }> = [];
+  for (let i = 0; i < workers; i++) {
+    const first = i * per, last = i === workers - 1 ? n : first + per;
+    await fs.init(i);
+    procs.push({
+      pages: o.pages.slice(first * PAGE_SIZE, last * PAGE_SIZE),
+      process: { type: i, ram: Math.max(1, Math.floor(o.ram / workers)), accesses: Math.floor(accesses / workers), seed: (o.seed ?? 1) + i * 7919 },
+    });
+  }
+  const total = procs.reduce((a, p) => a + p.process.accesses, 0);
+  const t0 = now();
+  let processes: ProcessResult[];
+  if (workers === 1) {
+    processes = [runProcess(fs, procs[0]!.pages, procs[0]!.process, (d) => o.onProgress?.(d, total))];
+  } else {
+    const progress = new Int32Array(new SharedArrayBuffer(4 * workers));
+    const timer = setInterval(() => o.onProgress?.(progress.reduce((a, b) => a + b, 0), total), 100);
+    try {
+      processes = await Promise.all(procs.map((p, i) => o.spawn!(i, { handle: pm.handle, pages: p.pages, process: p.process, progress, index: i })));
+    } finally {
+      clearInterval(timer);
+    }
+    o.onProgress?.(total, total);
+  }
+  const wallMs = now() - t0;
+  const totals = sum(processes);
+
+  // Sizes of what is stored now: compress each stored page as zcache did.
+  const codec = await lz4Ready();
+  const sizes: number[] = [];
+  let raw = 0, compressed = 0;
+  const buf = new Uint8Array(PAGE_SIZE);
+  const words = new Uint32Array(buf.buffer);
+  for (let i = 0; i < workers; i++) {
+    for (const off of fs.storedOffsets(i)) {
+      fs.load(i, off, buf);
+      raw += PAGE_SIZE;
+      if (words.every((w) => w === words[0])) { compressed += 4; continue; }
+      const z = codec.compressBlock(buf).length;
+      compressed += z;
+      sizes.push(z);
+    }
+  }
+  const zs = zcache.stats();
+  const storedPages = zs.persistentPages;
+  const kz = sizes.length ? kernelZsmallocUsage(sizes).pages : 0;
+  const kb = sizes.length ? kernelZbudPages(sizes) : { pages: 0, rejected: 0 };
+  const density: DensityRow[] = [];
+  for (const name of ["zsmalloc", "zbud"]) {
+    const fit = name === "zbud" ? sizes.filter((s) => s <= 3968) : sizes;
+    const r = fit.length ? await replay(name, fit) : { frames: 0, objects: 0 };
+    const bytes = fit.reduce((a, b) => a + b, 0);
+    density.push({
+      allocator: name, objects: r.objects, frames: r.frames, kernelFrames: name === "zbud" ? kb.pages : kz,
+      density: r.frames ? bytes / (r.frames * PAGE_SIZE) : 0,
+      effectiveRatio: r.frames ? r.objects / r.frames : 0,
+    });
+  }
+  const memmap = memoryMap(pm);
+  const result: SimulateResult = {
+    allocator, workers, workingSetPages: n, ramPages: o.ram, frames,
+    processes, totals, storedPages,
+    compressionRatio: compressed ? raw / compressed : 0,
+    framesUsed: zs.zpoolPages.persistent,
+    zcache: zs,
+    density,
+    storePagesPerSec: totals.storeMs ? totals.stores / (totals.storeMs / 1000) : 0,
+    loadPagesPerSec: totals.loadMs ? totals.hits / (totals.loadMs / 1000) : 0,
+    wallMs,
+    memoryMap: memmap,
+  };
+  await fs.unregisterOps(zcache, { writeback: () => undefined });
+  pm.detach();
+  return result;
+}
