@@ -550,14 +550,15 @@ export function tmem_init(): i32 {
 
 /**
  * Create a pool (tmem_new_pool). `flags` = TMEM_POOL_PERSIST | TMEM_POOL_SHARED.
- * A shared pool is named by its non-zero 128-bit uuid: a second create with
- * the same uuid and flags returns the same id and takes a reference.
+ * A shared pool is named by its non-zero 128-bit uuid within its owner (one
+ * backend instance): a second create with the same uuid, owner and flags
+ * returns the same id and takes a reference; another owner gets its own pool.
  * `domain` (0 = none) is the LRU domain its ephemeral pages join; `owner` is
  * the caller's tag, reported by tmem_pool_info.
  *
  * Returns the pool id (0..MAX_POOLS-1); -E_INVAL for bad flags, a zero uuid on
- * a shared pool, a domain out of range, or a shared uuid that exists with
- * other flags; -E_NOSPC when the table is full; -E_NOMEM if tmem_init fails.
+ * a shared pool, a domain out of range, or a shared uuid the same owner has
+ * with other flags; -E_NOSPC when the table is full; -E_NOMEM if tmem_init fails.
  */
 export function tmem_new_pool(flags: u32, u0: u32, u1: u32, u2: u32, u3: u32, domain: u32, owner: u32): i32 {
   if ((flags & ~(TMEM_POOL_PERSIST | TMEM_POOL_SHARED)) != 0) return -E_INVAL;
@@ -574,9 +575,9 @@ export function tmem_new_pool(flags: u32, u0: u32, u1: u32, u2: u32, u3: u32, do
     const p = poolAt(i);
     const s = atomic.load<u32>(changetype<usize>(p));
     if (s == POOL_FREE) { if (free < 0) free = <i32>i; continue; }
-    if (shared && s == POOL_ALIVE && (p.flags & TMEM_POOL_SHARED) != 0
+    if (shared && s == POOL_ALIVE && (p.flags & TMEM_POOL_SHARED) != 0 && p.owner == owner
         && p.uuid0 == u0 && p.uuid1 == u1 && p.uuid2 == u2 && p.uuid3 == u3) {
-      if (p.flags != flags || p.owner != owner) { mutexUnlock(lock); return -E_INVAL; }
+      if (p.flags != flags) { mutexUnlock(lock); return -E_INVAL; }
       p.refcount++;
       mutexUnlock(lock);
       return <i32>i;

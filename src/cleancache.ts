@@ -152,6 +152,7 @@ export class Cleancache {
     await this.locked((entries) => {
       if (!entries.some((e) => (e & 0xff) === id)) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} is not registered with cleancache`);
       for (let s = 0; s < MAX_FS; s++) {
+        if (Atomics.load(this.i32, this.slotWord(s)) === SLOT_FREE) continue;
         const p = this.poolOf(s, id);
         if (p !== NO_POOL) { pools.push(p); this.setPool(s, id, NO_POOL); }
       }
@@ -261,7 +262,8 @@ export class Cleancache {
     try {
       const c = reg.chain();
       const oid = this.oid;
-      for (let i = 0; i < c.backends.length; i++) {
+      const live = Atomics.load(this.i32, this.slotWord(s)) !== SLOT_FREE;
+      for (let i = 0; live && i < c.backends.length; i++) {
         const pool = this.poolOf(s, c.instances[i]!);
         if (pool === NO_POOL) continue;
         if (c.backends[i]!.getPage(pool, oid, index, into)) {
@@ -299,7 +301,9 @@ export class Cleancache {
 
   /** The real tmem pool of frontend id `fs` in backend `instance`, or null (placeholder not yet mapped). */
   realPool(fs: number, instance: number): number | null {
-    const p = this.poolOf(this.slotOf(fs), instance);
+    const s = this.slotOf(fs);
+    if (Atomics.load(this.i32, this.slotWord(s)) === SLOT_FREE) return null;
+    const p = this.poolOf(s, instance);
     return p === NO_POOL ? null : p;
   }
 
@@ -335,7 +339,8 @@ export class Cleancache {
     try {
       const c = reg.chain();
       let n = 0;
-      for (let i = 0; i < c.backends.length; i++) {
+      const live = Atomics.load(this.i32, this.slotWord(s)) !== SLOT_FREE;
+      for (let i = 0; live && i < c.backends.length; i++) {
         const pool = this.poolOf(s, c.instances[i]!);
         if (pool !== NO_POOL) n += fn(c.backends[i]!, pool, this.oid);
       }

@@ -189,6 +189,7 @@ export class Frontswap {
     const pools: number[] = [];
     await this.locked((entries) => {
       for (let t = 0; t < MAX_SWAP_TYPES; t++) {
+        if (Atomics.load(this.i32, this.typeWord(t)) !== ACTIVE) continue;
         const p = this.poolOf(t, id);
         if (p !== NO_POOL) { pools.push(p); this.setPool(t, id, NO_POOL); }
       }
@@ -214,6 +215,8 @@ export class Frontswap {
     this.checkType(type);
     await this.locked((entries, backends) => {
       if (Atomics.load(this.i32, this.typeWord(type)) === ACTIVE) return;
+      const pb = SWAP_TYPES + type * SWAP_TYPE_SIZE + SWAP_TYPE_POOLS;
+      this.area.u8.fill(NO_POOL, pb, pb + 16);
       const made: Array<[number, number]> = [];
       try {
         for (let i = 0; i < backends.length; i++) made.push([entries[i]! & 0xff, backends[i]!.createPool({ persistent: true })]);
@@ -328,6 +331,7 @@ export class Frontswap {
     const tok = reg.enter();
     try {
       const c = reg.chain();
+      if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return false;
       const oid = this.oid;
       oid[0] = offset;
       for (let i = 0; i < c.backends.length; i++) {
@@ -354,6 +358,7 @@ export class Frontswap {
     const tok = reg.enter();
     try {
       const c = reg.chain();
+      if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return false;
       const oid = this.oid;
       oid[0] = offset;
       let found = 0;
@@ -386,6 +391,7 @@ export class Frontswap {
     const tok = reg.enter();
     try {
       const c = reg.chain();
+      if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return 0;
       let handed = 0;
       for (let i = 0; i < c.backends.length && handed < pages; i++) {
         const b = c.backends[i]!;
@@ -445,6 +451,7 @@ export class Frontswap {
     try {
       const c = this.reg.chain();
       const out: number[] = [];
+      if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return out;
       for (let i = 0; i < c.backends.length; i++) {
         const pool = this.poolOf(type, c.instances[i]!);
         if (pool !== NO_POOL) c.backends[i]!.scanPool(pool, (oid) => { out.push(oid[0]!); });
@@ -480,6 +487,7 @@ export class Frontswap {
 
   /** Move every page of `type` out of the draining `b` into the rest of the chain or `writeback`. */
   private drainType(type: number, b: TmemBackend, writeback: FrontswapWriteback | undefined): void {
+    if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return;
     const pool = this.poolOf(type, b.instance);
     if (pool === NO_POOL) return;
     const offsets: number[] = [];

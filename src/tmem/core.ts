@@ -143,7 +143,7 @@ export interface NewPoolOptions {
   uuid?: UuidLike;
   /** LRU domain of the pool's ephemeral pages (from {@link TmemCore.newDomain}); 0 = none. @defaultValue 0 */
   domain?: number;
-  /** The creating backend's tag; a shared pool is found by uuid only with the same owner. @defaultValue 0 */
+  /** The creating backend's tag; shared pools are named by (owner, uuid). @defaultValue 0 */
   owner?: number;
 }
 
@@ -252,12 +252,12 @@ export class TmemCore {
   }
 
   /**
-   * Create a pool (the kernel's tmem_new_pool). A shared pool with a uuid that
-   * exists (same flags and owner) is the same pool: its id is returned and a
-   * reference taken, to be dropped by {@link destroyPool}.
+   * Create a pool (the kernel's tmem_new_pool). A shared pool whose (owner,
+   * uuid) exists is the same pool: its id is returned and a reference taken,
+   * to be dropped by {@link destroyPool}.
    * @returns the pool id, 0..63.
    * @throws TmemError ENOSPC when 64 pools exist; EINVAL for a bad domain, or a
-   *   uuid already used with other flags or another owner.
+   *   uuid this owner already uses with other flags.
    * Thread safety: any Worker, concurrently.
    */
   newPool(options: NewPoolOptions = {}): number {
@@ -275,7 +275,7 @@ export class TmemCore {
     const r = this.core.tmem_new_pool(flags, u[0], u[1], u[2], u[3], domain, owner);
     if (r === -28) throw new TmemError(ErrorCode.ENOSPC, `tmem_new_pool: all ${TMEM_MAX_POOLS} pools are in use`);
     if (r === -22 && options.uuid !== undefined) {
-      throw new TmemError(ErrorCode.EINVAL, "tmem_new_pool: a shared pool with this uuid exists with other flags or another owner");
+      throw new TmemError(ErrorCode.EINVAL, "tmem_new_pool: this owner has a shared pool with this uuid and other flags");
     }
     if (r < 0) throw statusError(r, "tmem_new_pool");
     return r;

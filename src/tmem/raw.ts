@@ -135,6 +135,17 @@ export class RawBackend extends PamBackend implements TmemBackend {
     };
   }
 
+  /**
+   * Destroy the instance (its shared state). Unregister it from the frontends first.
+   * @throws TmemError EBUSY while it still holds pages.
+   */
+  destroy(): void {
+    if (Atomics.load(this.st, W_PAGES) !== 0) {
+      throw new TmemError(ErrorCode.EBUSY, `tmem-raw instance ${this.instance} still holds pages: unregister it from the frontends first`);
+    }
+    FrontendArea.for(this.pm).freeInstance(this.instance);
+  }
+
   /** Change the cap (pages already held stay). */
   setMaxPages(maxPages: number): void {
     argCheck(Number.isSafeInteger(maxPages) && maxPages >= 0 && maxPages < 2 ** 31, "maxPages must be an integer ≥ 0");
