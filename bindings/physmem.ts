@@ -41,6 +41,12 @@ export interface PhysicalMemoryOptions {
    * @defaultValue "release"
    */
   build?: Build;
+  /**
+   * Allow a browser page that is not cross-origin isolated. The memory then
+   * works on this thread only: it cannot be posted to Workers.
+   * @defaultValue false (such a page gets ENOTSUP with the headers to set)
+   */
+  allowUnisolated?: boolean;
 }
 
 /** What a Worker needs to attach: post it with postMessage or workerData. */
@@ -133,7 +139,7 @@ export class PhysicalMemory {
     const limit = maxFrames(maxWorkers);
     argCheck(Number.isSafeInteger(frames) && frames >= 1 && frames <= limit,
       `frames must be an integer from 1 to ${limit} (4 GiB of wasm32 memory), not ${String(frames)}`);
-    assertEnvironment();
+    assertEnvironment(options.allowUnisolated === true);
     const layout = computeLayout(frames, maxWorkers)!;
     const module = await compileCore(build);
     let memory: WebAssembly.Memory;

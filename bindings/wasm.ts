@@ -42,15 +42,16 @@ function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
 
 /**
  * Check that this environment can run tmem: WebAssembly with threads, and a
- * context in which a shared memory can be made.
+ * context in which a shared memory can be made and shared with Workers
+ * (unless `allowUnisolated`: then one thread is enough).
  * @throws TmemError ENOTSUP with a message that says what is missing.
  */
-export function assertEnvironment(): void {
+export function assertEnvironment(allowUnisolated = false): void {
   if (typeof WebAssembly !== "object" || typeof WebAssembly.Memory !== "function") {
     throw new TmemError(ErrorCode.ENOTSUP, "WebAssembly is not available in this environment");
   }
   const g = globalThis as { crossOriginIsolated?: boolean; window?: unknown; document?: unknown };
-  if (g.crossOriginIsolated === false && (typeof g.window === "object" || typeof g.document === "object")) {
+  if (!allowUnisolated && g.crossOriginIsolated === false && (typeof g.window === "object" || typeof g.document === "object")) {
     throw new TmemError(ErrorCode.ENOTSUP,
       "this page is not cross-origin isolated, so it cannot share memory with Workers: serve it with " +
       "'Cross-Origin-Opener-Policy: same-origin' and 'Cross-Origin-Embedder-Policy: require-corp'");
@@ -64,7 +65,8 @@ export function assertEnvironment(): void {
 export function compileCore(build: Build = "release"): Promise<WebAssembly.Module> {
   let p = modules[build];
   if (p === undefined) {
-    assertEnvironment();
+    // Compiling needs no isolation: only sharing a memory with Workers does (PhysicalMemory.create checks).
+    assertEnvironment(true);
     p = WebAssembly.compile(decodeBase64(build === "release" ? releaseBase64 : debugBase64)).catch((e: unknown) => {
       delete modules[build];
       throw new TmemError(ErrorCode.ENOTSUP, `cannot compile the tmem core (needs wasm threads and SIMD): ${String(e)}`);

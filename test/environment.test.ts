@@ -24,6 +24,15 @@ describe("environment checks", () => {
     expect((err as TmemError).message).toMatch(/Cross-Origin-Embedder-Policy: require-corp/);
   });
 
+  it("a non-isolated page may still use tmem on its own thread when it says so", async () => {
+    g.document = {};
+    g.crossOriginIsolated = false;
+    const pm = await PhysicalMemory.create({ frames: 8, allowUnisolated: true });
+    const f = pm.allocFrame();
+    expect(pm.frameOwner(f)).toBe(16);
+    expect(pm.canBlock).toBe(false); // a page's main thread never waits
+  });
+
   it("an isolated page is accepted", async () => {
     g.document = {};
     g.crossOriginIsolated = true;

@@ -101,6 +101,69 @@ class PageSet {
 
 const now = (): number => performance.now();
 
+/** A simulated process that can run in slices (the browser's main thread yields between them). */
+export class ProcessState {
+  private readonly set: PageSet;
+  private readonly pattern: AccessPattern;
+  private readonly writeShare: number;
+  private readonly state: Uint8Array; // 0 never touched, 1 resident, 2 in frontswap, 3 on disk
+  private readonly buf = new Uint8Array(PAGE_SIZE);
+  private readonly got = new Uint8Array(PAGE_SIZE);
+  private x: number;
+
+  constructor(pages: Uint8Array, readonly o: ProcessOptions) {
+    this.set = new PageSet(pages);
+    this.pattern = new AccessPattern({ workingSet: this.set.n, ram: Math.min(o.ram, this.set.n), seed: o.seed });
+    this.writeShare = o.writeShare ?? 0.3;
+    this.state = new Uint8Array(this.set.n);
+    this.x = (o.seed * 2654435761) >>> 0 || 1;
+  }
+
+  /** Make `count` accesses against `fs`; returns what they did. */
+  run(count: number, fs: Frontswap, progress?: (done: number) => void): ProcessResult {
+    const { set, pattern, state, buf, got, o } = this;
+    const r: ProcessResult = { accesses: 0, faults: 0, firstTouches: 0, swapOuts: 0, stores: 0, rejected: 0, hits: 0, misses: 0, corrupt: 0, lost: 0, storeMs: 0, loadMs: 0 };
+    for (let i = 0; i < count; i++) {
+      const a = pattern.step();
+      r.accesses++;
+      if (a.evicted >= 0) {
+        set.fill(a.evicted, buf);
+        r.swapOuts++;
+        const t0 = now();
+        const ok = fs.store(o.type, a.evicted, buf);
+        r.storeMs += now() - t0;
+        if (ok) { r.stores++; state[a.evicted] = 2; } else { r.rejected++; state[a.evicted] = 3; }
+      }
+      if (a.fault) {
+        r.faults++;
+        const s = state[a.page]!;
+        if (s === 0) r.firstTouches++;
+        else if (s === 3) r.misses++;
+        else if (s === 2) {
+          const t0 = now();
+          const ok = fs.load(o.type, a.page, got);
+          if (ok) fs.invalidatePage(o.type, a.page); // the swap slot is freed on swap-in
+          r.loadMs += now() - t0;
+          if (!ok) r.lost++;
+          else {
+            r.hits++;
+            set.fill(a.page, buf);
+            for (let k = 0; k < PAGE_SIZE; k++) if (got[k] !== buf[k]) { r.corrupt++; break; }
+          }
+        }
+        state[a.page] = 1;
+      }
+      let x = this.x;
+      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      this.x = x;
+      if (x / 4294967296 < this.writeShare) set.write(a.page);
+      if (progress && (i & 1023) === 1023) progress(i + 1);
+    }
+    progress?.(count);
+    return r;
+  }
+}
+
 /**
  * Run one process against `fs`. Synchronous; the caller has registered a
  * backend and called `fs.init(type)`.
@@ -108,50 +171,7 @@ const now = (): number => performance.now();
  * @param progress - called every 1024 accesses with the accesses done.
  */
 export function runProcess(fs: Frontswap, pages: Uint8Array, o: ProcessOptions, progress?: (done: number) => void): ProcessResult {
-  const set = new PageSet(pages);
-  const pattern = new AccessPattern({ workingSet: set.n, ram: Math.min(o.ram, set.n), seed: o.seed });
-  const writeShare = o.writeShare ?? 0.3;
-  const state = new Uint8Array(set.n); // 0 never touched, 1 resident/clean-on-disk, 2 in frontswap, 3 on disk
-  const buf = new Uint8Array(PAGE_SIZE);
-  const got = new Uint8Array(PAGE_SIZE);
-  const r: ProcessResult = { accesses: 0, faults: 0, firstTouches: 0, swapOuts: 0, stores: 0, rejected: 0, hits: 0, misses: 0, corrupt: 0, lost: 0, storeMs: 0, loadMs: 0 };
-  let x = (o.seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < o.accesses; i++) {
-    const a = pattern.step();
-    r.accesses++;
-    if (a.evicted >= 0) {
-      set.fill(a.evicted, buf);
-      r.swapOuts++;
-      const t0 = now();
-      const ok = fs.store(o.type, a.evicted, buf);
-      r.storeMs += now() - t0;
-      if (ok) { r.stores++; state[a.evicted] = 2; } else { r.rejected++; state[a.evicted] = 3; }
-    }
-    if (a.fault) {
-      r.faults++;
-      const s = state[a.page]!;
-      if (s === 0) r.firstTouches++;
-      else if (s === 3) r.misses++;
-      else if (s === 2) {
-        const t0 = now();
-        const ok = fs.load(o.type, a.page, got);
-        if (ok) fs.invalidatePage(o.type, a.page); // the swap slot is freed on swap-in
-        r.loadMs += now() - t0;
-        if (!ok) r.lost++;
-        else {
-          r.hits++;
-          set.fill(a.page, buf);
-          for (let k = 0; k < PAGE_SIZE; k++) if (got[k] !== buf[k]) { r.corrupt++; break; }
-        }
-      }
-      state[a.page] = 1;
-    }
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    if (x / 4294967296 < writeShare) set.write(a.page);
-    if (progress && (i & 1023) === 1023) progress(i + 1);
-  }
-  progress?.(o.accesses);
-  return r;
+  return new ProcessState(pages, o).run(o.accesses, fs, progress);
 }
 
 /** Options of {@link simulate}. */
@@ -172,6 +192,16 @@ export interface SimulateOptions {
   seed?: number;
   /** Progress: accesses done of total (all processes). */
   onProgress?: (done: number, total: number) => void;
+  /** Called once the physical memory and zcache exist, before the run (a UI draws them live). */
+  onStart?: (pm: PhysicalMemory, zcache: Zcache) => void;
+  /**
+   * With one process: yield to the event loop every this many accesses, so a
+   * browser main thread stays responsive. 0 runs without yielding.
+   * @defaultValue 0
+   */
+  yieldEvery?: number;
+  /** Create the memory in a page that is not cross-origin isolated (one thread only). @defaultValue false */
+  allowUnisolated?: boolean;
   /**
    * Runs process `i` in a Worker (needed when workers > 1). It must attach to
    * `handle`, call {@link runWorkerProcess} and resolve with its result;
@@ -292,7 +322,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const accesses = o.accesses ?? 12 * n;
   argCheck(Number.isInteger(accesses) && accesses >= 1, "accesses must be a positive integer");
   const frames = o.frames ?? n + 512;
-  const pm = await PhysicalMemory.create({ frames, maxWorkers: workers + 2 });
+  const pm = await PhysicalMemory.create({ frames, maxWorkers: workers + 2, allowUnisolated: o.allowUnisolated === true });
   const zcache = await Zcache.create(pm, { zpool: allocator });
   const fs = Frontswap.for(pm);
   await fs.registerOps(zcache);
@@ -307,9 +337,22 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     });
   }
   const total = procs.reduce((a, p) => a + p.process.accesses, 0);
+  o.onStart?.(pm, zcache);
   const t0 = now();
   let processes: ProcessResult[];
-  if (workers === 1) {
+  const yieldEvery = o.yieldEvery ?? 0;
+  if (workers === 1 && yieldEvery > 0) {
+    // Run in slices, yielding between them; the slices continue one process.
+    const p = procs[0]!;
+    const parts: ProcessResult[] = [];
+    const state = new ProcessState(p.pages, p.process);
+    for (let done = 0; done < p.process.accesses; done += yieldEvery) {
+      parts.push(state.run(Math.min(yieldEvery, p.process.accesses - done), fs));
+      o.onProgress?.(Math.min(done + yieldEvery, total), total);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    processes = [sum(parts)];
+  } else if (workers === 1) {
     processes = [runProcess(fs, procs[0]!.pages, procs[0]!.process, (d) => o.onProgress?.(d, total))];
   } else {
     const progress = new Int32Array(new SharedArrayBuffer(4 * workers));
