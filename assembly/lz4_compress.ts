@@ -268,8 +268,10 @@ export function forgetHashTable(): void {
 
       // ── literals ──
       const litLen = <u32>(ip - anchor);
+      // Room for the token too: checked before writing it (op ≤ oend holds
+      // here, so the subtraction cannot wrap).
+      if (<u32>(oend - op) < 1 + litLen + SEQ_MARGIN + litLen / 255) return 0;
       let token = op++;
-      if (<u32>(oend - op) < litLen + SEQ_MARGIN + litLen / 255) return 0;
       if (litLen >= RUN_MASK) {
         store<u8>(token, <u8>(RUN_MASK << ML_BITS));
         op = writeLengthTail(op, litLen - RUN_MASK);

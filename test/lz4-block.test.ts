@@ -78,6 +78,21 @@ describe("lz4 block round trip", () => {
     expect(equal(lz4.decompressBlock(dst.subarray(0, n), 4096), data)).toBe(true);
   });
 
+  it("compression into tiny destinations (0 … 40 bytes) fails cleanly or fits, never overruns", () => {
+    const guard = new Uint8Array(64 + 40);
+    for (const shape of SHAPES) {
+      for (const n of [0, 1, 5, 12, 13, 17, 40, 200]) {
+        const data = makeData(shape, n, n);
+        for (let cap = 0; cap <= 40; cap++) {
+          guard.fill(0x5c);
+          const k = lz4.compressBlockInto(data, guard.subarray(0, cap));
+          expect(guard.subarray(cap).every((b) => b === 0x5c)).toBe(true);
+          if (k > 0) expect(equal(lz4.decompressBlock(guard.subarray(0, k), { exactSize: n }), data)).toBe(true);
+        }
+      }
+    }
+  });
+
   it("exact decoding fails unless the block decodes to exactly the expected size", () => {
     const data = makeData("text", 3000, 2);
     const p = lz4.compressBlock(data);
@@ -122,6 +137,16 @@ describe("lz4 block round trip", () => {
     expect([...p]).toEqual([0]);
     expect(lz4.decompressBlock(p, 0).length).toBe(0);
     expect(() => lz4.decompressBlock(new Uint8Array(0), 100)).toThrowError(/EBADMSG/);
+  });
+
+  it("the debug build of the core round-trips the same blocks as the release build", async () => {
+    const dbg = await createLz4({ build: "debug" });
+    for (const shape of SHAPES) {
+      const d = makeData(shape, 70_000, 6);
+      const p = dbg.compressBlock(d);
+      expect(equal(p, lz4.compressBlock(d))).toBe(true);
+      expect(equal(dbg.decompressBlock(p, { exactSize: d.length }), d)).toBe(true);
+    }
   });
 
   it("two codecs are independent instances", async () => {

@@ -214,7 +214,8 @@ export class Lz4Fuzzer {
     const src = this.memEnd - len;
     u8.set(data, src);
     const bound = len + Math.floor(len / 255) + 16;
-    const cap = r.int(3) === 0 ? r.int(bound + 1) : bound;
+    const capMode = r.int(6);
+    const cap = capMode === 0 ? r.int(bound + 1) : capMode === 1 ? r.int(24) : bound;
     const dst = this.dst;
     const accel = 1 + r.int(r.int(4) === 0 ? 100 : 3);
     const c = core.lz4_compress_fast(src, len, dst, cap, accel, this.pm.scratch);
