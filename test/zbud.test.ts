@@ -2,7 +2,7 @@
 // API): exact placement, every bad-handle path, LRU eviction, and a
 // model-based property test that checks every live object's bytes, the stats
 // and the frame count against the kernel's placement (src/zpool/kernel-zbud.ts).
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Owner } from "../bindings/layout.js";
@@ -314,5 +314,73 @@ describe("zbud model-based property", () => {
         pool.destroy();
       }
     }), { numRuns: 60 });
+  });
+});
+
+describe("zbud wasm entry points refuse bad pools and frames with status codes", () => {
+  it("bad pool ids, frames not under reclaim, and destroy during reclaim", async () => {
+    const core = pm.core;
+    const id = core.zbud_create_pool();
+    expect(id).toBeGreaterThanOrEqual(0);
+    const user = pm.allocFrame(Owner.USER);     // a frame that is not a zbud pool
+    for (const bad of [user, pm.frames, pm.frames + 5, 0xffffffff]) {
+      expect(core.zbud_alloc(bad, 10)).toBe(-22);
+      expect(core.zbud_free(bad, 514)).toBe(-22);
+      expect(core.zbud_map(bad, 514)).toBe(-22);
+      expect(core.zbud_get_pool_size(bad)).toBe(-22);
+      expect(core.zbud_reclaim_begin(bad)).toBe(-22);
+      expect(core.zbud_destroy_pool(bad)).toBe(-22);
+    }
+    expect(core.zbud_alloc(id, 0)).toBe(-22);
+    expect(core.zbud_alloc(id, 3969)).toBe(-28);
+    expect(core.zbud_reclaim_begin(id)).toBe(-2);   // empty LRU
+    const h = core.zbud_alloc(id, 500);
+    expect(h).toBeGreaterThan(0);
+    // The data frame is not under reclaim: handle/end refuse it; so do foreign frames.
+    const pfn = (h >>> 1) & (2 ** core.zbud_pfn_bits() - 1);
+    expect(core.zbud_reclaim_handle(id, pfn, 0)).toBe(-22);
+    expect(core.zbud_reclaim_end(id, pfn)).toBe(-22);
+    expect(core.zbud_reclaim_handle(id, user, 0)).toBe(-22);
+    expect(core.zbud_reclaim_begin(id)).toBe(pfn);
+    expect(core.zbud_reclaim_handle(id, pfn, 0)).toBe(h);
+    expect(core.zbud_reclaim_handle(id, pfn, 1)).toBe(0);
+    expect(core.zbud_reclaim_handle(id, pfn, 2)).toBe(-22);
+    expect(core.zbud_destroy_pool(id)).toBe(-16);    // busy while under reclaim
+    expect(core.zbud_alloc(id, 500)).toBeGreaterThan(0);   // a new frame: the reclaimed one is on no list
+    expect(core.zbud_get_pool_size(id)).toBe(2);
+    expect(core.zbud_reclaim_end(id, pfn)).toBe(0);  // its buddy is live: kept
+    expect(core.zbud_reclaim_end(id, pfn)).toBe(-22);
+    expect(core.zbud_destroy_pool(id)).toBe(3);      // 2 data frames + the descriptor
+    expect(core.zbud_alloc(id, 10)).toBe(-22);       // gone
+    expect(core.zbud_destroy_pool(id)).toBe(-22);
+    pm.freeFrame(user);
+  });
+
+  it("the driver layer enforces the mapping rules on its own (without the zpool layer)", async () => {
+    const pool = await createPool("zbud", pm);
+    const b = pool.backend;
+    const x = b.malloc(40), y = b.malloc(50);
+    b.map(x, "rw");
+    expectCode(() => b.map(y, "ro"), "EBUSY");
+    expectCode(() => b.unmap(y), "EINVAL");
+    b.unmap(x);
+    expectCode(() => b.unmap(x), "EINVAL");
+    b.free(x);
+    b.free(y);
+    let self!: Zpool;
+    self = await createPool("zbud", pm, {
+      evict: () => {
+        expectCode(() => self.destroy({ force: true }), "EBUSY");   // destroy from inside shrink
+        return false;
+      },
+    });
+    const z = self.malloc(10);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    expect(self.shrink(1)).toBe(0);
+    expect(warn).not.toHaveBeenCalled();     // the refused destroy did not warn
+    warn.mockRestore();
+    self.free(z);
+    self.destroy();
+    pool.destroy();
   });
 });

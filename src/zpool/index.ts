@@ -13,3 +13,5 @@ export type { DriverLoader, DriverModule } from "./registry.js";
 export type { ZpoolDriver, ZpoolBackend, ZpoolDriverOptions, ZpoolStats, MapMode, EvictFn } from "./driver.js";
 export { zbudDriver, ZbudBackend, ZBUD_MAX_SIZE } from "./drivers/zbud.js";
 export type { ZbudStats } from "./drivers/zbud.js";
+export { zsmallocDriver, ZsmallocBackend } from "./drivers/zsmalloc.js";
+export type { ZsmallocStats, ZsClassStats } from "./drivers/zsmalloc.js";

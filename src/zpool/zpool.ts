@@ -388,10 +388,6 @@ export class Zpool {
       throw new TmemError(ErrorCode.EBUSY,
         `zpool ${this.id} (${this.type}) is open in ${-others} other place(s) (Workers): close them first or destroy({ force: true })`);
     }
-    if (st.objects > 0 || others > 0) {
-      console.warn(`tmem: zpool ${this.id} (${this.type}) destroyed by force with ${st.objects} live object(s) ` +
-        `(${st.objectBytes} bytes) and ${others} other open(s); their handles are now invalid`);
-    }
     if (this.maps.pool === this) {
       try { this.backend.unmap(this.maps.handle); } catch { /* the driver forgets it on destroy */ }
       this.maps.pool = null;
@@ -406,6 +402,10 @@ export class Zpool {
     this.table.release(this.id);
     this.closed = true;
     releaseDriver(this.type);
+    if (st.objects > 0 || others > 0) {
+      console.warn(`tmem: zpool ${this.id} (${this.type}) destroyed by force with ${st.objects} live object(s) ` +
+        `(${st.objectBytes} bytes) and ${others} other open(s); their handles are now invalid`);
+    }
   }
 
   /**
