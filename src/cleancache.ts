@@ -184,7 +184,7 @@ export class Cleancache {
    * @returns its frontend pool id (2000..2031).
    * @throws TmemError EINVAL for a malformed or zero uuid; ENOSPC as {@link initFs}.
    */
-  initSharedFs(uuid: UuidLike): Promise<number> {
+  async initSharedFs(uuid: UuidLike): Promise<number> {
     return this.initSlot(SLOT_SHARED, uuidWords(uuid));
   }
 

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+// cleancache: placeholder pool ids before a backend (seed 000), shared pools
+// by uuid, exclusive private gets, invalidations, chaining (seed 004), and a
+// shared pool used by 2 Workers at once.
+import { describe, expect, it } from "vitest";
+import { existsSync, readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { PhysicalMemory } from "../bindings/physmem.js";
+import { Cleancache } from "../src/cleancache.js";
+import { Zcache } from "../src/zcache.js";
+import { RawBackend } from "../src/tmem/raw.js";
+import { TmemError } from "../bindings/status.js";
+
+const corpusUrl = new URL("../../shared/corpus/anon.pages", import.meta.url);
+const haveCorpus = existsSync(corpusUrl);
+if (!haveCorpus) console.warn(`cleancache: ${corpusUrl.pathname} is absent: using synthetic pages`);
+const file = haveCorpus ? readFileSync(corpusUrl) : null;
+function page(i: number): Uint8Array {
+  const p = new Uint8Array(4096);
+  if (file) p.set(file.subarray((i % 8192) * 4096, (i % 8192 + 1) * 4096));
+  else for (let j = 0; j < 4096; j++) p[j] = 65 + ((i + j * 7) % 23);
+  return p;
+}
+function noise(seed: number): Uint8Array {
+  const p = new Uint8Array(4096);
+  let x = seed | 1;
+  for (let j = 0; j < 4096; j++) { x = (x * 1103515245 + 12345) >>> 0; p[j] = x >>> 24; }
+  return p;
+}
+const UUID = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
+
+describe("cleancache", () => {
+  it("hands out placeholder ids before a backend and maps them when one registers", async () => {
+    const pm = await PhysicalMemory.create({ frames: 2048 });
+    const cc = Cleancache.for(pm);
+    const a = await cc.initFs();
+    const s1 = await cc.initSharedFs(UUID);
+    expect(a).toBe(1000);
+    expect(s1).toBe(2001);
+    const out = new Uint8Array(4096);
+    expect(cc.putPage(a, 7, 0, page(1))).toBe(false);
+    expect(cc.getPage(a, 7, 0, out)).toBe(false);
+    const z = await Zcache.create(pm, { zpool: "zbud" });
+    expect(cc.realPool(a, z.instance)).toBeNull();
+    await cc.registerOps(z);
+    expect(cc.realPool(a, z.instance)).not.toBeNull();
+    const s2 = await cc.initSharedFs(UUID); // a second mount of the same cluster fs
+    expect(cc.realPool(s2, z.instance)).toBe(cc.realPool(s1, z.instance));
+    // Private: exclusive get.
+    expect(cc.putPage(a, 7, 0, page(1))).toBe(true);
+    expect(cc.getPage(a, 7, 0, out)).toBe(true);
+    expect(out).toEqual(page(1));
+    expect(cc.getPage(a, 7, 0, out)).toBe(false);
+    // Shared: both mounts see it, gets keep it.
+    expect(cc.putPage(s1, 1n << 100n, 3, page(2))).toBe(true);
+    expect(cc.getPage(s2, 1n << 100n, 3, out)).toBe(true);
+    expect(out).toEqual(page(2));
+    expect(cc.getPage(s1, 1n << 100n, 3, out)).toBe(true);
+    // Put-put-get coherency.
+    expect(cc.putPage(s1, 1n << 100n, 3, page(3))).toBe(true);
+    expect(cc.getPage(s2, 1n << 100n, 3, out)).toBe(true);
+    expect(out).toEqual(page(3));
+    // Inode invalidation drops every page of the inode, only of it.
+    let accepted = 0;
+    const kept: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      if (cc.putPage(a, 9, i, page(i))) accepted++;
+      if (cc.putPage(a, 10, i, page(i))) kept.push(i);
+    }
+    expect(accepted).toBeGreaterThan(10);
+    expect(kept.length).toBeGreaterThan(10);
+    expect(cc.invalidateInode(a, 9)).toBe(accepted);
+    expect(cc.getPage(a, 9, kept[0]!, out)).toBe(false);
+    expect(cc.getPage(a, 10, kept[0]!, out)).toBe(true);
+    expect(out).toEqual(page(kept[0]!));
+    expect(cc.invalidatePage(a, 10, kept[1]!)).toBe(true);
+    expect(cc.getPage(a, 10, kept[1]!, out)).toBe(false);
+    // Unmount: one shared mount goes, the other keeps the pages.
+    await cc.invalidateFs(s1);
+    expect(cc.getPage(s2, 1n << 100n, 3, out)).toBe(true);
+    await expect(cc.invalidateFs(s1)).rejects.toThrow(TmemError);
+    await cc.invalidateFs(s2);
+    await cc.invalidateFs(a);
+    const c = cc.counters();
+    expect(c.puts).toBe(44);
+    expect(c.succGets + c.failedGets).toBe(10);
+    expect(c.succGets).toBe(6);
+    expect(c.invalidates).toBe(2);
+    expect(z.stats().ephemeralPages).toBe(0);
+    pm.detach();
+  });
+
+  it("rejects bad ids, keys, indexes and pages with EINVAL", async () => {
+    const pm = await PhysicalMemory.create({ frames: 256 });
+    const cc = Cleancache.for(pm);
+    const a = await cc.initFs();
+    const out = new Uint8Array(4096);
+    expect(() => cc.putPage(5, 1, 0, page(0))).toThrow(/initFs/);
+    expect(() => cc.putPage(a, -1, 0, page(0))).toThrow(TmemError);
+    expect(() => cc.putPage(a, new Uint8Array(25), 0, page(0))).toThrow(/24 bytes/);
+    expect(() => cc.putPage(a, 1, 2 ** 32, page(0))).toThrow(/index/);
+    expect(() => cc.putPage(a, 1, 0, new Uint8Array(100))).toThrow(/4096/);
+    expect(() => cc.getPage(a, 1, 0, new Uint8Array(4095))).toThrow(/4096/);
+    await expect(cc.initSharedFs("not-a-uuid")).rejects.toThrow(TmemError);
+    expect(cc.counters().puts).toBe(0);
+    void out;
+    pm.detach();
+  });
+
+  it("chains: a page zcache rejects goes to the next backend; gets fall through; never two copies", async () => {
+    const pm = await PhysicalMemory.create({ frames: 2048 });
+    const cc = Cleancache.for(pm);
+    const a = await cc.initFs();
+    const raw = RawBackend.create(pm, { maxPages: 100 });
+    expect(await cc.registerOps(raw)).toBeNull();
+    const z = await Zcache.create(pm, { zpool: "zbud" });
+    expect((await cc.registerOps(z))?.instance).toBe(raw.instance);
+    await expect(cc.registerOps(z)).rejects.toThrow(/already/);
+    const out = new Uint8Array(4096);
+    // Incompressible: zcache refuses (compress_poor), raw takes it.
+    expect(cc.putPage(a, 1, 0, noise(5))).toBe(true);
+    expect(z.stats().compressPoor).toBe(1);
+    expect(raw.stats().pages).toBe(1);
+    // Compressible under the same key: zcache takes it and the raw copy is gone first.
+    expect(cc.putPage(a, 1, 0, page(4))).toBe(true);
+    expect(raw.stats().pages).toBe(0);
+    expect(z.stats().ephemeralPages).toBe(1);
+    // And back: the zcache copy is flushed when the page goes to raw.
+    expect(cc.putPage(a, 1, 0, noise(6))).toBe(true);
+    expect(z.stats().ephemeralPages).toBe(0);
+    expect(cc.getPage(a, 1, 0, out)).toBe(true);
+    expect(out).toEqual(noise(6));
+    expect(raw.stats().pages).toBe(0); // exclusive get took it
+    // Invalidations reach both.
+    cc.putPage(a, 2, 0, noise(7));
+    cc.putPage(a, 2, 1, page(8));
+    expect(cc.invalidateInode(a, 2)).toBe(2);
+    expect(raw.stats().pages + z.stats().ephemeralPages).toBe(0);
+    // Unregistering the head leaves the chain working.
+    cc.putPage(a, 3, 0, noise(9));
+    await cc.unregisterOps(z);
+    expect(cc.backends()).toEqual([raw.instance]);
+    expect(cc.getPage(a, 3, 0, out)).toBe(true);
+    z.destroy();
+    pm.detach();
+  });
+
+  it("a shared pool used by 2 Workers at once returns exact bytes or misses", async () => {
+    const pm = await PhysicalMemory.create({ frames: 1024, maxWorkers: 4 });
+    const sab = new SharedArrayBuffer(64 * 4096);
+    for (let i = 0; i < 64; i++) new Uint8Array(sab, i * 4096, 4096).set(page(i));
+    const cc = Cleancache.for(pm);
+    const z = await Zcache.create(pm, { zpool: "zbud" });
+    await cc.registerOps(z);
+    const id = await cc.initSharedFs(UUID);
+    // Pages put here are visible to both Workers (shared pools are not exclusive).
+    let stored = 0;
+    for (let i = 0; i < 64; i++) if (cc.putPage(id, 42, i, page(i))) stored++;
+    expect(stored).toBeGreaterThan(40);
+    const url = new URL("../dist/frontswap-stress-worker.js", import.meta.url);
+    const ws = [0, 1].map(() => new Worker(url, { workerData: { handle: pm.handle, corpus: sab, zpool: "zbud" } }));
+    await Promise.all(ws.map((w) => new Promise((r) => w.once("message", r))));
+    const rs = await Promise.all(ws.map((w, i) => new Promise<Record<string, number | string>>((resolve) => {
+      w.once("message", resolve);
+      w.postMessage({ cmd: "cleancache", fs: id, key: 42, count: 64, rounds: 40, seed: 99 + i });
+    })));
+    for (const r of rs) {
+      expect(r.error).toBeUndefined();
+      expect(r.bad).toBe(0);
+      expect(r.hits as number).toBeGreaterThan(100);
+    }
+    for (const w of ws) { w.postMessage({ cmd: "exit" }); await new Promise((r) => w.once("exit", r)); }
+    const out = new Uint8Array(4096);
+    for (let i = 0; i < 64; i++) if (cc.getPage(id, 42, i, out)) expect(out).toEqual(page(i));
+    pm.detach();
+  });
+});
