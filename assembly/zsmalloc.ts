@@ -579,7 +579,7 @@ export function zs_obj_size(pool: u32, handle: u32): i32 {
  * frame when it lies in one, else this Worker's SCRATCH_MAP buffer, filled
  * from the two frames unless `mode` is ZS_MM_WO. Writes the object's size at
  * scratch + ZS_MAP_INFO. Returns 0 on failure, with zs_last_error():
- * -E_BUSY if this instance already has an object mapped (or 15 Workers have
+ * -E_BUSY if this instance already has an object mapped (or 7 Workers have
  * this one pinned), -E_INVAL for a bad pool, handle or mode. Thread safety:
  * takes the class lock briefly; the object stays pinned until unmap.
  */

@@ -304,7 +304,13 @@ function checkInvariants(p: ZsmallocBackend, model: Map<number, { size: number; 
   }
 }
 
-describe("zsmalloc model", () => {
+describe.each([["release", 60], ["debug", 15]] as const)("zsmalloc model (%s build)", (build, numRuns) => {
+  let pm: PhysicalMemory;
+  beforeAll(async () => {
+    pm = await PhysicalMemory.create({ frames: 16384, maxWorkers: 2, build });
+  });
+  afterAll(() => pm?.detach());
+  const create = (chain: number): ZsmallocBackend => zsmallocDriver.create(pm, { maxPagesPerZspage: chain }) as ZsmallocBackend;
   it("random malloc/map/write/unmap/free/compact sequences keep every live object's bytes and the stats", () => {
     const baseline = pm.stats().usedFrames;
     fc.assert(
@@ -362,7 +368,7 @@ describe("zsmalloc model", () => {
         }
         expect(pm.stats().usedFrames).toBe(baseline);
       }),
-      { numRuns: 60 },
+      { numRuns },
     );
   });
 });
