@@ -43,7 +43,7 @@
  * @module
  */
 import { type Build, type CoreExports, compileCore, instantiateCore } from "./wasm.js";
-import { ErrorCode, TmemError, argCheck } from "./status.js";
+import { ErrorCode, TmemError } from "./status.js";
 import { SCRATCH_LZ4_HASH, WASM_PAGE } from "./layout.js";
 import type { PhysicalMemory } from "./physmem.js";
 
@@ -74,9 +74,16 @@ const PRIVATE_INITIAL_CAP = 4 * WASM_PAGE;
  * @throws TmemError EINVAL when n is not an integer in 0..{@link LZ4_MAX_INPUT_SIZE}.
  */
 export function compressBound(n: number): number {
-  argCheck(Number.isSafeInteger(n) && n >= 0 && n <= LZ4_MAX_INPUT_SIZE,
-    `input size must be an integer from 0 to ${LZ4_MAX_INPUT_SIZE}, not ${String(n)}`);
+  if (!(Number.isSafeInteger(n) && n >= 0 && n <= LZ4_MAX_INPUT_SIZE)) invalid(`input size must be an integer from 0 to ${LZ4_MAX_INPUT_SIZE}, not ${String(n)}`);
   return n + Math.floor(n / 255) + 16;
+}
+
+/**
+ * Throw TmemError EINVAL. Hot paths test their condition inline and call this
+ * only on failure, so the message (a template string) is built only then.
+ */
+function invalid(message: string): never {
+  throw new TmemError(ErrorCode.EINVAL, message);
 }
 
 // ══ Options ══
@@ -110,13 +117,12 @@ export type DecompressSize = number | { exactSize: number };
 
 function checkAcceleration(a: number | undefined): number {
   if (a === undefined) return 1;
-  argCheck(Number.isInteger(a) && a >= 1 && a <= MAX_ACCELERATION,
-    `acceleration must be an integer from 1 to ${MAX_ACCELERATION}, not ${String(a)}`);
+  if (!(Number.isInteger(a) && a >= 1 && a <= MAX_ACCELERATION)) invalid(`acceleration must be an integer from 1 to ${MAX_ACCELERATION}, not ${String(a)}`);
   return a;
 }
 
 function checkBytes(x: unknown, what: string): asserts x is Uint8Array {
-  argCheck(x instanceof Uint8Array, `${what} must be a Uint8Array`);
+  if (!(x instanceof Uint8Array)) invalid(`${what} must be a Uint8Array`);
 }
 
 function checkPrefix(p: Uint8Array | undefined): Uint8Array | undefined {
@@ -246,8 +252,7 @@ export class Lz4Codec {
   /** Decode into the private output area; returns the decoded size. */
   private decompressToOut(src: Uint8Array, cap: number, exact: boolean, prefixIn: Uint8Array | undefined): number {
     checkBytes(src, "src");
-    argCheck(Number.isSafeInteger(cap) && cap >= 0 && cap <= MAX_BLOCK_INPUT,
-      `decompressed size must be an integer from 0 to ${MAX_BLOCK_INPUT}, not ${String(cap)}`);
+    if (!(Number.isSafeInteger(cap) && cap >= 0 && cap <= MAX_BLOCK_INPUT)) invalid(`decompressed size must be an integer from 0 to ${MAX_BLOCK_INPUT}, not ${String(cap)}`);
     const prefix = checkPrefix(prefixIn);
     this.checkSize(src.length);
     this.ensure(src.length, cap);
@@ -330,9 +335,8 @@ export function lz4Ready(): Promise<Lz4Codec> {
 // ══ Physical memory ══
 
 function checkRange(pm: PhysicalMemory, addr: number, len: number, what: string): void {
-  argCheck(Number.isSafeInteger(addr) && Number.isSafeInteger(len) && addr >= 0 && len >= 0 && len <= LZ4_MAX_INPUT_SIZE &&
-    addr + len <= pm.memory.buffer.byteLength,
-    `${what}: [${String(addr)}, +${String(len)}) is not a range inside physical memory`);
+  if (!(Number.isSafeInteger(addr) && Number.isSafeInteger(len) && addr >= 0 && len >= 0 && len <= LZ4_MAX_INPUT_SIZE &&
+    addr + len <= pm.u8.length)) invalid(`${what}: [${String(addr)}, +${String(len)}) is not a range inside physical memory`);
 }
 
 /**

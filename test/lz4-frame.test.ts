@@ -128,6 +128,7 @@ describe("frames we write", () => {
 
   it("bad options throw EINVAL", async () => {
     expect(() => createCompressStream({ blockSize: 1000 })).toThrowError(/EINVAL/);
+    expect(() => createCompressStream({ contentSize: true })).toThrowError(/EINVAL/);
     await expect(compressFrame(new Uint8Array(4), { acceleration: 0 })).rejects.toThrowError(/EINVAL/);
     await expect(compressFrame("x" as unknown as Uint8Array)).rejects.toThrowError(/EINVAL/);
     expect(() => compressFrameSync(lz4, new Uint8Array(4), { contentSize: -1 })).toThrowError(/EINVAL/);

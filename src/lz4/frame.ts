@@ -140,6 +140,15 @@ function resolveOptions(o: FrameOptions | undefined, knownLength: number | undef
   };
 }
 
+/**
+ * Check frame options without building an encoder (what a stream factory
+ * does before its codec exists). `contentSize: true` is refused: only a byte
+ * count can be checked against a stream. @throws TmemError EINVAL for bad options.
+ */
+export function checkFrameOptions(options: FrameOptions | undefined): void {
+  resolveOptions(options, undefined);
+}
+
 const bad = (msg: string): TmemError => new TmemError(ErrorCode.EBADMSG, `LZ4 frame: ${msg}`);
 
 function put32(b: Uint8Array, i: number, v: number): void {

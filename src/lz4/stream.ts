@@ -23,7 +23,7 @@
  * @module
  */
 import { lz4Ready } from "../../bindings/lz4.js";
-import { type FrameOptions, FrameDecoder, FrameEncoder } from "./frame.js";
+import { type FrameOptions, FrameDecoder, FrameEncoder, checkFrameOptions } from "./frame.js";
 
 /**
  * A TransformStream that compresses its input into one LZ4 frame.
@@ -33,12 +33,10 @@ import { type FrameOptions, FrameDecoder, FrameEncoder } from "./frame.js";
  */
 export function createCompressStream(options?: FrameOptions): TransformStream<Uint8Array, Uint8Array> {
   let enc: FrameEncoder | undefined;
-  // Validate options now, so a bad option throws from the factory.
-  new FrameEncoder(null as never, options, typeof options?.contentSize === "number" ? options.contentSize : undefined);
+  checkFrameOptions(options); // a bad option throws from the factory, not later from the stream
   return new TransformStream<Uint8Array, Uint8Array>({
     async start() {
-      enc = new FrameEncoder(await lz4Ready(), options,
-        typeof options?.contentSize === "number" ? options.contentSize : undefined);
+      enc = new FrameEncoder(await lz4Ready(), options);
     },
     transform(chunk, controller) {
       for (const part of enc!.push(chunk)) controller.enqueue(part);
