@@ -43,8 +43,13 @@
 // under reclaim only clears the buddy.
 //
 // Layout: a pool is one descriptor frame (ZbudPool below; the pool id is its
-// pfn); every data frame starts with a ZbudHeader chunk and its FrameMeta says
-// which pool holds it (priv0 = pool pfn + 1, priv1 = ZBUD_PAGE_MAGIC).
+// pfn); every data frame starts with a ZbudHeader chunk (buddy sizes and
+// generations, LRU links). The unbuddied-list links live in the frame's
+// FrameMeta (link = next, priv0 = prev, priv1 = pool pfn + 1): that table is
+// dense (16 bytes per frame), so list splices hit cache lines that other
+// splices warmed instead of one 4 KiB frame per neighbour. Unlike the kernel,
+// frames with both buddies are on no list: the kernel's buddied list is never
+// searched, and destroy walks the LRU, which holds every frame.
 //
 // Concurrency: every function may be called concurrently from any Worker on
 // the same pool; one pool lock (lock.ts level 5) guards the lists, headers and
@@ -90,12 +95,12 @@ import { mutexLock, mutexUnlock } from "./lock";
 // @ts-ignore: decorator
 @inline const ZBUD_MAX_SIZE: u32 = PAGE_SIZE - ZHDR_SIZE_ALIGNED - CHUNK_SIZE;
 
-/** FrameMeta.priv1 of a pool descriptor frame. */
+/**
+ * FrameMeta.priv1 of a pool descriptor frame. A data frame's priv1 is its
+ * pool's pfn + 1, always below this (at most 2^20 frames).
+ */
 // @ts-ignore: decorator
 @inline const ZBUD_POOL_MAGIC: u32 = 0x4c4f4f50; // "POOL"
-/** FrameMeta.priv1 of a data frame. */
-// @ts-ignore: decorator
-@inline const ZBUD_PAGE_MAGIC: u32 = 0x44425a42; // "BZBD"
 /** ZbudPool.magic while the pool is alive. */
 // @ts-ignore: decorator
 @inline const ZBUD_ALIVE: u32 = 0x4255425a; // "ZBUB"
@@ -111,8 +116,7 @@ import { mutexLock, mutexUnlock } from "./lock";
 // ╒══════════ ZbudHeader (first chunk of every data frame) ═══════════════╕
 // │ 0 firstGen │ 4 lastGen │ 8 firstSize:u16 │ 10 lastSize:u16             │
 // │ 12 firstChunks:u8 │ 13 lastChunks:u8 │ 14 underReclaim:u8 │ 15 pad   │
-// │ 16 next │ 20 prev  (unbuddied/buddied list, pfn + 1, 0 = none)       │
-// │ 24 lruNext │ 28 lruPrev  (LRU list, toward the tail / the head)      │
+// │ 16 lruNext │ 20 lruPrev  (LRU list, toward the tail / the head)      │
 // ╘═════════════════════════════════════════════════════════════════════╛
 
 /** Header of a data frame; the buddies' bookkeeping. */
@@ -133,10 +137,6 @@ import { mutexLock, mutexUnlock } from "./lock";
   underReclaim: u8;
   /** Padding. */
   pad: u8;
-  /** Next frame (pfn + 1) in its unbuddied or buddied list. */
-  next: u32;
-  /** Previous frame (pfn + 1) in its list; 0 at the list head. */
-  prev: u32;
   /** Next frame toward the LRU tail (pfn + 1). */
   lruNext: u32;
   /** Previous frame toward the LRU head (pfn + 1). */
@@ -146,8 +146,8 @@ if (offsetof<ZbudHeader>() > ZHDR_SIZE_ALIGNED) ERROR("ZbudHeader must fit in on
 
 // ╒══════════ ZbudPool (pool descriptor, at the start of its own frame) ══╕
 // │ 0 lock │ 4 magic │ 8 pagesNr │ 12 objects │ 16 objectBytes:u64        │
-// │ 24 genCounter │ 28 reclaiming │ 32 lruHead │ 36 lruTail │ 40 buddied │
-// │ 44 unbuddied[NCHUNKS]: u32 (pfn + 1 of each list head)              │
+// │ 24 genCounter │ 28 reclaiming │ 32 lruHead │ 36 lruTail              │
+// │ 40 unbuddied[NCHUNKS]: u32 (pfn + 1 of each list head)              │
 // ╘═════════════════════════════════════════════════════════════════════╛
 
 /** A zbud pool's descriptor. */
@@ -170,8 +170,6 @@ if (offsetof<ZbudHeader>() > ZHDR_SIZE_ALIGNED) ERROR("ZbudHeader must fit in on
   lruHead: u32;
   /** Least recently used frame (pfn + 1), 0 if none. */
   lruTail: u32;
-  /** Head of the list of frames holding two buddies. */
-  buddied: u32;
 }
 /** Start of unbuddied[NCHUNKS] inside the descriptor. */
 // @ts-ignore: decorator
@@ -256,7 +254,7 @@ function handleToPfn(poolId: u32, handle: u32): i32 {
   if (gen == 0 || (handle >>> 31) != 0 || pfn >= nrFrames || pfn == poolId) return -E_INVAL;
   const meta = changetype<FrameMeta>(pfnToMeta(pfn));
   if (atomic.load<u32>(changetype<usize>(meta) + offsetof<FrameMeta>("owner")) != OWNER_ZBUD) return -E_INVAL;
-  if (meta.priv1 != ZBUD_PAGE_MAGIC || meta.priv0 != poolId + 1) return -E_INVAL;
+  if (meta.priv1 != poolId + 1) return -E_INVAL;
   const h = header(pfn);
   if ((handle & 1) == FIRST) {
     if (h.firstChunks == 0 || h.firstGen != gen) return -E_INVAL;
@@ -266,29 +264,43 @@ function handleToPfn(poolId: u32, handle: u32): i32 {
   return <i32>pfn;
 }
 
-/** Push frame `pfn` at the head of the list whose head word is at `headp`. */
+/** Next frame (pfn + 1) in frame `pfn`'s unbuddied list: FrameMeta.link. */
+// @ts-ignore: decorator
+@inline function NEXT(pfn: u32): usize {
+  return pfnToMeta(pfn) + offsetof<FrameMeta>("link");
+}
+
+/** Previous frame (pfn + 1) in frame `pfn`'s unbuddied list, 0 at the head: FrameMeta.priv0. */
+// @ts-ignore: decorator
+@inline function PREV(pfn: u32): usize {
+  return pfnToMeta(pfn) + offsetof<FrameMeta>("priv0");
+}
+
+/** Push frame `pfn` at the head of the list whose head word is at `headp` (0: no list). */
 function listAdd(headp: usize, pfn: u32): void {
-  const h = header(pfn);
+  if (headp == 0) return;
   const first = load<u32>(headp);
-  h.prev = 0;
-  h.next = first;
-  if (first != 0) header(first - 1).prev = pfn + 1;
+  store<u32>(PREV(pfn), 0);
+  store<u32>(NEXT(pfn), first);
+  if (first != 0) store<u32>(PREV(first - 1), pfn + 1);
   store<u32>(headp, pfn + 1);
 }
 
-/** Unlink frame `pfn` from the list whose head word is at `headp`. */
+/** Unlink frame `pfn` from the list whose head word is at `headp` (0: no list). */
 function listDel(headp: usize, pfn: u32): void {
-  const h = header(pfn);
-  if (h.prev != 0) header(h.prev - 1).next = h.next;
-  else store<u32>(headp, h.next);
-  if (h.next != 0) header(h.next - 1).prev = h.prev;
-  h.next = 0;
-  h.prev = 0;
+  if (headp == 0) return;
+  const next = load<u32>(NEXT(pfn));
+  const prev = load<u32>(PREV(pfn));
+  if (prev != 0) store<u32>(NEXT(prev - 1), next);
+  else store<u32>(headp, next);
+  if (next != 0) store<u32>(PREV(next - 1), prev);
+  store<u32>(NEXT(pfn), 0);
+  store<u32>(PREV(pfn), 0);
 }
 
-/** The list a frame belongs on given its buddies: buddied or unbuddied[free]. */
+/** The list a frame belongs on: unbuddied[free chunks], or none (0) with both buddies. */
 function listFor(pool: usize, h: ZbudHeader): usize {
-  if (h.firstChunks != 0 && h.lastChunks != 0) return pool + offsetof<ZbudPool>("buddied");
+  if (h.firstChunks != 0 && h.lastChunks != 0) return 0;
   return UNBUDDIED(pool, numFreeChunks(h));
 }
 
@@ -408,8 +420,7 @@ export function zbud_alloc(id: u32, size: u32): i32 {
     }
     pfn = <u32>got;
     const meta = changetype<FrameMeta>(pfnToMeta(pfn));
-    meta.priv0 = id + 1;
-    meta.priv1 = ZBUD_PAGE_MAGIC;
+    meta.priv1 = id + 1;
     memory.fill(pfnToAddress(pfn), 0, offsetof<ZbudHeader>());
     p.pagesNr++;
   }
@@ -602,7 +613,7 @@ export function zbud_reclaim_handle(id: u32, pfn: u32, bud: u32): i32 {
   mutexLock(lock);
   const meta = changetype<FrameMeta>(pfnToMeta(pfn));
   let r: i32 = -E_INVAL;
-  if (meta.owner == OWNER_ZBUD && meta.priv1 == ZBUD_PAGE_MAGIC && meta.priv0 == id + 1 && header(pfn).underReclaim != 0) {
+  if (meta.owner == OWNER_ZBUD && meta.priv1 == id + 1 && header(pfn).underReclaim != 0) {
     const h = header(pfn);
     if (bud == FIRST) r = h.firstChunks == 0 ? 0 : <i32>encodeHandle(pfn, FIRST, h.firstGen);
     else r = h.lastChunks == 0 ? 0 : <i32>encodeHandle(pfn, LAST, h.lastGen);
@@ -625,7 +636,7 @@ export function zbud_reclaim_end(id: u32, pfn: u32): i32 {
   const lock = pool + offsetof<ZbudPool>("lock");
   mutexLock(lock);
   const meta = changetype<FrameMeta>(pfnToMeta(pfn));
-  if (meta.owner != OWNER_ZBUD || meta.priv1 != ZBUD_PAGE_MAGIC || meta.priv0 != id + 1 || header(pfn).underReclaim == 0) {
+  if (meta.owner != OWNER_ZBUD || meta.priv1 != id + 1 || header(pfn).underReclaim == 0) {
     mutexUnlock(lock);
     return -E_INVAL;
   }
