@@ -24,6 +24,7 @@ import { decompressFrame } from "./lz4/frame.js";
 import { createCompressStream, createDecompressStream } from "./lz4/stream.js";
 import { simulate, type ProcessResult, type SimulateResult, type WorkerProcessMessage } from "./sim/simulate.js";
 import { renderMemoryMapSvg } from "./sim/memmap.js";
+import { cycle, toPages } from "./sim/pages.js";
 import { registeredDrivers } from "./zpool/index.js";
 
 const USAGE = `usage: tmem [command] [options]
@@ -80,15 +81,6 @@ function parse<T extends Record<string, { type: "string" | "boolean"; short?: st
 
 // ══ Pages ══
 
-/** Cut `data` into 4 KiB pages, zero-padding the tail as the page cache does. */
-function toPages(data: Uint8Array): Uint8Array {
-  const n = Math.ceil(data.length / PAGE_SIZE);
-  if (n * PAGE_SIZE === data.length) return data;
-  const out = new Uint8Array(n * PAGE_SIZE);
-  out.set(data);
-  return out;
-}
-
 /** Pages of a file, or of every readable regular file in a directory. */
 function readCorpus(path: string): { pages: Uint8Array; what: string } {
   let st;
@@ -133,19 +125,6 @@ function readCorpus(path: string): { pages: Uint8Array; what: string } {
 async function samplePages(): Promise<Uint8Array> {
   const frame = readFileSync(new URL("../data/sample-anon.pages.lz4", import.meta.url));
   return decompressFrame(frame);
-}
-
-/** `n` pages cycled from `src`; each copy after the first is made distinct by its copy number in the page's last word. */
-function cycle(src: Uint8Array, n: number): Uint8Array {
-  const m = src.length / PAGE_SIZE;
-  if (n === m) return src;
-  const out = new Uint8Array(n * PAGE_SIZE);
-  for (let i = 0; i < n; i++) {
-    out.set(src.subarray((i % m) * PAGE_SIZE, (i % m + 1) * PAGE_SIZE), i * PAGE_SIZE);
-    const copy = Math.floor(i / m);
-    if (copy > 0) new DataView(out.buffer, i * PAGE_SIZE + PAGE_SIZE - 4, 4).setUint32(0, copy, true);
-  }
-  return out;
 }
 
 function parseRam(v: string | undefined, workingSet: number): number {

@@ -282,7 +282,8 @@ function sum(rs: ProcessResult[]): ProcessResult {
 /** Replay `sizes` into a fresh pool of `allocator`; frames used (after compact). */
 async function replay(allocator: string, sizes: number[]): Promise<{ frames: number; objects: number }> {
   const frames = sizes.length + 256;
-  const pm = await PhysicalMemory.create({ frames, maxWorkers: 1 });
+  // A scratch memory of this thread only: it is never shared, so isolation is not needed.
+  const pm = await PhysicalMemory.create({ frames, maxWorkers: 1, allowUnisolated: true });
   try {
     const pool = await createPool(allocator, pm);
     let objects = 0;

@@ -298,9 +298,11 @@ export class FrontendRegistry {
     const g = Atomics.load(i32, w + REG_GEN / 4);
     const old = w + REG_ACTIVE / 4 + ((g + 1) & 1);
     const canBlock = this.area.pm.canBlock;
-    const probe = new Int32Array(new SharedArrayBuffer(4));
+    // Only a thread that may block sleeps; the global SharedArrayBuffer is
+    // undefined in a page that is not cross-origin isolated (which cannot block anyway).
+    const probe = canBlock ? new Int32Array(new SharedArrayBuffer(4)) : null;
     while (Atomics.load(i32, old) !== 0) {
-      if (canBlock) Atomics.wait(probe, 0, 0, 1);
+      if (probe) Atomics.wait(probe, 0, 0, 1);
     }
   }
 

@@ -1,0 +1,2 @@
+/** Build the browser demo into `outdir` (default build/web); resolves to outdir. */
+export function buildWeb(outdir?: string): Promise<string>;
