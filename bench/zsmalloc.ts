@@ -13,7 +13,8 @@
  *    (`pm.core.zs_malloc` / `zs_free`), the same pool through the zpool
  *    driver (ZsmallocBackend), and the pure-TypeScript port of the same
  *    algorithm over an ArrayBuffer (bench/zsmalloc-port.ts, no locks).
- *    Medians of RUNS runs of PAIRS pairs each, after one warm-up run.
+ *    Medians of RUNS runs of PAIRS pairs each, round-robin between the
+ *    subjects, after one warm-up round; by wall clock and per CPU-second.
  *  - 2 Workers on one pool, each in its own size band (disjoint size
  *    classes), against 1 Worker alone: aggregate pairs/s and the ratio.
  *  - density after the fill and after compact(): our object frames and
@@ -92,19 +93,35 @@ function churnPort(p: ZsmallocPort, hs: Int32Array, victims: Uint32Array, si: nu
   return bad;
 }
 
-/** Median pairs/s of RUNS timed runs (one untimed warm-up first). */
-function measure(run: (victims: Uint32Array, si: number) => void, live: number): { rate: number; runs: number[] } {
-  const rates: number[] = [];
+interface Rates { wall: number; cpu: number; wallRuns: number[]; cpuRuns: number[] }
+
+/**
+ * Time RUNS runs of PAIRS pairs of every subject, round-robin (subject A run
+ * 1, subject B run 1, ..., then run 2), after one untimed warm-up round, so a
+ * burst of load from other processes hits every subject alike. Returns median
+ * pairs/s by wall clock and per CPU-second of this process (the machine is
+ * shared: CPU time is what the loop itself cost).
+ */
+function measureAll(subjects: Array<(victims: Uint32Array, si: number) => void>, live: number): Rates[] {
+  const out = subjects.map((): Rates => ({ wall: 0, cpu: 0, wallRuns: [], cpuRuns: [] }));
   let si = live;
   for (let r = 0; r <= RUNS; r++) {
     const victims = victimsFor(live, PAIRS);
-    const t0 = performance.now();
-    run(victims, si);
-    const ms = performance.now() - t0;
+    subjects.forEach((run, k) => {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      run(victims, si);
+      const ms = performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      if (r > 0) {
+        out[k]!.wallRuns.push(PAIRS / (ms / 1000));
+        out[k]!.cpuRuns.push(PAIRS / ((c.user + c.system) / 1e6));
+      }
+    });
     si += PAIRS;
-    if (r > 0) rates.push(PAIRS / (ms / 1000));
   }
-  return { rate: median(rates), runs: rates };
+  for (const o of out) { o.wall = median(o.wallRuns); o.cpu = median(o.cpuRuns); }
+  return out;
 }
 
 const maxFrames = framesFor(Math.max(...LIVES));
@@ -146,40 +163,45 @@ const detail: Record<string, unknown> = {};
 
 for (const live of LIVES) {
   const fillSizes = Array.from({ length: live }, (_, i) => sizes[i & SIZE_MASK]!);
-  // wasm direct
   const p = zsmallocDriver.create(pm, {}) as ZsmallocBackend;
   const hs = new Int32Array(live);
   for (let i = 0; i < live; i++) hs[i] = zs_malloc(p.id, fillSizes[i]!);
   const filled = p.stats();
   const kFill = kernelZsmallocUsage(fillSizes, 8);
-  const core = measure((v, si) => { if (churnCore(zs_malloc, zs_free, p.id, hs, v, si) < 0) throw new Error("zs_malloc/zs_free failed"); }, live);
-  // the same pool through the driver
-  const drv = measure((v, si) => churnDriver(p, hs, v, si), live);
-  // density after churn and compaction
-  const live0 = p.stats();
+  const subjects: Array<(victims: Uint32Array, si: number) => void> = [
+    (v, si) => { if (churnCore(zs_malloc, zs_free, p.id, hs, v, si) < 0) throw new Error("zs_malloc/zs_free failed"); },
+    (v, si) => churnDriver(p, hs, v, si),
+  ];
+  let zp: ZsmallocPort | null = null;
+  try {
+    zp = new ZsmallocPort({ frames: framesFor(live), maxPagesPerZspage: 8 });
+    const port = zp, ph = new Int32Array(live);
+    for (let i = 0; i < live; i++) ph[i] = port.malloc(fillSizes[i]!);
+    subjects.push((v, si) => { if (churnPort(port, ph, v, si) < 0) throw new Error("port free failed"); });
+  } catch (e) {
+    console.warn(`TS port at ${live} live: ${String(e)}`);
+  }
+  const [core, drv, port] = measureAll(subjects, live);
+  zp = null;
+  // Density after churn and compaction.
   const liveSizes: number[] = [];
   for (let i = 0; i < live; i++) liveSizes.push(p.objSize(hs[i]!));
   const kLive = kernelZsmallocUsage(liveSizes, 8);
+  const beforeCompact = p.stats().objectPages;
   const freed = p.compact();
   const compacted = p.stats();
   for (let i = 0; i < live; i++) zs_free(p.id, hs[i]!);
   p.destroy();
-  // the pure-TS port
-  let port: { rate: number; runs: number[] } | null = null;
-  try {
-    const zp = new ZsmallocPort({ frames: framesFor(live), maxPagesPerZspage: 8 });
-    const ph = new Int32Array(live);
-    for (let i = 0; i < live; i++) ph[i] = zp.malloc(fillSizes[i]!);
-    port = measure((v, si) => { if (churnPort(zp, ph, v, si) < 0) throw new Error("port free failed"); }, live);
-  } catch (e) {
-    console.warn(`TS port at ${live} live: ${String(e)}`);
-  }
   throughput.push({
     live,
-    "wasm pm.core Mpairs/s": core.rate / 1e6,
-    "zpool driver Mpairs/s": drv.rate / 1e6,
-    "TS port Mpairs/s": port ? port.rate / 1e6 : "n/a",
-    "wasm / TS port": port ? core.rate / port.rate : "n/a",
+    "wasm pm.core M/s": core!.wall / 1e6,
+    "driver M/s": drv!.wall / 1e6,
+    "TS port M/s": port ? port.wall / 1e6 : "n/a",
+    "wasm/port": port ? core!.wall / port.wall : "n/a",
+    "wasm M/cpu-s": core!.cpu / 1e6,
+    "driver M/cpu-s": drv!.cpu / 1e6,
+    "port M/cpu-s": port ? port.cpu / 1e6 : "n/a",
+    "wasm/port (cpu)": port ? core!.cpu / port.cpu : "n/a",
   });
   density.push({
     live,
@@ -194,8 +216,8 @@ for (const live of LIVES) {
     "meta B/obj": compacted.metadataBytesPerObject,
     "kernel extra B/obj": kLive.extraBytes / kLive.objects,
   });
-  detail[`live${live}`] = { core: core.runs, driver: drv.runs, port: port?.runs ?? null, beforeCompact: live0.objectPages };
-  console.log(`live ${live}: wasm ${(core.rate / 1e6).toFixed(2)} M/s, driver ${(drv.rate / 1e6).toFixed(2)}, port ${port ? (port.rate / 1e6).toFixed(2) : "n/a"}`);
+  detail[`live${live}`] = { core, driver: drv, port: port ?? null, beforeCompact };
+  console.log(`live ${live}: wasm ${(core!.wall / 1e6).toFixed(2)} M/s (${(core!.cpu / 1e6).toFixed(2)} per cpu-s), driver ${(drv!.wall / 1e6).toFixed(2)}, port ${port ? (port.wall / 1e6).toFixed(2) : "n/a"} (${port ? (port.cpu / 1e6).toFixed(2) : "n/a"} per cpu-s)`);
 }
 
 // ══ 2 Workers on different classes ══
@@ -241,9 +263,11 @@ scale.push({
   "2 / 1": two / one,
 });
 
+const load = (await import("node:os")).loadavg();
 report("zsmalloc", {
   "malloc+free pairs/s, single thread (median of runs)": throughput,
   "2 Workers on one pool, disjoint size classes, vs 1 Worker": scale,
   "density: object frames vs the kernel's fully compacted zsmalloc (chain 8)": density,
-}, { sizes: sizeSource, pairsPerRun: PAIRS, runs: RUNS, workerPairs: W_PAIRS, detail });
+}, { sizes: sizeSource, pairsPerRun: PAIRS, runs: RUNS, workerPairs: W_PAIRS, loadAverage: load, detail });
+console.log(`load average at the end: ${load.map((x) => x.toFixed(2)).join(" ")} (2 cores shared with other work: wall-clock rates are only comparable within one run)`);
 pm.detach();
