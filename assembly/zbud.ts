@@ -43,13 +43,23 @@
 // under reclaim only clears the buddy.
 //
 // Layout: a pool is one descriptor frame (ZbudPool below; the pool id is its
-// pfn); every data frame starts with a ZbudHeader chunk (buddy sizes and
-// generations, LRU links). The unbuddied-list links live in the frame's
-// FrameMeta (link = next, priv0 = prev, priv1 = pool pfn + 1): that table is
-// dense (16 bytes per frame), so list splices hit cache lines that other
-// splices warmed instead of one 4 KiB frame per neighbour. Unlike the kernel,
-// frames with both buddies are on no list: the kernel's buddied list is never
-// searched, and destroy walks the LRU, which holds every frame.
+// pfn); every data frame starts with a ZbudHeader chunk (its pool, buddy sizes
+// and generations). The list links (unbuddied next/prev, LRU next/prev: four
+// 24-bit frame numbers + 1) are packed into the frame's FrameMeta words link,
+// priv0 and priv1 (drawn below): that table is dense (16 bytes per frame), so
+// a list splice touches warm cache lines instead of one 4 KiB frame per
+// neighbour (random churn at 100k live objects is cache-miss bound). Unlike
+// the kernel, frames with both buddies are on no list: the kernel's buddied
+// list is never searched, and destroy walks the LRU, which holds every frame.
+//
+// ╒══════ FrameMeta of a zbud data frame (frames.ts owns `owner`) ═════════╕
+// │ link : unbuddied next (bits 0..23) │ LRU prev bits 0..7   (bits 24..31) │
+// │ priv0: unbuddied prev (bits 0..23) │ LRU prev bits 8..15  (bits 24..31) │
+// │ priv1: LRU next       (bits 0..23) │ LRU prev bits 16..23 (bits 24..31) │
+// ╘═════════════════════════════════════════════════════════════════════════╛
+// A descriptor frame's priv1 is ZBUD_POOL_MAGIC, whose low 24 bits exceed
+// any frame number + 1 (a wasm32 memory has < 2^20 frames), so the two never
+// look alike.
 //
 // Concurrency: every function may be called concurrently from any Worker on
 // the same pool; one pool lock (lock.ts level 5) guards the lists, headers and
@@ -95,10 +105,7 @@ import { mutexLock, mutexUnlock } from "./lock";
 // @ts-ignore: decorator
 @inline const ZBUD_MAX_SIZE: u32 = PAGE_SIZE - ZHDR_SIZE_ALIGNED - CHUNK_SIZE;
 
-/**
- * FrameMeta.priv1 of a pool descriptor frame. A data frame's priv1 is its
- * pool's pfn + 1, always below this (at most 2^20 frames).
- */
+/** FrameMeta.priv1 of a pool descriptor frame (see the FrameMeta drawing above). */
 // @ts-ignore: decorator
 @inline const ZBUD_POOL_MAGIC: u32 = 0x4c4f4f50; // "POOL"
 /** ZbudPool.magic while the pool is alive. */
@@ -116,7 +123,7 @@ import { mutexLock, mutexUnlock } from "./lock";
 // ╒══════════ ZbudHeader (first chunk of every data frame) ═══════════════╕
 // │ 0 firstGen │ 4 lastGen │ 8 firstSize:u16 │ 10 lastSize:u16             │
 // │ 12 firstChunks:u8 │ 13 lastChunks:u8 │ 14 underReclaim:u8 │ 15 pad   │
-// │ 16 lruNext │ 20 lruPrev  (LRU list, toward the tail / the head)      │
+// │ 16 pool (pool pfn + 1)                                               │
 // ╘═════════════════════════════════════════════════════════════════════╛
 
 /** Header of a data frame; the buddies' bookkeeping. */
@@ -137,10 +144,8 @@ import { mutexLock, mutexUnlock } from "./lock";
   underReclaim: u8;
   /** Padding. */
   pad: u8;
-  /** Next frame toward the LRU tail (pfn + 1). */
-  lruNext: u32;
-  /** Previous frame toward the LRU head (pfn + 1). */
-  lruPrev: u32;
+  /** The pool holding this frame: its descriptor's pfn + 1. */
+  pool: u32;
 }
 if (offsetof<ZbudHeader>() > ZHDR_SIZE_ALIGNED) ERROR("ZbudHeader must fit in one chunk");
 
@@ -254,8 +259,9 @@ function handleToPfn(poolId: u32, handle: u32): i32 {
   if (gen == 0 || (handle >>> 31) != 0 || pfn >= nrFrames || pfn == poolId) return -E_INVAL;
   const meta = changetype<FrameMeta>(pfnToMeta(pfn));
   if (atomic.load<u32>(changetype<usize>(meta) + offsetof<FrameMeta>("owner")) != OWNER_ZBUD) return -E_INVAL;
-  if (meta.priv1 != poolId + 1) return -E_INVAL;
+  if (meta.priv1 == ZBUD_POOL_MAGIC) return -E_INVAL;
   const h = header(pfn);
+  if (h.pool != poolId + 1) return -E_INVAL;
   if ((handle & 1) == FIRST) {
     if (h.firstChunks == 0 || h.firstGen != gen) return -E_INVAL;
   } else {
@@ -264,38 +270,90 @@ function handleToPfn(poolId: u32, handle: u32): i32 {
   return <i32>pfn;
 }
 
-/** Next frame (pfn + 1) in frame `pfn`'s unbuddied list: FrameMeta.link. */
+/** Mask of a 24-bit link (pfn + 1, 0 = none) in a FrameMeta word. */
 // @ts-ignore: decorator
-@inline function NEXT(pfn: u32): usize {
-  return pfnToMeta(pfn) + offsetof<FrameMeta>("link");
+@inline const LINK_MASK: u32 = 0xffffff;
+/** Shift of the LRU-prev byte in each FrameMeta word. */
+// @ts-ignore: decorator
+@inline const LRU_PREV_SHIFT: u32 = 24;
+if (LINK_MASK < (<u32>1 << 20)) ERROR("links must hold any pfn + 1 of a wasm32 memory");
+if ((ZBUD_POOL_MAGIC & LINK_MASK) <= (<u32>1 << 20)) ERROR("ZBUD_POOL_MAGIC must not look like a link");
+
+/** Address of FrameMeta word `field` of frame `pfn`. */
+// @ts-ignore: decorator
+@inline function META(pfn: u32, field: usize): usize {
+  return pfnToMeta(pfn) + field;
 }
 
-/** Previous frame (pfn + 1) in frame `pfn`'s unbuddied list, 0 at the head: FrameMeta.priv0. */
+/** The 24-bit link in the low bits of a FrameMeta word. */
+// @ts-ignore: decorator
+@inline function GETLINK(addr: usize): u32 {
+  return load<u32>(addr) & LINK_MASK;
+}
+
+/** Set the 24-bit link in the low bits of a FrameMeta word, keeping its top byte. */
+// @ts-ignore: decorator
+@inline function SETLINK(addr: usize, v: u32): void {
+  store<u32>(addr, (load<u32>(addr) & ~LINK_MASK) | v);
+}
+
+/** Next frame (pfn + 1) in frame `pfn`'s unbuddied list. */
+// @ts-ignore: decorator
+@inline function NEXT(pfn: u32): usize {
+  return META(pfn, offsetof<FrameMeta>("link"));
+}
+
+/** Previous frame (pfn + 1) in frame `pfn`'s unbuddied list, 0 at the head. */
 // @ts-ignore: decorator
 @inline function PREV(pfn: u32): usize {
-  return pfnToMeta(pfn) + offsetof<FrameMeta>("priv0");
+  return META(pfn, offsetof<FrameMeta>("priv0"));
+}
+
+/** Next frame (pfn + 1) toward the LRU tail. */
+// @ts-ignore: decorator
+@inline function LRU_NEXT(pfn: u32): usize {
+  return META(pfn, offsetof<FrameMeta>("priv1"));
+}
+
+/** Previous frame (pfn + 1) toward the LRU head: the top bytes of link, priv0, priv1. */
+// @ts-ignore: decorator
+@inline function GETLRUPREV(pfn: u32): u32 {
+  const m = pfnToMeta(pfn);
+  return (load<u32>(m + offsetof<FrameMeta>("link")) >>> LRU_PREV_SHIFT) |
+    ((load<u32>(m + offsetof<FrameMeta>("priv0")) >>> LRU_PREV_SHIFT) << 8) |
+    ((load<u32>(m + offsetof<FrameMeta>("priv1")) >>> LRU_PREV_SHIFT) << 16);
+}
+
+/** Set frame `pfn`'s LRU prev link (pfn + 1, 0 = none). */
+// @ts-ignore: decorator
+@inline function SETLRUPREV(pfn: u32, v: u32): void {
+  const m = pfnToMeta(pfn);
+  const a = m + offsetof<FrameMeta>("link"), b = m + offsetof<FrameMeta>("priv0"), c = m + offsetof<FrameMeta>("priv1");
+  store<u32>(a, (load<u32>(a) & LINK_MASK) | ((v & 0xff) << LRU_PREV_SHIFT));
+  store<u32>(b, (load<u32>(b) & LINK_MASK) | (((v >>> 8) & 0xff) << LRU_PREV_SHIFT));
+  store<u32>(c, (load<u32>(c) & LINK_MASK) | (((v >>> 16) & 0xff) << LRU_PREV_SHIFT));
 }
 
 /** Push frame `pfn` at the head of the list whose head word is at `headp` (0: no list). */
 function listAdd(headp: usize, pfn: u32): void {
   if (headp == 0) return;
   const first = load<u32>(headp);
-  store<u32>(PREV(pfn), 0);
-  store<u32>(NEXT(pfn), first);
-  if (first != 0) store<u32>(PREV(first - 1), pfn + 1);
+  SETLINK(PREV(pfn), 0);
+  SETLINK(NEXT(pfn), first);
+  if (first != 0) SETLINK(PREV(first - 1), pfn + 1);
   store<u32>(headp, pfn + 1);
 }
 
 /** Unlink frame `pfn` from the list whose head word is at `headp` (0: no list). */
 function listDel(headp: usize, pfn: u32): void {
   if (headp == 0) return;
-  const next = load<u32>(NEXT(pfn));
-  const prev = load<u32>(PREV(pfn));
-  if (prev != 0) store<u32>(NEXT(prev - 1), next);
+  const next = GETLINK(NEXT(pfn));
+  const prev = GETLINK(PREV(pfn));
+  if (prev != 0) SETLINK(NEXT(prev - 1), next);
   else store<u32>(headp, next);
-  if (next != 0) store<u32>(PREV(next - 1), prev);
-  store<u32>(NEXT(pfn), 0);
-  store<u32>(PREV(pfn), 0);
+  if (next != 0) SETLINK(PREV(next - 1), prev);
+  SETLINK(NEXT(pfn), 0);
+  SETLINK(PREV(pfn), 0);
 }
 
 /** The list a frame belongs on: unbuddied[free chunks], or none (0) with both buddies. */
@@ -307,10 +365,9 @@ function listFor(pool: usize, h: ZbudHeader): usize {
 /** Put frame `pfn` at the LRU head (most recently used). */
 function lruAdd(pool: usize, pfn: u32): void {
   const p = changetype<ZbudPool>(pool);
-  const h = header(pfn);
-  h.lruPrev = 0;
-  h.lruNext = p.lruHead;
-  if (p.lruHead != 0) header(p.lruHead - 1).lruPrev = pfn + 1;
+  SETLRUPREV(pfn, 0);
+  SETLINK(LRU_NEXT(pfn), p.lruHead);
+  if (p.lruHead != 0) SETLRUPREV(p.lruHead - 1, pfn + 1);
   else p.lruTail = pfn + 1;
   p.lruHead = pfn + 1;
 }
@@ -318,13 +375,14 @@ function lruAdd(pool: usize, pfn: u32): void {
 /** Unlink frame `pfn` from the LRU. */
 function lruDel(pool: usize, pfn: u32): void {
   const p = changetype<ZbudPool>(pool);
-  const h = header(pfn);
-  if (h.lruPrev != 0) header(h.lruPrev - 1).lruNext = h.lruNext;
-  else p.lruHead = h.lruNext;
-  if (h.lruNext != 0) header(h.lruNext - 1).lruPrev = h.lruPrev;
-  else p.lruTail = h.lruPrev;
-  h.lruNext = 0;
-  h.lruPrev = 0;
+  const prev = GETLRUPREV(pfn);
+  const next = GETLINK(LRU_NEXT(pfn));
+  if (prev != 0) SETLINK(LRU_NEXT(prev - 1), next);
+  else p.lruHead = next;
+  if (next != 0) SETLRUPREV(next - 1, prev);
+  else p.lruTail = prev;
+  SETLINK(LRU_NEXT(pfn), 0);
+  SETLRUPREV(pfn, 0);
 }
 
 /** Next generation of pool `p` (1..genMask). The caller holds the pool lock. */
@@ -374,7 +432,7 @@ export function zbud_destroy_pool(id: u32): i32 {
   let freed: i32 = 0;
   let cur = p.lruHead;
   while (cur != 0) {
-    const next = header(cur - 1).lruNext;
+    const next = GETLINK(LRU_NEXT(cur - 1));
     frameFree(cur - 1, OWNER_ZBUD);
     freed++;
     cur = next;
@@ -419,9 +477,9 @@ export function zbud_alloc(id: u32, size: u32): i32 {
       return got;
     }
     pfn = <u32>got;
-    const meta = changetype<FrameMeta>(pfnToMeta(pfn));
-    meta.priv1 = id + 1;
+    // frameAlloc zeroed link, priv0 and priv1: every list link is 0.
     memory.fill(pfnToAddress(pfn), 0, offsetof<ZbudHeader>());
+    header(pfn).pool = id + 1;
     p.pagesNr++;
   }
   const h = header(pfn);
@@ -486,7 +544,7 @@ export function zbud_free(id: u32, handle: u32): i32 {
   if (!reclaim) {
     if (h.firstChunks == 0 && h.lastChunks == 0) {
       lruDel(pool, pfn);
-      changetype<FrameMeta>(pfnToMeta(pfn)).priv1 = 0;
+      header(pfn).pool = 0;
       frameFree(pfn, OWNER_ZBUD);
       p.pagesNr--;
     } else {
@@ -613,7 +671,7 @@ export function zbud_reclaim_handle(id: u32, pfn: u32, bud: u32): i32 {
   mutexLock(lock);
   const meta = changetype<FrameMeta>(pfnToMeta(pfn));
   let r: i32 = -E_INVAL;
-  if (meta.owner == OWNER_ZBUD && meta.priv1 == id + 1 && header(pfn).underReclaim != 0) {
+  if (meta.owner == OWNER_ZBUD && meta.priv1 != ZBUD_POOL_MAGIC && header(pfn).pool == id + 1 && header(pfn).underReclaim != 0) {
     const h = header(pfn);
     if (bud == FIRST) r = h.firstChunks == 0 ? 0 : <i32>encodeHandle(pfn, FIRST, h.firstGen);
     else r = h.lastChunks == 0 ? 0 : <i32>encodeHandle(pfn, LAST, h.lastGen);
@@ -636,7 +694,7 @@ export function zbud_reclaim_end(id: u32, pfn: u32): i32 {
   const lock = pool + offsetof<ZbudPool>("lock");
   mutexLock(lock);
   const meta = changetype<FrameMeta>(pfnToMeta(pfn));
-  if (meta.owner != OWNER_ZBUD || meta.priv1 != id + 1 || header(pfn).underReclaim == 0) {
+  if (meta.owner != OWNER_ZBUD || meta.priv1 == ZBUD_POOL_MAGIC || header(pfn).pool != id + 1 || header(pfn).underReclaim == 0) {
     mutexUnlock(lock);
     return -E_INVAL;
   }
@@ -645,7 +703,7 @@ export function zbud_reclaim_end(id: u32, pfn: u32): i32 {
   p.reclaiming--;
   let r: i32 = 0;
   if (h.firstChunks == 0 && h.lastChunks == 0) {
-    meta.priv1 = 0;
+    h.pool = 0;
     frameFree(pfn, OWNER_ZBUD);
     p.pagesNr--;
     r = 1;

@@ -19,7 +19,7 @@
  *    corpus page's size vs the kernel's figures (src/zpool/kernel-zbud.ts,
  *    src/zpool/kernel-zsmalloc.ts), with metadata bytes per object.
  *
- * Run: npm run bench:zpool [-- --repeats N --ops N --quick]
+ * Run: npm run bench:zpool [-- --repeats N --ops N --quick --only NAME-SUBSTRING --no-workers]
  * Output: bench/results/zpool.json and tables on stdout.
  * @module
  */
@@ -99,7 +99,7 @@ const kzMod = { kernelZsmallocUsage };
 const CHURN_SRC = `return function churn(malloc, free, hs, victims, sizes, mask, si, n) {
   for (let k = 0; k < n; k++) { const v = victims[k]; free(hs[v]); hs[v] = malloc(sizes[(si + k) & mask]); }
 }`;
-type Churn = (malloc: (s: number) => number, free: (h: number) => void, hs: Float64Array, victims: Uint32Array,
+type Churn = (malloc: (s: number) => number, free: (h: number) => void, hs: Int32Array, victims: Uint32Array,
               sizes: Uint32Array, mask: number, si: number, n: number) => void;
 const newChurn = (): Churn => new Function(CHURN_SRC)() as Churn;
 
@@ -201,6 +201,8 @@ subjects.push({
   },
 });
 
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] ?? "" : "";
+if (only) subjects.splice(0, subjects.length, ...subjects.filter((x) => x.name.includes(only)));
 const throughput: Row[] = [];
 const summary: Record<string, Record<number, number>> = {};
 for (const live of LIVES) {
@@ -212,7 +214,7 @@ for (const live of LIVES) {
       continue;
     }
     const churn = newChurn();
-    const hs = new Float64Array(live);
+    const hs = new Int32Array(live);   // every handle, address and key here is below 2^31
     let si = 0;
     for (let i = 0; i < live; i++) hs[i] = a.malloc(sizes[si++ & SIZE_MASK]!);
     const rates: number[] = [];
