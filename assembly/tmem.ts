@@ -61,6 +61,7 @@ import { frameAlloc, frameFree } from "./frames";
 import { mutexLock, mutexTryLock, mutexUnlock } from "./lock";
 
 export * from "./tmem_page";
+export * from "./tmem_zcache";
 
 // ══ Constants ══
 
@@ -94,9 +95,12 @@ export * from "./tmem_page";
 @inline const BUCKETS_PER_FRAME_SHIFT: u32 = 10;
 if ((<u32>1 << BUCKETS_PER_FRAME_SHIFT) * 4 != PAGE_SIZE) ERROR("a table frame holds PAGE_SIZE / 4 bucket heads");
 /**
- * Bucket count bounds. nbuckets = nextPow2(2 × nrFrames) within these: about
- * one chain per stored page when pages compress 2:1 (0.1% of memory for the
- * table). The upper bound keeps the directory to one frame (1024 table frames).
+ * Bucket count bounds. nbuckets = nextPow2(4 × nrFrames) within these: at
+ * 2-3 stored pages per frame (LZ4 on anon pages, plus same-filled pages that
+ * take no frame) chains stay under one entry on average, so a lookup costs
+ * about two cache misses (bucket head, descriptor); 16 bytes per frame, 0.4%
+ * of memory. The upper bound keeps the directory to one frame (1024 table
+ * frames); beyond 256K frames chains grow past one.
  */
 // @ts-ignore: decorator
 @inline const MIN_BUCKET_BITS: u32 = 12;
@@ -511,7 +515,7 @@ export function tmem_init(): i32 {
     return 0;
   }
   atomic.store<u32>(changetype<usize>(r), STATE_INITIALIZING);
-  let bits: u32 = 32 - clz<u32>(nrFrames * 2 - 1);
+  let bits: u32 = 32 - clz<u32>(nrFrames * 4 - 1);
   if (bits < MIN_BUCKET_BITS) bits = MIN_BUCKET_BITS;
   if (bits > MAX_BUCKET_BITS) bits = MAX_BUCKET_BITS;
   const ntable: u32 = (<u32>1 << bits) >> BUCKETS_PER_FRAME_SHIFT;

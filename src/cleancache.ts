@@ -72,6 +72,10 @@ const C_SUCC = 0, C_FAILED = 1, C_PUTS = 2, C_INVAL = 3;
 
 const instances = new WeakMap<PhysicalMemory, Cleancache>();
 
+function badPage(): never {
+  throw new TmemError(ErrorCode.EINVAL, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
+}
+
 /** The cleancache frontend of one physical memory, as this thread sees it. */
 export class Cleancache {
   /** The physical memory. */
@@ -223,7 +227,7 @@ export class Cleancache {
    */
   putPage(fs: number, key: OidLike, index: number, page: Uint8Array): boolean {
     const s = this.checkOp(fs, key, index);
-    argCheck(page instanceof Uint8Array && page.length === PAGE_SIZE, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
+    if (!(page instanceof Uint8Array) || page.length !== PAGE_SIZE) badPage();
     Atomics.add(this.i32, this.cw + C_PUTS, 1);
     const reg = this.reg;
     const tok = reg.enter();
@@ -256,7 +260,7 @@ export class Cleancache {
    */
   getPage(fs: number, key: OidLike, index: number, into: Uint8Array): boolean {
     const s = this.checkOp(fs, key, index);
-    argCheck(into instanceof Uint8Array && into.length === PAGE_SIZE, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
+    if (!(into instanceof Uint8Array) || into.length !== PAGE_SIZE) badPage();
     const reg = this.reg;
     const tok = reg.enter();
     try {
@@ -373,16 +377,19 @@ export class Cleancache {
   }
 
   private slotOf(fs: number): number {
-    argCheck(Number.isInteger(fs) && ((fs >= FAKE_FS_POOLID_OFFSET && fs < FAKE_FS_POOLID_OFFSET + MAX_FS)
-      || (fs >= FAKE_SHARED_FS_POOLID_OFFSET && fs < FAKE_SHARED_FS_POOLID_OFFSET + MAX_FS)),
-    `cleancache pool id must come from initFs (1000..1031) or initSharedFs (2000..2031), not ${String(fs)}`);
+    if (!(Number.isInteger(fs) && ((fs >= FAKE_FS_POOLID_OFFSET && fs < FAKE_FS_POOLID_OFFSET + MAX_FS)
+      || (fs >= FAKE_SHARED_FS_POOLID_OFFSET && fs < FAKE_SHARED_FS_POOLID_OFFSET + MAX_FS)))) {
+      argCheck(false, `cleancache pool id must come from initFs (1000..1031) or initSharedFs (2000..2031), not ${String(fs)}`);
+    }
     return fs >= FAKE_SHARED_FS_POOLID_OFFSET ? fs - FAKE_SHARED_FS_POOLID_OFFSET : fs - FAKE_FS_POOLID_OFFSET;
   }
 
   /** Validate an operation's arguments and load the key into this.oid; returns the slot. */
   private checkOp(fs: number, key: OidLike, index: number): number {
     const s = this.slotOf(fs);
-    argCheck(Number.isInteger(index) && index >= 0 && index <= 0xffff_ffff, `page index must be an integer 0..2^32-1, not ${String(index)}`);
+    if (!(Number.isInteger(index) && index >= 0 && index <= 0xffff_ffff)) {
+      argCheck(false, `page index must be an integer 0..2^32-1, not ${String(index)}`);
+    }
     oidFrom(key, this.oid);
     return s;
   }

@@ -87,6 +87,10 @@ const C_LOADS = 0, C_SUCC = 1, C_FAILED = 2, C_INVAL = 3;
 
 const instances = new WeakMap<PhysicalMemory, Frontswap>();
 
+function badPage(): never {
+  throw new TmemError(ErrorCode.EINVAL, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
+}
+
 /** The frontswap frontend of one physical memory, as this thread sees it. */
 export class Frontswap {
   /** The physical memory. */
@@ -271,7 +275,7 @@ export class Frontswap {
    */
   store(type: number, offset: number, page: Uint8Array): boolean {
     this.checkKey(type, offset);
-    argCheck(page instanceof Uint8Array && page.length === PAGE_SIZE, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
+    if (!(page instanceof Uint8Array) || page.length !== PAGE_SIZE) badPage();
     const reg = this.reg;
     const tok = reg.enter();
     try {
@@ -326,7 +330,7 @@ export class Frontswap {
    */
   load(type: number, offset: number, into: Uint8Array): boolean {
     this.checkKey(type, offset);
-    argCheck(into instanceof Uint8Array && into.length === PAGE_SIZE, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
+    if (!(into instanceof Uint8Array) || into.length !== PAGE_SIZE) badPage();
     const reg = this.reg;
     const tok = reg.enter();
     try {
@@ -538,11 +542,16 @@ export class Frontswap {
   }
 
   private checkType(type: number): void {
-    argCheck(Number.isInteger(type) && type >= 0 && type < MAX_SWAP_TYPES, `swap type must be an integer 0..${MAX_SWAP_TYPES - 1}, not ${String(type)}`);
+    // Messages are built only on failure: this runs on every store and load.
+    if (!(Number.isInteger(type) && type >= 0 && type < MAX_SWAP_TYPES)) {
+      argCheck(false, `swap type must be an integer 0..${MAX_SWAP_TYPES - 1}, not ${String(type)}`);
+    }
   }
 
   private checkKey(type: number, offset: number): void {
     this.checkType(type);
-    argCheck(Number.isInteger(offset) && offset >= 0 && offset <= 0xffff_ffff, `swap offset must be an integer 0..2^32-1, not ${String(offset)}`);
+    if (!(Number.isInteger(offset) && offset >= 0 && offset <= 0xffff_ffff)) {
+      argCheck(false, `swap offset must be an integer 0..2^32-1, not ${String(offset)}`);
+    }
   }
 }

@@ -10,10 +10,11 @@
  *
  * Key ideas and policies:
  * - Store path, all in this Worker's scratch: the caller's page is copied once
- *   into the I/O slot; one wasm call tests same-filled; one compresses into
- *   the staging area; the zpool allocates; the bytes are copied from staging
- *   into the mapped object inside the shared memory (no trip through JS);
- *   one wasm call indexes. Six or seven JS→wasm calls around one compression.
+ *   into the I/O slot; one wasm call tests same-filled and compresses into
+ *   the staging area (assembly/tmem_zcache.ts); the zpool allocates; the
+ *   bytes are copied from staging into the mapped object inside the shared
+ *   memory (no trip through JS); one wasm call indexes and one accounts.
+ *   About seven JS→wasm calls around one compression.
  * - Same-filled pages (zswap): all 512 u64 words equal → stored as that word
  *   in the page descriptor, no allocation, no compression.
  * - Poor compression: a page that compresses to more than `maxZsize` bytes
@@ -43,6 +44,7 @@
  *   4 LRU domain │ 5 ephemeral zpool id │ 6 persistent zpool id │
  *   7 reachedFull │ 8 acceleration │ 9 driver name length │ 10..19 name
  *   32..47 counters (see ZcacheStats) │ 256..767 clients[64] × 8 counters
+ *   (assembly/tmem_zcache.ts updates most of them and mirrors these indexes)
  *
  * Concurrency: any Worker may use an instance concurrently (open it by id
  * with {@link Zcache.open} or through the frontends). Counters are atomic.
@@ -161,6 +163,12 @@ export class Zcache extends PamBackend implements TmemBackend {
   /** The persistent (frontswap) zpool. */
   readonly persistent: Zpool;
   private readonly st: Int32Array;
+  /** Address of the state frame (for the wasm accounting). */
+  private readonly stAddr: number;
+  /** This Worker's client index (its scratch slot, folded into 0..63). */
+  private readonly client: number;
+  /** client << 16, or'ed into every meta word this Worker stores. */
+  private readonly clientTag: number;
   private readonly zp: [ZpoolBackend, ZpoolBackend];
   private readonly u8: Uint8Array;
   private readonly stage: number;
@@ -182,7 +190,10 @@ export class Zcache extends PamBackend implements TmemBackend {
     this.u8 = pm.u8;
     this.stage = pm.scratch + SCRATCH_STAGE;
     this.hash = pm.scratch + SCRATCH_LZ4_HASH;
+    this.stAddr = pm.layout.framesBase + pfn * PAGE_SIZE;
     const slot = pm.slot < MAX_CLIENTS ? pm.slot : MAX_CLIENTS - 1;
+    this.client = slot;
+    this.clientTag = slot << 16;
     this.clientBase = CLIENTS + slot * CW;
     const st = this.st;
     this.maxZsize = Atomics.load(st, W_MAXZ);
@@ -271,46 +282,38 @@ export class Zcache extends PamBackend implements TmemBackend {
   // ── pamops ──
 
   protected pamStore(_pool: number, persistent: boolean): boolean {
-    const st = this.st, core = this.pm.core, tc = this.tc, cb = this.clientBase;
+    const core = this.pm.core, tc = this.tc;
     if (persistent && !this.persistentRoom()) {
-      Atomics.add(st, C_LIMIT, 1);
+      Atomics.add(this.st, C_LIMIT, 1);
       return this.reject(true);
     }
-    const io = tc.ioAddr;
-    const client = (cb - CLIENTS) / CW;
-    const kind = persistent ? PERSIST : 0;
-    if (core.tmem_page_same_filled(io) === 1) {
+    const kind = (persistent ? PERSIST : 0) | this.clientTag;
+    const r = core.tmem_zcache_prepare(this.stAddr, tc.ioAddr, this.stage, STAGE_CAP, this.accel, this.hash, this.maxZsize);
+    if (r < 0) {
       this.pLo = tc.out[0]!; this.pHi = tc.out[1]!;
-      this.pMeta = SAME | kind | (client << 16);
-      Atomics.add(st, C_SAME, 1);
-      Atomics.add(st, cb + K_SAME, 1);
-      this.accountStore(persistent, 0);
+      this.pMeta = SAME | kind;
+      core.tmem_zcache_account(this.stAddr, this.pMeta, 1, 0);
       return true;
     }
-    const clen = core.lz4_compress_fast(io, PAGE_SIZE, this.stage, STAGE_CAP, this.accel, this.hash);
-    if (clen <= 0 || clen > this.maxZsize) {
-      Atomics.add(st, C_POOR, 1);
-      return this.reject(persistent);
-    }
+    if (r === 0) return this.reject(persistent); // compress_poor, counted in wasm
     const zp = this.zp[persistent ? 1 : 0];
-    const handle = this.zmalloc(zp, clen);
+    const handle = this.zmalloc(zp, r);
     if (handle === 0) {
-      Atomics.add(st, C_ALLOCFAIL, 1);
+      Atomics.add(this.st, C_ALLOCFAIL, 1);
       return this.reject(persistent);
     }
     const view = zp.map(handle, "wo");
-    this.u8.copyWithin(view.byteOffset, this.stage, this.stage + clen);
+    this.u8.copyWithin(view.byteOffset, this.stage, this.stage + r);
     zp.unmap(handle);
     this.pLo = handle; this.pHi = persistent ? 1 : 0;
-    this.pMeta = clen | kind | (client << 16);
-    this.accountStore(persistent, clen);
+    this.pMeta = r | kind;
+    core.tmem_zcache_account(this.stAddr, this.pMeta, 1, 0);
     return true;
   }
 
   protected pamLoad(lo: number, hi: number, meta: number): boolean {
     const tc = this.tc, core = this.pm.core;
-    Atomics.add(this.st, C_GETS, 1);
-    Atomics.add(this.st, this.clientBase + K_GETS, 1);
+    core.tmem_zcache_account(this.stAddr, meta, 0, this.client);
     if ((meta & SAME) !== 0) {
       core.tmem_page_fill(tc.ioAddr, lo, hi);
       return true;
@@ -327,24 +330,8 @@ export class Zcache extends PamBackend implements TmemBackend {
   }
 
   protected pamFree(lo: number, hi: number, meta: number): void {
-    const st = this.st;
-    const persistent = (meta & PERSIST) !== 0;
-    const client = (meta >>> 16) & 0xff;
-    const cb = CLIENTS + (client < MAX_CLIENTS ? client : MAX_CLIENTS - 1) * CW;
-    let zbytes = 0;
-    if ((meta & SAME) !== 0) {
-      Atomics.sub(st, C_SAME, 1);
-      Atomics.sub(st, cb + K_SAME, 1);
-    } else {
-      zbytes = meta & LEN_MASK;
-      this.zp[hi === 1 ? 1 : 0].free(lo);
-    }
-    Atomics.sub(st, persistent ? C_PERS_PAGES : C_EPH_PAGES, 1);
-    Atomics.sub(st, persistent ? C_PERS_Z : C_EPH_Z, zbytes);
-    Atomics.sub(st, cb + (persistent ? K_PERS : K_EPH), 1);
-    Atomics.sub(st, cb + K_Z, zbytes);
-    Atomics.add(st, cb + K_FREES, 1);
-    Atomics.add(st, C_FREES, 1);
+    if ((meta & SAME) === 0) this.zp[hi === 1 ? 1 : 0].free(lo);
+    this.pm.core.tmem_zcache_account(this.stAddr, meta, -1, 0);
   }
 
   protected lruDomain(): number {
@@ -356,16 +343,6 @@ export class Zcache extends PamBackend implements TmemBackend {
   }
 
   // ── policy ──
-
-  private accountStore(persistent: boolean, zbytes: number): void {
-    const st = this.st, cb = this.clientBase;
-    Atomics.add(st, persistent ? C_PERS_PAGES : C_EPH_PAGES, 1);
-    Atomics.add(st, persistent ? C_PERS_PUTS : C_EPH_PUTS, 1);
-    Atomics.add(st, persistent ? C_PERS_Z : C_EPH_Z, zbytes);
-    Atomics.add(st, cb + (persistent ? K_PERS : K_EPH), 1);
-    Atomics.add(st, cb + K_Z, zbytes);
-    Atomics.add(st, cb + K_PUTS, 1);
-  }
 
   private reject(persistent: boolean): false {
     Atomics.add(this.st, persistent ? C_PERS_FAIL : C_EPH_FAIL, 1);

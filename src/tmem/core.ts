@@ -80,7 +80,7 @@ export function newOid(): Oid {
  */
 export function oidFrom(key: OidLike, out: Oid = newOid()): Oid {
   if (typeof key === "number") {
-    argCheck(Number.isSafeInteger(key) && key >= 0, `object id must be a safe integer ≥ 0, a bigint or ≤ 24 bytes, not ${String(key)}`);
+    if (!(Number.isSafeInteger(key) && key >= 0)) argCheck(false, `object id must be a safe integer ≥ 0, a bigint or ≤ 24 bytes, not ${String(key)}`);
     out.fill(0);
     out[0] = key >>> 0;
     out[1] = Math.floor(key / 0x1_0000_0000);
@@ -192,6 +192,8 @@ export interface CoreStats {
 }
 
 const OUT_OFF = SCRATCH_IO + PAGE_SIZE;
+/** Offset of the pool table in ROOT_TMEM (assembly/tmem.ts POOLS_OFF). */
+const POOLS_OFF = 512;
 const OUT_BYTES = 32768 - PAGE_SIZE;
 const OUT_RECORD_WORDS = 4;
 const SCAN_RECORD_WORDS = 8;
@@ -216,6 +218,8 @@ export class TmemCore {
   readonly ioPage: Uint8Array;
   /** This Worker's out area as u32 words. */
   readonly out: Uint32Array;
+  /** The pool table (PoolDesc[64], 16 words each) in shared memory, read-only here. */
+  private readonly poolTable: Uint32Array;
   /** Result of the last get/unpin: pampd low word. */
   lo = 0;
   /** Result of the last get/unpin: pampd high word. */
@@ -231,6 +235,8 @@ export class TmemCore {
     this.ioAddr = pm.scratch + SCRATCH_IO;
     this.ioPage = new Uint8Array(pm.memory.buffer, this.ioAddr, PAGE_SIZE);
     this.out = new Uint32Array(pm.memory.buffer, pm.scratch + OUT_OFF, OUT_BYTES / 4);
+    const root = pm.core.tmem_frontend_area() - TMEM_FRONTEND_OFF;
+    this.poolTable = new Uint32Array(pm.memory.buffer, root + POOLS_OFF, TMEM_MAX_POOLS * 16);
     const st = this.core.tmem_init();
     if (st < 0) throw statusError(st, "tmem_init: cannot allocate the index");
   }
@@ -472,10 +478,12 @@ export class TmemCore {
     };
   }
 
-  /** Pool flags now ({@link TMEM_POOL_PERSIST} | {@link TMEM_POOL_SHARED}; 0 for a free pool too). */
+  /**
+   * Pool flags now ({@link TMEM_POOL_PERSIST} | {@link TMEM_POOL_SHARED}).
+   * One read of the pool table in shared memory (hot path: every put).
+   */
   poolFlags(pool: number): number {
-    this.core.tmem_pool_info(pool);
-    return this.out[1]!;
+    return this.poolTable[(pool << 4) + 1]!;
   }
 
   /** Pages in pool `pool` now (one shared-memory read). */
