@@ -305,7 +305,7 @@ for (const [name, all] of [["anon", anon], ["file", file]] as const) {
   // zbud: every size <= 3968 in corpus order; the kernel's online best fit on the same sequence.
   const zb = await createPool("zbud", pm);
   const zsz = all.filter((s) => s >= 1 && s <= KZBUD_MAX_SIZE);
-  for (const s of zsz) zb.malloc(s);
+  const zh = zsz.map((s) => zb.malloc(s));
   const zst = zb.stats() as ZbudStats;
   const kz = kernelZbudPages(all);
   density.push({
@@ -314,7 +314,8 @@ for (const [name, all] of [["anon", anon], ["file", file]] as const) {
     "meta B/obj (ours)": zst.metadataBytes / zst.objects, "meta B/obj (kernel)": 0,
     note: `ours: 64-B header chunk in each frame (the kernel has it too) + 16-B FrameMeta per frame + 1 descriptor frame; ${kz.rejected} pages > 3968 B rejected`,
   });
-  zb.destroy({ force: true });
+  for (const h of zh) zb.free(h);
+  zb.destroy();
   if (zsDriverOk) {
     const zs = await createPool("zsmalloc", pm);
     const zss = all.filter((s) => s >= 1 && s <= 4096);
@@ -330,7 +331,8 @@ for (const [name, all] of [["anon", anon], ["file", file]] as const) {
     });
     // Churn: free a random half, compact, compare with the kernel on what is left.
     const keep: number[] = [];
-    hs.forEach((h, i) => { if (rand() < 0.5) zs.free(h); else keep.push(zss[i]!); });
+    const kept: number[] = [];
+    hs.forEach((h, i) => { if (rand() < 0.5) zs.free(h); else { keep.push(zss[i]!); kept.push(h); } });
     zs.compact();
     const st2 = zs.stats();
     const k2 = kzMod ? kzMod.kernelZsmallocUsage(keep, 8) : null;
@@ -340,7 +342,8 @@ for (const [name, all] of [["anon", anon], ["file", file]] as const) {
       "objects/frame": st2.objects / st2.pages, "meta B/obj (ours)": st2.metadataBytes / st2.objects,
       "meta B/obj (kernel)": k2 ? k2.extraBytes / k2.objects : "-", note: "",
     });
-    zs.destroy({ force: true });
+    for (const h of kept) zs.free(h);
+    zs.destroy();
   }
 }
 

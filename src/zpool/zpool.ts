@@ -258,6 +258,10 @@ export class Zpool {
   private readonly pm: PhysicalMemory;
   private readonly table: PoolTable;
   private readonly maps: MapState;
+  private readonly words: Int32Array;
+  private readonly stateAt: number;
+  private readonly genAt: number;
+  private readonly gen: number;
   private closed = false;
 
   /** @internal use {@link createPool} or {@link openPool}. */
@@ -268,10 +272,15 @@ export class Zpool {
     this.backend = backend;
     this.table = tableOf(pm);
     this.maps = mapState(pm);
+    this.words = this.table.words;
+    this.stateAt = this.table.at(id % SLOT_RADIX, Field.STATE);
+    this.genAt = this.table.at(id % SLOT_RADIX, Field.GEN);
+    this.gen = Math.floor(id / SLOT_RADIX);
   }
 
+  /** Throws unless the pool is live: two plain reads of the shared table (hot path). */
   private live(): void {
-    if (this.closed || !this.table.isLive(this.id)) {
+    if (this.closed || this.words[this.stateAt] !== State.LIVE || this.words[this.genAt] !== this.gen) {
       throw new TmemError(ErrorCode.EINVAL, `zpool ${this.id} (${this.type}) was ${this.closed ? "closed or destroyed here" : "destroyed"}`);
     }
   }

@@ -85,7 +85,8 @@ export class ZbudBackend implements ZpoolBackend {
   }
 
   private checkHandle(handle: number): void {
-    argCheck(Number.isInteger(handle) && handle > 0 && handle < 2 ** 31, `zbud handle must be an integer from 1 to 2^31-1, not ${String(handle)}`);
+    // The message is built only on failure: this runs on every free and map.
+    if (!((handle | 0) === handle && handle > 0)) argCheck(false, `zbud handle must be an integer from 1 to 2^31-1, not ${String(handle)}`);
   }
 
   /**
@@ -94,7 +95,7 @@ export class ZbudBackend implements ZpoolBackend {
    *   ENOSPC for 3969..4096 bytes (too big for a buddy); ENOMEM when no frame is free.
    */
   malloc(size: number): number {
-    argCheck(Number.isInteger(size) && size >= 1 && size <= PAGE_SIZE, `zbud malloc size must be an integer from 1 to ${PAGE_SIZE}, not ${String(size)}`);
+    if (!((size | 0) === size && size >= 1 && size <= PAGE_SIZE)) argCheck(false, `zbud malloc size must be an integer from 1 to ${PAGE_SIZE}, not ${String(size)}`);
     const h = this.core.zbud_alloc(this.id, size);
     if (h < 0) {
       if (h === E_NOSPC) throw new TmemError(ErrorCode.ENOSPC, `zbud cannot hold a ${size}-byte object (at most ${ZBUD_MAX_SIZE} bytes)`);
@@ -122,7 +123,7 @@ export class ZbudBackend implements ZpoolBackend {
    */
   map(handle: number, mode: MapMode = "rw"): Uint8Array {
     this.checkHandle(handle);
-    argCheck(mode === "ro" || mode === "wo" || mode === "rw", `map mode must be "ro", "wo" or "rw", not ${String(mode)}`);
+    if (mode !== "ro" && mode !== "wo" && mode !== "rw") argCheck(false, `map mode must be "ro", "wo" or "rw", not ${String(mode)}`);
     const r = this.core.zbud_map(this.id, handle);
     if (r < 0) {
       if (r === E_BUSY) throw new TmemError(ErrorCode.EBUSY, `zbud_map: this Worker already has handle ${this.core.zbud_mapped()} mapped (unmap it first)`);
