@@ -22,6 +22,17 @@
  * handle must not be freed by one Worker while another maps it (the caller
  * owns its handles, as with zpool).
  *
+ * Registration: drivers are code, so the registry (registry.ts) is per
+ * thread: a driver must be registered in every Worker that creates or opens
+ * its pools (zbud and zsmalloc are built in). Pools are data: the zpool
+ * layer (zpool.ts) records each one in the shared pool table with its type
+ * name and the backend's `id`, which `open` receives in other Workers. The
+ * zpool layer enforces the cross-pool rules (one mapping per Worker across
+ * pools, destroy refused with live objects); a backend enforces its own
+ * handle checks and its per-Worker mapping.
+ *
+ * See also: registry.ts, zpool.ts, drivers/zbud.ts, drivers/zsmalloc.ts.
+ *
  * @module
  */
 import type { PhysicalMemory } from "../../bindings/physmem.js";

@@ -147,7 +147,8 @@ export class ZbudBackend implements ZpoolBackend {
   /**
    * Reclaim up to `pages` frames by evicting their objects, least recently
    * used frame first (the kernel's zbud_reclaim_page, repeated). Gives up
-   * after `pages + 8` frames that could not be freed (a callback refused).
+   * after 8 frames that could not be freed (a callback refused; zswap's
+   * retries); a refused frame goes back to the LRU head.
    * Without an evict callback, reclaims nothing.
    * @returns frames freed.
    * @throws whatever the evict callback throws (the frame is put back first).
