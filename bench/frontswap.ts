@@ -9,9 +9,10 @@
  *
  * Workload (as peers.md §5): N pages (default 100,000), page p = corpus page
  * p mod 8192, stored under offsets 0..N-1 of one swap type; then N loads in
- * a scrambled order (offset = i × stride mod N), each checked byte-exact
- * (ours; the check is inside the timing) or decompressed (baseline). With 2 Workers each takes half of the
- * offsets of the same swap type, concurrently (one zcache, one tmem index).
+ * a scrambled order (offset = i × stride mod N), decompressed into a reused
+ * page (ours are then all checked byte-exact in an untimed pass). With 2
+ * Workers each takes half of the offsets of the same swap type, concurrently
+ * (one zcache, one tmem index).
  * Throughput = pages / the slowest Worker's time. Every repeat uses a fresh
  * physical memory.
  *
@@ -183,4 +184,4 @@ const scaling: Row[] = [{ "2W/1W store": m(two, "store") / m(one, "store"), "2W/
   "stored of offered": `${one[0]!.stored}/${N}`, repeats: REPEATS }];
 report("frontswap", { "frontswap store/load vs lru-cache + lz4 (anon corpus)": rows, "scaling": scaling },
   { pages: N, zpool, zcacheStats: one[one.length - 1]!.stats,
-    notes: "B/page: ours = physical frames (zpool + tmem metadata) per stored page; baseline = ΔRSS after GC per page. Loads in scrambled order (i × stride mod N) in both; ours also compare every page byte-exact." });
+    notes: "B/page: ours = physical frames (zpool + tmem metadata) per stored page; baseline = ΔRSS after GC per page. Loads in scrambled order (i × stride mod N) in both; ours are verified byte-exact in an untimed pass." });

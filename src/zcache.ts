@@ -149,6 +149,8 @@ const SAME = 1 << 13;
 const PERSIST = 1 << 14;
 /** Staging capacity: LZ4's bound for a 4 KiB page is 4096 + 4096/255 + 16 = 4128 bytes. */
 const STAGE_CAP = 8192;
+/** Stores between two reads of the persistent pool's size while far below the cap. */
+const ROOM_CHECK_EVERY = 32;
 /** Eviction batch when frames run short. */
 const EVICT_BATCH = 64;
 /** Eviction rounds per allocation before giving up. */
@@ -179,6 +181,8 @@ export class Zcache extends PamBackend implements TmemBackend {
   private readonly maxZsize: number;
   private readonly accel: number;
   private readonly domain: number;
+  /** Stores left before persistentRoom reads the pool size again. */
+  private roomSkip = 0;
 
   private constructor(pm: PhysicalMemory, instance: number, pfn: number, eph: Zpool, pers: Zpool) {
     super(pm);
@@ -350,11 +354,20 @@ export class Zcache extends PamBackend implements TmemBackend {
     return false;
   }
 
-  /** zswap's hysteresis on the persistent pool's frames. */
+  /**
+   * zswap's hysteresis on the persistent pool's frames. Reading the pool's
+   * size is a driver call with a stats copy, so below the cap each Worker
+   * re-reads it only every ROOM_CHECK_EVERY stores while far from the cap
+   * (it may overshoot by that many pages per Worker, as zswap's own check is
+   * racy); while full, or near the cap, it reads it on every store.
+   */
   private persistentRoom(): boolean {
-    const frames = this.zp[1].totalSize() / PAGE_SIZE;
     const st = this.st;
-    if (Atomics.load(st, W_FULL) !== 0) {
+    const full = Atomics.load(st, W_FULL) !== 0;
+    if (!full && --this.roomSkip > 0) return true;
+    const frames = this.zp[1].totalSize() / PAGE_SIZE;
+    this.roomSkip = frames + ROOM_CHECK_EVERY < this.capFrames ? ROOM_CHECK_EVERY : 1;
+    if (full) {
       if (frames >= this.acceptFrames) return false;
       Atomics.store(st, W_FULL, 0);
     }
