@@ -69,3 +69,30 @@
   if (p < limit && load<u8>(p) == load<u8>(m)) p++;
   return <u32>(p - start);
 }
+
+/**
+ * Copy exactly `n` bytes between non-overlapping ranges, touching no byte
+ * outside either. Short copies use two overlapping loads/stores of one width
+ * (head and tail), which stays inside both ranges, instead of memory.copy,
+ * whose call costs more than the copy below ~32 bytes in V8.
+ */
+// @ts-ignore: decorator
+@inline export function copyExact(dst: usize, src: usize, n: u32): void {
+  if (n >= 32) {
+    memory.copy(dst, src, n);
+  } else if (n >= 16) {
+    const head = v128.load(src), tail = v128.load(src + n - 16);
+    v128.store(dst, head);
+    v128.store(dst + n - 16, tail);
+  } else if (n >= 8) {
+    const head = load<u64>(src), tail = load<u64>(src + n - 8);
+    store<u64>(dst, head);
+    store<u64>(dst + n - 8, tail);
+  } else if (n >= 4) {
+    const head = load<u32>(src), tail = load<u32>(src + n - 4);
+    store<u32>(dst, head);
+    store<u32>(dst + n - 4, tail);
+  } else {
+    for (let i: u32 = 0; i < n; i++) store<u8>(dst + i, load<u8>(src + i));
+  }
+}

@@ -40,7 +40,7 @@
 // See also: lz4.ts (exports, format), lz4_decompress.ts,
 // doc/lz4_Block_format.md of the reference (format facts only).
 
-import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML_BITS, countMatch } from "./lz4_common";
+import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML_BITS, countMatch, copyExact } from "./lz4_common";
 
 // ══ Constants ══
 
@@ -337,7 +337,7 @@ export function forgetHashTable(): void {
     store<u8>(op, <u8>(lastRun << ML_BITS));
     op++;
   }
-  memory.copy(op, anchor, lastRun);
+  copyExact(op, anchor, lastRun);
   op += lastRun;
   return <u32>(op - dst);
 }

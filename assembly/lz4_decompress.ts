@@ -33,7 +33,7 @@
 //
 // See also: lz4.ts, lz4_compress.ts, test/lz4*.test.ts, test/fuzz/.
 
-import { MIN_MATCH, ML_BITS, ML_MASK, RUN_MASK } from "./lz4_common";
+import { MIN_MATCH, ML_BITS, ML_MASK, RUN_MASK, copyExact } from "./lz4_common";
 
 // ══ Margins ══
 
@@ -107,7 +107,7 @@ const SMALL_OFFSET_STEP: usize = memory.data<u8>([0, 16, 16, 15, 16, 15, 12, 14,
         m += 16;
       } while (op < end);
     } else if (offset >= ml) {
-      memory.copy(op, m, ml);
+      copyExact(op, m, ml);
     } else {
       while (op < end) store<u8>(op++, load<u8>(m++));
     }
@@ -180,7 +180,8 @@ export function decompressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32
       if (<u32>(iend - ip) < 2) return fail(src, ip);
     }
     const offset = <u32>load<u16>(ip);
-    if (offset == 0 || offset > <u32>(op - lowPrefix)) return fail(src, ip);
+    // One unsigned compare rejects offset 0 (wraps) and offsets before the prefix.
+    if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, ip);
     ip += 2;
     let ml = token & ML_MASK;
     if (ml == ML_MASK) {
@@ -224,13 +225,14 @@ export function decompressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32
       } while (b == 255);
     }
     if (ll > <u32>(iend - ip) || ll > <u32>(oend - op)) return fail(src, ip);
-    memory.copy(op, ip, ll);
+    copyExact(op, ip, ll);
     ip += ll;
     op += ll;
     if (ip == iend) return <i32>(op - dst);
     if (<u32>(iend - ip) < 2) return fail(src, ip);
     const offset = <u32>load<u16>(ip);
-    if (offset == 0 || offset > <u32>(op - lowPrefix)) return fail(src, ip);
+    // One unsigned compare rejects offset 0 (wraps) and offsets before the prefix.
+    if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, ip);
     ip += 2;
     let ml = token & ML_MASK;
     if (ml == ML_MASK) {

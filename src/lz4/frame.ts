@@ -80,7 +80,8 @@ export interface FrameOptions {
    * Block maximum size: 64 KiB, 256 KiB, 1 MiB or 4 MiB, given in bytes
    * (65536 …) or as the BD id (4 … 7). Bigger blocks compress a little
    * better and need more memory to decode.
-   * @defaultValue 65536 (BD id 4), the `lz4` command line's default
+   * @defaultValue 65536 (BD id 4): keeps decoder and stream memory small (the
+   *   `lz4` command line uses 4 MiB, or less for small inputs)
    */
   blockSize?: number;
   /**
