@@ -284,9 +284,14 @@ if (offsetof<PageDesc>() != 64) ERROR("PageDesc must be 64 bytes");
 //   Single ops write one at OUT; batch ops write `count` of them.
 // ScanRecord (32 B): pool, index, oid[6].
 
-/** Bytes of the out area (SCRATCH_IO after the 4 KiB page slot). */
+/**
+ * Bytes of the out area: SCRATCH_IO after the 4 KiB page slot, less the last
+ * 64 bytes of the scratch area, which hold this Worker's frontend grace
+ * counters (src/tmem/shared.ts). Batch results keep their count in the last
+ * word of the out area.
+ */
 // @ts-ignore: decorator
-@inline const OUT_BYTES: u32 = 32768 - PAGE_SIZE;
+@inline const OUT_BYTES: u32 = 32768 - PAGE_SIZE - 64;
 // @ts-ignore: decorator
 @inline const OUT_RECORD: u32 = 16;
 // @ts-ignore: decorator
@@ -869,7 +874,7 @@ export function tmem_flush_page(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o
  * -E_INVAL for a bad pool or max.
  */
 export function tmem_flush_object(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, max: u32): i32 {
-  if (!ready() || pool >= MAX_POOLS || max == 0 || max > OUT_BYTES / OUT_RECORD) return -E_INVAL;
+  if (!ready() || pool >= MAX_POOLS || max == 0 || max > (OUT_BYTES - 4) / OUT_RECORD) return -E_INVAL;
   const p = poolAt(pool);
   if (atomic.load<u32>(changetype<usize>(p)) == POOL_FREE) return -E_INVAL;
   const oh = objectHash(pool, o0, o1, o2, o3, o4, o5);
@@ -909,7 +914,7 @@ export function tmem_flush_object(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32,
  * empty; -E_INVAL for a bad pool or max.
  */
 export function tmem_pool_drain(pool: u32, max: u32): i32 {
-  if (!ready() || pool >= MAX_POOLS || max == 0 || max > OUT_BYTES / OUT_RECORD) return -E_INVAL;
+  if (!ready() || pool >= MAX_POOLS || max == 0 || max > (OUT_BYTES - 4) / OUT_RECORD) return -E_INVAL;
   const p = poolAt(pool);
   if (atomic.load<u32>(changetype<usize>(p)) == POOL_FREE) return -E_INVAL;
   const nb: u32 = <u32>1 << root().bucketBits;
@@ -989,7 +994,7 @@ export function tmem_pool_scan(pool: u32, cursor: u32, max: u32): i32 {
  * most 4 × max pages. Returns the number evicted; -E_INVAL for a bad domain.
  */
 export function tmem_evict(domain: u32, max: u32): i32 {
-  if (!ready() || domain == 0 || domain >= MAX_DOMAINS || max == 0 || max > OUT_BYTES / OUT_RECORD) return -E_INVAL;
+  if (!ready() || domain == 0 || domain >= MAX_DOMAINS || max == 0 || max > (OUT_BYTES - 4) / OUT_RECORD) return -E_INVAL;
   const dom = domainAt(domain);
   let n: u32 = 0;
   let budget = max * 4;

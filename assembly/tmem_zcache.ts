@@ -17,7 +17,8 @@
 //   32 ephemeral pages │ 33 persistent pages │ 34 same-filled pages │
 //   35 ephemeral zbytes │ 36 persistent zbytes │ 37 ephemeral puts │
 //   38 persistent puts │ 41 compress_poor │ 45 gets │ 46 frees │
-//   256 + client × 8: { ephemeral, persistent, zbytes, puts, rejects, gets, frees, same }
+//   256 + client × 16 (one cache line each, 48 clients):
+//        { ephemeral, persistent, zbytes, puts, rejects, gets, frees, same, unused × 8 }
 // The pampd meta word: length (bits 0..12) │ SAME (13) │ PERSIST (14) │ client << 16.
 //
 // Concurrency: counters are atomic adds; any Worker may call both functions
@@ -52,9 +53,9 @@ import { lz4_compress_fast } from "./lz4";
 // @ts-ignore: decorator
 @inline const W_CLIENTS: usize = 256;
 // @ts-ignore: decorator
-@inline const CLIENT_WORDS: usize = 8;
+@inline const CLIENT_WORDS: usize = 16;
 // @ts-ignore: decorator
-@inline const MAX_CLIENTS: u32 = 64;
+@inline const MAX_CLIENTS: u32 = 48;
 // @ts-ignore: decorator
 @inline const K_EPH: usize = 0;
 // @ts-ignore: decorator

@@ -31,7 +31,8 @@
  *   (pool_limit_hit) until usage falls below `acceptThresholdPercent` of the
  *   cap.
  * - Per-client accounting (Xen tmem's per-guest accounting): the client is
- *   the Worker's scratch slot; each stored page remembers it in its meta
+ *   the Worker's scratch slot (slots past 47 share client 47); each stored
+ *   page remembers it in its meta
  *   word, so whoever frees the page debits the right client.
  *
  * pampd encoding (tmem core's lo, hi, meta):
@@ -43,7 +44,7 @@
  *   0 magic │ 1 maxZsize │ 2 maxPoolPercent │ 3 acceptThresholdPercent │
  *   4 LRU domain │ 5 ephemeral zpool id │ 6 persistent zpool id │
  *   7 reachedFull │ 8 acceleration │ 9 driver name length │ 10..19 name
- *   32..47 counters (see ZcacheStats) │ 256..767 clients[64] × 8 counters
+ *   32..47 counters (see ZcacheStats) │ 256..1023 clients[48] × 16 words (8 used)
  *   (assembly/tmem_zcache.ts updates most of them and mirrors these indexes)
  *
  * Concurrency: any Worker may use an instance concurrently (open it by id
@@ -141,7 +142,8 @@ const C = 32;
 const C_EPH_PAGES = C + 0, C_PERS_PAGES = C + 1, C_SAME = C + 2, C_EPH_Z = C + 3, C_PERS_Z = C + 4, C_EPH_PUTS = C + 5,
   C_PERS_PUTS = C + 6, C_EPH_FAIL = C + 7, C_PERS_FAIL = C + 8, C_POOR = C + 9, C_LIMIT = C + 10, C_ALLOCFAIL = C + 11,
   C_EVICTED = C + 12, C_GETS = C + 13, C_FREES = C + 14;
-const CLIENTS = 256, MAX_CLIENTS = 64, CW = 8;
+/** Per-client counters: one 64-byte line per client (no false sharing between Workers), 48 clients. */
+const CLIENTS = 256, MAX_CLIENTS = 48, CW = 16;
 const K_EPH = 0, K_PERS = 1, K_Z = 2, K_PUTS = 3, K_REJ = 4, K_GETS = 5, K_FREES = 6, K_SAME = 7;
 
 const LEN_MASK = 0x1fff;
@@ -167,7 +169,7 @@ export class Zcache extends PamBackend implements TmemBackend {
   private readonly st: Int32Array;
   /** Address of the state frame (for the wasm accounting). */
   private readonly stAddr: number;
-  /** This Worker's client index (its scratch slot, folded into 0..63). */
+  /** This Worker's client index (its scratch slot, folded into 0..47). */
   private readonly client: number;
   /** client << 16, or'ed into every meta word this Worker stores. */
   private readonly clientTag: number;

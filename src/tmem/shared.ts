@@ -17,16 +17,18 @@
  *
  * Key idea: a two-phase grace counter, a poor man's RCU. Every frontend
  * operation enters by incrementing active[generation & 1] (and re-checks the
- * generation); a writer that must know no operation still uses the previous
+ * generation), a counter pair in the LAST 64 BYTES OF ITS OWN WORKER'S
+ * SCRATCH AREA, so two Workers never write one cache line on the hot path; a
+ * writer that must know no operation still uses the previous
  * chain (unregistering a backend before destroying its pools) bumps the
- * generation and waits for the old parity's counter to drain. Operations
- * never block on the registration lock.
+ * generation and waits for every attached Worker's old-parity counter to
+ * drain. Operations never block on the registration lock.
  *
  * Layout (offsets in the 8 KiB frontend area at ROOT_TMEM + 8192, u32 words
  * unless noted):
  *
  *   [0, 64)      cleancache registry  { lock, generation, chainLen, pad,
- *                                       chain[8], active[2], pad }
+ *                                       chain[8], pad }
  *   [64, 128)    frontswap registry   (same)
  *   [128, 896)   instances[16]        { state, pfn, typeLen, type: 36 B }
  *   [896, 928)   cleancache counters  succ_gets, failed_gets, puts, invalidates
@@ -49,7 +51,7 @@
  */
 import type { PhysicalMemory } from "../../bindings/physmem.js";
 import { ErrorCode, TmemError } from "../../bindings/status.js";
-import { PAGE_SIZE, Owner } from "../../bindings/layout.js";
+import { PAGE_SIZE, Owner, SCRATCH_SIZE, MAX_WORKERS } from "../../bindings/layout.js";
 import { TmemCore, TMEM_FRONTEND_OFF } from "./core.js";
 import { openBackend, type TmemBackend } from "./ops.js";
 
@@ -72,7 +74,10 @@ export const NO_POOL = 0xff;
 /** Word offsets (from the frontend area) of the two registries. */
 export const REG_CLEANCACHE = 0;
 export const REG_FRONTSWAP = 64;
-const REG_LOCK = 0, REG_GEN = 4, REG_LEN = 8, REG_CHAIN = 16, REG_ACTIVE = 48;
+const REG_LOCK = 0, REG_GEN = 4, REG_LEN = 8, REG_CHAIN = 16;
+/** Grace counters live in the last 64 bytes of each Worker's scratch area (assembly/tmem.ts OUT_BYTES). */
+const GRACE_OFF = SCRATCH_SIZE - 64;
+const CTRL_BASE = 65536, CTRL_WORKER_MAP_OFF = 64;
 const INSTANCES = 128, INSTANCE_SIZE = 48, INSTANCE_NAME = 12, INSTANCE_NAME_MAX = 36;
 /** Counter blocks. */
 export const CC_COUNTERS = 896;
@@ -110,7 +115,13 @@ export class FrontendArea {
     }
     this.i32 = new Int32Array(pm.memory.buffer, this.base, 8192 / 4);
     this.u8 = new Uint8Array(pm.memory.buffer, this.base, 8192);
+    // This slot is ours and no operation of ours is in flight: start at zero.
+    this.grace = new Int32Array(pm.memory.buffer, pm.scratch + GRACE_OFF, 16);
+    for (let i = 0; i < 16; i++) Atomics.store(this.grace, i, 0);
   }
+
+  /** This Worker's grace counters: [cleancache even, odd, frontswap even, odd]. */
+  readonly grace: Int32Array;
 
   /** The area of `pm` for this thread. */
   static for(pm: PhysicalMemory): FrontendArea {
@@ -231,9 +242,19 @@ export class FrontendRegistry {
   private readonly off: number;
   private cached: Chain = { generation: -1, backends: [], instances: [], draining: [] };
 
+  /** Word index of the generation in the area. */
+  private readonly genWord: number;
+  /** This Worker's grace counters (in its own scratch: no cache line shared with other Workers). */
+  private readonly mine: Int32Array;
+  /** Index of this registry's two counters in `mine`. */
+  private readonly activeBase: number;
+
   constructor(area: FrontendArea, off: number) {
     this.area = area;
     this.off = off;
+    this.genWord = area.w(off + REG_GEN);
+    this.mine = area.grace;
+    this.activeBase = off === REG_CLEANCACHE ? 0 : 2;
   }
 
   /** Take the registration lock (lock order: outermost). */
@@ -273,36 +294,38 @@ export class FrontendRegistry {
 
   /** Enter an operation; returns the token for {@link exit}. Never blocks. */
   enter(): number {
-    const i32 = this.area.i32, w = this.area.w(this.off);
+    const i32 = this.area.i32, gw = this.genWord, mine = this.mine;
     for (;;) {
-      const g = Atomics.load(i32, w + REG_GEN / 4);
-      const slot = w + REG_ACTIVE / 4 + (g & 1);
-      Atomics.add(i32, slot, 1);
-      if (Atomics.load(i32, w + REG_GEN / 4) === g) return slot;
-      Atomics.sub(i32, slot, 1);
+      const g = Atomics.load(i32, gw);
+      const k = this.activeBase + (g & 1);
+      Atomics.add(mine, k, 1);
+      if (Atomics.load(i32, gw) === g) return k;
+      Atomics.sub(mine, k, 1);
     }
   }
 
   /** Leave an operation entered with {@link enter}. */
   exit(token: number): void {
-    Atomics.sub(this.area.i32, token, 1);
+    Atomics.sub(this.mine, token, 1);
   }
 
   /**
-   * Wait until every operation that entered before the last publish has
-   * left. Call it WITHOUT holding the lock. Spins (with 1 ms sleeps where the
-   * thread may block).
+   * Wait until every operation, in any Worker, that entered before the last
+   * publish has left. Call it WITHOUT holding the lock. Spins (with 1 ms
+   * sleeps where the thread may block). A Worker that died inside an
+   * operation without detaching would stall it: detach Workers you stop.
    */
   synchronize(): void {
-    const i32 = this.area.i32, w = this.area.w(this.off);
-    const g = Atomics.load(i32, w + REG_GEN / 4);
-    const old = w + REG_ACTIVE / 4 + ((g + 1) & 1);
-    const canBlock = this.area.pm.canBlock;
-    // Only a thread that may block sleeps; the global SharedArrayBuffer is
-    // undefined in a page that is not cross-origin isolated (which cannot block anyway).
-    const probe = canBlock ? new Int32Array(new SharedArrayBuffer(4)) : null;
-    while (Atomics.load(i32, old) !== 0) {
-      if (probe) Atomics.wait(probe, 0, 0, 1);
+    const pm = this.area.pm;
+    const old = this.activeBase + ((Atomics.load(this.area.i32, this.genWord) + 1) & 1);
+    const probe = new Int32Array(new SharedArrayBuffer(4));
+    const map = new Uint32Array(pm.memory.buffer, CTRL_BASE + CTRL_WORKER_MAP_OFF, MAX_WORKERS / 32);
+    for (let slot = 0; slot < pm.layout.maxWorkers; slot++) {
+      if ((Atomics.load(map, slot >> 5) & (1 << (slot & 31))) === 0) continue; // not attached
+      const counters = new Int32Array(pm.memory.buffer, pm.layout.scratchBase + slot * SCRATCH_SIZE + GRACE_OFF, 16);
+      while (Atomics.load(counters, old) !== 0) {
+        if (pm.canBlock) Atomics.wait(probe, 0, 0, 1);
+      }
     }
   }
 
