@@ -32,8 +32,8 @@
  *   cap.
  * - Per-client accounting (Xen tmem's per-guest accounting): the client is
  *   the Worker's scratch slot (slots past 47 share client 47); each stored
- *   page remembers it in its meta
- *   word, so whoever frees the page debits the right client.
+ *   page remembers it in its meta word, so whoever frees the page debits
+ *   the right client.
  *
  * pampd encoding (tmem core's lo, hi, meta):
  *   compressed: lo = zpool handle, hi = 0 (ephemeral pool) | 1 (persistent),

@@ -56,6 +56,9 @@ describe("frontswap across 2 Workers", () => {
       const [a, b] = await Promise.all(ws.map((w) => ask(w, { cmd: "register", types: [1, 2], fs: 3 })));
       const ia = a!.instance as number, ib = b!.instance as number;
       expect(ia).not.toBe(ib);
+      // Backends registered by other Workers are not open here yet: data
+      // operations say so (never a silent miss that could lose a page).
+      expect(() => fs.store(0, 1, new Uint8Array(data, 0, 4096))).toThrow(/ENODEV/);
       await fs.ready();
       await cc.ready();
       // Both backends are chained exactly once, on both frontends.

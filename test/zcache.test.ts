@@ -180,6 +180,12 @@ describe("zcache", () => {
     await fs.unregisterOps(z, { writeback: () => {} });
     await Cleancache.for(pm).unregisterOps(z);
     z.destroy();
+    // Nothing leaked: only the tmem index's own metadata (descriptor slab and
+    // bucket table, kept for reuse) still holds frames.
+    const st = pm.stats();
+    expect(st.byOwner[3] ?? 0).toBe(0); // zbud
+    expect(st.byOwner[2] ?? 0).toBe(0); // zsmalloc
+    expect(st.usedFrames).toBe(st.byOwner[4]);
     pm.detach();
   });
 
