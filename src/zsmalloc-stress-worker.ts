@@ -124,8 +124,21 @@ export function zsStress(p: ZsmallocBackend, o: ZsStressOptions): Omit<ZsStressR
         const last = handles.length - 1;
         handles[i] = handles[last]!; tags[i] = tags[last]!; sizes[i] = sizes[last]!;
         handles.pop(); tags.pop(); sizes.pop();
-      } else if (op < 93) {
+      } else if (op < 90) {
         verify(rand(handles.length));
+      } else if (op < 95) {
+        // Dwell: keep an object mapped while rewriting it slowly, so another
+        // Worker's compaction runs meanwhile; a moved (unpinned) object would
+        // lose these writes.
+        const i = rand(handles.length);
+        const h = handles[i]!;
+        const v = p.map(h, "rw");
+        if (!signed(v, tags[i]!)) r.corrupt++;
+        const tag = (o.id << 24) | (++counter & 0xffffff);
+        for (let rep = 0; rep < 4; rep++) sign(v, tag);
+        p.unmap(h);
+        tags[i] = tag;
+        verify(i);
       } else {
         const i = rand(handles.length);
         const v = p.map(handles[i]!, "rw");
