@@ -69,6 +69,28 @@ describe("zsmalloc pool layout", () => {
     p8.free(h1); p8.free(h2);
     p8.destroy(); p4.destroy();
   });
+  it("raw exports: class lookup, huge class size, total pages", () => {
+    const p = create();
+    const rows = p.classStats();
+    const cls = (size: number): number => pm.core.zs_lookup_class_index(p.id, size);
+    expect(rows[cls(1)]!.size).toBe(32);
+    expect(rows[cls(28)]!.size).toBe(32);
+    expect(rows[cls(29)]!.size).toBe(48);
+    expect(rows[cls(1500)]!.size).toBe(1504);
+    expect(rows[cls(3628)]!.size).toBe(3632);
+    expect(rows[cls(3629)]!.huge).toBe(true);
+    expect(rows[cls(4096)]!.huge).toBe(true);
+    expect(cls(0)).toBe(-22);
+    expect(cls(4097)).toBe(-22);
+    expect(pm.core.zs_huge_class_size(p.id)).toBe(3629);
+    const h = p.malloc(4096);
+    expect(pm.core.zs_get_total_pages(p.id)).toBe(1);
+    expect(pm.core.zs_obj_size(p.id, h)).toBe(4096);
+    p.free(h);
+    expect(pm.core.zs_get_total_pages(p.id)).toBe(0);
+    expect(pm.core.zs_get_total_pages(0)).toBe(-22);
+    p.destroy();
+  });
   it("a class fills one zspage before starting another, and freeing its last object frees its frames", () => {
     const p = create();
     const base = pm.stats().byOwner[Owner.ZSMALLOC] ?? 0;
