@@ -6,7 +6,12 @@
 // (every counter a store, free or get touches, in one call).
 //
 // It is not zcache's policy: the caller decides what to do with the result,
-// allocates from the zpool and indexes the page. Key idea: a JS→wasm call
+// allocates from the zpool and indexes the page. Except on the zsmalloc fast
+// path: when zcache's zpools are zsmalloc (the default), a whole store (same-
+// filled test or compression, zs_malloc, copy, index, accounting) and a whole
+// load (lookup, map, decompress, unmap, unpin or free) are one wasm call each,
+// through zsmalloc's own entry points; policy (cap, eviction on -E_NOMEM, the
+// generic zpool path for every other driver) stays in src/zcache.ts. Key idea: a JS→wasm call
 // costs 5-10 ns and a JS Atomics.add on shared memory about 30 ns, while an
 // atomic add inside wasm costs a few ns; a store touches seven counters and
 // the same-filled test plus the compressor were two calls. Folding them
@@ -26,9 +31,11 @@
 //
 // See also: src/zcache.ts, tmem_page.ts, lz4.ts.
 
-import { PAGE_SIZE } from "./common";
-import { tmem_page_same_filled } from "./tmem_page";
-import { lz4_compress_fast } from "./lz4";
+import { PAGE_SIZE, E_NOMEM, E_BADMSG, scratchBase, SCRATCH_IO, SCRATCH_STAGE, SCRATCH_LZ4_HASH } from "./common";
+import { tmem_page_same_filled, tmem_page_fill } from "./tmem_page";
+import { lz4_compress_fast, lz4_decompress_safe_exact } from "./lz4";
+import { zs_malloc, zs_free, zs_map_object, zs_unmap_object } from "./zsmalloc";
+import { tmem_put, tmem_get, tmem_unpin } from "./tmem";
 
 // @ts-ignore: decorator
 @inline const W_EPH_PAGES: usize = 32;
@@ -133,4 +140,117 @@ export function tmem_zcache_account(st: usize, meta: u32, op: i32, getter: u32):
     add(st, W_FREES, 1);
     add(st, c + K_FREES, 1);
   }
+}
+
+// ══ zsmalloc fast path ══
+
+/** zsmalloc map modes (assembly/zsmalloc.ts ZS_MM_*). */
+// @ts-ignore: decorator
+@inline const ZS_MM_RO: u32 = 1;
+// @ts-ignore: decorator
+@inline const ZS_MM_WO: u32 = 2;
+/** tmem_get's GET_POLICY mode (assembly/tmem.ts). */
+// @ts-ignore: decorator
+@inline const GET_POLICY: u32 = 0;
+/** Store result: the page compresses too poorly (compress_poor counted). */
+// @ts-ignore: decorator
+@inline const STORE_POOR: i32 = -1000;
+
+/** Free a stored page of this zcache (zsmalloc pools `zsEph`/`zsPers`) and account it. */
+function freeStored(st: usize, zsEph: u32, zsPers: u32, lo: u32, hi: u32, meta: u32): void {
+  if ((meta & META_SAME) == 0) zs_free(hi == 1 ? zsPers : zsEph, lo);
+  tmem_zcache_account(st, meta, -1, 0);
+}
+
+/**
+ * Store the page in this Worker's I/O slot under (pool, oid, index) of a
+ * zcache whose zpools are the zsmalloc pools `zsEph` and `zsPers`: prepare,
+ * zs_malloc, copy, tmem_put, account, all here. `kind` is the meta bits the
+ * caller adds (PERSIST, client << 16); the page goes to zsPers when PERSIST is
+ * set. A replaced old copy is freed here too. The caller has flushed the
+ * key's old copy first (unless noReplace) and checked the persistent cap.
+ *
+ * Returns 0 (new) or 1 (replaced); STORE_POOR (-1000) when it compresses
+ * beyond maxZsize; -E_NOMEM when zsmalloc or the tmem index has no memory
+ * (the caller may evict and retry); -E_EXIST (noReplace and the key exists),
+ * -E_INVAL (pool not alive): nothing stored in every error case.
+ */
+export function tmem_zcache_store_zs(st: usize, zsEph: u32, zsPers: u32, kind: u32, maxZsize: i32, acceleration: i32,
+                                     pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32,
+                                     noReplace: u32): i32 {
+  const io = scratchBase + SCRATCH_IO;
+  const stage = scratchBase + SCRATCH_STAGE;
+  const out = io + PAGE_SIZE;
+  const r = tmem_zcache_prepare(st, io, stage, <i32>(SCRATCH_IO - SCRATCH_STAGE), acceleration, scratchBase + SCRATCH_LZ4_HASH, maxZsize);
+  const persistent = (kind & META_PERSIST) != 0;
+  let lo: u32, hi: u32, meta: u32;
+  if (r < 0) {
+    lo = load<u32>(out);
+    hi = load<u32>(out, 4);
+    meta = META_SAME | kind;
+  } else if (r == 0) {
+    return STORE_POOR;
+  } else {
+    const zs = persistent ? zsPers : zsEph;
+    const h = zs_malloc(zs, <u32>r);
+    if (h <= 0) return h == 0 ? -E_NOMEM : h;
+    const addr = zs_map_object(zs, <u32>h, ZS_MM_WO);
+    if (addr == 0) { zs_free(zs, <u32>h); return -E_NOMEM; }
+    memory.copy(addr, stage, <usize>r);
+    zs_unmap_object(zs, <u32>h);
+    lo = <u32>h;
+    hi = persistent ? 1 : 0;
+    meta = <u32>r | kind;
+  }
+  tmem_zcache_account(st, meta, 1, 0);
+  const p = tmem_put(pool, o0, o1, o2, o3, o4, o5, index, lo, hi, meta, noReplace);
+  if (p < 0) {
+    freeStored(st, zsEph, zsPers, lo, hi, meta);
+    return p;
+  }
+  if (p == 1) {
+    // The replaced copy's record (all zero if a reader still pins it).
+    const olo = load<u32>(out), ohi = load<u32>(out, 4), ometa = load<u32>(out, 8);
+    if ((olo | ohi | ometa) != 0) freeStored(st, zsEph, zsPers, olo, ohi, ometa);
+  }
+  return p;
+}
+
+/**
+ * Load (pool, oid, index) of a zcache whose zpools are zsmalloc into this
+ * Worker's I/O slot: tmem_get (exclusive for private ephemeral pools),
+ * account the get, decompress from the mapped object, then unpin (or free
+ * the storage of a removed page, and of a page flushed meanwhile whose last
+ * pin this was). `getter` is this Worker's client index.
+ *
+ * Returns 1 on a hit (the page is in the I/O slot), 0 on a miss, -E_BADMSG
+ * when the stored copy is corrupt (its storage released as for a hit; the
+ * caller flushes the key), -E_INVAL for a bad pool.
+ */
+export function tmem_zcache_load_zs(st: usize, zsEph: u32, zsPers: u32, getter: u32,
+                                    pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32): i32 {
+  const g = tmem_get(pool, o0, o1, o2, o3, o4, o5, index, GET_POLICY);
+  if (g != 1) return g;
+  const io = scratchBase + SCRATCH_IO;
+  const out = io + PAGE_SIZE;
+  const lo = load<u32>(out), hi = load<u32>(out, 4), meta = load<u32>(out, 8), pin = load<u32>(out, 12);
+  tmem_zcache_account(st, meta, 0, getter);
+  let ok = true;
+  if ((meta & META_SAME) != 0) {
+    tmem_page_fill(io, lo, hi);
+  } else {
+    const zs = hi == 1 ? zsPers : zsEph;
+    const addr = zs_map_object(zs, lo, ZS_MM_RO);
+    if (addr == 0) ok = false;
+    else {
+      ok = lz4_decompress_safe_exact(addr, <i32>(meta & LEN_MASK), io, <i32>PAGE_SIZE) == <i32>PAGE_SIZE;
+      zs_unmap_object(zs, lo);
+    }
+  }
+  if (pin != 0) {
+    if (tmem_unpin(pin) == 1) freeStored(st, zsEph, zsPers, load<u32>(out), load<u32>(out, 4), load<u32>(out, 8));
+  } else {
+    freeStored(st, zsEph, zsPers, lo, hi, meta);
+  }
+  return ok ? 1 : -E_BADMSG;
 }

@@ -14,7 +14,9 @@
  *   the staging area (assembly/tmem_zcache.ts); the zpool allocates; the
  *   bytes are copied from staging into the mapped object inside the shared
  *   memory (no trip through JS); one wasm call indexes and one accounts.
- *   About seven JS→wasm calls around one compression.
+ *   With zsmalloc zpools (the default) all of that, and the whole load, is
+ *   ONE wasm call (assembly/tmem_zcache.ts calls zsmalloc's entry points);
+ *   other drivers go through the zpool API.
  * - Same-filled pages (zswap): all 512 u64 words equal → stored as that word
  *   in the page descriptor, no allocation, no compression.
  * - Poor compression: a page that compresses to more than `maxZsize` bytes
@@ -64,7 +66,8 @@ import { createPool, openPool, type Zpool } from "./zpool/index.js";
 import type { ZpoolBackend } from "./zpool/driver.js";
 import { PamBackend } from "./tmem/pam.js";
 import type { TmemBackend } from "./tmem/ops.js";
-import { TMEM_POOL_PERSIST, type CoreStats } from "./tmem/core.js";
+import { TMEM_POOL_PERSIST, type CoreStats, type Oid } from "./tmem/core.js";
+import type { PutResult } from "./tmem/ops.js";
 import { FrontendArea } from "./tmem/shared.js";
 
 /** Options of {@link Zcache.create}. */
@@ -146,6 +149,14 @@ const C_EPH_PAGES = C + 0, C_PERS_PAGES = C + 1, C_SAME = C + 2, C_EPH_Z = C + 3
 const CLIENTS = 256, MAX_CLIENTS = 48, CW = 16;
 const K_EPH = 0, K_PERS = 1, K_Z = 2, K_PUTS = 3, K_REJ = 4, K_GETS = 5, K_FREES = 6, K_SAME = 7;
 
+const E_NOMEM = -12, E_EXIST = -17, E_BADMSG = -74;
+/** Tests only: force the generic zpool path even on zsmalloc. */
+let disableFastPath = false;
+/** @internal Tests only: use the generic zpool path for zcache instances made or opened from now on. */
+export function setZcacheFastPath(on: boolean): void {
+  disableFastPath = !on;
+}
+
 const LEN_MASK = 0x1fff;
 const SAME = 1 << 13;
 const PERSIST = 1 << 14;
@@ -183,6 +194,11 @@ export class Zcache extends PamBackend implements TmemBackend {
   private readonly maxZsize: number;
   private readonly accel: number;
   private readonly domain: number;
+  /** Both zpools are zsmalloc: stores and loads take the one-call wasm path. */
+  private readonly fast: boolean;
+  /** zsmalloc pool ids of the ephemeral and persistent zpools (fast path). */
+  private readonly zsEph: number;
+  private readonly zsPers: number;
   /** Stores left before persistentRoom reads the pool size again. */
   private roomSkip = 0;
 
@@ -193,6 +209,9 @@ export class Zcache extends PamBackend implements TmemBackend {
     this.ephemeral = eph;
     this.persistent = pers;
     this.zp = [eph.backend, pers.backend];
+    this.fast = eph.type === "zsmalloc" && pers.type === "zsmalloc" && !disableFastPath;
+    this.zsEph = eph.backend.id;
+    this.zsPers = pers.backend.id;
     this.u8 = pm.u8;
     this.stage = pm.scratch + SCRATCH_STAGE;
     this.hash = pm.scratch + SCRATCH_LZ4_HASH;
@@ -285,7 +304,43 @@ export class Zcache extends PamBackend implements TmemBackend {
     return new TextDecoder().decode(new Uint8Array(this.st.buffer, this.st.byteOffset + W_NAME * 4, len).slice());
   }
 
-  // ── pamops ──
+  // ── the zsmalloc fast path: a whole store or load in one wasm call ──
+
+  /** @inheritDoc */
+  protected override storeFromIo(pool: number, oid: Oid, index: number, flushed: boolean, noReplace: boolean): PutResult {
+    if (!this.fast) return super.storeFromIo(pool, oid, index, flushed, noReplace);
+    const persistent = this.isPersistent(pool);
+    if (persistent && !this.persistentRoom()) {
+      Atomics.add(this.st, C_LIMIT, 1);
+      this.reject(true);
+      return flushed ? "rejected-flushed" : "rejected";
+    }
+    const r = this.pm.core.tmem_zcache_store_zs(this.stAddr, this.zsEph, this.zsPers, (persistent ? PERSIST : 0) | this.clientTag,
+      this.maxZsize, this.accel, pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index, noReplace ? 1 : 0);
+    if (r === 0) return flushed ? "replaced" : "new";
+    if (r === 1) return "replaced";
+    if (r === E_EXIST) return "exists";
+    // Out of memory: the generic path evicts clean pages and retries (it compresses again; rare).
+    if (r === E_NOMEM) return super.storeFromIo(pool, oid, index, flushed, noReplace);
+    this.reject(persistent); // STORE_POOR (compress_poor counted in wasm) or a pool being destroyed
+    return flushed ? "rejected-flushed" : "rejected";
+  }
+
+  /** @inheritDoc */
+  override getPage(pool: number, oid: Oid, index: number, into: Uint8Array): boolean {
+    if (!this.fast) return super.getPage(pool, oid, index, into);
+    const r = this.pm.core.tmem_zcache_load_zs(this.stAddr, this.zsEph, this.zsPers, this.client,
+      pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index);
+    if (r === 1) { into.set(this.tc.ioPage); return true; }
+    if (r === 0) return false;
+    if (r === E_BADMSG) {
+      this.flushPage(pool, oid, index);
+      throw new TmemError(ErrorCode.EBADMSG, `zcache: the stored copy of pool ${pool} index ${index} is corrupt (flushed)`);
+    }
+    throw new TmemError(ErrorCode.EINVAL, `tmem_get: pool ${pool} is not alive`);
+  }
+
+  // ── pamops (the generic path: any zpool driver) ──
 
   protected pamStore(_pool: number, persistent: boolean): boolean {
     const core = this.pm.core, tc = this.tc;

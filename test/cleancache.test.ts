@@ -156,7 +156,7 @@ describe("cleancache", () => {
     const sab = new SharedArrayBuffer(64 * 4096);
     for (let i = 0; i < 64; i++) new Uint8Array(sab, i * 4096, 4096).set(page(i));
     const cc = Cleancache.for(pm);
-    const z = await Zcache.create(pm, { zpool: "zbud" });
+    const z = await Zcache.create(pm, { zpool: "zsmalloc" });
     await cc.registerOps(z);
     const id = await cc.initSharedFs(UUID);
     // Pages put here are visible to both Workers (shared pools are not exclusive).

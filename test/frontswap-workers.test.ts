@@ -97,7 +97,7 @@ describe("frontswap across 2 Workers", () => {
   it("2 Workers store, load and invalidate one swap type concurrently; nothing is lost or wrong", async () => {
     const pm = await PhysicalMemory.create({ frames: 4096, maxWorkers: 4 });
     const data = corpus();
-    const z = await Zcache.create(pm, { zpool: "zbud", maxPoolPercent: 100 });
+    const z = await Zcache.create(pm, { zpool: "zsmalloc", maxPoolPercent: 100 });
     const fs = Frontswap.for(pm);
     await fs.registerOps(z);
     await fs.init(0);

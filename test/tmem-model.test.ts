@@ -71,7 +71,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 /** Totals over all runs, so the test can check it exercised what it claims to. */
 const seen = { stores: 0, rejected: 0, loads: 0, ccHits: 0, handedBack: 0, registrations: 0, unregistrations: 0, evicted: 0 };
 
-async function run(ops: Op[], frames: number): Promise<void> {
+async function run(ops: Op[], frames: number, zpool = "zbud"): Promise<void> {
   const pm = await PhysicalMemory.create({ frames, maxWorkers: 2 });
   try {
     const fsw = Frontswap.for(pm);
@@ -107,7 +107,7 @@ async function run(ops: Op[], frames: number): Promise<void> {
           let b: Zcache | RawBackend;
           try {
             b = op.t === "regZ"
-              ? await Zcache.create(pm, { zpool: "zbud", maxPoolPercent: 60, acceptThresholdPercent: 80 })
+              ? await Zcache.create(pm, { zpool, maxPoolPercent: 60, acceptThresholdPercent: 80 })
               : RawBackend.create(pm, { maxPages: op.cap });
           } catch (e) {
             expect((e as { code?: string }).code).toBe("ENOMEM"); // no frame for its state: fine
@@ -263,6 +263,11 @@ describe("tmem stack model", () => {
   it("frontswap and cleancache agree with a model under random operations and registrations", async () => {
     await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 20, maxLength: 120 }), async (ops) => { await run(ops, 1024); }),
       { numRuns: 150 });
+  });
+
+  it("the same over zsmalloc (the one-call wasm store/load path), under pressure", async () => {
+    await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 40, maxLength: 160 }), async (ops) => { await run(ops, 48, "zsmalloc"); }),
+      { numRuns: 80 });
   });
 
   it("the same under memory pressure (evictions, rejections)", async () => {

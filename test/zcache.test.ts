@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Frontswap } from "../src/frontswap.js";
 import { Cleancache } from "../src/cleancache.js";
-import { Zcache } from "../src/zcache.js";
+import { Zcache, setZcacheFastPath } from "../src/zcache.js";
 import { registeredDrivers } from "../src/zpool/index.js";
 import { TmemError } from "../bindings/status.js";
 
@@ -54,9 +54,11 @@ function expectSame(a: Uint8Array | undefined, b: Uint8Array | undefined): void 
 }
 
 describe("zcache", () => {
-  for (const driver of DRIVERS) {
-    it(`stores through a ${driver} zpool`, async () => {
+  for (const [driver, fast] of [...DRIVERS.map((d) => [d, true] as const), ["zsmalloc", false] as const]) {
+    it(`stores through a ${driver} zpool${fast ? "" : " (generic zpool path)"}`, async () => {
+      setZcacheFastPath(fast);
       const { pm, z, fs } = await setup(1024, { zpool: driver });
+      setZcacheFastPath(true);
       expect(z.zpoolType).toBe(driver);
       const out = new Uint8Array(4096);
       let n = 0;

@@ -88,6 +88,16 @@ export abstract class PamBackend implements TmemBackend {
     const tc = this.tc;
     const flushed = noReplace ? false : tc.flushPage(pool, oid, index, this.freeFn);
     tc.ioPage.set(page.length === PAGE_SIZE ? page : page.subarray(0, PAGE_SIZE));
+    return this.storeFromIo(pool, oid, index, flushed, noReplace);
+  }
+
+  /**
+   * The second half of {@link putPage}: the page is in the I/O slot and the
+   * key's old copy was flushed (`flushed` says whether there was one). Store
+   * it (pamStore) and index it. Subclasses with a faster path override this.
+   */
+  protected storeFromIo(pool: number, oid: Oid, index: number, flushed: boolean, noReplace: boolean): PutResult {
+    const tc = this.tc;
     if (!this.pamStore(pool, this.isPersistent(pool))) return flushed ? "rejected-flushed" : "rejected";
     const r = tc.put(pool, oid, index, this.pLo, this.pHi, this.pMeta, this.freeFn, noReplace);
     if (r === "new") return flushed ? "replaced" : "new";
