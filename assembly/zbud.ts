@@ -30,9 +30,11 @@
 //     0    │ generation (1..genMask)  │ pfn          │ buddy (0 FIRST, 1 LAST)
 //
 // pfnBits = bits needed for nrFrames - 1, generation bits = 30 - pfnBits
-// (18 for a 4096-frame memory), so a stale handle is only mistaken for a live
-// one after 2^genBits - 1 allocations of the pool in between, and a handle
-// is always a positive i32 (statuses are negative).
+// (18 for a 4096-frame memory, 10 at the 2^20-frame maximum), and a handle is
+// always a positive i32 (statuses are negative). A double free or a freed
+// handle is always refused; a stale handle can be mistaken for a live one
+// only if its buddy slot was refilled exactly k·(2^genBits - 1) allocations
+// of the pool later; a forged one must hit a live buddy's generation.
 //
 // Eviction: the kernel's zbud_reclaim_page calls the user's evict callback with
 // the pool lock dropped. Our callback lives in TypeScript, so reclaim is three

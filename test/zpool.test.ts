@@ -107,23 +107,27 @@ describe("zpool pool table", () => {
   });
 });
 
+async function twoWorkers(poolId: number, probeId: number | undefined, maxSize: number): Promise<ZpoolStressResult[]> {
+  const barrier = new Int32Array(new SharedArrayBuffer(8));
+  barrier[1] = 2;
+  const url = new URL("../dist/zpool-stress-worker.js", import.meta.url);
+  return Promise.all([1, 2].map((seed) => new Promise<ZpoolStressResult>((resolve, reject) => {
+    const w = new Worker(url, {
+      workerData: { handle: pm.handle, poolId, ops: 40_000, seed, maxLive: 600, maxSize, barrier, probeId },
+    });
+    w.once("message", resolve);
+    w.once("error", reject);
+    w.once("exit", (code) => { if (code !== 0) reject(new Error(`worker exited with ${code}`)); });
+  })));
+}
+
 describe("one zbud pool, 2 Workers, by id", () => {
   it("both Workers malloc/write/verify/free concurrently: no corruption, nothing leaked", async () => {
     const pool = await createPool("zbud", pm);
     // A pool whose driver the Workers do not have registered.
     registerDriver({ type: "main-only", create: (p, o) => zbudDriver.create(p, o), open: (p, id, o) => zbudDriver.open(p, id, o) });
     const probe = await createPool("main-only", pm);
-    const barrier = new Int32Array(new SharedArrayBuffer(8));
-    barrier[1] = 2;
-    const url = new URL("../dist/zpool-stress-worker.js", import.meta.url);
-    const results = await Promise.all([1, 2].map((seed) => new Promise<ZpoolStressResult>((resolve, reject) => {
-      const w = new Worker(url, {
-        workerData: { handle: pm.handle, poolId: pool.id, ops: 40_000, seed, maxLive: 600, maxSize: 3968, barrier, probeId: probe.id },
-      });
-      w.once("message", resolve);
-      w.once("error", reject);
-      w.once("exit", (code) => { if (code !== 0) reject(new Error(`worker exited with ${code}`)); });
-    })));
+    const results = await twoWorkers(pool.id, probe.id, 3968);
     for (const r of results) {
       expect(r.firstError).toBe("");
       expect(r.errors).toBe(0);
@@ -147,6 +151,19 @@ describe("one zbud pool, 2 Workers, by id", () => {
 const zsmallocPresent = existsSync(fileURLToPath(new URL("../src/zpool/drivers/zsmalloc.ts", import.meta.url)));
 
 describe.skipIf(!zsmallocPresent)("the zsmalloc driver through the zpool API", () => {
+  it("2 Workers open one zsmalloc pool by id (the driver loads lazily in each) and share it without corruption", async () => {
+    const pool = await createPool("zsmalloc", pm);
+    const results = await twoWorkers(pool.id, undefined, 4096);
+    for (const r of results) {
+      expect(r.firstError).toBe("");
+      expect(r.corrupt).toBe(0);
+      expect(r.mallocs).toBe(r.frees);
+      expect(r.verified).toBeGreaterThan(10_000);
+    }
+    expect(pool.stats().objects).toBe(0);
+    pool.destroy();
+  });
+
   it("is loaded lazily, keeps bytes through random malloc/write/free/compact, and refuses bad handles", async () => {
     const pool = await createPool("zsmalloc", pm);
     expect(pool.type).toBe("zsmalloc");
