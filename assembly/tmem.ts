@@ -55,7 +55,7 @@
 
 import {
   ROOT_TMEM, ROOT_TMEM_SIZE, PAGE_SIZE, OWNER_TMEM, E_INVAL, E_NOMEM, E_NOENT, E_BUSY, E_NOSPC, E_EXIST,
-  nrFrames, scratchBase, SCRATCH_IO, pfnToAddress,
+  nrFrames, scratchBase, SCRATCH_IO, pfnToAddress, DEBUG,
 } from "./common";
 import { frameAlloc, frameFree } from "./frames";
 import { mutexLock, mutexTryLock, mutexUnlock } from "./lock";
@@ -409,6 +409,7 @@ function descAlloc(): u32 {
 
 /** Return a PageDesc to the slab. The caller has unlinked it everywhere. */
 function descFree(d: u32): void {
+  if (DEBUG) assert((d & (DESC_SIZE - 1)) == 0 && desc(d).refs == 0); // a whole, unpinned descriptor
   const r = root();
   const head = changetype<usize>(r) + offsetof<TmemRoot>("slabHead");
   for (;;) {
@@ -436,6 +437,7 @@ function lruAddHead(dom: LruDomain, a: u32): void {
 /** Unlink `a` from its LRU; the caller holds dom's lock. */
 function lruUnlinkLocked(dom: LruDomain, a: u32): void {
   const d = desc(a);
+  if (DEBUG) assert(dom.count > 0 && (d.flags & DESC_ON_LRU) != 0); // on this list
   if (d.lruPrev != 0) desc(d.lruPrev).lruNext = d.lruNext; else dom.head = d.lruNext;
   if (d.lruNext != 0) desc(d.lruNext).lruPrev = d.lruPrev; else dom.tail = d.lruPrev;
   d.lruPrev = 0;
@@ -490,6 +492,7 @@ function chainUnlink(headp: usize, a: u32): void {
  */
 function retire(a: u32, rec: usize): u32 {
   const d = desc(a);
+  if (DEBUG) assert(d.pool < MAX_POOLS && (d.flags & DESC_DEAD) == 0); // a live descriptor of a real pool
   lruRemove(a);
   atomic.sub<u32>(changetype<usize>(poolAt(d.pool)) + offsetof<PoolDesc>("pages"), 1);
   if (d.refs != 0) {
