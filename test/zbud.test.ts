@@ -384,3 +384,26 @@ describe("zbud wasm entry points refuse bad pools and frames with status codes",
     pool.destroy();
   });
 });
+
+describe("zbud out of frames", () => {
+  it("ENOMEM when physical memory is full, nothing half-done; freeing one object makes room again", async () => {
+    const small = await PhysicalMemory.create({ frames: 32, maxWorkers: 1 });
+    const pool = await createPool("zbud", small);
+    const hs: number[] = [];
+    let err: unknown;
+    for (;;) {
+      try { hs.push(pool.malloc(3000)); } catch (e) { err = e; break; }
+    }
+    expect((err as TmemError).code).toBe("ENOMEM");
+    expect(hs.length).toBe(31);                       // one frame each, the descriptor takes the 32nd
+    expect(pool.malloc(900)).toBeGreaterThan(0);      // still fits beside a 3000-byte buddy (15 + 47 <= 63)
+    const before = zstats(pool);
+    expect(() => pool.malloc(3000)).toThrow(/ENOMEM/);
+    expect(zstats(pool)).toEqual(before);
+    pool.free(hs.pop()!);
+    expect(pool.malloc(3000)).toBeGreaterThan(0);
+    pool.destroy({ force: true });
+    expect(small.stats().usedFrames).toBe(0);
+    small.detach();
+  });
+});
