@@ -137,7 +137,7 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
 
 // ╒══════════ TmemRoot (at ROOT_TMEM, 16 KiB) ═════════════════════════════╕
 // │ 0 state │ 4 poolLock │ 8 bucketBits │ 12 dirPfn │ 16 slabHead: i64    │
-// │ 24 descsInUse │ 28 descFrames │ 32 tableFrames │ 36 domainMap         │
+// │ 24 reserved │ 28 descFrames │ 32 tableFrames │ 36 domainMap           │
 // │ 40 initLock │ 44..63 reserved                                         │
 // │ 64   domains: LruDomain[16]        (16 B each)                       │
 // │ 512  pools:   PoolDesc[64]         (64 B each)                       │
@@ -156,8 +156,8 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
   dirPfn: u32;
   /** Free descriptor stack: tag << 32 | address of the top free PageDesc (0 = empty). */
   slabHead: i64;
-  /** PageDescs allocated now. */
-  descsInUse: u32;
+  /** Reserved (descriptors in use are counted as the pools' pages, see tmem_core_info). */
+  reserved24: u32;
   /** Frames carved into PageDescs (never returned). */
   descFrames: u32;
   /** Frames of the bucket table, directory included. */
@@ -209,10 +209,9 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
   pages: u32;
   /** Successful puts (cumulative). */
   puts: u32;
-  /** Gets that found the page. */
-  hits: u32;
-  /** Gets that missed. */
-  misses: u32;
+  /** Reserved (gets are counted by the frontends and backends, per Worker: no shared counter on the get path). */
+  reserved40: u32;
+  reserved44: u32;
   /** Pages removed by flush page/object/pool or eviction. */
   flushes: u32;
   /** Pages evicted (subset of flushes). */
@@ -394,15 +393,11 @@ function descAlloc(): u32 {
         if (atomic.cmpxchg<i64>(head, o, (((o >>> 32) + 1) << 32) | <i64>first) == o) break;
       }
       atomic.add<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descFrames"), 1);
-      atomic.add<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descsInUse"), 1);
       return base;
     }
     // A stale `next` (top popped and pushed back meanwhile) is caught by the tag.
     const next = atomic.load<u32>(<usize>top);
-    if (atomic.cmpxchg<i64>(head, old, (((old >>> 32) + 1) << 32) | <i64>next) == old) {
-      atomic.add<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descsInUse"), 1);
-      return top;
-    }
+    if (atomic.cmpxchg<i64>(head, old, (((old >>> 32) + 1) << 32) | <i64>next) == old) return top;
   }
   return 0; // unreachable
 }
@@ -417,7 +412,6 @@ function descFree(d: u32): void {
     atomic.store<u32>(<usize>d, <u32>old);
     if (atomic.cmpxchg<i64>(head, old, (((old >>> 32) + 1) << 32) | <i64>d) == old) break;
   }
-  atomic.sub<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descsInUse"), 1);
 }
 
 // ══ LRU (caller holds the descriptor's stripe lock; these take the domain lock) ══
@@ -602,7 +596,7 @@ export function tmem_new_pool(flags: u32, u0: u32, u1: u32, u2: u32, u3: u32, do
   p.domain = (flags & TMEM_POOL_PERSIST) != 0 ? 0 : domain;
   p.uuid0 = u0; p.uuid1 = u1; p.uuid2 = u2; p.uuid3 = u3;
   atomic.store<u32>(changetype<usize>(p) + offsetof<PoolDesc>("pages"), 0);
-  p.puts = 0; p.hits = 0; p.misses = 0; p.flushes = 0; p.evictions = 0;
+  p.puts = 0; p.flushes = 0; p.evictions = 0;
   p.owner = owner;
   p.generation++;
   atomic.store<u32>(changetype<usize>(p), POOL_ALIVE);
@@ -787,7 +781,6 @@ export function tmem_get(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32,
           // Pinned by another reader: it keeps the storage alive; we read it too.
           // Rare (a shared page got and removed at once): report a miss.
           mutexUnlock(lock);
-          atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("misses"), 1);
           return 0;
         }
         store<u32>(rec, 0, 12);
@@ -800,14 +793,12 @@ export function tmem_get(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32,
         lruTouch(cur);
       }
       mutexUnlock(lock);
-      atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("hits"), 1);
       return 1;
     }
     prevp = <usize>cur + offsetof<PageDesc>("next");
     cur = c.next;
   }
   mutexUnlock(lock);
-  atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("misses"), 1);
   return 0;
 }
 
@@ -1046,7 +1037,7 @@ export function tmem_pool_info(pool: u32): i32 {
 
 /**
  * Write the core's counters to the out area as u32: [state, bucketBits,
- * descsInUse, descFrames, tableFrames, DESC_SIZE, NSTRIPES, MAX_POOLS,
+ * descriptors in use (Σ pool pages), descFrames, tableFrames, DESC_SIZE, NSTRIPES, MAX_POOLS,
  * domainCount(1..15)...]. Returns 0.
  */
 export function tmem_core_info(): i32 {
@@ -1054,7 +1045,11 @@ export function tmem_core_info(): i32 {
   const o = outBase();
   store<u32>(o, atomic.load<u32>(changetype<usize>(r)));
   store<u32>(o, r.bucketBits, 4);
-  store<u32>(o, atomic.load<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descsInUse")), 8);
+  // Descriptors in use = pages indexed in all pools (a removed descriptor that
+  // a reader still pins is not counted): no shared counter on the hot path.
+  let inUse: u32 = 0;
+  for (let i: u32 = 0; i < MAX_POOLS; i++) inUse += atomic.load<u32>(changetype<usize>(poolAt(i)) + offsetof<PoolDesc>("pages"));
+  store<u32>(o, inUse, 8);
   store<u32>(o, atomic.load<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descFrames")), 12);
   store<u32>(o, r.tableFrames, 16);
   store<u32>(o, DESC_SIZE, 20);

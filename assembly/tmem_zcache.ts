@@ -16,14 +16,16 @@
 // atomic add inside wasm costs a few ns; a store touches seven counters and
 // the same-filled test plus the compressor were two calls. Folding them
 // saves a few hundred ns per page on a path whose floor is the compressor.
+// Per-page counters are per client, so two Workers do not bounce one line.
 //
 // Layout: the zcache state frame (u32 words) is drawn in src/zcache.ts; the
 // word indexes below mirror it and must stay in step with it:
-//   32 ephemeral pages │ 33 persistent pages │ 34 same-filled pages │
-//   35 ephemeral zbytes │ 36 persistent zbytes │ 37 ephemeral puts │
-//   38 persistent puts │ 41 compress_poor │ 45 gets │ 46 frees │
-//   256 + client × 16 (one cache line each, 48 clients):
-//        { ephemeral, persistent, zbytes, puts, rejects, gets, frees, same, unused × 8 }
+//   41 compress_poor │ 256 + client × 16 (one cache line per client, 48):
+//   { ephemeral pages, persistent pages, ephemeral zbytes, persistent zbytes,
+//     ephemeral puts, persistent puts, ephemeral rejects, persistent rejects,
+//     gets, frees, same-filled, unused × 5 }
+// Per-page counters live only in client lines: a Worker writes its own line
+// (and, when it frees a page another Worker stored, that Worker's line).
 // The pampd meta word: length (bits 0..12) │ SAME (13) │ PERSIST (14) │ client << 16.
 //
 // Concurrency: counters are atomic adds; any Worker may call both functions
@@ -38,25 +40,7 @@ import { zs_malloc, zs_free, zs_map_object, zs_unmap_object } from "./zsmalloc";
 import { tmem_put, tmem_get, tmem_unpin } from "./tmem";
 
 // @ts-ignore: decorator
-@inline const W_EPH_PAGES: usize = 32;
-// @ts-ignore: decorator
-@inline const W_PERS_PAGES: usize = 33;
-// @ts-ignore: decorator
-@inline const W_SAME: usize = 34;
-// @ts-ignore: decorator
-@inline const W_EPH_Z: usize = 35;
-// @ts-ignore: decorator
-@inline const W_PERS_Z: usize = 36;
-// @ts-ignore: decorator
-@inline const W_EPH_PUTS: usize = 37;
-// @ts-ignore: decorator
-@inline const W_PERS_PUTS: usize = 38;
-// @ts-ignore: decorator
 @inline const W_POOR: usize = 41;
-// @ts-ignore: decorator
-@inline const W_GETS: usize = 45;
-// @ts-ignore: decorator
-@inline const W_FREES: usize = 46;
 // @ts-ignore: decorator
 @inline const W_CLIENTS: usize = 256;
 // @ts-ignore: decorator
@@ -68,15 +52,19 @@ import { tmem_put, tmem_get, tmem_unpin } from "./tmem";
 // @ts-ignore: decorator
 @inline const K_PERS: usize = 1;
 // @ts-ignore: decorator
-@inline const K_Z: usize = 2;
+@inline const K_EPH_Z: usize = 2;
 // @ts-ignore: decorator
-@inline const K_PUTS: usize = 3;
+@inline const K_PERS_Z: usize = 3;
 // @ts-ignore: decorator
-@inline const K_GETS: usize = 5;
+@inline const K_EPH_PUTS: usize = 4;
 // @ts-ignore: decorator
-@inline const K_FREES: usize = 6;
+@inline const K_PERS_PUTS: usize = 5;
 // @ts-ignore: decorator
-@inline const K_SAME: usize = 7;
+@inline const K_GETS: usize = 8;
+// @ts-ignore: decorator
+@inline const K_FREES: usize = 9;
+// @ts-ignore: decorator
+@inline const K_SAME: usize = 10;
 // @ts-ignore: decorator
 @inline const LEN_MASK: u32 = 0x1fff;
 // @ts-ignore: decorator
@@ -115,31 +103,20 @@ export function tmem_zcache_prepare(st: usize, src: usize, dst: usize, dstCap: i
  */
 export function tmem_zcache_account(st: usize, meta: u32, op: i32, getter: u32): void {
   if (op == 0) {
-    add(st, W_GETS, 1);
     add(st, W_CLIENTS + <usize>(getter < MAX_CLIENTS ? getter : MAX_CLIENTS - 1) * CLIENT_WORDS + K_GETS, 1);
     return;
   }
+  // Pages are debited to the client that stored them (their line), whoever frees them.
   let client = (meta >> 16) & 0xff;
   if (client >= MAX_CLIENTS) client = MAX_CLIENTS - 1;
   const c = W_CLIENTS + <usize>client * CLIENT_WORDS;
   const persistent = (meta & META_PERSIST) != 0;
   const same = (meta & META_SAME) != 0;
   const z = same ? 0 : <i32>(meta & LEN_MASK);
-  add(st, persistent ? W_PERS_PAGES : W_EPH_PAGES, op);
-  add(st, persistent ? W_PERS_Z : W_EPH_Z, op * z);
   add(st, c + (persistent ? K_PERS : K_EPH), op);
-  add(st, c + K_Z, op * z);
-  if (same) {
-    add(st, W_SAME, op);
-    add(st, c + K_SAME, op);
-  }
-  if (op > 0) {
-    add(st, persistent ? W_PERS_PUTS : W_EPH_PUTS, 1);
-    add(st, c + K_PUTS, 1);
-  } else {
-    add(st, W_FREES, 1);
-    add(st, c + K_FREES, 1);
-  }
+  if (z != 0) add(st, c + (persistent ? K_PERS_Z : K_EPH_Z), op * z);
+  if (same) add(st, c + K_SAME, op);
+  add(st, c + (op > 0 ? (persistent ? K_PERS_PUTS : K_EPH_PUTS) : K_FREES), 1);
 }
 
 // ══ zsmalloc fast path ══

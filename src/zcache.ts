@@ -46,8 +46,9 @@
  *   0 magic │ 1 maxZsize │ 2 maxPoolPercent │ 3 acceptThresholdPercent │
  *   4 LRU domain │ 5 ephemeral zpool id │ 6 persistent zpool id │
  *   7 reachedFull │ 8 acceleration │ 9 driver name length │ 10..19 name
- *   32..47 counters (see ZcacheStats) │ 256..1023 clients[48] × 16 words (8 used)
- *   (assembly/tmem_zcache.ts updates most of them and mirrors these indexes)
+ *   41..44 rare-event counters (compress_poor, pool_limit_hit, reject_alloc_fail,
+ *   evicted) │ 256..1023 clients[48] × 16 words: every per-page counter
+ *   (assembly/tmem_zcache.ts updates them and mirrors these indexes)
  *
  * Concurrency: any Worker may use an instance concurrently (open it by id
  * with {@link Zcache.open} or through the frontends). Counters are atomic.
@@ -142,12 +143,18 @@ const MAGIC = 0x5a434143; // "ZCAC"
 const W_MAGIC = 0, W_MAXZ = 1, W_MAXPCT = 2, W_ACCEPT = 3, W_DOMAIN = 4, W_EPH = 5, W_PERS = 6, W_FULL = 7,
   W_ACCEL = 8, W_NAMELEN = 9, W_NAME = 10, W_NAME_MAX = 40;
 const C = 32;
-const C_EPH_PAGES = C + 0, C_PERS_PAGES = C + 1, C_SAME = C + 2, C_EPH_Z = C + 3, C_PERS_Z = C + 4, C_EPH_PUTS = C + 5,
-  C_PERS_PUTS = C + 6, C_EPH_FAIL = C + 7, C_PERS_FAIL = C + 8, C_POOR = C + 9, C_LIMIT = C + 10, C_ALLOCFAIL = C + 11,
-  C_EVICTED = C + 12, C_GETS = C + 13, C_FREES = C + 14;
+/** Counters of rare events, shared by all Workers (the per-page ones are per client, summed by stats()). */
+const C_POOR = C + 9, C_LIMIT = C + 10, C_ALLOCFAIL = C + 11, C_EVICTED = C + 12;
 /** Per-client counters: one 64-byte line per client (no false sharing between Workers), 48 clients. */
 const CLIENTS = 256, MAX_CLIENTS = 48, CW = 16;
-const K_EPH = 0, K_PERS = 1, K_Z = 2, K_PUTS = 3, K_REJ = 4, K_GETS = 5, K_FREES = 6, K_SAME = 7;
+/**
+ * Words of a client's line (assembly/tmem_zcache.ts mirrors them): pages,
+ * compressed bytes and puts per kind, rejects per kind, gets, frees, same-filled.
+ * Every per-page counter lives here, in the storing (or getting) Worker's own
+ * cache line, so two Workers never bounce a counter line on the hot path.
+ */
+const K_EPH = 0, K_PERS = 1, K_EPH_Z = 2, K_PERS_Z = 3, K_EPH_PUTS = 4, K_PERS_PUTS = 5, K_EPH_REJ = 6, K_PERS_REJ = 7,
+  K_GETS = 8, K_FREES = 9, K_SAME = 10;
 
 const E_NOMEM = -12, E_EXIST = -17, E_BADMSG = -74;
 /** Tests only: force the generic zpool path even on zsmalloc. */
@@ -406,8 +413,7 @@ export class Zcache extends PamBackend implements TmemBackend {
   // ── policy ──
 
   private reject(persistent: boolean): false {
-    Atomics.add(this.st, persistent ? C_PERS_FAIL : C_EPH_FAIL, 1);
-    Atomics.add(this.st, this.clientBase + K_REJ, 1);
+    Atomics.add(this.st, this.clientBase + (persistent ? K_PERS_REJ : K_EPH_REJ), 1);
     return false;
   }
 
@@ -468,25 +474,29 @@ export class Zcache extends PamBackend implements TmemBackend {
     return done;
   }
 
-  /** Statistics now (all Workers). */
+  /** Statistics now (all Workers; per-page counters are summed over the clients' lines). */
   stats(): ZcacheStats {
     const st = this.st;
     const g = (w: number): number => Atomics.load(st, w);
     const clients: ZcacheClientStats[] = [];
+    const sum = new Array<number>(CW).fill(0);
     for (let c = 0; c < MAX_CLIENTS; c++) {
       const b = CLIENTS + c * CW;
-      if (g(b + K_PUTS) === 0 && g(b + K_GETS) === 0 && g(b + K_FREES) === 0 && g(b + K_REJ) === 0) continue;
+      let any = false;
+      for (let k = 0; k < CW; k++) { const v = g(b + k); sum[k] = sum[k]! + v; if (v !== 0) any = true; }
+      if (!any) continue;
       clients.push({
-        client: c, ephemeralPages: g(b + K_EPH), persistentPages: g(b + K_PERS), zbytes: g(b + K_Z), puts: g(b + K_PUTS),
-        rejects: g(b + K_REJ), gets: g(b + K_GETS), frees: g(b + K_FREES), sameFilled: g(b + K_SAME),
+        client: c, ephemeralPages: g(b + K_EPH), persistentPages: g(b + K_PERS), zbytes: g(b + K_EPH_Z) + g(b + K_PERS_Z),
+        puts: g(b + K_EPH_PUTS) + g(b + K_PERS_PUTS), rejects: g(b + K_EPH_REJ) + g(b + K_PERS_REJ), gets: g(b + K_GETS),
+        frees: g(b + K_FREES), sameFilled: g(b + K_SAME),
       });
     }
     return {
       instance: this.instance, zpool: this.zpoolType,
-      ephemeralPages: g(C_EPH_PAGES), persistentPages: g(C_PERS_PAGES), sameFilledPages: g(C_SAME),
-      ephemeralZbytes: g(C_EPH_Z), persistentZbytes: g(C_PERS_Z), ephemeralPuts: g(C_EPH_PUTS), persistentPuts: g(C_PERS_PUTS),
-      failedEphemeralPuts: g(C_EPH_FAIL), failedPersistentPuts: g(C_PERS_FAIL), compressPoor: g(C_POOR),
-      poolLimitHit: g(C_LIMIT), rejectAllocFail: g(C_ALLOCFAIL), evictedPages: g(C_EVICTED), gets: g(C_GETS), frees: g(C_FREES),
+      ephemeralPages: sum[K_EPH]!, persistentPages: sum[K_PERS]!, sameFilledPages: sum[K_SAME]!,
+      ephemeralZbytes: sum[K_EPH_Z]!, persistentZbytes: sum[K_PERS_Z]!, ephemeralPuts: sum[K_EPH_PUTS]!, persistentPuts: sum[K_PERS_PUTS]!,
+      failedEphemeralPuts: sum[K_EPH_REJ]!, failedPersistentPuts: sum[K_PERS_REJ]!, compressPoor: g(C_POOR),
+      poolLimitHit: g(C_LIMIT), rejectAllocFail: g(C_ALLOCFAIL), evictedPages: g(C_EVICTED), gets: sum[K_GETS]!, frees: sum[K_FREES]!,
       zpoolPages: { ephemeral: this.zp[0].totalSize() / PAGE_SIZE, persistent: this.zp[1].totalSize() / PAGE_SIZE },
       reachedFull: g(W_FULL) !== 0, core: this.tc.stats(), clients,
     };
@@ -499,7 +509,8 @@ export class Zcache extends PamBackend implements TmemBackend {
    */
   destroy(): void {
     const st = this.st;
-    if (Atomics.load(st, C_EPH_PAGES) + Atomics.load(st, C_PERS_PAGES) !== 0) {
+    const s = this.stats();
+    if (s.ephemeralPages + s.persistentPages !== 0) {
       throw new TmemError(ErrorCode.EBUSY, `zcache instance ${this.instance} still holds pages: unregister it from the frontends first`);
     }
     this.tc.freeDomain(this.domain);

@@ -160,10 +160,6 @@ export interface PoolInfo {
   pages: number;
   /** Successful puts (cumulative). */
   puts: number;
-  /** Gets that found the page. */
-  hits: number;
-  /** Gets that missed. */
-  misses: number;
   /** Pages removed by flushes, destroy and eviction. */
   flushes: number;
   /** Pages evicted (part of flushes). */
@@ -177,7 +173,7 @@ export interface CoreStats {
   ready: boolean;
   /** Bucket heads in the table. */
   buckets: number;
-  /** Page descriptors in use (one per stored page). */
+  /** Page descriptors in use: one per indexed page (the pools' pages summed). */
   descriptors: number;
   /** Bytes of descriptors in use (descriptors × 64). */
   descriptorBytes: number;
@@ -474,8 +470,8 @@ export class TmemCore {
     const state = o[0] === 1 ? "alive" : o[0] === 2 ? "dying" : "free";
     return {
       id: pool, state, persistent: (o[1]! & TMEM_POOL_PERSIST) !== 0, shared: (o[1]! & TMEM_POOL_SHARED) !== 0,
-      refcount: o[2]!, domain: o[3]!, uuid: [o[4]!, o[5]!, o[6]!, o[7]!], pages: o[8]!, puts: o[9]!, hits: o[10]!,
-      misses: o[11]!, flushes: o[12]!, evictions: o[13]!, owner: o[14]!,
+      refcount: o[2]!, domain: o[3]!, uuid: [o[4]!, o[5]!, o[6]!, o[7]!], pages: o[8]!, puts: o[9]!,
+      flushes: o[12]!, evictions: o[13]!, owner: o[14]!,
     };
   }
 
