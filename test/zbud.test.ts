@@ -313,7 +313,7 @@ describe("zbud model-based property", () => {
         for (const h of model.keys()) pool.free(h);
         pool.destroy();
       }
-    }), { numRuns: 60 });
+    }), { numRuns: 150 });
   });
 });
 
