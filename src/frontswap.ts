@@ -401,16 +401,21 @@ export class Frontswap {
         const b = c.backends[i]!;
         const pool = this.poolOf(type, c.instances[i]!);
         if (pool === NO_POOL) continue;
-        const offsets: number[] = [];
-        b.scanPool(pool, (oid) => { offsets.push(oid[0]!); });
-        const oid = newOid();
-        for (const off of offsets) {
-          if (handed >= pages) break;
-          oid[0] = off;
-          if (!b.getPage(pool, oid, 0, this.buf)) continue;
-          writeback(type, off, this.buf);
-          if (b.flushPage(pool, oid, 0)) Atomics.sub(this.i32, this.typeWord(type) + 1, 1);
-          handed++;
+        // A scan is a snapshot per batch: repeat while pages remain and are still leaving.
+        for (let progress = true; progress && handed < pages && b.poolPages(pool) > 0;) {
+          progress = false;
+          const offsets: number[] = [];
+          b.scanPool(pool, (oid) => { offsets.push(oid[0]!); });
+          const oid = newOid();
+          for (const off of offsets) {
+            if (handed >= pages) break;
+            oid[0] = off;
+            if (!b.getPage(pool, oid, 0, this.buf)) continue;
+            writeback(type, off, this.buf);
+            if (b.flushPage(pool, oid, 0)) Atomics.sub(this.i32, this.typeWord(type) + 1, 1);
+            handed++;
+            progress = true;
+          }
         }
       }
       return handed;
@@ -489,11 +494,25 @@ export class Frontswap {
     Atomics.store(this.area.u8, SWAP_TYPES + type * SWAP_TYPE_SIZE + SWAP_TYPE_POOLS + instance, pool);
   }
 
-  /** Move every page of `type` out of the draining `b` into the rest of the chain or `writeback`. */
+  /**
+   * Move every page of `type` out of the draining `b` into the rest of the
+   * chain or `writeback`. Scans until the pool is empty (a scan is a
+   * snapshot per batch); no store can add pages meanwhile (b is draining).
+   * @throws TmemError EBUSY if pages remain (no writeback, or they would not leave).
+   */
   private drainType(type: number, b: TmemBackend, writeback: FrontswapWriteback | undefined): void {
     if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return;
     const pool = this.poolOf(type, b.instance);
     if (pool === NO_POOL) return;
+    for (let round = 0; b.poolPages(pool) > 0; round++) {
+      if (round === 64) {
+        throw new TmemError(ErrorCode.EBUSY, `frontswap: backend ${b.instance} still holds ${b.poolPages(pool)} pages of type ${type} after draining`);
+      }
+      this.drainOnce(type, b, pool, writeback);
+    }
+  }
+
+  private drainOnce(type: number, b: TmemBackend, pool: number, writeback: FrontswapWriteback | undefined): void {
     const offsets: number[] = [];
     b.scanPool(pool, (oid) => { offsets.push(oid[0]!); });
     const oid = newOid();
