@@ -285,12 +285,12 @@ if (offsetof<PageDesc>() != 64) ERROR("PageDesc must be 64 bytes");
 
 /**
  * Bytes of the out area: SCRATCH_IO after the 4 KiB page slot, less the last
- * 64 bytes of the scratch area, which hold this Worker's frontend grace
- * counters (src/tmem/shared.ts). Batch results keep their count in the last
- * word of the out area.
+ * 256 bytes of the scratch area, which hold this Worker's frontend grace
+ * counters and per-Worker frontend counters (src/tmem/shared.ts). Batch
+ * results keep their count in the last word of the out area.
  */
 // @ts-ignore: decorator
-@inline const OUT_BYTES: u32 = 32768 - PAGE_SIZE - 64;
+@inline const OUT_BYTES: u32 = 32768 - PAGE_SIZE - 256;
 // @ts-ignore: decorator
 @inline const OUT_RECORD: u32 = 16;
 // @ts-ignore: decorator

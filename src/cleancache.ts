@@ -47,7 +47,7 @@ import { newOid, oidFrom, uuidWords, type Oid, type OidLike, type UuidLike } fro
 import type { TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
-  CC_COUNTERS, FS_SLOTS, FS_SLOT_POOLS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, MAX_FS, NO_POOL, REG_CLEANCACHE,
+  TAIL_CC, FS_SLOTS, FS_SLOT_POOLS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, MAX_FS, NO_POOL, REG_CLEANCACHE,
 } from "./tmem/shared.js";
 
 /** cleancache's debugfs counters. */
@@ -83,7 +83,8 @@ export class Cleancache {
   private readonly area: FrontendArea;
   private readonly reg: FrontendRegistry;
   private readonly i32: Int32Array;
-  private readonly cw: number;
+  /** This Worker's counter words (its scratch tail). */
+  private readonly tail: Int32Array;
   private readonly oid: Oid = newOid();
 
   private constructor(pm: PhysicalMemory) {
@@ -92,7 +93,7 @@ export class Cleancache {
     this.area = FrontendArea.for(pm);
     this.reg = new FrontendRegistry(this.area, REG_CLEANCACHE);
     this.i32 = this.area.i32;
-    this.cw = CC_COUNTERS >> 2;
+    this.tail = this.area.tail;
   }
 
   /**
@@ -228,7 +229,7 @@ export class Cleancache {
   putPage(fs: number, key: OidLike, index: number, page: Uint8Array): boolean {
     const s = this.checkOp(fs, key, index);
     if (!(page instanceof Uint8Array) || page.length !== PAGE_SIZE) badPage();
-    Atomics.add(this.i32, this.cw + C_PUTS, 1);
+    Atomics.add(this.tail, TAIL_CC + C_PUTS, 1);
     const reg = this.reg;
     const tok = reg.enter();
     try {
@@ -271,11 +272,11 @@ export class Cleancache {
         const pool = this.poolOf(s, c.instances[i]!);
         if (pool === NO_POOL) continue;
         if (c.backends[i]!.getPage(pool, oid, index, into)) {
-          Atomics.add(this.i32, this.cw + C_SUCC, 1);
+          Atomics.add(this.tail, TAIL_CC + C_SUCC, 1);
           return true;
         }
       }
-      Atomics.add(this.i32, this.cw + C_FAILED, 1);
+      Atomics.add(this.tail, TAIL_CC + C_FAILED, 1);
       return false;
     } finally {
       reg.exit(tok);
@@ -296,10 +297,10 @@ export class Cleancache {
 
   /** The counters (cleancache debugfs), all Workers together. */
   counters(): CleancacheCounters {
-    const i32 = this.i32, w = this.cw;
+    const a = this.area;
     return {
-      succGets: Atomics.load(i32, w + C_SUCC) >>> 0, failedGets: Atomics.load(i32, w + C_FAILED) >>> 0,
-      puts: Atomics.load(i32, w + C_PUTS) >>> 0, invalidates: Atomics.load(i32, w + C_INVAL) >>> 0,
+      succGets: a.sum(TAIL_CC + C_SUCC) >>> 0, failedGets: a.sum(TAIL_CC + C_FAILED) >>> 0,
+      puts: a.sum(TAIL_CC + C_PUTS) >>> 0, invalidates: a.sum(TAIL_CC + C_INVAL) >>> 0,
     };
   }
 
@@ -348,7 +349,7 @@ export class Cleancache {
         const pool = this.poolOf(s, c.instances[i]!);
         if (pool !== NO_POOL) n += fn(c.backends[i]!, pool, this.oid);
       }
-      Atomics.add(this.i32, this.cw + C_INVAL, 1);
+      Atomics.add(this.tail, TAIL_CC + C_INVAL, 1);
       return n;
     } finally {
       reg.exit(tok);

@@ -26,8 +26,9 @@
  *   backend into the rest of the chain (or the caller's writeback) before it
  *   destroys the backend's pools.
  *
- * Record of stored offsets: per type, the count lives in shared memory; the
- * offsets themselves are the tmem index (each backend's pool for the type),
+ * Record of stored offsets: per type, the count lives in shared memory (each
+ * Worker's net count in its scratch tail, summed on read); the offsets
+ * themselves are the tmem index (each backend's pool for the type),
  * enumerable with `storedOffsets`. The kernel's one-bit-per-slot
  * frontswap_map exists to skip a call into the backend for slots never
  * stored; our lookup is one wasm hash probe (~50 ns), so a bitmap would cost
@@ -57,7 +58,7 @@ import { newOid, type Oid } from "./tmem/core.js";
 import type { TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
-  CHAIN_DRAINING, FS_COUNTERS, FrontendArea, FrontendRegistry, MAX_SWAP_TYPES, NO_POOL, REG_FRONTSWAP,
+  CHAIN_DRAINING, TAIL_FS, TAIL_STORED, FrontendArea, FrontendRegistry, MAX_SWAP_TYPES, NO_POOL, REG_FRONTSWAP,
   SWAP_TYPES, SWAP_TYPE_POOLS, SWAP_TYPE_SIZE,
 } from "./tmem/shared.js";
 
@@ -98,7 +99,8 @@ export class Frontswap {
   private readonly area: FrontendArea;
   private readonly reg: FrontendRegistry;
   private readonly i32: Int32Array;
-  private readonly cw: number;
+  /** This Worker's counter words (its scratch tail). */
+  private readonly tail: Int32Array;
   private readonly oid: Oid = newOid();
   private readonly buf = new Uint8Array(PAGE_SIZE);
 
@@ -108,7 +110,7 @@ export class Frontswap {
     this.area = FrontendArea.for(pm);
     this.reg = new FrontendRegistry(this.area, REG_FRONTSWAP);
     this.i32 = this.area.i32;
-    this.cw = FS_COUNTERS >> 2;
+    this.tail = this.area.tail;
   }
 
   /**
@@ -229,7 +231,6 @@ export class Frontswap {
         throw e;
       }
       for (const [inst, pool] of made) this.setPool(type, inst, pool);
-      Atomics.store(this.i32, this.typeWord(type) + 1, 0);
       Atomics.store(this.i32, this.typeWord(type), ACTIVE);
       this.reg.publish(entries);
     });
@@ -251,10 +252,11 @@ export class Frontswap {
         const p = this.poolOf(type, inst);
         if (p !== NO_POOL) { pools.push([backends[i]!, p]); this.setPool(type, inst, NO_POOL); }
       }
-      Atomics.store(this.i32, this.typeWord(type) + 1, 0);
       this.reg.publish(entries);
     });
     this.reg.synchronize();
+    // No operation on the type is in flight, and new ones see it inactive.
+    this.area.zero(TAIL_STORED + type);
     for (const [b, p] of pools) b.destroyPool(p);
   }
 
@@ -283,7 +285,7 @@ export class Frontswap {
       const i32 = this.i32;
       const tw = this.typeWord(type);
       if (c.backends.length === 0 || Atomics.load(i32, tw) !== ACTIVE) {
-        Atomics.add(i32, this.cw + C_FAILED, 1);
+        Atomics.add(this.tail, TAIL_FS + C_FAILED, 1);
         return false;
       }
       const oid = this.oid;
@@ -307,14 +309,14 @@ export class Frontswap {
         const r = c.backends[i]!.putPage(pool, oid, 0, page);
         if (r === "new" || r === "replaced") {
           if (r === "replaced") removed++;
-          Atomics.add(i32, tw + 1, 1 - removed);
-          Atomics.add(i32, this.cw + C_SUCC, 1);
+          if (removed !== 1) Atomics.add(this.tail, TAIL_STORED + type, 1 - removed);
+          Atomics.add(this.tail, TAIL_FS + C_SUCC, 1);
           return true;
         }
         if (r === "rejected-flushed") removed++;
       }
-      if (removed !== 0) Atomics.sub(i32, tw + 1, removed);
-      Atomics.add(i32, this.cw + C_FAILED, 1);
+      if (removed !== 0) Atomics.sub(this.tail, TAIL_STORED + type, removed);
+      Atomics.add(this.tail, TAIL_FS + C_FAILED, 1);
       return false;
     } finally {
       reg.exit(tok);
@@ -342,7 +344,7 @@ export class Frontswap {
         const pool = this.poolOf(type, c.instances[i]!);
         if (pool === NO_POOL) continue;
         if (c.backends[i]!.getPage(pool, oid, 0, into)) {
-          Atomics.add(this.i32, this.cw + C_LOADS, 1);
+          Atomics.add(this.tail, TAIL_FS + C_LOADS, 1);
           return true;
         }
       }
@@ -371,8 +373,8 @@ export class Frontswap {
         if (pool !== NO_POOL && c.backends[i]!.flushPage(pool, oid, 0)) found++;
       }
       if (found !== 0) {
-        Atomics.sub(this.i32, this.typeWord(type) + 1, found);
-        Atomics.add(this.i32, this.cw + C_INVAL, 1);
+        Atomics.sub(this.tail, TAIL_STORED + type, found);
+        Atomics.add(this.tail, TAIL_FS + C_INVAL, 1);
       }
       return found !== 0;
     } finally {
@@ -412,7 +414,7 @@ export class Frontswap {
             oid[0] = off;
             if (!b.getPage(pool, oid, 0, this.buf)) continue;
             writeback(type, off, this.buf);
-            if (b.flushPage(pool, oid, 0)) Atomics.sub(this.i32, this.typeWord(type) + 1, 1);
+            if (b.flushPage(pool, oid, 0)) Atomics.sub(this.tail, TAIL_STORED + type, 1);
             handed++;
             progress = true;
           }
@@ -446,10 +448,10 @@ export class Frontswap {
   curPages(type?: number): number {
     if (type !== undefined) {
       this.checkType(type);
-      return Atomics.load(this.i32, this.typeWord(type) + 1);
+      return this.area.sum(TAIL_STORED + type);
     }
     let n = 0;
-    for (let t = 0; t < MAX_SWAP_TYPES; t++) n += Atomics.load(this.i32, this.typeWord(t) + 1);
+    for (let t = 0; t < MAX_SWAP_TYPES; t++) n += this.area.sum(TAIL_STORED + t);
     return n;
   }
 
@@ -473,10 +475,10 @@ export class Frontswap {
 
   /** The counters (frontswap debugfs), all Workers together. */
   counters(): FrontswapCounters {
-    const i32 = this.i32, w = this.cw;
+    const a = this.area;
     return {
-      loads: Atomics.load(i32, w + C_LOADS) >>> 0, succStores: Atomics.load(i32, w + C_SUCC) >>> 0,
-      failedStores: Atomics.load(i32, w + C_FAILED) >>> 0, invalidates: Atomics.load(i32, w + C_INVAL) >>> 0,
+      loads: a.sum(TAIL_FS + C_LOADS) >>> 0, succStores: a.sum(TAIL_FS + C_SUCC) >>> 0,
+      failedStores: a.sum(TAIL_FS + C_FAILED) >>> 0, invalidates: a.sum(TAIL_FS + C_INVAL) >>> 0,
     };
   }
 
@@ -534,7 +536,7 @@ export class Frontswap {
             `frontswap: backend ${b.instance} still holds pages the rest of the chain will not take (type ${type}, offset ${off}); pass a writeback`);
         }
         writeback(type, off, this.buf);
-        if (b.flushPage(pool, oid, 0)) Atomics.sub(this.i32, this.typeWord(type) + 1, 1);
+        if (b.flushPage(pool, oid, 0)) Atomics.sub(this.tail, TAIL_STORED + type, 1);
         continue;
       }
       b.flushPage(pool, oid, 0);

@@ -190,8 +190,8 @@ export interface CoreStats {
 const OUT_OFF = SCRATCH_IO + PAGE_SIZE;
 /** Offset of the pool table in ROOT_TMEM (assembly/tmem.ts POOLS_OFF). */
 const POOLS_OFF = 512;
-/** Out-area bytes (assembly/tmem.ts OUT_BYTES): the scratch's last 64 bytes are the grace counters. */
-const OUT_BYTES = 32768 - PAGE_SIZE - 64;
+/** Out-area bytes (assembly/tmem.ts OUT_BYTES): the scratch's last 256 bytes are the frontends' per-Worker words. */
+const OUT_BYTES = 32768 - PAGE_SIZE - 256;
 const OUT_RECORD_WORDS = 4;
 const SCAN_RECORD_WORDS = 8;
 /** Records per batch call (flush object, drain, evict). */

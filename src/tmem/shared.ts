@@ -31,11 +31,10 @@
  *                                       chain[8], pad }
  *   [64, 128)    frontswap registry   (same)
  *   [128, 896)   instances[16]        { state, pfn, typeLen, type: 36 B }
- *   [896, 928)   cleancache counters  succ_gets, failed_gets, puts, invalidates
- *   [928, 960)   frontswap counters   loads, succ_stores, failed_stores, invalidates
+ *   [896, 960)   unused (the counters are per Worker, see TAIL_OFF)
  *   [960, 964)   instance-table lock
  *   [1024, 2560) cleancache fs slots[32] { state, uuid[4], pad[1], pools: u8[16] }
- *   [2560, 3584) frontswap types[32]     { state, stored, pools: u8[16], pad }
+ *   [2560, 3584) frontswap types[32]     { state, unused, pools: u8[16], pad }
  *
  * A chain entry is an instance id, with CHAIN_DRAINING set while the backend
  * is being unregistered (stores skip it; loads and invalidations still reach
@@ -43,7 +42,9 @@
  *
  * Concurrency: lock order: frontend registry lock → instance-table lock →
  * tmem pool-table lock (backend createPool runs under the registry lock).
- * Counters are atomic adds (they wrap at 2^32).
+ * Counters are per Worker (each Worker's scratch tail), so the hot paths
+ * write no cache line another Worker writes; reads sum all slots. They wrap
+ * at 2^32.
  *
  * See also: ops.ts, ../cleancache.ts, ../frontswap.ts, assembly/tmem.ts.
  *
@@ -75,13 +76,22 @@ export const NO_POOL = 0xff;
 export const REG_CLEANCACHE = 0;
 export const REG_FRONTSWAP = 64;
 const REG_LOCK = 0, REG_GEN = 4, REG_LEN = 8, REG_CHAIN = 16;
-/** Grace counters live in the last 64 bytes of each Worker's scratch area (assembly/tmem.ts OUT_BYTES). */
-const GRACE_OFF = SCRATCH_SIZE - 64;
+/**
+ * The last 256 bytes of each Worker's scratch area (assembly/tmem.ts
+ * OUT_BYTES stops before them) hold that Worker's frontend words, i32:
+ *   [0, 4)    grace counters: cleancache even, odd; frontswap even, odd
+ *   [4, 8)    cleancache counters: succ_gets, failed_gets, puts, invalidates
+ *   [8, 12)   frontswap counters: loads, succ_stores, failed_stores, invalidates
+ *   [16, 48)  frontswap pages stored per swap type (this Worker's net +/-)
+ * Totals are sums over every slot (detached Workers' counts stay in their
+ * slot and count; only the grace counters are reset when a slot is taken).
+ */
+const TAIL_OFF = SCRATCH_SIZE - 256;
+const TAIL_WORDS = 64;
+/** Word indexes in the tail. */
+export const TAIL_CC = 4, TAIL_FS = 8, TAIL_STORED = 16;
 const CTRL_BASE = 65536, CTRL_WORKER_MAP_OFF = 64;
 const INSTANCES = 128, INSTANCE_SIZE = 48, INSTANCE_NAME = 12, INSTANCE_NAME_MAX = 36;
-/** Counter blocks. */
-export const CC_COUNTERS = 896;
-export const FS_COUNTERS = 928;
 const INSTANCE_LOCK = 960;
 /** cleancache fs slots. */
 export const FS_SLOTS = 1024;
@@ -115,13 +125,31 @@ export class FrontendArea {
     }
     this.i32 = new Int32Array(pm.memory.buffer, this.base, 8192 / 4);
     this.u8 = new Uint8Array(pm.memory.buffer, this.base, 8192);
-    // This slot is ours and no operation of ours is in flight: start at zero.
-    this.grace = new Int32Array(pm.memory.buffer, pm.scratch + GRACE_OFF, 16);
-    for (let i = 0; i < 16; i++) Atomics.store(this.grace, i, 0);
+    this.tail = new Int32Array(pm.memory.buffer, pm.scratch + TAIL_OFF, TAIL_WORDS);
+    // This slot is ours and no operation of ours is in flight: grace starts at zero.
+    for (let i = 0; i < 4; i++) Atomics.store(this.tail, i, 0);
+    this.tails = [];
+    for (let slot = 0; slot < pm.layout.maxWorkers; slot++) {
+      this.tails.push(new Int32Array(pm.memory.buffer, pm.layout.scratchBase + slot * SCRATCH_SIZE + TAIL_OFF, TAIL_WORDS));
+    }
   }
 
-  /** This Worker's grace counters: [cleancache even, odd, frontswap even, odd]. */
-  readonly grace: Int32Array;
+  /** This Worker's frontend words (see TAIL_OFF): written only by this Worker on the hot paths. */
+  readonly tail: Int32Array;
+  /** Every slot's frontend words, for sums and grace waits. */
+  readonly tails: Int32Array[];
+
+  /** Sum of word `k` over every Worker slot. */
+  sum(k: number): number {
+    let n = 0;
+    for (const t of this.tails) n += Atomics.load(t, k);
+    return n;
+  }
+
+  /** Set word `k` to zero in every slot (the caller has made sure nobody changes it now). */
+  zero(k: number): void {
+    for (const t of this.tails) Atomics.store(t, k, 0);
+  }
 
   /** The area of `pm` for this thread. */
   static for(pm: PhysicalMemory): FrontendArea {
@@ -253,7 +281,7 @@ export class FrontendRegistry {
     this.area = area;
     this.off = off;
     this.genWord = area.w(off + REG_GEN);
-    this.mine = area.grace;
+    this.mine = area.tail;
     this.activeBase = off === REG_CLEANCACHE ? 0 : 2;
   }
 
@@ -322,7 +350,7 @@ export class FrontendRegistry {
     const map = new Uint32Array(pm.memory.buffer, CTRL_BASE + CTRL_WORKER_MAP_OFF, MAX_WORKERS / 32);
     for (let slot = 0; slot < pm.layout.maxWorkers; slot++) {
       if ((Atomics.load(map, slot >> 5) & (1 << (slot & 31))) === 0) continue; // not attached
-      const counters = new Int32Array(pm.memory.buffer, pm.layout.scratchBase + slot * SCRATCH_SIZE + GRACE_OFF, 16);
+      const counters = this.area.tails[slot]!;
       while (Atomics.load(counters, old) !== 0) {
         if (pm.canBlock) Atomics.wait(probe, 0, 0, 1);
       }
