@@ -346,13 +346,15 @@ export class FrontendRegistry {
   synchronize(): void {
     const pm = this.area.pm;
     const old = this.activeBase + ((Atomics.load(this.area.i32, this.genWord) + 1) & 1);
-    const probe = new Int32Array(new SharedArrayBuffer(4));
     const map = new Uint32Array(pm.memory.buffer, CTRL_BASE + CTRL_WORKER_MAP_OFF, MAX_WORKERS / 32);
     for (let slot = 0; slot < pm.layout.maxWorkers; slot++) {
       if ((Atomics.load(map, slot >> 5) & (1 << (slot & 31))) === 0) continue; // not attached
       const counters = this.area.tails[slot]!;
-      while (Atomics.load(counters, old) !== 0) {
-        if (pm.canBlock) Atomics.wait(probe, 0, 0, 1);
+      // Where the thread may block, sleep up to 1 ms while the count is
+      // unchanged (nobody notifies: the timeout paces the loop); a browser
+      // main thread just spins.
+      for (let v = Atomics.load(counters, old); v !== 0; v = Atomics.load(counters, old)) {
+        if (pm.canBlock) Atomics.wait(counters, old, v, 1);
       }
     }
   }
