@@ -33,6 +33,11 @@
 // it pinned, to the last unpinner: zswap's entry refcount); a get of a
 // private ephemeral pool is exclusive; persistent and shared gets keep the
 // page. Out of descriptor memory → -E_NOMEM, the index unchanged.
+// Trade-offs: frames carved into descriptors stay with the slab (reused,
+// never returned to the frame allocator), and the bucket table is sized once,
+// at first use, from the number of frames (0.4% of memory; chains lengthen
+// past ~4 pages per frame). No shared counter is written on the get path;
+// a put or removal writes its pool's page count.
 //
 // API peculiarities: results go to this Worker's out area
 // (scratchBase + SCRATCH_IO + PAGE_SIZE): single ops write one OutRecord,
