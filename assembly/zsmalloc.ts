@@ -39,7 +39,7 @@
 // memory. Each size class has its own mutex guarding its lists, zspages,
 // counters, free handles and free descriptors, so Workers in different
 // classes do not contend; the hot paths touch no pool-wide word except to
-// grow the tables (an atomic add per 32 handles or 4 zspages). A caller must
+// grow the tables (an atomic add per 16 handles or 2 zspages). A caller must
 // not free a handle while another Worker maps or frees it (it owns its
 // handles, as with zpool). zs_destroy_pool must not race anything on its pool.
 // lock ordering: class lock → pool grow lock → frame allocator (lock-free).

@@ -336,10 +336,10 @@ if ((MAX_CLASS_FRAMES << CLASSES_PER_FRAME_SHIFT) < 256) ERROR("class frames too
 
 /** Handles taken from handleBrk at once by a class (divides a leaf's 512). */
 // @ts-ignore: decorator
-@inline export const HANDLE_CHUNK: u32 = 32;
+@inline export const HANDLE_CHUNK: u32 = 16;
 /** Zspage ids taken from zspageBrk at once by a class (divides a leaf's 32). */
 // @ts-ignore: decorator
-@inline export const ZSPAGE_CHUNK: u32 = 4;
+@inline export const ZSPAGE_CHUNK: u32 = 2;
 /** L2 directory frames hold this many leaf pointers. */
 // @ts-ignore: decorator
 @inline export const L2_SHIFT: u32 = PAGE_SHIFT - 2;

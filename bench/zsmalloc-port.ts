@@ -34,8 +34,8 @@ const FULL = GROUPS + 1;
 const IDX_BITS = 23;
 const IDX_MASK = (1 << IDX_BITS) - 1;
 const ALLOC = 0x80000000;
-const HANDLE_CHUNK = 32;
-const ZSPAGE_CHUNK = 4;
+const HANDLE_CHUNK = 16;
+const ZSPAGE_CHUNK = 2;
 const DW = 32; // u32 words per descriptor
 const D_NEXT = 0, D_PREV = 1, D_INUSE = 2, D_CLS = 3, D_FLAGS = 4, D_GROUP = 5, D_HINT = 6, D_BITMAP = 8, D_PAGES = 16;
 const F_INUSE = 1, F_ISOLATED = 2;
