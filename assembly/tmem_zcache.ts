@@ -37,7 +37,7 @@ import { PAGE_SIZE, E_NOMEM, E_BADMSG, scratchBase, SCRATCH_IO, SCRATCH_STAGE, S
 import { tmem_page_same_filled, tmem_page_fill } from "./tmem_page";
 import { lz4_compress_fast, lz4_decompress_safe_exact } from "./lz4";
 import { zs_malloc, zs_free, zs_map_object, zs_unmap_object } from "./zsmalloc";
-import { tmem_put, tmem_get, tmem_unpin } from "./tmem";
+import { tmem_put, tmem_get, tmem_unpin, tmem_flush_page } from "./tmem";
 
 // @ts-ignore: decorator
 @inline const W_POOR: usize = 41;
@@ -132,6 +132,9 @@ export function tmem_zcache_account(st: usize, meta: u32, op: i32, getter: u32):
 /** Store result: the page compresses too poorly (compress_poor counted). */
 // @ts-ignore: decorator
 @inline const STORE_POOR: i32 = -1000;
+/** Added to (subtracted from) a store result when an old copy was flushed first. */
+// @ts-ignore: decorator
+@inline const STORE_FLUSHED: i32 = 10000;
 
 /** Free a stored page of this zcache (zsmalloc pools `zsEph`/`zsPers`) and account it. */
 function freeStored(st: usize, zsEph: u32, zsPers: u32, lo: u32, hi: u32, meta: u32): void {
@@ -147,6 +150,11 @@ function freeStored(st: usize, zsEph: u32, zsPers: u32, lo: u32, hi: u32, meta: 
  * set. A replaced old copy is freed here too. The caller has flushed the
  * key's old copy first (unless noReplace) and checked the persistent cap.
  *
+ * Unless `noReplace`, the key's old copy is flushed FIRST (tmem_put's rule),
+ * here, before anything is stored; STORE_FLUSHED is then added to a
+ * non-negative result and subtracted from a negative one, so the caller
+ * knows an old copy went (a failed store leaves none).
+ *
  * Returns 0 (new) or 1 (replaced); STORE_POOR (-1000) when it compresses
  * beyond maxZsize; -E_NOMEM when zsmalloc or the tmem index has no memory
  * (the caller may evict and retry); -E_EXIST (noReplace and the key exists),
@@ -155,6 +163,21 @@ function freeStored(st: usize, zsEph: u32, zsPers: u32, lo: u32, hi: u32, meta: 
 export function tmem_zcache_store_zs(st: usize, zsEph: u32, zsPers: u32, kind: u32, maxZsize: i32, acceleration: i32,
                                      pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32,
                                      noReplace: u32): i32 {
+  const io = scratchBase + SCRATCH_IO;
+  const out = io + PAGE_SIZE;
+  let flushed: i32 = 0;
+  if (noReplace == 0) {
+    const f = tmem_flush_page(pool, o0, o1, o2, o3, o4, o5, index);
+    if (f == 1) freeStored(st, zsEph, zsPers, load<u32>(out), load<u32>(out, 4), load<u32>(out, 8));
+    if (f > 0) flushed = STORE_FLUSHED;
+  }
+  const r = storeZs(st, zsEph, zsPers, kind, maxZsize, acceleration, pool, o0, o1, o2, o3, o4, o5, index, noReplace);
+  return r >= 0 ? r + flushed : r - flushed;
+}
+
+/** tmem_zcache_store_zs after the flush. */
+function storeZs(st: usize, zsEph: u32, zsPers: u32, kind: u32, maxZsize: i32, acceleration: i32,
+                 pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32, noReplace: u32): i32 {
   const io = scratchBase + SCRATCH_IO;
   const stage = scratchBase + SCRATCH_STAGE;
   const out = io + PAGE_SIZE;

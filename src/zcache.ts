@@ -157,6 +157,8 @@ const K_EPH = 0, K_PERS = 1, K_EPH_Z = 2, K_PERS_Z = 3, K_EPH_PUTS = 4, K_PERS_P
   K_GETS = 8, K_FREES = 9, K_SAME = 10;
 
 const E_NOMEM = -12, E_EXIST = -17, E_BADMSG = -74;
+/** assembly/tmem_zcache.ts store results. */
+const STORE_POOR = -1000, STORE_FLUSHED = 10000;
 /** Tests only: force the generic zpool path even on zsmalloc. */
 let disableFastPath = false;
 /** @internal Tests only: use the generic zpool path for zcache instances made or opened from now on. */
@@ -314,21 +316,29 @@ export class Zcache extends PamBackend implements TmemBackend {
   // ── the zsmalloc fast path: a whole store or load in one wasm call ──
 
   /** @inheritDoc */
-  protected override storeFromIo(pool: number, oid: Oid, index: number, flushed: boolean, noReplace: boolean): PutResult {
-    if (!this.fast) return super.storeFromIo(pool, oid, index, flushed, noReplace);
+  override putPage(pool: number, oid: Oid, index: number, page: Uint8Array, noReplace = false): PutResult {
+    if (!this.fast) return super.putPage(pool, oid, index, page, noReplace);
+    const tc = this.tc;
+    tc.ioPage.set(page.length === PAGE_SIZE ? page : page.subarray(0, PAGE_SIZE));
     const persistent = this.isPersistent(pool);
     if (persistent && !this.persistentRoom()) {
+      // Refused: the old copy must not survive a failed put.
+      const flushed = noReplace ? false : tc.flushPage(pool, oid, index, this.freeFn);
       Atomics.add(this.st, C_LIMIT, 1);
       this.reject(true);
       return flushed ? "rejected-flushed" : "rejected";
     }
-    const r = this.pm.core.tmem_zcache_store_zs(this.stAddr, this.zsEph, this.zsPers, (persistent ? PERSIST : 0) | this.clientTag,
+    // Flush first, store, index, account: one call.
+    let r = this.pm.core.tmem_zcache_store_zs(this.stAddr, this.zsEph, this.zsPers, (persistent ? PERSIST : 0) | this.clientTag,
       this.maxZsize, this.accel, pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index, noReplace ? 1 : 0);
+    let flushed = false;
+    if (r >= STORE_FLUSHED) { r -= STORE_FLUSHED; flushed = true; }
+    else if (r <= -STORE_FLUSHED) { r += STORE_FLUSHED; flushed = true; }
     if (r === 0) return flushed ? "replaced" : "new";
     if (r === 1) return "replaced";
     if (r === E_EXIST) return "exists";
     // Out of memory: the generic path evicts clean pages and retries (it compresses again; rare).
-    if (r === E_NOMEM) return super.storeFromIo(pool, oid, index, flushed, noReplace);
+    if (r === E_NOMEM) return this.storeFromIo(pool, oid, index, flushed, noReplace);
     this.reject(persistent); // STORE_POOR (compress_poor counted in wasm) or a pool being destroyed
     return flushed ? "rejected-flushed" : "rejected";
   }
