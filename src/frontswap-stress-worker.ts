@@ -18,6 +18,10 @@
  * - `{ cmd: "cleancache", fs, key, count, rounds, seed }`: puts and gets on a
  *   shared cleancache pool, checking every hit is byte-exact; replies
  *   `{ hits, misses, bad }`.
+ * - `{ cmd: "mixed", type, base, count, fs, ops, seed }`: frontswap stores,
+ *   loads and invalidations (model-checked, as "random") interleaved with
+ *   puts and gets on shared cleancache pool `fs` (every hit byte-exact);
+ *   replies `{ ok, bad, hits, rejected, stored }`.
  * - `{ cmd: "exit" }`: detach and exit.
  * @module
  */
@@ -54,6 +58,7 @@ type Msg =
   | { cmd: "random"; type: number; base: number; count: number; ops: number; seed: number }
   | { cmd: "register"; types: number[]; fs: number }
   | { cmd: "cleancache"; fs: number; key: number; count: number; rounds: number; seed: number }
+  | { cmd: "mixed"; type: number; base: number; count: number; fs: number; ops: number; seed: number }
   | { cmd: "exit" };
 
 parentPort!.on("message", async (m: Msg) => {
@@ -119,6 +124,37 @@ parentPort!.on("message", async (m: Msg) => {
         }
       }
       parentPort!.postMessage({ hits, misses, bad });
+    } else if (m.cmd === "mixed") {
+      // frontswap on this Worker's offsets (model-checked) interleaved with
+      // clean pages on a shared cleancache pool (any hit must be exact), in
+      // memory small enough that clean pages are evicted to make room.
+      rng = m.seed || 1;
+      const model = new Map<number, number>();
+      let ok = 0, bad = 0, hits = 0, rejected = 0;
+      for (let i = 0; i < m.ops; i++) {
+        const r = rand(20);
+        if (r < 6) {
+          const off = m.base + rand(m.count), p = rand(npages);
+          if (fs.store(m.type, off, pageOf(p))) model.set(off, p); else { model.delete(off); rejected++; }
+        } else if (r < 10) {
+          const off = m.base + rand(m.count);
+          const hit = fs.load(m.type, off, out);
+          const want = model.get(off);
+          if (hit !== (want !== undefined) || (hit && !eq(out, pageOf(want!)))) bad++; else ok++;
+        } else if (r < 11) {
+          const off = m.base + rand(m.count);
+          if (fs.invalidatePage(m.type, off) !== model.has(off)) bad++;
+          model.delete(off);
+        } else if (r < 16) {
+          const idx = rand(4 * npages);
+          cc.putPage(m.fs, 7, idx, pageOf(idx));
+        } else {
+          const idx = rand(4 * npages);
+          if (cc.getPage(m.fs, 7, idx, out)) { hits++; if (!eq(out, pageOf(idx))) bad++; }
+        }
+      }
+      for (const [off, p] of model) if (!fs.load(m.type, off, out) || !eq(out, pageOf(p))) bad++;
+      parentPort!.postMessage({ ok, bad, hits, rejected, stored: model.size });
     } else if (m.cmd === "exit") {
       pm.detach();
       process.exit(0);

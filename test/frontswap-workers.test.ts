@@ -44,6 +44,31 @@ async function stop(ws: Worker[]): Promise<void> {
 }
 
 describe("frontswap across 2 Workers", () => {
+  it("2 Workers mix swap pages and shared clean pages in tight memory: clean pages are evicted, nothing is wrong", async () => {
+    const pm = await PhysicalMemory.create({ frames: 900, maxWorkers: 4 });
+    const data = corpus();
+    const z = await Zcache.create(pm, { zpool: "zsmalloc", maxPoolPercent: 50, acceptThresholdPercent: 80 });
+    const fs = Frontswap.for(pm);
+    const cc = Cleancache.for(pm);
+    await fs.registerOps(z);
+    await cc.registerOps(z);
+    await fs.init(0);
+    const shared = await cc.initSharedFs("a1a2a3a4a5a6a7a8a9aaabacadaeafb0");
+    const ws = [await spawn(pm, data), await spawn(pm, data)];
+    const rs = await Promise.all(ws.map((w, i) => ask(w, { cmd: "mixed", type: 0, base: i * 5000, count: 1500, fs: shared, ops: 12000, seed: 5 + i })));
+    for (const r of rs) {
+      expect(r.bad).toBe(0);
+      expect(r.ok as number).toBeGreaterThan(1000);
+      expect(r.hits as number).toBeGreaterThan(0);
+    }
+    const s = z.stats();
+    expect(s.evictedPages).toBeGreaterThan(0); // clean pages made room
+    expect(s.persistentPages).toBe(rs.reduce((a, r) => a + (r.stored as number), 0));
+    expect(fs.curPages(0)).toBe(s.persistentPages);
+    await stop(ws);
+    pm.detach();
+  });
+
   it("concurrent registration, init and initFs from 2 Workers leave one consistent state", async () => {
     for (let round = 0; round < 4; round++) {
       const pm = await PhysicalMemory.create({ frames: 2048, maxWorkers: 4 });
