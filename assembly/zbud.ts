@@ -154,7 +154,8 @@ if (offsetof<ZbudHeader>() > ZHDR_SIZE_ALIGNED) ERROR("ZbudHeader must fit in on
 // ╒══════════ ZbudPool (pool descriptor, at the start of its own frame) ══╕
 // │ 0 lock │ 4 magic │ 8 pagesNr │ 12 objects │ 16 objectBytes:u64        │
 // │ 24 genCounter │ 28 reclaiming │ 32 lruHead │ 36 lruTail              │
-// │ 40 unbuddied[NCHUNKS]: u32 (pfn + 1 of each list head)              │
+// │ 40 nonEmpty:u64 (bit i: unbuddied[i] has frames)                     │
+// │ 48 unbuddied[NCHUNKS]: u32 (pfn + 1 of each list head)              │
 // ╘═════════════════════════════════════════════════════════════════════╛
 
 /** A zbud pool's descriptor. */
@@ -177,6 +178,8 @@ if (offsetof<ZbudHeader>() > ZHDR_SIZE_ALIGNED) ERROR("ZbudHeader must fit in on
   lruHead: u32;
   /** Least recently used frame (pfn + 1), 0 if none. */
   lruTail: u32;
+  /** Bit i set while unbuddied[i] is not empty: best fit is one ctz, not a scan of 63 heads. */
+  nonEmpty: u64;
 }
 /** Start of unbuddied[NCHUNKS] inside the descriptor. */
 // @ts-ignore: decorator
@@ -336,32 +339,43 @@ if ((ZBUD_POOL_MAGIC & LINK_MASK) <= (<u32>1 << 20)) ERROR("ZBUD_POOL_MAGIC must
   store<u32>(c, (load<u32>(c) & LINK_MASK) | (((v >>> 16) & 0xff) << LRU_PREV_SHIFT));
 }
 
-/** Push frame `pfn` at the head of the list whose head word is at `headp` (0: no list). */
-function listAdd(headp: usize, pfn: u32): void {
-  if (headp == 0) return;
+/** listFor's answer for a frame with both buddies: it is on no list. */
+// @ts-ignore: decorator
+@inline const NO_LIST: u32 = 0xffffffff;
+if (NCHUNKS > 64) ERROR("nonEmpty has one bit per unbuddied list");
+
+/** Push frame `pfn` at the head of unbuddied[i] of `pool` (nothing for NO_LIST). */
+function listAdd(pool: usize, i: u32, pfn: u32): void {
+  if (i == NO_LIST) return;
+  const headp = UNBUDDIED(pool, i);
   const first = load<u32>(headp);
+  if (first == 0) changetype<ZbudPool>(pool).nonEmpty |= <u64>1 << i;
   SETLINK(PREV(pfn), 0);
   SETLINK(NEXT(pfn), first);
   if (first != 0) SETLINK(PREV(first - 1), pfn + 1);
   store<u32>(headp, pfn + 1);
 }
 
-/** Unlink frame `pfn` from the list whose head word is at `headp` (0: no list). */
-function listDel(headp: usize, pfn: u32): void {
-  if (headp == 0) return;
+/** Unlink frame `pfn` from unbuddied[i] of `pool` (nothing for NO_LIST). */
+function listDel(pool: usize, i: u32, pfn: u32): void {
+  if (i == NO_LIST) return;
+  const headp = UNBUDDIED(pool, i);
   const next = GETLINK(NEXT(pfn));
   const prev = GETLINK(PREV(pfn));
   if (prev != 0) SETLINK(NEXT(prev - 1), next);
-  else store<u32>(headp, next);
+  else {
+    store<u32>(headp, next);
+    if (next == 0) changetype<ZbudPool>(pool).nonEmpty &= ~(<u64>1 << i);
+  }
   if (next != 0) SETLINK(PREV(next - 1), prev);
   SETLINK(NEXT(pfn), 0);
   SETLINK(PREV(pfn), 0);
 }
 
-/** The list a frame belongs on: unbuddied[free chunks], or none (0) with both buddies. */
-function listFor(pool: usize, h: ZbudHeader): usize {
-  if (h.firstChunks != 0 && h.lastChunks != 0) return 0;
-  return UNBUDDIED(pool, numFreeChunks(h));
+/** The list a frame belongs on: unbuddied[free chunks], or NO_LIST with both buddies. */
+function listFor(h: ZbudHeader): u32 {
+  if (h.firstChunks != 0 && h.lastChunks != 0) return NO_LIST;
+  return numFreeChunks(h);
 }
 
 /** Put frame `pfn` at the LRU head (most recently used). */
@@ -462,15 +476,13 @@ export function zbud_alloc(id: u32, size: u32): i32 {
   const lock = pool + offsetof<ZbudPool>("lock");
   mutexLock(lock);
   let pfn: u32 = 0;
-  let found = false;
-  for (let i = chunks; i < NCHUNKS; i++) {
-    const first = load<u32>(UNBUDDIED(pool, i));
-    if (first != 0) {
-      pfn = first - 1;
-      listDel(UNBUDDIED(pool, i), pfn);
-      found = true;
-      break;
-    }
+  // Best fit: the first non-empty unbuddied[i], i >= chunks.
+  const fits = p.nonEmpty & (<u64>-1 << <u64>chunks);
+  const found = fits != 0;
+  if (found) {
+    const i = <u32>ctz(fits);
+    pfn = load<u32>(UNBUDDIED(pool, i)) - 1;
+    listDel(pool, i, pfn);
   }
   if (!found) {
     const got = frameAlloc(OWNER_ZBUD);
@@ -498,7 +510,7 @@ export function zbud_alloc(id: u32, size: u32): i32 {
     h.lastSize = <u16>size;
     h.lastGen = gen;
   }
-  listAdd(listFor(pool, h), pfn);
+  listAdd(pool, listFor(h), pfn);
   if (found) lruDel(pool, pfn);
   lruAdd(pool, pfn);
   p.objects++;
@@ -530,7 +542,7 @@ export function zbud_free(id: u32, handle: u32): i32 {
   const pfn = <u32>r;
   const h = header(pfn);
   const reclaim = h.underReclaim != 0;
-  if (!reclaim) listDel(listFor(pool, h), pfn);
+  if (!reclaim) listDel(pool, listFor(h), pfn);
   if ((handle & 1) == FIRST) {
     p.objectBytes -= h.firstSize;
     h.firstChunks = 0;
@@ -550,7 +562,7 @@ export function zbud_free(id: u32, handle: u32): i32 {
       frameFree(pfn, OWNER_ZBUD);
       p.pagesNr--;
     } else {
-      listAdd(listFor(pool, h), pfn);
+      listAdd(pool, listFor(h), pfn);
     }
   }
   if (mappedHandle == handle && mappedPool == id) mappedHandle = 0;
@@ -651,7 +663,7 @@ export function zbud_reclaim_begin(id: u32): i32 {
   }
   const pfn = tail - 1;
   const h = header(pfn);
-  listDel(listFor(pool, h), pfn);
+  listDel(pool, listFor(h), pfn);
   lruDel(pool, pfn);
   h.underReclaim = 1;
   p.reclaiming++;
@@ -710,7 +722,7 @@ export function zbud_reclaim_end(id: u32, pfn: u32): i32 {
     p.pagesNr--;
     r = 1;
   } else {
-    listAdd(listFor(pool, h), pfn);
+    listAdd(pool, listFor(h), pfn);
     lruAdd(pool, pfn);
   }
   mutexUnlock(lock);
