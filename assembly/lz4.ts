@@ -38,15 +38,14 @@
 //   that stays in bounds and ends with a literal run).
 //
 // Concurrency: decoders are pure; a compressor call owns its hash table for
-// the call, and the table's bookkeeping is per instance, so each Worker uses
-// its own table (pm.scratch + SCRATCH_LZ4_HASH).
+// the call, so each Worker uses its own table (pm.scratch + SCRATCH_LZ4_HASH).
 //
 // See also: lz4_common.ts, lz4_compress.ts, lz4_decompress.ts,
 // bindings/lz4.ts, src/lz4/frame.ts, test/lz4*.test.ts.
 
 import { E_FAULT, E_INVAL, E_NOSPC, WASM_PAGE } from "./common";
 import { MAX_INPUT_SIZE, MAX_DISTANCE } from "./lz4_common";
-import { ACCELERATION_MAX, HASH_TABLE_SIZE, compressBlock, forgetHashTable } from "./lz4_compress";
+import { ACCELERATION_MAX, HASH_TABLE_SIZE, compressBlock } from "./lz4_compress";
 import { decompressBlock } from "./lz4_decompress";
 
 /**
@@ -86,7 +85,8 @@ export function lz4_compress_bound(n: i32): i32 {
  * Compress the block [src, src+srcLen) into [dst, dst+dstCap).
  * `acceleration` ≥ 1 trades ratio for speed (values < 1 mean 1, values above
  * 65537 mean 65537). `hashTable` is a 16 KiB scratch area the caller owns for
- * the call (pm.scratch + SCRATCH_LZ4_HASH); it need not be cleared.
+ * the call (pm.scratch + SCRATCH_LZ4_HASH); the call clears it first, so it
+ * needs no preparation, and nobody may write it during the call.
  *
  * Returns: the compressed size (≥ 1); -E_NOSPC when it does not fit dstCap
  * (dstCap ≥ lz4_compress_bound(srcLen) always fits); -E_INVAL for a negative
@@ -153,13 +153,4 @@ export function lz4_decompress_safe_exact(src: usize, srcLen: i32, dst: usize, e
 export function lz4_decompress_safe_prefix(src: usize, srcLen: i32, dst: usize, dstCap: i32, prefixLen: i32): i32 {
   if (!inMemory(src, srcLen) || !inMemory(dst, dstCap) || prefixLen < 0 || <usize>prefixLen > dst) return LZ4_E_ARGS;
   return decompressBlock(src, <u32>srcLen, dst, <u32>dstCap, <u32>prefixLen);
-}
-
-/**
- * Forget this instance's hash-table bookkeeping, so the next compression
- * clears its table. Needed only when the host reuses a table's memory for
- * something else and wants deterministic output afterwards.
- */
-export function lz4_reset_hash_table(): void {
-  forgetHashTable();
 }

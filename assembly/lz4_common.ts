@@ -41,11 +41,20 @@
 
 /**
  * Number of equal bytes at `p` and `m` (m < p), not reading at or past
- * `limit` on the p side. Compares 16 bytes at a time with SIMD, then 8, 4, 2, 1.
+ * `limit` on the p side. Most matches are short, so the first 8 bytes are
+ * compared as one u64 (measured faster than a v128 compare for them); long
+ * matches (zero runs, repeated records) continue 16 bytes at a time with
+ * SIMD, then 8, 4, 2, 1.
  */
 // @ts-ignore: decorator
 @inline export function countMatch(p: usize, m: usize, limit: usize): u32 {
   const start = p;
+  if (p + 8 <= limit) {
+    const diff = load<u64>(p) ^ load<u64>(m);
+    if (diff != 0) return <u32>(ctz(diff) >> 3);
+    p += 8;
+    m += 8;
+  }
   while (p + 16 <= limit) {
     const eq = i8x16.bitmask(i8x16.eq(v128.load(p), v128.load(m)));
     if (eq != 0xffff) return <u32>(p - start) + <u32>ctz(~eq);

@@ -16,26 +16,25 @@
 // shapes at its default memory usage, so the sizes come out within a fraction
 // of a percent of liblz4's at acceleration 1.
 //
-// Guarantee: output always decodes to the input, whatever the hash table
-// holds. A slot stores `generation + position`; a call owns the positions
-// [generation, generation + prefixLen + srcLen) and treats anything else as
-// empty, so the table is cleared only when the generation counter would wrap
-// (every 16th 4 KiB page in u16 mode), not on every call. Even a table
-// scribbled over by someone else cannot produce bad output: every candidate
-// is range-checked (inside the block or prefix, 1..65535 bytes back) and its
-// first 4 bytes compared before it is used. Reads stay inside
+// Guarantee: output always decodes to the input. The table is cleared at the
+// start of every call (as the reference clears its state), so every slot
+// holds a position of this call; each candidate is still range-checked
+// (inside the block or prefix, before the current position, at most 65535
+// bytes back) and its first 4 bytes compared before use. Reads stay inside
 // [src - prefixLen, src + srcLen); writes stay inside [dst, dst + dstCap).
-// Trade-off: the generation bookkeeping is per instance (wasm globals), so a
-// table shared by two instances would compress less well (never wrongly).
+// Trade-off, measured (bench/, CPU time on the corpora): stamping slots with
+// a per-call generation instead, to clear only every 16th page, kept a
+// generation in the search loop and compressed low-ratio pages 25-30 %
+// slower; the 16 KiB memory.fill per call costs less than that.
 //
 // Layout: the hash table is caller-provided, HASH_TABLE_SIZE bytes
 // (SCRATCH_LZ4_HASH of the caller's per-Worker scratch area):
-//   u16 mode: 8192 × u16 `generation + position`   (hash of 4 bytes, 13 bits)
-//   u32 mode: 4096 × u32 `generation + position`   (hash of 5 bytes, 12 bits)
+//   u16 mode: 8192 × u16 position from src          (hash of 4 bytes, 13 bits)
+//   u32 mode: 4096 × u32 position from src-prefix   (hash of 5 bytes, 12 bits)
 // The block format itself is drawn in lz4.ts.
 //
-// Concurrency: one call at a time per hash table; the generation globals are
-// per instance, so each Worker must use its own table (its scratch area).
+// Concurrency: one call at a time per hash table, and nobody else writes the
+// table during the call: each Worker uses its own (its scratch area).
 //
 // See also: lz4.ts (exports, format), lz4_decompress.ts,
 // doc/lz4_Block_format.md of the reference (format facts only).
@@ -69,18 +68,11 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML
 // @ts-ignore: decorator
 @inline export const ACCELERATION_MAX: i32 = 65537;
 /**
- * Positions a u16 slot can hold: generation + position ≤ 65535. A block
- * stores positions 0 … srcLen - MF_LIMIT only, so blocks up to
- * U16_MAX_SRC bytes (64 KiB blocks of a frame included) fit.
+ * Largest block compressed with the u16 table: stored positions reach
+ * srcLen - MF_LIMIT, which must fit a u16 (the reference's LZ4_64Klimit).
  */
 // @ts-ignore: decorator
-@inline const U16_GENERATIONS: u32 = 65536;
-/** Generations start at 1, so a zeroed slot is always stale. */
-// @ts-ignore: decorator
-@inline const FIRST_GENERATION: u32 = 1;
-/** Largest block compressed with the u16 table (gen 1 + positions up to srcLen - MF_LIMIT). */
-// @ts-ignore: decorator
-@inline const U16_MAX_SRC: u32 = U16_GENERATIONS - FIRST_GENERATION + MF_LIMIT - 1;
+@inline const U16_MAX_SRC: u32 = 65536 + MF_LIMIT - 2;
 /** Block too short for any match: all literals (a match needs MF_LIMIT + 1 bytes). */
 // @ts-ignore: decorator
 @inline const MIN_INPUT_FOR_MATCH: u32 = MF_LIMIT + 1;
@@ -94,45 +86,6 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML
  */
 // @ts-ignore: decorator
 @inline const SEQ_MARGIN: u32 = 1 + 2 + LAST_LITERALS;
-
-/** Table modes, remembered per table so a mode switch clears it. */
-// @ts-ignore: decorator
-@inline const MODE_U16: u32 = 1;
-// @ts-ignore: decorator
-@inline const MODE_U32: u32 = 2;
-
-// ══ Per-instance table bookkeeping (wasm globals) ══
-
-/** Address of the table the generation below belongs to. */
-let tableAddr: usize = 0;
-/** Mode that table was last used in. */
-let tableMode: u32 = 0;
-/** Next free generation of that table. */
-let tableGen: u32 = 0;
-
-/**
- * Claim `span` generations of `table` in `mode` and return the first.
- * Clears the table when it is new to this instance, changes mode, or its
- * counter would pass `limit`.
- */
-function claimGeneration(table: usize, mode: u32, span: u32, limit: u32): u32 {
-  if (table != tableAddr || mode != tableMode || <u64>tableGen + span > <u64>limit) {
-    memory.fill(table, 0, HASH_TABLE_SIZE);
-    tableAddr = table;
-    tableMode = mode;
-    tableGen = FIRST_GENERATION;
-  }
-  const gen = tableGen;
-  tableGen = gen + span;
-  return gen;
-}
-
-/** Forget all bookkeeping (tests use it to force a clear). */
-export function forgetHashTable(): void {
-  tableAddr = 0;
-  tableMode = 0;
-  tableGen = 0;
-}
 
 // ══ Hashing ══
 
@@ -199,14 +152,14 @@ export function forgetHashTable(): void {
  * The following are presumed already validated: all ranges lie inside the
  * memory, srcLen ≤ LZ4_MAX_INPUT_SIZE, 1 ≤ acceleration ≤ ACCELERATION_MAX,
  * prefixLen ≤ MAX_DISTANCE + 1, for T = u16 prefixLen = 0 and
- * gen + srcLen - MF_LIMIT ≤ 65535, and the positions [gen, gen+prefixLen+srcLen) of the
- * table are this call's (claimGeneration), with the prefix's already indexed.
+ * srcLen ≤ U16_MAX_SRC, and the table was cleared by this call, with the
+ * prefix's positions already indexed.
  *
  * Returns: the compressed size (≥ 1), or 0 when it does not fit in dstCap.
  */
 // @ts-ignore: decorator
 @inline function compressGeneric<T>(src: usize, srcLen: u32, dst: usize, dstCap: u32,
-                                    acceleration: u32, table: usize, base: usize, gen: u32): u32 {
+                                    acceleration: u32, table: usize, base: usize): u32 {
   const iend = src + srcLen;
   const oend = dst + dstCap;
   // Last position where a match may start (it needs MF_LIMIT bytes after it).
@@ -219,8 +172,8 @@ export function forgetHashTable(): void {
 
   if (srcLen >= MIN_INPUT_FOR_MATCH) {
     // The first byte can only be a candidate; start searching at the second.
-    if (sizeof<T>() == 2) store<u16>(slotOf<T>(table, ip), <u16>(gen + <u32>(ip - base)));
-    else store<u32>(slotOf<T>(table, ip), gen + <u32>(ip - base));
+    if (sizeof<T>() == 2) store<u16>(slotOf<T>(table, ip), <u16>(ip - base));
+    else store<u32>(slotOf<T>(table, ip), <u32>(ip - base));
     ip++;
     let forwardSlot = slotOf<T>(table, ip);
     let done = false;
@@ -242,15 +195,16 @@ export function forgetHashTable(): void {
         const pos = <u32>(ip - base);
         let rel: u32;
         if (sizeof<T>() == 2) {
-          rel = <u32>load<u16>(slot) - gen;
-          store<u16>(slot, <u16>(gen + pos));
+          rel = <u32>load<u16>(slot);
+          store<u16>(slot, <u16>pos);
         } else {
-          rel = load<u32>(slot) - gen;
-          store<u32>(slot, gen + pos);
+          rel = load<u32>(slot);
+          store<u32>(slot, pos);
         }
         forwardSlot = slotOf<T>(table, forwardIp);
-        // rel < pos rejects stale (wrapped) and future slots; u32 mode also
-        // bounds the distance (u16 blocks are shorter than MAX_DISTANCE).
+        // rel < pos keeps the candidate behind us (defence in depth: the
+        // table holds only this call's positions); u32 mode also bounds the
+        // distance (u16 blocks are shorter than MAX_DISTANCE).
         if (rel < pos && (sizeof<T>() == 2 || pos - rel <= MAX_DISTANCE)) {
           if (load<u32>(base + rel) == load<u32>(ip)) {
             match = base + rel;
@@ -301,18 +255,18 @@ export function forgetHashTable(): void {
         }
         // Index a position inside the match, as the reference does (cheap, helps ratio).
         const back = ip - 2;
-        if (sizeof<T>() == 2) store<u16>(slotOf<T>(table, back), <u16>(gen + <u32>(back - base)));
-        else store<u32>(slotOf<T>(table, back), gen + <u32>(back - base));
+        if (sizeof<T>() == 2) store<u16>(slotOf<T>(table, back), <u16>(back - base));
+        else store<u32>(slotOf<T>(table, back), <u32>(back - base));
         // Test the next position at once: runs of repeats need no literals.
         const slot = slotOf<T>(table, ip);
         const pos = <u32>(ip - base);
         let rel: u32;
         if (sizeof<T>() == 2) {
-          rel = <u32>load<u16>(slot) - gen;
-          store<u16>(slot, <u16>(gen + pos));
+          rel = <u32>load<u16>(slot);
+          store<u16>(slot, <u16>pos);
         } else {
-          rel = load<u32>(slot) - gen;
-          store<u32>(slot, gen + pos);
+          rel = load<u32>(slot);
+          store<u32>(slot, pos);
         }
         if (rel < pos && (sizeof<T>() == 2 || pos - rel <= MAX_DISTANCE) && load<u32>(base + rel) == load<u32>(ip)) {
           match = base + rel;
@@ -345,30 +299,29 @@ export function forgetHashTable(): void {
 /**
  * Compress one block, with an optional prefix of `prefixLen` bytes lying
  * just before `src` (only its last MAX_DISTANCE + 1 bytes are used).
- * Arguments are presumed validated as in compressGeneric, except the table
- * generation, which this claims.
+ * Arguments are presumed validated as in compressGeneric; this clears the
+ * table and indexes the prefix.
  *
  * Returns: the compressed size (≥ 1), or 0 when it does not fit in dstCap.
  */
 export function compressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32,
                               acceleration: u32, table: usize, prefixLen: u32): u32 {
   if (prefixLen > MAX_DISTANCE + 1) prefixLen = MAX_DISTANCE + 1;
+  // Blocks too short for a match never touch the table.
+  if (srcLen >= MIN_INPUT_FOR_MATCH || prefixLen > 0) memory.fill(table, 0, HASH_TABLE_SIZE);
   if (prefixLen == 0 && srcLen <= U16_MAX_SRC) {
-    const span = srcLen >= MF_LIMIT ? srcLen - MF_LIMIT + 1 : 0;
-    const gen = claimGeneration(table, MODE_U16, span, U16_GENERATIONS);
-    return compressGeneric<u16>(src, srcLen, dst, dstCap, acceleration, table, src, gen);
+    return compressGeneric<u16>(src, srcLen, dst, dstCap, acceleration, table, src);
   }
   const base = src - prefixLen;
-  const gen = claimGeneration(table, MODE_U32, prefixLen + srcLen, u32.MAX_VALUE);
   // Index the prefix every PREFIX_STEP bytes, stopping where a 5-byte hash
   // read would cross into the block being compressed.
   if (prefixLen >= 8) {
     const last = src - 8;
     for (let p = base; p <= last; p += PREFIX_STEP) {
-      store<u32>(slotOf<u32>(table, p), gen + <u32>(p - base));
+      store<u32>(slotOf<u32>(table, p), <u32>(p - base));
     }
   }
-  return compressGeneric<u32>(src, srcLen, dst, dstCap, acceleration, table, base, gen);
+  return compressGeneric<u32>(src, srcLen, dst, dstCap, acceleration, table, base);
 }
 
 /**

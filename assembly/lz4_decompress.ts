@@ -90,40 +90,43 @@ const SMALL_OFFSET_STEP: usize = memory.data<u8>([0, 16, 16, 15, 16, 15, 12, 14,
 
 /**
  * Copy a match of `ml` bytes from `offset` back to `op`. The caller has
- * checked 1 ≤ offset ≤ op - lowPrefix and ml ≤ oend - op. Overlap (offset <
- * ml) must repeat the pattern, so memmove semantics (memory.copy) are only
- * used when source and destination do not overlap.
+ * checked 1 ≤ offset ≤ op - lowPrefix and ml ≤ oend - op.
+ *
+ * The bulk moves 16 bytes per store: plain copies when offset ≥ 16, else a
+ * pattern of period `offset` built by one swizzle from its first `offset`
+ * bytes (already written) and stored every `step` bytes, a multiple of the
+ * period, so phases line up (zero runs are offset 1). Stores may run up to
+ * 15 bytes past the match's end, so the bulk stops where a store would pass
+ * oend; the exact tail (< 16 bytes) is copied byte by byte, each byte from
+ * `offset` back, which repeats the pattern correctly when they overlap.
  */
 // @ts-ignore: decorator
 @inline function copyMatch(op: usize, offset: u32, ml: u32, oend: usize): void {
   const end = op + ml;
-  let m = op - offset;
-  const room = <u32>(oend - end);
-  if (offset >= 16) {
-    if (room >= WILD_V128) {
+  // Last position a 16-byte store may start at is oend - 16.
+  const wildLimit = <u32>(oend - op) >= WILD_V128 ? oend - (WILD_V128 - 1) : op;
+  const bulkEnd = end < wildLimit ? end : wildLimit;
+  if (op < bulkEnd) {
+    if (offset >= 16) {
+      let m = op - offset;
       do {
         v128.store(op, v128.load(m));
         op += 16;
         m += 16;
-      } while (op < end);
-    } else if (offset >= ml) {
-      copyExact(op, m, ml);
+      } while (op < bulkEnd);
     } else {
-      while (op < end) store<u8>(op++, load<u8>(m++));
+      // The load may read up to 15 not-yet-written bytes inside dst: unused lanes.
+      const v = i8x16.swizzle(v128.load(op - offset), v128.load(SMALL_OFFSET_PATTERN + (<usize>offset << 4)));
+      const step = <usize>load<u8>(SMALL_OFFSET_STEP + offset);
+      do {
+        v128.store(op, v);
+        op += step;
+      } while (op < bulkEnd);
     }
-  } else if (room >= WILD_V128) {
-    // Offset < 16 (runs, short periods): build 16 bytes of the pattern from
-    // its first `offset` bytes (already written) with one swizzle, then store
-    // it every `step` bytes, a multiple of the period, so phases line up.
-    // The load may read up to 15 not-yet-written bytes inside dst: unused lanes.
-    const v = i8x16.swizzle(v128.load(m), v128.load(SMALL_OFFSET_PATTERN + (<usize>offset << 4)));
-    const step = <usize>load<u8>(SMALL_OFFSET_STEP + offset);
-    do {
-      v128.store(op, v);
-      op += step;
-    } while (op < end);
-  } else {
-    while (op < end) store<u8>(op++, load<u8>(m++));
+  }
+  while (op < end) {
+    store<u8>(op, load<u8>(op - offset));
+    op++;
   }
 }
 
