@@ -33,10 +33,10 @@
 //
 // See also: src/zcache.ts, tmem_page.ts, lz4.ts.
 
-import { PAGE_SIZE, E_NOMEM, E_BADMSG, scratchBase, SCRATCH_IO, SCRATCH_STAGE, SCRATCH_LZ4_HASH } from "./common";
+import { PAGE_SIZE, E_NOMEM, E_BADMSG, E_BUSY, scratchBase, SCRATCH_IO, SCRATCH_STAGE, SCRATCH_LZ4_HASH } from "./common";
 import { tmem_page_same_filled, tmem_page_fill } from "./tmem_page";
 import { lz4_compress_fast, lz4_decompress_safe_exact } from "./lz4";
-import { zs_malloc, zs_free, zs_map_object, zs_unmap_object } from "./zsmalloc";
+import { zs_malloc, zs_free, zs_map_object, zs_unmap_object, zs_last_error } from "./zsmalloc";
 import { tmem_put, tmem_get, tmem_unpin, tmem_flush_page } from "./tmem";
 
 // @ts-ignore: decorator
@@ -225,7 +225,9 @@ function storeZs(st: usize, zsEph: u32, zsPers: u32, kind: u32, maxZsize: i32, a
  *
  * Returns 1 on a hit (the page is in the I/O slot), 0 on a miss, -E_BADMSG
  * when the stored copy is corrupt (its storage released as for a hit; the
- * caller flushes the key), -E_INVAL for a bad pool.
+ * caller flushes the key), -E_BUSY when this Worker already has another
+ * zsmalloc object mapped (a kept page stays stored; a removed ephemeral one
+ * is dropped, which cleancache allows), -E_INVAL for a bad pool.
  */
 export function tmem_zcache_load_zs(st: usize, zsEph: u32, zsPers: u32, getter: u32,
                                     pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32): i32 {
@@ -236,13 +238,16 @@ export function tmem_zcache_load_zs(st: usize, zsEph: u32, zsPers: u32, getter: 
   const lo = load<u32>(out), hi = load<u32>(out, 4), meta = load<u32>(out, 8), pin = load<u32>(out, 12);
   tmem_zcache_account(st, meta, 0, getter);
   let ok = true;
+  let busy = false;
   if ((meta & META_SAME) != 0) {
     tmem_page_fill(io, lo, hi);
   } else {
     const zs = hi == 1 ? zsPers : zsEph;
     const addr = zs_map_object(zs, lo, ZS_MM_RO);
-    if (addr == 0) ok = false;
-    else {
+    if (addr == 0) {
+      ok = false;
+      busy = zs_last_error() == -E_BUSY;
+    } else {
       ok = lz4_decompress_safe_exact(addr, <i32>(meta & LEN_MASK), io, <i32>PAGE_SIZE) == <i32>PAGE_SIZE;
       zs_unmap_object(zs, lo);
     }
@@ -252,5 +257,6 @@ export function tmem_zcache_load_zs(st: usize, zsEph: u32, zsPers: u32, getter: 
   } else {
     freeStored(st, zsEph, zsPers, lo, hi, meta);
   }
+  if (busy) return pin != 0 ? -E_BUSY : 0;
   return ok ? 1 : -E_BADMSG;
 }

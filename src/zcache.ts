@@ -156,7 +156,7 @@ const CLIENTS = 256, MAX_CLIENTS = 48, CW = 16;
 const K_EPH = 0, K_PERS = 1, K_EPH_Z = 2, K_PERS_Z = 3, K_EPH_PUTS = 4, K_PERS_PUTS = 5, K_EPH_REJ = 6, K_PERS_REJ = 7,
   K_GETS = 8, K_FREES = 9, K_SAME = 10;
 
-const E_NOMEM = -12, E_EXIST = -17, E_BADMSG = -74;
+const E_NOMEM = -12, E_BUSY = -16, E_EXIST = -17, E_BADMSG = -74;
 /** assembly/tmem_zcache.ts store results. */
 const STORE_POOR = -1000, STORE_FLUSHED = 10000;
 /** Tests only: force the generic zpool path even on zsmalloc. */
@@ -353,6 +353,9 @@ export class Zcache extends PamBackend implements TmemBackend {
     if (r === E_BADMSG) {
       this.flushPage(pool, oid, index);
       throw new TmemError(ErrorCode.EBADMSG, `zcache: the stored copy of pool ${pool} index ${index} is corrupt (flushed)`);
+    }
+    if (r === E_BUSY) {
+      throw new TmemError(ErrorCode.EBUSY, "zcache: this Worker has a zsmalloc object mapped; unmap it before loading (the page stays stored)");
     }
     throw new TmemError(ErrorCode.EINVAL, `tmem_get: pool ${pool} is not alive`);
   }

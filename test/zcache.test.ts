@@ -191,6 +191,20 @@ describe("zcache", () => {
     pm.detach();
   });
 
+  it("a load while this Worker has a zsmalloc object mapped fails with EBUSY and keeps the page", async () => {
+    const { pm, z, fs } = await setup(512, { zpool: "zsmalloc" });
+    expect(fs.store(0, 1, page(1))).toBe(true);
+    const h = z.persistent.malloc(100);
+    z.persistent.map(h, "rw");
+    const out = new Uint8Array(4096);
+    expect(() => fs.load(0, 1, out)).toThrow(/EBUSY/);
+    z.persistent.unmap(h);
+    z.persistent.free(h);
+    expect(fs.load(0, 1, out)).toBe(true);
+    expectSame(out, page(1));
+    pm.detach();
+  });
+
   it("checks its options and driver name", async () => {
     const pm = await PhysicalMemory.create({ frames: 256 });
     await expect(Zcache.create(pm, { zpool: "no-such-driver" })).rejects.toThrow(/ENODEV/);
