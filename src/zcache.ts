@@ -470,6 +470,14 @@ export class Zcache extends PamBackend implements TmemBackend {
     }
   }
 
+  /** Evict a batch of clean pages (descriptors and zpool objects) when the index finds no frame. */
+  protected override reclaim(): boolean {
+    const n = this.tc.evict(this.domain, EVICT_BATCH, this.freeFn);
+    Atomics.add(this.st, C_EVICTED, n);
+    if (n > 0) this.zp[0].compact();
+    return n > 0;
+  }
+
   /**
    * Evict up to `pages` least recently used ephemeral pages now (a shrinker).
    * @returns pages evicted.

@@ -70,6 +70,15 @@ export abstract class PamBackend implements TmemBackend {
   /** The backend's statistics. */
   abstract stats(): object;
 
+  /**
+   * Free some memory (e.g. evict clean pages) so an index insertion that ran
+   * out of frames can be retried. Returns true if anything was freed.
+   * The base class frees nothing.
+   */
+  protected reclaim(): boolean {
+    return false;
+  }
+
   /** @inheritDoc */
   createPool(spec: PoolSpec): number {
     argCheck(typeof spec === "object" && spec !== null && typeof spec.persistent === "boolean", "a pool spec needs { persistent: boolean }");
@@ -99,7 +108,11 @@ export abstract class PamBackend implements TmemBackend {
   protected storeFromIo(pool: number, oid: Oid, index: number, flushed: boolean, noReplace: boolean): PutResult {
     const tc = this.tc;
     if (!this.pamStore(pool, this.isPersistent(pool))) return flushed ? "rejected-flushed" : "rejected";
-    const r = tc.put(pool, oid, index, this.pLo, this.pHi, this.pMeta, this.freeFn, noReplace);
+    let r = tc.put(pool, oid, index, this.pLo, this.pHi, this.pMeta, this.freeFn, noReplace);
+    // No frame for a descriptor: let the backend reclaim (evict) and retry a few times.
+    for (let round = 0; r === "nomem" && round < 8 && this.reclaim(); round++) {
+      r = tc.put(pool, oid, index, this.pLo, this.pHi, this.pMeta, this.freeFn, noReplace);
+    }
     if (r === "new") return flushed ? "replaced" : "new";
     if (r === "replaced") return "replaced";
     this.pamFree(this.pLo, this.pHi, this.pMeta, pool);
