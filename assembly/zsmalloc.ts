@@ -22,8 +22,11 @@
 // double-freed or forged handle returns -E_INVAL and changes nothing (handles
 // carry an 8-bit generation checked against the table). Trade-off: a straddling
 // object costs a copy on map (unless write-only) and on unmap (unless
-// read-only); every object carries a 4-byte header (the kernel's is 8) and
-// 8 bytes of handle-table entry; every zspage a 32-byte descriptor.
+// read-only); every object costs an 8-byte handle-table entry (plus one
+// chunk-header entry per 15 handles) and every zspage a 128-byte descriptor,
+// all outside the object frames: objects carry no header (the kernel's carry
+// 8 bytes), so malloc and free never touch object bytes and a request of L
+// bytes takes the class of L, not of L + 8.
 //
 // API peculiarities: one object mapped at a time per instance (per Worker):
 // zs_map_object while one is mapped is -E_BUSY, zs_unmap_object of another
@@ -33,7 +36,7 @@
 // size at scratch + ZS_MAP_INFO for the host.
 //
 // Layout: drawn in zsmalloc_layout.ts (pool root, SizeClass, Zspage,
-// HandleEntry, object header).
+// HandleEntry, ChunkHeader).
 //
 // Concurrency: every export may be called from any Worker attached to the
 // memory. Each size class has its own mutex guarding its lists, zspages,
@@ -55,9 +58,9 @@ import {
 import { FrameMeta, frameAlloc, frameFree, pfnToMeta } from "./frames";
 import { mutexLock, mutexUnlock } from "./lock";
 import {
-  ZS_MIN_ALLOC_SIZE, ZS_MAX_ALLOC_SIZE, ZS_SIZE_CLASS_DELTA, ZS_SIZE_CLASSES, ZS_HDR_SIZE, ZS_MAX_CHAIN,
+  ZS_MIN_ALLOC_SIZE, ZS_MAX_ALLOC_SIZE, ZS_SIZE_CLASS_DELTA, ZS_SIZE_CLASSES, ZS_MAX_CHAIN,
   ZS_BITMAP_WORDS, ZS_EMPTY, ZS_NR_PARTIAL, ZS_FULL, fullnessGroup, groupMulOf,
-  HANDLE_IDX_BITS, HANDLE_IDX_MASK, HANDLE_GEN_MASK, ENTRY_ALLOC, ENTRY_GEN_SHIFT, ENTRY_CLASS_SHIFT,
+  HANDLE_IDX_BITS, HANDLE_IDX_MASK, HANDLE_GEN_MASK, ENTRY_ALLOC, ENTRY_CHUNK, HANDLE_CHUNK_SHIFT, ENTRY_GEN_SHIFT, ENTRY_CLASS_SHIFT,
   ENTRY_CLASS_MASK, ENTRY_SIZE_MASK, ENTRY_PIN_MASK, ENTRY_SLOT_SHIFT, ENTRY_SLOT_MASK, ENTRY_ZSPAGE_SHIFT,
   HandleEntry, HANDLE_ENTRY_SHIFT, makeWhere,
   ZSPAGE_INUSE, ZSPAGE_ISOLATED, HUGE_MARK, Zspage, ZSPAGE_SHIFT, ZSPAGE_PAGES_OFF, zspageFrame, zspageBitmap, zspageAddress,
@@ -132,8 +135,7 @@ let lastError: i32 = 0;
 /** Kept class index for a payload of `size` bytes (1..4096). */
 // @ts-ignore: decorator
 @inline function classIndexOf(root: usize, size: u32): u32 {
-  let s = size + ZS_HDR_SIZE;
-  if (s < ZS_MIN_ALLOC_SIZE) s = ZS_MIN_ALLOC_SIZE;
+  const s = size < ZS_MIN_ALLOC_SIZE ? ZS_MIN_ALLOC_SIZE : size;
   return <u32>load<u8>(root + POOL_CLASS_MAP + <usize>((s - ZS_MIN_ALLOC_SIZE + ZS_SIZE_CLASS_DELTA - 1) >> 4));
 }
 
@@ -210,22 +212,30 @@ function takeChunk(brkp: usize, chunk: u32, limit: u32): i64 {
   return -1;
 }
 
-/** Give class `cls` HANDLE_CHUNK fresh handle entries. 0 or -E_NOMEM. */
-function refillHandles(root: usize, cls: usize): i32 {
+/**
+ * Give class `c` a fresh chunk of HANDLE_CHUNK entries: a chunk header linked
+ * onto the class's chunk list, and HANDLE_CHUNK - 1 free handles. 0 or
+ * -E_NOMEM.
+ */
+function refillHandles(root: usize, cls: usize, c: u32): i32 {
   const start = takeChunk(root + offsetof<ZsPool>("handleBrk"), HANDLE_CHUNK, MAX_HANDLES);
   if (start < 0) return -E_NOMEM;
   const s = <u32>start;
   if (tableEnsure(root, root + POOL_HANDLE_DIR, s, HANDLE_ENTRY_SHIFT) < 0) return -E_NOMEM;
-  const first: u32 = s == 0 ? 1 : s;       // index 0 is never a handle
+  const sc = class_(cls);
+  const base = tableEntry(root + POOL_HANDLE_DIR, s, HANDLE_ENTRY_SHIFT);
+  const head = entry_(base);
+  head.word0 = sc.chunks;
+  head.word1 = ENTRY_CHUNK | c;
+  sc.chunks = (s >> HANDLE_CHUNK_SHIFT) + 1;
   const end = s + HANDLE_CHUNK;
   const gen0 = (pool_(root).seed & HANDLE_GEN_MASK) << ENTRY_GEN_SHIFT;
-  const base = tableEntry(root + POOL_HANDLE_DIR, s, HANDLE_ENTRY_SHIFT);
-  for (let i = first; i < end; i++) {
+  for (let i = s + 1; i < end; i++) {
     const e = entry_(base + (<usize>(i - s) << HANDLE_ENTRY_SHIFT));
-    e.word0 = i + 1 < end ? i + 1 : class_(cls).handleFree;
+    e.word0 = i + 1 < end ? i + 1 : sc.handleFree;
     e.word1 = gen0;
   }
-  class_(cls).handleFree = first;
+  sc.handleFree = s + 1;
   return 0;
 }
 
@@ -313,12 +323,6 @@ function newZspage(root: usize, cls: usize, c: u32): i32 {
   if (w < <u32>zs.hint) zs.hint = <u8>w;
 }
 
-/** True if slot `slot` of a zspage is allocated. */
-// @ts-ignore: decorator
-@inline function slotInUse(za: usize, slot: u32): bool {
-  return ((load<u32>(zspageBitmap(za, slot >> 5)) >> (slot & 31)) & 1) == 0;
-}
-
 /** Free an empty, unlisted zspage's frames and recycle its descriptor. */
 function freeZspage(cls: usize, za: usize, id: u32): void {
   const sc = class_(cls);
@@ -386,13 +390,13 @@ export function zs_create_pool(maxPages: u32): i32 {
     }
     store<u8>(root + POOL_CLASS_MAP + <usize>i, <u8>kept);
   }
-  // A request above 4096 with its header is nominal index 255: the 4096 class.
+  // Index 255 is never looked up (4096 is index 254); map it to the huge class all the same.
   store<u8>(root + POOL_CLASS_MAP + ZS_SIZE_CLASSES, load<u8>(root + POOL_CLASS_MAP + ZS_SIZE_CLASSES - 1));
   const p = pool_(root);
   p.maxPages = maxPages;
   p.nrClasses = n;
   p.hugeClass = <u32>load<u8>(root + POOL_CLASS_MAP + ZS_SIZE_CLASSES - 1);
-  p.hugeMin = largestNonHuge - ZS_HDR_SIZE + 1;
+  p.hugeMin = largestNonHuge + 1;
   p.seed = (rootPfn * 0x9E3779B1) >> 24;
   p.metaFrames = 1 + nframes;
   p.handleBrk = 0;
@@ -471,7 +475,7 @@ export function zs_malloc(pool: u32, size: u32): i32 {
 
 function mallocLocked(root: usize, cls: usize, c: u32, size: u32): i32 {
   const sc = class_(cls);
-  if (sc.handleFree == 0 && refillHandles(root, cls) < 0) return -E_NOMEM;
+  if (sc.handleFree == 0 && refillHandles(root, cls, c) < 0) return -E_NOMEM;
   const idx = sc.handleFree;
   let where: u32;
   if (sc.huge != 0) {
@@ -494,7 +498,6 @@ function mallocLocked(root: usize, cls: usize, c: u32, size: u32): i32 {
     }
     const za = zspageAddr(root, id);
     const slot = allocSlot(za);
-    store<u32>(zspageAddress(za, slot * sc.size), idx);   // the object's header: its owner
     const zs = changetype<Zspage>(za);
     zs.inuse++;
     regroup(root, cls, zs, id);
@@ -609,7 +612,7 @@ export function zs_map_object(pool: u32, handle: u32, mode: u32): usize {
     addr = pfnToAddress(w0 >> ENTRY_ZSPAGE_SHIFT);
   } else {
     const za = zspageAddr(root, w0 >> ENTRY_ZSPAGE_SHIFT);
-    const off = ((w0 >> ENTRY_SLOT_SHIFT) & ENTRY_SLOT_MASK) * sc.size + ZS_HDR_SIZE;
+    const off = ((w0 >> ENTRY_SLOT_SHIFT) & ENTRY_SLOT_MASK) * sc.size;
     addr = zspageAddress(za, off);
     const inPage = off & (PAGE_SIZE - 1);
     if (inPage + size > PAGE_SIZE) {
@@ -684,72 +687,89 @@ function copyObject(da: usize, doff: u32, sa: usize, soff: u32, len: u32): void 
 }
 
 /**
- * Move the unpinned objects of the isolated zspage `srcId` into the fullest
- * listed zspages of its class. Returns true when no destination was left.
+ * Move object `e` (unpinned, in slot `slot` of the isolated zspage `srcId`)
+ * into the fullest listed zspage of its class. False when none is listed.
  */
-function migrateZspage(root: usize, cls: usize, srcId: u32): bool {
+function migrateObject(root: usize, cls: usize, e: usize, srcId: u32, slot: u32): bool {
   const sc = class_(cls);
-  const size = sc.size, objs = sc.objs;
+  const mask = sc.groupMask;
+  if (mask == 0) return false;
+  const dstId = load<u32>(listHead(cls, 31 - <u32>clz(mask)));
+  const da = zspageAddr(root, dstId);
+  const dslot = allocSlot(da);
+  const dst = changetype<Zspage>(da);
+  dst.inuse++;
+  regroup(root, cls, dst, dstId);
   const sa = zspageAddr(root, srcId);
+  copyObject(da, dslot * sc.size, sa, slot * sc.size, (entry_(e).word1 & ENTRY_SIZE_MASK) + 1);
+  atomic.store<u32>(e, makeWhere(dstId, dslot));
+  freeSlot(sa, slot);
   const src = changetype<Zspage>(sa);
-  for (let j: u32 = 0; j < objs && src.inuse != 0; j++) {
-    if (!slotInUse(sa, j)) continue;
-    const idx = load<u32>(zspageAddress(sa, j * size));
-    const ea = tableEntry(root + POOL_HANDLE_DIR, idx, HANDLE_ENTRY_SHIFT);
-    if (ea == 0) continue;   // cannot happen: every used slot's header names its entry
-    const w0 = atomic.load<u32>(ea);
-    if ((w0 & ~ENTRY_PIN_MASK) != makeWhere(srcId, j)) continue;   // ditto
-    if ((w0 & ENTRY_PIN_MASK) != 0) continue;   // mapped somewhere: leave it
-    const mask = sc.groupMask;
-    if (mask == 0) return true;
-    const dstId = load<u32>(listHead(cls, 31 - <u32>clz(mask)));
-    const da = zspageAddr(root, dstId);
-    const dslot = allocSlot(da);
-    const dst = changetype<Zspage>(da);
-    dst.inuse++;
-    regroup(root, cls, dst, dstId);
-    copyObject(da, dslot * size, sa, j * size, ZS_HDR_SIZE + (entry_(ea).word1 & ENTRY_SIZE_MASK) + 1);
-    atomic.store<u32>(ea, makeWhere(dstId, dslot));
-    freeSlot(sa, j);
-    src.inuse--;
-    regroup(root, cls, src, srcId);
-  }
-  return false;
+  src.inuse--;
+  regroup(root, cls, src, srcId);
+  return true;
 }
 
-/** Compact one class (lock held); returns frames freed. */
-function compactClass(root: usize, cls: usize): u32 {
+/**
+ * Compact class `c` (its lock held); returns frames freed. First isolate the
+ * least used zspages, as many as the other zspages' free slots can absorb;
+ * then walk the class's handle chunks once and move every unpinned object
+ * that lies in an isolated zspage; then free the emptied zspages and put the
+ * rest (those keeping pinned objects) back on their lists.
+ */
+function compactClass(root: usize, cls: usize, c: u32): u32 {
   const sc = class_(cls);
   const objs = sc.objs;
-  let freed: u32 = 0, isolated: u32 = 0;
-  for (;;) {
-    // zs_can_compact: stop when the free slots cannot empty a whole zspage.
-    if (sc.zspages * objs - sc.objUsed < objs) break;
+  // Free slots outside the isolated zspages, and objects inside them.
+  let room = sc.zspages * objs - sc.objUsed;
+  let moving: u32 = 0;
+  let isolated: u32 = 0;
+  while (room >= objs) {   // zs_can_compact: a whole zspage could be emptied
     const mask = sc.groupMask;
     if (mask == 0) break;
     const g = <u32>ctz(mask);
-    const srcId = load<u32>(listHead(cls, g));
-    const sa = zspageAddr(root, srcId);
-    const src = changetype<Zspage>(sa);
-    listRemove(root, cls, src, g);
-    src.flags |= <u8>ZSPAGE_ISOLATED;
-    const noDst = migrateZspage(root, cls, srcId);
-    if (src.inuse == 0) {
-      freeZspage(cls, sa, srcId);
+    const id = load<u32>(listHead(cls, g));
+    const z = zspageOf(root, id);
+    const freeIn = objs - z.inuse;
+    if (moving + z.inuse > room - freeIn) break;
+    listRemove(root, cls, z, g);
+    z.flags |= <u8>ZSPAGE_ISOLATED;
+    z.next = isolated;
+    isolated = id;
+    moving += z.inuse;
+    room -= freeIn;
+  }
+  if (isolated == 0) return 0;
+  // Walk the class's handles: each chunk is a header and HANDLE_CHUNK - 1 entries.
+  let chunk = sc.chunks;
+  while (chunk != 0 && moving != 0) {
+    const base = tableEntry(root + POOL_HANDLE_DIR, (chunk - 1) << HANDLE_CHUNK_SHIFT, HANDLE_ENTRY_SHIFT);
+    for (let i: u32 = 1; i < HANDLE_CHUNK; i++) {
+      const e = base + (<usize>i << HANDLE_ENTRY_SHIFT);
+      if ((entry_(e).word1 & ENTRY_ALLOC) == 0) continue;
+      const w0 = atomic.load<u32>(e);
+      if ((w0 & ENTRY_PIN_MASK) != 0) continue;   // mapped somewhere: leave it
+      const id = w0 >> ENTRY_ZSPAGE_SHIFT;
+      if ((<u32>zspageOf(root, id).flags & ZSPAGE_ISOLATED) == 0) continue;
+      if (!migrateObject(root, cls, e, id, (w0 >> ENTRY_SLOT_SHIFT) & ENTRY_SLOT_MASK)) { moving = 0; break; }
+      moving--;
+    }
+    chunk = entry_(base).word0;
+  }
+  let freed: u32 = 0;
+  while (isolated != 0) {
+    const za = zspageAddr(root, isolated);
+    const z = changetype<Zspage>(za);
+    const next = z.next;
+    if (z.inuse == 0) {
+      freeZspage(cls, za, isolated);
       freed += sc.pages;
     } else {
-      src.next = isolated;
-      isolated = srcId;
+      z.flags &= ~<u8>ZSPAGE_ISOLATED;
+      const g = fullnessGroup(z.inuse, objs, sc.groupMul);
+      z.group = <u8>g;
+      if (isListed(g)) listInsert(root, cls, z, isolated, g);
     }
-    if (noDst) break;
-  }
-  while (isolated != 0) {
-    const z = zspageOf(root, isolated);
-    const next = z.next;
-    z.flags &= ~<u8>ZSPAGE_ISOLATED;
-    const g = fullnessGroup(z.inuse, objs, sc.groupMul);
-    z.group = <u8>g;
-    if (isListed(g)) listInsert(root, cls, z, isolated, g);
     isolated = next;
   }
   sc.compacted += freed;
@@ -771,7 +791,7 @@ export function zs_compact(pool: u32): i32 {
     const cls = classAddress(root, c);
     if (class_(cls).huge != 0) continue;
     mutexLock(cls);
-    freed += compactClass(root, cls);
+    freed += compactClass(root, cls, c);
     mutexUnlock(cls);
   }
   return <i32>freed;

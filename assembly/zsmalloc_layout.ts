@@ -29,12 +29,15 @@
 // │ word1 allocated: ALLOC | gen << 20 | class << 12 | (size - 1)            │
 // │       free:      gen << 20                                               │
 // ╘══════════════════════════════════════════════════════════════════════════╛
-// handle = gen << 23 | idx, a positive i32 (idx 0 is never used).
+// handle = gen << 23 | idx, a positive i32.
 //
-// An object in a non-huge zspage starts with a 4-byte header holding its
-// handle index (the back-map compaction needs); which slots are free is kept
-// in the zspage descriptor's bitmap, so freeing never touches the object. A
-// huge object fills its own frame with no header; FrameMeta.priv1 holds idx.
+// Handle entries are handed to size classes in chunks of HANDLE_CHUNK; the
+// first entry of every chunk is its ChunkHeader (never a handle, so idx 0 is
+// never one), which links the class's chunks: compaction walks them to find
+// the owners of the objects it moves. Objects therefore carry no header (the
+// kernel puts an 8-byte one in each object for that), and which slots are free
+// is kept in the zspage descriptor's bitmap, so malloc and free never touch an
+// object's bytes. A huge object fills its own frame; FrameMeta.priv1 = idx.
 //
 // Concurrency: layout only; see zsmalloc.ts for who holds which lock.
 //
@@ -50,8 +53,7 @@ import { mutexLock, mutexUnlock } from "./lock";
 // = PAGE_SIZE >> 8). A smaller delta means less internal waste per object but
 // more classes, hence more partly filled zspages; 16 is the kernel's choice.
 //
-//   [000]: 32   [001]: 48   ...   [254]: 4096   [255]: a request above 4096
-//                                                 with its header (huge)
+//   [000]: 32   [001]: 48   ...   [254]: 4096
 
 /** Smallest slot (kernel ZS_MIN_ALLOC_SIZE). */
 // @ts-ignore: decorator
@@ -68,12 +70,6 @@ import { mutexLock, mutexUnlock } from "./lock";
 /** Nominal classes 32..4096. */
 // @ts-ignore: decorator
 @inline export const ZS_SIZE_CLASSES: u32 = (ZS_MAX_ALLOC_SIZE - ZS_MIN_ALLOC_SIZE) / ZS_SIZE_CLASS_DELTA + 1;
-/**
- * Our in-object header: 4 bytes (the kernel's ZS_HANDLE_SIZE is 8). It holds
- * the handle index so compaction can find an object's owner.
- */
-// @ts-ignore: decorator
-@inline export const ZS_HDR_SIZE: u32 = 4;
 /** Most frames per zspage a pool may ask for (kernel CONFIG_ZSMALLOC_CHAIN_SIZE max). */
 // @ts-ignore: decorator
 @inline export const ZS_MAX_CHAIN: u32 = 16;
@@ -132,6 +128,9 @@ if (HANDLE_IDX_BITS + HANDLE_GEN_BITS != 31) ERROR("a handle must be a positive 
 /** word1 of an allocated entry has this bit. */
 // @ts-ignore: decorator
 @inline export const ENTRY_ALLOC: u32 = 0x80000000;
+/** word1 of a chunk header has this bit (and the class in its low byte). */
+// @ts-ignore: decorator
+@inline export const ENTRY_CHUNK: u32 = 0x40000000;
 // @ts-ignore: decorator
 @inline export const ENTRY_GEN_SHIFT: u32 = 20;
 // @ts-ignore: decorator
@@ -239,7 +238,7 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
 
 // ╒═══ SizeClass (128 bytes: its lock on its own cache lines) ═══╕
 // │ lock │ size │ objs │ pages │ huge │ groupMask │ handleFree │ zspageFree │
-// │ objUsed │ zspages │ objBytes │ compacted │ groupMul │ lists[12] … pad  │
+// │ objUsed │ zspages │ objBytes │ compacted │ groupMul │ chunks │ lists[12] │
 // ╘═══════════════════════════════════════════════════════════════╛
 /** One kept size class. Every mutable field is guarded by `lock`. */
 @unmanaged export class SizeClass {
@@ -269,6 +268,8 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
   compacted: u32;
   /** groupMulOf(objs): fullness group without a division. */
   groupMul: u32;
+  /** First of this class's handle chunks: chunk number (start / HANDLE_CHUNK) + 1; 0 = none. */
+  chunks: u32;
 }
 /** Fullness list heads (zspage id) for groups 0..ZS_FULL follow the fields. */
 // @ts-ignore: decorator
@@ -334,12 +335,20 @@ if (offsetof<ZsPool>() > POOL_HANDLE_DIR) ERROR("ZsPool fields overflow");
 if (POOL_CLASS_MAP + 256 > PAGE_SIZE) ERROR("pool root must fit one frame");
 if ((MAX_CLASS_FRAMES << CLASSES_PER_FRAME_SHIFT) < 256) ERROR("class frames too few");
 
-/** Handles taken from handleBrk at once by a class (divides a leaf's 512). */
+/**
+ * Handle entries taken from handleBrk at once by a class (divides a leaf's
+ * 512): one ChunkHeader and 15 handles. Larger chunks mean fewer refills but
+ * more entries idle in classes that hold few objects.
+ */
 // @ts-ignore: decorator
 @inline export const HANDLE_CHUNK: u32 = 16;
 /** Zspage ids taken from zspageBrk at once by a class (divides a leaf's 32). */
 // @ts-ignore: decorator
 @inline export const ZSPAGE_CHUNK: u32 = 2;
+/** log2 of HANDLE_CHUNK. */
+// @ts-ignore: decorator
+@inline export const HANDLE_CHUNK_SHIFT: u32 = 4;
+if (HANDLE_CHUNK != 1 << HANDLE_CHUNK_SHIFT) ERROR("HANDLE_CHUNK must be 1 << HANDLE_CHUNK_SHIFT");
 /** L2 directory frames hold this many leaf pointers. */
 // @ts-ignore: decorator
 @inline export const L2_SHIFT: u32 = PAGE_SHIFT - 2;

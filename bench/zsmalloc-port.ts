@@ -12,11 +12,12 @@
  * the kernel's modern least-waste pages-per-zspage rule and merging; zspages
  * of non-contiguous frames described by a 128-byte descriptor (32 u32: list
  * links, inuse, class, flags, fullness group, bitmap hint, a 256-bit free-slot
- * bitmap and the frame list); a 4-byte in-object header holding the handle
- * index; a handle table of 8-byte entries with 8-bit generations; per-class
- * free lists of handles and descriptors grown in chunks; fullness groups 1..10
- * chosen by multiplication; huge objects one per frame; compaction from the
- * emptiest zspages into the fullest.
+ * bitmap and the frame list); no in-object header; a handle table of 8-byte
+ * entries with 8-bit generations, handed to classes in chunks of 16 whose
+ * first entry links the class's chunks; per-class free lists of handles and
+ * descriptors; fullness groups 1..10 chosen by multiplication; huge objects
+ * one per frame; compaction that isolates the emptiest zspages the others can
+ * absorb and walks the class's handle chunks to move their objects.
  *
  * API: `new ZsmallocPort({ frames, maxPagesPerZspage })` (`pages` is accepted
  * as a synonym of `frames`); `malloc(size)` → handle (throws when out of
@@ -28,12 +29,12 @@
 
 const PAGE = 4096;
 const CLASSES = 255;
-const HDR = 4;
 const GROUPS = 10;
 const FULL = GROUPS + 1;
 const IDX_BITS = 23;
 const IDX_MASK = (1 << IDX_BITS) - 1;
 const ALLOC = 0x80000000;
+const CHUNK_MARK = 0x40000000;
 const HANDLE_CHUNK = 16;
 const ZSPAGE_CHUNK = 2;
 const DW = 32; // u32 words per descriptor
@@ -64,7 +65,6 @@ function pagesPerZspage(size: number, max: number): number {
 export class ZsmallocPort {
   readonly frames: number;
   private readonly mem: Uint8Array;
-  private readonly words: Uint32Array;
   private readonly freeStack: Int32Array;
   private freeTop = 0;
   private brk = 0;
@@ -81,6 +81,7 @@ export class ZsmallocPort {
   private readonly cUsed: Uint32Array;
   private readonly cZspages: Uint32Array;
   private readonly cLists: Uint32Array;
+  private readonly cChunks: Uint32Array;
   private handles = new Uint32Array(2 * 1024);
   private handleBrk = 0;
   private desc = new Uint32Array(DW * 256);
@@ -102,7 +103,6 @@ export class ZsmallocPort {
     this.frames = frames;
     const buf = new ArrayBuffer(frames * PAGE);
     this.mem = new Uint8Array(buf);
-    this.words = new Uint32Array(buf);
     this.freeStack = new Int32Array(frames);
     const kept: Array<[number, number, number]> = [];
     const nominal: number[] = [];
@@ -122,6 +122,7 @@ export class ZsmallocPort {
     this.cHuge = new Uint8Array(n); this.cMul = new Uint32Array(n); this.cMask = new Uint32Array(n);
     this.cHandleFree = new Uint32Array(n); this.cZspageFree = new Uint32Array(n);
     this.cUsed = new Uint32Array(n); this.cZspages = new Uint32Array(n); this.cLists = new Uint32Array(n * 12);
+    this.cChunks = new Uint32Array(n);
     kept.forEach(([size, k, o], c) => {
       this.cSize[c] = size; this.cObjs[c] = o; this.cPages[c] = k;
       this.cHuge[c] = k === 1 && o === 1 ? 1 : 0;
@@ -179,12 +180,15 @@ export class ZsmallocPort {
       t.set(this.handles);
       this.handles = t;
     }
-    const first = s === 0 ? 1 : s, end = s + HANDLE_CHUNK;
-    for (let i = first; i < end; i++) {
+    const end = s + HANDLE_CHUNK;
+    this.handles[2 * s] = this.cChunks[c]!;
+    this.handles[2 * s + 1] = (CHUNK_MARK | c) >>> 0;
+    this.cChunks[c] = s / HANDLE_CHUNK + 1;
+    for (let i = s + 1; i < end; i++) {
       this.handles[2 * i] = i + 1 < end ? i + 1 : this.cHandleFree[c]!;
       this.handles[2 * i + 1] = 0;
     }
-    this.cHandleFree[c] = first;
+    this.cHandleFree[c] = s + 1;
   }
   private refillZspages(c: number): void {
     const s = this.zspageBrk;
@@ -251,7 +255,7 @@ export class ZsmallocPort {
   /** Allocate `size` bytes (1..4096); returns the handle. @throws Error when frames run out or the size is bad. */
   malloc(size: number): number {
     if (!(size >= 1 && size <= PAGE)) throw new RangeError(`size must be 1..4096, not ${size}`);
-    const s = size + HDR < 32 ? 32 : size + HDR;
+    const s = size < 32 ? 32 : size;
     const c = this.classMap[(s - 17) >>> 4]!;
     if (this.cHandleFree[c] === 0) this.refillHandles(c);
     const idx = this.cHandleFree[c]!;
@@ -270,7 +274,6 @@ export class ZsmallocPort {
         if (id < 0) throw new Error("out of frames");
       }
       const slot = this.allocSlot(id);
-      this.words[this.address(id, slot * this.cSize[c]!) >>> 2] = idx;
       this.desc[id * DW + D_INUSE]!++;
       this.regroup(c, id);
       where = (id << 11) | (slot << 3);
@@ -334,7 +337,7 @@ export class ZsmallocPort {
       this.mappedStraddles = false;
       return this.mem.subarray((w0 >>> 11) * PAGE, (w0 >>> 11) * PAGE + size);
     }
-    const id = w0 >>> 11, off = ((w0 >>> 3) & 255) * this.cSize[c]! + HDR;
+    const id = w0 >>> 11, off = ((w0 >>> 3) & 255) * this.cSize[c]!;
     const addr = this.address(id, off), inPage = off & (PAGE - 1);
     if (inPage + size <= PAGE) {
       this.mappedStraddles = false;
@@ -363,55 +366,63 @@ export class ZsmallocPort {
   /** Move objects from the emptiest zspages into the fullest; returns frames freed. */
   compact(): number {
     let freed = 0;
-    const d = this.desc;
+    const d = this.desc, h = this.handles;
     for (let c = 0; c < this.nClasses; c++) {
       if (this.cHuge[c]) continue;
       const objs = this.cObjs[c]!, size = this.cSize[c]!;
-      let isolated = 0;
-      for (;;) {
-        if (this.cZspages[c]! * objs - this.cUsed[c]! < objs || this.cMask[c] === 0) break;
-        const g = 31 - Math.clz32(this.cMask[c]! & -this.cMask[c]!);
-        const src = this.cLists[c * 12 + g]!;
-        this.listRemove(c, src, g);
-        d[src * DW + D_FLAGS]! |= F_ISOLATED;
-        let noDst = false;
-        for (let j = 0; j < objs && d[src * DW + D_INUSE]! !== 0; j++) {
-          if ((d[src * DW + D_BITMAP + (j >>> 5)]! >>> (j & 31)) & 1) continue;
-          const idx = this.words[this.address(src, j * size) >>> 2]!;
-          if (this.mapped !== 0 && (this.mapped & IDX_MASK) === idx) continue;
+      let room = this.cZspages[c]! * objs - this.cUsed[c]!, moving = 0, isolated = 0;
+      while (room >= objs && this.cMask[c] !== 0) {
+        const mask = this.cMask[c]!;
+        const g = 31 - Math.clz32(mask & -mask);
+        const id = this.cLists[c * 12 + g]!;
+        const inuse = d[id * DW + D_INUSE]!, freeIn = objs - inuse;
+        if (moving + inuse > room - freeIn) break;
+        this.listRemove(c, id, g);
+        d[id * DW + D_FLAGS]! |= F_ISOLATED;
+        d[id * DW + D_NEXT] = isolated;
+        isolated = id;
+        moving += inuse;
+        room -= freeIn;
+      }
+      if (isolated === 0) continue;
+      for (let chunk = this.cChunks[c]!; chunk !== 0 && moving !== 0; chunk = h[2 * (chunk - 1) * HANDLE_CHUNK]!) {
+        const start = (chunk - 1) * HANDLE_CHUNK;
+        for (let i = start + 1; i < start + HANDLE_CHUNK; i++) {
+          if ((h[2 * i + 1]! & ALLOC) === 0) continue;
+          if (this.mapped !== 0 && (this.mapped & IDX_MASK) === i) continue;
+          const w0 = h[2 * i]!, src = w0 >>> 11, slot = (w0 >>> 3) & 255;
+          if ((d[src * DW + D_FLAGS]! & F_ISOLATED) === 0) continue;
           const mask = this.cMask[c]!;
-          if (mask === 0) { noDst = true; break; }
+          if (mask === 0) { moving = 0; break; }
           const dst = this.cLists[c * 12 + 31 - Math.clz32(mask)]!;
           const ds = this.allocSlot(dst);
           d[dst * DW + D_INUSE]!++;
           this.regroup(c, dst);
-          let len = HDR + (this.handles[2 * idx + 1]! & 0xfff) + 1, so = j * size, dof = ds * size;
+          let len = (h[2 * i + 1]! & 0xfff) + 1, so = slot * size, dof = ds * size;
           while (len > 0) {
             const n = Math.min(len, PAGE - (so & (PAGE - 1)), PAGE - (dof & (PAGE - 1)));
             const sa = this.address(src, so);
             this.mem.copyWithin(this.address(dst, dof), sa, sa + n);
             len -= n; so += n; dof += n;
           }
-          this.handles[2 * idx] = (dst << 11) | (ds << 3);
-          this.freeSlot(src, j);
+          h[2 * i] = (dst << 11) | (ds << 3);
+          this.freeSlot(src, slot);
           d[src * DW + D_INUSE]!--;
           this.regroup(c, src);
+          moving--;
         }
-        if (d[src * DW + D_INUSE] === 0) {
-          this.freeZspage(c, src);
-          freed += this.cPages[c]!;
-        } else {
-          d[src * DW + D_NEXT] = isolated;
-          isolated = src;
-        }
-        if (noDst) break;
       }
       while (isolated !== 0) {
         const next = d[isolated * DW + D_NEXT]!;
-        d[isolated * DW + D_FLAGS]! &= ~F_ISOLATED;
-        const g = this.group(c, d[isolated * DW + D_INUSE]!);
-        d[isolated * DW + D_GROUP] = g;
-        if (g !== 0 && g !== FULL) this.listInsert(c, isolated, g);
+        if (d[isolated * DW + D_INUSE] === 0) {
+          this.freeZspage(c, isolated);
+          freed += this.cPages[c]!;
+        } else {
+          d[isolated * DW + D_FLAGS]! &= ~F_ISOLATED;
+          const g = this.group(c, d[isolated * DW + D_INUSE]!);
+          d[isolated * DW + D_GROUP] = g;
+          if (g !== 0 && g !== FULL) this.listInsert(c, isolated, g);
+        }
         isolated = next;
       }
     }

@@ -49,8 +49,8 @@ describe.skipIf(!present)("zsmalloc density vs the kernel on real size distribut
     const kHalf = kernelZsmallocUsage(kept, 8);
     const row = (label: string, ours: number, meta: number, objects: number, kernel: ReturnType<typeof kernelZsmallocUsage>): string =>
       `${name} ${label}: ours ${ours} object frames (+${meta} metadata frames, ` +
-      `${((meta * 4096 + objects * 4) / objects).toFixed(1)} B metadata/object) vs kernel ${kernel.pages} ` +
-      `(+${(kernel.extraBytes / kernel.objects).toFixed(1)} B/object outside the pool) → ${(100 * ours / kernel.pages).toFixed(2)} %`;
+      `${((meta * 4096) / objects).toFixed(1)} B metadata/object) vs kernel ${kernel.pages} ` +
+      `(+${(kernel.extraBytes / kernel.objects).toFixed(1)} B/object outside the pool, +8 B/object header inside) → ${(100 * ours / kernel.pages).toFixed(2)} %`;
     console.log(row("fill", fill.objectPages, fill.metaPages, fill.objects, kFill));
     console.log(row(`half freed, compact freed ${freed} of ${beforeCompact}`, after.objectPages, after.metaPages, after.objects, kHalf));
     expect(fill.objectPages).toBeLessThanOrEqual(Math.floor(kFill.pages * 1.01));

@@ -43,9 +43,10 @@ import type { MapMode, ZpoolBackend, ZpoolDriver, ZpoolDriverOptions, ZpoolStats
 
 /** Largest object (bytes). */
 export const ZS_MAX_ALLOC_SIZE = 4096;
-/** Bytes of our in-object header (the kernel's ZS_HANDLE_SIZE is 8). */
-export const ZS_HDR_SIZE = 4;
-/** Bytes of a handle-table entry per object. */
+/**
+ * Bytes of handle-table entry per object (the kernel's 8-byte zs_handle). Our
+ * objects carry no in-object header (the kernel's carry 8 bytes).
+ */
 export const ZS_HANDLE_ENTRY_SIZE = 8;
 /** Default and allowed chain lengths (frames per zspage). */
 export const ZS_DEFAULT_CHAIN = 8;
@@ -97,7 +98,7 @@ export interface ZsClassStats {
 export interface ZsmallocStats extends ZpoolStats {
   /** Frames holding objects (the kernel's zs_get_total_pages). */
   objectPages: number;
-  /** Frames of metadata: root, classes, handle table, zspage descriptors. */
+  /** Frames of metadata: root, classes, handle table, zspage descriptors (all of the pool's metadata: objects have no header). */
   metaPages: number;
   /** Objects stored one per frame (huge class). */
   hugeObjects: number;
@@ -234,7 +235,7 @@ export class ZsmallocBackend implements ZpoolBackend {
     if (r < 0) throw statusError(r, "zs_pool_stats");
     const w = new Uint32Array(this.pm.memory.buffer, this.statsAddr, POOL_STAT_WORDS);
     const objectPages = w[0]!, metaPages = w[1]!, objects = w[2]!;
-    const metadataBytes = metaPages * PAGE_SIZE + objects * ZS_HDR_SIZE;
+    const metadataBytes = metaPages * PAGE_SIZE;
     return {
       pages: objectPages + metaPages,
       objects,
