@@ -15,7 +15,8 @@
 // same (k, objects per zspage) are merged. An object is named by a handle, an
 // index into a handle table that records where the object is, so compaction
 // can move objects from the emptiest zspages into the fullest and give frames
-// back, as zs_compact does.
+// back, as zs_compact does. Compaction finds the owner of each object it moves
+// by walking its class's handle chunks, so an object needs no back-pointer.
 //
 // Guarantee: never needs more than one frame at a time from the frame
 // allocator; an accepted object keeps its bytes until freed; a freed,
