@@ -45,7 +45,8 @@
 // return the count; keys of a scan are written as ScanRecords.
 //
 // Layout: ROOT_TMEM is drawn below (TmemRoot, PoolDesc, LruDomain); page
-// descriptors (PageDesc) come from a slab of OWNER_TMEM frames; the bucket
+// descriptors (PageDesc) come from a slab of OWNER_TMEM frames (a global
+// lock-free stack plus a per-Worker cache); the bucket
 // table is a directory frame of pfns of table frames (frames are not
 // contiguous).
 //
@@ -53,7 +54,7 @@
 // Worker. lock ordering: pool-table lock → stripe lock → LRU-domain lock →
 // (frame allocator, lock-free). Eviction walks an LRU while holding its lock
 // and only TRY-locks stripes (the reverse order). The descriptor slab is a
-// lock-free tagged stack like frames.ts.
+// lock-free tagged stack like frames.ts, fronted by a per-Worker cache.
 //
 // See also: src/tmem/core.ts (TypeScript API), src/zcache.ts (the backend),
 // test/tmem*.test.ts, ../shared/reference/kernel.md §1.2.
@@ -373,36 +374,73 @@ if (offsetof<PageDesc>() != 64) ERROR("PageDesc must be 64 bytes");
     && d.oid3 == o3 && d.oid4 == o4 && d.oid5 == o5;
 }
 
-// ══ Descriptor slab (lock-free tagged stack) ══
+// ══ Descriptor slab (lock-free tagged stack + a per-Worker cache) ══
+//
+// The global free stack's head is one word every Worker would CAS on every
+// put and every removal. Each instance (Worker) therefore keeps a small
+// private cache in wasm globals: allocation pops the cache and refills it
+// with up to CACHE_BATCH descriptors in ONE CAS (a carved fresh frame goes
+// to the cache whole); a free pushes to the cache until it holds CACHE_MAX.
+// Trade-off: an instance that goes away strands its cache (at most
+// CACHE_MAX + a frame's worth of descriptors, 8 KiB) until the memory is
+// recreated.
+
+/** This instance's cached free descriptors, linked through `next` (wasm globals: per Worker). */
+let cacheHead: u32 = 0;
+let cacheCount: u32 = 0;
+/** Descriptors taken from the global stack per refill (one CAS). */
+// @ts-ignore: decorator
+@inline const CACHE_BATCH: u32 = 16;
+/** Frees beyond this many cached go back to the global stack. */
+// @ts-ignore: decorator
+@inline const CACHE_MAX: u32 = 64;
 
 /** Take one PageDesc; 0 when no frame is left. Lock-free: may be called under any lock. */
 function descAlloc(): u32 {
+  if (cacheHead != 0) {
+    const d = cacheHead;
+    cacheHead = load<u32>(<usize>d);
+    cacheCount--;
+    return d;
+  }
   const r = root();
   const head = changetype<usize>(r) + offsetof<TmemRoot>("slabHead");
   for (;;) {
     const old = atomic.load<i64>(head);
     const top = <u32>old;
     if (top == 0) {
-      // Empty: carve a fresh frame, keep its first descriptor, push the rest as one chain.
+      // Empty: carve a fresh frame; keep its first descriptor, cache the rest.
       const pfn = frameAlloc(OWNER_TMEM);
       if (pfn < 0) return 0;
       const base = <u32>pfnToAddress(<u32>pfn);
       for (let i: u32 = 1; i < DESCS_PER_FRAME - 1; i++) {
         store<u32>(<usize>(base + i * DESC_SIZE), base + (i + 1) * DESC_SIZE);
       }
-      const first = base + DESC_SIZE;
-      const last = base + (DESCS_PER_FRAME - 1) * DESC_SIZE;
-      for (;;) {
-        const o = atomic.load<i64>(head);
-        atomic.store<u32>(<usize>last, <u32>o);
-        if (atomic.cmpxchg<i64>(head, o, (((o >>> 32) + 1) << 32) | <i64>first) == o) break;
-      }
+      store<u32>(<usize>(base + (DESCS_PER_FRAME - 1) * DESC_SIZE), cacheHead);
+      cacheHead = base + DESC_SIZE;
+      cacheCount += DESCS_PER_FRAME - 1;
       atomic.add<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descFrames"), 1);
       return base;
     }
-    // A stale `next` (top popped and pushed back meanwhile) is caught by the tag.
-    const next = atomic.load<u32>(<usize>top);
-    if (atomic.cmpxchg<i64>(head, old, (((old >>> 32) + 1) << 32) | <i64>next) == old) return top;
+    // Take top..last (up to CACHE_BATCH) in one CAS. The links read here are
+    // consistent if the CAS succeeds: every push and pop bumps the tag.
+    let last = top;
+    let n: u32 = 1;
+    while (n < CACHE_BATCH) {
+      const nx = atomic.load<u32>(<usize>last);
+      if (nx == 0) break;
+      last = nx;
+      n++;
+    }
+    const next = atomic.load<u32>(<usize>last);
+    if (atomic.cmpxchg<i64>(head, old, (((old >>> 32) + 1) << 32) | <i64>next) == old) {
+      if (n > 1) {
+        store<u32>(<usize>last, cacheHead);
+        cacheHead = load<u32>(<usize>top);
+        cacheCount += n - 1;
+      }
+      return top;
+    }
   }
   return 0; // unreachable
 }
@@ -410,6 +448,12 @@ function descAlloc(): u32 {
 /** Return a PageDesc to the slab. The caller has unlinked it everywhere. */
 function descFree(d: u32): void {
   if (DEBUG) assert((d & (DESC_SIZE - 1)) == 0 && desc(d).refs == 0); // a whole, unpinned descriptor
+  if (cacheCount < CACHE_MAX) {
+    store<u32>(<usize>d, cacheHead);
+    cacheHead = d;
+    cacheCount++;
+    return;
+  }
   const r = root();
   const head = changetype<usize>(r) + offsetof<TmemRoot>("slabHead");
   for (;;) {
