@@ -74,7 +74,13 @@ export interface FrontswapCounters {
   invalidates: number;
 }
 
-/** Receives a page handed back by unuse/shrink/unregister. `page` is reused after the call returns: copy it. */
+/**
+ * Receives a page handed back by unuse/shrink/unregister. `page` is reused
+ * after the call returns: copy it. It runs inside a frontswap operation, so
+ * it must not register or unregister backends or invalidate areas (those wait
+ * for running operations to finish); storing, loading and invalidating pages
+ * is fine.
+ */
 export type FrontswapWriteback = (type: number, offset: number, page: Uint8Array) => void;
 
 /** Options of {@link Frontswap.unregisterOps}. */
