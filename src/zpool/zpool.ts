@@ -382,6 +382,8 @@ export class Zpool {
    * @throws TmemError EBUSY when the pool still holds objects or other
    *   Workers have it open, unless `force` (then it warns once via
    *   console.warn and frees everything); EINVAL when already destroyed.
+   *   A Worker that exits without {@link close} leaves its open counted:
+   *   close pools before a Worker ends, or destroy with force.
    * Thread safety: no other call on this pool may run concurrently.
    */
   destroy(options: DestroyOptions = {}): void {
