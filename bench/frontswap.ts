@@ -24,9 +24,10 @@
  * one freed, so RSS does not grow again); as peers.md, it stores every page
  * (incompressible ones raw).
  *
- * Scaling is reported next to a control: the same 1-vs-2 Worker split of a
- * pure CPU loop that shares nothing (the cores of a shared machine may not
- * both be free).
+ * Scaling is reported next to two controls: the same 1-vs-2 Worker split of
+ * a pure integer loop and of native lz4 compress+decompress, each Worker on
+ * its own data (the cores of a shared machine may not both be free, and LZ4
+ * may not scale on them even with nothing shared).
  *
  * Run: npm run bench:frontswap [-- --pages N --repeats R --zpool NAME --quick]
  * Output: bench/results/frontswap.json and tables on stdout.
@@ -177,23 +178,40 @@ for (let r = 0; r < REPEATS; r++) {
     `1W ${one[r]!.store.toFixed(0)}/${one[r]!.load.toFixed(0)}, 2W ${two[r]!.store.toFixed(0)}/${two[r]!.load.toFixed(0)} pages/s`);
 }
 /**
- * Control: the same 1-vs-2 Worker split for a pure CPU loop that shares
- * nothing, run right after. On a machine whose cores are busy with other
- * work it shows how much parallelism there was to have: "2W/1W" of the
- * frontswap rows should be read against it.
+ * Controls: the same 1-vs-2 Worker split for work that shares nothing, run
+ * right after: a pure integer loop, and the native lz4 addon compressing and
+ * decompressing the same pages in each Worker independently. On a machine
+ * whose cores are busy with other work (or share a physical core) they show
+ * how much parallelism there was to have: read "2W/1W" of the frontswap rows
+ * against them.
  */
-async function control(k: number): Promise<number> {
-  const code = `const { parentPort } = require("node:worker_threads");
-parentPort.on("message", (n) => { let x = 1; for (let i = 0; i < n; i++) x = (x * 1103515245 + 12345) >>> 0; parentPort.postMessage(x); });`;
-  const ws = Array.from({ length: k }, () => new Worker(code, { eval: true }));
-  const t = performance.now();
-  await Promise.all(ws.map((w) => new Promise((r) => { w.once("message", r); w.postMessage(1e8); })));
-  const ms = performance.now() - t;
+const lz4Path = createRequire(import.meta.url).resolve("lz4");
+async function control(k: number, kind: "loop" | "lz4"): Promise<number> {
+  const code = kind === "loop"
+    ? `const { parentPort } = require("node:worker_threads");
+parentPort.on("message", () => { const t = performance.now(); let x = 1; for (let i = 0; i < 1e8; i++) x = (x * 1103515245 + 12345) >>> 0; parentPort.postMessage(1e8 / (performance.now() - t) + (x & 0)); });
+parentPort.postMessage(0);`
+    : `const { parentPort, workerData } = require("node:worker_threads");
+const lz4 = require(${JSON.stringify(lz4Path)});
+const src = Buffer.from(workerData); const NP = Math.min(2048, src.length / 4096);
+const scratch = Buffer.alloc(lz4.encodeBound(4096)); const out = Buffer.alloc(4096); const comp = [];
+for (let p = 0; p < NP; p++) { const n = lz4.encodeBlock(src.subarray(p * 4096, p * 4096 + 4096), scratch); comp.push(Buffer.from(scratch.subarray(0, n))); }
+parentPort.on("message", () => { const t = performance.now();
+  for (let r = 0; r < 4; r++) for (let p = 0; p < NP; p++) { lz4.encodeBlock(src.subarray(p * 4096, p * 4096 + 4096), scratch); if (comp[p].length > 0 && comp[p].length < 4096) lz4.decodeBlock(comp[p], out); }
+  parentPort.postMessage(4 * NP / (performance.now() - t)); });
+parentPort.postMessage(0);`;
+  const ws = Array.from({ length: k }, () => new Worker(code, { eval: true, workerData: corpus }));
+  await Promise.all(ws.map((w) => new Promise((r) => w.once("message", r))));
+  const rates = await Promise.all(ws.map((w) => new Promise<number>((r) => { w.once("message", r); w.postMessage(0); })));
   for (const w of ws) await w.terminate();
-  return (k * 1e8) / ms; // iterations per ms, all Workers together
+  return rates.reduce((a, b) => a + b, 0); // work per ms, all Workers together
 }
-const ctl: number[] = [];
-for (let r = 0; r < REPEATS; r++) ctl.push((await control(2)) / (await control(1)));
+const ctlLoop: number[] = [];
+const ctlLz4: number[] = [];
+for (let r = 0; r < REPEATS; r++) {
+  ctlLoop.push((await control(2, "loop")) / (await control(1, "loop")));
+  ctlLz4.push((await control(2, "lz4")) / (await control(1, "lz4")));
+}
 
 const m = (xs: Array<{ store: number; load: number; bytes: number }>, k: "store" | "load" | "bytes"): number => median(xs.map((x) => x[k]));
 // RSS only grows the first time: later repeats reuse the heap the first one freed.
@@ -206,7 +224,7 @@ const rows: Row[] = [
     "store ×": m(two, "store") / b.store, "load ×": m(two, "load") / b.load },
 ];
 const scaling: Row[] = [{ "2W/1W store": m(two, "store") / m(one, "store"), "2W/1W load": m(two, "load") / m(one, "load"),
-  "control 2W/1W (CPU loop)": median(ctl), "stored of offered": `${one[0]!.stored}/${N}`, repeats: REPEATS }];
+  "control 2W/1W: int loop": median(ctlLoop), "control 2W/1W: native lz4": median(ctlLz4), "stored of offered": `${one[0]!.stored}/${N}`, repeats: REPEATS }];
 report("frontswap", { "frontswap store/load vs lru-cache + lz4 (anon corpus)": rows, "scaling": scaling },
   { pages: N, zpool, zcacheStats: one[one.length - 1]!.stats,
     notes: "B/page: ours = physical frames (zpool + tmem metadata) per stored page; baseline = ΔRSS after GC per page. Loads in scrambled order (i × stride mod N) in both; ours are verified byte-exact in an untimed pass." });
