@@ -52,8 +52,6 @@ export const ZS_HANDLE_ENTRY_SIZE = 8;
 export const ZS_DEFAULT_CHAIN = 8;
 export const ZS_MAX_CHAIN = 16;
 
-/** Map modes as the wasm numbers them (kernel enum zs_mapmode). */
-const MODE: Readonly<Record<MapMode, number>> = { rw: 0, ro: 1, wo: 2 };
 /** scratch offset of the u32 the wasm leaves the mapped size in (assembly ZS_MAP_INFO). */
 const MAP_INFO = SCRATCH_MAP + PAGE_SIZE;
 /** scratch offset of the stats buffer (inside our SCRATCH_MAP area, past the map buffer). */
@@ -114,9 +112,12 @@ export interface ZsmallocStats extends ZpoolStats {
   metadataBytesPerObject: number;
 }
 
+// The hot paths test first and build a message only on failure: a template
+// literal passed to argCheck would be built on every call.
 function handleCheck(handle: number): void {
-  argCheck(Number.isInteger(handle) && handle > 0 && handle < 2 ** 32,
-    `a zsmalloc handle is an integer from 1 to 2^32-1, not ${String(handle)}`);
+  if (!(Number.isInteger(handle) && handle > 0 && handle < 4294967296)) {
+    throw new TmemError(ErrorCode.EINVAL, `a zsmalloc handle is an integer from 1 to 2^32-1, not ${String(handle)}`);
+  }
 }
 
 /** A zsmalloc pool as seen from one Worker. */
@@ -144,6 +145,7 @@ export class ZsmallocBackend implements ZpoolBackend {
   private live(): void {
     if (this.dead) throw new TmemError(ErrorCode.EINVAL, `zsmalloc pool ${this.id} was destroyed`);
   }
+  // Map modes as the wasm numbers them (kernel enum zs_mapmode): rw 0, ro 1, wo 2.
 
   /**
    * Allocate an object of `size` bytes (1..4096); returns its handle.
@@ -152,7 +154,7 @@ export class ZsmallocBackend implements ZpoolBackend {
    */
   malloc(size: number): number {
     this.live();
-    argCheck(Number.isInteger(size) && size >= 1, `object size must be a positive integer, not ${String(size)}`);
+    if (!(Number.isInteger(size) && size >= 1)) throw new TmemError(ErrorCode.EINVAL, `object size must be a positive integer, not ${String(size)}`);
     if (size > ZS_MAX_ALLOC_SIZE) throw new TmemError(ErrorCode.ENOSPC, `zsmalloc objects are at most ${ZS_MAX_ALLOC_SIZE} bytes, not ${size}`);
     const h = this.core.zs_malloc(this.id, size);
     if (h < 0) throw statusError(h, `zs_malloc(${size})`);
@@ -182,8 +184,8 @@ export class ZsmallocBackend implements ZpoolBackend {
   map(handle: number, mode: MapMode): Uint8Array {
     this.live();
     handleCheck(handle);
-    const m = MODE[mode];
-    argCheck(m !== undefined, `map mode must be "ro", "wo" or "rw", not ${String(mode)}`);
+    const m = mode === "ro" ? 1 : mode === "wo" ? 2 : mode === "rw" ? 0 : -1;
+    if (m < 0) throw new TmemError(ErrorCode.EINVAL, `map mode must be "ro", "wo" or "rw", not ${String(mode)}`);
     const addr = this.core.zs_map_object(this.id, handle, m) >>> 0;
     if (addr === 0) {
       const st = this.core.zs_last_error();
