@@ -5,8 +5,11 @@
  * bench/zsmalloc.ts and bench/zpool.ts can show what running it in wasm buys.
  *
  * What it is not: shared. It lives in one thread's ArrayBuffer, so it takes no
- * locks and needs no atomics (the wasm takes a per-class mutex on every call);
- * nor is it part of the library or tested beyond a smoke check in the bench.
+ * locks and needs no atomics (the wasm takes a per-class mutex on every call),
+ * validates no pool id, and keeps its handle and descriptor tables in flat
+ * growable typed arrays (the wasm's live in page frames behind a two-level
+ * directory). It is not part of the library; bench/zsmalloc.ts checks that it
+ * frees the same frames as the wasm for one sequence before timing it.
  *
  * Same algorithm, same layout decisions: size classes 32..4096 step 16 with
  * the kernel's modern least-waste pages-per-zspage rule and merging; zspages
