@@ -9,6 +9,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../bindings/physmem.js";
 
 interface Data {
+  /** Control run: no allocator, a pure integer loop of `pairs` × 100 steps (machine baseline). */
+  control?: boolean;
   handle: PhysicalMemoryHandle;
   pool: number;
   sizes: Uint32Array;
@@ -18,6 +20,16 @@ interface Data {
   barrier: Int32Array;
 }
 const d = workerData as Data;
+if (d.control) {
+  Atomics.add(d.barrier, 0, 1);
+  Atomics.notify(d.barrier, 0);
+  while (Atomics.load(d.barrier, 0) < Atomics.load(d.barrier, 1)) Atomics.wait(d.barrier, 0, Atomics.load(d.barrier, 0), 20);
+  const t0 = performance.now();
+  let x = 1;
+  for (let i = 0; i < d.pairs * 100; i++) x = (Math.imul(x, 1103515245) + 12345) | 0;
+  parentPort!.postMessage({ ms: performance.now() - t0, cpuMs: 0, bad: x === 0.5 });
+  process.exit(0);
+}
 const pm = await PhysicalMemory.attach(d.handle);
 const { zs_malloc, zs_free } = pm.core;
 const pool = d.pool, sizes = d.sizes, victims = d.victims, mask = sizes.length - 1;

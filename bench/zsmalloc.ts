@@ -261,6 +261,23 @@ for (let r = 0; r < (quick ? 2 : 3); r++) {
   twoRates.push((2 * W_PAIRS) / (last.ms / 1000));
   twoCpu.push((2 * W_PAIRS) / (last.cpuMs / 1000));
 }
+// Control: the same Workers running a pure integer loop, no memory traffic.
+// On two idle cores this scales 2.0; less means the machine is busy.
+const controlRatios: number[] = [];
+for (let r = 0; r < 2; r++) {
+  const runControl = (n: number): Promise<WorkerRun[]> => {
+    const barrier = new Int32Array(new SharedArrayBuffer(8));
+    barrier[1] = n;
+    return Promise.all(Array.from({ length: n }, () => new Promise<WorkerRun>((resolve, reject) => {
+      const w = new Worker(workerUrl, { workerData: { control: true, pairs: 2_000_000, barrier } });
+      w.once("message", resolve);
+      w.once("error", reject);
+    })));
+  };
+  const [a] = await runControl(1);
+  const b = await runControl(2);
+  controlRatios.push((2 * a!.ms) / Math.max(...b.map((x) => x.ms)));
+}
 const one = median(oneRates), two = median(twoRates);
 const efficiency = median(twoCpu) / median(oneCpu);
 scale.push({
@@ -271,6 +288,7 @@ scale.push({
   "2 / 1 (wall)": two / one,
   "pairs per cpu-s, 2 vs 1": efficiency,
   "2 / 1 on 2 idle cores (2 × that)": 2 * efficiency,
+  "control: integer loop 2 / 1": median(controlRatios),
 });
 
 const load = (await import("node:os")).loadavg();
