@@ -62,6 +62,7 @@
 import {
   ROOT_TMEM, ROOT_TMEM_SIZE, PAGE_SIZE, OWNER_TMEM, E_INVAL, E_NOMEM, E_NOENT, E_BUSY, E_NOSPC, E_EXIST,
   nrFrames, scratchBase, SCRATCH_IO, pfnToAddress, DEBUG,
+  CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF,
 } from "./common";
 import { frameAlloc, frameFree } from "./frames";
 import { mutexLock, mutexTryLock, mutexUnlock } from "./lock";
@@ -147,8 +148,8 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
 // │ 40 initLock │ 44..63 reserved                                         │
 // │ 64   domains: LruDomain[16]        (16 B each)                       │
 // │ 512  pools:   PoolDesc[64]         (64 B each)                       │
-// │ 4608 stripes: i32[256]             (one mutex per stripe)             │
-// │ 8192 .. 16383  frontend area (src/tmem/shared.ts lays it out)        │
+// │ 4608 stripes: 256 × 16 B           (one mutex per stripe, 4 per line) │
+// │ 12288 .. 16383  frontend area (src/tmem/shared.ts lays it out)       │
 // ╘═════════════════════════════════════════════════════════════════════╛
 
 @unmanaged class TmemRoot {
@@ -180,9 +181,16 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
 @inline const POOLS_OFF: usize = 512;
 // @ts-ignore: decorator
 @inline const STRIPES_OFF: usize = 4608;
+/**
+ * Bytes between two stripe locks: 16, so a 64-byte cache line holds 4 locks
+ * and two Workers on random stripes write the same line 1 time in 64, not 1
+ * in 16 (a lock word is written twice per operation).
+ */
+// @ts-ignore: decorator
+@inline const STRIPE_STRIDE: usize = 16;
 /** Start of the frontend area (cleancache/frontswap/backends), mirrored in src/tmem/shared.ts. */
 // @ts-ignore: decorator
-@inline const FRONTEND_OFF: usize = 8192;
+@inline const FRONTEND_OFF: usize = 12288;
 
 /** One LRU list of ephemeral page descriptors (a backend's eviction order). */
 @unmanaged class LruDomain {
@@ -211,17 +219,16 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
   uuid1: u32;
   uuid2: u32;
   uuid3: u32;
-  /** Pages in the pool now. */
-  pages: u32;
-  /** Successful puts (cumulative). */
-  puts: u32;
-  /** Reserved (gets are counted by the frontends and backends, per Worker: no shared counter on the get path). */
+  /**
+   * The next six words are not kept here: tmem_pool_info fills them in from
+   * the per-Worker counters (pages, puts, -, -, flushes, evictions).
+   */
+  infoPages: u32;
+  infoPuts: u32;
   reserved40: u32;
   reserved44: u32;
-  /** Pages removed by flush page/object/pool or eviction. */
-  flushes: u32;
-  /** Pages evicted (subset of flushes). */
-  evictions: u32;
+  infoFlushes: u32;
+  infoEvictions: u32;
   /** Caller's tag (the backend instance that made it). */
   owner: u32;
   /** Bumped on every create, so a stale id of a recycled slot can be told apart by the host. */
@@ -230,7 +237,7 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
 if (offsetof<PoolDesc>() != 64) ERROR("PoolDesc must be 64 bytes");
 if (POOLS_OFF + <usize>MAX_POOLS * 64 > STRIPES_OFF) ERROR("pool table overflows");
 if (DOMAINS_OFF + <usize>MAX_DOMAINS * offsetof<LruDomain>() > POOLS_OFF) ERROR("LRU domains overflow");
-if (STRIPES_OFF + <usize>NSTRIPES * 4 > FRONTEND_OFF) ERROR("stripe locks overflow");
+if (STRIPES_OFF + <usize>NSTRIPES * STRIPE_STRIDE > FRONTEND_OFF) ERROR("stripe locks overflow");
 if (FRONTEND_OFF >= ROOT_TMEM_SIZE) ERROR("no room for the frontend area");
 if (offsetof<TmemRoot>() > DOMAINS_OFF) ERROR("TmemRoot overflows");
 
@@ -283,6 +290,66 @@ if (offsetof<PageDesc>() != 64) ERROR("PageDesc must be 64 bytes");
 // @ts-ignore: decorator
 @inline const DESC_ON_LRU: u16 = 2;
 
+// ══ Per-Worker pool counters ══
+//
+// A pool's page count changes on every put and removal, from every Worker
+// using the pool. One shared word would bounce between cores on every store;
+// instead each Worker counts its own puts and removals in its scratch area
+// (PoolCounters[64], 1 KiB before the frontends' 256 bytes at its end) and a
+// reader sums every slot's counts. Sums are exact: a page put by Worker A and
+// flushed by Worker B is +1 in A and -1 in B. The counts of a Worker that
+// detached stay in its slot (nothing clears scratch), and a new pool's counts
+// are zeroed in every slot when it is created (under the pool-table lock).
+//
+// ╒══════ PoolCounters (16 bytes per pool, per Worker) ═══════╕
+// │ pages: i32 │ puts: i32 │ flushes: i32 │ evictions: i32     │
+// ╘═══════════════════════════════════════════════════════════╛
+
+/** Offset of this Worker's PoolCounters[MAX_POOLS] from its scratch base. */
+// @ts-ignore: decorator
+@inline const COUNTERS_OFF: usize = 65536 - 256 - 1024;
+// @ts-ignore: decorator
+@inline const C_PAGES: usize = 0;
+// @ts-ignore: decorator
+@inline const C_PUTS: usize = 4;
+// @ts-ignore: decorator
+@inline const C_FLUSHES: usize = 8;
+// @ts-ignore: decorator
+@inline const C_EVICTIONS: usize = 12;
+if (COUNTERS_OFF + <usize>MAX_POOLS * 16 > 65536 - 256) ERROR("pool counters overlap the frontends' words");
+
+/** Add `delta` to this Worker's counter `field` of `pool`. */
+// @ts-ignore: decorator
+@inline function countAdd(pool: u32, field: usize, delta: i32): void {
+  atomic.add<i32>(scratchBase + COUNTERS_OFF + (<usize>pool << 4) + field, delta);
+}
+
+/** Scratch base of slot `slot` (any Worker's). */
+// @ts-ignore: decorator
+@inline function slotScratch(slot: u32): usize {
+  return <usize>load<u32>(CTRL_BASE + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>load<u32>(CTRL_BASE + CTRL_SCRATCH_SIZE_OFF);
+}
+
+/** Counter `field` of `pool` summed over every Worker slot. */
+function countSum(pool: u32, field: usize): i32 {
+  const n = load<u32>(CTRL_BASE + CTRL_MAX_WORKERS_OFF);
+  let sum: i32 = 0;
+  for (let s: u32 = 0; s < n; s++) sum += atomic.load<i32>(slotScratch(s) + COUNTERS_OFF + (<usize>pool << 4) + field);
+  return sum;
+}
+
+/** Zero every slot's counters of `pool` (a new pool; the caller holds the pool-table lock). */
+function countZero(pool: u32): void {
+  const n = load<u32>(CTRL_BASE + CTRL_MAX_WORKERS_OFF);
+  for (let s: u32 = 0; s < n; s++) {
+    const a = slotScratch(s) + COUNTERS_OFF + (<usize>pool << 4);
+    atomic.store<i32>(a + C_PAGES, 0);
+    atomic.store<i32>(a + C_PUTS, 0);
+    atomic.store<i32>(a + C_FLUSHES, 0);
+    atomic.store<i32>(a + C_EVICTIONS, 0);
+  }
+}
+
 // ══ Out area (this Worker's scratch) ══
 //
 // OutRecord (16 B): pampdLo, pampdHi, meta, pool-or-pin.
@@ -291,12 +358,13 @@ if (offsetof<PageDesc>() != 64) ERROR("PageDesc must be 64 bytes");
 
 /**
  * Bytes of the out area: SCRATCH_IO after the 4 KiB page slot, less the last
- * 256 bytes of the scratch area, which hold this Worker's frontend grace
- * counters and per-Worker frontend counters (src/tmem/shared.ts). Batch
+ * 1280 bytes of the scratch area: this Worker's pool counters (1 KiB, above)
+ * and the frontends' per-Worker words (256 bytes, src/tmem/shared.ts). Batch
  * results keep their count in the last word of the out area.
  */
 // @ts-ignore: decorator
-@inline const OUT_BYTES: u32 = 32768 - PAGE_SIZE - 256;
+@inline const OUT_BYTES: u32 = 32768 - PAGE_SIZE - 256 - 1024;
+if (SCRATCH_IO + PAGE_SIZE + OUT_BYTES != COUNTERS_OFF) ERROR("the out area ends where the pool counters start");
 // @ts-ignore: decorator
 @inline const OUT_RECORD: u32 = 16;
 // @ts-ignore: decorator
@@ -320,7 +388,7 @@ if (offsetof<PageDesc>() != 64) ERROR("PageDesc must be 64 bytes");
 }
 // @ts-ignore: decorator
 @inline function stripeLock(bucket: u32): usize {
-  return ROOT_TMEM + STRIPES_OFF + (<usize>(bucket & STRIPE_MASK) << 2);
+  return ROOT_TMEM + STRIPES_OFF + <usize>(bucket & STRIPE_MASK) * STRIPE_STRIDE;
 }
 // @ts-ignore: decorator
 @inline function desc(addr: u32): PageDesc {
@@ -537,7 +605,7 @@ function retire(a: u32, rec: usize): u32 {
   const d = desc(a);
   if (DEBUG) assert(d.pool < MAX_POOLS && (d.flags & DESC_DEAD) == 0); // a live descriptor of a real pool
   lruRemove(a);
-  atomic.sub<u32>(changetype<usize>(poolAt(d.pool)) + offsetof<PoolDesc>("pages"), 1);
+  countAdd(d.pool, C_PAGES, -1);
   if (d.refs != 0) {
     d.flags |= DESC_DEAD;
     return 0;
@@ -644,8 +712,7 @@ export function tmem_new_pool(flags: u32, u0: u32, u1: u32, u2: u32, u3: u32, do
   p.refcount = 1;
   p.domain = (flags & TMEM_POOL_PERSIST) != 0 ? 0 : domain;
   p.uuid0 = u0; p.uuid1 = u1; p.uuid2 = u2; p.uuid3 = u3;
-  atomic.store<u32>(changetype<usize>(p) + offsetof<PoolDesc>("pages"), 0);
-  p.puts = 0; p.flushes = 0; p.evictions = 0;
+  countZero(<u32>free);
   p.owner = owner;
   p.generation++;
   atomic.store<u32>(changetype<usize>(p), POOL_ALIVE);
@@ -682,7 +749,7 @@ export function tmem_pool_release(pool: u32): i32 {
   mutexLock(lock);
   const p = poolAt(pool);
   if (atomic.load<u32>(changetype<usize>(p)) != POOL_DYING) { mutexUnlock(lock); return -E_INVAL; }
-  if (atomic.load<u32>(changetype<usize>(p) + offsetof<PoolDesc>("pages")) != 0) { mutexUnlock(lock); return -E_BUSY; }
+  if (countSum(pool, C_PAGES) != 0) { mutexUnlock(lock); return -E_BUSY; }
   atomic.store<u32>(changetype<usize>(p), POOL_FREE);
   mutexUnlock(lock);
   return 0;
@@ -790,8 +857,8 @@ export function tmem_put(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32,
   }
   d.next = load<u32>(headp);
   store<u32>(headp, a);
-  atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("pages"), 1);
-  atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("puts"), 1);
+  countAdd(pool, C_PAGES, 1);
+  countAdd(pool, C_PUTS, 1);
   if (p.domain != 0) lruAddHead(domainAt(p.domain), a);
   mutexUnlock(lock);
   return replaced;
@@ -899,7 +966,7 @@ export function tmem_flush_page(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o
       store<u32>(prevp, c.next);
       const freed = retire(cur, outBase());
       mutexUnlock(lock);
-      atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("flushes"), 1);
+      countAdd(pool, C_FLUSHES, 1);
       return freed == 1 ? 1 : 2;
     }
     prevp = <usize>cur + offsetof<PageDesc>("next");
@@ -944,7 +1011,7 @@ export function tmem_flush_object(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32,
     }
   }
   mutexUnlock(lock);
-  atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("flushes"), removed);
+  countAdd(pool, C_FLUSHES, <i32>removed);
   // Callers read `written` records; report removals so they know when to stop.
   store<u32>(outBase() + OUT_BYTES - 4, written);
   return <i32>removed;
@@ -963,7 +1030,7 @@ export function tmem_pool_drain(pool: u32, max: u32): i32 {
   const nb: u32 = <u32>1 << root().bucketBits;
   let removed: u32 = 0, written: u32 = 0;
   for (let s: u32 = 0; s < NSTRIPES && removed < max; s++) {
-    if (atomic.load<u32>(changetype<usize>(p) + offsetof<PoolDesc>("pages")) == 0) break;
+    if ((s & 31) == 0 && countSum(pool, C_PAGES) == 0) break;
     const lock = stripeLock(s);
     mutexLock(lock);
     for (let b = s; b < nb && removed < max; b += NSTRIPES) {
@@ -985,7 +1052,7 @@ export function tmem_pool_drain(pool: u32, max: u32): i32 {
     }
     mutexUnlock(lock);
   }
-  atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("flushes"), removed);
+  countAdd(pool, C_FLUSHES, <i32>removed);
   store<u32>(outBase() + OUT_BYTES - 4, written);
   return <i32>removed;
 }
@@ -1052,9 +1119,9 @@ export function tmem_evict(domain: u32, max: u32): i32 {
         chainUnlink(bucketHead(d.bucket), a);
         lruUnlinkLocked(dom, a);
         const p = poolAt(d.pool);
-        atomic.sub<u32>(changetype<usize>(p) + offsetof<PoolDesc>("pages"), 1);
-        atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("flushes"), 1);
-        atomic.add<u32>(changetype<usize>(p) + offsetof<PoolDesc>("evictions"), 1);
+        countAdd(d.pool, C_PAGES, -1);
+        countAdd(d.pool, C_FLUSHES, 1);
+        countAdd(d.pool, C_EVICTIONS, 1);
         const rec = outBase() + <usize>n * OUT_RECORD;
         store<u32>(rec, d.pampdLo);
         store<u32>(rec, d.pampdHi, 4);
@@ -1074,13 +1141,20 @@ export function tmem_evict(domain: u32, max: u32): i32 {
 // ══ Statistics ══
 
 /**
- * Write pool `pool`'s descriptor words (16 × u32, PoolDesc order) to the out
+ * Write pool `pool`'s descriptor words (16 × u32, PoolDesc order, with the
+ * page, put, flush and eviction counts summed over every Worker) to the out
  * area. Returns 0, or -E_INVAL for an id out of range (a free pool reads
- * state 0).
+ * state 0 and zero counts).
  */
 export function tmem_pool_info(pool: u32): i32 {
   if (pool >= MAX_POOLS) return -E_INVAL;
-  memory.copy(outBase(), changetype<usize>(poolAt(pool)), 64);
+  const o = outBase();
+  memory.copy(o, changetype<usize>(poolAt(pool)), 64);
+  const free = atomic.load<u32>(changetype<usize>(poolAt(pool))) == POOL_FREE;
+  store<i32>(o + offsetof<PoolDesc>("infoPages"), free ? 0 : countSum(pool, C_PAGES));
+  store<i32>(o + offsetof<PoolDesc>("infoPuts"), free ? 0 : countSum(pool, C_PUTS));
+  store<i32>(o + offsetof<PoolDesc>("infoFlushes"), free ? 0 : countSum(pool, C_FLUSHES));
+  store<i32>(o + offsetof<PoolDesc>("infoEvictions"), free ? 0 : countSum(pool, C_EVICTIONS));
   return 0;
 }
 
@@ -1097,7 +1171,9 @@ export function tmem_core_info(): i32 {
   // Descriptors in use = pages indexed in all pools (a removed descriptor that
   // a reader still pins is not counted): no shared counter on the hot path.
   let inUse: u32 = 0;
-  for (let i: u32 = 0; i < MAX_POOLS; i++) inUse += atomic.load<u32>(changetype<usize>(poolAt(i)) + offsetof<PoolDesc>("pages"));
+  for (let i: u32 = 0; i < MAX_POOLS; i++) {
+    if (atomic.load<u32>(changetype<usize>(poolAt(i))) != POOL_FREE) inUse += <u32>countSum(i, C_PAGES);
+  }
   store<u32>(o, inUse, 8);
   store<u32>(o, atomic.load<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descFrames")), 12);
   store<u32>(o, r.tableFrames, 16);

@@ -46,9 +46,9 @@ export const TMEM_MAX_DOMAINS = 16;
 /** Bytes of one page descriptor (metadata per stored page, plus its bucket share). */
 export const TMEM_DESC_SIZE = 64;
 /** Offset of the frontend area inside ROOT_TMEM (assembly/tmem.ts FRONTEND_OFF). */
-export const TMEM_FRONTEND_OFF = 8192;
+export const TMEM_FRONTEND_OFF = 12288;
 /** Bytes of the frontend area. */
-export const TMEM_FRONTEND_SIZE = 8192;
+export const TMEM_FRONTEND_SIZE = 4096;
 
 /** tmem_get modes: the kernel's get_and_free. */
 export const GetMode = {
@@ -190,8 +190,8 @@ export interface CoreStats {
 const OUT_OFF = SCRATCH_IO + PAGE_SIZE;
 /** Offset of the pool table in ROOT_TMEM (assembly/tmem.ts POOLS_OFF). */
 const POOLS_OFF = 512;
-/** Out-area bytes (assembly/tmem.ts OUT_BYTES): the scratch's last 256 bytes are the frontends' per-Worker words. */
-const OUT_BYTES = 32768 - PAGE_SIZE - 256;
+/** Out-area bytes (assembly/tmem.ts OUT_BYTES): the scratch's last 1280 bytes are per-Worker pool counters and frontend words. */
+const OUT_BYTES = 32768 - PAGE_SIZE - 256 - 1024;
 const OUT_RECORD_WORDS = 4;
 const SCAN_RECORD_WORDS = 8;
 /** Records per batch call (flush object, drain, evict). */

@@ -24,7 +24,7 @@
  * generation and waits for every attached Worker's old-parity counter to
  * drain. Operations never block on the registration lock.
  *
- * Layout (offsets in the 8 KiB frontend area at ROOT_TMEM + 8192, u32 words
+ * Layout (offsets in the 4 KiB frontend area at ROOT_TMEM + 12288, u32 words
  * unless noted):
  *
  *   [0, 64)      cleancache registry  { lock, generation, chainLen, pad,
@@ -53,7 +53,7 @@
 import type { PhysicalMemory } from "../../bindings/physmem.js";
 import { ErrorCode, TmemError } from "../../bindings/status.js";
 import { PAGE_SIZE, Owner, SCRATCH_SIZE, MAX_WORKERS } from "../../bindings/layout.js";
-import { TmemCore, TMEM_FRONTEND_OFF } from "./core.js";
+import { TmemCore, TMEM_FRONTEND_OFF, TMEM_FRONTEND_SIZE } from "./core.js";
 import { openBackend, type TmemBackend } from "./ops.js";
 
 /** Bytes from CTRL_BASE to ROOT_TMEM (assembly/common.ts). */
@@ -123,8 +123,8 @@ export class FrontendArea {
     if (pm.core.tmem_frontend_area() !== this.base) {
       throw new TmemError(ErrorCode.EPROTO, "the frontend area address disagrees with the wasm core");
     }
-    this.i32 = new Int32Array(pm.memory.buffer, this.base, 8192 / 4);
-    this.u8 = new Uint8Array(pm.memory.buffer, this.base, 8192);
+    this.i32 = new Int32Array(pm.memory.buffer, this.base, TMEM_FRONTEND_SIZE / 4);
+    this.u8 = new Uint8Array(pm.memory.buffer, this.base, TMEM_FRONTEND_SIZE);
     this.tail = new Int32Array(pm.memory.buffer, pm.scratch + TAIL_OFF, TAIL_WORDS);
     // This slot is ours and no operation of ours is in flight: grace starts at zero.
     for (let i = 0; i < 4; i++) Atomics.store(this.tail, i, 0);
