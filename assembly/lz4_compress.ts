@@ -24,8 +24,8 @@
 // [src - prefixLen, src + srcLen); writes stay inside [dst, dst + dstCap).
 // Trade-off, measured (bench/, CPU time on the corpora): stamping slots with
 // a per-call generation instead, to clear only every 16th page, kept a
-// generation in the search loop and compressed low-ratio pages 25-30 %
-// slower; the 16 KiB memory.fill per call costs less than that.
+// generation in the search loop and compressed low-ratio file pages about
+// 35 % slower (others ~10 %); the 16 KiB memory.fill per call costs less.
 //
 // Layout: the hash table is caller-provided, HASH_TABLE_SIZE bytes
 // (SCRATCH_LZ4_HASH of the caller's per-Worker scratch area):
@@ -226,11 +226,12 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML
       // here, so the subtraction cannot wrap).
       if (<u32>(oend - op) < 1 + litLen + SEQ_MARGIN + litLen / 255) return 0;
       let token = op++;
+      let tokenBits: u32;
       if (litLen >= RUN_MASK) {
-        store<u8>(token, <u8>(RUN_MASK << ML_BITS));
+        tokenBits = RUN_MASK << ML_BITS;
         op = writeLengthTail(op, litLen - RUN_MASK);
       } else {
-        store<u8>(token, <u8>(litLen << ML_BITS));
+        tokenBits = litLen << ML_BITS;
       }
       if (litLen > 0) copyLiterals(op, anchor, litLen);
       op += litLen;
@@ -243,10 +244,10 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML
         ip += MIN_MATCH + extra;
         if (<u32>(oend - op) < 1 + LAST_LITERALS + (extra + 240) / 255) return 0;
         if (extra >= ML_MASK) {
-          store<u8>(token, load<u8>(token) | <u8>ML_MASK);
+          store<u8>(token, <u8>(tokenBits | ML_MASK));
           op = writeLengthTail(op, extra - ML_MASK);
         } else {
-          store<u8>(token, load<u8>(token) | <u8>extra);
+          store<u8>(token, <u8>(tokenBits | extra));
         }
         anchor = ip;
         if (ip >= mflimitPlusOne) {
@@ -271,7 +272,7 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML
         if (rel < pos && (sizeof<T>() == 2 || pos - rel <= MAX_DISTANCE) && load<u32>(base + rel) == load<u32>(ip)) {
           match = base + rel;
           token = op++;
-          store<u8>(token, 0);
+          tokenBits = 0;
           continue;
         }
         ip++;

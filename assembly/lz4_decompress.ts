@@ -13,11 +13,12 @@
 // match as 16-byte moves (offset ≥ 16: plain copies; offset < 16: a pattern
 // built by one i8x16.swizzle and stored every multiple of its period) that may
 // overshoot the match's end into space the margins prove is ours. The safe
-// loop decodes the tail with every length checked and exact copies only.
+// loop decodes the tail with every length checked; its copies are exact, or
+// wild only where a 16-byte move still ends inside the destination.
 //
-// Guarantee: reads stay inside [src, src + srcLen) (and the declared prefix
-// [dst - prefixLen, dst) for match sources), writes inside [dst, dst +
-// dstCap). Every length read from the block is checked against both ends
+// Guarantee: reads stay inside [src, src + srcLen), the declared prefix
+// [dst - prefixLen, dst) and the destination itself (match sources); writes
+// stay inside [dst, dst + dstCap). Every length read from the block is checked against both ends
 // before it is used, extended lengths cannot overflow (they are bounded by
 // the output space byte by byte), offset 0 and offsets reaching before the
 // prefix are errors, and the block must end right after a literal run.
