@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Owner, SCRATCH_MAP, PAGE_SIZE } from "../bindings/layout.js";
 import { TmemError } from "../bindings/status.js";
+import { buildStamp, instantiateCore } from "../bindings/wasm.js";
 import { zsmallocDriver, type ZsmallocBackend } from "../src/zpool/drivers/zsmalloc.js";
 import { kernelClassTable } from "../src/zpool/kernel-zsmalloc.js";
 
@@ -235,6 +236,31 @@ describe("zsmalloc mapping discipline", () => {
     p.unmap(b);
     p.free(a); p.free(b);
     p.destroy();
+  });
+  it("several instances may map one object at once (up to 7 pins); free waits for the last unmap", async () => {
+    const multi = await PhysicalMemory.create({ frames: 256, maxWorkers: 12 });
+    const p = zsmallocDriver.create(multi, {}) as ZsmallocBackend;
+    const h = p.malloc(1500);
+    write(p, h, pattern(5, 1500));
+    const stamp = buildStamp(multi.module)!;
+    const others: Array<Awaited<ReturnType<typeof instantiateCore>>> = [];
+    for (let i = 0; i < 8; i++) {
+      const core = await instantiateCore(multi.module, multi.memory);
+      expect(core.pm_attach(stamp[0], stamp[1], true)).toBeGreaterThan(0);
+      others.push(core);
+    }
+    const addrs = others.slice(0, 7).map((core) => core.zs_map_object(p.id, h, 1) >>> 0);
+    expect(addrs.every((a) => a !== 0)).toBe(true);
+    expect(others[7]!.zs_map_object(p.id, h, 1)).toBe(0); // an eighth pin does not fit
+    expect(others[7]!.zs_last_error()).toBe(-16);
+    expect(code(() => p.free(h))).toBe("EBUSY");
+    expect(p.compact()).toBe(0);
+    for (const core of others.slice(0, 7)) expect(core.zs_unmap_object(p.id, h)).toBe(0);
+    expect(holds(p, h, pattern(5, 1500))).toBe(true);
+    p.free(h);
+    p.destroy();
+    for (const core of others) core.pm_detach();
+    multi.detach();
   });
   it("straddling objects go through the map buffer: wo does not copy in, ro does not copy back", () => {
     const p = create();
