@@ -159,6 +159,7 @@ export class Lz4Codec {
   private inCap = 0;
   private outAddr = 0;
   private outCap = 0;
+  private lastOut: Uint8Array | undefined;
 
   /** @internal use {@link createLz4}. */
   constructor(core: CoreExports, memory: WebAssembly.Memory) {
@@ -189,6 +190,20 @@ export class Lz4Codec {
     this.inCap = inCap;
     this.outAddr = outAddr;
     this.outCap = outCap;
+  }
+
+  /**
+   * A view of the first n output bytes. Page-sized decodes ask for the same
+   * n every time, so the last view is kept (no allocation per call); it is
+   * dropped when the memory grows (ensure replaces u8).
+   */
+  private outView(n: number): Uint8Array {
+    let v = this.lastOut;
+    if (v === undefined || v.length !== n || v.buffer !== this.u8.buffer || v.byteOffset !== this.outAddr) {
+      v = this.u8.subarray(this.outAddr, this.outAddr + n);
+      this.lastOut = v;
+    }
+    return v;
   }
 
   private checkSize(n: number): void {
@@ -300,7 +315,7 @@ export class Lz4Codec {
   decompressBlockInto(src: Uint8Array, dst: Uint8Array, options?: DecompressBlockOptions): number {
     checkBytes(dst, "dst");
     const n = this.decompressToOut(src, dst.length, options?.exact === true, options?.prefix);
-    dst.set(this.u8.subarray(this.outAddr, this.outAddr + n));
+    dst.set(this.outView(n));
     return n;
   }
 }
