@@ -8,13 +8,16 @@
  * RSS per page on this machine class).
  *
  * Workload (as peers.md §5): N pages (default 100,000), page p = corpus page
- * p mod 8192, stored under offsets 0..N-1 of one swap type; then N loads in
+ * p mod 8192, stored under offsets 0..N-1 of one swap type ("fill", into
+ * fresh memory: every frame is touched for the first time); then N loads in
  * a scrambled order (offset = i × stride mod N), decompressed into a reused
- * page (ours are then all checked byte-exact in an untimed pass). With 2
- * Workers each takes half of the offsets of the same swap type, concurrently
- * (one zcache, one tmem index).
- * Throughput = pages / the slowest Worker's time. Every repeat uses a fresh
- * physical memory.
+ * page (ours are then all checked byte-exact in an untimed pass); then the
+ * same N stores again ("overwrite": the steady state, old copies freed first,
+ * frames and descriptors reused; peers.md's store-overwrite). With 2 Workers
+ * each takes half of the offsets of the same swap type, concurrently (one
+ * zcache, one tmem index). Throughput = pages / the slowest Worker's time.
+ * Every repeat uses a fresh physical memory; baseline and ours run back to
+ * back in each repeat, and ratios are medians of per-repeat ratios.
  *
  * Memory: ours = frames in use after the stores minus frames in use before
  * the tmem index was set up (zpool frames + tmem descriptors + the bucket
@@ -70,13 +73,16 @@ const settle = (): void => { gc(); gc(); };
 
 // ══ Baseline: lru-cache of lz4 (native addon) blocks ══
 
+/** One configuration's throughputs (pages/s) and bytes per stored page. */
+interface Result { store: number; load: number; overwrite: number; bytes: number }
+
 interface Lz4Native {
   encodeBlock(src: Buffer, dst: Buffer): number;
   decodeBlock(src: Buffer, dst: Buffer): number;
   encodeBound(n: number): number;
 }
 
-function baseline(): { store: number; load: number; bytes: number } {
+function baseline(): Result {
   const lz4 = createRequire(import.meta.url)("lz4") as Lz4Native;
   const scratch = Buffer.alloc(lz4.encodeBound(4096));
   const out = Buffer.alloc(4096);
@@ -105,9 +111,20 @@ function baseline(): { store: number; load: number; bytes: number } {
   }
   const load = N / ((performance.now() - t0) / 1000);
   if (ok !== N) throw new Error(`baseline: ${N - ok} pages failed to load`);
+  // Overwrite: store every page again under its key (steady state: the old
+  // block is dropped, a new one allocated).
+  t0 = performance.now();
+  for (let p = 0; p < N; p++) {
+    const src = Buffer.from(corpus, (p % NPAGES) * 4096, 4096);
+    const n = lz4.encodeBlock(src, scratch);
+    let v: Buffer;
+    if (n <= 0 || n >= 4096) { v = Buffer.allocUnsafeSlow(4096); src.copy(v); } else { v = Buffer.allocUnsafeSlow(n); scratch.copy(v, 0, 0, n); }
+    cache.set(p, v);
+  }
+  const overwrite = N / ((performance.now() - t0) / 1000);
   cache.clear();
   settle();
-  return { store, load, bytes };
+  return { store, load, overwrite, bytes };
 }
 
 // ══ Ours: frontswap → zcache, in W Workers ══
@@ -125,7 +142,7 @@ function ask(w: Worker, msg: unknown): Promise<Reply> {
   });
 }
 
-async function ours(workers: number, zpool: string): Promise<{ store: number; load: number; bytes: number; stored: number; stats: object }> {
+async function ours(workers: number, zpool: string): Promise<Result & { stored: number; stats: object }> {
   const frames = Math.ceil((N * 4096 * 0.8) / 4096) + 8192;
   const pm = await PhysicalMemory.create({ frames, maxWorkers: 8 });
   const used0 = pm.stats().usedFrames;
@@ -150,11 +167,15 @@ async function ours(workers: number, zpool: string): Promise<{ store: number; lo
   const bad = ld.reduce((a, r) => a + r.bad, 0);
   const loaded = ld.reduce((a, r) => a + r.ok, 0);
   if (bad !== 0 || loaded !== stored) throw new Error(`frontswap: ${bad} wrong pages, ${loaded} of ${stored} loaded`);
+  // Overwrite (steady state): every offset stored again; the old copy is
+  // flushed first and its frames and descriptors are reused.
+  const ow = await Promise.all(ws.map((w, i) => ask(w, { cmd: "store", type: 0, ...part(i) })));
+  const overwriteMs = Math.max(...ow.map((r) => r.ms));
   const stats = z.stats();
   for (const w of ws) { w.postMessage({ cmd: "exit" }); await new Promise((r) => w.once("exit", r)); }
   pm.detach();
   // Loads are counted over every offset tried; misses of rejected pages are part of the work.
-  return { store: N / (storeMs / 1000), load: N / (loadMs / 1000), bytes, stored, stats };
+  return { store: N / (storeMs / 1000), load: N / (loadMs / 1000), overwrite: N / (overwriteMs / 1000), bytes, stored, stats };
 }
 
 const zpoolArg = process.argv.indexOf("--zpool");
@@ -167,15 +188,15 @@ try {
   console.warn(`bench/frontswap: zpool driver "${zpool}" is not usable here (${String(e)}); using zbud`);
   zpool = "zbud";
 }
-const base: Array<{ store: number; load: number; bytes: number }> = [];
+const base: Result[] = [];
 const one: Array<Awaited<ReturnType<typeof ours>>> = [];
 const two: Array<Awaited<ReturnType<typeof ours>>> = [];
 for (let r = 0; r < REPEATS; r++) {
   base.push(baseline());
   one.push(await ours(1, zpool));
   two.push(await ours(2, zpool));
-  console.error(`repeat ${r + 1}/${REPEATS}: baseline ${base[r]!.store.toFixed(0)}/${base[r]!.load.toFixed(0)}, ` +
-    `1W ${one[r]!.store.toFixed(0)}/${one[r]!.load.toFixed(0)}, 2W ${two[r]!.store.toFixed(0)}/${two[r]!.load.toFixed(0)} pages/s`);
+  const f = (x: Result): string => `${x.store.toFixed(0)}/${x.overwrite.toFixed(0)}/${x.load.toFixed(0)}`;
+  console.error(`repeat ${r + 1}/${REPEATS} (fill/overwrite/load pages/s): baseline ${f(base[r]!)}, 1W ${f(one[r]!)}, 2W ${f(two[r]!)}`);
 }
 /**
  * Controls: the same 1-vs-2 Worker split for work that shares nothing, run
@@ -213,18 +234,24 @@ for (let r = 0; r < REPEATS; r++) {
   ctlLz4.push((await control(2, "lz4")) / (await control(1, "lz4")));
 }
 
-const m = (xs: Array<{ store: number; load: number; bytes: number }>, k: "store" | "load" | "bytes"): number => median(xs.map((x) => x[k]));
+type K = "store" | "overwrite" | "load";
+const m = (xs: Result[], k: K | "bytes"): number => median(xs.map((x) => x[k]));
+/** Median over repeats of the per-repeat ratio (each repeat runs both sides back to back: robust to load drift). */
+const ratio = (xs: Result[], ys: Result[], k: K): number => median(xs.map((x, i) => x[k] / ys[i]![k]));
+const row = (subject: string, workers: number, xs: Result[], bytes: number): Row => ({
+  subject, workers, "fill pages/s": m(xs, "store"), "overwrite pages/s": m(xs, "overwrite"), "load pages/s": m(xs, "load"), "B/page": bytes,
+  "fill ×": ratio(xs, base, "store"), "overwrite ×": ratio(xs, base, "overwrite"), "load ×": ratio(xs, base, "load"),
+});
 // RSS only grows the first time: later repeats reuse the heap the first one freed.
-const b = { store: m(base, "store"), load: m(base, "load"), bytes: base[0]!.bytes };
 const rows: Row[] = [
-  { subject: "lru-cache 11 + lz4 0.6.5 (native)", workers: 1, "store pages/s": b.store, "load pages/s": b.load, "B/page": b.bytes, "store ×": 1, "load ×": 1 },
-  { subject: `frontswap → zcache (${zpool})`, workers: 1, "store pages/s": m(one, "store"), "load pages/s": m(one, "load"), "B/page": m(one, "bytes"),
-    "store ×": m(one, "store") / b.store, "load ×": m(one, "load") / b.load },
-  { subject: `frontswap → zcache (${zpool})`, workers: 2, "store pages/s": m(two, "store"), "load pages/s": m(two, "load"), "B/page": m(two, "bytes"),
-    "store ×": m(two, "store") / b.store, "load ×": m(two, "load") / b.load },
+  row("lru-cache 11 + lz4 0.6.5 (native)", 1, base, base[0]!.bytes),
+  row(`frontswap → zcache (${zpool})`, 1, one, m(one, "bytes")),
+  row(`frontswap → zcache (${zpool})`, 2, two, m(two, "bytes")),
 ];
-const scaling: Row[] = [{ "2W/1W store": m(two, "store") / m(one, "store"), "2W/1W load": m(two, "load") / m(one, "load"),
-  "control 2W/1W: int loop": median(ctlLoop), "control 2W/1W: native lz4": median(ctlLz4), "stored of offered": `${one[0]!.stored}/${N}`, repeats: REPEATS }];
+const scaling: Row[] = [{
+  "2W/1W fill": ratio(two, one, "store"), "2W/1W overwrite": ratio(two, one, "overwrite"), "2W/1W load": ratio(two, one, "load"),
+  "control 2W/1W: int loop": median(ctlLoop), "control 2W/1W: native lz4": median(ctlLz4), "stored of offered": `${one[0]!.stored}/${N}`, repeats: REPEATS,
+}];
 report("frontswap", { "frontswap store/load vs lru-cache + lz4 (anon corpus)": rows, "scaling": scaling },
-  { pages: N, zpool, zcacheStats: one[one.length - 1]!.stats,
-    notes: "B/page: ours = physical frames (zpool + tmem metadata) per stored page; baseline = ΔRSS after GC per page. Loads in scrambled order (i × stride mod N) in both; ours are verified byte-exact in an untimed pass." });
+  { pages: N, zpool, zcacheStats: one[one.length - 1]!.stats, raw: { baseline: base, oneWorker: one.map(({ stats: _s, ...r }) => r), twoWorkers: two.map(({ stats: _s, ...r }) => r), ctlLoop, ctlLz4 },
+    notes: "fill = first store of N pages into fresh memory (first touch of every frame); overwrite = the same N stores again (steady state: old copies freed, frames and descriptors reused); ratios = median over repeats of per-repeat ratios. B/page: ours = physical frames (zpool + tmem metadata) per stored page; baseline = ΔRSS after GC per page (first repeat). Loads in scrambled order (i × stride mod N) in both; ours are verified byte-exact in an untimed pass." });
