@@ -60,7 +60,7 @@
 // test/tmem*.test.ts, ../shared/reference/kernel.md §1.2.
 
 import {
-  ROOT_TMEM, ROOT_TMEM_SIZE, PAGE_SIZE, OWNER_TMEM, E_INVAL, E_NOMEM, E_NOENT, E_BUSY, E_NOSPC, E_EXIST,
+  ROOT_TMEM, ROOT_TMEM_SIZE, PAGE_SIZE, OWNER_TMEM, E_INVAL, E_NOMEM, E_BUSY, E_NOSPC, E_EXIST,
   nrFrames, scratchBase, SCRATCH_IO, pfnToAddress, DEBUG,
   CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF,
 } from "./common";
@@ -1194,5 +1194,3 @@ export function tmem_out_area(): usize {
   return outBase();
 }
 
-// Silence unused-import warnings for codes documented above.
-if (E_NOENT == 0 || E_BUSY == 0) ERROR("errno table");
