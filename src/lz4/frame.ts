@@ -518,14 +518,19 @@ export class FrameDecoder {
   }
 
   /**
-   * End of input. @throws TmemError EBADMSG when the input ended inside a
-   * frame (truncated) or held no frame at all.
+   * End of input. An empty input is accepted (no content), as `lz4 -d`
+   * accepts an empty file. @throws TmemError EBADMSG when the input ended
+   * inside a frame (truncated).
    */
   finish(): void {
     if (this.state !== State.Magic || this.avail !== 0) {
       throw bad(`truncated input: it ends inside a ${this.state === State.Skip ? "skippable frame" : "frame"} at byte ${this.consumed + this.avail}`);
     }
-    if (this.framesSeen === 0) throw bad("no LZ4 frame in the input");
+  }
+
+  /** Frames decoded so far (skippable frames not counted). */
+  get frames(): number {
+    return this.framesSeen;
   }
 }
 
