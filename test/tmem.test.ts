@@ -83,6 +83,24 @@ describe("tmem core", () => {
     tc.destroyPool(p, free);
   });
 
+  it("destroying a pool while a reader has a page pinned frees that page once, at unpin", () => {
+    const p = tc.newPool({ persistent: true });
+    const oid = oidFrom(77);
+    tc.put(p, oid, 0, 1, 1, 1, free);
+    tc.put(p, oid, 1, 2, 2, 2, free);
+    expect(tc.get(p, oid, 1, GetMode.KEEP)).toBe(true);
+    const pin = tc.pin;
+    freed.length = 0;
+    expect(tc.destroyPool(p, free)).toBe(true);
+    expect(freed).toEqual([[1, 1, 1, p]]); // the pinned one waits for its reader
+    expect(tc.poolInfo(p).state).toBe("free");
+    const q = tc.newPool({ persistent: true }); // the slot may be reused at once
+    tc.unpin(pin, free);
+    expect(freed).toEqual([[1, 1, 1, p], [2, 2, 2, p]]);
+    expect(tc.poolInfo(q).pages).toBe(0);
+    tc.destroyPool(q, free);
+  });
+
   it("flush object removes exactly that object's pages, across many chains", () => {
     const p = tc.newPool({ persistent: true });
     const a = oidFrom(1000), b = oidFrom(1001);
