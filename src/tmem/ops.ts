@@ -15,8 +15,9 @@
  * A frontend's chain of registered backends is a list of instance ids in
  * shared memory; a Worker that meets an instance it has not opened yet looks
  * its `type` up here and opens it ({@link openBackend}). zcache and the raw
- * backend are registered by the modules that define them; a user backend
- * type must be registered in every Worker that uses the frontends.
+ * backend are registered by the frontends themselves when first used
+ * (builtins.ts); a user backend type must be registered in every Worker that
+ * uses the frontends.
  *
  * Concurrency: the registry is per thread (no locks). Backend methods may be
  * called from any Worker concurrently, except that one key must not be put
