@@ -106,13 +106,19 @@ let lastError: i32 = 0;
 
 // ══ Helpers ══
 
-/** Root address of pool id `pool` (root pfn + 1), or 0 if it is not a live pool. */
+/**
+ * Root address of pool id `pool` (root pfn + 1), or 0 if it is not a live
+ * pool: the frame must start with the magic and the pool's own id. (It reads
+ * only the root's first line, which no hot path writes: checking the frame's
+ * FrameMeta owner instead would read a line that frees of neighbouring frames
+ * write, from any Worker.)
+ */
 // @ts-ignore: decorator
 @inline function poolRoot(pool: u32): usize {
   if (pool == 0 || pool > nrFrames) return 0;
-  if (atomic.load<u32>(pfnToMeta(pool - 1) + offsetof<FrameMeta>("owner")) != OWNER_META) return 0;
   const root = pfnToAddress(pool - 1);
   if (atomic.load<u32>(root + offsetof<ZsPool>("magic")) != ZS_POOL_MAGIC) return 0;
+  if (load<u32>(root + offsetof<ZsPool>("self")) != pool) return 0;
   return root;
 }
 
@@ -145,8 +151,10 @@ let lastError: i32 = 0;
  * else 0. Lock-free: the caller re-checks under the class lock.
  */
 function lookupHandle(root: usize, handle: u32): usize {
+  // No handleBrk check: an entry never handed out lies in a missing leaf
+  // (tableEntry gives 0) or in a leaf zeroed at creation (no ALLOC bit).
   const idx = handle & HANDLE_IDX_MASK;
-  if (idx == 0 || idx >= atomic.load<u32>(root + offsetof<ZsPool>("handleBrk"))) return 0;
+  if (idx == 0) return 0;
   const e = tableEntry(root + POOL_HANDLE_DIR, idx, HANDLE_ENTRY_SHIFT);
   if (e == 0) return 0;
   const info = atomic.load<u32>(e + offsetof<HandleEntry>("word1"));
@@ -394,6 +402,7 @@ export function zs_create_pool(maxPages: u32): i32 {
   // Index 255 is never looked up (4096 is index 254); map it to the huge class all the same.
   store<u8>(root + POOL_CLASS_MAP + ZS_SIZE_CLASSES, load<u8>(root + POOL_CLASS_MAP + ZS_SIZE_CLASSES - 1));
   const p = pool_(root);
+  p.self = rootPfn + 1;
   p.maxPages = maxPages;
   p.nrClasses = n;
   p.hugeClass = <u32>load<u8>(root + POOL_CLASS_MAP + ZS_SIZE_CLASSES - 1);

@@ -295,6 +295,8 @@ if (CLASS_LISTS_OFF + (ZS_FULL + 1) * 4 > 1 << CLASS_SHIFT) ERROR("SizeClass mus
 @unmanaged export class ZsPool {
   /** ZS_POOL_MAGIC while the pool lives. */
   magic: u32;
+  /** The pool's own id (root pfn + 1): with the magic, what makes a frame a pool root. */
+  self: u32;
   /** Most frames per zspage (chain length). */
   maxPages: u32;
   /** Kept classes, the huge class included. */
