@@ -22,15 +22,19 @@
 //
 // Concurrency: any instance may call any function here concurrently.
 // lock ordering (outermost first; never take an earlier lock while holding a
-// later one):
-//   1. zpool registry lock          (ROOT_ZPOOL)            [zpool.ts]
-//   2. tmem pool-table lock          (ROOT_TMEM)             [tmem.ts]
-//   3. tmem per-bucket locks         (one per hash bucket)   [tmem.ts]
-//   4. zcache LRU lock                                       [zcache]
-//   5. allocator pool lock, then per-class locks (one class at a time)
-//   6. the frame allocator and scratch slots are lock-free (frames.ts)
+// later one; each file's essay details its own levels):
+//   1. frontend registration lock   (cleancache/frontswap state)  [src/tmem/shared.ts]
+//   2. zpool pool-table lock         (ROOT_ZPOOL)                   [src/zpool/zpool.ts]
+//   3. tmem pool-table lock          (ROOT_TMEM)                    [tmem.ts]
+//   4. tmem stripe locks, one at a time (hash buckets)              [tmem.ts]
+//   5. tmem LRU-domain lock; eviction holds it and only TRY-locks
+//      stripes, so the reverse order can never wait                 [tmem.ts]
+//   6. allocator locks: zsmalloc class lock, then (only when a table
+//      grows) its pool grow lock; zbud's one pool lock              [zsmalloc.ts, zbud.ts]
+//   7. the frame allocator and scratch slots are lock-free          [frames.ts]
 //
-// See also: frames.ts (lock-free frame free list), test/locks.test.ts.
+// See also: frames.ts (lock-free frame free list), test/workers.test.ts (locks
+// under contention, and on an instance that may not block).
 
 import { canBlock } from "./common";
 
