@@ -613,6 +613,21 @@ export function zbud_mapped(): u32 {
   return mappedHandle;
 }
 
+/**
+ * How full data frame `pfn` is, for a memory map: chunks used (header
+ * included) as a percent of the frame, 0..100; -E_INVAL when `pfn` is not a
+ * zbud data frame. Reads without the pool lock: a snapshot for display.
+ */
+export function zbud_frame_info(pfn: u32): i32 {
+  if (pfn >= nrFrames) return -E_INVAL;
+  const meta = changetype<FrameMeta>(pfnToMeta(pfn));
+  if (atomic.load<u32>(changetype<usize>(meta) + offsetof<FrameMeta>("owner")) != OWNER_ZBUD) return -E_INVAL;
+  if (meta.priv1 == ZBUD_POOL_MAGIC) return -E_INVAL;
+  const h = header(pfn);
+  const used: u32 = 1 + <u32>h.firstChunks + <u32>h.lastChunks;
+  return <i32>((used * 100) / (NCHUNKS + 1));
+}
+
 /** Data frames of pool `id` (the kernel's zbud_get_pool_size), or -E_INVAL. */
 export function zbud_get_pool_size(id: u32): i32 {
   const pool = poolFromId(id);

@@ -576,6 +576,32 @@ function freeLocked(root: usize, cls: usize, c: u32, handle: u32, e: usize): i32
   return 0;
 }
 
+/**
+ * What frame `pfn` holds for pool `pool`, for a memory map: the class slot
+ * size in bytes << 8 | how full its zspage is in percent (0..100). A huge
+ * object's frame is 4096 << 8 | 100. Returns -E_INVAL when the frame is not a
+ * frame of one of this pool's zspages. Reads without the class lock: a
+ * snapshot for display, exact only when no Worker changes the class meanwhile.
+ */
+export function zs_frame_info(pool: u32, pfn: u32): i32 {
+  const root = poolRoot(pool);
+  if (root == 0 || pfn >= nrFrames) return -E_INVAL;
+  const meta = changetype<FrameMeta>(pfnToMeta(pfn));
+  if (atomic.load<u32>(changetype<usize>(meta) + offsetof<FrameMeta>("owner")) != OWNER_ZSMALLOC) return -E_INVAL;
+  const id = meta.priv0;
+  if (id == HUGE_MARK) return <i32>((PAGE_SIZE << 8) | 100);
+  const p = meta.priv1;
+  if (id == 0 || p >= ZS_MAX_CHAIN) return -E_INVAL;
+  const za = tableEntry(root + POOL_ZSPAGE_DIR, id, ZSPAGE_SHIFT);
+  if (za == 0 || zspageFrame(za, p) != pfn) return -E_INVAL;
+  const zs = changetype<Zspage>(za);
+  if (<u32>zs.cls >= pool_(root).nrClasses) return -E_INVAL;
+  const sc = class_(classAddress(root, zs.cls));
+  const objs: u32 = sc.objs == 0 ? 1 : sc.objs;
+  const fill: u32 = zs.inuse >= objs ? 100 : (zs.inuse * 100) / objs;
+  return <i32>((sc.size << 8) | fill);
+}
+
 /** zs_obj_size: the size `handle` was allocated with, or -E_INVAL. */
 export function zs_obj_size(pool: u32, handle: u32): i32 {
   const root = poolRoot(pool);

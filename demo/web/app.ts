@@ -12,7 +12,7 @@
  */
 import type { PhysicalMemory } from "../../bindings/physmem.js";
 import { decompressFrame } from "../../src/lz4/frame.js";
-import { simulate, type ProcessResult, type SimulateResult, type WorkerProcessMessage } from "../../src/sim/simulate.js";
+import { memoryMap, simulate, zsmallocPoolsOf, type ProcessResult, type SimulateResult, type WorkerProcessMessage } from "../../src/sim/simulate.js";
 import { cycle } from "../../src/sim/pages.js";
 import { frameColor, legend } from "../../src/sim/memmap.js";
 import type { Zcache } from "../../src/zcache.js";
@@ -81,21 +81,24 @@ const canvas = $("map") as HTMLCanvasElement;
 const ctx = canvas.getContext("2d")!;
 const CELL = 6, COLS = 96;
 
-function drawMap(pm: PhysicalMemory): void {
+function drawMap(pm: PhysicalMemory, z: Zcache): void {
   const n = pm.frames;
   const rows = Math.ceil(n / COLS);
   if (canvas.height !== rows * CELL) canvas.height = rows * CELL;
   canvas.width = COLS * CELL;
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  const frames = [];
-  for (let pfn = 0; pfn < n; pfn++) {
-    const owner = pm.core.frame_owner(pfn);
-    const f = { owner, classSize: 0, fill: owner ? 1 : 0 };
-    frames.push(f);
+  const frames = memoryMap(pm, zsmallocPoolsOf(z));
+  frames.forEach((f, pfn) => {
+    const x = (pfn % COLS) * CELL, y = Math.floor(pfn / COLS) * CELL;
+    ctx.fillStyle = "#f4f4f4";
+    ctx.fillRect(x, y, CELL - 1, CELL - 1);
+    if (f.owner === 0) return;
+    // The colored part rises from the bottom with the frame's fill level.
+    const h = Math.max(1, Math.round((CELL - 1) * f.fill));
     ctx.fillStyle = frameColor(f);
-    ctx.fillRect((pfn % COLS) * CELL, Math.floor(pfn / COLS) * CELL, CELL - 1, CELL - 1);
-  }
+    ctx.fillRect(x, y + CELL - 1 - h, CELL - 1, h);
+  });
   $("legend").innerHTML = legend(frames).map((l) => `<span style="background:${l.color}"></span>${l.name} ${l.count}`).join("");
 }
 
@@ -144,14 +147,14 @@ async function run(): Promise<DemoResult> {
   let z: Zcache | undefined;
   let done = 0, total = 1;
   const progress = $("progress") as HTMLProgressElement;
-  const timer = setInterval(() => { if (pm && z) { drawMap(pm); showCounters(liveRows(z, done, total)); } }, 150);
+  const timer = setInterval(() => { if (pm && z) { drawMap(pm, z); showCounters(liveRows(z, done, total)); } }, 150);
   try {
     const r = await simulate({
       pages, ram: Math.floor(n / 4), workers, allocator,
       yieldEvery: isolated && workers > 1 ? 0 : 2048,
       allowUnisolated: !isolated,
       spawn,
-      onStart: (p, zc) => { pm = p; z = zc; drawMap(p); },
+      onStart: (p, zc) => { pm = p; z = zc; drawMap(p, zc); },
       onProgress: (d, t) => { done = d; total = t; progress.value = d / t; },
     });
     clearInterval(timer);

@@ -26,7 +26,7 @@
  * @module
  */
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../../bindings/physmem.js";
-import { PAGE_SIZE } from "../../bindings/layout.js";
+import { Owner, PAGE_SIZE } from "../../bindings/layout.js";
 import { argCheck } from "../../bindings/status.js";
 import { Frontswap } from "../frontswap.js";
 import { Zcache, type ZcacheStats } from "../zcache.js";
@@ -295,14 +295,35 @@ async function replay(allocator: string, sizes: number[]): Promise<{ frames: num
   }
 }
 
-/** Per-frame owner and fill, for the memory map. */
-export function memoryMap(pm: PhysicalMemory): FrameInfo[] {
+/**
+ * Per-frame owner, size class and fill, for the memory map. `zsPools` are the
+ * driver-level ids of the zsmalloc pools whose frames should show their size
+ * class (a zsmalloc frame of another pool shows as simply in use). A snapshot:
+ * read without locks while Workers may be changing it.
+ */
+export function memoryMap(pm: PhysicalMemory, zsPools: readonly number[] = []): FrameInfo[] {
   const out: FrameInfo[] = [];
+  const core = pm.core;
   for (let pfn = 0; pfn < pm.frames; pfn++) {
-    const owner = pm.core.frame_owner(pfn);
-    out.push({ owner, classSize: 0, fill: owner === 0 ? 0 : 1 });
+    const owner = core.frame_owner(pfn);
+    const f: FrameInfo = { owner, classSize: 0, fill: owner === 0 ? 0 : 1 };
+    if (owner === Owner.ZSMALLOC) {
+      for (const pool of zsPools) {
+        const info = core.zs_frame_info(pool, pfn);
+        if (info >= 0) { f.classSize = info >>> 8; f.fill = (info & 0xff) / 100; break; }
+      }
+    } else if (owner === Owner.ZBUD) {
+      const fill = core.zbud_frame_info(pfn);
+      if (fill >= 0) f.fill = fill / 100;
+    }
+    out.push(f);
   }
   return out;
+}
+
+/** The driver-level ids of a zcache's zsmalloc pools (none for another driver). */
+export function zsmallocPoolsOf(z: Zcache): number[] {
+  return [z.ephemeral, z.persistent].filter((p) => p.type === "zsmalloc").map((p) => p.backend.id);
 }
 
 /**
@@ -399,7 +420,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       effectiveRatio: r.frames ? r.objects / r.frames : 0,
     });
   }
-  const memmap = memoryMap(pm);
+  const memmap = memoryMap(pm, zsmallocPoolsOf(zcache));
   const result: SimulateResult = {
     allocator, workers, workingSetPages: n, ramPages: o.ram, frames,
     processes, totals, storedPages,
