@@ -14,6 +14,16 @@
 // initialisation, and the hottest (most recently freed) frames are reused
 // first.
 //
+// Each attached Worker also keeps a small cache of free frames of its own
+// (the kernel's per-CPU page lists): frees go to it and allocations come from
+// it, so alloc/free pairs never touch the shared stack head; it is refilled
+// and flushed a batch at a time, a whole chain per compare-and-swap. Frames in
+// one Worker's cache are free (the counters say so) but not available to the
+// others: up to PCP_HIGH frames per attached Worker. The kernel drains per-CPU
+// lists on an allocation failure; a Worker cannot drain another's, so near a
+// full memory one Worker may see -E_NOMEM while another caches a few frames.
+// Detach flushes the cache; attach flushes what a dead previous holder left.
+//
 // Guarantee: a frame is handed out to at most one caller until it is freed;
 // a free of a frame that is not allocated (double free, forged pfn) returns
 // -E_INVAL and changes nothing; running out returns -E_NOMEM, never a trap.
@@ -64,6 +74,145 @@ if (offsetof<FrameMeta>() != FRAME_META_SIZE) ERROR("FrameMeta must be 16 bytes"
 // @ts-ignore: decorator
 @inline export function pfnToMeta(pfn: u32): usize {
   return metaBase + (<usize>pfn << 4);
+}
+
+// ══ Per-Worker frame cache (pcp) ══
+//
+// ╒══ pcp list of slot s, at CTRL_BASE + PCP_OFF + s * PCP_STRIDE ══╕
+// │ count: u32 │ pfn: u32[PCP_MAX]  (pfn[count - 1] is handed out next) │
+// ╘═════════════════════════════════════════════════════════════════╛
+// Only the instance holding slot s touches its list, so plain loads and
+// stores suffice.
+
+/** Offset of the pcp lists in the control block (after the subsystem roots). */
+// @ts-ignore: decorator
+@inline const PCP_OFF: usize = 36864;
+/** Bytes per slot's list. */
+// @ts-ignore: decorator
+@inline const PCP_STRIDE: usize = 112;
+/** Capacity of a list: (112 - 4) / 4. */
+// @ts-ignore: decorator
+@inline const PCP_MAX: u32 = 27;
+/**
+ * Frames moved between a list and the shared stack at a time. Larger batches
+ * touch the stack head less often; they also strand more frames per Worker.
+ */
+// @ts-ignore: decorator
+@inline const PCP_BATCH: u32 = 8;
+/** A free that finds the list this full first flushes PCP_BATCH frames. */
+// @ts-ignore: decorator
+@inline const PCP_HIGH: u32 = 24;
+if (PCP_OFF + <usize>MAX_WORKERS * PCP_STRIDE > 65536) ERROR("pcp lists overflow the control block");
+if (<u32>4 + PCP_MAX * 4 > <u32>PCP_STRIDE || PCP_HIGH + 1 > PCP_MAX) ERROR("pcp list geometry");
+
+// @ts-ignore: decorator
+@inline function pcpList(slot: i32): usize {
+  return CTRL_BASE + PCP_OFF + <usize>slot * PCP_STRIDE;
+}
+
+/**
+ * Push `n` frames, list[from .. from+n), onto the shared stack as one chain
+ * (one compare-and-swap). They must already be free (owner 0).
+ */
+function stackPushChain(list: usize, from: u32, n: u32): void {
+  const head = CTRL_BASE + CTRL_FREE_HEAD_OFF;
+  // Link list[from] -> list[from+1] -> ... -> list[from+n-1] -> old top.
+  for (let i: u32 = 0; i + 1 < n; i++) {
+    const p = load<u32>(list + 4 + (<usize>(from + i) << 2));
+    const q = load<u32>(list + 4 + (<usize>(from + i + 1) << 2));
+    atomic.store<u32>(pfnToMeta(p) + offsetof<FrameMeta>("link"), q + 1);
+  }
+  const first = load<u32>(list + 4 + (<usize>from << 2));
+  const last = load<u32>(list + 4 + (<usize>(from + n - 1) << 2));
+  for (;;) {
+    const old = atomic.load<i64>(head);
+    atomic.store<u32>(pfnToMeta(last) + offsetof<FrameMeta>("link"), <u32>old);
+    const tag = (old >>> 32) + 1;
+    if (atomic.cmpxchg<i64>(head, old, (tag << 32) | <i64>(first + 1)) == old) return;
+  }
+}
+
+/**
+ * Refill an empty list with up to PCP_BATCH frames: a chain off the shared
+ * stack in one compare-and-swap, else never-used frames above brk. Stored so
+ * that the frame that would have come off the stack first is handed out first.
+ * Returns the new count (0 when no frame is free anywhere but other lists).
+ */
+function pcpRefill(list: usize): u32 {
+  const n = pcpRefillFromStack(list);
+  if (n > 0) return n;
+  // Stack empty: take never-used frames from above brk.
+  const brkp = CTRL_BASE + CTRL_BRK_OFF;
+  let b = atomic.load<u32>(brkp);
+  while (b < nrFrames) {
+    const e = b + PCP_BATCH < nrFrames ? b + PCP_BATCH : nrFrames;
+    const seen = atomic.cmpxchg<u32>(brkp, b, e);
+    if (seen == b) {
+      const k = e - b;
+      for (let i: u32 = 0; i < k; i++) store<u32>(list + 4 + (<usize>(k - 1 - i) << 2), b + i);
+      store<u32>(list, k);
+      return k;
+    }
+    b = seen;
+  }
+  // brk is exhausted; a free may have landed on the stack meanwhile.
+  return pcpRefillFromStack(list);
+}
+
+/**
+ * Move a chain of up to PCP_BATCH frames off the shared stack into the empty
+ * `list` in one compare-and-swap. Returns how many (0 when the stack is empty).
+ * (Two functions rather than one loop with a `break`: asc 0.28 dropped the
+ * code after such a loop.)
+ */
+function pcpRefillFromStack(list: usize): u32 {
+  const head = CTRL_BASE + CTRL_FREE_HEAD_OFF;
+  let old = atomic.load<i64>(head);
+  while (<u32>old != 0) {
+    const top = <u32>old;
+    // Walk up to PCP_BATCH links; stale reads are caught by the tag below.
+    let n: u32 = 1;
+    let last = top;
+    let nx = atomic.load<u32>(pfnToMeta(last - 1) + offsetof<FrameMeta>("link"));
+    while (n < PCP_BATCH && nx != 0 && nx <= nrFrames) {
+      last = nx;
+      n++;
+      nx = atomic.load<u32>(pfnToMeta(last - 1) + offsetof<FrameMeta>("link"));
+    }
+    const tag = (old >>> 32) + 1;
+    const seen = atomic.cmpxchg<i64>(head, old, (tag << 32) | <i64>nx);
+    if (seen == old) {
+      // The chain top..last is ours now (the tag proves no one changed it).
+      let p = top;
+      for (let i: u32 = 0; i < n; i++) {
+        store<u32>(list + 4 + (<usize>(n - 1 - i) << 2), p - 1);
+        p = load<u32>(pfnToMeta(p - 1) + offsetof<FrameMeta>("link"));
+      }
+      store<u32>(list, n);
+      return n;
+    }
+    old = seen;
+  }
+  return 0;
+}
+
+/**
+ * Flush every frame of slot `slot`'s list to the shared stack. Entries that
+ * are not free frames (a list a dead Worker left half-written) are dropped.
+ */
+function pcpDrain(slot: i32): void {
+  const list = pcpList(slot);
+  let n = load<u32>(list);
+  if (n > PCP_MAX) n = PCP_MAX;
+  let k: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const p = load<u32>(list + 4 + (<usize>i << 2));
+    if (p >= nrFrames || atomic.load<u32>(pfnToMeta(p) + offsetof<FrameMeta>("owner")) != 0) continue;
+    store<u32>(list + 4 + (<usize>k << 2), p);
+    k++;
+  }
+  if (k > 0) stackPushChain(list, 0, k);
+  store<u32>(list, 0);
 }
 
 // ══ Format and attach ══
@@ -128,6 +277,8 @@ export function pmAttach(hashLo: u32, hashHi: u32, block: bool): i32 {
       setInstanceLayout(load<u32>(c + CTRL_NFRAMES_OFF), load<u32>(c + CTRL_FRAMES_BASE_OFF),
         load<u32>(c + CTRL_META_BASE_OFF),
         <usize>load<u32>(c + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>ssize, ssize, <i32>slot, block);
+      // A previous holder that died without detaching may have left frames here.
+      pcpDrain(<i32>slot);
       return <i32>slot;
     }
   }
@@ -138,6 +289,7 @@ export function pmAttach(hashLo: u32, hashHi: u32, block: bool): i32 {
 export function pmDetach(): i32 {
   const slot = workerSlot;
   if (slot < 0) return -E_INVAL;
+  pcpDrain(slot);
   const word = CTRL_BASE + CTRL_WORKER_MAP_OFF + ((<u32>slot >> 5) << 2);
   atomic.and<u32>(word, ~(<u32>1 << (<u32>slot & 31)));
   setInstanceLayout(0, 0, 0, 0, 0, -1, true);
@@ -167,29 +319,20 @@ export function pmScratch(): usize {
  */
 export function frameAlloc(owner: u32): i32 {
   if (owner == 0 || owner >= MAX_OWNERS) return -E_INVAL;
-  const head = CTRL_BASE + CTRL_FREE_HEAD_OFF;
   let pfn: u32 = 0;
-  for (;;) {
-    const old = atomic.load<i64>(head);
-    const top = <u32>old;
-    if (top == 0) {
-      // Stack empty: take a never-used frame from above brk.
-      const brkp = CTRL_BASE + CTRL_BRK_OFF;
-      let b = atomic.load<u32>(brkp);
-      while (b < nrFrames) {
-        const seen = atomic.cmpxchg<u32>(brkp, b, b + 1);
-        if (seen == b) break;
-        b = seen;
-      }
-      if (b < nrFrames) { pfn = b; break; }
-      // brk is exhausted; a free may have landed meanwhile.
-      if (<u32>atomic.load<i64>(head) != 0) continue;
-      return -E_NOMEM;
-    }
-    // A stale `next` (top popped and pushed again meanwhile) is caught by the tag.
-    const next = atomic.load<u32>(pfnToMeta(top - 1) + offsetof<FrameMeta>("link"));
-    const tag = (old >>> 32) + 1;
-    if (atomic.cmpxchg<i64>(head, old, (tag << 32) | <i64>next) == old) { pfn = top - 1; break; }
+  const slot = workerSlot;
+  if (slot >= 0) {
+    // This Worker's list first; refill it a batch at a time.
+    const list = pcpList(slot);
+    let n = load<u32>(list);
+    if (n == 0) n = pcpRefill(list);
+    if (n == 0) return -E_NOMEM;
+    pfn = load<u32>(list + 4 + (<usize>(n - 1) << 2));
+    store<u32>(list, n - 1);
+  } else {
+    const r = stackPop();
+    if (r < 0) return r;
+    pfn = <u32>r;
   }
   const meta = pfnToMeta(pfn);
   atomic.store<u32>(meta + offsetof<FrameMeta>("owner"), owner);
@@ -199,6 +342,34 @@ export function frameAlloc(owner: u32): i32 {
   atomic.add<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (<usize>owner << 2), 1);
   atomic.add<u32>(CTRL_BASE + CTRL_NR_USED_OFF, 1);
   return <i32>pfn;
+}
+
+/**
+ * One frame off the shared stack (or from above brk), for an instance that is
+ * not attached and so has no list. Returns the pfn or -E_NOMEM.
+ */
+function stackPop(): i32 {
+  const head = CTRL_BASE + CTRL_FREE_HEAD_OFF;
+  for (;;) {
+    const old = atomic.load<i64>(head);
+    const top = <u32>old;
+    if (top == 0) {
+      const brkp = CTRL_BASE + CTRL_BRK_OFF;
+      let b = atomic.load<u32>(brkp);
+      while (b < nrFrames) {
+        const seen = atomic.cmpxchg<u32>(brkp, b, b + 1);
+        if (seen == b) return <i32>b;
+        b = seen;
+      }
+      if (<u32>atomic.load<i64>(head) != 0) continue;
+      return -E_NOMEM;
+    }
+    // A stale `next` (top popped and pushed again meanwhile) is caught by the tag.
+    const next = atomic.load<u32>(pfnToMeta(top - 1) + offsetof<FrameMeta>("link"));
+    const tag = (old >>> 32) + 1;
+    if (atomic.cmpxchg<i64>(head, old, (tag << 32) | <i64>next) == old) return <i32>(top - 1);
+  }
+  return -E_NOMEM; // not reached: the loop returns
 }
 
 /**
@@ -216,6 +387,20 @@ export function frameFree(pfn: u32, owner: u32): i32 {
   if (atomic.cmpxchg<u32>(ownerp, cur, 0) != cur) return -E_INVAL;
   atomic.sub<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (<usize>cur << 2), 1);
   atomic.sub<u32>(CTRL_BASE + CTRL_NR_USED_OFF, 1);
+  const slot = workerSlot;
+  if (slot >= 0) {
+    // Onto this Worker's list; when it is full, a batch goes to the shared stack first.
+    const list = pcpList(slot);
+    let n = load<u32>(list);
+    if (n >= PCP_HIGH) {
+      stackPushChain(list, 0, PCP_BATCH);
+      n -= PCP_BATCH;
+      memory.copy(list + 4, list + 4 + (<usize>PCP_BATCH << 2), <usize>n << 2);
+    }
+    store<u32>(list + 4 + (<usize>n << 2), pfn);
+    store<u32>(list, n + 1);
+    return 0;
+  }
   const head = CTRL_BASE + CTRL_FREE_HEAD_OFF;
   for (;;) {
     const old = atomic.load<i64>(head);

@@ -181,6 +181,32 @@ describe("attach and detach", () => {
     expect(c.slot).toBe(b.slot);
   });
 
+  it("frames a Worker freed wait in its cache until it detaches (the per-Worker lists)", async () => {
+    const a = await PhysicalMemory.create({ frames: 64, maxWorkers: 2 });
+    const b = await PhysicalMemory.attach(a.handle);
+    const got = Array.from({ length: 64 }, () => b.allocFrame());
+    expect(code(() => a.allocFrame())).toBe("ENOMEM");
+    for (const p of got) b.freeFrame(p);
+    expect(a.stats().freeFrames).toBe(64);
+    // b keeps up to 24 freed frames for itself; a gets the rest, then ENOMEM.
+    const mine: number[] = [];
+    for (;;) {
+      const p = a.core.frame_alloc(Owner.USER);
+      if (p < 0) break;
+      mine.push(p);
+    }
+    expect(mine.length).toBeGreaterThanOrEqual(64 - 24);
+    expect(mine.length).toBeLessThan(64);
+    // b's own allocations still find its cached frames.
+    const again = b.allocFrame();
+    b.freeFrame(again);
+    // Detaching b hands its cache back: a can now take every frame.
+    b.detach();
+    while (a.core.frame_alloc(Owner.USER) >= 0) mine.push(-1);
+    expect(mine.length).toBe(64);
+    expect(a.stats().freeFrames).toBe(0);
+  });
+
   it("refuses a memory formatted by a different build with EPROTO", async () => {
     const a = await PhysicalMemory.create({ frames: 8, build: "release" });
     const debug = await compileCore("debug");
