@@ -137,7 +137,7 @@
 //
 //   [ 4096, 20480)  ROOT_ZPOOL   zpool pool table
 //   [20480, 36864)  ROOT_TMEM    tmem pool table
-//   [36864, 65536)  per-Worker frame lists (pcp), 112 bytes per slot [frames.ts]
+//   [36864, 65536)  per-Worker frame lists (pcp), 128 bytes per slot [frames.ts]
 
 // @ts-ignore: decorator
 @inline export const ROOT_ZPOOL: usize = CTRL_BASE + CTRL_ROOTS_OFF;

@@ -28,7 +28,7 @@
 // a free of a frame that is not allocated (double free, forged pfn) returns
 // -E_INVAL and changes nothing; running out returns -E_NOMEM, never a trap.
 // Trade-off: no contiguous multi-frame allocations (zsmalloc does not need
-// them), and a stack head that every Worker's alloc and free touch.
+// them), and a few free frames parked in each Worker's list (below).
 //
 // Layout: the control block is drawn in common.ts. Per-frame metadata:
 //
@@ -78,21 +78,36 @@ if (offsetof<FrameMeta>() != FRAME_META_SIZE) ERROR("FrameMeta must be 16 bytes"
 
 // ══ Per-Worker frame cache (pcp) ══
 //
-// ╒══ pcp list of slot s, at CTRL_BASE + PCP_OFF + s * PCP_STRIDE ══╕
-// │ count: u32 │ pfn: u32[PCP_MAX]  (pfn[count - 1] is handed out next) │
-// ╘═════════════════════════════════════════════════════════════════╛
-// Only the instance holding slot s touches its list, so plain loads and
-// stores suffice.
+// ╒══ pcp list of slot s, at CTRL_BASE + PCP_OFF + s * PCP_STRIDE ═══════╕
+// │ 0 count: u32 │ 4 pfn: u32[PCP_MAX] (pfn[count - 1] is handed out next) │
+// │ 104 pending: i64 = owner << 32 | (u32) frames held, not yet counted    │
+// ╘═══════════════════════════════════════════════════════════════════════╛
+// Only the instance holding slot s writes its list, so plain loads and
+// stores suffice for it. `pending` batches the per-owner frame counter the
+// same way: a Worker counts its allocations and frees for one owner here and
+// adds them to the shared counter only when it switches owner or detaches, so
+// two Workers never write one counter line per frame. Readers (stats) add
+// every slot's pending count to the shared one; the word is written
+// atomically, so they see a consistent (owner, count) pair.
 
 /** Offset of the pcp lists in the control block (after the subsystem roots). */
 // @ts-ignore: decorator
 @inline const PCP_OFF: usize = 36864;
-/** Bytes per slot's list. */
+/**
+ * Bytes per slot's list: two cache lines, so that no two Workers' lists share
+ * a line (a 112-byte stride made neighbours false-share and halved scaling).
+ */
 // @ts-ignore: decorator
-@inline const PCP_STRIDE: usize = 112;
-/** Capacity of a list: (112 - 4) / 4. */
+@inline const PCP_STRIDE: usize = 128;
+/** Slots with a list: those that fit in the control block; higher slots use the shared stack. */
 // @ts-ignore: decorator
-@inline const PCP_MAX: u32 = 27;
+@inline const PCP_SLOTS: i32 = 224;
+/** Capacity of a list: (104 - 4) / 4. */
+// @ts-ignore: decorator
+@inline const PCP_MAX: u32 = 25;
+/** Offset of the pending owner count in a slot's list. */
+// @ts-ignore: decorator
+@inline const PCP_PENDING: usize = 104;
 /**
  * Frames moved between a list and the shared stack at a time. Larger batches
  * touch the stack head less often; they also strand more frames per Worker.
@@ -102,8 +117,50 @@ if (offsetof<FrameMeta>() != FRAME_META_SIZE) ERROR("FrameMeta must be 16 bytes"
 /** A free that finds the list this full first flushes PCP_BATCH frames. */
 // @ts-ignore: decorator
 @inline const PCP_HIGH: u32 = 24;
-if (PCP_OFF + <usize>MAX_WORKERS * PCP_STRIDE > 65536) ERROR("pcp lists overflow the control block");
-if (<u32>4 + PCP_MAX * 4 > <u32>PCP_STRIDE || PCP_HIGH + 1 > PCP_MAX) ERROR("pcp list geometry");
+if (PCP_OFF + <usize>PCP_SLOTS * PCP_STRIDE > 65536) ERROR("pcp lists overflow the control block");
+if (PCP_OFF % 64 != 0) ERROR("pcp lists must start on a cache line");
+if (<u32>4 + PCP_MAX * 4 > <u32>PCP_PENDING || PCP_PENDING + 8 > PCP_STRIDE || PCP_HIGH + 1 > PCP_MAX) ERROR("pcp list geometry");
+if ((PCP_OFF + PCP_PENDING) % 8 != 0 || PCP_STRIDE % 8 != 0) ERROR("pcp pending words must be 8-byte aligned");
+
+/**
+ * Count `delta` frames for `owner` on behalf of the instance in `slot`:
+ * batched in the slot's pending word while the owner stays the same.
+ */
+function countFrames(slot: i32, owner: u32, delta: i32): void {
+  if (slot < 0 || slot >= PCP_SLOTS) {
+    atomic.add<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (<usize>owner << 2), <u32>delta);
+    return;
+  }
+  const pp = pcpList(slot) + PCP_PENDING;
+  const cur = atomic.load<i64>(pp);
+  const curOwner = <u32>(cur >>> 32);
+  if (curOwner == owner) {
+    atomic.store<i64>(pp, (<i64>owner << 32) | <i64>(<u32>(<i32>cur + delta)));
+    return;
+  }
+  // Switching owner: publish the old owner's count first, then start the new one.
+  if (curOwner != 0) atomic.add<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (<usize>curOwner << 2), <u32>cur);
+  atomic.store<i64>(pp, (<i64>owner << 32) | <i64>(<u32>delta));
+}
+
+/** Publish slot `slot`'s pending count to the shared counters (detach). */
+function flushCount(slot: i32): void {
+  const pp = pcpList(slot) + PCP_PENDING;
+  const cur = atomic.load<i64>(pp);
+  const curOwner = <u32>(cur >>> 32);
+  if (curOwner != 0 && curOwner < MAX_OWNERS) atomic.add<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (<usize>curOwner << 2), <u32>cur);
+  atomic.store<i64>(pp, 0);
+}
+
+/** Frames held by `owner`: its shared counter plus every slot's pending count for it. */
+function ownedFrames(owner: u32): u32 {
+  let n = atomic.load<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (<usize>owner << 2));
+  for (let s: usize = 0; s < <usize>PCP_SLOTS; s++) {
+    const cur = atomic.load<i64>(CTRL_BASE + PCP_OFF + s * PCP_STRIDE + PCP_PENDING);
+    if (<u32>(cur >>> 32) == owner) n += <u32>cur;
+  }
+  return n;
+}
 
 // @ts-ignore: decorator
 @inline function pcpList(slot: i32): usize {
@@ -278,7 +335,7 @@ export function pmAttach(hashLo: u32, hashHi: u32, block: bool): i32 {
         load<u32>(c + CTRL_META_BASE_OFF),
         <usize>load<u32>(c + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>ssize, ssize, <i32>slot, block);
       // A previous holder that died without detaching may have left frames here.
-      pcpDrain(<i32>slot);
+      if (<i32>slot < PCP_SLOTS) { pcpDrain(<i32>slot); flushCount(<i32>slot); }
       return <i32>slot;
     }
   }
@@ -289,7 +346,7 @@ export function pmAttach(hashLo: u32, hashHi: u32, block: bool): i32 {
 export function pmDetach(): i32 {
   const slot = workerSlot;
   if (slot < 0) return -E_INVAL;
-  pcpDrain(slot);
+  if (slot < PCP_SLOTS) { pcpDrain(slot); flushCount(slot); }
   const word = CTRL_BASE + CTRL_WORKER_MAP_OFF + ((<u32>slot >> 5) << 2);
   atomic.and<u32>(word, ~(<u32>1 << (<u32>slot & 31)));
   setInstanceLayout(0, 0, 0, 0, 0, -1, true);
@@ -321,7 +378,7 @@ export function frameAlloc(owner: u32): i32 {
   if (owner == 0 || owner >= MAX_OWNERS) return -E_INVAL;
   let pfn: u32 = 0;
   const slot = workerSlot;
-  if (slot >= 0) {
+  if (slot >= 0 && slot < PCP_SLOTS) {
     // This Worker's list first; refill it a batch at a time.
     const list = pcpList(slot);
     let n = load<u32>(list);
@@ -339,8 +396,8 @@ export function frameAlloc(owner: u32): i32 {
   store<u32>(meta + offsetof<FrameMeta>("link"), 0);
   store<u32>(meta + offsetof<FrameMeta>("priv0"), 0);
   store<u32>(meta + offsetof<FrameMeta>("priv1"), 0);
-  atomic.add<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (<usize>owner << 2), 1);
-  atomic.add<u32>(CTRL_BASE + CTRL_NR_USED_OFF, 1);
+  // Counted per owner (batched per Worker); the total is their sum (framesUsed).
+  countFrames(slot, owner, 1);
   return <i32>pfn;
 }
 
@@ -385,10 +442,9 @@ export function frameFree(pfn: u32, owner: u32): i32 {
   if (cur == 0 || (owner != 0 && cur != owner)) return -E_INVAL;
   // Claim the free: of two racing frees of one frame, exactly one wins.
   if (atomic.cmpxchg<u32>(ownerp, cur, 0) != cur) return -E_INVAL;
-  atomic.sub<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (<usize>cur << 2), 1);
-  atomic.sub<u32>(CTRL_BASE + CTRL_NR_USED_OFF, 1);
   const slot = workerSlot;
-  if (slot >= 0) {
+  countFrames(slot, cur, -1);
+  if (slot >= 0 && slot < PCP_SLOTS) {
     // Onto this Worker's list; when it is full, a batch goes to the shared stack first.
     const list = pcpList(slot);
     let n = load<u32>(list);
@@ -419,11 +475,18 @@ export function frameOwner(pfn: u32): i32 {
 
 /** Frames currently allocated (all owners). */
 export function framesUsed(): u32 {
-  return atomic.load<u32>(CTRL_BASE + CTRL_NR_USED_OFF);
+  // The sum over owners: exact when no Worker allocates or frees meanwhile.
+  let n: u32 = 0;
+  for (let o: usize = 1; o < MAX_OWNERS; o++) n += atomic.load<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (o << 2));
+  for (let s: usize = 0; s < <usize>PCP_SLOTS; s++) {
+    const cur = atomic.load<i64>(CTRL_BASE + PCP_OFF + s * PCP_STRIDE + PCP_PENDING);
+    if ((cur >>> 32) != 0) n += <u32>cur;
+  }
+  return n;
 }
 
 /** Frames currently held by `owner`, 0 for a bad tag. */
 export function framesOwned(owner: u32): u32 {
-  if (owner >= MAX_OWNERS) return 0;
-  return atomic.load<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (<usize>owner << 2));
+  if (owner == 0 || owner >= MAX_OWNERS) return 0;
+  return ownedFrames(owner);
 }
