@@ -199,10 +199,11 @@ function printReport(r: SimulateResult, source: string): void {
   console.log(`\ntmem simulate: ${r.workers} process(es) swapping through frontswap into zcache (${r.allocator})\n`);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
   console.log("\n  density of the pages stored at the end, replayed into each allocator, beside the kernel's figure:\n");
-  console.log("  allocator  objects  frames  kernel frames  pages/frame  bytes stored/frame bytes");
+  console.log("  allocator  objects  frames  kernel frames  + our metadata frames  pages/frame  bytes stored/frame bytes");
   for (const d of r.density) {
-    console.log(`  ${d.allocator.padEnd(9)}  ${String(d.objects).padStart(7)}  ${String(d.frames).padStart(6)}  ${String(d.kernelFrames).padStart(13)}  ${d.effectiveRatio.toFixed(2).padStart(11)}  ${(d.density * 100).toFixed(1).padStart(23)} %`);
+    console.log(`  ${d.allocator.padEnd(9)}  ${String(d.objects).padStart(7)}  ${String(d.frames).padStart(6)}  ${String(d.kernelFrames).padStart(13)}  ${String(d.metaFrames).padStart(21)}  ${d.effectiveRatio.toFixed(2).padStart(11)}  ${(d.density * 100).toFixed(1).padStart(23)} %`);
   }
+  console.log("\n  (frames = frames holding objects, as the kernel's figure counts; the kernel keeps its metadata in slab caches outside the pool)");
 }
 
 async function cmdSimulate(argv: string[]): Promise<void> {

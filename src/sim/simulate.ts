@@ -30,7 +30,7 @@ import { Owner, PAGE_SIZE } from "../../bindings/layout.js";
 import { argCheck } from "../../bindings/status.js";
 import { Frontswap } from "../frontswap.js";
 import { Zcache, type ZcacheStats } from "../zcache.js";
-import { createPool } from "../zpool/index.js";
+import { createPool, type ZpoolStats } from "../zpool/index.js";
 import { kernelZsmallocUsage } from "../zpool/kernel-zsmalloc.js";
 import { kernelZbudPages } from "../zpool/kernel-zbud.js";
 import { lz4Ready } from "../../bindings/lz4.js";
@@ -237,8 +237,10 @@ export interface DensityRow {
   allocator: string;
   /** Objects placed (same-filled pages need none). */
   objects: number;
-  /** Frames our pool used after the replay (zsmalloc: after compact). */
+  /** Frames holding objects in our pool after the replay (zsmalloc: after compact). */
   frames: number;
+  /** Frames of the pool's own metadata (handle tables, descriptors). */
+  metaFrames: number;
   /** Frames the kernel's allocator would use for the same sizes. */
   kernelFrames: number;
   /** Compressed bytes / frame bytes. */
@@ -279,8 +281,12 @@ function sum(rs: ProcessResult[]): ProcessResult {
   return t;
 }
 
-/** Replay `sizes` into a fresh pool of `allocator`; frames used (after compact). */
-async function replay(allocator: string, sizes: number[]): Promise<{ frames: number; objects: number }> {
+/**
+ * Replay `sizes` into a fresh pool of `allocator`, compact it, and count its
+ * frames: those holding objects (what the kernel's figure counts) and the
+ * pool's own metadata frames (the kernel keeps those in slab caches outside).
+ */
+async function replay(allocator: string, sizes: number[]): Promise<{ frames: number; metaFrames: number; objects: number }> {
   const frames = sizes.length + 256;
   // A scratch memory of this thread only: it is never shared, so isolation is not needed.
   const pm = await PhysicalMemory.create({ frames, maxWorkers: 1, allowUnisolated: true });
@@ -289,7 +295,9 @@ async function replay(allocator: string, sizes: number[]): Promise<{ frames: num
     let objects = 0;
     for (const s of sizes) { pool.malloc(s); objects++; }
     pool.compact();
-    return { frames: pool.totalSize() / PAGE_SIZE, objects };
+    const st = pool.stats() as ZpoolStats & { objectPages?: number; zbudPages?: number };
+    const objectFrames = st.objectPages ?? st.zbudPages ?? st.pages;
+    return { frames: objectFrames, metaFrames: st.pages - objectFrames, objects };
   } finally {
     pm.detach();
   }
@@ -412,10 +420,10 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const density: DensityRow[] = [];
   for (const name of ["zsmalloc", "zbud"]) {
     const fit = name === "zbud" ? sizes.filter((s) => s <= 3968) : sizes;
-    const r = fit.length ? await replay(name, fit) : { frames: 0, objects: 0 };
+    const r = fit.length ? await replay(name, fit) : { frames: 0, metaFrames: 0, objects: 0 };
     const bytes = fit.reduce((a, b) => a + b, 0);
     density.push({
-      allocator: name, objects: r.objects, frames: r.frames, kernelFrames: name === "zbud" ? kb.pages : kz,
+      allocator: name, objects: r.objects, frames: r.frames, metaFrames: r.metaFrames, kernelFrames: name === "zbud" ? kb.pages : kz,
       density: r.frames ? bytes / (r.frames * PAGE_SIZE) : 0,
       effectiveRatio: r.frames ? r.objects / r.frames : 0,
     });
