@@ -63,7 +63,6 @@ const file = readFileSync(corpusPath);
 const corpus = new SharedArrayBuffer(file.byteLength);
 new Uint8Array(corpus).set(file);
 const NPAGES = file.byteLength / 4096;
-const pageOf = (p: number): Uint8Array => new Uint8Array(corpus, (p % NPAGES) * 4096, 4096);
 const stride = (n: number): number => { let s = Math.floor(n * 0.618) | 1; while (gcd(s, n) !== 1) s += 2; return s; };
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 

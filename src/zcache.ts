@@ -158,7 +158,7 @@ const K_EPH = 0, K_PERS = 1, K_EPH_Z = 2, K_PERS_Z = 3, K_EPH_PUTS = 4, K_PERS_P
 
 const E_NOMEM = -12, E_BUSY = -16, E_EXIST = -17, E_BADMSG = -74;
 /** assembly/tmem_zcache.ts store results. */
-const STORE_POOR = -1000, STORE_FLUSHED = 10000;
+const STORE_FLUSHED = 10000;
 /** Tests only: force the generic zpool path even on zsmalloc. */
 let disableFastPath = false;
 /** @internal Tests only: use the generic zpool path for zcache instances made or opened from now on. */
@@ -529,7 +529,6 @@ export class Zcache extends PamBackend implements TmemBackend {
    * @throws TmemError EBUSY while it still holds pages.
    */
   destroy(): void {
-    const st = this.st;
     const s = this.stats();
     if (s.ephemeralPages + s.persistentPages !== 0) {
       throw new TmemError(ErrorCode.EBUSY, `zcache instance ${this.instance} still holds pages: unregister it from the frontends first`);

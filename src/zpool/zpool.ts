@@ -255,7 +255,6 @@ export class Zpool {
   readonly type: string;
   /** The driver's pool (for the layers above; not a public API). */
   readonly backend: ZpoolBackend;
-  private readonly pm: PhysicalMemory;
   private readonly table: PoolTable;
   private readonly maps: MapState;
   private readonly words: Int32Array;
@@ -266,7 +265,6 @@ export class Zpool {
 
   /** @internal use {@link createPool} or {@link openPool}. */
   constructor(pm: PhysicalMemory, id: number, type: string, backend: ZpoolBackend) {
-    this.pm = pm;
     this.id = id;
     this.type = type;
     this.backend = backend;
