@@ -10,6 +10,7 @@ import { Cleancache } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 import { RawBackend } from "../src/tmem/raw.js";
 import { TmemError } from "../bindings/status.js";
+import { noise } from "./helpers.js";
 
 const corpusUrl = new URL("../../shared/corpus/anon.pages", import.meta.url);
 const haveCorpus = existsSync(corpusUrl);
@@ -19,12 +20,6 @@ function page(i: number): Uint8Array {
   const p = new Uint8Array(4096);
   if (file) p.set(file.subarray((i % 8192) * 4096, (i % 8192 + 1) * 4096));
   else for (let j = 0; j < 4096; j++) p[j] = 65 + ((i + j * 7) % 23);
-  return p;
-}
-function noise(seed: number): Uint8Array {
-  const p = new Uint8Array(4096);
-  let x = seed | 1;
-  for (let j = 0; j < 4096; j++) { x = (x * 1103515245 + 12345) >>> 0; p[j] = x >>> 24; }
   return p;
 }
 const UUID = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";

@@ -4,25 +4,8 @@ import { PhysicalMemory } from "../bindings/physmem.js";
 import { TmemError } from "../bindings/status.js";
 import { compileCore, instantiateCore, buildStamp } from "../bindings/wasm.js";
 import { CTRL_BASE, DEFAULT_FRAMES, Owner, PAGE_SIZE, maxFrames } from "../bindings/layout.js";
+import { errorCode as code, errorCodeAsync as codeAsync } from "./helpers.js";
 
-const code = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof TmemError) return e.code;
-    throw e;
-  }
-  return "no error";
-};
-const codeAsync = async (f: () => Promise<unknown>): Promise<string> => {
-  try {
-    await f();
-  } catch (e) {
-    if (e instanceof TmemError) return e.code;
-    throw e;
-  }
-  return "no error";
-};
 
 describe("PhysicalMemory.create", () => {
   it("makes a memory of the default size with every frame free", async () => {

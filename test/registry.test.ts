@@ -5,11 +5,11 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Owner } from "../bindings/layout.js";
-import { TmemError } from "../bindings/status.js";
 import {
   createPool, createPoolSync, openPool, registerDriver, registerDriverLoader, unregisterDriver,
   registeredDrivers, driverRefs, zbudDriver, type ZpoolDriver,
 } from "../src/zpool/index.js";
+import { rejectsWith, throwsWith } from "./helpers.js";
 
 let pm: PhysicalMemory;
 beforeAll(async () => {
@@ -18,22 +18,6 @@ beforeAll(async () => {
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<TmemError> {
-  let err: unknown;
-  try { await p; } catch (e) { err = e; }
-  expect(err, `expected ${code}`).toBeInstanceOf(TmemError);
-  expect((err as TmemError).code).toBe(code);
-  return err as TmemError;
-}
-
-function throwsWith(fn: () => unknown, code: string): TmemError {
-  let err: unknown;
-  try { fn(); } catch (e) { err = e; }
-  expect(err, `expected ${code}`).toBeInstanceOf(TmemError);
-  expect((err as TmemError).code).toBe(code);
-  return err as TmemError;
-}
 
 /** A driver of another name that keeps its pools in zbud. */
 const fakeDriver = (type: string): ZpoolDriver => ({

@@ -10,6 +10,7 @@ import { Cleancache } from "../src/cleancache.js";
 import { Zcache, setZcacheFastPath } from "../src/zcache.js";
 import { registeredDrivers } from "../src/zpool/index.js";
 import { TmemError } from "../bindings/status.js";
+import { noise } from "./helpers.js";
 
 const corpusUrl = new URL("../../shared/corpus/anon.pages", import.meta.url);
 const have = existsSync(corpusUrl);
@@ -27,12 +28,6 @@ function page(i: number): Uint8Array {
     let x = i * 7919 + 1;
     for (let j = 0; j < 4096; j++) { x = (x * 1103515245 + 12345) >>> 0; p[j] = 97 + ((x >>> 24) % 11); }
   }
-  return p;
-}
-function noise(seed: number): Uint8Array {
-  const p = new Uint8Array(4096);
-  let x = seed | 1;
-  for (let j = 0; j < 4096; j++) { x = (x * 1103515245 + 12345) >>> 0; p[j] = x >>> 24; }
   return p;
 }
 

@@ -9,34 +9,18 @@ import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Owner } from "../bindings/layout.js";
-import { TmemError } from "../bindings/status.js";
 import {
   createPool, createPoolSync, openPool, listPools, registerDriver, unregisterDriver, zbudDriver, MAX_POOLS,
   type Zpool,
 } from "../src/zpool/index.js";
 import type { ZbudStats } from "../src/zpool/drivers/zbud.js";
 import type { ZpoolStressResult } from "../src/zpool-stress-worker.js";
+import { rejectsWith, throwsWith } from "./helpers.js";
 
 let pm: PhysicalMemory;
 beforeAll(async () => {
   pm = await PhysicalMemory.create({ frames: 2048, maxWorkers: 4 });
 });
-
-function throwsWith(fn: () => unknown, code: string): TmemError {
-  let err: unknown;
-  try { fn(); } catch (e) { err = e; }
-  expect(err, `expected ${code}`).toBeInstanceOf(TmemError);
-  expect((err as TmemError).code).toBe(code);
-  return err as TmemError;
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string): Promise<TmemError> {
-  let err: unknown;
-  try { await p; } catch (e) { err = e; }
-  expect(err, `expected ${code}`).toBeInstanceOf(TmemError);
-  expect((err as TmemError).code).toBe(code);
-  return err as TmemError;
-}
 
 describe("zpool pool table", () => {
   it("a destroyed pool's id is refused, and its slot's next pool gets a new id", async () => {
