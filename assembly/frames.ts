@@ -172,20 +172,28 @@ function ownedFrames(owner: u32): u32 {
  * (one compare-and-swap). They must already be free (owner 0).
  */
 function stackPushChain(list: usize, from: u32, n: u32): void {
-  const head = CTRL_BASE + CTRL_FREE_HEAD_OFF;
   // Link list[from] -> list[from+1] -> ... -> list[from+n-1] -> old top.
   for (let i: u32 = 0; i + 1 < n; i++) {
     const p = load<u32>(list + 4 + (<usize>(from + i) << 2));
     const q = load<u32>(list + 4 + (<usize>(from + i + 1) << 2));
     atomic.store<u32>(pfnToMeta(p) + offsetof<FrameMeta>("link"), q + 1);
   }
-  const first = load<u32>(list + 4 + (<usize>from << 2));
-  const last = load<u32>(list + 4 + (<usize>(from + n - 1) << 2));
+  stackPush(load<u32>(list + 4 + (<usize>from << 2)), load<u32>(list + 4 + (<usize>(from + n - 1) << 2)));
+}
+
+/**
+ * Push the chain first → … → last (its inner links already set) onto the
+ * shared stack: one compare-and-swap that also links `last` to the old top.
+ */
+function stackPush(first: u32, last: u32): void {
+  const head = CTRL_BASE + CTRL_FREE_HEAD_OFF;
+  let old = atomic.load<i64>(head);
   for (;;) {
-    const old = atomic.load<i64>(head);
     atomic.store<u32>(pfnToMeta(last) + offsetof<FrameMeta>("link"), <u32>old);
     const tag = (old >>> 32) + 1;
-    if (atomic.cmpxchg<i64>(head, old, (tag << 32) | <i64>(first + 1)) == old) return;
+    const seen = atomic.cmpxchg<i64>(head, old, (tag << 32) | <i64>(first + 1));
+    if (seen == old) return;
+    old = seen;
   }
 }
 
@@ -457,13 +465,7 @@ export function frameFree(pfn: u32, owner: u32): i32 {
     store<u32>(list, n + 1);
     return 0;
   }
-  const head = CTRL_BASE + CTRL_FREE_HEAD_OFF;
-  for (;;) {
-    const old = atomic.load<i64>(head);
-    atomic.store<u32>(meta + offsetof<FrameMeta>("link"), <u32>old);
-    const tag = (old >>> 32) + 1;
-    if (atomic.cmpxchg<i64>(head, old, (tag << 32) | <i64>(pfn + 1)) == old) break;
-  }
+  stackPush(pfn, pfn);
   return 0;
 }
 
