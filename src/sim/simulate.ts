@@ -77,6 +77,11 @@ export interface ProcessResult {
   loadMs: number;
 }
 
+/** A result with every count zero. */
+function emptyResult(): ProcessResult {
+  return { accesses: 0, faults: 0, firstTouches: 0, swapOuts: 0, stores: 0, rejected: 0, hits: 0, misses: 0, corrupt: 0, lost: 0, storeMs: 0, loadMs: 0 };
+}
+
 /** Page contents of a process: base pages plus a per-page write version. */
 class PageSet {
   readonly n: number;
@@ -122,7 +127,7 @@ export class ProcessState {
   /** Make `count` accesses against `fs`; returns what they did. */
   run(count: number, fs: Frontswap, progress?: (done: number) => void): ProcessResult {
     const { set, pattern, state, buf, got, o } = this;
-    const r: ProcessResult = { accesses: 0, faults: 0, firstTouches: 0, swapOuts: 0, stores: 0, rejected: 0, hits: 0, misses: 0, corrupt: 0, lost: 0, storeMs: 0, loadMs: 0 };
+    const r = emptyResult();
     for (let i = 0; i < count; i++) {
       const a = pattern.step();
       r.accesses++;
@@ -276,7 +281,7 @@ export interface SimulateResult {
 }
 
 function sum(rs: ProcessResult[]): ProcessResult {
-  const t: ProcessResult = { accesses: 0, faults: 0, firstTouches: 0, swapOuts: 0, stores: 0, rejected: 0, hits: 0, misses: 0, corrupt: 0, lost: 0, storeMs: 0, loadMs: 0 };
+  const t = emptyResult();
   for (const r of rs) for (const k of Object.keys(t) as (keyof ProcessResult)[]) t[k] += r[k];
   return t;
 }
