@@ -9,13 +9,11 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../bindings/physmem.js";
-import { frameStress, type FrameStressOptions } from "./frame-stress.js";
+import { arriveAndWait, frameStress, type FrameStressOptions } from "./frame-stress.js";
 
 const { handle, options, barrier } = workerData as { handle: PhysicalMemoryHandle; options: FrameStressOptions; barrier: Int32Array };
 const pm = await PhysicalMemory.attach(handle);
-Atomics.add(barrier, 0, 1);
-Atomics.notify(barrier, 0);
-while (Atomics.load(barrier, 0) < Atomics.load(barrier, 1)) Atomics.wait(barrier, 0, Atomics.load(barrier, 0), 50);
+arriveAndWait(barrier);
 const t0 = performance.now();
 const result = frameStress(pm, options);
 const ms = performance.now() - t0;

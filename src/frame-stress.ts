@@ -95,3 +95,17 @@ export function frameStress(pm: PhysicalMemory, o: FrameStressOptions): FrameStr
   while (held.length > 0) free(held.length - 1);
   return r;
 }
+
+/**
+ * A start barrier over `barrier` = [arrived, total] (an Int32Array on a
+ * SharedArrayBuffer): count this thread in, then wait until all `total` have
+ * arrived, so the Workers' timed or racing phases overlap. The thread must be
+ * allowed to block (a Worker, or the Node main thread).
+ */
+export function arriveAndWait(barrier: Int32Array): void {
+  Atomics.add(barrier, 0, 1);
+  Atomics.notify(barrier, 0);
+  for (let seen = Atomics.load(barrier, 0); seen < Atomics.load(barrier, 1); seen = Atomics.load(barrier, 0)) {
+    Atomics.wait(barrier, 0, seen, 50);
+  }
+}

@@ -18,6 +18,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../bindings/physmem.js";
+import { arriveAndWait } from "./frame-stress.js";
 import { TmemError } from "../bindings/status.js";
 import { zsmallocDriver, type ZsmallocBackend } from "./zpool/drivers/zsmalloc.js";
 
@@ -171,9 +172,7 @@ if (parentPort && workerData && (workerData as { zsStress?: boolean }).zsStress)
   };
   const pm = await PhysicalMemory.attach(handle);
   const p = zsmallocDriver.open(pm, pool, {}) as ZsmallocBackend;
-  Atomics.add(barrier, 0, 1);
-  Atomics.notify(barrier, 0);
-  while (Atomics.load(barrier, 0) < Atomics.load(barrier, 1)) Atomics.wait(barrier, 0, Atomics.load(barrier, 0), 50);
+  arriveAndWait(barrier);
   const t0 = performance.now();
   const result = zsStress(p, options);
   const ms = performance.now() - t0;

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { buildStamp, instantiateCore } from "../bindings/wasm.js";
 import { CTRL_BASE, Owner } from "../bindings/layout.js";
-import type { FrameStressResult } from "../src/frame-stress.js";
+import { arriveAndWait, type FrameStressResult } from "../src/frame-stress.js";
 
 function run<T>(url: URL, workerData: unknown): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -75,8 +75,7 @@ describe("locks on an instance that may not block (a browser main thread)", () =
     barrier[1] = 2;
     const iterations = 100_000;
     const done = run(new URL("./workers/lock-contend.mjs", import.meta.url), { handle: pm.handle, lockAddr: base, dataAddr: base + 8, iterations, barrier });
-    Atomics.add(barrier, 0, 1);
-    while (Atomics.load(barrier, 0) < 2) Atomics.wait(barrier, 0, 1, 20);
+    arriveAndWait(barrier);
     const i32 = new Int32Array(pm.memory.buffer);
     const a = (base + 8) >> 2;
         for (let i = 0; i < iterations; i++) {

@@ -2,6 +2,7 @@
 // pairs in a tight loop, report the time.
 import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../../bindings/physmem.js";
+import { arriveAndWait } from "../../src/frame-stress.js";
 
 const { handle, pairs, owner, barrier, hold } = workerData as { handle: PhysicalMemoryHandle; pairs: number; owner: number; barrier: Int32Array; hold: number };
 const pm = await PhysicalMemory.attach(handle);
@@ -9,8 +10,7 @@ const core = pm.core;
 // Keep `hold` frames allocated so the free stack is not trivially shallow.
 const held: number[] = [];
 for (let i = 0; i < hold; i++) held.push(core.frame_alloc(owner));
-Atomics.add(barrier, 0, 1);
-while (Atomics.load(barrier, 0) < barrier[1]!) Atomics.wait(barrier, 0, Atomics.load(barrier, 0), 5);
+arriveAndWait(barrier);
 const t0 = performance.now();
 for (let i = 0; i < pairs; i++) {
   const p = core.frame_alloc(owner);

@@ -1,14 +1,13 @@
 // Web Worker of the browser smoke test: attach, wait for the other worker,
 // run the frame stress, detach, post the result.
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../../src/index.js";
-import { frameStress, type FrameStressOptions } from "../../src/frame-stress.js";
+import { arriveAndWait, frameStress, type FrameStressOptions } from "../../src/frame-stress.js";
 
 self.onmessage = async (ev: MessageEvent<{ handle: PhysicalMemoryHandle; barrier: Int32Array; options: FrameStressOptions }>) => {
   try {
     const { handle, barrier, options } = ev.data;
     const pm = await PhysicalMemory.attach(handle);
-    Atomics.add(barrier, 0, 1);
-    while (Atomics.load(barrier, 0) < Atomics.load(barrier, 1)) Atomics.wait(barrier, 0, Atomics.load(barrier, 0), 50);
+    arriveAndWait(barrier);
     const result = frameStress(pm, options);
     pm.detach();
     postMessage(result);
