@@ -44,7 +44,7 @@ import type { PhysicalMemory } from "../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck } from "../bindings/status.js";
 import { PAGE_SIZE } from "../bindings/layout.js";
 import { newOid, oidFrom, uuidWords, type Oid, type OidLike, type UuidLike } from "./tmem/core.js";
-import type { TmemBackend } from "./tmem/ops.js";
+import type { PoolSpec, TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
   TAIL_CC, FS_SLOTS, FS_SLOT_POOLS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, MAX_FS, NO_POOL, REG_CLEANCACHE,
@@ -123,27 +123,15 @@ export class Cleancache {
    */
   async registerOps(backend: TmemBackend): Promise<TmemBackend | null> {
     argCheck(typeof backend === "object" && backend !== null && typeof backend.putPage === "function", "registerOps needs a TmemBackend");
-    this.area.remember(backend);
-    const prev = await this.locked((entries) => {
-      if (entries.some((e) => (e & 0xff) === backend.instance)) {
-        throw new TmemError(ErrorCode.EEXIST, `backend instance ${backend.instance} is registered with cleancache already`);
+    return this.reg.register(backend, "cleancache", () => {
+      const pools: Array<[number, PoolSpec]> = [];
+      for (let s = 0; s < MAX_FS; s++) {
+        const st = Atomics.load(this.i32, this.slotWord(s));
+        if (st === SLOT_FREE) continue;
+        pools.push([s, st === SLOT_SHARED ? { persistent: false, uuid: this.slotUuid(s) } : { persistent: false }]);
       }
-      const made: Array<[number, number]> = [];
-      try {
-        for (let s = 0; s < MAX_FS; s++) {
-          const st = Atomics.load(this.i32, this.slotWord(s));
-          if (st === SLOT_FREE) continue;
-          made.push([s, backend.createPool(st === SLOT_SHARED ? { persistent: false, uuid: this.slotUuid(s) } : { persistent: false })]);
-        }
-      } catch (e) {
-        for (const [, pool] of made) backend.destroyPool(pool);
-        throw e;
-      }
-      for (const [s, pool] of made) this.setPool(s, backend.instance, pool);
-      this.reg.publish([backend.instance, ...entries]);
-      return entries.length > 0 ? entries[0]! & 0xff : -1;
-    });
-    return prev < 0 ? null : this.area.open(prev);
+      return pools;
+    }, (s, instance, pool) => this.setPool(s, instance, pool));
   }
 
   /**
@@ -154,7 +142,7 @@ export class Cleancache {
   async unregisterOps(backend: TmemBackend): Promise<void> {
     const id = backend.instance;
     const pools: number[] = [];
-    await this.locked((entries) => {
+    await this.reg.locked((entries) => {
       if (!entries.some((e) => (e & 0xff) === id)) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} is not registered with cleancache`);
       for (let s = 0; s < MAX_FS; s++) {
         if (Atomics.load(this.i32, this.slotWord(s)) === SLOT_FREE) continue;
@@ -201,7 +189,7 @@ export class Cleancache {
   async invalidateFs(fs: number): Promise<void> {
     const s = this.slotOf(fs);
     const pools: Array<[TmemBackend, number]> = [];
-    await this.locked((entries, backends) => {
+    await this.reg.locked((entries, backends) => {
       if (Atomics.load(this.i32, this.slotWord(s)) !== this.expectState(fs)) {
         throw new TmemError(ErrorCode.EINVAL, `cleancache pool ${fs} is not initialised`);
       }
@@ -315,7 +303,7 @@ export class Cleancache {
   // ── internals ──
 
   private async initSlot(state: number, uuid: [number, number, number, number] | undefined): Promise<number> {
-    return this.locked((entries, backends) => {
+    return this.reg.locked((entries, backends) => {
       let s = -1;
       for (let i = 0; i < MAX_FS; i++) if (Atomics.load(this.i32, this.slotWord(i)) === SLOT_FREE) { s = i; break; }
       if (s < 0) throw new TmemError(ErrorCode.ENOSPC, `all ${MAX_FS} cleancache filesystem slots are in use`);
@@ -393,20 +381,5 @@ export class Cleancache {
     }
     oidFrom(key, this.oid);
     return s;
-  }
-
-  private async locked<T>(fn: (entries: number[], backends: TmemBackend[]) => T): Promise<T> {
-    for (;;) {
-      await this.reg.ready();
-      this.reg.lock();
-      try {
-        const entries = this.reg.entries();
-        const backends = entries.map((e) => this.area.opened.get(e & 0xff));
-        if (backends.some((x) => x === undefined)) continue;
-        return fn(entries, backends as TmemBackend[]);
-      } finally {
-        this.reg.unlock();
-      }
-    }
   }
 }

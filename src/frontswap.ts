@@ -55,7 +55,7 @@ import type { PhysicalMemory } from "../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck } from "../bindings/status.js";
 import { PAGE_SIZE } from "../bindings/layout.js";
 import { newOid, type Oid } from "./tmem/core.js";
-import type { TmemBackend } from "./tmem/ops.js";
+import type { PoolSpec, TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
   CHAIN_DRAINING, TAIL_FS, TAIL_STORED, FrontendArea, FrontendRegistry, MAX_SWAP_TYPES, NO_POOL, REG_FRONTSWAP,
@@ -149,26 +149,13 @@ export class Frontswap {
    */
   async registerOps(backend: TmemBackend): Promise<TmemBackend | null> {
     argCheck(typeof backend === "object" && backend !== null && typeof backend.putPage === "function", "registerOps needs a TmemBackend");
-    this.area.remember(backend);
-    const prev = await this.locked((entries) => {
-      if (entries.some((e) => (e & 0xff) === backend.instance)) {
-        throw new TmemError(ErrorCode.EEXIST, `backend instance ${backend.instance} is registered with frontswap already`);
+    return this.reg.register(backend, "frontswap", () => {
+      const pools: Array<[number, PoolSpec]> = [];
+      for (let t = 0; t < MAX_SWAP_TYPES; t++) {
+        if (Atomics.load(this.i32, this.typeWord(t)) === ACTIVE) pools.push([t, { persistent: true }]);
       }
-      const made: Array<[number, number]> = [];
-      try {
-        for (let t = 0; t < MAX_SWAP_TYPES; t++) {
-          if (Atomics.load(this.i32, this.typeWord(t)) !== ACTIVE) continue;
-          made.push([t, backend.createPool({ persistent: true })]);
-        }
-      } catch (e) {
-        for (const [, pool] of made) backend.destroyPool(pool);
-        throw e;
-      }
-      for (const [t, pool] of made) this.setPool(t, backend.instance, pool);
-      this.reg.publish([backend.instance, ...entries]);
-      return entries.length > 0 ? entries[0]! & 0xff : -1;
-    });
-    return prev < 0 ? null : this.area.open(prev);
+      return pools;
+    }, (t, instance, pool) => this.setPool(t, instance, pool));
   }
 
   /**
@@ -181,7 +168,7 @@ export class Frontswap {
    */
   async unregisterOps(backend: TmemBackend, options: UnregisterOptions = {}): Promise<void> {
     const id = backend.instance;
-    await this.locked((entries) => {
+    await this.reg.locked((entries) => {
       const i = entries.findIndex((e) => (e & 0xff) === id);
       if (i < 0) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} is not registered with frontswap`);
       entries[i] = id | CHAIN_DRAINING;
@@ -192,14 +179,14 @@ export class Frontswap {
     try {
       for (let t = 0; t < MAX_SWAP_TYPES; t++) this.drainType(t, backend, options.writeback);
     } catch (e) {
-      await this.locked((entries) => {
+      await this.reg.locked((entries) => {
         const i = entries.findIndex((x) => (x & 0xff) === id);
         if (i >= 0) { entries[i] = id; this.reg.publish(entries); }
       });
       throw e;
     }
     const pools: number[] = [];
-    await this.locked((entries) => {
+    await this.reg.locked((entries) => {
       for (let t = 0; t < MAX_SWAP_TYPES; t++) {
         if (Atomics.load(this.i32, this.typeWord(t)) !== ACTIVE) continue;
         const p = this.poolOf(t, id);
@@ -225,7 +212,7 @@ export class Frontswap {
    */
   async init(type: number): Promise<void> {
     this.checkType(type);
-    await this.locked((entries, backends) => {
+    await this.reg.locked((entries, backends) => {
       if (Atomics.load(this.i32, this.typeWord(type)) === ACTIVE) return;
       const pb = SWAP_TYPES + type * SWAP_TYPE_SIZE + SWAP_TYPE_POOLS;
       this.area.u8.fill(NO_POOL, pb, pb + 16);
@@ -250,7 +237,7 @@ export class Frontswap {
   async invalidateArea(type: number): Promise<void> {
     this.checkType(type);
     const pools: Array<[TmemBackend, number]> = [];
-    await this.locked((entries, backends) => {
+    await this.reg.locked((entries, backends) => {
       if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return;
       Atomics.store(this.i32, this.typeWord(type), 0);
       for (let i = 0; i < backends.length; i++) {
@@ -553,20 +540,7 @@ export class Frontswap {
    * Run `fn` under the registration lock with every chained backend open in
    * this thread. `fn` must be synchronous (the lock is a futex in shared memory).
    */
-  private async locked<T>(fn: (entries: number[], backends: TmemBackend[]) => T): Promise<T> {
-    for (;;) {
-      await this.reg.ready();
-      this.reg.lock();
-      try {
-        const entries = this.reg.entries();
-        const backends = entries.map((e) => this.area.opened.get(e & 0xff));
-        if (backends.some((x) => x === undefined)) continue;
-        return fn(entries, backends as TmemBackend[]);
-      } finally {
-        this.reg.unlock();
-      }
-    }
-  }
+
 
   private checkType(type: number): void {
     // Messages are built only on failure: this runs on every store and load.

@@ -54,7 +54,7 @@ import type { PhysicalMemory } from "../../bindings/physmem.js";
 import { ErrorCode, TmemError } from "../../bindings/status.js";
 import { PAGE_SIZE, Owner, SCRATCH_SIZE, MAX_WORKERS } from "../../bindings/layout.js";
 import { TmemCore, TMEM_FRONTEND_OFF, TMEM_FRONTEND_SIZE } from "./core.js";
-import { openBackend, type TmemBackend } from "./ops.js";
+import { openBackend, type PoolSpec, type TmemBackend } from "./ops.js";
 
 /** Bytes from CTRL_BASE to ROOT_TMEM (assembly/common.ts). */
 const ROOT_TMEM = 65536 + 4096 + 16384;
@@ -388,6 +388,56 @@ export class FrontendRegistry {
     // Only cache if nothing changed meanwhile.
     if (this.generation() === g) this.cached = c;
     return c;
+  }
+
+  /**
+   * Run `fn` under the registration lock with the chain's entries and every
+   * chained backend open in this thread (waiting, outside the lock, for any
+   * still opening). Both frontends' registration changes go through it.
+   */
+  async locked<T>(fn: (entries: number[], backends: TmemBackend[]) => T): Promise<T> {
+    for (;;) {
+      await this.ready();
+      this.lock();
+      try {
+        const entries = this.entries();
+        const backends = entries.map((e) => this.area.opened.get(e & 0xff));
+        if (backends.some((x) => x === undefined)) continue;
+        return fn(entries, backends as TmemBackend[]);
+      } finally {
+        this.unlock();
+      }
+    }
+  }
+
+  /**
+   * The common part of cleancache's and frontswap's registerOps: under the
+   * lock, refuse a backend already chained (EEXIST), create its pools for the
+   * frontend's live slots (`pools()` lists [slot, spec]; all are made or, on an
+   * error, none is left), record each with `setPool`, then publish the chain
+   * with the backend at its head.
+   * @param frontend - "cleancache" or "frontswap", for messages.
+   * @returns the previous head of the chain, or null.
+   */
+  async register(backend: TmemBackend, frontend: string, pools: () => Array<[number, PoolSpec]>,
+                 setPool: (slot: number, instance: number, pool: number) => void): Promise<TmemBackend | null> {
+    this.area.remember(backend);
+    const prev = await this.locked((entries) => {
+      if (entries.some((e) => (e & 0xff) === backend.instance)) {
+        throw new TmemError(ErrorCode.EEXIST, `backend instance ${backend.instance} is registered with ${frontend} already`);
+      }
+      const made: Array<[number, number]> = [];
+      try {
+        for (const [slot, spec] of pools()) made.push([slot, backend.createPool(spec)]);
+      } catch (e) {
+        for (const [, pool] of made) backend.destroyPool(pool);
+        throw e;
+      }
+      for (const [slot, pool] of made) setPool(slot, backend.instance, pool);
+      this.publish([backend.instance, ...entries]);
+      return entries.length > 0 ? entries[0]! & 0xff : -1;
+    });
+    return prev < 0 ? null : this.area.open(prev);
   }
 
   /** Open every backend on the chain in this thread. */
