@@ -990,8 +990,29 @@ export function tmem_flush_object(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32,
   const oh = objectHash(pool, o0, o1, o2, o3, o4, o5);
   const stripe = oh & STRIPE_MASK;
   const nb: u32 = <u32>1 << root().bucketBits;
+  drainRemoved = 0;
+  drainWritten = 0;
+  drainStripe(stripe, nb, pool, true, o0, o1, o2, o3, o4, o5, max);
+  countAdd(pool, C_FLUSHES, <i32>drainRemoved);
+  // Callers read `written` records; report removals so they know when to stop.
+  store<u32>(outBase() + OUT_BYTES - 4, drainWritten);
+  return <i32>drainRemoved;
+}
+
+/** Pages removed and OutRecords written by the drainStripe calls of one operation (per instance). */
+let drainRemoved: u32 = 0;
+let drainWritten: u32 = 0;
+
+/**
+ * Under stripe `stripe`'s lock, unlink and retire the pages of `pool` (only
+ * those of object o0..o5 when `byObject`) from the stripe's buckets, until
+ * drainRemoved reaches `max`; each retire may append an OutRecord at
+ * drainWritten. The caller zeroes drainRemoved/drainWritten before its first call.
+ */
+function drainStripe(stripe: u32, nb: u32, pool: u32, byObject: bool,
+                     o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, max: u32): void {
   const lock = stripeLock(stripe);
-  let removed: u32 = 0, written: u32 = 0;
+  let removed = drainRemoved, written = drainWritten;
   mutexLock(lock);
   for (let b = stripe; b < nb && removed < max; b += NSTRIPES) {
     const headp = bucketHead(b);
@@ -1000,7 +1021,7 @@ export function tmem_flush_object(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32,
     while (cur != 0 && removed < max) {
       const c = desc(cur);
       const next = c.next;
-      if (sameObject(c, pool, o0, o1, o2, o3, o4, o5)) {
+      if (byObject ? sameObject(c, pool, o0, o1, o2, o3, o4, o5) : c.pool == pool) {
         store<u32>(prevp, next);
         written += retire(cur, outBase() + <usize>written * OUT_RECORD);
         removed++;
@@ -1011,10 +1032,8 @@ export function tmem_flush_object(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32,
     }
   }
   mutexUnlock(lock);
-  countAdd(pool, C_FLUSHES, <i32>removed);
-  // Callers read `written` records; report removals so they know when to stop.
-  store<u32>(outBase() + OUT_BYTES - 4, written);
-  return <i32>removed;
+  drainRemoved = removed;
+  drainWritten = written;
 }
 
 /**
@@ -1028,33 +1047,15 @@ export function tmem_pool_drain(pool: u32, max: u32): i32 {
   const p = poolAt(pool);
   if (atomic.load<u32>(changetype<usize>(p)) == POOL_FREE) return -E_INVAL;
   const nb: u32 = <u32>1 << root().bucketBits;
-  let removed: u32 = 0, written: u32 = 0;
-  for (let s: u32 = 0; s < NSTRIPES && removed < max; s++) {
+  drainRemoved = 0;
+  drainWritten = 0;
+  for (let s: u32 = 0; s < NSTRIPES && drainRemoved < max; s++) {
     if ((s & 31) == 0 && countSum(pool, C_PAGES) == 0) break;
-    const lock = stripeLock(s);
-    mutexLock(lock);
-    for (let b = s; b < nb && removed < max; b += NSTRIPES) {
-      const headp = bucketHead(b);
-      let prevp = headp;
-      let cur = load<u32>(headp);
-      while (cur != 0 && removed < max) {
-        const c = desc(cur);
-        const next = c.next;
-        if (c.pool == pool) {
-          store<u32>(prevp, next);
-          written += retire(cur, outBase() + <usize>written * OUT_RECORD);
-          removed++;
-        } else {
-          prevp = <usize>cur + offsetof<PageDesc>("next");
-        }
-        cur = next;
-      }
-    }
-    mutexUnlock(lock);
+    drainStripe(s, nb, pool, false, 0, 0, 0, 0, 0, 0, max);
   }
-  countAdd(pool, C_FLUSHES, <i32>removed);
-  store<u32>(outBase() + OUT_BYTES - 4, written);
-  return <i32>removed;
+  countAdd(pool, C_FLUSHES, <i32>drainRemoved);
+  store<u32>(outBase() + OUT_BYTES - 4, drainWritten);
+  return <i32>drainRemoved;
 }
 
 /**
