@@ -492,3 +492,21 @@ export function framesOwned(owner: u32): u32 {
   if (owner == 0 || owner >= MAX_OWNERS) return 0;
   return ownedFrames(owner);
 }
+
+/**
+ * Frames held per owner, all owners at once: writes u32[MAX_OWNERS] at `out`
+ * (index = owner tag; [0] is 0) and returns their sum. One pass over the
+ * pending counts instead of one per owner (stats).
+ */
+export function framesOwnedAll(out: usize): u32 {
+  store<u32>(out, 0);
+  for (let o: usize = 1; o < MAX_OWNERS; o++) store<u32>(out + (o << 2), atomic.load<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (o << 2)));
+  for (let s: usize = 0; s < <usize>PCP_SLOTS; s++) {
+    const cur = atomic.load<i64>(CTRL_BASE + PCP_OFF + s * PCP_STRIDE + PCP_PENDING);
+    const owner = <u32>(cur >>> 32);
+    if (owner != 0 && owner < MAX_OWNERS) store<u32>(out + (<usize>owner << 2), load<u32>(out + (<usize>owner << 2)) + <u32>cur);
+  }
+  let n: u32 = 0;
+  for (let o: usize = 1; o < MAX_OWNERS; o++) n += load<u32>(out + (o << 2));
+  return n;
+}

@@ -16,7 +16,7 @@ export {
   pmFormat as pm_format, pmAttach as pm_attach, pmDetach as pm_detach,
   pmAttached as pm_attached, pmScratch as pm_scratch,
   frameAlloc as frame_alloc, frameFree as frame_free, frameOwner as frame_owner,
-  framesUsed as frame_used, framesOwned as frame_owned,
+  framesUsed as frame_used, framesOwned as frame_owned, framesOwnedAll as frame_owned_all,
 } from "./frames";
 
 /** End of static data: everything the host lays out must start above it. */

@@ -21,7 +21,7 @@ import { type Build, type CoreExports, buildStamp, compileCore, instantiateCore,
 import { ErrorCode, TmemError, argCheck, check } from "./status.js";
 import {
   CTRL_BASE, CTRL_RESERVED_OFF, DEFAULT_FRAMES, DEFAULT_MAX_WORKERS, MAX_WORKERS, Owner, PAGE_SIZE,
-  SCRATCH_SIZE, computeLayout, maxFrames, type Layout,
+  SCRATCH_IO, SCRATCH_SIZE, computeLayout, maxFrames, type Layout,
 } from "./layout.js";
 
 /** Options of {@link PhysicalMemory.create}. */
@@ -272,12 +272,12 @@ export class PhysicalMemory {
   /** Frame usage now. */
   stats(): PhysicalMemoryStats {
     this.live();
+    // One wasm pass writes every owner's count into this Worker's I/O scratch.
+    const out = this.scratch + SCRATCH_IO;
+    const used = this.core.frame_owned_all(out);
+    const counts = new Uint32Array(this.memory.buffer, out, 256);
     const byOwner: Record<number, number> = {};
-    for (let owner = 1; owner < 256; owner++) {
-      const n = this.core.frame_owned(owner);
-      if (n > 0) byOwner[owner] = n;
-    }
-    const used = this.core.frame_used();
+    for (let owner = 1; owner < 256; owner++) if (counts[owner]! > 0) byOwner[owner] = counts[owner]!;
     return {
       totalFrames: this.layout.frames,
       freeFrames: this.layout.frames - used,
