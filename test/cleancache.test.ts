@@ -3,24 +3,18 @@
 // by uuid, exclusive private gets, invalidations, chaining (seed 004), and a
 // shared pool used by 2 Workers at once.
 import { describe, expect, it } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Cleancache } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 import { RawBackend } from "../src/tmem/raw.js";
 import { TmemError } from "../bindings/status.js";
-import { noise } from "./helpers.js";
+import { corpusPage, loadCorpus, noise } from "./helpers.js";
 
-const corpusUrl = new URL("../../shared/corpus/anon.pages", import.meta.url);
-const haveCorpus = existsSync(corpusUrl);
-if (!haveCorpus) console.warn(`cleancache: ${corpusUrl.pathname} is absent: using synthetic pages`);
-const file = haveCorpus ? readFileSync(corpusUrl) : null;
+// Real anon pages: ../shared/corpus when present, else the repo's 512-page sample.
+const anon = await loadCorpus("anon");
 function page(i: number): Uint8Array {
-  const p = new Uint8Array(4096);
-  if (file) p.set(file.subarray((i % 8192) * 4096, (i % 8192 + 1) * 4096));
-  else for (let j = 0; j < 4096; j++) p[j] = 65 + ((i + j * 7) % 23);
-  return p;
+  return corpusPage(anon, i).slice();
 }
 const UUID = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
 

@@ -3,26 +3,20 @@
 // 000 "blatantly racy" case), and concurrent stores/loads/invalidations of one
 // swap type checked against each Worker's model.
 import { describe, expect, it } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Frontswap } from "../src/frontswap.js";
 import { Cleancache } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 import { TmemCore } from "../src/tmem/core.js";
+import { loadCorpus } from "./helpers.js";
 
 const workerUrl = new URL("../dist/frontswap-stress-worker.js", import.meta.url);
-const corpusUrl = new URL("../../shared/corpus/anon.pages", import.meta.url);
-
+// 512 real anon pages for the Workers: the corpus's first 512, or the repo's 512-page sample.
+const anon = await loadCorpus("anon");
 function corpus(): SharedArrayBuffer {
   const sab = new SharedArrayBuffer(512 * 4096);
-  const u8 = new Uint8Array(sab);
-  if (existsSync(corpusUrl)) {
-    u8.set(readFileSync(corpusUrl).subarray(0, sab.byteLength));
-  } else {
-    console.warn(`frontswap-workers: ${corpusUrl.pathname} is absent: using synthetic pages`);
-    for (let i = 0; i < u8.length; i++) u8[i] = (i * 31 + (i >> 12) * 7) % 61;
-  }
+  new Uint8Array(sab).set(anon.pages.subarray(0, sab.byteLength));
   return sab;
 }
 

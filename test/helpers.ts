@@ -49,3 +49,6 @@ export function noise(seed: number): Uint8Array {
   for (let j = 0; j < 4096; j++) { x = (x * 1103515245 + 12345) >>> 0; p[j] = x >>> 24; }
   return p;
 }
+
+// ── Real test pages (test/corpus.ts): the full corpus from ../shared, or the repo's sample ──
+export { type Corpus, type CorpusName, corpusPage, corpusSizes, fullCorpusSkip, haveFullCorpus, loadCorpus } from "./corpus.js";

@@ -10,27 +10,24 @@
 //  - the counters add up.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { existsSync, readFileSync } from "node:fs";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Frontswap } from "../src/frontswap.js";
 import { Cleancache } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 import { RawBackend } from "../src/tmem/raw.js";
 import type { TmemBackend } from "../src/tmem/ops.js";
+import { corpusPage, loadCorpus } from "./helpers.js";
 
-const corpusUrl = new URL("../../shared/corpus/anon.pages", import.meta.url);
 const NPAGES = 48;
 const PAGES: Uint8Array[] = [];
 {
-  const have = existsSync(corpusUrl);
-  if (!have) console.warn(`tmem-model: ${corpusUrl.pathname} is absent: using synthetic pages only`);
-  const file = have ? readFileSync(corpusUrl) : null;
+  // Real anon pages: ../shared/corpus when present, else the repo's 512-page sample.
+  const anon = await loadCorpus("anon");
   for (let i = 0; i < NPAGES; i++) {
     const p = new Uint8Array(4096);
     if (i % 8 === 0) p.fill(i); // same-filled
     else if (i % 8 === 1) { let x = i * 7919; for (let j = 0; j < 4096; j++) { x = (x * 1103515245 + 12345) >>> 0; p[j] = x >>> 24; } } // incompressible
-    else if (file) p.set(file.subarray((i * 97 % 8192) * 4096, (i * 97 % 8192 + 1) * 4096));
-    else for (let j = 0; j < 4096; j++) p[j] = (j * i) % 29;
+    else p.set(corpusPage(anon, i * 97));
     PAGES.push(p);
   }
 }

@@ -2,21 +2,16 @@
 // allocation sequence our wasm zbud must use exactly the frames the kernel's
 // online best fit uses (src/zpool/kernel-zbud.ts), with and without frees, on
 // both corpus size distributions and on synthetic ones.
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { createPool } from "../src/zpool/index.js";
 import type { ZbudStats } from "../src/zpool/drivers/zbud.js";
 import { KernelZbud, kernelZbudPages, zbudStaticOptimum, KZBUD_MAX_SIZE } from "../src/zpool/kernel-zbud.js";
+import { corpusSizes } from "./helpers.js";
 
-const corpus = (name: string): string => fileURLToPath(new URL(`../../shared/corpus/${name}.lz4sizes.u32`, import.meta.url));
-
-function loadSizes(name: string): number[] | null {
-  const path = corpus(name);
-  if (!existsSync(path)) return null;
-  const b = readFileSync(path);
-  return Array.from(new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4));
+/** Every page's reference LZ4 size: the full corpus when ../shared is present, else the repo's sample. */
+function loadSizes(name: "anon" | "file"): number[] {
+  return Array.from(corpusSizes(name).sizes);
 }
 
 /** A small seeded PRNG (mulberry32). */
@@ -69,13 +64,9 @@ async function compare(sizes: number[], pFree: number, seed: number): Promise<{ 
 }
 
 describe("zbud frames equal the kernel's online best fit", () => {
-  for (const name of ["anon", "file"]) {
+  for (const name of ["anon", "file"] as const) {
     it(`corpus ${name}: every page's LZ4 size in order, then with random frees`, async () => {
       const sizes = loadSizes(name);
-      if (sizes === null) {
-        console.warn(`skipped: ${corpus(name)} is absent (../shared not beside the repo)`);
-        return;
-      }
       const fits = sizes.filter((s) => s <= KZBUD_MAX_SIZE);
       const r = await compare(sizes, 0, 1);
       const k = kernelZbudPages(sizes);

@@ -3,32 +3,23 @@
 // persistent cap with zswap's hysteresis, LRU eviction of ephemeral pages
 // (never blocking persistent ones), per-client accounting, drivers by name.
 import { describe, expect, it } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Frontswap } from "../src/frontswap.js";
 import { Cleancache } from "../src/cleancache.js";
 import { Zcache, setZcacheFastPath } from "../src/zcache.js";
 import { registeredDrivers } from "../src/zpool/index.js";
 import { TmemError } from "../bindings/status.js";
-import { noise } from "./helpers.js";
+import { corpusPage, loadCorpus, noise } from "./helpers.js";
 
-const corpusUrl = new URL("../../shared/corpus/anon.pages", import.meta.url);
-const have = existsSync(corpusUrl);
-if (!have) console.warn(`zcache: ${corpusUrl.pathname} is absent: using synthetic pages`);
-const file = have ? readFileSync(corpusUrl) : null;
+// Real anon pages: ../shared/corpus when present, else the repo's 512-page sample.
+const anon = await loadCorpus("anon");
 const DRIVERS = registeredDrivers().includes("zsmalloc") ? ["zsmalloc", "zbud"] : ["zbud"];
 
-/** A compressible page (corpus page i, or synthetic text). */
+// Pages that compress (reference LZ4 size 100..3072 B): same-filled and poorly compressible pages are tested separately.
+const compressible = [...anon.sizes.keys()].filter((k) => anon.sizes[k]! >= 100 && anon.sizes[k]! <= 3072);
+/** A compressible real anon page: the i-th of them (modulo their number), spread over the corpus. */
 function page(i: number): Uint8Array {
-  const p = new Uint8Array(4096);
-  if (file) {
-    // Skip corpus pages that are same-filled or poorly compressible (tested separately).
-    p.set(file.subarray((i * 13 % 8192) * 4096, (i * 13 % 8192 + 1) * 4096));
-  } else {
-    let x = i * 7919 + 1;
-    for (let j = 0; j < 4096; j++) { x = (x * 1103515245 + 12345) >>> 0; p[j] = 97 + ((x >>> 24) % 11); }
-  }
-  return p;
+  return corpusPage(anon, compressible[(i * 13) % compressible.length]!).slice();
 }
 
 async function setup(frames: number, options: Parameters<typeof Zcache.create>[1] = {}) {

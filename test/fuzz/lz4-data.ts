@@ -2,11 +2,10 @@
 /**
  * lz4-data.ts: deterministic test data for the LZ4 tests and the fuzzer:
  * a seeded PRNG and data shapes (zeros, text, random, memory-like records,
- * real corpus pages when ../shared is present).
+ * real corpus pages: ../shared/corpus when present, else the repo's samples).
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { loadCorpus } from "../corpus.js";
 
 /** xorshift32: a small seeded PRNG, good enough to shape test data. */
 export class Rng {
@@ -38,24 +37,18 @@ const WORDS = ("the of and to in is was that for it with as his on be at by had 
 export type Shape = "zeros" | "text" | "random" | "records" | "corpus" | "mixed";
 export const SHAPES: readonly Shape[] = ["zeros", "text", "random", "records", "corpus", "mixed"];
 
-let corpusCache: Uint8Array | null | undefined;
+// Loaded once when this module is imported (the sample's frames decode asynchronously).
+const CORPUS: Uint8Array = await (async () => {
+  const [x, y] = await Promise.all([loadCorpus("anon"), loadCorpus("file")]);
+  const all = new Uint8Array(x.pages.length + y.pages.length);
+  all.set(x.pages);
+  all.set(y.pages, x.pages.length);
+  return all;
+})();
 
-/** The anon + file corpus pages (64 MiB), or null (with a warning) when ../shared is absent. */
-export function corpus(): Uint8Array | null {
-  if (corpusCache !== undefined) return corpusCache;
-  const a = fileURLToPath(new URL("../../../shared/corpus/anon.pages", import.meta.url));
-  const f = fileURLToPath(new URL("../../../shared/corpus/file.pages", import.meta.url));
-  if (!existsSync(a) || !existsSync(f)) {
-    console.warn("lz4 tests: ../shared/corpus is absent; corpus-shaped data falls back to synthetic records");
-    corpusCache = null;
-  } else {
-    const x = readFileSync(a), y = readFileSync(f);
-    const all = new Uint8Array(x.length + y.length);
-    all.set(x);
-    all.set(y, x.length);
-    corpusCache = all;
-  }
-  return corpusCache;
+/** The anon + file corpus pages: 64 MiB from ../shared/corpus, or the repo's 2 × 512-page sample (4 MiB). */
+export function corpus(): Uint8Array {
+  return CORPUS;
 }
 
 function fill(shape: Shape, out: Uint8Array, rng: Rng): void {
@@ -88,7 +81,6 @@ function fill(shape: Shape, out: Uint8Array, rng: Rng): void {
     }
     case "corpus": {
       const c = corpus();
-      if (c === null) return fill("records", out, rng);
       let i = 0;
       while (i < n) {
         const page = rng.int(c.length >> 12) << 12;
