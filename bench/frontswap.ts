@@ -45,7 +45,7 @@ import { LRUCache } from "lru-cache";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Frontswap } from "../src/frontswap.js";
 import { Zcache } from "../src/zcache.js";
-import { median, report, type Row } from "./harness.js";
+import { bundleWorker, median, report, type Row } from "./harness.js";
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -151,7 +151,7 @@ async function ours(workers: number, zpool: string): Promise<Result & { stored: 
   await fs.init(0);
   const ws: Worker[] = [];
   for (let i = 0; i < workers; i++) {
-    const w = new Worker(new URL("../dist/frontswap-stress-worker.js", `file://${process.cwd()}/bench/`), { workerData: { handle: pm.handle, corpus } });
+    const w = new Worker(await bundleWorker("test/workers/frontswap-stress-worker.ts"), { workerData: { handle: pm.handle, corpus } });
     await new Promise<void>((r) => w.once("message", () => r()));
     ws.push(w);
   }

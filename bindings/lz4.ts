@@ -44,9 +44,7 @@
  *
  * @module
  */
-import { type Build, type CoreExports, compileCore, instantiateCore } from "./wasm.js";
-import { wasmBase64 as releaseBase64 } from "./wasm-release.generated.js";
-import { wasmBase64 as debugBase64 } from "./wasm-debug.generated.js";
+import { type Build, type CoreExports, compileCore, coreBase64, instantiateCore } from "./wasm.js";
 import { ErrorCode, TmemError } from "./status.js";
 import { SCRATCH_LZ4_HASH, WASM_PAGE } from "./layout.js";
 import type { PhysicalMemory } from "./physmem.js";
@@ -387,9 +385,10 @@ const privateModules: Partial<Record<Build, Promise<{ module: WebAssembly.Module
 function privateModule(build: Build): Promise<{ module: WebAssembly.Module; shared: boolean }> {
   let p = privateModules[build];
   if (p === undefined) {
+    const base64 = coreBase64(build); // throws (nothing cached) for a build that is not loaded
     p = (async () => {
       try {
-        const bytes = unsharedCore(build === "release" ? releaseBase64 : debugBase64);
+        const bytes = unsharedCore(base64);
         if (bytes !== null) return { module: await WebAssembly.compile(bytes), shared: false };
       } catch {
         // An engine that refuses atomics on unshared memory: use the shared core.

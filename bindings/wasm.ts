@@ -8,6 +8,11 @@
  * Each build is compiled once per thread and the Module promise cached; the
  * Module is what a Worker receives (it structured-clones).
  *
+ * Only the release build is imported here, so the library embeds one wasm;
+ * the debug build (assertions on) registers itself through
+ * {@link registerDebugBuild} when its own entry, bindings/wasm-debug.ts
+ * ("tmem/debug"), is imported.
+ *
  * Every instantiation is followed by `__init_data`, which copies the (passive)
  * static data once per memory; instantiation itself writes nothing, so a new
  * Worker never rewrites memory that another one changed.
@@ -15,7 +20,6 @@
  * @module
  */
 import { wasmBase64 as releaseBase64 } from "./wasm-release.generated.js";
-import { wasmBase64 as debugBase64 } from "./wasm-debug.generated.js";
 import { instantiate as instantiateRelease } from "../build/release.js";
 import { CTRL_BASE, CTRL_DATA_GUARD_OFF } from "./layout.js";
 import { ErrorCode, TmemError } from "./status.js";
@@ -30,6 +34,28 @@ export type CoreExports = Awaited<ReturnType<typeof instantiateRelease>> & {
 export type Build = "release" | "debug";
 
 const modules: Partial<Record<Build, Promise<WebAssembly.Module>>> = {};
+
+let debugBase64: string | undefined;
+
+/**
+ * Make the debug build available to `build: "debug"`. Called by
+ * bindings/wasm-debug.ts (the "tmem/debug" entry); idempotent.
+ */
+export function registerDebugBuild(base64: string): void {
+  debugBase64 = base64;
+}
+
+/**
+ * The base64 bytes of `build`.
+ * @throws TmemError ENOTSUP for the debug build when "tmem/debug" was not imported.
+ */
+export function coreBase64(build: Build): string {
+  if (build === "release") return releaseBase64;
+  if (debugBase64 === undefined) {
+    throw new TmemError(ErrorCode.ENOTSUP, `the debug build is not loaded: import "tmem/debug" (or bindings/wasm-debug.ts) before asking for build: "debug"`);
+  }
+  return debugBase64;
+}
 
 function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
   const fromBase64 = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array<ArrayBuffer> }).fromBase64;
@@ -60,14 +86,16 @@ export function assertEnvironment(allowUnisolated = false): void {
 
 /**
  * The compiled wasm core of `build`, compiled once per thread and cached.
- * @throws TmemError ENOTSUP when WebAssembly (or wasm threads/SIMD) is missing.
+ * @throws TmemError ENOTSUP when WebAssembly (or wasm threads/SIMD) is missing,
+ *   or (synchronously) for `"debug"` when "tmem/debug" was not imported.
  */
 export function compileCore(build: Build = "release"): Promise<WebAssembly.Module> {
   let p = modules[build];
   if (p === undefined) {
     // Compiling needs no isolation: only sharing a memory with Workers does (PhysicalMemory.create checks).
     assertEnvironment(true);
-    p = WebAssembly.compile(decodeBase64(build === "release" ? releaseBase64 : debugBase64)).catch((e: unknown) => {
+    const b64 = coreBase64(build);
+    p = WebAssembly.compile(decodeBase64(b64)).catch((e: unknown) => {
       delete modules[build];
       throw new TmemError(ErrorCode.ENOTSUP, `cannot compile the tmem core (needs wasm threads and SIMD): ${String(e)}`);
     });

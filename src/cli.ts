@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // SPDX-License-Identifier: MIT
 /**
  * cli.ts: the `tmem` command.
@@ -13,17 +14,20 @@
  */
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
-import { createReadStream, createWriteStream, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  accessSync, closeSync, constants as fsConstants, createReadStream, createWriteStream, fstatSync, openSync, readdirSync, readFileSync,
+  readSync, statSync, writeFileSync,
+} from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { TmemError } from "../bindings/status.js";
 import { PAGE_SIZE } from "../bindings/layout.js";
-import type { FrameStressResult } from "./frame-stress.js";
+import type { FrameStressResult } from "./demo/frames.js";
 import { decompressFrame } from "./lz4/frame.js";
 import { createCompressStream, createDecompressStream } from "./lz4/stream.js";
 import { simulate, type ProcessResult, type SimulateResult, type WorkerProcessMessage } from "./sim/simulate.js";
-import { renderMemoryMapSvg } from "./sim/memmap.js";
+import { FRAME_FIGURES, renderMemoryMapSvg } from "./sim/memmap.js";
 import { cycle, toPages } from "./sim/pages.js";
 import { registeredDrivers } from "./zpool/index.js";
 
@@ -39,8 +43,11 @@ commands:
 
 simulate options:
   --corpus FILE|DIR   pages to use: any file cut into 4 KiB pages (tail zero-padded),
-                      or every readable file in a directory (default: the embedded
-                      sample of 512 real anonymous-memory pages)
+                      or every readable, non-empty regular file under a directory,
+                      subfolders included (32 levels deep, in name order; symbolic
+                      links are not followed). At most 1 GiB is read; the report
+                      says when the corpus was cut. (default: the embedded sample
+                      of 512 real anonymous-memory pages)
   --pages N           working-set size in pages (default: 4096 for the sample, which is
                       cycled with each copy made distinct; the corpus's size otherwise)
   --allocator NAME    zpool driver zcache stores into: zsmalloc (default) or zbud
@@ -49,7 +56,8 @@ simulate options:
   --workers N         simulated processes, each in its own Worker (default 1)
   --seed N            workload seed (default 1)
   --json              print the result as JSON
-  --svg FILE          write a picture of the memory map at the end
+  --svg FILE          write a picture of the memory map at the end (the path is
+                      checked before the run)
 
 demo options:
   --frames N  --workers N  --ops N  --json
@@ -71,9 +79,28 @@ function intOption(name: string, v: string | undefined, dflt: number, min: numbe
   return n;
 }
 
+/**
+ * Join `--opt -5` into `--opt=-5` for string options, so a negative (or
+ * dash-led) value reaches the option's own check ("--ram must be ...")
+ * instead of the argument parser's "argument is ambiguous".
+ */
+function joinDashValues(argv: string[], options: Record<string, { type: "string" | "boolean" }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.startsWith("--") && !a.includes("=") ? a.slice(2) : undefined;
+    const next = argv[i + 1];
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 function parse<T extends Record<string, { type: "string" | "boolean"; short?: string }>>(argv: string[], options: T) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    return parseArgs({ args: joinDashValues(argv, options), options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
@@ -81,44 +108,134 @@ function parse<T extends Record<string, { type: "string" | "boolean"; short?: st
 
 // ══ Pages ══
 
-/** Pages of a file, or of every readable regular file in a directory. */
-function readCorpus(path: string): { pages: Uint8Array; what: string } {
+/**
+ * The most corpus read: 1 GiB, i.e. 262,144 pages, which is also the largest
+ * working set (--pages). Reading stops there, and the report says so.
+ */
+const CORPUS_LIMIT_BYTES = 1 << 30;
+/** How deep --corpus DIR descends: the directory itself is level 0. */
+const CORPUS_MAX_DEPTH = 32;
+
+/** Pages read for --corpus, and what the reader met on the way. */
+interface Corpus {
+  pages: Uint8Array;
+  /** Where the pages came from, for the report. */
+  what: string;
+  /** Files whose bytes were used (in part when the limit cut the last one). */
+  files: number;
+  /** Reading stopped at CORPUS_LIMIT_BYTES. */
+  truncated: boolean;
+  /** What was passed over: empty or unreadable files, symbolic links, other file types, directories too deep or unreadable. */
+  skipped: { empty: number; unreadable: number; links: number; special: number; tooDeep: number; unreadableDirs: number };
+}
+
+/** Read up to `limit` bytes of the file at `p` (all of it when smaller). */
+function readHead(p: string, limit: number): Uint8Array {
+  const fd = openSync(p, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const want = Math.min(size, limit);
+    const buf = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const n = readSync(fd, buf, got, want - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got === want ? buf : buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Pages of a file, or of every readable, non-empty regular file under a
+ * directory: subfolders to CORPUS_MAX_DEPTH levels, in name order, symbolic
+ * links not followed (neither to files nor to directories, so a link cannot
+ * loop or leave the tree). At most CORPUS_LIMIT_BYTES are read; each file's
+ * tail is zero-padded to a whole page.
+ */
+function readCorpus(path: string): Corpus {
   let st;
   try {
     st = statSync(path);
   } catch {
     throw new UsageError(`--corpus: no such file or directory: ${path}`);
   }
-  if (st.isDirectory()) {
-    const parts: Uint8Array[] = [];
-    let files = 0;
-    for (const name of readdirSync(path).sort()) {
-      const p = join(path, name);
-      try {
-        if (!statSync(p).isFile()) continue;
-        const d = readFileSync(p);
-        if (d.length === 0) continue;
-        parts.push(toPages(d));
-        files++;
-      } catch {
-        // unreadable: skipped, as the issue asks ("every readable file")
-      }
+  const skipped = { empty: 0, unreadable: 0, links: 0, special: 0, tooDeep: 0, unreadableDirs: 0 };
+  if (!st.isDirectory()) {
+    let data: Uint8Array;
+    try {
+      data = readHead(path, CORPUS_LIMIT_BYTES);
+    } catch (e) {
+      throw new UsageError(`--corpus: cannot read ${path}: ${(e as Error).message}`);
     }
-    if (files === 0) throw new UsageError(`--corpus: ${path} has no readable, non-empty files`);
-    const total = parts.reduce((a, p) => a + p.length, 0);
-    const pages = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) { pages.set(p, o); o += p.length; }
-    return { pages, what: `${files} files in ${path}` };
+    if (data.length === 0) throw new UsageError(`--corpus: ${path} is empty`);
+    return { pages: toPages(data), what: path, files: 1, truncated: st.size > CORPUS_LIMIT_BYTES, skipped };
   }
-  let data: Uint8Array;
-  try {
-    data = readFileSync(path);
-  } catch (e) {
-    throw new UsageError(`--corpus: cannot read ${path}: ${(e as Error).message}`);
+  const parts: Uint8Array[] = [];
+  let files = 0, bytes = 0, truncated = false;
+  const walk = (dir: string, depth: number): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    } catch {
+      skipped.unreadableDirs++;
+      return;
+    }
+    for (const e of entries) {
+      if (truncated) return;
+      const p = join(dir, e.name);
+      if (e.isSymbolicLink()) { skipped.links++; continue; }
+      if (e.isDirectory()) {
+        if (depth < CORPUS_MAX_DEPTH) walk(p, depth + 1); else skipped.tooDeep++;
+        continue;
+      }
+      if (!e.isFile()) { skipped.special++; continue; }
+      let d: Uint8Array;
+      try {
+        d = readHead(p, CORPUS_LIMIT_BYTES - bytes);
+      } catch {
+        skipped.unreadable++;
+        continue;
+      }
+      if (d.length === 0) {
+        // A file emptied by the limit is not "empty": it was not read.
+        if (bytes >= CORPUS_LIMIT_BYTES) truncated = true; else skipped.empty++;
+        continue;
+      }
+      const pg = toPages(d);
+      parts.push(pg);
+      files++;
+      bytes += pg.length;
+      try {
+        if (statSync(p).size > d.length) truncated = true;
+      } catch { /* gone since: what was read stays */ }
+      if (bytes >= CORPUS_LIMIT_BYTES) truncated = true;
+    }
+  };
+  walk(path, 0);
+  if (files === 0) {
+    const passed = [
+      skipped.empty && `${skipped.empty} empty`, skipped.unreadable && `${skipped.unreadable} unreadable`,
+      skipped.links && `${skipped.links} symbolic links`, skipped.special && `${skipped.special} not regular files`,
+      skipped.unreadableDirs && `${skipped.unreadableDirs} unreadable directories`,
+      skipped.tooDeep && `${skipped.tooDeep} directories deeper than ${CORPUS_MAX_DEPTH} levels`,
+    ].filter(Boolean);
+    throw new UsageError(`--corpus: found no readable, non-empty regular file in ${path} or its subfolders ` +
+      `(${CORPUS_MAX_DEPTH} levels deep; symbolic links are not followed)${passed.length ? `; passed over: ${passed.join(", ")}` : ""}`);
   }
-  if (data.length === 0) throw new UsageError(`--corpus: ${path} is empty`);
-  return { pages: toPages(data), what: path };
+  const pages = new Uint8Array(bytes);
+  let o = 0;
+  for (const p of parts) { pages.set(p, o); o += p.length; }
+  return { pages, what: `${fmt(files)} files under ${path}`, files, truncated, skipped };
+}
+
+/** The report's line about a corpus cut to the limit, or undefined. */
+function corpusNote(c: Corpus): string | undefined {
+  if (!c.truncated) return undefined;
+  return `the corpus is larger than 1 GiB: only its first 1 GiB (${fmt(CORPUS_LIMIT_BYTES / PAGE_SIZE)} pages) was read` +
+    (c.files > 1 ? `, from ${fmt(c.files)} files in name order; the rest was not read` : "");
 }
 
 /** The embedded sample: 512 real pages of a Node process's anonymous memory (LZ4 frame). */
@@ -139,7 +256,10 @@ function parseRam(v: string | undefined, workingSet: number): number {
     const bytes = Number(m[1]) * { K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2]!.toUpperCase() as "K" | "M" | "G"];
     return Math.max(1, Math.floor(bytes / PAGE_SIZE));
   }
-  if (/^\d+$/.test(v)) return Number(v);
+  if (/^\d+$/.test(v)) {
+    if (Number(v) < 1) throw new UsageError(`--ram must be at least 1 page, not '${v}'`);
+    return Number(v);
+  }
   throw new UsageError(`--ram must be pages (1024), a size (4M) or a share (25%), not '${v}'`);
 }
 
@@ -181,10 +301,12 @@ function spawnNode(i: number, msg: WorkerProcessMessage): Promise<ProcessResult>
 const mib = (pages: number): string => `${((pages * PAGE_SIZE) / 1048576).toFixed(1)} MiB`;
 const fmt = (n: number, d = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 
-function printReport(r: SimulateResult, source: string): void {
+function printReport(r: SimulateResult, source: string, note: string | undefined): void {
   const t = r.totals;
+  const F = FRAME_FIGURES;
   const rows: Array<[string, string]> = [
     ["pages", `${fmt(r.workingSetPages)} (${mib(r.workingSetPages)}) from ${source}`],
+    ...(note ? [["corpus", note] as [string, string]] : []),
     ["RAM budget", `${fmt(r.ramPages)} pages (${mib(r.ramPages)}); physical memory ${fmt(r.frames)} frames`],
     ["accesses", `${fmt(t.accesses)}: ${fmt(t.faults)} faults (${fmt(t.firstTouches)} first touches)`],
     ["swap-outs", `${fmt(t.swapOuts)}: ${fmt(t.stores)} stored in zcache, ${fmt(t.rejected)} rejected to disk`],
@@ -192,18 +314,53 @@ function printReport(r: SimulateResult, source: string): void {
     ["checks", `${t.corrupt} corrupt pages, ${t.lost} lost pages`],
     ["pages stored", `${fmt(r.storedPages)} now (${fmt(r.zcache.sameFilledPages)} same-filled, no allocation)`],
     ["compression", `ratio ${r.compressionRatio.toFixed(2)} (LZ4, stored pages); ${fmt(r.zcache.compressPoor)} pages rejected as incompressible`],
-    ["frames used", `${fmt(r.framesUsed)} by ${r.allocator} for ${fmt(r.storedPages - r.zcache.sameFilledPages)} objects (${mib(r.framesUsed)})`],
+    ["frames used", `${fmt(r.poolFrames)} ${F.pool} (${mib(r.poolFrames)}) in ${r.allocator} = ${fmt(r.objectFrames)} ${F.object} ` +
+      `+ ${fmt(r.metaFrames)} ${F.meta}, for ${fmt(r.storedPages - r.zcache.sameFilledPages)} objects`],
     ["throughput", `store ${fmt(r.storePagesPerSec)} pages/s (${fmt((r.storePagesPerSec * PAGE_SIZE) / 1e6)} MB/s), load ${fmt(r.loadPagesPerSec)} pages/s (${fmt((r.loadPagesPerSec * PAGE_SIZE) / 1e6)} MB/s)`],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   console.log(`\ntmem simulate: ${r.workers} process(es) swapping through frontswap into zcache (${r.allocator})\n`);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
-  console.log("\n  density of the pages stored at the end, replayed into each allocator, beside the kernel's figure:\n");
-  console.log("  allocator  objects  frames  kernel frames  + our metadata frames  pages/frame  bytes stored/frame bytes");
+  console.log("\n  density: the pages stored at the end, replayed into a fresh pool of each allocator and compacted, beside the kernel's figure:\n");
+  const cols = ["allocator", "objects", F.replay, F.kernel, `+ ${F.meta}`, "pages/frame", "bytes stored/frame bytes"];
+  console.log(`  ${cols.join("  ")}`);
   for (const d of r.density) {
-    console.log(`  ${d.allocator.padEnd(9)}  ${String(d.objects).padStart(7)}  ${String(d.frames).padStart(6)}  ${String(d.kernelFrames).padStart(13)}  ${String(d.metaFrames).padStart(21)}  ${d.effectiveRatio.toFixed(2).padStart(11)}  ${(d.density * 100).toFixed(1).padStart(23)} %`);
+    const cells = [d.allocator, String(d.objects), String(d.objectFrames), String(d.kernelFrames), String(d.metaFrames),
+      d.effectiveRatio.toFixed(2), `${(d.density * 100).toFixed(1)} %`];
+    console.log(`  ${cells.map((c, i) => (i === 0 ? c.padEnd(cols[i]!.length) : c.padStart(cols[i]!.length))).join("  ")}`);
   }
-  console.log("\n  (frames = frames holding objects, as the kernel's figure counts; the kernel keeps its metadata in slab caches outside the pool)");
+  console.log(`\n  ${F.pool} = ${F.object} + ${F.meta} of the run's pool; the memory map's allocator cells are its ${F.object}.`);
+  console.log(`  ${F.replay}: the same sizes in a fresh pool after compaction, so no fragmentation is left from the run;`);
+  console.log(`  ${F.kernel}: what the kernel's allocator would use for them (it keeps its metadata in slab caches outside the pool).`);
+}
+
+/**
+ * Check before the run that `path` can be written: its directory exists and
+ * is writable, and the path is not a directory or a read-only file. (The
+ * write after the run can still fail, e.g. a full disk; the results are
+ * printed first, so they are not lost.)
+ */
+function checkOutputPath(option: string, path: string): void {
+  const full = resolve(path);
+  let st;
+  try {
+    st = statSync(full);
+  } catch {
+    st = undefined;
+  }
+  if (st?.isDirectory()) throw new UsageError(`${option}: ${path} is a directory, not a file`);
+  const dir = dirname(full);
+  try {
+    if (!statSync(dir).isDirectory()) throw new UsageError(`${option}: cannot write ${path}: ${dir} is not a directory`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${option}: cannot write ${path}: no such directory ${dir}`);
+  }
+  try {
+    accessSync(st ? full : dir, fsConstants.W_OK);
+  } catch {
+    throw new UsageError(`${option}: cannot write ${path}: permission denied`);
+  }
 }
 
 async function cmdSimulate(argv: string[]): Promise<void> {
@@ -218,13 +375,16 @@ async function cmdSimulate(argv: string[]): Promise<void> {
   if (!known.includes(allocator)) throw new UsageError(`--allocator must be one of ${known.join(", ")}, not '${allocator}'`);
   const workers = intOption("workers", v.workers as string | undefined, 1, 1, 16);
   const seed = intOption("seed", v.seed as string | undefined, 1, 0, 2 ** 31);
-  let src: Uint8Array, source: string, defaultPages: number;
+  const svg = v.svg as string | undefined;
+  if (svg !== undefined) checkOutputPath("--svg", svg);
+  let src: Uint8Array, source: string, defaultPages: number, corpus: Corpus | undefined;
   if (v.corpus !== undefined) {
-    const c = readCorpus(v.corpus as string);
-    src = c.pages; source = c.what; defaultPages = Math.min(src.length / PAGE_SIZE, 262144);
+    corpus = readCorpus(v.corpus as string);
+    src = corpus.pages; source = corpus.what; defaultPages = Math.min(src.length / PAGE_SIZE, 262144);
   } else {
     src = await samplePages(); source = "the embedded sample (512 real anonymous-memory pages of a Node.js process)"; defaultPages = 4096;
   }
+  const note = corpus && corpusNote(corpus);
   const n = intOption("pages", v.pages as string | undefined, defaultPages, Math.max(1, workers), 262144);
   const pages = cycle(src, n);
   const ram = parseRam(v.ram as string | undefined, n);
@@ -236,17 +396,29 @@ async function cmdSimulate(argv: string[]): Promise<void> {
     onProgress: v.json ? undefined : progressBar("simulating"),
     spawn: spawnNode,
   });
-  if (v.svg !== undefined) {
-    writeFileSync(v.svg as string, renderMemoryMapSvg(r.memoryMap, { title: `tmem physical memory after the simulation (${r.allocator}): ${r.frames} frames` }));
-  }
+  // The results first, then the picture: a failed write must not lose a finished run.
   if (v.json) {
     const { memoryMap, ...rest } = r;
-    console.log(JSON.stringify({ ...rest, source, memoryMap: { frames: memoryMap.length, used: memoryMap.filter((f) => f.owner !== 0).length } }, null, 2));
+    console.log(JSON.stringify({
+      ...rest, source, frameFigures: FRAME_FIGURES,
+      ...(corpus ? { corpus: { files: corpus.files, bytes: corpus.pages.length, truncated: corpus.truncated, note, skipped: corpus.skipped } } : {}),
+      memoryMap: { frames: memoryMap.length, used: memoryMap.filter((f) => f.owner !== 0).length },
+    }, null, 2));
   } else {
-    printReport(r, source);
-    if (v.svg !== undefined) console.log(`\n  memory map written to ${v.svg as string}`);
+    printReport(r, source, note);
+  }
+  let svgFailed = false;
+  if (svg !== undefined) {
+    try {
+      writeFileSync(svg, renderMemoryMapSvg(r.memoryMap, { title: `tmem physical memory after the simulation (${r.allocator}): ${r.frames} frames` }));
+      if (!v.json) console.log(`\n  memory map written to ${svg}`);
+    } catch (e) {
+      svgFailed = true;
+      process.stderr.write(`tmem: --svg: the run finished (results above) but the memory map could not be written to ${svg}: ${(e as Error).message}\n`);
+    }
   }
   if (r.totals.corrupt > 0 || r.totals.lost > 0) fail(`${r.totals.corrupt} corrupt and ${r.totals.lost} lost pages`, 1);
+  if (svgFailed) process.exit(1);
 }
 
 // ══ lz4 ══
@@ -285,7 +457,7 @@ async function cmdDemo(argv: string[]): Promise<void> {
   barrier[1] = workers;
   const t0 = performance.now();
   const results = await Promise.all(Array.from({ length: workers }, (_, i) => new Promise<FrameStressResult & { ms: number; slot: number }>((resolve, reject) => {
-    const w = new Worker(new URL("./frame-stress-worker.js", import.meta.url), {
+    const w = new Worker(new URL("./demo-frames-worker.js", import.meta.url), {
       workerData: { handle: pm.handle, barrier, options: { ops, seed: 0x1234 + i * 7919, maxHeld: Math.floor(frames / workers), owner: 16 + i } },
     });
     w.once("message", resolve);

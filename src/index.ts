@@ -1,21 +1,33 @@
 // SPDX-License-Identifier: MIT
 /**
  * tmem: transcendent memory for JavaScript. The package entry point; it only
- * re-exports.
+ * re-exports, and only what the README documents:
+ *
+ *   physical memory   PhysicalMemory (create / attach / detach / stats), its
+ *                     option and handle types, PAGE_SIZE and the limits
+ *   errors            TmemError with a stable .code, ErrorCode
+ *   zpool             createPool and the driver registry (also "tmem/zpool")
+ *   LZ4               frames, streams, the block codec (also "tmem/lz4")
+ *   backend           Zcache
+ *   frontends         Frontswap ("tmem/frontswap"), Cleancache ("tmem/cleancache")
+ *
+ * What it does not export: the tmem core (TmemCore, PamBackend, RawBackend,
+ * the backend-type registry), the wasm loader and the frame owner tags. They
+ * are internals whose shape changes with the store protocol; the tests
+ * import them from their source paths. The debug wasm build is its own
+ * entry, "tmem/debug", so this one embeds the release build only.
  * @module
  */
 export { PhysicalMemory } from "../bindings/physmem.js";
 export type { PhysicalMemoryOptions, PhysicalMemoryHandle, PhysicalMemoryStats, Pfn } from "../bindings/physmem.js";
 export { TmemError, ErrorCode } from "../bindings/status.js";
-export { Owner, PAGE_SIZE, DEFAULT_FRAMES, DEFAULT_MAX_WORKERS, MAX_WORKERS } from "../bindings/layout.js";
-export { compileCore } from "../bindings/wasm.js";
+export { PAGE_SIZE, DEFAULT_FRAMES, DEFAULT_MAX_WORKERS, MAX_WORKERS } from "../bindings/layout.js";
 export type { Build } from "../bindings/wasm.js";
 export * from "./zpool/index.js";
 export * from "./lz4/index.js";
-export * from "./tmem/index.js";
 export { Zcache } from "./zcache.js";
 export type { ZcacheOptions, ZcacheStats, ZcacheClientStats } from "./zcache.js";
-export { Cleancache, FAKE_FS_POOLID_OFFSET, FAKE_SHARED_FS_POOLID_OFFSET } from "./cleancache.js";
+export { Cleancache } from "./cleancache.js";
 export type { CleancacheCounters } from "./cleancache.js";
 export { Frontswap } from "./frontswap.js";
 export type { FrontswapCounters, FrontswapWriteback, UnregisterOptions } from "./frontswap.js";

@@ -152,7 +152,7 @@ describe("cleancache", () => {
     let stored = 0;
     for (let i = 0; i < 64; i++) if (cc.putPage(id, 42, i, page(i))) stored++;
     expect(stored).toBeGreaterThan(40);
-    const url = new URL("../dist/frontswap-stress-worker.js", import.meta.url);
+    const url = new URL("../build/test-workers/frontswap-stress-worker.js", import.meta.url);
     const ws = [0, 1].map(() => new Worker(url, { workerData: { handle: pm.handle, corpus: sab, zpool: "zbud" } }));
     await Promise.all(ws.map((w) => new Promise((r) => w.once("message", r))));
     const rs = await Promise.all(ws.map((w, i) => new Promise<Record<string, number | string>>((resolve) => {

@@ -11,7 +11,7 @@ import { Zcache } from "../src/zcache.js";
 import { TmemCore } from "../src/tmem/core.js";
 import { loadCorpus } from "./helpers.js";
 
-const workerUrl = new URL("../dist/frontswap-stress-worker.js", import.meta.url);
+const workerUrl = new URL("../build/test-workers/frontswap-stress-worker.js", import.meta.url);
 // 512 real anon pages for the Workers: the corpus's first 512, or the repo's 512-page sample.
 const anon = await loadCorpus("anon");
 function corpus(): SharedArrayBuffer {

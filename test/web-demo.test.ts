@@ -18,7 +18,7 @@ const artifacts = fileURLToPath(new URL("../test-results/", import.meta.url));
 
 interface DemoResult {
   ok: boolean; error?: string; isolated: boolean; workers: number; allocator: string;
-  totals: Record<string, number>; storedPages: number; framesUsed: number; compressionRatio: number; shown: Record<string, string>;
+  totals: Record<string, number>; storedPages: number; poolFrames: number; objectFrames: number; compressionRatio: number; shown: Record<string, string>;
 }
 
 describe.skipIf(!path)("browser demo", () => {
@@ -58,7 +58,7 @@ describe.skipIf(!path)("browser demo", () => {
     // What the page shows is what the run counted.
     for (const k of ["accesses", "faults", "stores", "rejected", "hits", "misses", "corrupt", "lost"]) expect(r.shown[k], k).toBe(String(t[k]));
     expect(r.shown["pages stored"]).toBe(String(r.storedPages));
-    expect(r.shown["frames used"]).toBe(String(r.framesUsed));
+    expect(r.shown["pool frames"]).toBe(String(r.poolFrames));
   }
 
   it("runs the simulation in 2 Web Workers sharing one memory and shows the run's counters", async () => {

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { buildStamp, instantiateCore } from "../bindings/wasm.js";
 import { CTRL_BASE, Owner } from "../bindings/layout.js";
-import { arriveAndWait, type FrameStressResult } from "../src/frame-stress.js";
+import { arriveAndWait, type FrameStressResult } from "../src/demo/frames.js";
 
 function run<T>(url: URL, workerData: unknown): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -22,7 +22,7 @@ describe("2 worker_threads on one physical memory", () => {
     const pm = await PhysicalMemory.create({ frames, maxWorkers: 4 });
     const barrier = new Int32Array(new SharedArrayBuffer(8));
     barrier[1] = 2;
-    const url = new URL("../dist/frame-stress-worker.js", import.meta.url);
+    const url = new URL("../dist/demo-frames-worker.js", import.meta.url);
     const results = await Promise.all([0, 1].map((i) =>
       run<FrameStressResult & { ms: number; slot: number }>(url, {
         handle: pm.handle, barrier,

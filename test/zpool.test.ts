@@ -14,7 +14,7 @@ import {
   type Zpool,
 } from "../src/zpool/index.js";
 import type { ZbudStats } from "../src/zpool/drivers/zbud.js";
-import type { ZpoolStressResult } from "../src/zpool-stress-worker.js";
+import type { ZpoolStressResult } from "./workers/zpool-stress-worker.js";
 import { rejectsWith, throwsWith } from "./helpers.js";
 
 let pm: PhysicalMemory;
@@ -94,7 +94,7 @@ describe("zpool pool table", () => {
 async function twoWorkers(poolId: number, probeId: number | undefined, maxSize: number): Promise<ZpoolStressResult[]> {
   const barrier = new Int32Array(new SharedArrayBuffer(8));
   barrier[1] = 2;
-  const url = new URL("../dist/zpool-stress-worker.js", import.meta.url);
+  const url = new URL("../build/test-workers/zpool-stress-worker.js", import.meta.url);
   return Promise.all([1, 2].map((seed) => new Promise<ZpoolStressResult>((resolve, reject) => {
     const w = new Worker(url, {
       workerData: { handle: pm.handle, poolId, ops: 40_000, seed, maxLive: 600, maxSize, barrier, probeId },

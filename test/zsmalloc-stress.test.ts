@@ -1,4 +1,4 @@
-// Two worker_threads on one zsmalloc pool (dist/zsmalloc-stress-worker.js,
+// Two worker_threads on one zsmalloc pool (build/test-workers/zsmalloc-stress-worker.js,
 // built by `npm run build`): each allocates, signs, verifies, rewrites and
 // frees objects in its own size band and in a band both use, and compacts the
 // whole pool now and then, so objects move under the other worker unless it
@@ -9,9 +9,9 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { zsmallocDriver, type ZsmallocBackend } from "../src/zpool/drivers/zsmalloc.js";
-import type { ZsStressOptions, ZsStressResult } from "../src/zsmalloc-stress-worker.js";
+import type { ZsStressOptions, ZsStressResult } from "./workers/zsmalloc-stress-worker.js";
 
-const url = new URL("../dist/zsmalloc-stress-worker.js", import.meta.url);
+const url = new URL("../build/test-workers/zsmalloc-stress-worker.js", import.meta.url);
 
 function run(workerData: unknown): Promise<ZsStressResult> {
   return new Promise((resolve, reject) => {

@@ -2,7 +2,7 @@
 // pairs in a tight loop, report the time.
 import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../../bindings/physmem.js";
-import { arriveAndWait } from "../../src/frame-stress.js";
+import { arriveAndWait } from "../../src/demo/frames.js";
 
 const { handle, pairs, owner, barrier, hold } = workerData as { handle: PhysicalMemoryHandle; pairs: number; owner: number; barrier: Int32Array; hold: number };
 const pm = await PhysicalMemory.attach(handle);

@@ -14,7 +14,7 @@ import type { PhysicalMemory } from "../../bindings/physmem.js";
 import { decompressFrame } from "../../src/lz4/frame.js";
 import { memoryMap, simulate, zsmallocPoolsOf, type ProcessResult, type SimulateResult, type WorkerProcessMessage } from "../../src/sim/simulate.js";
 import { cycle } from "../../src/sim/pages.js";
-import { frameColor, legend } from "../../src/sim/memmap.js";
+import { FRAME_FIGURES, frameColor, legend } from "../../src/sim/memmap.js";
 import type { Zcache } from "../../src/zcache.js";
 
 declare global {
@@ -30,7 +30,8 @@ interface DemoResult {
   allocator: string;
   totals?: ProcessResult;
   storedPages?: number;
-  framesUsed?: number;
+  poolFrames?: number;
+  objectFrames?: number;
   compressionRatio?: number;
   /** The counters as the page shows them (text), to check against the run. */
   shown?: Record<string, string>;
@@ -114,7 +115,7 @@ function liveRows(z: Zcache, done: number, total: number): Array<[string, string
     ["pages stored", String(s.persistentPages)],
     ["compressed bytes", String(s.persistentZbytes)],
     ["rejected (incompressible)", String(s.compressPoor)],
-    ["frames used", String(s.zpoolPages.persistent)],
+    [FRAME_FIGURES.pool, String(s.zpoolPages.persistent)],
   ];
 }
 
@@ -130,11 +131,12 @@ function finalRows(r: SimulateResult): Array<[string, string]> {
     ["corrupt", String(t.corrupt)],
     ["lost", String(t.lost)],
     ["pages stored", String(r.storedPages)],
-    ["frames used", String(r.framesUsed)],
+    [FRAME_FIGURES.pool, String(r.poolFrames)],
+    [FRAME_FIGURES.object, String(r.objectFrames)],
     ["compression ratio", r.compressionRatio.toFixed(2)],
     ["store pages/s", String(Math.round(r.storePagesPerSec))],
     ["load pages/s", String(Math.round(r.loadPagesPerSec))],
-    ...r.density.map((d): [string, string] => [`${d.allocator} frames (kernel)`, `${d.frames} (${d.kernelFrames})`]),
+    ...r.density.map((d): [string, string] => [`${d.allocator} ${FRAME_FIGURES.replay} (${FRAME_FIGURES.kernel})`, `${d.objectFrames} (${d.kernelFrames})`]),
   ];
 }
 
@@ -160,7 +162,7 @@ async function run(): Promise<DemoResult> {
     clearInterval(timer);
     const shown = showCounters(finalRows(r));
     return { ok: r.totals.corrupt === 0 && r.totals.lost === 0, isolated, workers, allocator, totals: r.totals,
-      storedPages: r.storedPages, framesUsed: r.framesUsed, compressionRatio: r.compressionRatio, shown };
+      storedPages: r.storedPages, poolFrames: r.poolFrames, objectFrames: r.objectFrames, compressionRatio: r.compressionRatio, shown };
   } finally {
     clearInterval(timer);
   }

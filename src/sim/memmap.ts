@@ -5,8 +5,30 @@
  * frames, by size class, with the fill level drawn as the filled share of the
  * cell. Rendered as SVG for `tmem simulate --svg`, and as cell colors for the
  * browser demo's canvas (same palette, same layout).
+ *
+ * It also holds the names of the frame figures (FRAME_FIGURES), so the
+ * legend here, the command's text and the browser demo say the same thing
+ * with the same words; sim/simulate.ts explains what each counts.
  * @module
  */
+
+/**
+ * The name of each frame figure, as every report shows it (see the essay).
+ * A reader who meets "object frames" in the text, the SVG legend or the demo
+ * is reading the same count.
+ */
+export const FRAME_FIGURES = {
+  /** All frames of the run's zpool: object frames + pool metadata frames. */
+  pool: "pool frames",
+  /** Frames holding compressed pages. */
+  object: "object frames",
+  /** Frames of the pool's own metadata (handle tables, descriptors). */
+  meta: "pool metadata frames",
+  /** Object frames of a fresh pool holding the same sizes, after compaction. */
+  replay: "object frames, compacted replay",
+  /** Object frames the kernel's allocator would use for the same sizes. */
+  kernel: "kernel's object frames",
+} as const;
 
 /** What one frame holds, as the memory map shows it. */
 export interface FrameInfo {
@@ -19,11 +41,11 @@ export interface FrameInfo {
 }
 
 /** Palette by owner tag: [hue, saturation %, base lightness %]. */
-const OWNER_STYLE: Record<number, { name: string; hue: number; sat: number }> = {
-  1: { name: "metadata", hue: 0, sat: 0 },
-  2: { name: "zsmalloc", hue: 215, sat: 70 },
-  3: { name: "zbud", hue: 140, sat: 55 },
-  4: { name: "tmem", hue: 30, sat: 85 },
+const OWNER_STYLE: Record<number, { name: string; label: string; hue: number; sat: number }> = {
+  1: { name: "metadata", label: "metadata frames (all pools)", hue: 0, sat: 0 },
+  2: { name: "zsmalloc", label: `zsmalloc ${FRAME_FIGURES.object}`, hue: 215, sat: 70 },
+  3: { name: "zbud", label: `zbud ${FRAME_FIGURES.object}`, hue: 140, sat: 55 },
+  4: { name: "tmem", label: "tmem index frames", hue: 30, sat: 85 },
 };
 
 /** CSS color of a frame's cell (fill part). Size classes shade from light (small) to dark (large). */
@@ -34,12 +56,16 @@ export function frameColor(f: FrameInfo): string {
   return `hsl(${s.hue} ${s.sat}% ${light}%)`;
 }
 
-/** Legend entries (name, color) for the owners present in `frames`. */
+/**
+ * Legend entries for the owners present in `frames`: the figure's name (an
+ * allocator's entry is its {@link FRAME_FIGURES}.object count, e.g.
+ * "zsmalloc object frames"), its color and the count of frames.
+ */
 export function legend(frames: readonly FrameInfo[]): Array<{ name: string; color: string; count: number }> {
   const counts = new Map<number, number>();
   for (const f of frames) counts.set(f.owner, (counts.get(f.owner) ?? 0) + 1);
   return [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([owner, count]) => ({
-    name: owner === 0 ? "free" : OWNER_STYLE[owner]?.name ?? `owner ${owner}`,
+    name: owner === 0 ? "free frames" : OWNER_STYLE[owner]?.label ?? `owner ${owner} frames`,
     color: frameColor({ owner, classSize: 0, fill: 1 }),
     count,
   }));

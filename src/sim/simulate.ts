@@ -22,7 +22,18 @@
  * At the end it measures density: the compressed sizes of the pages stored at
  * that moment are replayed into a fresh zsmalloc pool and a fresh zbud pool,
  * and set beside what the kernel's zsmalloc and zbud would use for the same
- * sizes (src/zpool/kernel-*.ts, kernel.md §2).
+ * sizes (src/zpool/kernel-*.ts).
+ *
+ * Frame figures: a run yields several frame counts for one allocator, each
+ * true of something different. They carry one name each ({@link FRAME_FIGURES}),
+ * and the command's text, its JSON, the SVG legend, the density table and the
+ * browser demo all use those names:
+ *
+ *   pool frames      = object frames + pool metadata frames of the run's pool
+ *   object frames    frames holding compressed pages (owner tag zsmalloc/zbud)
+ *   compacted replay object frames of a fresh pool given the same sizes, then
+ *                    compacted (no fragmentation left from the run)
+ *   kernel frames    what the kernel's allocator would use for those sizes
  * @module
  */
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../../bindings/physmem.js";
@@ -35,7 +46,10 @@ import { kernelZsmallocUsage } from "../zpool/kernel-zsmalloc.js";
 import { kernelZbudPages } from "../zpool/kernel-zbud.js";
 import { lz4Ready } from "../../bindings/lz4.js";
 import { AccessPattern } from "./workload.js";
-import type { FrameInfo } from "./memmap.js";
+import { FRAME_FIGURES, type FrameInfo } from "./memmap.js";
+
+export { FRAME_FIGURES };
+
 
 /** One simulated process (a Worker, or the main thread). */
 export interface ProcessOptions {
@@ -237,16 +251,16 @@ export async function runWorkerProcess(msg: WorkerProcessMessage): Promise<Proce
   }
 }
 
-/** Density of one allocator for the stored sizes. */
+/** Density of one allocator for the stored sizes (a compacted replay into a fresh pool). */
 export interface DensityRow {
   allocator: string;
   /** Objects placed (same-filled pages need none). */
   objects: number;
-  /** Frames holding objects in our pool after the replay (zsmalloc: after compact). */
-  frames: number;
-  /** Frames of the pool's own metadata (handle tables, descriptors). */
+  /** {@link FRAME_FIGURES}.replay: object frames of the fresh pool after the replay and compaction. */
+  objectFrames: number;
+  /** {@link FRAME_FIGURES}.meta: the fresh pool's metadata frames. */
   metaFrames: number;
-  /** Frames the kernel's allocator would use for the same sizes. */
+  /** {@link FRAME_FIGURES}.kernel: object frames the kernel's allocator would use for the same sizes. */
   kernelFrames: number;
   /** Compressed bytes / frame bytes. */
   density: number;
@@ -267,8 +281,12 @@ export interface SimulateResult {
   storedPages: number;
   /** Σ raw / Σ compressed over the pages stored at the end (same-filled pages count as 4 bytes). */
   compressionRatio: number;
-  /** Frames zcache's persistent zpool holds at the end (in the run). */
-  framesUsed: number;
+  /** {@link FRAME_FIGURES}.pool: frames of zcache's persistent zpool at the end of the run (object + metadata). */
+  poolFrames: number;
+  /** {@link FRAME_FIGURES}.object: of those, frames holding objects (the memory map's allocator cells). */
+  objectFrames: number;
+  /** {@link FRAME_FIGURES}.meta: of those, the pool's metadata frames. */
+  metaFrames: number;
   zcache: ZcacheStats;
   density: DensityRow[];
   /** Frontswap store / load throughput (pages per second of time inside the calls). */
@@ -286,12 +304,19 @@ function sum(rs: ProcessResult[]): ProcessResult {
   return t;
 }
 
+/** A pool's frames split into object frames and metadata frames (zsmalloc's objectPages, zbud's zbudPages). */
+function splitFrames(stats: ZpoolStats): { objectFrames: number; metaFrames: number } {
+  const st = stats as ZpoolStats & { objectPages?: number; zbudPages?: number };
+  const objectFrames = st.objectPages ?? st.zbudPages ?? st.pages;
+  return { objectFrames, metaFrames: st.pages - objectFrames };
+}
+
 /**
  * Replay `sizes` into a fresh pool of `allocator`, compact it, and count its
  * frames: those holding objects (what the kernel's figure counts) and the
  * pool's own metadata frames (the kernel keeps those in slab caches outside).
  */
-async function replay(allocator: string, sizes: number[]): Promise<{ frames: number; metaFrames: number; objects: number }> {
+async function replay(allocator: string, sizes: number[]): Promise<{ objectFrames: number; metaFrames: number; objects: number }> {
   const frames = sizes.length + 256;
   // A scratch memory of this thread only: it is never shared, so isolation is not needed.
   const pm = await PhysicalMemory.create({ frames, maxWorkers: 1, allowUnisolated: true });
@@ -300,9 +325,7 @@ async function replay(allocator: string, sizes: number[]): Promise<{ frames: num
     let objects = 0;
     for (const s of sizes) { pool.malloc(s); objects++; }
     pool.compact();
-    const st = pool.stats() as ZpoolStats & { objectPages?: number; zbudPages?: number };
-    const objectFrames = st.objectPages ?? st.zbudPages ?? st.pages;
-    return { frames: objectFrames, metaFrames: st.pages - objectFrames, objects };
+    return { ...splitFrames(pool.stats()), objects };
   } finally {
     pm.detach();
   }
@@ -425,20 +448,23 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const density: DensityRow[] = [];
   for (const name of ["zsmalloc", "zbud"]) {
     const fit = name === "zbud" ? sizes.filter((s) => s <= 3968) : sizes;
-    const r = fit.length ? await replay(name, fit) : { frames: 0, metaFrames: 0, objects: 0 };
+    const r = fit.length ? await replay(name, fit) : { objectFrames: 0, metaFrames: 0, objects: 0 };
     const bytes = fit.reduce((a, b) => a + b, 0);
     density.push({
-      allocator: name, objects: r.objects, frames: r.frames, metaFrames: r.metaFrames, kernelFrames: name === "zbud" ? kb.pages : kz,
-      density: r.frames ? bytes / (r.frames * PAGE_SIZE) : 0,
-      effectiveRatio: r.frames ? r.objects / r.frames : 0,
+      allocator: name, objects: r.objects, objectFrames: r.objectFrames, metaFrames: r.metaFrames, kernelFrames: name === "zbud" ? kb.pages : kz,
+      density: r.objectFrames ? bytes / (r.objectFrames * PAGE_SIZE) : 0,
+      effectiveRatio: r.objectFrames ? r.objects / r.objectFrames : 0,
     });
   }
+  const run = splitFrames(zcache.persistent.stats());
   const memmap = memoryMap(pm, zsmallocPoolsOf(zcache));
   const result: SimulateResult = {
     allocator, workers, workingSetPages: n, ramPages: o.ram, frames,
     processes, totals, storedPages,
     compressionRatio: compressed ? raw / compressed : 0,
-    framesUsed: zs.zpoolPages.persistent,
+    poolFrames: zs.zpoolPages.persistent,
+    objectFrames: run.objectFrames,
+    metaFrames: run.metaFrames,
     zcache: zs,
     density,
     storePagesPerSec: totals.storeMs ? totals.stores / (totals.storeMs / 1000) : 0,

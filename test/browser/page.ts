@@ -3,7 +3,7 @@
 // window.__tmemResult. On a page that is not cross-origin isolated it
 // publishes the library's error instead.
 import { PhysicalMemory, TmemError } from "../../src/index.js";
-import type { FrameStressResult } from "../../src/frame-stress.js";
+import type { FrameStressResult } from "../../src/demo/frames.js";
 
 type Outcome =
   | { ok: true; results: FrameStressResult[]; used: number; free: number; isolated: boolean }

@@ -26,10 +26,10 @@
  * @module
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { PhysicalMemory, type PhysicalMemoryHandle } from "../bindings/physmem.js";
-import { Frontswap } from "./frontswap.js";
-import { Cleancache } from "./cleancache.js";
-import { Zcache } from "./zcache.js";
+import { PhysicalMemory, type PhysicalMemoryHandle } from "../../bindings/physmem.js";
+import { Frontswap } from "../../src/frontswap.js";
+import { Cleancache } from "../../src/cleancache.js";
+import { Zcache } from "../../src/zcache.js";
 
 const { handle, corpus, zpool } = workerData as { handle: PhysicalMemoryHandle; corpus: SharedArrayBuffer; zpool?: string };
 const pm = await PhysicalMemory.attach(handle);

@@ -15,9 +15,9 @@
  * @module
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { PhysicalMemory, type PhysicalMemoryHandle } from "../bindings/physmem.js";
-import { TmemError } from "../bindings/status.js";
-import { openPool } from "./zpool/index.js";
+import { PhysicalMemory, type PhysicalMemoryHandle } from "../../bindings/physmem.js";
+import { TmemError } from "../../bindings/status.js";
+import { openPool } from "../../src/zpool/index.js";
 
 /** What one stress Worker reports. */
 export interface ZpoolStressResult {

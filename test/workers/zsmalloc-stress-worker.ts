@@ -17,10 +17,10 @@
  * @module
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { PhysicalMemory, type PhysicalMemoryHandle } from "../bindings/physmem.js";
-import { arriveAndWait } from "./frame-stress.js";
-import { TmemError } from "../bindings/status.js";
-import { zsmallocDriver, type ZsmallocBackend } from "./zpool/drivers/zsmalloc.js";
+import { PhysicalMemory, type PhysicalMemoryHandle } from "../../bindings/physmem.js";
+import { arriveAndWait } from "../../src/demo/frames.js";
+import { TmemError } from "../../bindings/status.js";
+import { zsmallocDriver, type ZsmallocBackend } from "../../src/zpool/drivers/zsmalloc.js";
 
 /** Parameters of one stress worker. */
 export interface ZsStressOptions {

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: MIT
 /**
- * frame-stress.ts: a random allocate/free workload over the frame allocator
- * that proves frames are never handed out twice. Each frame held is stamped
+ * demo/frames.ts: the workload of `tmem demo`: a random allocate/free run
+ * over the frame allocator that proves frames are never handed out twice. Each frame held is stamped
  * with a signature unique to (worker, allocation) in three words; the
  * signature is checked just before the frame is freed, so a frame given to
  * two holders at once shows up as a corrupt signature in one of them.
  *
- * Used by the demo (`npm start`), the 2-Worker stress test and the browser
- * smoke test; not part of the public API.
+ * What it is not: part of the library's API (the package root does not
+ * export it); it ships only inside the command (dist/cli.js and
+ * dist/demo-frames-worker.js). The 2-Worker stress test and the browser
+ * smoke test run this same workload, so the demo is what is tested.
  * @module
  */
-import type { PhysicalMemory } from "../bindings/physmem.js";
+import type { PhysicalMemory } from "../../bindings/physmem.js";
 
 /** Parameters of {@link frameStress}. */
 export interface FrameStressOptions {
