@@ -46,7 +46,7 @@ describe("tmem simulate", () => {
     expect(r.stderr).toMatch(/simulating .*100%/);
     const text = readFileSync(svg, "utf8");
     expect(text.startsWith("<svg")).toBe(true);
-    expect(text).toMatch(/zbud object frames: \d+/);
+    expect(text).toMatch(/zbud object frames: \d+<\/text>/);
   });
 
   it("names each frame figure once, the same in the text, the SVG legend and the JSON", () => {
@@ -58,7 +58,7 @@ describe("tmem simulate", () => {
     const [pool, object, meta] = m!.slice(1).map((x) => Number(x.replace(/,/g, "")));
     expect(pool).toBe(object! + meta!);
     // The map's allocator cells are the run's object frames: the legend says the same number under the same name.
-    const legend = /zsmalloc object frames: (\d+)/.exec(readFileSync(svg, "utf8"));
+    const legend = /zsmalloc object frames: (\d+)<\/text>/.exec(readFileSync(svg, "utf8"));
     expect(legend).not.toBeNull();
     expect(Number(legend![1])).toBe(object);
     // The density table names its columns for what they count.

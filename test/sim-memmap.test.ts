@@ -15,9 +15,9 @@ describe("memory map", () => {
     expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
     expect(svg.match(/<title>frame \d+/g)).toHaveLength(4); // the free frame has no colored part
     expect(svg).toContain("t&lt;1&gt;");
-    expect(svg).toContain("zsmalloc: 2 frames");
-    expect(svg).toContain("free: 1 frames");
-    expect(legend(frames).map((l) => l.name)).toEqual(["free", "metadata", "zsmalloc", "zbud"]);
+    expect(svg).toContain("zsmalloc object frames: 2<");
+    expect(svg).toContain("free frames: 1<");
+    expect(legend(frames).map((l) => l.name)).toEqual(["free frames", "metadata frames (all pools)", "zsmalloc object frames", "zbud object frames"]);
   });
   it("shades larger size classes darker", () => {
     const light = (c: string): number => Number(/(\d+)%\)$/.exec(c)![1]);

@@ -112,7 +112,7 @@ export function renderMemoryMapSvg(frames: readonly FrameInfo[], o: MemoryMapSvg
   });
   let ly = top + rows * cell + 24;
   for (const l of leg) {
-    parts.push(`<rect x="10" y="${ly - 10}" width="12" height="12" fill="${l.color}" stroke="#999"/><text x="28" y="${ly}">${esc(l.name)}: ${l.count} frames</text>`);
+    parts.push(`<rect x="10" y="${ly - 10}" width="12" height="12" fill="${l.color}" stroke="#999"/><text x="28" y="${ly}">${esc(l.name)}: ${l.count}</text>`);
     ly += 18;
   }
   parts.push("</svg>");
