@@ -1,5 +1,5 @@
 // Build the browser demo into build/web/ (or the directory given): esbuild
-// bundles of demo/web/app.ts and its Worker, the page, and the sample pages.
+// bundles of demo/web/app.ts and its Worker, the page, its icon, and the sample pages.
 // Usage as a module: buildWeb(outdir). As a command: node scripts/build-web.mjs [outdir]
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync } from "node:fs";
@@ -15,6 +15,7 @@ export async function buildWeb(outdir = here("build/web")) {
     outdir, bundle: true, format: "esm", platform: "browser", target: "chrome120", sourcemap: true, logLevel: "warning",
   });
   copyFileSync(here("demo/web/index.html"), `${outdir}/index.html`);
+  copyFileSync(here("demo/web/favicon.svg"), `${outdir}/favicon.svg`);
   copyFileSync(here("data/sample-anon.pages.lz4"), `${outdir}/sample-anon.pages.lz4`);
   return outdir;
 }

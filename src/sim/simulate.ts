@@ -15,6 +15,12 @@
  * What it is not: a benchmark of a real kernel. Times are those of the
  * frontswap calls only (store/load), not of the simulated program.
  *
+ * Pacing: with `accessesPerSecond` the processes hold back to that rate, so
+ * a viewer can watch memory fill (the browser demo). A Worker sleeps with
+ * Atomics.wait; the main thread runs in short slices and awaits a timer.
+ * Live counts reach the caller through `onProgress` while the run goes on
+ * (Workers write them to a shared Int32Array, LIVE_WORDS words each).
+ *
  * It is platform-neutral (no Node APIs): Workers are spawned through a
  * function the caller provides (Node worker_threads in the CLI, Web Workers
  * in the browser).
@@ -44,7 +50,7 @@ import { Zcache, type ZcacheStats } from "../zcache.js";
 import { createPool, type ZpoolStats } from "../zpool/index.js";
 import { kernelZsmallocUsage } from "../zpool/kernel-zsmalloc.js";
 import { kernelZbudPages } from "../zpool/kernel-zbud.js";
-import { lz4Ready } from "../../bindings/lz4.js";
+import { lz4Ready, type Lz4Codec } from "../../bindings/lz4.js";
 import { AccessPattern } from "./workload.js";
 import { FRAME_FIGURES, type FrameInfo } from "./memmap.js";
 
@@ -63,6 +69,29 @@ export interface ProcessOptions {
   seed: number;
   /** Share of accesses that write the page. @defaultValue 0.3 */
   writeShare?: number;
+  /** Hold back to at most this many accesses per second (pacing for a viewer). @defaultValue unpaced */
+  accessesPerSecond?: number;
+}
+
+/** The counts a run reports while it goes on (see {@link SimulateOptions.onProgress}). */
+export interface LiveCounts {
+  accesses: number;
+  faults: number;
+  hits: number;
+  misses: number;
+  stores: number;
+  rejected: number;
+}
+
+/** Words per process in the shared live-count array: the {@link LiveCounts} fields, in this order. */
+export const LIVE_WORDS = 6;
+const LIVE_KEYS = ["accesses", "faults", "hits", "misses", "stores", "rejected"] as const;
+
+/** Live counts of `r` plus `base`. */
+function liveOf(r: ProcessResult, base?: LiveCounts): LiveCounts {
+  const out = {} as LiveCounts;
+  for (const k of LIVE_KEYS) out[k] = r[k] + (base?.[k] ?? 0);
+  return out;
 }
 
 /** What one simulated process saw. */
@@ -129,6 +158,10 @@ export class ProcessState {
   private readonly buf = new Uint8Array(PAGE_SIZE);
   private readonly got = new Uint8Array(PAGE_SIZE);
   private x: number;
+  /** Accesses made by every run() so far, and when the first began (ms), for pacing. */
+  private done = 0;
+  private startedAt = -1;
+  private sleepCell: Int32Array | undefined;
 
   constructor(pages: Uint8Array, readonly o: ProcessOptions) {
     this.set = new PageSet(pages);
@@ -138,11 +171,33 @@ export class ProcessState {
     this.x = (o.seed * 2654435761) >>> 0 || 1;
   }
 
-  /** Make `count` accesses against `fs`; returns what they did. */
-  run(count: number, fs: Frontswap, progress?: (done: number) => void): ProcessResult {
+  /**
+   * Milliseconds until the accesses made so far are due at
+   * `o.accessesPerSecond` (0 when unpaced or behind).
+   */
+  msUntilDue(): number {
+    const rate = this.o.accessesPerSecond;
+    if (!rate || this.startedAt < 0) return 0;
+    return Math.max(0, this.startedAt + (this.done / rate) * 1000 - now());
+  }
+
+  /**
+   * Make `count` accesses against `fs`; returns what they did.
+   * @param progress - called every 256 accesses with the accesses done in this call and the counts so far.
+   * @param block - pace by blocking (Atomics.wait): only where the thread may block (a Worker).
+   */
+  run(count: number, fs: Frontswap, progress?: (done: number, r: ProcessResult) => void, block = false): ProcessResult {
     const { set, pattern, state, buf, got, o } = this;
     const r = emptyResult();
+    if (this.startedAt < 0) this.startedAt = now();
+    const paced = block && (o.accessesPerSecond ?? 0) > 0;
+    if (paced) this.sleepCell ??= new Int32Array(new SharedArrayBuffer(4));
     for (let i = 0; i < count; i++) {
+      this.done++;
+      if (paced && (i & 15) === 15) {
+        const wait = this.msUntilDue();
+        if (wait > 1) Atomics.wait(this.sleepCell!, 0, 0, wait);
+      }
       const a = pattern.step();
       r.accesses++;
       if (a.evicted >= 0) {
@@ -176,9 +231,9 @@ export class ProcessState {
       x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
       this.x = x;
       if (x / 4294967296 < this.writeShare) set.write(a.page);
-      if (progress && (i & 1023) === 1023) progress(i + 1);
+      if (progress && (i & 255) === 255) progress(i + 1, r);
     }
-    progress?.(count);
+    progress?.(count, r);
     return r;
   }
 }
@@ -189,8 +244,8 @@ export class ProcessState {
  * @param pages - the process's working set, a whole number of 4 KiB pages.
  * @param progress - called every 1024 accesses with the accesses done.
  */
-export function runProcess(fs: Frontswap, pages: Uint8Array, o: ProcessOptions, progress?: (done: number) => void): ProcessResult {
-  return new ProcessState(pages, o).run(o.accesses, fs, progress);
+export function runProcess(fs: Frontswap, pages: Uint8Array, o: ProcessOptions, progress?: (done: number, r: ProcessResult) => void, block = false): ProcessResult {
+  return new ProcessState(pages, o).run(o.accesses, fs, progress, block);
 }
 
 /** Options of {@link simulate}. */
@@ -209,8 +264,21 @@ export interface SimulateOptions {
   frames?: number;
   /** PRNG seed. @defaultValue 1 */
   seed?: number;
-  /** Progress: accesses done of total (all processes). */
-  onProgress?: (done: number, total: number) => void;
+  /**
+   * Progress: accesses done of total (all processes), and the counts so far
+   * (with Workers, as of the last ~100 ms; each count exact, the set not atomic).
+   */
+  onProgress?: (done: number, total: number, live: LiveCounts) => void;
+  /**
+   * Hold back to about this many accesses per second in all (split among the
+   * processes), so the run can be watched. @defaultValue unpaced
+   */
+  accessesPerSecond?: number;
+  /**
+   * Called once the accesses are done, before the density measurement and
+   * before the memory is detached: a UI stops sampling the memory here.
+   */
+  beforeEnd?: () => void;
   /** Called once the physical memory and zcache exist, before the run (a UI draws them live). */
   onStart?: (pm: PhysicalMemory, zcache: Zcache) => void;
   /**
@@ -224,7 +292,8 @@ export interface SimulateOptions {
   /**
    * Runs process `i` in a Worker (needed when workers > 1). It must attach to
    * `handle`, call {@link runWorkerProcess} and resolve with its result;
-   * `progress` is a shared Int32Array where the Worker adds accesses done at `[i]`.
+   * `progress` is a shared Int32Array where the Worker keeps its live counts
+   * at `[i * LIVE_WORDS ...]`.
    */
   spawn?: (i: number, msg: WorkerProcessMessage) => Promise<ProcessResult>;
 }
@@ -244,8 +313,10 @@ export async function runWorkerProcess(msg: WorkerProcessMessage): Promise<Proce
   try {
     const fs = Frontswap.for(pm);
     await fs.ready();
-    let last = 0;
-    return runProcess(fs, msg.pages, msg.process, (done) => { Atomics.add(msg.progress, msg.index, done - last); last = done; });
+    const at = msg.index * LIVE_WORDS;
+    return runProcess(fs, msg.pages, msg.process, (_done, r) => {
+      LIVE_KEYS.forEach((k, j) => Atomics.store(msg.progress, at + j, r[k]));
+    }, true);
   } finally {
     pm.detach();
   }
@@ -332,7 +403,41 @@ async function replay(allocator: string, sizes: number[]): Promise<{ objectFrame
 }
 
 /**
- * Per-frame owner, size class and fill, for the memory map. `zsPools` are the
+ * Compressed sizes of the pages frontswap holds now for swap types
+ * 0..types-1, compressed as zcache does (same-filled pages count 4 bytes
+ * and are not in `sizes`: they need no object). Loads each page, so it
+ * costs a load and a compress per stored page; safe while Workers store
+ * and invalidate (a page invalidated meanwhile is simply not counted).
+ */
+export function storedSizes(fs: Frontswap, types: number, codec: Lz4Codec): { sizes: number[]; raw: number; compressed: number } {
+  const sizes: number[] = [];
+  let raw = 0, compressed = 0;
+  const buf = new Uint8Array(PAGE_SIZE);
+  const words = new Uint32Array(buf.buffer);
+  for (let i = 0; i < types; i++) {
+    for (const off of fs.storedOffsets(i)) {
+      if (!fs.load(i, off, buf)) continue;
+      raw += PAGE_SIZE;
+      if (words.every((w) => w === words[0])) { compressed += 4; continue; }
+      const z = codec.compressBlock(buf).length;
+      compressed += z;
+      sizes.push(z);
+    }
+  }
+  return { sizes, raw, compressed };
+}
+
+/** {@link FRAME_FIGURES}.kernel for `sizes`: the object frames the kernel's zsmalloc and zbud would use. */
+export function kernelFrames(sizes: number[]): { zsmalloc: number; zbud: number } {
+  return {
+    zsmalloc: sizes.length ? kernelZsmallocUsage(sizes).pages : 0,
+    zbud: sizes.length ? kernelZbudPages(sizes).pages : 0,
+  };
+}
+
+/**
+ * Per-frame owner, size class and fill, for the memory map (a zbud pool's
+ * descriptor frame shows as metadata). `zsPools` are the
  * driver-level ids of the zsmalloc pools whose frames should show their size
  * class (a zsmalloc frame of another pool shows as simply in use). A snapshot:
  * read without locks while Workers may be changing it.
@@ -351,6 +456,10 @@ export function memoryMap(pm: PhysicalMemory, zsPools: readonly number[] = []): 
     } else if (owner === Owner.ZBUD) {
       const fill = core.zbud_frame_info(pfn);
       if (fill >= 0) f.fill = fill / 100;
+      // A zbud pool's descriptor frame carries the zbud tag but holds no
+      // objects: the map shows it as metadata, so the zbud cells are the
+      // pool's object frames (FRAME_FIGURES.object), as with zsmalloc.
+      else f.owner = Owner.META;
     }
     out.push(f);
   }
@@ -391,7 +500,10 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     await fs.init(i);
     procs.push({
       pages: o.pages.slice(first * PAGE_SIZE, last * PAGE_SIZE),
-      process: { type: i, ram: Math.max(1, Math.floor(o.ram / workers)), accesses: Math.floor(accesses / workers), seed: (o.seed ?? 1) + i * 7919 },
+      process: {
+        type: i, ram: Math.max(1, Math.floor(o.ram / workers)), accesses: Math.floor(accesses / workers), seed: (o.seed ?? 1) + i * 7919,
+        ...(o.accessesPerSecond ? { accessesPerSecond: o.accessesPerSecond / workers } : {}),
+      },
     });
   }
   const total = procs.reduce((a, p) => a + p.process.accesses, 0);
@@ -401,57 +513,52 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const yieldEvery = o.yieldEvery ?? 0;
   if (workers === 1 && yieldEvery > 0) {
     // Run in slices, yielding between them; the slices continue one process.
+    // Paced: slices of about 50 ms of accesses, each awaiting its due time.
     const p = procs[0]!;
+    const rate = p.process.accessesPerSecond;
+    const slice = rate ? Math.max(8, Math.min(yieldEvery, Math.ceil(rate / 20))) : yieldEvery;
     const parts: ProcessResult[] = [];
     const state = new ProcessState(p.pages, p.process);
-    for (let done = 0; done < p.process.accesses; done += yieldEvery) {
-      parts.push(state.run(Math.min(yieldEvery, p.process.accesses - done), fs));
-      o.onProgress?.(Math.min(done + yieldEvery, total), total);
-      await new Promise((resolve) => setTimeout(resolve, 0));
+    for (let done = 0; done < p.process.accesses; done += slice) {
+      parts.push(state.run(Math.min(slice, p.process.accesses - done), fs));
+      o.onProgress?.(Math.min(done + slice, total), total, liveOf(sum(parts)));
+      await new Promise((resolve) => setTimeout(resolve, state.msUntilDue()));
     }
     processes = [sum(parts)];
   } else if (workers === 1) {
-    processes = [runProcess(fs, procs[0]!.pages, procs[0]!.process, (d) => o.onProgress?.(d, total))];
+    processes = [runProcess(fs, procs[0]!.pages, procs[0]!.process, (d, r) => o.onProgress?.(d, total, liveOf(r)))];
   } else {
-    const progress = new Int32Array(new SharedArrayBuffer(4 * workers));
-    const timer = setInterval(() => o.onProgress?.(progress.reduce((a, b) => a + b, 0), total), 100);
+    const progress = new Int32Array(new SharedArrayBuffer(4 * LIVE_WORDS * workers));
+    const live = (): LiveCounts => {
+      const l = liveOf(emptyResult());
+      for (let i = 0; i < workers; i++) LIVE_KEYS.forEach((k, j) => { l[k] += Atomics.load(progress, i * LIVE_WORDS + j); });
+      return l;
+    };
+    const timer = setInterval(() => { const l = live(); o.onProgress?.(l.accesses, total, l); }, 100);
     try {
       processes = await Promise.all(procs.map((p, i) => o.spawn!(i, { handle: pm.handle, pages: p.pages, process: p.process, progress, index: i })));
     } finally {
       clearInterval(timer);
     }
-    o.onProgress?.(total, total);
   }
   const wallMs = now() - t0;
   const totals = sum(processes);
+  o.onProgress?.(totals.accesses, total, liveOf(totals));
+  o.beforeEnd?.();
 
   // Sizes of what is stored now: compress each stored page as zcache did.
   const codec = await lz4Ready();
-  const sizes: number[] = [];
-  let raw = 0, compressed = 0;
-  const buf = new Uint8Array(PAGE_SIZE);
-  const words = new Uint32Array(buf.buffer);
-  for (let i = 0; i < workers; i++) {
-    for (const off of fs.storedOffsets(i)) {
-      fs.load(i, off, buf);
-      raw += PAGE_SIZE;
-      if (words.every((w) => w === words[0])) { compressed += 4; continue; }
-      const z = codec.compressBlock(buf).length;
-      compressed += z;
-      sizes.push(z);
-    }
-  }
+  const { sizes, raw, compressed } = storedSizes(fs, workers, codec);
   const zs = zcache.stats();
   const storedPages = zs.persistentPages;
-  const kz = sizes.length ? kernelZsmallocUsage(sizes).pages : 0;
-  const kb = sizes.length ? kernelZbudPages(sizes) : { pages: 0, rejected: 0 };
+  const kernel = kernelFrames(sizes);
   const density: DensityRow[] = [];
   for (const name of ["zsmalloc", "zbud"]) {
     const fit = name === "zbud" ? sizes.filter((s) => s <= 3968) : sizes;
     const r = fit.length ? await replay(name, fit) : { objectFrames: 0, metaFrames: 0, objects: 0 };
     const bytes = fit.reduce((a, b) => a + b, 0);
     density.push({
-      allocator: name, objects: r.objects, objectFrames: r.objectFrames, metaFrames: r.metaFrames, kernelFrames: name === "zbud" ? kb.pages : kz,
+      allocator: name, objects: r.objects, objectFrames: r.objectFrames, metaFrames: r.metaFrames, kernelFrames: name === "zbud" ? kernel.zbud : kernel.zsmalloc,
       density: r.objectFrames ? bytes / (r.objectFrames * PAGE_SIZE) : 0,
       effectiveRatio: r.objectFrames ? r.objects / r.objectFrames : 0,
     });
