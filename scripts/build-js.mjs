@@ -3,7 +3,7 @@
 //
 //   dist/index.js        the library (platform-neutral ESM: Node, Workers, browsers);
 //                        it embeds the release wasm only
-//   dist/{zpool,lz4,frontswap,cleancache}.js   subpath entries ("tmem/frontswap", ...);
+//   dist/{zpool,lz4,frontswap,cleancache,cache,keyv}.js   subpath entries ("tmem/frontswap", ...);
 //                        they share chunks with index.js, so classes are the same objects
 //   dist/debug.js        "tmem/debug": the debug wasm (assertions on), its own chunk
 //   dist/cli.js          the `tmem` command (Node)
@@ -35,6 +35,7 @@ await build({
     index: "src/index.ts", zpool: "src/zpool/index.ts", lz4: "src/lz4/index.ts",
     frontswap: "src/frontswap.ts", cleancache: "src/cleancache.ts", debug: "src/debug.ts",
     cli: "src/cli.ts", "simulate-worker": "src/simulate-worker.ts", "demo-frames-worker": "src/demo/frames-worker.ts",
+    cache: "src/cache/index.ts", keyv: "src/cache/keyv-entry.ts",
   },
   outdir: "dist",
   splitting: true,

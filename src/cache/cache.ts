@@ -1,0 +1,1117 @@
+// SPDX-License-Identifier: MIT
+/**
+ * cache/cache.ts: TmemCache, a Map-like cache of any values (strings and
+ * byte arrays, 0 B to hundreds of MiB) in one physical memory, with a hard
+ * byte budget, TTL that frees memory, LRU eviction, LZ4 compression, and one
+ * index that every Worker attached to the memory shares.
+ *
+ * What it is not: not a tmem pool and not a frontend. tmem speaks in exact
+ * 4 KiB pages under 192-bit object ids; a cache speaks in keys of any length
+ * and values of any size, and needs what tmem does not keep: an expiry per
+ * entry, one LRU order over every entry and a byte total it can hold to. So
+ * the cache keeps its own index and stores everything, index records
+ * included, as objects of one private zsmalloc pool (the zpool API); it does
+ * not touch the tmem core, whose pools are page-shaped.
+ *
+ * Key idea: an entry is one zsmalloc object (its record: header, key, and
+ * the value when it fits) plus, for a larger value, the value's stored
+ * stream cut into 4096-byte pieces, each one object of zsmalloc's huge class
+ * (exactly one frame, no waste), the last one in a size class. The stored
+ * stream is the raw bytes when LZ4 does not shrink them (stored, not
+ * refused), or LZ4 blocks of 64 KiB of value each. Records link into a hash
+ * chain (buckets in frames of the cache's own) and one doubly linked LRU
+ * list, by handle.
+ *
+ * Guarantees:
+ * - Budget: frames of the pool (objects and zsmalloc's own metadata) plus
+ *   the cache's root and bucket frames never exceed the budget. Before a set
+ *   allocates, it evicts from the LRU tail until the frames it could add in
+ *   the worst case (its full pieces, two new zspages, handle-table growth)
+ *   fit; after allocating it checks the real count and, if it is over,
+ *   gives everything back and evicts more. A value that cannot fit in the
+ *   empty cache is refused (TmemError E2BIG) and nothing changes.
+ * - TTL: an expired entry is never returned; `sweep` (run by a timer in
+ *   every instance that has one, and a little on every set) walks buckets
+ *   from a shared cursor and frees expired entries, so their memory comes
+ *   back with nobody touching them.
+ * - Atomic replacement: a set builds the new entry completely before it
+ *   unlinks the old one, under the cache lock, so concurrent sets of one key
+ *   from several Workers leave exactly one of the values, whole.
+ * - Bad input (a key or value of the wrong type, a key over `maxKeyBytes`, a
+ *   bad TTL) throws TypeError/RangeError before anything changes; a failed
+ *   allocation gives back what it took and leaves the old entry in place.
+ *
+ * Layout: the root frame (words of i32; counters as f64 from byte 512):
+ *
+ * ╒═ root ══════════════════════════════════════════════════════════════╕
+ * │ 0 lock ticket │ 1 waiters │ 2 magic │ 3 stamp │ 4 zpool id          │
+ * │ 5 buckets (2^k) │ 6 bucket frames │ 7 LRU head │ 8 LRU tail         │
+ * │ 9 entries │ 10 budget │ 11 sweep cursor │ 12 max key bytes          │
+ * │ 13 state (1 live, 2 destroyed) │ 14 now serving │ 15 holder's slot+1│
+ * │ 64.. bucket frame numbers (≤ 448)  │ 512 B.. f64 counters (C_*)     │
+ * ╘═════════════════════════════════════════════════════════════════════╛
+ * ╒═ record (one zsmalloc object, little-endian) ═══════════════════════╕
+ * │ 0 hash │ 4 chain next │ 8 LRU prev │ 12 LRU next │ 16 raw length    │
+ * │ 20 stored length │ 24 key length u16 │ 26 flags u8 │ 27 layout u8    │
+ * │ 28 pieces │ 32 expires at (f64 ms, 0 = never) │ 40 key │ payload    │
+ * ╘═════════════════════════════════════════════════════════════════════╛
+ * payload: the stored stream (layout INLINE), or u32 piece handles
+ * (DIRECT), or u32 handles of index objects of 1024 piece handles each
+ * (INDIRECT, values above ~3 MiB stored).
+ *
+ * Concurrency: every method may be called from any Worker attached to the
+ * memory. One lock in the root guards the index, the LRU list, the counters
+ * and every allocation and free of the cache's objects. Compression runs
+ * before the lock is taken and decompression after it is dropped; under it
+ * a set copies its stored stream into place and a get copies one out.
+ * lock ordering: the cache lock is taken before zsmalloc's class locks
+ * (lock.ts level 6) and after nothing; it is never held across a wait on
+ * anything but itself. A wait for it is bounded (LOCK_TIMEOUT_MS) and ends
+ * in TmemError EBUSY naming the holder's Worker slot: a Worker that dies
+ * inside a cache call leaves the lock held, and the cache then has to be
+ * recreated (no recovery of a half-done splice: said, not hidden).
+ *
+ * See also: ../zpool/zpool.ts (the pool API), keyv.ts (the Keyv store),
+ * ../../test/cache*.test.ts, ../../bench/cache.ts.
+ *
+ * @module
+ */
+import type { PhysicalMemory, PhysicalMemoryHandle } from "../../bindings/physmem.js";
+import { PhysicalMemory as PM } from "../../bindings/physmem.js";
+import { ErrorCode, TmemError } from "../../bindings/status.js";
+import { PAGE_SIZE } from "../../bindings/layout.js";
+import { type Lz4Codec, lz4Ready, compressBound } from "../../bindings/lz4.js";
+import { createPool, openPool, type Zpool } from "../zpool/zpool.js";
+
+// ══ Constants ══
+
+/** Owner tag of the cache's own frames (root, buckets): a caller tag (≥ 16). */
+export const CACHE_FRAME_OWNER = 0x20;
+/** Default and largest key length in bytes (UTF-8 for strings). */
+export const DEFAULT_MAX_KEY_BYTES = 1024;
+export const MAX_KEY_BYTES = 2048;
+/** Largest value (bytes after UTF-8 encoding): 1 GiB. */
+export const MAX_VALUE_BYTES = 1 << 30;
+/** Wait at most this long for the cache lock before EBUSY. */
+export const LOCK_TIMEOUT_MS = 10_000;
+
+const MAGIC = 0x48434d54; // "TMCH"
+const PIECE = PAGE_SIZE;
+/** Value bytes per LZ4 block in a stored stream (the LZ4 window: bigger blocks do not compress better). */
+const BLOCK = 65536;
+/** Values shorter than this are stored raw: LZ4 cannot gain enough on them to pay for a decode. */
+const MIN_COMPRESS = 48;
+/** Handles per index object (INDIRECT layout). */
+const INDEX_FANOUT = PIECE / 4;
+/** zsmalloc frames per zspage for the cache's pool: the headroom a set must reserve is two of these. */
+const CHAIN = 4;
+/** Bucket frames at most (root words 64..511). */
+const MAX_BUCKET_FRAMES = 448;
+const BUCKETS_PER_FRAME = PAGE_SIZE / 4;
+/** One bucket per this many budget bytes (a bucket is 4 bytes: 0.4 % of the budget). */
+const BYTES_PER_BUCKET = 1024;
+const MIN_BUCKETS = 1024;
+
+// root words
+const R_TICKET = 0, R_WAITERS = 1, R_MAGIC = 2, R_STAMP = 3, R_POOL = 4, R_NBUCKETS = 5, R_BFRAMES = 6,
+  R_HEAD = 7, R_TAIL = 8, R_ENTRIES = 9, R_BUDGET = 10, R_CURSOR = 11, R_MAXKEY = 12, R_STATE = 13, R_SERVING = 14,
+  R_HOLDER = 15, R_PFNS = 64;
+const ROOT_F64 = 512 / 8;
+// f64 counters
+const C_HITS = 0, C_MISSES = 1, C_SETS = 2, C_DELETES = 3, C_EVICT_BUDGET = 4, C_EVICT_CLEAR = 5, C_EXPIRED = 6,
+  C_RAW = 7, C_STORED = 8, C_RECORDS = 9;
+const NCOUNTERS = 10;
+
+// record fields (byte offsets)
+const F_HASH = 0, F_CHAIN = 4, F_PREV = 8, F_NEXT = 12, F_RAW = 16, F_STORED = 20, F_KEYLEN = 24, F_FLAGS = 26,
+  F_LAYOUT = 27, F_PIECES = 28, F_EXPIRES = 32;
+const HEADER = 40;
+// flags
+const FL_STRING = 1, FL_BYTEKEY = 2, ENC_SHIFT = 2, ENC_RAW = 0, ENC_LZ4 = 1;
+// layouts
+const L_INLINE = 0, L_DIRECT = 1, L_INDIRECT = 2;
+
+// ══ Public types ══
+
+/** A key: a string (hashed as UTF-8) or bytes. A string key and a byte key with the same bytes are different keys. */
+export type CacheKey = string | Uint8Array;
+/** A value: a string (returned as a string) or bytes (returned as a fresh Uint8Array). */
+export type CacheValue = string | Uint8Array;
+
+/** Options of {@link TmemCache.create}. */
+export interface TmemCacheOptions {
+  /**
+   * The hard budget: bytes of physical memory the cache may hold, metadata
+   * included (rounded down to whole frames), or `{ share }`, a fraction
+   * (0, 1] of the memory's frames. Required.
+   */
+  budget: number | { share: number };
+  /** Longest key in bytes (UTF-8 for strings), 1..2048. @defaultValue 1024 */
+  maxKeyBytes?: number;
+  /** TTL of entries set without one (ms; 0 = none). @defaultValue 0 */
+  defaultTtl?: number;
+  /** The clock, ms since the epoch. @defaultValue Date.now (fake timers replace it) */
+  now?: () => number;
+  /** Run one sweep step this often (ms; 0 = no timer). The timer does not keep Node alive. @defaultValue 1000 */
+  sweepIntervalMs?: number;
+  /** Buckets one sweep step examines. @defaultValue 1024 */
+  sweepBuckets?: number;
+}
+
+/** Options of {@link TmemCache.attach}: this instance's clock and sweep timer. */
+export type TmemCacheAttachOptions = Pick<TmemCacheOptions, "now" | "sweepIntervalMs" | "sweepBuckets" | "defaultTtl">;
+
+/** Options of one set. */
+export interface SetOptions {
+  /** Time to live in ms (> 0, finite); 0 or omitted: the cache's default TTL; Infinity: never expires. */
+  ttl?: number;
+}
+
+/** What another Worker needs to attach (structured-cloneable). */
+export interface TmemCacheHandle {
+  readonly memory: PhysicalMemoryHandle;
+  /** Frame number of the cache's root. */
+  readonly root: number;
+  /** Random stamp written in the root at creation: a reused frame is not mistaken for the cache. */
+  readonly stamp: number;
+}
+
+/** Counters and sizes of one cache (all Workers together), read under the lock. */
+export interface TmemCacheStats {
+  /** Entries now. */
+  entries: number;
+  hits: number;
+  misses: number;
+  sets: number;
+  deletes: number;
+  /** Entries removed to make room (LRU order), and by clear(). */
+  evictions: { budget: number; clear: number };
+  /** Entries removed because they expired (on read or by the sweep). */
+  expirations: number;
+  /** Sum of the live values' sizes in bytes (UTF-8 for strings). */
+  bytesRaw: number;
+  /** Sum of the live values' stored streams (after LZ4, or raw). */
+  bytesStored: number;
+  /** Physical memory the cache holds: its pool's frames (objects and metadata) and its own frames, in bytes. */
+  bytesHeld: number;
+  /** Of bytesHeld, bytes of metadata: records' headers and keys, zsmalloc's tables, root and buckets. */
+  bytesMetadata: number;
+  /** The budget in bytes. */
+  budget: number;
+  /** bytesRaw / bytesHeld (1 when empty). */
+  compressionRatio: number;
+}
+
+// ══ Small helpers ══
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder("utf-8", { fatal: false });
+
+function rd32(v: Uint8Array, o: number): number {
+  return (v[o]! | (v[o + 1]! << 8) | (v[o + 2]! << 16) | (v[o + 3]! << 24)) >>> 0;
+}
+function wr32(v: Uint8Array, o: number, x: number): void {
+  v[o] = x & 0xff; v[o + 1] = (x >>> 8) & 0xff; v[o + 2] = (x >>> 16) & 0xff; v[o + 3] = (x >>> 24) & 0xff;
+}
+const f64buf = new Float64Array(1);
+const f64u8 = new Uint8Array(f64buf.buffer);
+function rdf64(v: Uint8Array, o: number): number {
+  for (let i = 0; i < 8; i++) f64u8[i] = v[o + i]!;
+  return f64buf[0]!;
+}
+function wrf64(v: Uint8Array, o: number, x: number): void {
+  f64buf[0] = x;
+  for (let i = 0; i < 8; i++) v[o + i] = f64u8[i]!;
+}
+
+/** FNV-1a over the key bytes, with the key kind mixed in. */
+function hashKey(k: Uint8Array, n: number, byteKey: boolean): number {
+  let h = byteKey ? 0x811c9dc5 ^ 0x5bd1e995 : 0x811c9dc5;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ k[i]!, 0x01000193);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function isBytes(x: unknown): x is Uint8Array {
+  return x instanceof Uint8Array;
+}
+
+function checkTtl(ttl: unknown): void {
+  if (ttl === undefined) return;
+  if (typeof ttl !== "number") throw new TypeError(`ttl must be a number of milliseconds, not ${typeof ttl}`);
+  if (Number.isNaN(ttl) || ttl < 0) throw new RangeError(`ttl must be ≥ 0 milliseconds (0: the default), not ${ttl}`);
+}
+
+/** A value prepared for storing: its stored stream and how to read it back. */
+interface Prepared {
+  raw: number;
+  flags: number;
+  stream: Uint8Array;
+}
+
+// ══ The cache ══
+
+/**
+ * A compressed cache of string and byte values over one physical memory,
+ * shared by every Worker that attaches to it. See the module essay.
+ *
+ * Thread safety: every method may be called from any attached Worker
+ * concurrently; a TmemCache object belongs to the thread that made it.
+ */
+export class TmemCache {
+  /** The physical memory the cache lives in. */
+  readonly pm: PhysicalMemory;
+  private readonly pool: Zpool;
+  private readonly codec: Lz4Codec;
+  private readonly rootPfn: number;
+  private readonly stamp: number;
+  private readonly w: Int32Array;
+  private readonly c: Float64Array;
+  private readonly u32: Uint32Array;
+  /** The memory's buffer, read once (the getter makes a new object per call; the memory never grows). */
+  private readonly sab: ArrayBufferLike;
+  private readonly lockToken: number;
+  private readonly now: () => number;
+  private readonly defaultTtl: number;
+  private readonly sweepBuckets: number;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+  /** Key scratch (UTF-8 of string keys). */
+  private kbuf = new Uint8Array(DEFAULT_MAX_KEY_BYTES * 3 + 16);
+  /** Compression output scratch (values up to 1 MiB). */
+  private cbuf = new Uint8Array(compressBound(BLOCK) + 8);
+  /** Read scratch for stored streams. */
+  private rbuf = new Uint8Array(PIECE * 16);
+  /** Bucket frame addresses (u32 word index of each frame). */
+  private readonly bucketWord: number[];
+  private readonly nbucketsMask: number;
+  private readonly ownFrames: number;
+
+  private constructor(pm: PhysicalMemory, pool: Zpool, codec: Lz4Codec, rootPfn: number, stamp: number,
+                      opts: TmemCacheAttachOptions) {
+    this.pm = pm;
+    this.pool = pool;
+    this.codec = codec;
+    this.rootPfn = rootPfn;
+    this.stamp = stamp;
+    const addr = pm.frameAddress(rootPfn);
+    this.w = new Int32Array(pm.memory.buffer, addr, PAGE_SIZE / 4);
+    this.c = new Float64Array(pm.memory.buffer, addr + ROOT_F64 * 8, NCOUNTERS);
+    this.sab = pm.memory.buffer;
+    this.u32 = new Uint32Array(this.sab);
+    this.lockToken = pm.slot + 1;
+    this.now = opts.now ?? ((): number => Date.now());
+    this.defaultTtl = opts.defaultTtl ?? 0;
+    this.sweepBuckets = opts.sweepBuckets ?? 1024;
+    const nb = this.w[R_NBUCKETS]!;
+    this.nbucketsMask = nb - 1;
+    this.bucketWord = [];
+    for (let i = 0; i < this.w[R_BFRAMES]!; i++) this.bucketWord.push(pm.frameAddress(this.w[R_PFNS + i]!) >>> 2);
+    this.ownFrames = 1 + this.w[R_BFRAMES]!;
+    const every = opts.sweepIntervalMs ?? 1000;
+    if (every > 0) {
+      this.timer = setInterval(() => { try { this.sweep(); } catch { /* closed or destroyed elsewhere */ } }, every);
+      (this.timer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /**
+   * Make a cache in `pm`'s memory.
+   * @throws RangeError/TypeError for bad options; TmemError ENOMEM when the
+   *   memory has no frames for the root and buckets, E2BIG when the budget
+   *   cannot hold the cache's own frames and two zspages.
+   * Thread safety: any Worker; the cache is then reachable by {@link handle}.
+   */
+  static async create(pm: PhysicalMemory, options: TmemCacheOptions): Promise<TmemCache> {
+    if (typeof options !== "object" || options === null) throw new TypeError("TmemCache.create: options { budget } are required");
+    const b = options.budget;
+    let budgetFrames: number;
+    if (typeof b === "number") {
+      if (!Number.isFinite(b) || b <= 0) throw new RangeError(`budget must be a positive number of bytes, not ${b}`);
+      budgetFrames = Math.floor(b / PAGE_SIZE);
+    } else if (typeof b === "object" && b !== null && typeof b.share === "number") {
+      if (!(b.share > 0 && b.share <= 1)) throw new RangeError(`budget.share must be in (0, 1], not ${b.share}`);
+      budgetFrames = Math.floor(pm.frames * b.share);
+    } else {
+      throw new TypeError("budget must be a number of bytes or { share: fraction of the memory }");
+    }
+    const maxKey = options.maxKeyBytes ?? DEFAULT_MAX_KEY_BYTES;
+    if (!Number.isInteger(maxKey) || maxKey < 1 || maxKey > MAX_KEY_BYTES) throw new RangeError(`maxKeyBytes must be an integer 1..${MAX_KEY_BYTES}, not ${maxKey}`);
+    checkTtl(options.defaultTtl);
+    let nb = MIN_BUCKETS;
+    while (nb * BYTES_PER_BUCKET < budgetFrames * PAGE_SIZE && nb < MAX_BUCKET_FRAMES * BUCKETS_PER_FRAME) nb *= 2;
+    const bframes = Math.ceil(nb / BUCKETS_PER_FRAME);
+    if (budgetFrames < 1 + bframes + 2 * CHAIN + 2) {
+      throw new TmemError(ErrorCode.E2BIG, `budget of ${budgetFrames} frames cannot hold the cache's own ${1 + bframes} frames and room for values (need ≥ ${1 + bframes + 2 * CHAIN + 2} frames)`);
+    }
+    const codec = await lz4Ready();
+    const pool = await createPool("zsmalloc", pm, { maxPagesPerZspage: CHAIN });
+    const frames: number[] = [];
+    try {
+      for (let i = 0; i < 1 + bframes; i++) {
+        const pfn = pm.allocFrame(CACHE_FRAME_OWNER);
+        frames.push(pfn);
+        pm.frameBytes(pfn).fill(0);
+      }
+    } catch (e) {
+      for (const f of frames) pm.freeFrame(f, CACHE_FRAME_OWNER);
+      pool.destroy({ force: true });
+      throw e;
+    }
+    const root = frames[0]!;
+    const w = new Int32Array(pm.memory.buffer, pm.frameAddress(root), PAGE_SIZE / 4);
+    const stamp = (Math.random() * 0x7fffffff) | 1;
+    w[R_POOL] = pool.id;
+    w[R_NBUCKETS] = nb;
+    w[R_BFRAMES] = bframes;
+    for (let i = 0; i < bframes; i++) w[R_PFNS + i] = frames[1 + i]!;
+    w[R_BUDGET] = budgetFrames;
+    w[R_MAXKEY] = maxKey;
+    w[R_STAMP] = stamp;
+    w[R_STATE] = 1;
+    Atomics.store(w, R_MAGIC, MAGIC);
+    return new TmemCache(pm, pool, codec, root, stamp, options);
+  }
+
+  /**
+   * Attach to a cache made in another Worker (or this one) from its {@link handle}.
+   * @param pm - this Worker's PhysicalMemory attached to the same memory.
+   * @throws TmemError EINVAL when the handle names no live cache in this memory.
+   */
+  static async attach(pm: PhysicalMemory, handle: TmemCacheHandle, options: TmemCacheAttachOptions = {}): Promise<TmemCache> {
+    if (typeof handle !== "object" || handle === null || !Number.isInteger(handle.root) || !Number.isInteger(handle.stamp)) {
+      throw new TypeError("TmemCache.attach: a handle { memory, root, stamp } from TmemCache.handle is required");
+    }
+    if (pm.frameOwner(handle.root) !== CACHE_FRAME_OWNER) throw new TmemError(ErrorCode.EINVAL, `frame ${handle.root} is not a cache root`);
+    const w = new Int32Array(pm.memory.buffer, pm.frameAddress(handle.root), PAGE_SIZE / 4);
+    if (Atomics.load(w, R_MAGIC) !== MAGIC || w[R_STAMP] !== handle.stamp || w[R_STATE] !== 1) {
+      throw new TmemError(ErrorCode.EINVAL, "TmemCache.attach: the handle names no live cache (destroyed, or another memory)");
+    }
+    const codec = await lz4Ready();
+    const pool = await openPool(pm, w[R_POOL]!);
+    return new TmemCache(pm, pool, codec, handle.root, handle.stamp, options);
+  }
+
+  /** Attach in a Worker given only the handle: attaches the physical memory too. */
+  static async attachMemory(handle: TmemCacheHandle, options: TmemCacheAttachOptions = {}): Promise<TmemCache> {
+    const pm = await PM.attach(handle.memory);
+    return TmemCache.attach(pm, handle, options);
+  }
+
+  /** What another Worker passes to {@link attach} (post it with postMessage). */
+  get handle(): TmemCacheHandle {
+    return { memory: this.pm.handle, root: this.rootPfn, stamp: this.stamp };
+  }
+
+  /** The budget in bytes (whole frames). */
+  get budget(): number {
+    return this.w[R_BUDGET]! * PAGE_SIZE;
+  }
+
+  /** Longest key in bytes. */
+  get maxKeyBytes(): number {
+    return this.w[R_MAXKEY]!;
+  }
+
+  /** Entries now (all Workers), expired ones not yet swept included. */
+  get size(): number {
+    return Atomics.load(this.w, R_ENTRIES);
+  }
+
+  // ── lock ──
+
+  /**
+   * Take the cache lock: a ticket lock (FIFO, so a Worker that sets in a
+   * loop cannot starve another). Spins briefly, then sleeps in Atomics.wait
+   * on the now-serving word (spins only, on a browser main thread).
+   * @throws TmemError EBUSY after LOCK_TIMEOUT_MS (the holder died or hangs; the cache must be recreated).
+   */
+  private lock(): void {
+    const w = this.w;
+    if (this.closed) throw new TmemError(ErrorCode.EINVAL, "this TmemCache was closed");
+    const my = Atomics.add(w, R_TICKET, 1);
+    let cur = Atomics.load(w, R_SERVING);
+    if (cur !== my) {
+      const start = Date.now();
+      for (let spin = 0; cur !== my; spin++) {
+        if (spin > 200) {
+          if (this.pm.canBlock) {
+            Atomics.add(w, R_WAITERS, 1);
+            Atomics.wait(w, R_SERVING, cur, 5);
+            Atomics.sub(w, R_WAITERS, 1);
+          }
+          if ((spin & 15) === 0 && Date.now() - start > LOCK_TIMEOUT_MS) {
+            throw new TmemError(ErrorCode.EBUSY, `TmemCache: the cache lock has been held by Worker slot ${w[R_HOLDER]! - 1} for over ${LOCK_TIMEOUT_MS} ms (did it die inside a cache call? the cache must then be recreated)`);
+          }
+        }
+        cur = Atomics.load(w, R_SERVING);
+      }
+    }
+    w[R_HOLDER] = this.lockToken;
+    this.checkLive();
+  }
+
+  private unlock(): void {
+    Atomics.add(this.w, R_SERVING, 1);
+    if (Atomics.load(this.w, R_WAITERS) > 0) Atomics.notify(this.w, R_SERVING);
+  }
+
+  private checkLive(): void {
+    if (this.w[R_STATE] !== 1 || this.w[R_STAMP] !== this.stamp) {
+      this.unlock();
+      throw new TmemError(ErrorCode.EINVAL, "this TmemCache was destroyed");
+    }
+  }
+
+  // ── keys and values ──
+
+  /** Encode `key` into kbuf; returns its byte length and kind. Throws before any change. */
+  private keyBytes(key: unknown): { k: Uint8Array; n: number; byteKey: boolean } {
+    const max = this.w[R_MAXKEY]!;
+    if (typeof key === "string") {
+      if (key.length > max) throw new RangeError(`key of ${key.length} characters is over maxKeyBytes (${max})`);
+      if (this.kbuf.length < key.length * 3) this.kbuf = new Uint8Array(key.length * 3 + 16);
+      const { written } = utf8.encodeInto(key, this.kbuf);
+      if (written > max) throw new RangeError(`key of ${written} UTF-8 bytes is over maxKeyBytes (${max})`);
+      return { k: this.kbuf, n: written, byteKey: false };
+    }
+    if (isBytes(key)) {
+      const n = key.byteLength;
+      if (n > max) throw new RangeError(`key of ${n} bytes is over maxKeyBytes (${max})`);
+      return { k: key, n, byteKey: true };
+    }
+    throw new TypeError(`a cache key must be a string or a Uint8Array, not ${key === null ? "null" : typeof key}`);
+  }
+
+  /** Check and encode a value, then compress it (outside the lock). */
+  private prepare(value: unknown): Prepared {
+    let bytes: Uint8Array;
+    let flags = 0;
+    if (typeof value === "string") {
+      bytes = utf8.encode(value);
+      flags |= FL_STRING;
+    } else if (isBytes(value)) {
+      if (value.buffer === this.sab) {
+        throw new TmemError(ErrorCode.EINVAL, "a value that is a view of the physical memory itself is refused (copy it first)");
+      }
+      bytes = value;
+    } else {
+      throw new TypeError(`a cache value must be a string or a Uint8Array, not ${value === null ? "null" : typeof value}`);
+    }
+    const raw = bytes.byteLength;
+    if (raw > MAX_VALUE_BYTES) throw new RangeError(`value of ${raw} bytes is over the largest (${MAX_VALUE_BYTES})`);
+    if (raw < MIN_COMPRESS) return { raw, flags: flags | (ENC_RAW << ENC_SHIFT), stream: bytes };
+    // LZ4 blocks: [u32 length | 0x80000000 if stored raw][bytes] per 64 KiB of value;
+    // a value of one block is stored as the bare block (no length word).
+    const nblocks = Math.ceil(raw / BLOCK);
+    const cap = raw + 4 * nblocks + Math.ceil(raw / 255) + 16 * nblocks + 8;
+    let out = cap <= this.cbuf.length ? this.cbuf : cap <= (1 << 20) ? (this.cbuf = new Uint8Array(Math.max(cap, this.cbuf.length * 2))) : new Uint8Array(cap);
+    if (out.length < compressBound(Math.min(raw, BLOCK)) + 4) out = new Uint8Array(compressBound(Math.min(raw, BLOCK)) + 4);
+    if (nblocks === 1) {
+      const n = this.codec.compressBlockInto(bytes, out);
+      if (n >= raw) return { raw, flags: flags | (ENC_RAW << ENC_SHIFT), stream: bytes };
+      return { raw, flags: flags | (ENC_LZ4 << ENC_SHIFT), stream: out.subarray(0, n) };
+    }
+    let o = 0;
+    for (let i = 0; i < raw; i += BLOCK) {
+      const src = bytes.subarray(i, Math.min(raw, i + BLOCK));
+      if (o + 4 + compressBound(src.length) > out.length) {
+        const bigger = new Uint8Array(Math.max(out.length * 2, o + 4 + compressBound(src.length)));
+        bigger.set(out.subarray(0, o));
+        out = bigger;
+      }
+      const n = this.codec.compressBlockInto(src, out.subarray(o + 4));
+      if (n >= src.length) {
+        wr32(out, o, (src.length | 0x80000000) >>> 0);
+        out.set(src, o + 4);
+        o += 4 + src.length;
+      } else {
+        wr32(out, o, n);
+        o += 4 + n;
+      }
+      if (o >= raw) return { raw, flags: flags | (ENC_RAW << ENC_SHIFT), stream: bytes };
+    }
+    return { raw, flags: flags | (ENC_LZ4 << ENC_SHIFT), stream: out.subarray(0, o) };
+  }
+
+  private decode(flags: number, raw: number, stream: Uint8Array): CacheValue {
+    let bytes: Uint8Array;
+    if (((flags >> ENC_SHIFT) & 3) === ENC_RAW) {
+      bytes = stream.length === raw && stream.buffer !== this.rbuf.buffer ? stream : stream.slice(0, raw);
+    } else if (raw <= BLOCK) {
+      bytes = new Uint8Array(raw);
+      this.codec.decompressBlockInto(stream, bytes, { exact: true });
+    } else {
+      bytes = new Uint8Array(raw);
+      let o = 0, p = 0;
+      while (p < stream.length) {
+        const hdr = rd32(stream, p);
+        const len = hdr & 0x7fffffff;
+        const part = Math.min(BLOCK, raw - o);
+        if (hdr & 0x80000000) bytes.set(stream.subarray(p + 4, p + 4 + len), o);
+        else this.codec.decompressBlockInto(stream.subarray(p + 4, p + 4 + len), bytes.subarray(o, o + part), { exact: true });
+        o += part;
+        p += 4 + len;
+      }
+      if (o !== raw) throw new TmemError(ErrorCode.EBADMSG, `TmemCache: a stored value decoded to ${o} bytes, not ${raw}`);
+    }
+    return (flags & FL_STRING) !== 0 ? fromUtf8.decode(bytes) : bytes;
+  }
+
+  // ── records ──
+
+  private bucketIndex(h: number): number {
+    const b = h & this.nbucketsMask;
+    return this.bucketWord[b >>> 10]! + (b & (BUCKETS_PER_FRAME - 1));
+  }
+
+  private field32(handle: number, off: number): number {
+    const v = this.pool.map(handle, "ro");
+    const x = rd32(v, off);
+    this.pool.unmap(handle);
+    return x;
+  }
+
+  private setField32(handle: number, off: number, x: number): void {
+    const v = this.pool.map(handle, "rw");
+    wr32(v, off, x);
+    this.pool.unmap(handle);
+  }
+
+  /** Find the record of a key: its handle and its predecessor in the chain (0 = the bucket). Lock held. */
+  private find(k: Uint8Array, n: number, byteKey: boolean, h: number): { rec: number; prev: number } {
+    let prev = 0;
+    let rec = this.u32[this.bucketIndex(h)]!;
+    while (rec !== 0) {
+      const v = this.pool.map(rec, "ro");
+      const next = rd32(v, F_CHAIN);
+      let same = rd32(v, F_HASH) === h && (v[F_KEYLEN]! | (v[F_KEYLEN + 1]! << 8)) === n &&
+        ((v[F_FLAGS]! & FL_BYTEKEY) !== 0) === byteKey;
+      if (same) for (let i = 0; i < n; i++) if (v[HEADER + i] !== k[i]) { same = false; break; }
+      this.pool.unmap(rec);
+      if (same) return { rec, prev };
+      prev = rec;
+      rec = next;
+    }
+    return { rec: 0, prev };
+  }
+
+  private lruUnlink(rec: number, prevRec: number, nextRec: number): void {
+    if (prevRec !== 0) this.setField32(prevRec, F_NEXT, nextRec); else this.w[R_HEAD] = nextRec;
+    if (nextRec !== 0) this.setField32(nextRec, F_PREV, prevRec); else this.w[R_TAIL] = prevRec;
+    void rec;
+  }
+
+  private lruPushHead(rec: number, v: Uint8Array | null): void {
+    const head = this.w[R_HEAD]!;
+    if (v !== null) { wr32(v, F_PREV, 0); wr32(v, F_NEXT, head); } else {
+      const m = this.pool.map(rec, "rw"); wr32(m, F_PREV, 0); wr32(m, F_NEXT, head); this.pool.unmap(rec);
+    }
+    if (head !== 0) this.setField32(head, F_PREV, rec); else this.w[R_TAIL] = rec;
+    this.w[R_HEAD] = rec;
+  }
+
+  /** Unlink `rec` from its chain (predecessor `chainPrev`) and the LRU list, free it and its pieces. Lock held. */
+  private removeRecord(rec: number, chainPrev: number): void {
+    const v = this.pool.map(rec, "ro");
+    const h = rd32(v, F_HASH), chainNext = rd32(v, F_CHAIN), prev = rd32(v, F_PREV), next = rd32(v, F_NEXT);
+    const raw = rd32(v, F_RAW), stored = rd32(v, F_STORED), keyLen = v[F_KEYLEN]! | (v[F_KEYLEN + 1]! << 8);
+    const layout = v[F_LAYOUT]!, npieces = rd32(v, F_PIECES);
+    const handles: number[] = [];
+    if (layout !== L_INLINE) {
+      const nref = layout === L_DIRECT ? npieces : Math.ceil(npieces / INDEX_FANOUT);
+      for (let i = 0; i < nref; i++) handles.push(rd32(v, HEADER + keyLen + 4 * i));
+    }
+    this.pool.unmap(rec);
+    if (chainPrev !== 0) this.setField32(chainPrev, F_CHAIN, chainNext); else this.u32[this.bucketIndex(h)] = chainNext;
+    this.lruUnlink(rec, prev, next);
+    if (layout === L_INDIRECT) {
+      for (const ix of handles) {
+        const iv = this.pool.map(ix, "ro");
+        const pieces: number[] = [];
+        for (let i = 0; i < INDEX_FANOUT; i++) { const p = rd32(iv, 4 * i); if (p !== 0) pieces.push(p); }
+        this.pool.unmap(ix);
+        for (const p of pieces) this.pool.free(p);
+        this.pool.free(ix);
+      }
+    } else {
+      for (const p of handles) this.pool.free(p);
+    }
+    this.pool.free(rec);
+    const c = this.c;
+    c[C_RAW] = c[C_RAW]! - raw;
+    c[C_STORED] = c[C_STORED]! - stored;
+    c[C_RECORDS] = c[C_RECORDS]! - (HEADER + keyLen);
+    Atomics.sub(this.w, R_ENTRIES, 1);
+  }
+
+  /** Chain predecessor of `rec` (0 when first in its bucket). Lock held. */
+  private chainPrevOf(rec: number): number {
+    const h = this.field32(rec, F_HASH);
+    let prev = 0, cur = this.u32[this.bucketIndex(h)]!;
+    while (cur !== 0 && cur !== rec) { prev = cur; cur = this.field32(cur, F_CHAIN); }
+    if (cur === 0) throw new TmemError(ErrorCode.EINVAL, "TmemCache: a record is missing from its hash chain (corrupt index)");
+    return prev;
+  }
+
+  /** Frames the cache holds now (pool and own). */
+  private usedFrames(): number {
+    return this.pool.stats().pages + this.ownFrames;
+  }
+
+  /** Evict the LRU tail; false when the cache is empty. Lock held. */
+  private evictTail(): boolean {
+    const tail = this.w[R_TAIL]!;
+    if (tail === 0) return false;
+    this.removeRecord(tail, this.chainPrevOf(tail));
+    this.c[C_EVICT_BUDGET] = this.c[C_EVICT_BUDGET]! + 1;
+    return true;
+  }
+
+  /** Evict until `need` more frames fit under the budget; false if they cannot. Lock held. */
+  private makeRoom(need: number): boolean {
+    const budget = this.w[R_BUDGET]!;
+    let used = this.usedFrames();
+    let sinceCompact = 0;
+    while (used + need > budget) {
+      if (sinceCompact >= 16) { this.pool.compact(); sinceCompact = 0; used = this.usedFrames(); continue; }
+      if (!this.evictTail()) {
+        this.pool.compact();
+        return this.usedFrames() + need <= budget;
+      }
+      sinceCompact++;
+      used = this.usedFrames();
+    }
+    return true;
+  }
+
+  /** Worst-case frames allocating a record and `npieces` pieces (+ index objects) can add. */
+  private static worstFrames(npieces: number, nindex: number): number {
+    const full = npieces; // every full piece may take a frame of its own (huge class)
+    const objs = 1 + npieces + nindex;
+    return full + nindex + 2 * CHAIN + 1 + Math.ceil(objs / 512);
+  }
+
+  // ── public API ──
+
+  /**
+   * The value of `key`, or undefined (missing or expired). A hit makes the
+   * entry the most recently used. Strings come back as strings, bytes as a
+   * new Uint8Array the caller owns.
+   * @throws TypeError/RangeError for a bad key; TmemError EBUSY when the lock cannot be had (see essay).
+   */
+  get(key: CacheKey): CacheValue | undefined {
+    const { k, n, byteKey } = this.keyBytes(key);
+    const h = hashKey(k, n, byteKey);
+    let flags: number, raw: number, stream: Uint8Array;
+    this.lock();
+    try {
+      const { rec, prev: chainPrev } = this.find(k, n, byteKey, h);
+      if (rec === 0) { this.c[C_MISSES] = this.c[C_MISSES]! + 1; return undefined; }
+      const v = this.pool.map(rec, "ro");
+      const expires = rdf64(v, F_EXPIRES);
+      if (expires !== 0 && expires <= this.now()) {
+        this.pool.unmap(rec);
+        this.removeRecord(rec, chainPrev);
+        this.c[C_EXPIRED] = this.c[C_EXPIRED]! + 1;
+        this.c[C_MISSES] = this.c[C_MISSES]! + 1;
+        return undefined;
+      }
+      flags = v[F_FLAGS]!;
+      raw = rd32(v, F_RAW);
+      const stored = rd32(v, F_STORED);
+      const keyLen = v[F_KEYLEN]! | (v[F_KEYLEN + 1]! << 8);
+      const layout = v[F_LAYOUT]!, npieces = rd32(v, F_PIECES);
+      const lruPrev = rd32(v, F_PREV), lruNext = rd32(v, F_NEXT);
+      const isRaw = ((flags >> ENC_SHIFT) & 3) === ENC_RAW;
+      // Raw values are copied straight into the buffer handed back; compressed ones into scratch.
+      const dst = isRaw ? new Uint8Array(stored) : (stored <= this.rbuf.length ? this.rbuf : (stored <= (4 << 20) ? (this.rbuf = new Uint8Array(stored)) : new Uint8Array(stored)));
+      if (layout === L_INLINE) {
+        dst.set(v.subarray(HEADER + keyLen, HEADER + keyLen + stored));
+        this.pool.unmap(rec);
+      } else {
+        const refs: number[] = [];
+        const nref = layout === L_DIRECT ? npieces : Math.ceil(npieces / INDEX_FANOUT);
+        for (let i = 0; i < nref; i++) refs.push(rd32(v, HEADER + keyLen + 4 * i));
+        this.pool.unmap(rec);
+        let pieces = refs;
+        if (layout === L_INDIRECT) {
+          pieces = [];
+          for (const ix of refs) {
+            const iv = this.pool.map(ix, "ro");
+            for (let i = 0; i < INDEX_FANOUT && pieces.length < npieces; i++) pieces.push(rd32(iv, 4 * i));
+            this.pool.unmap(ix);
+          }
+        }
+        let o = 0;
+        for (const p of pieces) {
+          const pv = this.pool.map(p, "ro");
+          dst.set(pv, o);
+          o += pv.length;
+          this.pool.unmap(p);
+        }
+      }
+      // Move to the LRU head.
+      if (this.w[R_HEAD] !== rec) {
+        this.lruUnlink(rec, lruPrev, lruNext);
+        this.lruPushHead(rec, null);
+      }
+      this.c[C_HITS] = this.c[C_HITS]! + 1;
+      stream = dst.subarray(0, stored);
+    } finally {
+      this.unlock();
+    }
+    return this.decode(flags, raw, stream);
+  }
+
+  /**
+   * Whether `key` has a live (unexpired) entry. Does not change the LRU order or the hit counters.
+   * @throws TypeError/RangeError for a bad key.
+   */
+  has(key: CacheKey): boolean {
+    const { k, n, byteKey } = this.keyBytes(key);
+    const h = hashKey(k, n, byteKey);
+    this.lock();
+    try {
+      const { rec } = this.find(k, n, byteKey, h);
+      if (rec === 0) return false;
+      const v = this.pool.map(rec, "ro");
+      const expires = rdf64(v, F_EXPIRES);
+      this.pool.unmap(rec);
+      return expires === 0 || expires > this.now();
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Set `key` to `value` (replacing any entry), the most recently used.
+   * Evicts least recently used entries as the budget needs.
+   * @param options - `ttl` in ms.
+   * @throws TypeError/RangeError for a bad key, value or ttl; TmemError
+   *   E2BIG for a value that cannot fit in the budget even alone, EINVAL for
+   *   a view of the physical memory itself. On any throw the cache is unchanged
+   *   (apart from entries evicted while making room for a value that then
+   *   did not fit).
+   */
+  set(key: CacheKey, value: CacheValue, options?: SetOptions): this {
+    if (options !== undefined && (typeof options !== "object" || options === null)) throw new TypeError("set options must be an object { ttl }");
+    const ttl = options?.ttl;
+    checkTtl(ttl);
+    const { k, n, byteKey } = this.keyBytes(key);
+    const keyCopy = byteKey ? k.slice(0, n) : k.subarray(0, n);
+    const h = hashKey(keyCopy, n, byteKey);
+    const p = this.prepare(value);
+    const t = ttl === undefined || ttl === 0 ? this.defaultTtl : ttl;
+    const stored = p.stream.byteLength;
+    const recFixed = HEADER + n;
+    let layout: number, npieces = 0, nindex = 0;
+    if (recFixed + stored <= PIECE) layout = L_INLINE;
+    else {
+      npieces = Math.ceil(stored / PIECE);
+      const direct = Math.floor((PIECE - recFixed) / 4);
+      if (npieces <= direct) layout = L_DIRECT;
+      else { layout = L_INDIRECT; nindex = Math.ceil(npieces / INDEX_FANOUT); if (nindex > direct) throw new RangeError(`value too large to index (${stored} bytes stored)`); }
+    }
+    const recSize = layout === L_INLINE ? recFixed + stored : recFixed + 4 * (layout === L_DIRECT ? npieces : nindex);
+    const need = TmemCache.worstFrames(npieces, nindex);
+    const budget = this.w[R_BUDGET]!;
+    if (need + this.ownFrames > budget) {
+      throw new TmemError(ErrorCode.E2BIG, `value of ${p.raw} bytes (${stored} stored) needs up to ${need} frames; the budget holds ${budget - this.ownFrames} beside the cache's own`);
+    }
+    this.lock();
+    try {
+      this.sweepLocked(8);
+      const expires = t === Infinity || t === 0 ? 0 : this.now() + t;
+      for (let attempt = 0; ; attempt++) {
+        if (!this.makeRoom(need)) {
+          throw new TmemError(ErrorCode.E2BIG, `value of ${p.raw} bytes does not fit in the budget (${budget} frames)`);
+        }
+        const taken: number[] = [];
+        let rec = 0;
+        try {
+          rec = this.pool.malloc(recSize);
+          taken.push(rec);
+          const refs: number[] = [];
+          if (layout !== L_INLINE) {
+            const pieces: number[] = [];
+            for (let i = 0; i < npieces; i++) {
+              const len = Math.min(PIECE, stored - i * PIECE);
+              const ph = this.pool.malloc(len);
+              taken.push(ph);
+              pieces.push(ph);
+              const pv = this.pool.map(ph, "wo");
+              pv.set(p.stream.subarray(i * PIECE, i * PIECE + len));
+              this.pool.unmap(ph);
+            }
+            if (layout === L_DIRECT) refs.push(...pieces);
+            else {
+              for (let j = 0; j < nindex; j++) {
+                const ix = this.pool.malloc(PIECE);
+                taken.push(ix);
+                refs.push(ix);
+                const iv = this.pool.map(ix, "wo");
+                iv.fill(0);
+                for (let i = 0; i < INDEX_FANOUT && j * INDEX_FANOUT + i < npieces; i++) wr32(iv, 4 * i, pieces[j * INDEX_FANOUT + i]!);
+                this.pool.unmap(ix);
+              }
+            }
+          }
+          if (this.usedFrames() > budget) throw new TmemError(ErrorCode.ENOMEM, "over budget after allocating");
+          const v = this.pool.map(rec, "wo");
+          wr32(v, F_HASH, h);
+          wr32(v, F_CHAIN, 0);
+          wr32(v, F_PREV, 0);
+          wr32(v, F_NEXT, 0);
+          wr32(v, F_RAW, p.raw);
+          wr32(v, F_STORED, stored);
+          v[F_KEYLEN] = n & 0xff; v[F_KEYLEN + 1] = n >>> 8;
+          v[F_FLAGS] = p.flags | (byteKey ? FL_BYTEKEY : 0);
+          v[F_LAYOUT] = layout;
+          wr32(v, F_PIECES, npieces);
+          wrf64(v, F_EXPIRES, expires);
+          v.set(keyCopy, HEADER);
+          if (layout === L_INLINE) v.set(p.stream, recFixed);
+          else for (let i = 0; i < refs.length; i++) wr32(v, recFixed + 4 * i, refs[i]!);
+          this.pool.unmap(rec);
+        } catch (e) {
+          for (const x of taken) { try { this.pool.free(x); } catch { /* not allocated */ } }
+          const retry = e instanceof TmemError && (e.code === ErrorCode.ENOMEM) && attempt < 64 && this.evictTail();
+          if (retry) continue;
+          if (e instanceof TmemError && e.code === ErrorCode.ENOMEM) {
+            throw new TmemError(ErrorCode.E2BIG, `value of ${p.raw} bytes does not fit in the budget or in the memory's free frames`);
+          }
+          throw e;
+        }
+        // Built: now replace the old entry, if any, and link the new one (no allocation from here on).
+        const old = this.find(keyCopy, n, byteKey, h);
+        if (old.rec !== 0) this.removeRecord(old.rec, old.prev);
+        const b = this.bucketIndex(h);
+        this.setField32(rec, F_CHAIN, this.u32[b]!);
+        this.u32[b] = rec;
+        this.lruPushHead(rec, null);
+        const c = this.c;
+        c[C_RAW] = c[C_RAW]! + p.raw;
+        c[C_STORED] = c[C_STORED]! + stored;
+        c[C_RECORDS] = c[C_RECORDS]! + recFixed;
+        c[C_SETS] = c[C_SETS]! + 1;
+        Atomics.add(this.w, R_ENTRIES, 1);
+        return this;
+      }
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * Remove `key`. @returns whether a live entry was removed (an expired one is freed and counted as expired).
+   * @throws TypeError/RangeError for a bad key.
+   */
+  delete(key: CacheKey): boolean {
+    const { k, n, byteKey } = this.keyBytes(key);
+    const h = hashKey(k, n, byteKey);
+    this.lock();
+    try {
+      const { rec, prev } = this.find(k, n, byteKey, h);
+      if (rec === 0) return false;
+      const expires = rdf64(this.pool.map(rec, "ro"), F_EXPIRES);
+      this.pool.unmap(rec);
+      this.removeRecord(rec, prev);
+      if (expires !== 0 && expires <= this.now()) { this.c[C_EXPIRED] = this.c[C_EXPIRED]! + 1; return false; }
+      this.c[C_DELETES] = this.c[C_DELETES]! + 1;
+      return true;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Remove every entry (all Workers see an empty cache); frames go back to the memory as zspages empty. */
+  clear(): void {
+    this.lock();
+    try {
+      let n = 0;
+      while (this.w[R_TAIL] !== 0) {
+        const tail = this.w[R_TAIL]!;
+        this.removeRecord(tail, this.chainPrevOf(tail));
+        n++;
+      }
+      this.c[C_EVICT_CLEAR] = this.c[C_EVICT_CLEAR]! + n;
+      this.pool.compact();
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** {@link get} of each key, in order. */
+  getMany(keys: readonly CacheKey[]): Array<CacheValue | undefined> {
+    if (!Array.isArray(keys)) throw new TypeError("getMany: keys must be an array");
+    return keys.map((k) => this.get(k));
+  }
+
+  /**
+   * {@link set} of each [key, value, options?], in order. Every entry is
+   * checked before the first is set, so bad input changes nothing.
+   */
+  setMany(entries: ReadonlyArray<readonly [CacheKey, CacheValue, SetOptions?]>): this {
+    if (!Array.isArray(entries)) throw new TypeError("setMany: entries must be an array of [key, value, options?]");
+    for (const e of entries) {
+      if (!Array.isArray(e)) throw new TypeError("setMany: each entry must be [key, value, options?]");
+      this.keyBytes(e[0]);
+      if (typeof e[1] !== "string" && !isBytes(e[1])) throw new TypeError(`a cache value must be a string or a Uint8Array, not ${e[1] === null ? "null" : typeof e[1]}`);
+      checkTtl(e[2]?.ttl);
+    }
+    for (const [k, v, o] of entries) this.set(k, v, o);
+    return this;
+  }
+
+  /** {@link delete} of each key; returns how many live entries were removed. */
+  deleteMany(keys: readonly CacheKey[]): number {
+    if (!Array.isArray(keys)) throw new TypeError("deleteMany: keys must be an array");
+    for (const k of keys) this.keyBytes(k);
+    let n = 0;
+    for (const k of keys) if (this.delete(k)) n++;
+    return n;
+  }
+
+  /**
+   * The live keys, most recently used first: a snapshot taken under the lock
+   * in one pass (entries set meanwhile may be missing, never invented).
+   */
+  *keys(): IterableIterator<CacheKey> {
+    const out: CacheKey[] = [];
+    this.lock();
+    try {
+      const now = this.now();
+      for (let rec = this.w[R_HEAD]!; rec !== 0;) {
+        const v = this.pool.map(rec, "ro");
+        const next = rd32(v, F_NEXT);
+        const n = v[F_KEYLEN]! | (v[F_KEYLEN + 1]! << 8);
+        const expires = rdf64(v, F_EXPIRES);
+        if (expires === 0 || expires > now) {
+          const kb = v.slice(HEADER, HEADER + n);
+          out.push((v[F_FLAGS]! & FL_BYTEKEY) !== 0 ? kb : fromUtf8.decode(kb));
+        }
+        this.pool.unmap(rec);
+        rec = next;
+      }
+    } finally {
+      this.unlock();
+    }
+    yield* out;
+  }
+
+  /** [key, value] of the live entries (keys as {@link keys}; each value got as by {@link get}, skipped if gone). */
+  *entries(): IterableIterator<[CacheKey, CacheValue]> {
+    for (const k of this.keys()) {
+      const v = this.get(k);
+      if (v !== undefined) yield [k, v];
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[CacheKey, CacheValue]> {
+    return this.entries();
+  }
+
+  /**
+   * One step of the incremental sweep: examine `buckets` buckets from the
+   * shared cursor and free the expired entries in them.
+   * @returns entries freed.
+   */
+  sweep(buckets: number = this.sweepBuckets): number {
+    this.lock();
+    try {
+      return this.sweepLocked(buckets);
+    } finally {
+      this.unlock();
+    }
+  }
+
+  private sweepLocked(buckets: number): number {
+    if (this.w[R_ENTRIES] === 0) return 0;
+    const now = this.now();
+    const nb = this.nbucketsMask + 1;
+    let freed = 0;
+    let cur = this.w[R_CURSOR]!;
+    for (let i = 0; i < Math.min(buckets, nb); i++) {
+      const b = this.bucketIndex(cur);
+      let prev = 0, rec = this.u32[b]!;
+      while (rec !== 0) {
+        const v = this.pool.map(rec, "ro");
+        const next = rd32(v, F_CHAIN);
+        const expires = rdf64(v, F_EXPIRES);
+        this.pool.unmap(rec);
+        if (expires !== 0 && expires <= now) {
+          this.removeRecord(rec, prev);
+          freed++;
+        } else {
+          prev = rec;
+        }
+        rec = next;
+      }
+      cur = (cur + 1) & this.nbucketsMask;
+    }
+    this.w[R_CURSOR] = cur;
+    if (freed > 0) this.c[C_EXPIRED] = this.c[C_EXPIRED]! + freed;
+    return freed;
+  }
+
+  /** Counters and sizes now (all Workers). */
+  stats(): TmemCacheStats {
+    this.lock();
+    try {
+      const c = this.c;
+      const ps = this.pool.stats();
+      const held = (ps.pages + this.ownFrames) * PAGE_SIZE;
+      const raw = c[C_RAW]!;
+      return {
+        entries: this.w[R_ENTRIES]!,
+        hits: c[C_HITS]!, misses: c[C_MISSES]!, sets: c[C_SETS]!, deletes: c[C_DELETES]!,
+        evictions: { budget: c[C_EVICT_BUDGET]!, clear: c[C_EVICT_CLEAR]! },
+        expirations: c[C_EXPIRED]!,
+        bytesRaw: raw,
+        bytesStored: c[C_STORED]!,
+        bytesHeld: held,
+        bytesMetadata: c[C_RECORDS]! + ps.metadataBytes + this.ownFrames * PAGE_SIZE,
+        budget: this.w[R_BUDGET]! * PAGE_SIZE,
+        compressionRatio: held === 0 || raw === 0 ? 1 : raw / held,
+      };
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Stop this instance's sweep timer and close its pool handle. The cache lives on for other Workers. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.closed = true;
+    this.pool.close();
+  }
+
+  /**
+   * Free every entry and every frame of the cache; its handle becomes
+   * invalid in every Worker (their calls throw EINVAL). Other Workers should
+   * close their instances first (their pool opens make destroy force the pool).
+   */
+  destroy(): void {
+    this.lock();
+    while (this.w[R_TAIL] !== 0) {
+      const tail = this.w[R_TAIL]!;
+      this.removeRecord(tail, this.chainPrevOf(tail));
+    }
+    const bframes = this.w[R_BFRAMES]!;
+    const pfns: number[] = [];
+    for (let i = 0; i < bframes; i++) pfns.push(this.w[R_PFNS + i]!);
+    this.w[R_STATE] = 2;
+    this.w[R_STAMP] = 0;
+    Atomics.store(this.w, R_MAGIC, 0);
+    this.unlock();
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.closed = true;
+    this.pool.destroy({ force: true });
+    for (const f of pfns) this.pm.freeFrame(f, CACHE_FRAME_OWNER);
+    this.pm.freeFrame(this.rootPfn, CACHE_FRAME_OWNER);
+  }
+}
