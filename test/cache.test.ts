@@ -324,3 +324,20 @@ describe("TmemCache against a model", () => {
 });
 
 export type { CacheKey };
+
+describe("README: A cache of any values", () => {
+  it("runs as written", async () => {
+    const pm = await PhysicalMemory.create({ frames: 8192 });
+    pms.push(pm);
+    const cache = await TmemCache.create(pm, { budget: 16 << 20 });
+    caches.push(cache);
+    cache.set("user:1", JSON.stringify({ name: "Ada" }), { ttl: 60_000 });
+    expect(cache.get("user:1")).toBe('{"name":"Ada"}');
+    const s = cache.stats();
+    expect(s.hits).toBe(1);
+    expect(s.budget).toBe(16 << 20);
+    const half = await TmemCache.create(pm, { budget: { share: 0.5 } });
+    caches.push(half);
+    expect(half.budget).toBe(4096 * 4096);
+  });
+});
