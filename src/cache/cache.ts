@@ -1,39 +1,41 @@
 // SPDX-License-Identifier: MIT
 /**
  * cache/cache.ts: TmemCache, a Map-like cache of any values (strings and
- * byte arrays, 0 B to hundreds of MiB) in one physical memory, with a hard
- * byte budget, TTL that frees memory, LRU eviction, LZ4 compression, and one
+ * byte arrays, 0 B to 1 GiB) in one physical memory, with a hard byte
+ * budget, TTL that frees memory, LRU eviction, LZ4 compression, and one
  * index that every Worker attached to the memory shares.
  *
  * What it is not: not a tmem pool and not a frontend. tmem speaks in exact
  * 4 KiB pages under 192-bit object ids; a cache speaks in keys of any length
  * and values of any size, and needs what tmem does not keep: an expiry per
  * entry, one LRU order over every entry and a byte total it can hold to. So
- * the cache keeps its own index and stores everything, index records
- * included, as objects of one private zsmalloc pool (the zpool API); it does
- * not touch the tmem core, whose pools are page-shaped.
+ * the cache keeps its own index in frames of its own and stores keys and
+ * values as objects of one private zsmalloc pool (the zpool API); it does not
+ * touch the tmem core, whose pools are page-shaped.
  *
- * Key idea: an entry is one zsmalloc object (its record: header, key, and
- * the value when it fits) plus, for a larger value, the value's stored
- * stream cut into 4096-byte pieces, each one object of zsmalloc's huge class
- * (exactly one frame, no waste), the last one in a size class. The stored
- * stream is the raw bytes when LZ4 does not shrink them (stored, not
- * refused), or LZ4 blocks of 64 KiB of value each. Records link into a hash
- * chain (buckets in frames of the cache's own) and one doubly linked LRU
- * list, by handle.
+ * Key idea: an entry is a 48-byte slot in the cache's slot table (hash,
+ * hash-chain and LRU links, expiry, sizes: everything the index walks, so a
+ * lookup, an LRU move, an eviction or a sweep reads plain words and maps no
+ * object) and one zsmalloc object, its record: the key, then the value's
+ * stored stream when it fits, else the handles of its pieces. A piece is
+ * 4096 bytes of the stream, one object of zsmalloc's huge class (exactly a
+ * frame, no waste); the last piece goes in a size class. The stream is the
+ * raw bytes when LZ4 does not shrink them (stored, not refused), or LZ4
+ * blocks of 64 KiB of value each (one bare block for a value ≤ 64 KiB).
  *
  * Guarantees:
- * - Budget: frames of the pool (objects and zsmalloc's own metadata) plus
- *   the cache's root and bucket frames never exceed the budget. Before a set
- *   allocates, it evicts from the LRU tail until the frames it could add in
- *   the worst case (its full pieces, two new zspages, handle-table growth)
- *   fit; after allocating it checks the real count and, if it is over,
- *   gives everything back and evicts more. A value that cannot fit in the
- *   empty cache is refused (TmemError E2BIG) and nothing changes.
- * - TTL: an expired entry is never returned; `sweep` (run by a timer in
- *   every instance that has one, and a little on every set) walks buckets
- *   from a shared cursor and frees expired entries, so their memory comes
- *   back with nobody touching them.
+ * - Budget: the pool's frames (objects and zsmalloc's own tables) plus the
+ *   cache's frames (root, buckets, slot table) never exceed the budget. A set
+ *   first bounds the frames it could add (its full pieces, two new zspages,
+ *   table growth, a slot frame); an upper bound on the pool's frames kept in
+ *   the root says whether that fits, and when it might not, the exact count
+ *   is read and entries are evicted from the LRU tail until it does. A value
+ *   that cannot fit in the empty cache is refused (TmemError E2BIG) and
+ *   nothing changes.
+ * - TTL: an expired entry is never returned; `sweep` (a timer in every
+ *   instance that has one, and a few buckets on every set) walks buckets from
+ *   a shared cursor and frees expired entries, so their memory comes back
+ *   with nobody touching them.
  * - Atomic replacement: a set builds the new entry completely before it
  *   unlinks the old one, under the cache lock, so concurrent sets of one key
  *   from several Workers leave exactly one of the values, whole.
@@ -41,35 +43,36 @@
  *   bad TTL) throws TypeError/RangeError before anything changes; a failed
  *   allocation gives back what it took and leaves the old entry in place.
  *
- * Layout: the root frame (words of i32; counters as f64 from byte 512):
+ * Layout: the root frame (i32 words; f64 counters from byte 512):
  *
  * ╒═ root ══════════════════════════════════════════════════════════════╕
  * │ 0 lock ticket │ 1 waiters │ 2 magic │ 3 stamp │ 4 zpool id          │
- * │ 5 buckets (2^k) │ 6 bucket frames │ 7 LRU head │ 8 LRU tail         │
+ * │ 5 buckets (2^k) │ 6 bucket frames │ 7 LRU head │ 8 LRU tail (slots) │
  * │ 9 entries │ 10 budget │ 11 sweep cursor │ 12 max key bytes          │
- * │ 13 state (1 live, 2 destroyed) │ 14 now serving │ 15 holder's slot+1│
- * │ 64.. bucket frame numbers (≤ 448)  │ 512 B.. f64 counters (C_*)     │
+ * │ 13 state (1 live, 2 destroyed) │ 14 now serving │ 15 holder slot+1  │
+ * │ 16 own frames │ 17 pool frames, upper bound │ 18 free slot │ 19 slots│
+ * │ 20 slot-directory frames │ 64..255 bucket frames │ 256..511 slot    │
+ * │ directory frames (1024 slot-frame numbers each) │ 512 B.. counters  │
  * ╘═════════════════════════════════════════════════════════════════════╛
- * ╒═ record (one zsmalloc object, little-endian) ═══════════════════════╕
- * │ 0 hash │ 4 chain next │ 8 LRU prev │ 12 LRU next │ 16 raw length    │
- * │ 20 stored length │ 24 key length u16 │ 26 flags u8 │ 27 layout u8    │
- * │ 28 pieces │ 32 expires at (f64 ms, 0 = never) │ 40 key │ payload    │
+ * ╒═ slot (48 B; 85 per frame; slot numbers from 1, 0 = none) ══════════╕
+ * │ 0 hash │ 1 chain next │ 2 LRU prev │ 3 LRU next │ 4 record handle   │
+ * │ 5 layout:2 flags:3 key length:11 │ 6 raw length │ 7 stored length   │
+ * │ 8-9 expires at (f64 ms, 0 = never) │ 10 pieces │ 11 free-list next  │
  * ╘═════════════════════════════════════════════════════════════════════╛
- * payload: the stored stream (layout INLINE), or u32 piece handles
- * (DIRECT), or u32 handles of index objects of 1024 piece handles each
- * (INDIRECT, values above ~3 MiB stored).
+ * record: key bytes, then the stored stream (INLINE), or u32 piece handles
+ * (DIRECT), or u32 handles of index objects of 1024 piece handles (INDIRECT).
  *
  * Concurrency: every method may be called from any Worker attached to the
- * memory. One lock in the root guards the index, the LRU list, the counters
- * and every allocation and free of the cache's objects. Compression runs
- * before the lock is taken and decompression after it is dropped; under it
- * a set copies its stored stream into place and a get copies one out.
- * lock ordering: the cache lock is taken before zsmalloc's class locks
- * (lock.ts level 6) and after nothing; it is never held across a wait on
- * anything but itself. A wait for it is bounded (LOCK_TIMEOUT_MS) and ends
- * in TmemError EBUSY naming the holder's Worker slot: a Worker that dies
- * inside a cache call leaves the lock held, and the cache then has to be
- * recreated (no recovery of a half-done splice: said, not hidden).
+ * memory. One FIFO ticket lock in the root guards the index, the slot table,
+ * the counters and every allocation and free of the cache's objects.
+ * Compression runs before the lock is taken and decompression after it is
+ * dropped; under it a set copies its stream into place and a get copies one
+ * out. lock ordering: the cache lock is taken before zsmalloc's class locks
+ * (lock.ts level 6) and the frame allocator, after nothing. A wait for it is
+ * bounded (LOCK_TIMEOUT_MS) and ends in TmemError EBUSY naming the holder's
+ * Worker slot: a Worker that dies inside a cache call leaves the lock held,
+ * and the cache then has to be recreated (no recovery of a half-done splice:
+ * said, not hidden).
  *
  * See also: ../zpool/zpool.ts (the pool API), keyv.ts (the Keyv store),
  * ../../test/cache*.test.ts, ../../bench/cache.ts.
@@ -85,11 +88,11 @@ import { createPool, openPool, type Zpool } from "../zpool/zpool.js";
 
 // ══ Constants ══
 
-/** Owner tag of the cache's own frames (root, buckets): a caller tag (≥ 16). */
+/** Owner tag of the cache's own frames (root, buckets, slot table): a caller tag (≥ 16). */
 export const CACHE_FRAME_OWNER = 0x20;
 /** Default and largest key length in bytes (UTF-8 for strings). */
 export const DEFAULT_MAX_KEY_BYTES = 1024;
-export const MAX_KEY_BYTES = 2048;
+export const MAX_KEY_BYTES = 2047;
 /** Largest value (bytes after UTF-8 encoding): 1 GiB. */
 export const MAX_VALUE_BYTES = 1 << 30;
 /** Wait at most this long for the cache lock before EBUSY. */
@@ -103,32 +106,37 @@ const BLOCK = 65536;
 const MIN_COMPRESS = 48;
 /** Handles per index object (INDIRECT layout). */
 const INDEX_FANOUT = PIECE / 4;
-/** zsmalloc frames per zspage for the cache's pool: the headroom a set must reserve is two of these. */
+/** zsmalloc frames per zspage for the cache's pool: the headroom a set reserves is two of these. */
 const CHAIN = 4;
-/** Bucket frames at most (root words 64..511). */
-const MAX_BUCKET_FRAMES = 448;
+/** Frames zsmalloc's handle and zspage tables can add in one set (a table frame and a directory frame per class touched, three classes). */
+const TABLE_GROWTH = 8;
+/** Bucket frames at most (root words 64..255). */
+const MAX_BUCKET_FRAMES = 192;
+/** Slot-directory frames at most (root words 256..511), 1024 slot frames each. */
+const MAX_DIR_FRAMES = 256;
 const BUCKETS_PER_FRAME = PAGE_SIZE / 4;
-/** One bucket per this many budget bytes (a bucket is 4 bytes: 0.4 % of the budget). */
-const BYTES_PER_BUCKET = 1024;
+/** One bucket per this many budget bytes (a bucket is 4 bytes: 0.2 % of the budget). */
+const BYTES_PER_BUCKET = 2048;
 const MIN_BUCKETS = 1024;
+const SLOT_WORDS = 12;
+const SLOTS_PER_FRAME = Math.floor(PAGE_SIZE / (SLOT_WORDS * 4)); // 85
+const DIR_FANOUT = PAGE_SIZE / 4;
 
 // root words
 const R_TICKET = 0, R_WAITERS = 1, R_MAGIC = 2, R_STAMP = 3, R_POOL = 4, R_NBUCKETS = 5, R_BFRAMES = 6,
   R_HEAD = 7, R_TAIL = 8, R_ENTRIES = 9, R_BUDGET = 10, R_CURSOR = 11, R_MAXKEY = 12, R_STATE = 13, R_SERVING = 14,
-  R_HOLDER = 15, R_PFNS = 64;
+  R_HOLDER = 15, R_OWN = 16, R_UBOUND = 17, R_FREESLOT = 18, R_SLOTS = 19, R_DIRS = 20, R_BPFNS = 64, R_DPFNS = 256;
 const ROOT_F64 = 512 / 8;
 // f64 counters
 const C_HITS = 0, C_MISSES = 1, C_SETS = 2, C_DELETES = 3, C_EVICT_BUDGET = 4, C_EVICT_CLEAR = 5, C_EXPIRED = 6,
-  C_RAW = 7, C_STORED = 8, C_RECORDS = 9;
+  C_RAW = 7, C_STORED = 8, C_KEYS = 9;
 const NCOUNTERS = 10;
 
-// record fields (byte offsets)
-const F_HASH = 0, F_CHAIN = 4, F_PREV = 8, F_NEXT = 12, F_RAW = 16, F_STORED = 20, F_KEYLEN = 24, F_FLAGS = 26,
-  F_LAYOUT = 27, F_PIECES = 28, F_EXPIRES = 32;
-const HEADER = 40;
-// flags
-const FL_STRING = 1, FL_BYTEKEY = 2, ENC_SHIFT = 2, ENC_RAW = 0, ENC_LZ4 = 1;
-// layouts
+// slot words
+const S_HASH = 0, S_CHAIN = 1, S_PREV = 2, S_NEXT = 3, S_REC = 4, S_META = 5, S_RAW = 6, S_STORED = 7, S_EXPIRES = 8,
+  S_PIECES = 10, S_FREE = 11;
+// S_META: layout (2 bits) | flags (3 bits) << 2 | key length << 5
+const FL_STRING = 1, FL_BYTEKEY = 2, FL_LZ4 = 4;
 const L_INLINE = 0, L_DIRECT = 1, L_INDIRECT = 2;
 
 // ══ Public types ══
@@ -213,16 +221,6 @@ function rd32(v: Uint8Array, o: number): number {
 function wr32(v: Uint8Array, o: number, x: number): void {
   v[o] = x & 0xff; v[o + 1] = (x >>> 8) & 0xff; v[o + 2] = (x >>> 16) & 0xff; v[o + 3] = (x >>> 24) & 0xff;
 }
-const f64buf = new Float64Array(1);
-const f64u8 = new Uint8Array(f64buf.buffer);
-function rdf64(v: Uint8Array, o: number): number {
-  for (let i = 0; i < 8; i++) f64u8[i] = v[o + i]!;
-  return f64buf[0]!;
-}
-function wrf64(v: Uint8Array, o: number, x: number): void {
-  f64buf[0] = x;
-  for (let i = 0; i < 8; i++) v[o + i] = f64u8[i]!;
-}
 
 /** FNV-1a over the key bytes, with the key kind mixed in. */
 function hashKey(k: Uint8Array, n: number, byteKey: boolean): number {
@@ -268,6 +266,8 @@ export class TmemCache {
   private readonly w: Int32Array;
   private readonly c: Float64Array;
   private readonly u32: Uint32Array;
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
   /** The memory's buffer, read once (the getter makes a new object per call; the memory never grows). */
   private readonly sab: ArrayBufferLike;
   private readonly lockToken: number;
@@ -276,16 +276,19 @@ export class TmemCache {
   private readonly sweepBuckets: number;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  /** Made by attachMemory: close() detaches the PhysicalMemory too. */
+  private ownsMemory = false;
   /** Key scratch (UTF-8 of string keys). */
   private kbuf = new Uint8Array(DEFAULT_MAX_KEY_BYTES * 3 + 16);
   /** Compression output scratch (values up to 1 MiB). */
   private cbuf = new Uint8Array(compressBound(BLOCK) + 8);
   /** Read scratch for stored streams. */
   private rbuf = new Uint8Array(PIECE * 16);
-  /** Bucket frame addresses (u32 word index of each frame). */
+  /** i32 word index of each bucket frame. */
   private readonly bucketWord: number[];
   private readonly nbucketsMask: number;
-  private readonly ownFrames: number;
+  /** i32 word index of each slot frame this instance has seen (slot frames are only added). */
+  private readonly slotFrameWord: number[] = [];
 
   private constructor(pm: PhysicalMemory, pool: Zpool, codec: Lz4Codec, rootPfn: number, stamp: number,
                       opts: TmemCacheAttachOptions) {
@@ -294,20 +297,20 @@ export class TmemCache {
     this.codec = codec;
     this.rootPfn = rootPfn;
     this.stamp = stamp;
-    const addr = pm.frameAddress(rootPfn);
-    this.w = new Int32Array(pm.memory.buffer, addr, PAGE_SIZE / 4);
-    this.c = new Float64Array(pm.memory.buffer, addr + ROOT_F64 * 8, NCOUNTERS);
     this.sab = pm.memory.buffer;
+    const addr = pm.frameAddress(rootPfn);
+    this.w = new Int32Array(this.sab, addr, PAGE_SIZE / 4);
+    this.c = new Float64Array(this.sab, addr + ROOT_F64 * 8, NCOUNTERS);
     this.u32 = new Uint32Array(this.sab);
+    this.i32 = new Int32Array(this.sab);
+    this.f64 = new Float64Array(this.sab);
     this.lockToken = pm.slot + 1;
     this.now = opts.now ?? ((): number => Date.now());
     this.defaultTtl = opts.defaultTtl ?? 0;
     this.sweepBuckets = opts.sweepBuckets ?? 1024;
-    const nb = this.w[R_NBUCKETS]!;
-    this.nbucketsMask = nb - 1;
+    this.nbucketsMask = this.w[R_NBUCKETS]! - 1;
     this.bucketWord = [];
-    for (let i = 0; i < this.w[R_BFRAMES]!; i++) this.bucketWord.push(pm.frameAddress(this.w[R_PFNS + i]!) >>> 2);
-    this.ownFrames = 1 + this.w[R_BFRAMES]!;
+    for (let i = 0; i < this.w[R_BFRAMES]!; i++) this.bucketWord.push(pm.frameAddress(this.w[R_BPFNS + i]!) >>> 2);
     const every = opts.sweepIntervalMs ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => { try { this.sweep(); } catch { /* closed or destroyed elsewhere */ } }, every);
@@ -319,7 +322,7 @@ export class TmemCache {
    * Make a cache in `pm`'s memory.
    * @throws RangeError/TypeError for bad options; TmemError ENOMEM when the
    *   memory has no frames for the root and buckets, E2BIG when the budget
-   *   cannot hold the cache's own frames and two zspages.
+   *   cannot hold the cache's own frames and room for values.
    * Thread safety: any Worker; the cache is then reachable by {@link handle}.
    */
   static async create(pm: PhysicalMemory, options: TmemCacheOptions): Promise<TmemCache> {
@@ -341,8 +344,9 @@ export class TmemCache {
     let nb = MIN_BUCKETS;
     while (nb * BYTES_PER_BUCKET < budgetFrames * PAGE_SIZE && nb < MAX_BUCKET_FRAMES * BUCKETS_PER_FRAME) nb *= 2;
     const bframes = Math.ceil(nb / BUCKETS_PER_FRAME);
-    if (budgetFrames < 1 + bframes + 2 * CHAIN + 2) {
-      throw new TmemError(ErrorCode.E2BIG, `budget of ${budgetFrames} frames cannot hold the cache's own ${1 + bframes} frames and room for values (need ≥ ${1 + bframes + 2 * CHAIN + 2} frames)`);
+    const minFrames = 1 + bframes + 2 + TmemCache.worstFrames(0, 0);
+    if (budgetFrames < minFrames) {
+      throw new TmemError(ErrorCode.E2BIG, `budget of ${budgetFrames} frames cannot hold the cache's own ${1 + bframes} frames and room for values (need ≥ ${minFrames} frames)`);
     }
     const codec = await lz4Ready();
     const pool = await createPool("zsmalloc", pm, { maxPagesPerZspage: CHAIN });
@@ -364,9 +368,11 @@ export class TmemCache {
     w[R_POOL] = pool.id;
     w[R_NBUCKETS] = nb;
     w[R_BFRAMES] = bframes;
-    for (let i = 0; i < bframes; i++) w[R_PFNS + i] = frames[1 + i]!;
+    for (let i = 0; i < bframes; i++) w[R_BPFNS + i] = frames[1 + i]!;
     w[R_BUDGET] = budgetFrames;
     w[R_MAXKEY] = maxKey;
+    w[R_OWN] = 1 + bframes;
+    w[R_UBOUND] = pool.stats().pages;
     w[R_STAMP] = stamp;
     w[R_STATE] = 1;
     Atomics.store(w, R_MAGIC, MAGIC);
@@ -392,10 +398,17 @@ export class TmemCache {
     return new TmemCache(pm, pool, codec, handle.root, handle.stamp, options);
   }
 
-  /** Attach in a Worker given only the handle: attaches the physical memory too. */
+  /** Attach in a Worker given only the handle: attaches the physical memory too ({@link close} detaches it). */
   static async attachMemory(handle: TmemCacheHandle, options: TmemCacheAttachOptions = {}): Promise<TmemCache> {
     const pm = await PM.attach(handle.memory);
-    return TmemCache.attach(pm, handle, options);
+    try {
+      const c = await TmemCache.attach(pm, handle, options);
+      c.ownsMemory = true;
+      return c;
+    } catch (e) {
+      pm.detach();
+      throw e;
+    }
   }
 
   /** What another Worker passes to {@link attach} (post it with postMessage). */
@@ -417,8 +430,6 @@ export class TmemCache {
   get size(): number {
     return Atomics.load(this.w, R_ENTRIES);
   }
-
-  // ── lock ──
 
   /**
    * Take the cache lock: a ticket lock (FIFO, so a Worker that sets in a
@@ -463,6 +474,7 @@ export class TmemCache {
     }
   }
 
+
   // ── keys and values ──
 
   /** Encode `key` into kbuf; returns its byte length and kind. Throws before any change. */
@@ -483,6 +495,7 @@ export class TmemCache {
     throw new TypeError(`a cache key must be a string or a Uint8Array, not ${key === null ? "null" : typeof key}`);
   }
 
+
   /** Check and encode a value, then compress it (outside the lock). */
   private prepare(value: unknown): Prepared {
     let bytes: Uint8Array;
@@ -500,7 +513,7 @@ export class TmemCache {
     }
     const raw = bytes.byteLength;
     if (raw > MAX_VALUE_BYTES) throw new RangeError(`value of ${raw} bytes is over the largest (${MAX_VALUE_BYTES})`);
-    if (raw < MIN_COMPRESS) return { raw, flags: flags | (ENC_RAW << ENC_SHIFT), stream: bytes };
+    if (raw < MIN_COMPRESS) return { raw, flags: flags, stream: bytes };
     // LZ4 blocks: [u32 length | 0x80000000 if stored raw][bytes] per 64 KiB of value;
     // a value of one block is stored as the bare block (no length word).
     const nblocks = Math.ceil(raw / BLOCK);
@@ -509,8 +522,8 @@ export class TmemCache {
     if (out.length < compressBound(Math.min(raw, BLOCK)) + 4) out = new Uint8Array(compressBound(Math.min(raw, BLOCK)) + 4);
     if (nblocks === 1) {
       const n = this.codec.compressBlockInto(bytes, out);
-      if (n >= raw) return { raw, flags: flags | (ENC_RAW << ENC_SHIFT), stream: bytes };
-      return { raw, flags: flags | (ENC_LZ4 << ENC_SHIFT), stream: out.subarray(0, n) };
+      if (n >= raw) return { raw, flags: flags, stream: bytes };
+      return { raw, flags: flags | FL_LZ4, stream: out.subarray(0, n) };
     }
     let o = 0;
     for (let i = 0; i < raw; i += BLOCK) {
@@ -529,14 +542,14 @@ export class TmemCache {
         wr32(out, o, n);
         o += 4 + n;
       }
-      if (o >= raw) return { raw, flags: flags | (ENC_RAW << ENC_SHIFT), stream: bytes };
+      if (o >= raw) return { raw, flags: flags, stream: bytes };
     }
-    return { raw, flags: flags | (ENC_LZ4 << ENC_SHIFT), stream: out.subarray(0, o) };
+    return { raw, flags: flags | FL_LZ4, stream: out.subarray(0, o) };
   }
 
   private decode(flags: number, raw: number, stream: Uint8Array): CacheValue {
     let bytes: Uint8Array;
-    if (((flags >> ENC_SHIFT) & 3) === ENC_RAW) {
+    if ((flags & FL_LZ4) === 0) {
       bytes = stream.length === raw && stream.buffer !== this.rbuf.buffer ? stream : stream.slice(0, raw);
     } else if (raw <= BLOCK) {
       bytes = new Uint8Array(raw);
@@ -558,138 +571,214 @@ export class TmemCache {
     return (flags & FL_STRING) !== 0 ? fromUtf8.decode(bytes) : bytes;
   }
 
-  // ── records ──
+
+  // ── the slot table ──
+
+  /** i32 word index of slot `s` (≥ 1). Lock held (reads the directory). */
+  private slotWord(s: number): number {
+    const idx = s - 1;
+    const f = (idx / SLOTS_PER_FRAME) | 0;
+    let fw = this.slotFrameWord[f];
+    if (fw === undefined) {
+      for (let g = this.slotFrameWord.length; g <= f; g++) {
+        const dirWord = this.pm.frameAddress(this.w[R_DPFNS + ((g / DIR_FANOUT) | 0)]!) >>> 2;
+        this.slotFrameWord.push(this.pm.frameAddress(this.u32[dirWord + (g % DIR_FANOUT)]!) >>> 2);
+      }
+      fw = this.slotFrameWord[f]!;
+    }
+    return fw + (idx - f * SLOTS_PER_FRAME) * SLOT_WORDS;
+  }
+
+  /** Take a free slot (growing the table by a frame when none is free); returns its number and word index. Lock held. */
+  private allocSlot(): number {
+    const w = this.w;
+    let s = w[R_FREESLOT]!;
+    if (s !== 0) {
+      w[R_FREESLOT] = this.i32[this.slotWord(s) + S_FREE]!;
+      return s;
+    }
+    const nslots = w[R_SLOTS]!;
+    const frameIdx = nslots / SLOTS_PER_FRAME;
+    const dir = (frameIdx / DIR_FANOUT) | 0;
+    if (frameIdx % DIR_FANOUT === 0) {
+      if (dir >= MAX_DIR_FRAMES) throw new TmemError(ErrorCode.ENOSPC, "TmemCache: the slot table is full");
+      const d = this.pm.allocFrame(CACHE_FRAME_OWNER);
+      this.pm.frameBytes(d).fill(0);
+      w[R_DPFNS + dir] = d;
+      w[R_DIRS] = dir + 1;
+      w[R_OWN] = w[R_OWN]! + 1;
+    }
+    let pfn: number;
+    try {
+      pfn = this.pm.allocFrame(CACHE_FRAME_OWNER);
+    } catch (e) {
+      throw e; // the directory frame (if new) stays: it is counted and reused by the next growth
+    }
+    this.pm.frameBytes(pfn).fill(0);
+    const dirWord = this.pm.frameAddress(w[R_DPFNS + dir]!) >>> 2;
+    this.u32[dirWord + (frameIdx % DIR_FANOUT)] = pfn;
+    w[R_OWN] = w[R_OWN]! + 1;
+    w[R_SLOTS] = nslots + SLOTS_PER_FRAME;
+    // Slots nslots+2 .. nslots+85 go on the free list; nslots+1 is returned.
+    for (let k = SLOTS_PER_FRAME; k >= 2; k--) {
+      const t = nslots + k;
+      this.i32[this.slotWord(t) + S_FREE] = w[R_FREESLOT]!;
+      w[R_FREESLOT] = t;
+    }
+    s = nslots + 1;
+    return s;
+  }
+
+  private freeSlot(s: number, sw: number): void {
+    for (let i = 0; i < SLOT_WORDS; i++) this.i32[sw + i] = 0;
+    this.i32[sw + S_FREE] = this.w[R_FREESLOT]!;
+    this.w[R_FREESLOT] = s;
+  }
 
   private bucketIndex(h: number): number {
     const b = h & this.nbucketsMask;
     return this.bucketWord[b >>> 10]! + (b & (BUCKETS_PER_FRAME - 1));
   }
 
-  private field32(handle: number, off: number): number {
-    const v = this.pool.map(handle, "ro");
-    const x = rd32(v, off);
-    this.pool.unmap(handle);
-    return x;
-  }
-
-  private setField32(handle: number, off: number, x: number): void {
-    const v = this.pool.map(handle, "rw");
-    wr32(v, off, x);
-    this.pool.unmap(handle);
-  }
-
-  /** Find the record of a key: its handle and its predecessor in the chain (0 = the bucket). Lock held. */
-  private find(k: Uint8Array, n: number, byteKey: boolean, h: number): { rec: number; prev: number } {
+  /** Find the slot of a key: its number and its predecessor in the chain (0 = the bucket). Lock held. */
+  private find(k: Uint8Array, n: number, byteKey: boolean, h: number): number {
+    const i32 = this.i32;
     let prev = 0;
-    let rec = this.u32[this.bucketIndex(h)]!;
-    while (rec !== 0) {
-      const v = this.pool.map(rec, "ro");
-      const next = rd32(v, F_CHAIN);
-      let same = rd32(v, F_HASH) === h && (v[F_KEYLEN]! | (v[F_KEYLEN + 1]! << 8)) === n &&
-        ((v[F_FLAGS]! & FL_BYTEKEY) !== 0) === byteKey;
-      if (same) for (let i = 0; i < n; i++) if (v[HEADER + i] !== k[i]) { same = false; break; }
-      this.pool.unmap(rec);
-      if (same) return { rec, prev };
-      prev = rec;
-      rec = next;
-    }
-    return { rec: 0, prev };
-  }
-
-  private lruUnlink(rec: number, prevRec: number, nextRec: number): void {
-    if (prevRec !== 0) this.setField32(prevRec, F_NEXT, nextRec); else this.w[R_HEAD] = nextRec;
-    if (nextRec !== 0) this.setField32(nextRec, F_PREV, prevRec); else this.w[R_TAIL] = prevRec;
-    void rec;
-  }
-
-  private lruPushHead(rec: number, v: Uint8Array | null): void {
-    const head = this.w[R_HEAD]!;
-    if (v !== null) { wr32(v, F_PREV, 0); wr32(v, F_NEXT, head); } else {
-      const m = this.pool.map(rec, "rw"); wr32(m, F_PREV, 0); wr32(m, F_NEXT, head); this.pool.unmap(rec);
-    }
-    if (head !== 0) this.setField32(head, F_PREV, rec); else this.w[R_TAIL] = rec;
-    this.w[R_HEAD] = rec;
-  }
-
-  /** Unlink `rec` from its chain (predecessor `chainPrev`) and the LRU list, free it and its pieces. Lock held. */
-  private removeRecord(rec: number, chainPrev: number): void {
-    const v = this.pool.map(rec, "ro");
-    const h = rd32(v, F_HASH), chainNext = rd32(v, F_CHAIN), prev = rd32(v, F_PREV), next = rd32(v, F_NEXT);
-    const raw = rd32(v, F_RAW), stored = rd32(v, F_STORED), keyLen = v[F_KEYLEN]! | (v[F_KEYLEN + 1]! << 8);
-    const layout = v[F_LAYOUT]!, npieces = rd32(v, F_PIECES);
-    const handles: number[] = [];
-    if (layout !== L_INLINE) {
-      const nref = layout === L_DIRECT ? npieces : Math.ceil(npieces / INDEX_FANOUT);
-      for (let i = 0; i < nref; i++) handles.push(rd32(v, HEADER + keyLen + 4 * i));
-    }
-    this.pool.unmap(rec);
-    if (chainPrev !== 0) this.setField32(chainPrev, F_CHAIN, chainNext); else this.u32[this.bucketIndex(h)] = chainNext;
-    this.lruUnlink(rec, prev, next);
-    if (layout === L_INDIRECT) {
-      for (const ix of handles) {
-        const iv = this.pool.map(ix, "ro");
-        const pieces: number[] = [];
-        for (let i = 0; i < INDEX_FANOUT; i++) { const p = rd32(iv, 4 * i); if (p !== 0) pieces.push(p); }
-        this.pool.unmap(ix);
-        for (const p of pieces) this.pool.free(p);
-        this.pool.free(ix);
+    let s = this.u32[this.bucketIndex(h)]!;
+    const wantMeta = ((byteKey ? FL_BYTEKEY : 0) << 2) | (n << 5);
+    while (s !== 0) {
+      const sw = this.slotWord(s);
+      if ((i32[sw + S_HASH]! >>> 0) === h && (i32[sw + S_META]! & ~(3 | ((FL_STRING | FL_LZ4) << 2))) === wantMeta) {
+        const rec = i32[sw + S_REC]! >>> 0;
+        const v = this.pool.map(rec, "ro");
+        let same = true;
+        for (let i = 0; i < n; i++) if (v[i] !== k[i]) { same = false; break; }
+        this.pool.unmap(rec);
+        if (same) { this.foundPrev = prev; return s; }
       }
-    } else {
-      for (const p of handles) this.pool.free(p);
+      prev = s;
+      s = i32[sw + S_CHAIN]! >>> 0;
+    }
+    this.foundPrev = prev;
+    return 0;
+  }
+  /** Chain predecessor of the slot the last {@link find} returned. */
+  private foundPrev = 0;
+
+  private lruUnlink(sw: number): void {
+    const i32 = this.i32;
+    const prev = i32[sw + S_PREV]!, next = i32[sw + S_NEXT]!;
+    if (prev !== 0) i32[this.slotWord(prev) + S_NEXT] = next; else this.w[R_HEAD] = next;
+    if (next !== 0) i32[this.slotWord(next) + S_PREV] = prev; else this.w[R_TAIL] = prev;
+  }
+
+  private lruPushHead(s: number, sw: number): void {
+    const i32 = this.i32;
+    const head = this.w[R_HEAD]!;
+    i32[sw + S_PREV] = 0;
+    i32[sw + S_NEXT] = head;
+    if (head !== 0) i32[this.slotWord(head) + S_PREV] = s; else this.w[R_TAIL] = s;
+    this.w[R_HEAD] = s;
+  }
+
+  /** Free an entry's objects: its pieces (and index objects) and its record. */
+  private freeObjects(rec: number, layout: number, keyLen: number, npieces: number): void {
+    if (layout !== L_INLINE) {
+      const v = this.pool.map(rec, "ro");
+      const nref = layout === L_DIRECT ? npieces : Math.ceil(npieces / INDEX_FANOUT);
+      const refs: number[] = [];
+      for (let i = 0; i < nref; i++) refs.push(rd32(v, keyLen + 4 * i));
+      this.pool.unmap(rec);
+      if (layout === L_INDIRECT) {
+        for (const ix of refs) {
+          const iv = this.pool.map(ix, "ro");
+          const pieces: number[] = [];
+          for (let i = 0; i < INDEX_FANOUT; i++) { const p = rd32(iv, 4 * i); if (p !== 0) pieces.push(p); }
+          this.pool.unmap(ix);
+          for (const p of pieces) this.pool.free(p);
+          this.pool.free(ix);
+        }
+      } else {
+        for (const p of refs) this.pool.free(p);
+      }
     }
     this.pool.free(rec);
+  }
+
+  /** Unlink slot `s` (chain predecessor `chainPrev`) from its chain and the LRU list; free its objects and the slot. Lock held. */
+  private removeEntry(s: number, chainPrev: number): void {
+    const i32 = this.i32;
+    const sw = this.slotWord(s);
+    const meta = i32[sw + S_META]!;
+    const keyLen = meta >>> 5, layout = meta & 3;
+    const raw = i32[sw + S_RAW]! >>> 0, stored = i32[sw + S_STORED]! >>> 0;
+    const next = i32[sw + S_CHAIN]!;
+    if (chainPrev !== 0) i32[this.slotWord(chainPrev) + S_CHAIN] = next;
+    else this.u32[this.bucketIndex(i32[sw + S_HASH]! >>> 0)] = next;
+    this.lruUnlink(sw);
+    this.freeObjects(i32[sw + S_REC]! >>> 0, layout, keyLen, i32[sw + S_PIECES]! >>> 0);
+    this.freeSlot(s, sw);
     const c = this.c;
     c[C_RAW] = c[C_RAW]! - raw;
     c[C_STORED] = c[C_STORED]! - stored;
-    c[C_RECORDS] = c[C_RECORDS]! - (HEADER + keyLen);
+    c[C_KEYS] = c[C_KEYS]! - keyLen;
     Atomics.sub(this.w, R_ENTRIES, 1);
   }
 
-  /** Chain predecessor of `rec` (0 when first in its bucket). Lock held. */
-  private chainPrevOf(rec: number): number {
-    const h = this.field32(rec, F_HASH);
+  /** Chain predecessor of slot `s` (0 when first in its bucket). Lock held. */
+  private chainPrevOf(s: number): number {
+    const h = this.i32[this.slotWord(s) + S_HASH]! >>> 0;
     let prev = 0, cur = this.u32[this.bucketIndex(h)]!;
-    while (cur !== 0 && cur !== rec) { prev = cur; cur = this.field32(cur, F_CHAIN); }
-    if (cur === 0) throw new TmemError(ErrorCode.EINVAL, "TmemCache: a record is missing from its hash chain (corrupt index)");
+    while (cur !== 0 && cur !== s) { prev = cur; cur = this.i32[this.slotWord(cur) + S_CHAIN]! >>> 0; }
+    if (cur === 0) throw new TmemError(ErrorCode.EINVAL, "TmemCache: an entry is missing from its hash chain (corrupt index)");
     return prev;
   }
 
-  /** Frames the cache holds now (pool and own). */
-  private usedFrames(): number {
-    return this.pool.stats().pages + this.ownFrames;
+  /** Frames the pool holds now, exactly (a wasm pass over the pool's classes: ~4 µs); refreshes the bound. Lock held. */
+  private exactPoolFrames(): number {
+    const p = this.pool.stats().pages;
+    this.w[R_UBOUND] = p;
+    return p;
   }
 
   /** Evict the LRU tail; false when the cache is empty. Lock held. */
   private evictTail(): boolean {
     const tail = this.w[R_TAIL]!;
     if (tail === 0) return false;
-    this.removeRecord(tail, this.chainPrevOf(tail));
+    this.removeEntry(tail, this.chainPrevOf(tail));
     this.c[C_EVICT_BUDGET] = this.c[C_EVICT_BUDGET]! + 1;
     return true;
   }
 
-  /** Evict until `need` more frames fit under the budget; false if they cannot. Lock held. */
-  private makeRoom(need: number): boolean {
-    const budget = this.w[R_BUDGET]!;
-    let used = this.usedFrames();
+  /**
+   * Make sure `need` more frames fit under the budget: by the bound when it
+   * allows, else by the exact count, evicting from the LRU tail (and
+   * compacting now and then) until they do. Then counts them into the bound.
+   * @returns false if they cannot fit even in the empty cache. Lock held.
+   */
+  private reserve(need: number): boolean {
+    const w = this.w;
+    const budget = w[R_BUDGET]!;
+    if (w[R_UBOUND]! + w[R_OWN]! + need <= budget) { w[R_UBOUND] = w[R_UBOUND]! + need; return true; }
+    let used = this.exactPoolFrames() + w[R_OWN]!;
     let sinceCompact = 0;
     while (used + need > budget) {
-      if (sinceCompact >= 16) { this.pool.compact(); sinceCompact = 0; used = this.usedFrames(); continue; }
+      if (sinceCompact >= 16) { this.pool.compact(); sinceCompact = 0; used = this.exactPoolFrames() + w[R_OWN]!; continue; }
       if (!this.evictTail()) {
         this.pool.compact();
-        return this.usedFrames() + need <= budget;
+        if (this.exactPoolFrames() + w[R_OWN]! + need > budget) return false;
+        break;
       }
       sinceCompact++;
-      used = this.usedFrames();
+      used = this.exactPoolFrames() + w[R_OWN]!;
     }
+    w[R_UBOUND] = w[R_UBOUND]! + need;
     return true;
   }
 
-  /** Worst-case frames allocating a record and `npieces` pieces (+ index objects) can add. */
+  /** Worst-case frames allocating a record, `npieces` pieces and `nindex` index objects can add (a slot frame and its directory included). */
   private static worstFrames(npieces: number, nindex: number): number {
-    const full = npieces; // every full piece may take a frame of its own (huge class)
-    const objs = 1 + npieces + nindex;
-    return full + nindex + 2 * CHAIN + 1 + Math.ceil(objs / 512);
+    return npieces + nindex + 2 * CHAIN + TABLE_GROWTH + Math.ceil((1 + npieces + nindex) / 256) + 2;
   }
 
   // ── public API ──
@@ -706,33 +795,35 @@ export class TmemCache {
     let flags: number, raw: number, stream: Uint8Array;
     this.lock();
     try {
-      const { rec, prev: chainPrev } = this.find(k, n, byteKey, h);
-      if (rec === 0) { this.c[C_MISSES] = this.c[C_MISSES]! + 1; return undefined; }
-      const v = this.pool.map(rec, "ro");
-      const expires = rdf64(v, F_EXPIRES);
+      const s = this.find(k, n, byteKey, h);
+      if (s === 0) { this.c[C_MISSES] = this.c[C_MISSES]! + 1; return undefined; }
+      const i32 = this.i32;
+      const sw = this.slotWord(s);
+      const expires = this.f64[(sw + S_EXPIRES) >>> 1]!;
       if (expires !== 0 && expires <= this.now()) {
-        this.pool.unmap(rec);
-        this.removeRecord(rec, chainPrev);
+        this.removeEntry(s, this.foundPrev);
         this.c[C_EXPIRED] = this.c[C_EXPIRED]! + 1;
         this.c[C_MISSES] = this.c[C_MISSES]! + 1;
         return undefined;
       }
-      flags = v[F_FLAGS]!;
-      raw = rd32(v, F_RAW);
-      const stored = rd32(v, F_STORED);
-      const keyLen = v[F_KEYLEN]! | (v[F_KEYLEN + 1]! << 8);
-      const layout = v[F_LAYOUT]!, npieces = rd32(v, F_PIECES);
-      const lruPrev = rd32(v, F_PREV), lruNext = rd32(v, F_NEXT);
-      const isRaw = ((flags >> ENC_SHIFT) & 3) === ENC_RAW;
+      const meta = i32[sw + S_META]!;
+      const layout = meta & 3;
+      flags = (meta >>> 2) & 7;
+      raw = i32[sw + S_RAW]! >>> 0;
+      const stored = i32[sw + S_STORED]! >>> 0;
+      const npieces = i32[sw + S_PIECES]! >>> 0;
+      const rec = i32[sw + S_REC]! >>> 0;
       // Raw values are copied straight into the buffer handed back; compressed ones into scratch.
-      const dst = isRaw ? new Uint8Array(stored) : (stored <= this.rbuf.length ? this.rbuf : (stored <= (4 << 20) ? (this.rbuf = new Uint8Array(stored)) : new Uint8Array(stored)));
+      const dst = (flags & FL_LZ4) === 0 ? new Uint8Array(stored)
+        : stored <= this.rbuf.length ? this.rbuf : stored <= (4 << 20) ? (this.rbuf = new Uint8Array(stored)) : new Uint8Array(stored);
+      const v = this.pool.map(rec, "ro");
       if (layout === L_INLINE) {
-        dst.set(v.subarray(HEADER + keyLen, HEADER + keyLen + stored));
+        dst.set(v.subarray(n, n + stored));
         this.pool.unmap(rec);
       } else {
-        const refs: number[] = [];
         const nref = layout === L_DIRECT ? npieces : Math.ceil(npieces / INDEX_FANOUT);
-        for (let i = 0; i < nref; i++) refs.push(rd32(v, HEADER + keyLen + 4 * i));
+        const refs: number[] = [];
+        for (let i = 0; i < nref; i++) refs.push(rd32(v, n + 4 * i));
         this.pool.unmap(rec);
         let pieces = refs;
         if (layout === L_INDIRECT) {
@@ -751,11 +842,7 @@ export class TmemCache {
           this.pool.unmap(p);
         }
       }
-      // Move to the LRU head.
-      if (this.w[R_HEAD] !== rec) {
-        this.lruUnlink(rec, lruPrev, lruNext);
-        this.lruPushHead(rec, null);
-      }
+      if (this.w[R_HEAD] !== s) { this.lruUnlink(sw); this.lruPushHead(s, sw); }
       this.c[C_HITS] = this.c[C_HITS]! + 1;
       stream = dst.subarray(0, stored);
     } finally {
@@ -773,11 +860,9 @@ export class TmemCache {
     const h = hashKey(k, n, byteKey);
     this.lock();
     try {
-      const { rec } = this.find(k, n, byteKey, h);
-      if (rec === 0) return false;
-      const v = this.pool.map(rec, "ro");
-      const expires = rdf64(v, F_EXPIRES);
-      this.pool.unmap(rec);
+      const s = this.find(k, n, byteKey, h);
+      if (s === 0) return false;
+      const expires = this.f64[(this.slotWord(s) + S_EXPIRES) >>> 1]!;
       return expires === 0 || expires > this.now();
     } finally {
       this.unlock();
@@ -804,31 +889,30 @@ export class TmemCache {
     const p = this.prepare(value);
     const t = ttl === undefined || ttl === 0 ? this.defaultTtl : ttl;
     const stored = p.stream.byteLength;
-    const recFixed = HEADER + n;
     let layout: number, npieces = 0, nindex = 0;
-    if (recFixed + stored <= PIECE) layout = L_INLINE;
+    if (n + stored <= PIECE) layout = L_INLINE;
     else {
       npieces = Math.ceil(stored / PIECE);
-      const direct = Math.floor((PIECE - recFixed) / 4);
+      const direct = Math.floor((PIECE - n) / 4);
       if (npieces <= direct) layout = L_DIRECT;
       else { layout = L_INDIRECT; nindex = Math.ceil(npieces / INDEX_FANOUT); if (nindex > direct) throw new RangeError(`value too large to index (${stored} bytes stored)`); }
     }
-    const recSize = layout === L_INLINE ? recFixed + stored : recFixed + 4 * (layout === L_DIRECT ? npieces : nindex);
+    const recSize = Math.max(1, layout === L_INLINE ? n + stored : n + 4 * (layout === L_DIRECT ? npieces : nindex));
     const need = TmemCache.worstFrames(npieces, nindex);
-    const budget = this.w[R_BUDGET]!;
-    if (need + this.ownFrames > budget) {
-      throw new TmemError(ErrorCode.E2BIG, `value of ${p.raw} bytes (${stored} stored) needs up to ${need} frames; the budget holds ${budget - this.ownFrames} beside the cache's own`);
-    }
     this.lock();
     try {
-      this.sweepLocked(8);
+      const budget = this.w[R_BUDGET]!;
+      if (need + this.w[R_OWN]! > budget) {
+        throw new TmemError(ErrorCode.E2BIG, `value of ${p.raw} bytes (${stored} stored) needs up to ${need} frames; the budget holds ${budget - this.w[R_OWN]!} beside the cache's own`);
+      }
+      this.sweepLocked(4);
       const expires = t === Infinity || t === 0 ? 0 : this.now() + t;
       for (let attempt = 0; ; attempt++) {
-        if (!this.makeRoom(need)) {
+        if (!this.reserve(need)) {
           throw new TmemError(ErrorCode.E2BIG, `value of ${p.raw} bytes does not fit in the budget (${budget} frames)`);
         }
         const taken: number[] = [];
-        let rec = 0;
+        let rec = 0, s = 0;
         try {
           rec = this.pool.malloc(recSize);
           taken.push(rec);
@@ -857,43 +941,43 @@ export class TmemCache {
               }
             }
           }
-          if (this.usedFrames() > budget) throw new TmemError(ErrorCode.ENOMEM, "over budget after allocating");
           const v = this.pool.map(rec, "wo");
-          wr32(v, F_HASH, h);
-          wr32(v, F_CHAIN, 0);
-          wr32(v, F_PREV, 0);
-          wr32(v, F_NEXT, 0);
-          wr32(v, F_RAW, p.raw);
-          wr32(v, F_STORED, stored);
-          v[F_KEYLEN] = n & 0xff; v[F_KEYLEN + 1] = n >>> 8;
-          v[F_FLAGS] = p.flags | (byteKey ? FL_BYTEKEY : 0);
-          v[F_LAYOUT] = layout;
-          wr32(v, F_PIECES, npieces);
-          wrf64(v, F_EXPIRES, expires);
-          v.set(keyCopy, HEADER);
-          if (layout === L_INLINE) v.set(p.stream, recFixed);
-          else for (let i = 0; i < refs.length; i++) wr32(v, recFixed + 4 * i, refs[i]!);
+          v.set(keyCopy, 0);
+          if (layout === L_INLINE) v.set(p.stream, n);
+          else for (let i = 0; i < refs.length; i++) wr32(v, n + 4 * i, refs[i]!);
           this.pool.unmap(rec);
+          s = this.allocSlot();
         } catch (e) {
           for (const x of taken) { try { this.pool.free(x); } catch { /* not allocated */ } }
-          const retry = e instanceof TmemError && (e.code === ErrorCode.ENOMEM) && attempt < 64 && this.evictTail();
+          this.exactPoolFrames();
+          const retry = e instanceof TmemError && e.code === ErrorCode.ENOMEM && attempt < 64 && this.evictTail();
           if (retry) continue;
           if (e instanceof TmemError && e.code === ErrorCode.ENOMEM) {
             throw new TmemError(ErrorCode.E2BIG, `value of ${p.raw} bytes does not fit in the budget or in the memory's free frames`);
           }
           throw e;
         }
-        // Built: now replace the old entry, if any, and link the new one (no allocation from here on).
+        // Built: now replace the old entry, if any, and link the new one (nothing can fail from here on).
         const old = this.find(keyCopy, n, byteKey, h);
-        if (old.rec !== 0) this.removeRecord(old.rec, old.prev);
+        if (old !== 0) this.removeEntry(old, this.foundPrev);
+        const i32 = this.i32;
+        const sw = this.slotWord(s);
         const b = this.bucketIndex(h);
-        this.setField32(rec, F_CHAIN, this.u32[b]!);
-        this.u32[b] = rec;
-        this.lruPushHead(rec, null);
+        i32[sw + S_HASH] = h | 0;
+        i32[sw + S_CHAIN] = this.u32[b]! | 0;
+        i32[sw + S_REC] = rec | 0;
+        i32[sw + S_META] = layout | ((p.flags | (byteKey ? FL_BYTEKEY : 0)) << 2) | (n << 5);
+        i32[sw + S_RAW] = p.raw | 0;
+        i32[sw + S_STORED] = stored | 0;
+        i32[sw + S_PIECES] = npieces | 0;
+        i32[sw + S_FREE] = 0;
+        this.f64[(sw + S_EXPIRES) >>> 1] = expires;
+        this.u32[b] = s;
+        this.lruPushHead(s, sw);
         const c = this.c;
         c[C_RAW] = c[C_RAW]! + p.raw;
         c[C_STORED] = c[C_STORED]! + stored;
-        c[C_RECORDS] = c[C_RECORDS]! + recFixed;
+        c[C_KEYS] = c[C_KEYS]! + n;
         c[C_SETS] = c[C_SETS]! + 1;
         Atomics.add(this.w, R_ENTRIES, 1);
         return this;
@@ -912,11 +996,10 @@ export class TmemCache {
     const h = hashKey(k, n, byteKey);
     this.lock();
     try {
-      const { rec, prev } = this.find(k, n, byteKey, h);
-      if (rec === 0) return false;
-      const expires = rdf64(this.pool.map(rec, "ro"), F_EXPIRES);
-      this.pool.unmap(rec);
-      this.removeRecord(rec, prev);
+      const s = this.find(k, n, byteKey, h);
+      if (s === 0) return false;
+      const expires = this.f64[(this.slotWord(s) + S_EXPIRES) >>> 1]!;
+      this.removeEntry(s, this.foundPrev);
       if (expires !== 0 && expires <= this.now()) { this.c[C_EXPIRED] = this.c[C_EXPIRED]! + 1; return false; }
       this.c[C_DELETES] = this.c[C_DELETES]! + 1;
       return true;
@@ -925,18 +1008,19 @@ export class TmemCache {
     }
   }
 
-  /** Remove every entry (all Workers see an empty cache); frames go back to the memory as zspages empty. */
+  /** Remove every entry (all Workers see an empty cache); the pool is compacted, its empty zspages go back to the memory. */
   clear(): void {
     this.lock();
     try {
       let n = 0;
       while (this.w[R_TAIL] !== 0) {
         const tail = this.w[R_TAIL]!;
-        this.removeRecord(tail, this.chainPrevOf(tail));
+        this.removeEntry(tail, this.chainPrevOf(tail));
         n++;
       }
       this.c[C_EVICT_CLEAR] = this.c[C_EVICT_CLEAR]! + n;
       this.pool.compact();
+      this.exactPoolFrames();
     } finally {
       this.unlock();
     }
@@ -982,17 +1066,19 @@ export class TmemCache {
     this.lock();
     try {
       const now = this.now();
-      for (let rec = this.w[R_HEAD]!; rec !== 0;) {
-        const v = this.pool.map(rec, "ro");
-        const next = rd32(v, F_NEXT);
-        const n = v[F_KEYLEN]! | (v[F_KEYLEN + 1]! << 8);
-        const expires = rdf64(v, F_EXPIRES);
+      const i32 = this.i32;
+      for (let s = this.w[R_HEAD]!; s !== 0;) {
+        const sw = this.slotWord(s);
+        const expires = this.f64[(sw + S_EXPIRES) >>> 1]!;
         if (expires === 0 || expires > now) {
-          const kb = v.slice(HEADER, HEADER + n);
-          out.push((v[F_FLAGS]! & FL_BYTEKEY) !== 0 ? kb : fromUtf8.decode(kb));
+          const meta = i32[sw + S_META]!;
+          const n = meta >>> 5;
+          const rec = i32[sw + S_REC]! >>> 0;
+          const kb = this.pool.map(rec, "ro").slice(0, n);
+          this.pool.unmap(rec);
+          out.push(((meta >>> 2) & FL_BYTEKEY) !== 0 ? kb : fromUtf8.decode(kb));
         }
-        this.pool.unmap(rec);
-        rec = next;
+        s = i32[sw + S_NEXT]!;
       }
     } finally {
       this.unlock();
@@ -1030,23 +1116,23 @@ export class TmemCache {
     if (this.w[R_ENTRIES] === 0) return 0;
     const now = this.now();
     const nb = this.nbucketsMask + 1;
+    const i32 = this.i32;
     let freed = 0;
     let cur = this.w[R_CURSOR]!;
     for (let i = 0; i < Math.min(buckets, nb); i++) {
       const b = this.bucketIndex(cur);
-      let prev = 0, rec = this.u32[b]!;
-      while (rec !== 0) {
-        const v = this.pool.map(rec, "ro");
-        const next = rd32(v, F_CHAIN);
-        const expires = rdf64(v, F_EXPIRES);
-        this.pool.unmap(rec);
+      let prev = 0, s = this.u32[b]!;
+      while (s !== 0) {
+        const sw = this.slotWord(s);
+        const next = i32[sw + S_CHAIN]! >>> 0;
+        const expires = this.f64[(sw + S_EXPIRES) >>> 1]!;
         if (expires !== 0 && expires <= now) {
-          this.removeRecord(rec, prev);
+          this.removeEntry(s, prev);
           freed++;
         } else {
-          prev = rec;
+          prev = s;
         }
-        rec = next;
+        s = next;
       }
       cur = (cur + 1) & this.nbucketsMask;
     }
@@ -1061,17 +1147,20 @@ export class TmemCache {
     try {
       const c = this.c;
       const ps = this.pool.stats();
-      const held = (ps.pages + this.ownFrames) * PAGE_SIZE;
+      this.w[R_UBOUND] = ps.pages;
+      const own = this.w[R_OWN]!;
+      const held = (ps.pages + own) * PAGE_SIZE;
       const raw = c[C_RAW]!;
+      const entries = this.w[R_ENTRIES]!;
       return {
-        entries: this.w[R_ENTRIES]!,
+        entries,
         hits: c[C_HITS]!, misses: c[C_MISSES]!, sets: c[C_SETS]!, deletes: c[C_DELETES]!,
         evictions: { budget: c[C_EVICT_BUDGET]!, clear: c[C_EVICT_CLEAR]! },
         expirations: c[C_EXPIRED]!,
         bytesRaw: raw,
         bytesStored: c[C_STORED]!,
         bytesHeld: held,
-        bytesMetadata: c[C_RECORDS]! + ps.metadataBytes + this.ownFrames * PAGE_SIZE,
+        bytesMetadata: c[C_KEYS]! + ps.metadataBytes + own * PAGE_SIZE,
         budget: this.w[R_BUDGET]! * PAGE_SIZE,
         compressionRatio: held === 0 || raw === 0 ? 1 : raw / held,
       };
@@ -1080,13 +1169,18 @@ export class TmemCache {
     }
   }
 
-  /** Stop this instance's sweep timer and close its pool handle. The cache lives on for other Workers. Idempotent. */
+  /**
+   * Stop this instance's sweep timer and close its pool handle (and detach
+   * the memory if {@link attachMemory} attached it). The cache lives on for
+   * other Workers. Idempotent.
+   */
   close(): void {
     if (this.closed) return;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.closed = true;
     this.pool.close();
+    if (this.ownsMemory) this.pm.detach();
   }
 
   /**
@@ -1098,11 +1192,16 @@ export class TmemCache {
     this.lock();
     while (this.w[R_TAIL] !== 0) {
       const tail = this.w[R_TAIL]!;
-      this.removeRecord(tail, this.chainPrevOf(tail));
+      this.removeEntry(tail, this.chainPrevOf(tail));
     }
-    const bframes = this.w[R_BFRAMES]!;
-    const pfns: number[] = [];
-    for (let i = 0; i < bframes; i++) pfns.push(this.w[R_PFNS + i]!);
+    const own: number[] = [];
+    for (let i = 0; i < this.w[R_BFRAMES]!; i++) own.push(this.w[R_BPFNS + i]!);
+    const nslotFrames = this.w[R_SLOTS]! / SLOTS_PER_FRAME;
+    for (let f = 0; f < nslotFrames; f++) {
+      const dirWord = this.pm.frameAddress(this.w[R_DPFNS + ((f / DIR_FANOUT) | 0)]!) >>> 2;
+      own.push(this.u32[dirWord + (f % DIR_FANOUT)]!);
+    }
+    for (let d = 0; d < this.w[R_DIRS]!; d++) own.push(this.w[R_DPFNS + d]!);
     this.w[R_STATE] = 2;
     this.w[R_STAMP] = 0;
     Atomics.store(this.w, R_MAGIC, 0);
@@ -1111,7 +1210,8 @@ export class TmemCache {
     this.timer = undefined;
     this.closed = true;
     this.pool.destroy({ force: true });
-    for (const f of pfns) this.pm.freeFrame(f, CACHE_FRAME_OWNER);
+    for (const f of own) this.pm.freeFrame(f, CACHE_FRAME_OWNER);
     this.pm.freeFrame(this.rootPfn, CACHE_FRAME_OWNER);
+    if (this.ownsMemory) this.pm.detach();
   }
 }
