@@ -34,8 +34,9 @@
 //   match length = MMMM + 4 (+ extension); the match copies from `offset`
 //   bytes back and may overlap its own output (a repeating pattern). The
 //   last 5 bytes are literals and the last match starts ≥ 12 bytes before
-//   the end (the compressor keeps both rules; the decoder accepts any block
-//   that stays in bounds and ends with a literal run).
+//   the end (the compressor keeps both rules; the decoder enforces them
+//   where liblz4 does, so it accepts exactly the blocks liblz4 1.9.4 does,
+//   offset 0 aside: lz4_decompress.ts says where and why).
 //
 // Concurrency: decoders are pure; a compressor call owns its hash table for
 // the call, so each Worker uses its own table (pm.scratch + SCRATCH_LZ4_HASH).

@@ -1,31 +1,49 @@
 // SPDX-License-Identifier: MIT
 //
-// lz4_decompress.ts: the LZ4 block decoder, safe on hostile input.
+// lz4_decompress.ts: the LZ4 block decoder, safe on hostile input, accepting
+// exactly the blocks liblz4 1.9.4's LZ4_decompress_safe accepts.
 //
 // What it is not: not the reference's "fast" (trusting) decoder and not a
 // partial decoder: a block either decodes whole into the destination or the
 // call fails. A failure may leave garbage in [dst, dst + dstCap), never
 // outside it.
 //
-// Key idea: two loops, as G8 asks. The fast loop runs while at least
-// FAST_IN_MARGIN input bytes and FAST_OUT_MARGIN output bytes remain; there a
-// short literal run (< 15) is copied as one unchecked 16-byte v128 move and a
-// match as 16-byte moves (offset ≥ 16: plain copies; offset < 16: a pattern
-// built by one i8x16.swizzle and stored every multiple of its period) that may
-// overshoot the match's end into space the margins prove is ours. The safe
-// loop decodes the tail with every length checked; its copies are exact, or
-// wild only where a 16-byte move still ends inside the destination.
+// Key idea: the block format's end rules (the last 5 bytes are literals, the
+// last match starts ≥ 12 bytes before the end) are what a decoder "is
+// allowed to reject" (lz4_Block_format.md), and the reference enforces them
+// only where its speculative copies need them. So what it accepts depends on
+// where a sequence sits relative to the ends of input and destination, and
+// we make the same decisions at the same places: a wide loop while ≥ 64
+// bytes of destination remain past the current match (WIDE_OUT_MARGIN), a
+// tail loop after. In the wide loop, a short literal run only needs 17 input
+// bytes left (else it goes to the tail), a long one 32 input and output bytes
+// past its end, a match 64 output bytes past its end. In the tail, a literal
+// run that ends within MF_LIMIT of the destination's end or within 8 input
+// bytes of the block's end must be the last (it ends the block exactly);
+// a match must end ≥ LAST_LITERALS before the destination's end, except via
+// the tail's short-sequence shortcut (≤ 14 literals, ≥ 17 input and 32
+// output bytes left, a 4..18-byte match with offset ≥ 8), which the
+// reference lets end anywhere in the destination. A length byte may not end
+// within RUN_MASK (literals) or LAST_LITERALS - 1 (matches) of the input's
+// end. Empty destination: only the one-byte block [0] (empty content).
+// Decision on offset 0: the format says "0 is an invalid value"; liblz4
+// 1.9.x decodes it as zeros (an artefact of its own scratch write). We
+// follow the format and reject it: such a block comes from no encoder, and
+// bytes made up by a decoder are not data. It is the one difference from
+// the reference, and the differential test (test/lz4-differential.test.ts)
+// checks that every disagreement is one.
+// 1.9.2 differs from 1.9.4 in one place: a match length byte ending exactly
+// 4 bytes before the input's end was an error (1.9.2 is in the `lz4` npm
+// addon); we follow 1.9.4 (the Debian `lz4` CLI), and the test knows it.
 //
 // Guarantee: reads stay inside [src, src + srcLen), the declared prefix
 // [dst - prefixLen, dst) and the destination itself (match sources); writes
-// stay inside [dst, dst + dstCap). Every length read from the block is checked against both ends
-// before it is used, extended lengths cannot overflow (they are bounded by
-// the output space byte by byte), offset 0 and offsets reaching before the
-// prefix are errors, and the block must end right after a literal run.
-// Every bad path returns -(position) - 1, where position is the input offset
-// of the byte that made the block invalid (or srcLen when the block ends too
-// early). Trade-off: a match copy may write up to 15 bytes past its end
-// inside the destination, so bytes past the decoded size are scratch.
+// stay inside [dst, dst + dstCap). Lengths cannot overflow (a length above
+// the output space fails at once; the reference fails it later). Every bad
+// path returns -(position) - 1 (the input offset where the block went
+// wrong; for a bad offset, the offset's first byte). Trade-off: copies may
+// write up to 15 bytes past a sequence's end inside the destination, so
+// bytes past the decoded size are scratch.
 //
 // Layout: the block format is drawn in lz4.ts.
 //
@@ -34,25 +52,44 @@
 //
 // See also: lz4.ts, lz4_compress.ts, test/lz4*.test.ts, test/fuzz/.
 
-import { MIN_MATCH, ML_BITS, ML_MASK, RUN_MASK, copyExact } from "./lz4_common";
+import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, ML_BITS, ML_MASK, RUN_MASK, copyExact } from "./lz4_common";
 
-// ══ Margins ══
+// ══ Margins (the reference's decision points; changing one changes what is accepted) ══
 
-/**
- * The fast loop runs while this much input remains: a token, up to 14
- * literals read as one 16-byte move, and the 2-byte offset stay inside it.
- */
+/** The wide loop runs while this much destination remains past the current match's end. */
 // @ts-ignore: decorator
-@inline const FAST_IN_MARGIN: u32 = 32;
-/**
- * The fast loop runs while this much output space remains: a 16-byte literal
- * move, and a short match (≤ 18 bytes) copied as two 16-byte moves.
- */
+@inline const WIDE_OUT_MARGIN: u32 = 64;
+/** Wide loop: a short literal run (< 15) stays there while ≥ this much input follows its token. */
 // @ts-ignore: decorator
-@inline const FAST_OUT_MARGIN: u32 = 64;
+@inline const WIDE_SHORT_IN: u32 = 17;
+/** Wide loop: a long literal run stays there while this much input and output remain past it. */
+// @ts-ignore: decorator
+@inline const WIDE_LONG_MARGIN: u32 = 32;
+/** Tail: a literal run must be the last unless this much input remains past it (offset, token, 5 literals). */
+// @ts-ignore: decorator
+@inline const TAIL_LITERAL_IN: u32 = 2 + 1 + LAST_LITERALS;
+/** Tail shortcut: taken when more than this much input follows the token... */
+// @ts-ignore: decorator
+@inline const SHORTCUT_IN: u32 = 16;
+/** ...and at least this much destination remains (14 literals + an 18-byte match). */
+// @ts-ignore: decorator
+@inline const SHORTCUT_OUT: u32 = 32;
 /** A wild 16-byte match copy needs this much space past the match's end. */
 // @ts-ignore: decorator
 @inline const WILD_V128: u32 = 16;
+/** A match-length byte may not end closer than this to the input's end. */
+// @ts-ignore: decorator
+@inline const MATCH_LEN_IN: u32 = LAST_LITERALS - 1;
+
+/** Where the tail loop resumes a sequence the wide loop handed over. */
+// @ts-ignore: decorator
+@inline const AT_TOKEN: u32 = 0;
+// @ts-ignore: decorator
+@inline const AT_LITERALS: u32 = 1;
+// @ts-ignore: decorator
+@inline const AT_MATCH_LENGTH: u32 = 2;
+// @ts-ignore: decorator
+@inline const AT_MATCH: u32 = 3;
 
 // ══ Helpers ══
 
@@ -131,6 +168,7 @@ const SMALL_OFFSET_STEP: usize = memory.data<u8>([0, 16, 16, 15, 16, 15, 12, 14,
   }
 }
 
+
 // ══ The decoder ══
 
 /**
@@ -142,31 +180,38 @@ const SMALL_OFFSET_STEP: usize = memory.data<u8>([0, 16, 16, 15, 16, 15, 12, 14,
  * Returns: the decoded size, or -(position) - 1 for malformed input.
  */
 export function decompressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32, prefixLen: u32): i32 {
+  // An empty destination holds only the empty block, a single 0 token.
+  if (dstCap == 0) return srcLen == 1 && load<u8>(src) == 0 ? 0 : fail(src, src);
+  if (srcLen == 0) return fail(src, src);
   const iend = src + srcLen;
   const oend = dst + dstCap;
   const lowPrefix = dst - prefixLen;
   let ip = src;
   let op = dst;
+  let token: u32 = 0;
+  let ll: u32 = 0;
+  let ml: u32 = 0;
+  let offset: u32 = 0;
+  let offsetAt: usize = 0;
+  let at = AT_TOKEN;
 
-  // ── fast loop ──
-  while (<u32>(iend - ip) >= FAST_IN_MARGIN && <u32>(oend - op) >= FAST_OUT_MARGIN) {
-    const token = <u32>load<u8>(ip++);
-    let ll = token >> ML_BITS;
-    if (ll != RUN_MASK) {
-      // Margins: ip + 16 ≤ iend and op + 16 ≤ oend, so one wild move suffices.
-      v128.store(op, v128.load(ip));
-      ip += ll;
-      op += ll;
-    } else {
-      let b: u32;
-      do {
-        if (ip >= iend) return fail(src, ip);
-        b = load<u8>(ip++);
-        ll += b;
-        if (ll > <u32>(oend - op)) return fail(src, ip - 1);
-      } while (b == 255);
-      if (ll > <u32>(iend - ip)) return fail(src, ip);
-      if (<u32>(iend - ip) - ll >= WILD_V128 && <u32>(oend - op) - ll >= WILD_V128) {
+  // ── wide loop: ≥ WIDE_OUT_MARGIN of destination past every match ──
+  if (dstCap >= WIDE_OUT_MARGIN) {
+    while (true) {
+      token = <u32>load<u8>(ip++);
+      ll = token >> ML_BITS;
+      if (ll == RUN_MASK) {
+        if (<u32>(iend - ip) <= RUN_MASK) return fail(src, ip);
+        let b: u32;
+        do {
+          b = load<u8>(ip++);
+          ll += b;
+          if (<u32>(iend - ip) < RUN_MASK || ll > <u32>(oend - op)) return fail(src, ip - 1);
+        } while (b == 255);
+        if (ll + WIDE_LONG_MARGIN > <u32>(iend - ip) || ll + WIDE_LONG_MARGIN > <u32>(oend - op)) {
+          at = AT_LITERALS;
+          break;
+        }
         const end = op + ll;
         let s = ip;
         let d = op;
@@ -176,82 +221,124 @@ export function decompressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32
           s += 16;
         } while (d < end);
       } else {
-        memory.copy(op, ip, ll);
+        if (<u32>(iend - ip) < WIDE_SHORT_IN) {
+          at = AT_LITERALS;
+          break;
+        }
+        // ip + 16 < iend and op + 16 < oend: one wild move.
+        v128.store(op, v128.load(ip));
       }
       ip += ll;
       op += ll;
-      if (ip == iend) return <i32>(op - dst);
-      if (<u32>(iend - ip) < 2) return fail(src, ip);
-    }
-    const offset = <u32>load<u16>(ip);
-    // One unsigned compare rejects offset 0 (wraps) and offsets before the prefix.
-    if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, ip);
-    ip += 2;
-    let ml = token & ML_MASK;
-    if (ml == ML_MASK) {
-      let b: u32;
-      do {
-        if (ip >= iend) return fail(src, ip);
-        b = load<u8>(ip++);
-        ml += b;
-        if (ml > <u32>(oend - op)) return fail(src, ip - 1);
-      } while (b == 255);
-    }
-    ml += MIN_MATCH;
-    if (ml > <u32>(oend - op)) return fail(src, ip - 1);
-    if (offset >= 16 && ml <= 32) {
-      // Short match, far source: two 16-byte moves, inside FAST_OUT_MARGIN
-      // only when no long literal run moved op on; else the general copy.
-      if (<u32>(oend - op) >= 32) {
-        const m = op - offset;
-        v128.store(op, v128.load(m));
-        v128.store(op + 16, v128.load(m + 16));
-        op += ml;
-        continue;
+      offsetAt = ip;
+      offset = <u32>load<u16>(ip);
+      ip += 2;
+      ml = token & ML_MASK;
+      if (ml == ML_MASK) {
+        let b: u32;
+        do {
+          b = load<u8>(ip++);
+          ml += b;
+          if (<u32>(iend - ip) < MATCH_LEN_IN || ml > <u32>(oend - op)) return fail(src, ip - 1);
+        } while (b == 255);
+        ml += MIN_MATCH;
+        // One unsigned compare rejects offset 0 (wraps) and offsets before the prefix.
+        if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, offsetAt);
+        if (ml + WIDE_OUT_MARGIN >= <u32>(oend - op)) {
+          at = AT_MATCH;
+          break;
+        }
+      } else {
+        ml += MIN_MATCH;
+        if (ml + WIDE_OUT_MARGIN >= <u32>(oend - op)) {
+          at = AT_MATCH;
+          break;
+        }
+        if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, offsetAt);
+        if (offset >= 16) {
+          // Short match (≤ 18), far source: two 16-byte moves, inside the margin.
+          const m = op - offset;
+          v128.store(op, v128.load(m));
+          v128.store(op + 16, v128.load(m + 16));
+          op += ml;
+          continue;
+        }
       }
+      copyMatch(op, offset, ml, oend);
+      op += ml;
     }
-    copyMatch(op, offset, ml, oend);
-    op += ml;
   }
 
-  // ── safe loop: every length checked, exact copies ──
+  // ── tail loop: the reference's end rules, exact copies ──
   while (true) {
-    if (ip >= iend) return fail(src, ip);
-    const token = <u32>load<u8>(ip++);
-    let ll = token >> ML_BITS;
-    if (ll == RUN_MASK) {
-      let b: u32;
-      do {
-        if (ip >= iend) return fail(src, ip);
-        b = load<u8>(ip++);
-        ll += b;
-        if (ll > <u32>(oend - op)) return fail(src, ip - 1);
-      } while (b == 255);
+    if (at == AT_TOKEN) {
+      token = <u32>load<u8>(ip++);
+      ll = token >> ML_BITS;
+      if (ll != RUN_MASK && <u32>(iend - ip) > SHORTCUT_IN && <u32>(oend - op) >= SHORTCUT_OUT) {
+        // Shortcut: no end rule for this sequence (as in the reference).
+        v128.store(op, v128.load(ip));
+        ip += ll;
+        op += ll;
+        offsetAt = ip;
+        offset = <u32>load<u16>(ip);
+        ip += 2;
+        ml = token & ML_MASK;
+        if (ml != ML_MASK && offset >= 8 && offset <= <u32>(op - lowPrefix)) {
+          // ≤ 18 bytes in three moves; offset ≥ 8 keeps each source written.
+          const m = op - offset;
+          store<u64>(op, load<u64>(m));
+          store<u64>(op + 8, load<u64>(m + 8));
+          store<u16>(op + 16, load<u16>(m + 16));
+          op += ml + MIN_MATCH;
+          continue;
+        }
+        at = AT_MATCH_LENGTH;
+      } else {
+        if (ll == RUN_MASK) {
+          if (<u32>(iend - ip) <= RUN_MASK) return fail(src, ip);
+          let b: u32;
+          do {
+            b = load<u8>(ip++);
+            ll += b;
+            if (<u32>(iend - ip) < RUN_MASK || ll > <u32>(oend - op)) return fail(src, ip - 1);
+          } while (b == 255);
+        }
+        at = AT_LITERALS;
+      }
     }
-    if (ll > <u32>(iend - ip) || ll > <u32>(oend - op)) return fail(src, ip);
-    copyExact(op, ip, ll);
-    ip += ll;
-    op += ll;
-    if (ip == iend) return <i32>(op - dst);
-    if (<u32>(iend - ip) < 2) return fail(src, ip);
-    const offset = <u32>load<u16>(ip);
-    // One unsigned compare rejects offset 0 (wraps) and offsets before the prefix.
-    if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, ip);
-    ip += 2;
-    let ml = token & ML_MASK;
-    if (ml == ML_MASK) {
-      let b: u32;
-      do {
-        if (ip >= iend) return fail(src, ip);
-        b = load<u8>(ip++);
-        ml += b;
-        if (ml > <u32>(oend - op)) return fail(src, ip - 1);
-      } while (b == 255);
+    if (at == AT_LITERALS) {
+      if (ll + MF_LIMIT > <u32>(oend - op) || ll + TAIL_LITERAL_IN > <u32>(iend - ip)) {
+        // This must be the last sequence: it ends the block exactly and fits.
+        if (ll != <u32>(iend - ip) || ll > <u32>(oend - op)) return fail(src, ip);
+        copyExact(op, ip, ll);
+        return <i32>(op + ll - dst);
+      }
+      copyExact(op, ip, ll);
+      ip += ll;
+      op += ll;
+      offsetAt = ip;
+      offset = <u32>load<u16>(ip);
+      ip += 2;
+      ml = token & ML_MASK;
+      at = AT_MATCH_LENGTH;
     }
-    ml += MIN_MATCH;
-    if (ml > <u32>(oend - op)) return fail(src, ip - 1);
+    if (at == AT_MATCH_LENGTH) {
+      if (ml == ML_MASK) {
+        let b: u32;
+        do {
+          b = load<u8>(ip++);
+          ml += b;
+          if (<u32>(iend - ip) < MATCH_LEN_IN || ml > <u32>(oend - op)) return fail(src, ip - 1);
+        } while (b == 255);
+      }
+      ml += MIN_MATCH;
+    }
+    // at == AT_MATCH (or fell through to it)
+    if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, offsetAt);
+    if (ml + LAST_LITERALS > <u32>(oend - op)) return fail(src, ip);
     copyMatch(op, offset, ml, oend);
     op += ml;
+    at = AT_TOKEN;
   }
   // unreachable: both loops return
 }

@@ -72,7 +72,8 @@ const inputs = {
 
 // Frame variants: every block size, linked (-BD) or independent, block
 // checksums (-BX), no content checksum (--no-frame-crc), content size, and
-// two compression levels that parse differently (-9 HC, --fast=4).
+// two compression levels that parse differently (-9 HC, --fast=4), and the
+// legacy format (-l) that `lz4 -d` still reads.
 const VARIANTS = {
   B4: ["-B4"],
   B4D: ["-B4", "-BD"],
@@ -82,6 +83,8 @@ const VARIANTS = {
   B7DXS: ["-B7", "-BD", "-BX", "--content-size"],
   B4D9: ["-B4", "-BD", "-9"],
   fast4: ["--fast=4"],
+  legacy: ["-l"], // legacy frame format (magic 0x184C2102, 8 MiB blocks)
+  legacy9: ["-l", "-9"],
 };
 const SMALL_VARIANTS = ["B4", "B7DXS"];
 
@@ -91,7 +94,7 @@ const manifest = { generator: "scripts/gen-lz4-fixtures.mjs", lz4: execFileSync(
 
 for (const [name, data] of Object.entries(inputs)) {
   writeFileSync(`${OUT}/${name}.bin`, data);
-  const variants = name === "text" ? Object.keys(VARIANTS) : name === "mixed" ? ["B4", "B4D", "B5X", "B4D9"] : SMALL_VARIANTS;
+  const variants = name === "text" ? Object.keys(VARIANTS) : name === "mixed" ? ["B4", "B4D", "B5X", "B4D9", "legacy"] : SMALL_VARIANTS;
   for (const v of variants) {
     const frame = execFileSync(LZ4, ["-q", "-c", ...VARIANTS[v]], { input: data, maxBuffer: 1 << 28 });
     const file = `${name}.${v}.lz4`;

@@ -3,9 +3,11 @@
  * frame.ts: the LZ4 frame format (doc/lz4_Frame_format.md of the reference)
  * over the wasm block codec: what the `lz4` command line reads and writes.
  *
- * What it is not: no legacy frames (magic 0x184C2102) and no dictionaries
- * (a frame with a DictID is refused with ENOTSUP). Blocks are compressed by
- * the wasm codec (bindings/lz4.ts); this file only frames them.
+ * What it is not: no dictionaries: a frame with a DictID decodes as the
+ * reference CLI decodes it without `-D`, so a block that reaches into the
+ * dictionary fails as malformed. Blocks are compressed by the wasm codec
+ * (bindings/lz4.ts); this file only frames them. Legacy frames (`lz4 -l`)
+ * are read, not written.
  *
  * Layout of a frame (all integers little-endian):
  *
@@ -18,6 +20,8 @@
  *   HC:  second byte of xxHash32(FLG … dictID)
  *   block: u32 size (high bit set = stored uncompressed) │ data │ [xxHash32(data) if B.Checksum]
  *   skippable frame: magic 0x184D2A50..5F │ u32 size │ size bytes, ignored
+ *   legacy frame: magic 0x184C2102 │ (u32 size │ LZ4 block of ≤ 8 MiB)… until the
+ *     input ends or a size word above compressBound(8 MiB), which is the next magic
  *
  * Key idea: one incremental decoder ({@link FrameDecoder}) that accepts input
  * in chunks of any size and emits decoded blocks as they complete serves
@@ -25,12 +29,18 @@
  * one encoder ({@link FrameEncoder}) likewise serves both compress paths.
  * Frames may be concatenated, with skippable frames anywhere between them.
  *
- * Guarantee: every length read from the input is checked against the frame's
- * limits before use; a bad header checksum, block checksum or content
- * checksum, a block larger than the frame's block size, a content size that
- * does not match, an unknown magic, reserved bits set, or input that ends in
- * the middle of a frame, each throws TmemError EBADMSG. Linked blocks are
- * decoded with the previous 64 KiB of output as their prefix.
+ * Guarantee: we accept what `lz4 -d` (1.9.4) accepts, checked by the
+ * differential test (test/lz4-differential.test.ts): every length read from
+ * the input is checked against the frame's limits before use; a bad header
+ * checksum, block checksum or content checksum, a block larger than the
+ * frame's block size, a content size that does not match (0 means unknown,
+ * as for the CLI), an unknown magic, reserved bits set, or input that ends in
+ * the middle of a frame (a skippable one too, as for `lz4 -d` on a pipe),
+ * each throws TmemError EBADMSG. Linked blocks are decoded with the
+ * previous 64 KiB of output as their prefix. Output is bounded by `maxOutput` (E2BIG when the
+ * content would pass it, before it is returned); a decoder holds at most one
+ * block of output (≤ 4 MiB, 8 MiB for legacy frames) plus 64 KiB of history
+ * beyond what it has returned.
  *
  * Thread safety: encoders and decoders belong to one caller; they use a
  * codec, which belongs to its thread.
@@ -47,6 +57,18 @@ import { XxHash32, xxhash32 } from "./xxhash32.js";
 
 /** Magic number of an LZ4 frame. */
 export const LZ4_FRAME_MAGIC = 0x184d2204;
+/** Magic number of a legacy frame (`lz4 -l`). */
+export const LZ4_LEGACY_MAGIC = 0x184c2102;
+/** Decoded size of every legacy block but the last (8 MiB); also the decoder's capacity for one. */
+export const LEGACY_BLOCK_SIZE = 8 << 20;
+/** A legacy size word above this (compressBound(8 MiB)) is not a block: it is the next frame's magic. */
+const LEGACY_MAX_BLOCK = LEGACY_BLOCK_SIZE + Math.floor(LEGACY_BLOCK_SIZE / 255) + 16;
+/**
+ * Default `maxOutput` of the one-shot decoders (256 MiB): what one
+ * `Uint8Array` result may hold before the decode fails with E2BIG. Streams
+ * have no default limit (their memory is bounded per block).
+ */
+export const DEFAULT_MAX_OUTPUT = 256 << 20;
 /** First of the 16 skippable-frame magic numbers (0x184D2A50 … 0x184D2A5F). */
 export const LZ4_SKIPPABLE_MAGIC = 0x184d2a50;
 /** Mask that maps every skippable magic onto LZ4_SKIPPABLE_MAGIC. */
@@ -103,6 +125,38 @@ export interface FrameOptions {
   contentSize?: boolean | number;
   /** LZ4_compress_fast acceleration, integer 1 … 65537. @defaultValue 1 */
   acceleration?: number;
+}
+
+/** Options of the frame decoders. */
+export interface FrameDecodeOptions {
+  /**
+   * Most content bytes the input may decode to, over all its frames. A frame
+   * whose header declares more, or whose blocks would produce more, fails
+   * with TmemError E2BIG before the content is returned (no partial
+   * result). A guard against decompression bombs (a few MB of input can
+   * declare gigabytes of zeros).
+   * @defaultValue {@link DEFAULT_MAX_OUTPUT} (256 MiB) for the one-shot
+   *   functions; no limit for {@link FrameDecoder} and the stream
+   */
+  maxOutput?: number;
+}
+
+function resolveMaxOutput(o: FrameDecodeOptions | undefined, dflt: number): number {
+  argCheck(o === undefined || (typeof o === "object" && o !== null), "decoder options must be an object");
+  if (o !== undefined) {
+    for (const k of Object.keys(o)) argCheck(k === "maxOutput", `unknown decoder option "${k}"`);
+  }
+  const m = o?.maxOutput ?? dflt;
+  argCheck(m === Infinity || (Number.isSafeInteger(m) && m >= 0), `maxOutput must be a byte count (or Infinity), not ${String(m)}`);
+  return m;
+}
+
+/**
+ * Check decoder options without building a decoder (what a stream factory
+ * does before its codec exists). @throws TmemError EINVAL for bad options.
+ */
+export function checkFrameDecodeOptions(options: FrameDecodeOptions | undefined): void {
+  resolveMaxOutput(options, Infinity);
 }
 
 interface ResolvedOptions {
@@ -308,6 +362,10 @@ export class FrameEncoder {
 const enum State {
   /** Expecting a magic number (start of a frame, or between frames). */
   Magic,
+  /** Inside a legacy frame: expecting a block size (or the next magic, or the end). */
+  LegacySize,
+  /** Legacy block data. */
+  LegacyBlock,
   /** Inside a skippable frame: `skip` bytes left to drop. */
   Skip,
   /** Frame header after the magic. */
@@ -343,10 +401,36 @@ export class FrameDecoder {
   private history = new Uint8Array(0);
   /** Input offset of buf[start], for messages. */
   private consumed = 0;
+  /** Content bytes returned so far (all frames), against maxOutput. */
+  private total = 0;
+  private readonly maxOutput: number;
 
-  /** @param codec - a JS-array codec ({@link lz4Ready}). */
-  constructor(codec: Lz4Codec) {
+  /**
+   * @param codec - a JS-array codec ({@link lz4Ready}).
+   * @param options - `maxOutput`: no limit unless given.
+   * @throws TmemError EINVAL for bad options.
+   */
+  constructor(codec: Lz4Codec, options?: FrameDecodeOptions) {
     this.codec = codec;
+    this.maxOutput = resolveMaxOutput(options, Infinity);
+  }
+
+  /** Count `n` more content bytes; E2BIG past maxOutput. */
+  private output(n: number): void {
+    this.total += n;
+    if (this.total > this.maxOutput) {
+      throw new TmemError(ErrorCode.E2BIG, `LZ4 frame: the content passes maxOutput (${this.maxOutput} bytes) at byte ${this.consumed}`);
+    }
+  }
+
+  /** Decode one block (a codec error becomes the frame's EBADMSG, naming where the block starts). */
+  private decodeBlock(data: Uint8Array, cap: number, prefix: Uint8Array | undefined): Uint8Array {
+    try {
+      return this.codec.decompressBlock(data, cap, prefix !== undefined && prefix.length > 0 ? { prefix } : undefined);
+    } catch (e) {
+      if (e instanceof TmemError) throw bad(`block at byte ${this.consumed}: ${e.message}`);
+      throw e;
+    }
   }
 
   private get avail(): number {
@@ -377,8 +461,9 @@ export class FrameDecoder {
 
   /**
    * Add input. @returns the content decoded by this call (possibly none).
-   * @throws TmemError EBADMSG for malformed input; ENOTSUP for a frame that
-   *   needs a dictionary. After a throw the decoder is unusable.
+   * @throws TmemError EBADMSG for malformed input; E2BIG when the content
+   *   passes maxOutput (the block that passes it is not returned). After a
+   *   throw the decoder is unusable.
    */
   push(chunk: Uint8Array): Uint8Array[] {
     argCheck(chunk instanceof Uint8Array, "frame input must be Uint8Array chunks");
@@ -393,6 +478,9 @@ export class FrameDecoder {
           if (magic === LZ4_FRAME_MAGIC) {
             this.take(4);
             this.state = State.Header;
+          } else if (magic === LZ4_LEGACY_MAGIC) {
+            this.take(4);
+            this.state = State.LegacySize;
           } else if (((magic & SKIPPABLE_MASK) >>> 0) === LZ4_SKIPPABLE_MAGIC) {
             if (this.avail < 8) return out;
             this.skip = get32(b, this.start + 4);
@@ -401,6 +489,29 @@ export class FrameDecoder {
           } else {
             throw bad(`unknown magic number 0x${magic.toString(16)} at byte ${this.consumed}`);
           }
+          break;
+        }
+        case State.LegacySize: {
+          if (this.avail < 4) return out;
+          const word = get32(b, this.start);
+          if (word > LEGACY_MAX_BLOCK) {
+            // Not a block: the next frame's magic (the legacy frame has no end mark).
+            this.framesSeen++;
+            this.state = State.Magic;
+            break;
+          }
+          this.take(4);
+          this.blockLen = word;
+          this.state = State.LegacyBlock;
+          break;
+        }
+        case State.LegacyBlock: {
+          if (this.avail < this.blockLen) return out;
+          const content = this.decodeBlock(b.subarray(this.start, this.start + this.blockLen), LEGACY_BLOCK_SIZE, undefined);
+          this.output(content.length);
+          this.take(this.blockLen);
+          if (content.length > 0) out.push(content);
+          this.state = State.LegacySize;
           break;
         }
         case State.Skip: {
@@ -422,14 +533,19 @@ export class FrameDecoder {
           if (this.avail < len) return out;
           const hc = (xxhash32(b.subarray(this.start, this.start + len - 1)) >>> 8) & 0xff;
           if (hc !== b[this.start + len - 1]) throw bad(`header checksum mismatch at byte ${this.consumed + len - 1}`);
-          if (flg & FLG_DICT_ID) {
-            throw new TmemError(ErrorCode.ENOTSUP, "LZ4 frame: this frame needs a dictionary (DictID), which is not supported");
-          }
+          // A DictID is informative: without the dictionary, blocks decode as if
+          // there were none (a block reaching into it fails), as `lz4 -d` does.
           this.contentSize = undefined;
           if (flg & FLG_CONTENT_SIZE) {
             const lo = get32(b, this.start + 2), hi = get32(b, this.start + 6);
-            if (hi >= 0x200000) throw bad("content size too large");
-            this.contentSize = hi * 0x100000000 + lo;
+            // 0 means "unknown" (the CLI writes it so for a pipe of unknown length).
+            const size = hi * 0x100000000 + lo;
+            if (size > 0) {
+              if (this.total + size > this.maxOutput) {
+                throw new TmemError(ErrorCode.E2BIG, `LZ4 frame: the header declares ${size} bytes of content, past maxOutput (${this.maxOutput} bytes)`);
+              }
+              this.contentSize = size;
+            }
           }
           this.flg = flg;
           this.blockMax = BLOCK_SIZES[id as BlockSizeId];
@@ -468,19 +584,9 @@ export class FrameDecoder {
           if (csum && xxhash32(data) !== get32(b, at + this.blockLen)) {
             throw bad(`block checksum mismatch at byte ${this.consumed + this.blockLen}`);
           }
-          let content: Uint8Array;
-          if (this.blockRaw) {
-            content = data.slice();
-          } else {
-            const linked = (this.flg & FLG_BLOCK_INDEP) === 0;
-            try {
-              content = this.codec.decompressBlock(data, this.blockMax,
-                linked && this.history.length > 0 ? { prefix: this.history } : undefined);
-            } catch (e) {
-              if (e instanceof TmemError) throw bad(`block at byte ${this.consumed}: ${e.message}`);
-              throw e;
-            }
-          }
+          const linked = (this.flg & FLG_BLOCK_INDEP) === 0;
+          const content = this.blockRaw ? data.slice() : this.decodeBlock(data, this.blockMax, linked ? this.history : undefined);
+          this.output(content.length);
           this.take(this.blockLen + csum);
           this.produced += content.length;
           if (this.contentSize !== undefined && this.produced > this.contentSize) {
@@ -519,12 +625,18 @@ export class FrameDecoder {
 
   /**
    * End of input. An empty input is accepted (no content), as `lz4 -d`
-   * accepts an empty file. @throws TmemError EBADMSG when the input ended
-   * inside a frame (truncated).
+   * accepts an empty file; so is the end of a legacy frame (it has no end
+   * mark). A skippable frame cut short is truncated input, as for `lz4 -d`
+   * reading a pipe (reading a file, it seeks past the end and accepts it).
+   * @throws TmemError EBADMSG when the input ended inside a frame (truncated).
    */
   finish(): void {
+    if (this.state === State.LegacySize && this.avail === 0) {
+      this.framesSeen++;
+      this.state = State.Magic;
+    }
     if (this.state !== State.Magic || this.avail !== 0) {
-      throw bad(`truncated input: it ends inside a ${this.state === State.Skip ? "skippable frame" : "frame"} at byte ${this.consumed + this.avail}`);
+      throw bad(`truncated input: it ends inside a frame at byte ${this.consumed + this.avail}`);
     }
   }
 
@@ -562,13 +674,15 @@ export function compressFrameSync(codec: Lz4Codec, data: Uint8Array, options?: F
 
 /**
  * Decode every frame in `data` (concatenated frames are joined, skippable
- * frames skipped) with a ready codec (synchronous).
+ * frames skipped, legacy frames read) with a ready codec (synchronous).
+ * @param options - `maxOutput` (default {@link DEFAULT_MAX_OUTPUT}, 256 MiB).
  * @throws TmemError EBADMSG for a malformed, truncated or corrupted frame or
- *   an unknown magic; ENOTSUP for a dictionary frame; EINVAL for a non-array.
+ *   an unknown magic; E2BIG when the content would pass maxOutput (nothing
+ *   is returned); EINVAL for a non-array or bad options.
  */
-export function decompressFrameSync(codec: Lz4Codec, data: Uint8Array): Uint8Array {
+export function decompressFrameSync(codec: Lz4Codec, data: Uint8Array, options?: FrameDecodeOptions): Uint8Array {
   argCheck(data instanceof Uint8Array, "decompressFrame: data must be a Uint8Array");
-  const dec = new FrameDecoder(codec);
+  const dec = new FrameDecoder(codec, { maxOutput: resolveMaxOutput(options, DEFAULT_MAX_OUTPUT) });
   const parts = dec.push(data);
   dec.finish();
   return parts.length === 1 ? parts[0]! : concat(parts);
@@ -584,11 +698,13 @@ export async function compressFrame(data: Uint8Array, options?: FrameOptions): P
 }
 
 /**
- * Decode LZ4 frames (as written by `lz4` or {@link compressFrame}).
+ * Decode LZ4 frames (as written by `lz4`, `lz4 -l` or {@link compressFrame}).
+ * @param options - `maxOutput` (default {@link DEFAULT_MAX_OUTPUT}, 256 MiB).
  * @returns a promise of the content of all frames, concatenated.
  * @throws (rejects with) TmemError EBADMSG for a malformed, truncated or
- *   corrupted frame or an unknown magic; ENOTSUP for a dictionary frame.
+ *   corrupted frame or an unknown magic; E2BIG past maxOutput; EINVAL for
+ *   bad arguments.
  */
-export async function decompressFrame(data: Uint8Array): Promise<Uint8Array> {
-  return decompressFrameSync(await lz4Ready(), data);
+export async function decompressFrame(data: Uint8Array, options?: FrameDecodeOptions): Promise<Uint8Array> {
+  return decompressFrameSync(await lz4Ready(), data, options);
 }

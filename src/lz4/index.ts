@@ -11,8 +11,8 @@ export {
 export type { CompressBlockOptions, DecompressBlockOptions, DecompressSize } from "../../bindings/lz4.js";
 export {
   compressFrame, decompressFrame, compressFrameSync, decompressFrameSync, FrameEncoder, FrameDecoder,
-  LZ4_FRAME_MAGIC, LZ4_SKIPPABLE_MAGIC, BLOCK_SIZES,
+  LZ4_FRAME_MAGIC, LZ4_SKIPPABLE_MAGIC, LZ4_LEGACY_MAGIC, LEGACY_BLOCK_SIZE, DEFAULT_MAX_OUTPUT, BLOCK_SIZES,
 } from "./frame.js";
-export type { FrameOptions, BlockSizeId } from "./frame.js";
+export type { FrameOptions, FrameDecodeOptions, BlockSizeId } from "./frame.js";
 export { createCompressStream, createDecompressStream } from "./stream.js";
 export { xxhash32, XxHash32 } from "./xxhash32.js";

@@ -10,12 +10,13 @@
  *
  * Key idea: the codec is created asynchronously in the stream's `start`, so
  * every `transform` is synchronous work on whatever chunk arrives; output is
- * enqueued block by block, so memory stays around one block (up to 4 MiB)
- * plus the linked-mode window, whatever the stream's length.
+ * enqueued block by block, so memory stays around one block (up to 4 MiB,
+ * 8 MiB for a legacy frame) plus the linked-mode window, whatever the
+ * stream's length.
  *
  * Errors: a malformed, truncated or corrupted input errors the readable side
- * with TmemError EBADMSG (ENOTSUP for dictionary frames); bad options throw
- * EINVAL from the factory at once. A non-Uint8Array chunk errors with EINVAL.
+ * with TmemError EBADMSG (E2BIG past the decoder's `maxOutput`); bad options
+ * throw EINVAL from the factory at once. A non-Uint8Array chunk errors with EINVAL.
  *
  * Thread safety: a stream belongs to the thread that made it.
  *
@@ -23,7 +24,7 @@
  * @module
  */
 import { lz4Ready } from "../../bindings/lz4.js";
-import { type FrameOptions, FrameDecoder, FrameEncoder, checkFrameOptions } from "./frame.js";
+import { type FrameDecodeOptions, type FrameOptions, FrameDecoder, FrameEncoder, checkFrameDecodeOptions, checkFrameOptions } from "./frame.js";
 
 /**
  * A TransformStream that compresses its input into one LZ4 frame.
@@ -49,13 +50,20 @@ export function createCompressStream(options?: FrameOptions): TransformStream<Ui
 
 /**
  * A TransformStream that decodes LZ4 frames (concatenated frames are joined,
- * skippable frames skipped) into their content.
+ * skippable frames skipped, legacy frames read) into their content.
+ * Memory per stream is bounded by one block of output (≤ 4 MiB; 8 MiB for
+ * legacy frames) plus one block of input and the 64 KiB linked-mode window,
+ * whatever the total: chunks are enqueued as each block completes.
+ * @param options - `maxOutput`: the stream errors with TmemError E2BIG when
+ *   the content would pass it (default: no limit).
+ * @throws TmemError EINVAL at once for bad options.
  */
-export function createDecompressStream(): TransformStream<Uint8Array, Uint8Array> {
+export function createDecompressStream(options?: FrameDecodeOptions): TransformStream<Uint8Array, Uint8Array> {
   let dec: FrameDecoder | undefined;
+  checkFrameDecodeOptions(options); // a bad option throws from the factory, not later from the stream
   return new TransformStream<Uint8Array, Uint8Array>({
     async start() {
-      dec = new FrameDecoder(await lz4Ready());
+      dec = new FrameDecoder(await lz4Ready(), options);
     },
     transform(chunk, controller) {
       for (const part of dec!.push(chunk)) controller.enqueue(part);
