@@ -4,8 +4,8 @@
  * cli.ts: the `tmem` command.
  *
  *   tmem [simulate] [options]     swap simulation on real pages (the default)
- *   tmem lz4 compress|decompress [in] [out]
- *                                 LZ4 frames, interchangeable with the `lz4` CLI
+ *   tmem lz4 [-d|-z] [options] [in [out]]
+ *                                 LZ4 frames, as the `lz4` CLI (src/lz4/cli.ts)
  *   tmem demo [options]           Workers sharing one physical memory's frames
  *
  * Exit status: 0 on success, 1 when the run found a fault (corruption, lost
@@ -15,17 +15,16 @@
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import {
-  accessSync, closeSync, constants as fsConstants, createReadStream, createWriteStream, fstatSync, openSync, readdirSync, readFileSync,
+  accessSync, closeSync, constants as fsConstants, fstatSync, openSync, readdirSync, readFileSync,
   readSync, statSync, writeFileSync,
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { Readable, Writable } from "node:stream";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { TmemError } from "../bindings/status.js";
 import { PAGE_SIZE } from "../bindings/layout.js";
 import type { FrameStressResult } from "./demo/frames.js";
 import { decompressFrame } from "./lz4/frame.js";
-import { createCompressStream, createDecompressStream } from "./lz4/stream.js";
+import { lz4Main } from "./lz4/cli.js";
 import { simulate, type ProcessResult, type SimulateResult, type WorkerProcessMessage } from "./sim/simulate.js";
 import { FRAME_FIGURES, renderMemoryMapSvg } from "./sim/memmap.js";
 import { cycle, toPages } from "./sim/pages.js";
@@ -36,8 +35,8 @@ const USAGE = `usage: tmem [command] [options]
 commands:
   simulate    a program whose working set is larger than its RAM swaps through
               frontswap into zcache; prints what compression saved (default)
-  lz4         tmem lz4 compress|decompress [in] [out]: LZ4 frames, as the lz4 CLI
-              reads and writes them (stdin/stdout by default, or '-')
+  lz4         tmem lz4 [-d|-z] [-c -f -k -q -B4..-B7 -BD -BX ...] [in [out]]: LZ4
+              frames, with the lz4 CLI's flags and file names (tmem lz4 -h)
   demo        Workers share one physical memory and allocate/free frames at
               random, checking that no frame is ever handed out twice
 
@@ -421,28 +420,6 @@ async function cmdSimulate(argv: string[]): Promise<void> {
   if (svgFailed) process.exit(1);
 }
 
-// ══ lz4 ══
-
-async function cmdLz4(argv: string[]): Promise<void> {
-  const { values: v, positionals } = parse(argv, {});
-  if (v.help) { console.log(USAGE); return; }
-  const [mode, input, output, extra] = positionals;
-  if (mode !== "compress" && mode !== "decompress") throw new UsageError("lz4 needs 'compress' or 'decompress'");
-  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
-  if (input !== undefined && input !== "-") {
-    try {
-      if (!statSync(input).isFile()) throw new UsageError(`${input} is not a file`);
-    } catch (e) {
-      if (e instanceof UsageError) throw e;
-      throw new UsageError(`no such file: ${input}`);
-    }
-  }
-  const src = input === undefined || input === "-" ? process.stdin : createReadStream(input);
-  const dst = output === undefined || output === "-" ? process.stdout : createWriteStream(output);
-  const transform = mode === "compress" ? createCompressStream() : createDecompressStream();
-  await (Readable.toWeb(src) as unknown as ReadableStream<Uint8Array>).pipeThrough(transform).pipeTo(Writable.toWeb(dst) as WritableStream<Uint8Array>);
-}
-
 // ══ demo ══
 
 async function cmdDemo(argv: string[]): Promise<void> {
@@ -492,7 +469,7 @@ async function main(): Promise<void> {
     return cmdSimulate(argv);
   }
   if (cmd === "simulate") return cmdSimulate(rest);
-  if (cmd === "lz4") return cmdLz4(rest);
+  if (cmd === "lz4") { process.exitCode = await lz4Main(rest); return; }
   if (cmd === "demo") return cmdDemo(rest);
   if (cmd === "help") { console.log(USAGE); return; }
   throw new UsageError(`unknown command '${cmd}'`);
