@@ -314,7 +314,7 @@ function printReport(r: SimulateResult, source: string, note: string | undefined
     ["pages stored", `${fmt(r.storedPages)} now (${fmt(r.zcache.sameFilledPages)} same-filled, no allocation)`],
     ["compression", `ratio ${r.compressionRatio.toFixed(2)} (LZ4, stored pages); ${fmt(r.zcache.compressPoor)} pages rejected as incompressible`],
     ["frames used", `${fmt(r.poolFrames)} ${F.pool} (${mib(r.poolFrames)}) in ${r.allocator} = ${fmt(r.objectFrames)} ${F.object} ` +
-      `+ ${fmt(r.metaFrames)} ${F.meta}, for ${fmt(r.storedPages - r.zcache.sameFilledPages)} objects`],
+      `+ ${fmt(r.metaFrames)} ${F.meta}, for ${fmt(r.poolObjects)} objects`],
     ["throughput", `store ${fmt(r.storePagesPerSec)} pages/s (${fmt((r.storePagesPerSec * PAGE_SIZE) / 1e6)} MB/s), load ${fmt(r.loadPagesPerSec)} pages/s (${fmt((r.loadPagesPerSec * PAGE_SIZE) / 1e6)} MB/s)`],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));

@@ -67,6 +67,9 @@ describe("tmem simulate", () => {
     expect(r.stdout).toMatch(/object frames, compacted replay\s+kernel's object frames\s+\+ pool metadata frames/);
     const j = JSON.parse(tmem(["--pages", "700", "--json"]).stdout);
     expect(j.poolFrames).toBe(j.objectFrames + j.metaFrames);
+    // One count of objects: the run's pool, the stored pages less the same-filled ones (zswap's u64 rule), the replay.
+    expect(j.poolObjects).toBe(j.storedPages - j.zcache.sameFilledPages);
+    expect(j.density[0].objects).toBe(j.poolObjects);
     expect(j.frameFigures.object).toBe("object frames");
     for (const d of j.density) expect(d.objectFrames).toBeGreaterThan(0);
   });

@@ -350,7 +350,7 @@ export interface SimulateResult {
   totals: ProcessResult;
   /** Pages in frontswap at the end. */
   storedPages: number;
-  /** Σ raw / Σ compressed over the pages stored at the end (same-filled pages count as 4 bytes). */
+  /** Σ raw / Σ compressed over the pages stored at the end (same-filled pages count as their 8-byte word). */
   compressionRatio: number;
   /** {@link FRAME_FIGURES}.pool: frames of zcache's persistent zpool at the end of the run (object + metadata). */
   poolFrames: number;
@@ -358,6 +358,8 @@ export interface SimulateResult {
   objectFrames: number;
   /** {@link FRAME_FIGURES}.meta: of those, the pool's metadata frames. */
   metaFrames: number;
+  /** Objects in the run's pool at the end (stored pages less same-filled ones, which need no object). */
+  poolObjects: number;
   zcache: ZcacheStats;
   density: DensityRow[];
   /** Frontswap store / load throughput (pages per second of time inside the calls). */
@@ -403,9 +405,13 @@ async function replay(allocator: string, sizes: number[]): Promise<{ objectFrame
 }
 
 /**
+/** What a same-filled page costs zcache: the one u64 word it keeps. */
+const SAME_FILLED_BYTES = 8;
+
+/**
  * Compressed sizes of the pages frontswap holds now for swap types
- * 0..types-1, compressed as zcache does (same-filled pages count 4 bytes
- * and are not in `sizes`: they need no object). Loads each page, so it
+ * 0..types-1, compressed as zcache does (same-filled pages count
+ * SAME_FILLED_BYTES and are not in `sizes`: they need no object). Loads each page, so it
  * costs a load and a compress per stored page; safe while Workers store
  * and invalidate (a page invalidated meanwhile is simply not counted).
  */
@@ -413,12 +419,13 @@ export function storedSizes(fs: Frontswap, types: number, codec: Lz4Codec): { si
   const sizes: number[] = [];
   let raw = 0, compressed = 0;
   const buf = new Uint8Array(PAGE_SIZE);
-  const words = new Uint32Array(buf.buffer);
+  const words = new BigUint64Array(buf.buffer);
   for (let i = 0; i < types; i++) {
     for (const off of fs.storedOffsets(i)) {
       if (!fs.load(i, off, buf)) continue;
       raw += PAGE_SIZE;
-      if (words.every((w) => w === words[0])) { compressed += 4; continue; }
+      // Same-filled as zcache (and zswap) define it: all 512 u64 words equal; zcache keeps the word.
+      if (words.every((w) => w === words[0])) { compressed += SAME_FILLED_BYTES; continue; }
       const z = codec.compressBlock(buf).length;
       compressed += z;
       sizes.push(z);
@@ -563,7 +570,8 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
       effectiveRatio: r.objectFrames ? r.objects / r.objectFrames : 0,
     });
   }
-  const run = splitFrames(zcache.persistent.stats());
+  const poolStats = zcache.persistent.stats();
+  const run = splitFrames(poolStats);
   const memmap = memoryMap(pm, zsmallocPoolsOf(zcache));
   const result: SimulateResult = {
     allocator, workers, workingSetPages: n, ramPages: o.ram, frames,
@@ -572,6 +580,7 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     poolFrames: zs.zpoolPages.persistent,
     objectFrames: run.objectFrames,
     metaFrames: run.metaFrames,
+    poolObjects: poolStats.objects,
     zcache: zs,
     density,
     storePagesPerSec: totals.storeMs ? totals.stores / (totals.storeMs / 1000) : 0,
