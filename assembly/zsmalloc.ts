@@ -17,17 +17,31 @@
 // can move objects from the emptiest zspages into the fullest and give frames
 // back, as zs_compact does. Compaction finds the owner of each object it moves
 // by walking its class's handle chunks, so an object needs no back-pointer.
+// Unlike the kernel, k is the class's full chain length, not every zspage's:
+// a class that holds few objects builds short zspages (pagesForNewZspage)
+// and first borrows free slots of a somewhat larger class (mallocBorrow), so
+// a small pool does not keep a mostly empty 8-frame zspage per class; and
+// compaction, after the kernel's step, repacks a class's partly used zspages
+// into full ones plus one just long enough for the rest (compactClass).
 //
 // Guarantee: never needs more than one frame at a time from the frame
 // allocator; an accepted object keeps its bytes until freed; a freed,
-// double-freed or forged handle returns -E_INVAL and changes nothing (handles
-// carry an 8-bit generation checked against the table). Trade-off: a straddling
-// object costs a copy on map (unless write-only) and on unmap (unless
-// read-only); every object costs an 8-byte handle-table entry (plus one
-// chunk-header entry per 15 handles) and every zspage a 128-byte descriptor,
-// all outside the object frames: objects carry no header (the kernel's carry
-// 8 bytes), so malloc and free never touch object bytes and a request of L
-// bytes takes the class of L, not of L + 8.
+// double-freed or forged handle returns -E_INVAL and changes nothing, within
+// this bound: a handle carries an 8-bit generation of its table slot, bumped
+// at every free of the slot, so a stale handle is refused through the next
+// 255 reuses of its slot and names the slot's object again at exactly the
+// 256th (free lists are LIFO: one object freed and reallocated 256 times in
+// a row gets there; test "generation wrap"). Why no wider: a handle is a
+// positive i32 (statuses are negative; tmem keeps it in 32 bits), the slot
+// index needs 23 bits for the 2^23 objects a 4 GiB memory can hold, and the
+// entry's second word holds class, size and 10 bits of generation at most.
+// A forged handle must hit a live slot and its generation. Trade-off: a
+// straddling object costs a copy on map (unless write-only) and on unmap
+// (unless read-only); every object costs an 8-byte handle-table entry (plus
+// one chunk-header entry per 15 handles) and every zspage a 128-byte
+// descriptor, all outside the object frames: objects carry no header (the
+// kernel's carry 8 bytes), so malloc and free never touch object bytes and a
+// request of L bytes takes the class of L, not of L + 8.
 //
 // API peculiarities: one object mapped at a time per instance (per Worker):
 // zs_map_object while one is mapped is -E_BUSY, zs_unmap_object of another
@@ -66,7 +80,7 @@ import {
   HandleEntry, HANDLE_ENTRY_SHIFT, makeWhere,
   ZSPAGE_INUSE, ZSPAGE_ISOLATED, HUGE_MARK, Zspage, ZSPAGE_SHIFT, ZSPAGE_PAGES_OFF, zspageFrame, zspageBitmap, zspageAddress,
   SizeClass, CLASSES_PER_FRAME_SHIFT, listHead,
-  ZS_POOL_MAGIC, ZsPool, POOL_HANDLE_DIR, POOL_ZSPAGE_DIR, POOL_CLASS_FRAMES, POOL_CLASS_MAP, MAX_CLASS_FRAMES,
+  ZS_POOL_MAGIC, ZsPool, POOL_HANDLE_DIR, POOL_ZSPAGE_DIR, POOL_CLASS_FRAMES, POOL_CLASS_MAP, POOL_ROOM_MAP, MAX_CLASS_FRAMES,
   HANDLE_CHUNK, ZSPAGE_CHUNK, MAX_HANDLES, MAX_ZSPAGES, classAddress, tableEntry, tableEnsure, tableRelease,
   pagesPerZspage,
 } from "./zsmalloc_layout";
@@ -181,7 +195,9 @@ function listInsert(root: usize, cls: usize, zs: Zspage, id: u32, g: u32): void 
   zs.prev = 0;
   if (old != 0) zspageOf(root, old).prev = id;
   store<u32>(head, id);
-  class_(cls).groupMask |= <u32>1 << g;
+  const mask = class_(cls).groupMask;
+  if (mask == 0) roomMapSet(root, <u32>zs.cls);
+  class_(cls).groupMask = mask | (<u32>1 << g);
 }
 
 function listRemove(root: usize, cls: usize, zs: Zspage, g: u32): void {
@@ -189,7 +205,22 @@ function listRemove(root: usize, cls: usize, zs: Zspage, g: u32): void {
   if (prev != 0) zspageOf(root, prev).next = next;
   else store<u32>(listHead(cls, g), next);
   if (next != 0) zspageOf(root, next).prev = prev;
-  if (load<u32>(listHead(cls, g)) == 0) class_(cls).groupMask &= ~(<u32>1 << g);
+  if (load<u32>(listHead(cls, g)) == 0) {
+    const mask = class_(cls).groupMask & ~(<u32>1 << g);
+    class_(cls).groupMask = mask;
+    if (mask == 0) roomMapClear(root, <u32>zs.cls);
+  }
+}
+
+/** Mark class `c` as having room (a listed zspage) in the pool's room map. */
+// @ts-ignore: decorator
+@inline function roomMapSet(root: usize, c: u32): void {
+  atomic.or<u32>(root + POOL_ROOM_MAP + (<usize>(c >> 5) << 2), <u32>1 << (c & 31));
+}
+/** Mark class `c` as having no room. */
+// @ts-ignore: decorator
+@inline function roomMapClear(root: usize, c: u32): void {
+  atomic.and<u32>(root + POOL_ROOM_MAP + (<usize>(c >> 5) << 2), ~(<u32>1 << (c & 31)));
 }
 
 // @ts-ignore: decorator
@@ -199,7 +230,7 @@ function listRemove(root: usize, cls: usize, zs: Zspage, g: u32): void {
 
 /** Move zspage `id` to the fullness group its inuse count says (isolated ones stay unlisted). */
 function regroup(root: usize, cls: usize, zs: Zspage, id: u32): void {
-  const ng = fullnessGroup(zs.inuse, class_(cls).objs, class_(cls).groupMul);
+  const ng = fullnessGroup(zs.inuse, <u32>zs.objs, zs.groupMul);
   const og = <u32>zs.group;
   if (ng == og) return;
   const listed = (<u32>zs.flags & ZSPAGE_ISOLATED) == 0;
@@ -252,9 +283,9 @@ function refillHandles(root: usize, cls: usize, c: u32): i32 {
 function refillZspages(root: usize, cls: usize): i32 {
   const start = takeChunk(root + offsetof<ZsPool>("zspageBrk"), ZSPAGE_CHUNK, MAX_ZSPAGES);
   if (start < 0) return -E_NOMEM;
-  const s = <u32>start;
+  const s = <u32>start;   // >= 1: zspageBrk starts at 1 (id 0 ends lists)
   if (tableEnsure(root, root + POOL_ZSPAGE_DIR, s, ZSPAGE_SHIFT) < 0) return -E_NOMEM;
-  const first: u32 = s == 0 ? 1 : s;
+  const first: u32 = s;
   const end = s + ZSPAGE_CHUNK;
   for (let i = first; i < end; i++) {
     const z = zspageOf(root, i);
@@ -268,17 +299,42 @@ function refillZspages(root: usize, cls: usize): i32 {
 // ── zspages (class lock held) ──
 
 /**
- * Build a new zspage for class `c`: its frames, its descriptor with every
- * slot free. Returns its id, or -E_NOMEM with nothing changed (but perhaps a
- * refilled descriptor list).
+ * Frames for the next zspage of class `sc` (no listed zspage has room). While
+ * its objects fill less than half a full-length zspage, a short chain: of the
+ * lengths 1 .. twice the frames its objects fill now (plus this one), the one
+ * that wastes the least tail per frame, so a class of 3 objects costs a frame
+ * or two, not eight, and its idle slots stay in proportion to what it holds.
+ * From then on the class's full length (the kernel's least-waste rule). The
+ * growth bound trades idle slots (a longer chain) against tail waste (short
+ * chains pack worse: 1504-byte slots waste 1088 bytes of one frame, 256 of
+ * three); twice measured best for small zcache pools (test/zsmalloc-small-memory).
  */
-function newZspage(root: usize, cls: usize, c: u32): i32 {
+function pagesForNewZspage(sc: SizeClass): u32 {
+  const full = sc.pages;
+  const size = sc.size;
+  const grow = <u32>(((<u64>(sc.objUsed + 1) * size + PAGE_SIZE - 1) >> PAGE_SHIFT) << 1);
+  if (grow >= full) return full;
+  let best: u32 = 1;
+  let bestWaste: u32 = PAGE_SIZE % size;
+  for (let j: u32 = 2; j <= grow; j++) {
+    const waste = (j << PAGE_SHIFT) % size;
+    // waste / j < bestWaste / best, without a division
+    if (waste * best < bestWaste * j) { best = j; bestWaste = waste; }
+  }
+  return best;
+}
+
+/**
+ * Build a new zspage of `pages` frames (1 .. the class's full length) for
+ * class `c`: its frames, its descriptor with every slot free. Returns its id,
+ * or -E_NOMEM with nothing changed (but perhaps a refilled descriptor list).
+ */
+function newZspage(root: usize, cls: usize, c: u32, pages: u32): i32 {
   const sc = class_(cls);
   if (sc.zspageFree == 0 && refillZspages(root, cls) < 0) return -E_NOMEM;
   const id = sc.zspageFree;
   const za = zspageAddr(root, id);
   const zs = changetype<Zspage>(za);
-  const pages = sc.pages;
   for (let p: u32 = 0; p < pages; p++) {
     const r = frameAlloc(OWNER_ZSMALLOC);
     if (r < 0) {
@@ -291,7 +347,7 @@ function newZspage(root: usize, cls: usize, c: u32): i32 {
     meta.priv1 = p;
   }
   sc.zspageFree = zs.next;
-  const objs = sc.objs;
+  const objs = (pages << PAGE_SHIFT) / sc.size;
   for (let w: u32 = 0; w < ZS_BITMAP_WORDS; w++) {
     const first = w << 5;
     let bits: u32 = 0;
@@ -306,7 +362,12 @@ function newZspage(root: usize, cls: usize, c: u32): i32 {
   zs.flags = <u8>ZSPAGE_INUSE;
   zs.group = <u8>ZS_EMPTY;
   zs.hint = 0;
+  zs.objs = <u16>objs;
+  zs.pages = <u8>pages;
+  zs.groupMul = groupMulOf(objs);
   sc.zspages++;
+  sc.frames += pages;
+  sc.slots += objs;
   return <i32>id;
 }
 
@@ -335,12 +396,15 @@ function newZspage(root: usize, cls: usize, c: u32): i32 {
 /** Free an empty, unlisted zspage's frames and recycle its descriptor. */
 function freeZspage(cls: usize, za: usize, id: u32): void {
   const sc = class_(cls);
-  for (let p: u32 = 0; p < sc.pages; p++) frameFree(zspageFrame(za, p), OWNER_ZSMALLOC);
   const zs = changetype<Zspage>(za);
+  const pages = <u32>zs.pages;
+  for (let p: u32 = 0; p < pages; p++) frameFree(zspageFrame(za, p), OWNER_ZSMALLOC);
   zs.flags = 0;
   zs.next = sc.zspageFree;
   sc.zspageFree = id;
   sc.zspages--;
+  sc.frames -= pages;
+  sc.slots -= <u32>zs.objs;
 }
 
 // ══ Pool lifetime ══
@@ -410,7 +474,7 @@ export function zs_create_pool(maxPages: u32): i32 {
   p.seed = (rootPfn * 0x9E3779B1) >> 24;
   p.metaFrames = 1 + nframes;
   p.handleBrk = 0;
-  p.zspageBrk = 0;
+  p.zspageBrk = 1;   // zspage id 0 ends every list
   // The magic goes last: a Worker that sees it sees a complete pool.
   atomic.store<u32>(root + offsetof<ZsPool>("magic"), ZS_POOL_MAGIC);
   return <i32>(rootPfn + 1);
@@ -434,7 +498,7 @@ export function zs_destroy_pool(pool: u32): i32 {
   for (let id: u32 = 1; id < zbrk; id++) {
     const z = tableEntry(root + POOL_ZSPAGE_DIR, id, ZSPAGE_SHIFT);
     if (z == 0 || (<u32>changetype<Zspage>(z).flags & ZSPAGE_INUSE) == 0) continue;
-    const pages = class_(classAddress(root, <u32>changetype<Zspage>(z).cls)).pages;
+    const pages = <u32>changetype<Zspage>(z).pages;
     for (let q: u32 = 0; q < pages; q++) frameFree(zspageFrame(z, q), OWNER_ZSMALLOC);
   }
   const hbrk = p.handleBrk;
@@ -478,9 +542,66 @@ export function zs_malloc(pool: u32, size: u32): i32 {
   const c = classIndexOf(root, size);
   const cls = classAddress(root, c);
   mutexLock(cls);
+  const sc = class_(cls);
+  if (sc.groupMask == 0 && sc.objUsed < 2 * sc.objs && sc.huge == 0) {
+    // A small class (under two full zspages of objects) with no room: borrow
+    // a free slot of a somewhat larger class before starting a zspage.
+    mutexUnlock(cls);
+    const b = mallocBorrow(root, c, size);
+    if (b != 0) return b;
+    mutexLock(cls);
+  }
   const r = mallocLocked(root, cls, c, size);
   mutexUnlock(cls);
   return r;
+}
+
+/**
+ * Slot bytes a borrowed slot may exceed its object by: the larger of
+ * BORROW_MIN_SLACK and size >> BORROW_SHIFT. More slack packs a small pool
+ * tighter (fewer zspages started for a handful of objects) but wastes more
+ * bytes per borrowed object, for as long as it lives: half the size measured
+ * best for small zcache pools (a quarter held 6 % fewer pages at 512 frames);
+ * only small classes borrow, so a large pool is hardly touched.
+ */
+// @ts-ignore: decorator
+@inline const BORROW_SHIFT: u32 = 1;
+// @ts-ignore: decorator
+@inline const BORROW_MIN_SLACK: u32 = 64;
+
+/**
+ * Allocate `size` bytes in a free slot of a larger kept class than its own
+ * class `c` (at most the slack above it; not the huge class), for a class
+ * that holds less than two full zspages of objects and has no room: it would
+ * otherwise start a zspage mostly left empty. The object then belongs to
+ * that class in every way (its handle, lock, compaction), and records its
+ * real size. Returns the handle, 0 when no such class has a free slot, or a
+ * status from mallocLocked. Takes one class lock at a time (never two).
+ */
+function mallocBorrow(root: usize, c: u32, size: u32): i32 {
+  const slack = size >> BORROW_SHIFT;
+  const limit = size + (slack > BORROW_MIN_SLACK ? slack : BORROW_MIN_SLACK);
+  const n = pool_(root).nrClasses;
+  // The next class with room above d - 1, from the room map (a lock-free
+  // peek: rechecked under that class's lock).
+  let d = c + 1;
+  while (d < n) {
+    const w = d >> 5;
+    const bits = atomic.load<u32>(root + POOL_ROOM_MAP + (<usize>w << 2)) & (<u32>-1 << (d & 31));
+    if (bits == 0) { d = (w + 1) << 5; continue; }
+    d = (w << 5) | <u32>ctz(bits);
+    if (d >= n) break;
+    const dcls = classAddress(root, d);
+    const dsc = class_(dcls);
+    if (dsc.size > limit || dsc.huge != 0) break;   // kept classes ascend by size
+    mutexLock(dcls);
+    let r: i32 = 0;
+    if (dsc.groupMask != 0) r = mallocLocked(root, dcls, d, size);
+    mutexUnlock(dcls);
+    if (r != 0) return r;
+    d++;
+  }
+  return 0;
 }
 
 function mallocLocked(root: usize, cls: usize, c: u32, size: u32): i32 {
@@ -496,13 +617,15 @@ function mallocLocked(root: usize, cls: usize, c: u32, size: u32): i32 {
     meta.priv1 = idx;
     where = <u32>r << ENTRY_ZSPAGE_SHIFT;
     sc.zspages++;
+    sc.frames++;
+    sc.slots++;
   } else {
     const mask = sc.groupMask;
     let id: u32;
     if (mask != 0) {
       id = load<u32>(listHead(cls, 31 - <u32>clz(mask)));
     } else {
-      const r = newZspage(root, cls, c);
+      const r = newZspage(root, cls, c, pagesForNewZspage(sc));
       if (r < 0) return r;
       id = <u32>r;
     }
@@ -553,6 +676,8 @@ function freeLocked(root: usize, cls: usize, c: u32, handle: u32, e: usize): i32
   if (sc.huge != 0) {
     frameFree(w0 >> ENTRY_ZSPAGE_SHIFT, OWNER_ZSMALLOC);
     sc.zspages--;
+    sc.frames--;
+    sc.slots--;
   } else {
     const id = w0 >> ENTRY_ZSPAGE_SHIFT;
     const za = zspageAddr(root, id);
@@ -597,7 +722,7 @@ export function zs_frame_info(pool: u32, pfn: u32): i32 {
   const zs = changetype<Zspage>(za);
   if (<u32>zs.cls >= pool_(root).nrClasses) return -E_INVAL;
   const sc = class_(classAddress(root, zs.cls));
-  const objs: u32 = sc.objs == 0 ? 1 : sc.objs;
+  const objs: u32 = zs.objs == 0 ? 1 : <u32>zs.objs;
   const fill: u32 = zs.inuse >= objs ? 100 : (zs.inuse * 100) / objs;
   return <i32>((sc.size << 8) | fill);
 }
@@ -724,13 +849,10 @@ function copyObject(da: usize, doff: u32, sa: usize, soff: u32, len: u32): void 
 
 /**
  * Move object `e` (unpinned, in slot `slot` of the isolated zspage `srcId`)
- * into the fullest listed zspage of its class. False when none is listed.
+ * into zspage `dstId` (listed, or the fresh tail zspage), which has a free slot.
  */
-function migrateObject(root: usize, cls: usize, e: usize, srcId: u32, slot: u32): bool {
+function migrateObject(root: usize, cls: usize, e: usize, srcId: u32, slot: u32, dstId: u32): void {
   const sc = class_(cls);
-  const mask = sc.groupMask;
-  if (mask == 0) return false;
-  const dstId = load<u32>(listHead(cls, 31 - <u32>clz(mask)));
   const da = zspageAddr(root, dstId);
   const dslot = allocSlot(da);
   const dst = changetype<Zspage>(da);
@@ -743,40 +865,39 @@ function migrateObject(root: usize, cls: usize, e: usize, srcId: u32, slot: u32)
   const src = changetype<Zspage>(sa);
   src.inuse--;
   regroup(root, cls, src, srcId);
-  return true;
+}
+
+/** Take zspage `id` (listed under group `g`) off its list onto the isolated chain headed by `isolated`; returns the new head. */
+function isolate(root: usize, cls: usize, id: u32, g: u32, isolated: u32): u32 {
+  const z = zspageOf(root, id);
+  listRemove(root, cls, z, g);
+  z.flags |= <u8>ZSPAGE_ISOLATED;
+  z.next = isolated;
+  return id;
+}
+
+/** Frames of the shortest zspage of class `sc` with a slot for each of `n` objects. */
+// @ts-ignore: decorator
+@inline function framesFor(sc: SizeClass, n: u32): u32 {
+  return <u32>((<u64>n * sc.size + PAGE_SIZE - 1) >> PAGE_SHIFT);
 }
 
 /**
- * Compact class `c` (its lock held); returns frames freed. First isolate the
- * least used zspages, as many as the other zspages' free slots can absorb;
- * then walk the class's handle chunks once and move every unpinned object
- * that lies in an isolated zspage; then free the emptied zspages and put the
- * rest (those keeping pinned objects) back on their lists.
+ * Move the `moving` unpinned objects of the isolated zspages (chain at
+ * `isolated`) out, then free the emptied zspages and put the rest (those
+ * keeping pinned objects) back on their lists. With `repack` false each
+ * object goes into the fullest listed zspage; with `repack` true into fresh
+ * zspages built one at a time as the last one fills: full-length ones while
+ * at least a full zspage of objects is left, then one just long enough for
+ * the rest (when a frame is short, the objects not yet moved stay). Returns
+ * frames freed minus frames built (may be negative when pinned objects keep
+ * a zspage). The objects are found by walking the class's handle chunks
+ * once: each chunk is a header and HANDLE_CHUNK - 1 entries.
  */
-function compactClass(root: usize, cls: usize, c: u32): u32 {
+function moveIsolated(root: usize, cls: usize, c: u32, isolated: u32, moving: u32, repack: bool): i64 {
   const sc = class_(cls);
-  const objs = sc.objs;
-  // Free slots outside the isolated zspages, and objects inside them.
-  let room = sc.zspages * objs - sc.objUsed;
-  let moving: u32 = 0;
-  let isolated: u32 = 0;
-  while (room >= objs) {   // zs_can_compact: a whole zspage could be emptied
-    const mask = sc.groupMask;
-    if (mask == 0) break;
-    const g = <u32>ctz(mask);
-    const id = load<u32>(listHead(cls, g));
-    const z = zspageOf(root, id);
-    const freeIn = objs - z.inuse;
-    if (moving + z.inuse > room - freeIn) break;
-    listRemove(root, cls, z, g);
-    z.flags |= <u8>ZSPAGE_ISOLATED;
-    z.next = isolated;
-    isolated = id;
-    moving += z.inuse;
-    room -= freeIn;
-  }
-  if (isolated == 0) return 0;
-  // Walk the class's handles: each chunk is a header and HANDLE_CHUNK - 1 entries.
+  let built: u32 = 0;
+  let cur: u32 = 0;
   let chunk = sc.chunks;
   while (chunk != 0 && moving != 0) {
     const base = tableEntry(root + POOL_HANDLE_DIR, (chunk - 1) << HANDLE_CHUNK_SHIFT, HANDLE_ENTRY_SHIFT);
@@ -787,7 +908,22 @@ function compactClass(root: usize, cls: usize, c: u32): u32 {
       if ((w0 & ENTRY_PIN_MASK) != 0) continue;   // mapped somewhere: leave it
       const id = w0 >> ENTRY_ZSPAGE_SHIFT;
       if ((<u32>zspageOf(root, id).flags & ZSPAGE_ISOLATED) == 0) continue;
-      if (!migrateObject(root, cls, e, id, (w0 >> ENTRY_SLOT_SHIFT) & ENTRY_SLOT_MASK)) { moving = 0; break; }
+      let to: u32;
+      if (repack) {
+        if (cur == 0 || zspageOf(root, cur).inuse >= <u32>zspageOf(root, cur).objs) {
+          const k = moving >= sc.objs ? sc.pages : framesFor(sc, moving);
+          const r = newZspage(root, cls, c, k);
+          if (r < 0) { moving = 0; break; }
+          cur = <u32>r;
+          built += k;
+        }
+        to = cur;
+      } else {
+        const mask = sc.groupMask;
+        if (mask == 0) { moving = 0; break; }
+        to = load<u32>(listHead(cls, 31 - <u32>clz(mask)));
+      }
+      migrateObject(root, cls, e, id, (w0 >> ENTRY_SLOT_SHIFT) & ENTRY_SLOT_MASK, to);
       moving--;
     }
     chunk = entry_(base).word0;
@@ -798,16 +934,77 @@ function compactClass(root: usize, cls: usize, c: u32): u32 {
     const z = changetype<Zspage>(za);
     const next = z.next;
     if (z.inuse == 0) {
+      freed += <u32>z.pages;
       freeZspage(cls, za, isolated);
-      freed += sc.pages;
     } else {
       z.flags &= ~<u8>ZSPAGE_ISOLATED;
-      const g = fullnessGroup(z.inuse, objs, sc.groupMul);
+      const g = fullnessGroup(z.inuse, <u32>z.objs, z.groupMul);
       z.group = <u8>g;
       if (isListed(g)) listInsert(root, cls, z, isolated, g);
     }
     isolated = next;
   }
+  return <i64>freed - built;
+}
+
+/**
+ * Compact class `c` (its lock held); returns frames freed. Two steps:
+ *
+ * 1. The kernel's: isolate the least used zspages, as many as the other
+ *    zspages' free slots can absorb, move their objects into the fullest
+ *    ones, free the emptied zspages. It needs no frame, but stops when no
+ *    single zspage can be emptied into the others (four half-full zspages).
+ * 2. The repack (ours): when the partly used zspages left hold n objects in
+ *    more frames than ⌊n / objs⌋ full zspages plus one zspage just long
+ *    enough for the rest would take, move them all into such fresh zspages.
+ *    The kernel keeps up to a whole chain per class idle; this keeps less
+ *    than one frame plus the tail. It needs those frames for a moment (fewer
+ *    than it frees); when one is short it stops where it is, consistent.
+ */
+function compactClass(root: usize, cls: usize, c: u32): u32 {
+  const sc = class_(cls);
+  // Step 1. room: free slots outside the isolated zspages; moving: objects inside them.
+  let room = sc.slots - sc.objUsed;
+  let moving: u32 = 0;
+  let isolated: u32 = 0;
+  for (;;) {
+    const mask = sc.groupMask;
+    if (mask == 0) break;
+    const g = <u32>ctz(mask);
+    const id = load<u32>(listHead(cls, g));
+    const z = zspageOf(root, id);
+    const freeIn = <u32>z.objs - z.inuse;
+    if (moving + z.inuse > room - freeIn) break;   // zs_can_compact: it could not be emptied
+    isolated = isolate(root, cls, id, g, isolated);
+    moving += z.inuse;
+    room -= freeIn;
+  }
+  let net: i64 = isolated != 0 ? moveIsolated(root, cls, c, isolated, moving, false) : 0;
+  // Step 2: the repack.
+  if (sc.groupMask != 0) {
+    let left: u32 = 0, frames: u32 = 0;
+    for (let g: u32 = 1; g <= ZS_NR_PARTIAL; g++) {
+      let id = load<u32>(listHead(cls, g));
+      while (id != 0) {
+        const z = zspageOf(root, id);
+        left += z.inuse;
+        frames += <u32>z.pages;
+        id = z.next;
+      }
+    }
+    const target = (left / sc.objs) * sc.pages + framesFor(sc, left % sc.objs);
+    if (target < frames) {
+      isolated = 0;
+      while (sc.groupMask != 0) {
+        const g = <u32>ctz(sc.groupMask);
+        isolated = isolate(root, cls, load<u32>(listHead(cls, g)), g, isolated);
+      }
+      net += moveIsolated(root, cls, c, isolated, left, true);
+    }
+  }
+  // Pinned objects may keep a zspage the repack meant to empty: then the
+  // class can hold more frames than before, and reports none freed.
+  const freed: u32 = net > 0 ? <u32>net : 0;
   sc.compacted += freed;
   return freed;
 }
@@ -843,7 +1040,7 @@ export function zs_get_total_pages(pool: u32): i32 {
   const n = pool_(root).nrClasses;
   for (let c: u32 = 0; c < n; c++) {
     const sc = class_(classAddress(root, c));
-    pages += sc.zspages * sc.pages;
+    pages += sc.frames;
   }
   return <i32>pages;
 }
@@ -882,14 +1079,14 @@ export function zs_class_stats(pool: u32, c: u32, out: usize): i32 {
   const sc = class_(cls);
   memory.fill(out, 0, ZS_CLASS_STAT_WORDS << 2);
   mutexLock(cls);
-  const allocated = sc.zspages * sc.objs;
+  const allocated = sc.slots;
   store<u32>(out, sc.size);
   store<u32>(out, sc.objs, 4);
   store<u32>(out, sc.pages, 8);
   store<u32>(out, sc.huge, 12);
   store<u32>(out, allocated, 16);
   store<u32>(out, sc.objUsed, 20);
-  store<u32>(out, sc.zspages * sc.pages, 24);
+  store<u32>(out, sc.frames, 24);
   store<u32>(out, ((allocated - sc.objUsed) / sc.objs) * sc.pages, 28);
   store<u32>(out, sc.compacted, 32);
   store<u32>(out, sc.objBytes, 36);
@@ -921,7 +1118,7 @@ export function zs_pool_stats(pool: u32, out: usize): i32 {
   let pages: u32 = 0, objects: u32 = 0, bytes: u32 = 0, huge: u32 = 0, compacted: u32 = 0;
   for (let c: u32 = 0; c < p.nrClasses; c++) {
     const sc = class_(classAddress(root, c));
-    pages += sc.zspages * sc.pages;
+    pages += sc.frames;
     objects += sc.objUsed;
     bytes += sc.objBytes;
     compacted += sc.compacted;

@@ -17,7 +17,7 @@
 //
 // ╒═══ pool root frame (OWNER_META) ════════════════════════════════════════╕
 // │ ZsPool fields │ handle dir u32[16] │ zspage dir u32[16] │ class frames    │
-// │ u32[8] │ class map u8[256] (nominal index → kept class)                  │
+// │ u32[8] │ class map u8[256] (nominal index → kept class) │ room map u32[8] │
 // ╘══════════════════════════════════════════════════════════════════════════╛
 // directory slot = L2 frame pfn + 1 (0 = absent); L2 frame = u32[1024] of
 // leaf pfn + 1; a handle leaf holds 512 HandleEntry, a zspage leaf 32 Zspage.
@@ -118,7 +118,11 @@ import { mutexLock, mutexUnlock } from "./lock";
 @inline export const HANDLE_IDX_BITS: u32 = 23;
 // @ts-ignore: decorator
 @inline export const HANDLE_IDX_MASK: u32 = (1 << HANDLE_IDX_BITS) - 1;
-/** Generation bits: a stale handle aliases a live one only after 256 reuses of its slot. */
+/**
+ * Generation bits: bumped at each free of the slot, so a stale handle is
+ * refused through 255 reuses of its slot and aliases the live one at exactly
+ * the 256th (why no wider: zsmalloc.ts, "Guarantee").
+ */
 // @ts-ignore: decorator
 @inline export const HANDLE_GEN_BITS: u32 = 8;
 // @ts-ignore: decorator
@@ -184,7 +188,8 @@ if (offsetof<HandleEntry>() != 1 << HANDLE_ENTRY_SHIFT) ERROR("HandleEntry must 
 @inline export const HUGE_MARK: u32 = 0xFFFFFFFF;
 
 // ╒═══ Zspage (128 bytes; the kernel's struct zspage plus its page list) ═══╕
-// │ 0 next │ 4 prev │ 8 inuse │ 12 cls flags group hint │ 16..31 spare       │
+// │ 0 next │ 4 prev │ 8 inuse │ 12 cls flags group hint │ 16 objs pages pad │
+// │ 20 groupMul │ 24..31 spare                                                │
 // │ 32 free-slot bitmap u32[8] (bit set = slot free)                          │
 // │ 64 pfns of its frames u32[16]                                             │
 // ╘═══════════════════════════════════════════════════════════════════════════╛
@@ -208,6 +213,14 @@ if (offsetof<HandleEntry>() != 1 << HANDLE_ENTRY_SHIFT) ERROR("HandleEntry must 
   group: u8;
   /** No bitmap word below this one has a free bit. */
   hint: u8;
+  /** Object slots in this zspage (its chain length decides it: see pagesForNewZspage). */
+  objs: u16;
+  /** Frames in this zspage (1 .. the class's pages). */
+  pages: u8;
+  /** Unused; keeps groupMul aligned. */
+  pad: u8;
+  /** groupMulOf(objs): the fullness group without a division. */
+  groupMul: u32;
 }
 // @ts-ignore: decorator
 @inline export const ZSPAGE_BITMAP_OFF: usize = 32;
@@ -238,7 +251,8 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
 
 // ╒═══ SizeClass (128 bytes: its lock on its own cache lines) ═══╕
 // │ lock │ size │ objs │ pages │ huge │ groupMask │ handleFree │ zspageFree │
-// │ objUsed │ zspages │ objBytes │ compacted │ groupMul │ chunks │ lists[12] │
+// │ objUsed │ zspages │ objBytes │ compacted │ groupMul │ chunks │ frames │    │
+// │ slots │ lists[12]                                                  │
 // ╘═══════════════════════════════════════════════════════════════╛
 /** One kept size class. Every mutable field is guarded by `lock`. */
 @unmanaged export class SizeClass {
@@ -246,9 +260,9 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
   lock: i32;
   /** Slot size in bytes (4096 for the huge class). */
   size: u32;
-  /** Objects per zspage. */
+  /** Objects per zspage of the full chain length `pages`. */
   objs: u32;
-  /** Frames per zspage. */
+  /** Frames per zspage at full length (the kernel's table rule); shorter chains are built while the class is small. */
   pages: u32;
   /** 1 for the huge class. */
   huge: u32;
@@ -270,6 +284,10 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
   groupMul: u32;
   /** First of this class's handle chunks: chunk number (start / HANDLE_CHUNK) + 1; 0 = none. */
   chunks: u32;
+  /** Frames held by the live zspages (their chains differ in length). */
+  frames: u32;
+  /** Object slots in the live zspages (obj_allocated). */
+  slots: u32;
 }
 /** Fullness list heads (zspage id) for groups 0..ZS_FULL follow the fields. */
 // @ts-ignore: decorator
@@ -334,7 +352,15 @@ if (CLASS_LISTS_OFF + (ZS_FULL + 1) * 4 > 1 << CLASS_SHIFT) ERROR("SizeClass mus
 // @ts-ignore: decorator
 @inline export const MAX_CLASS_FRAMES: u32 = 8;
 if (offsetof<ZsPool>() > POOL_HANDLE_DIR) ERROR("ZsPool fields overflow");
-if (POOL_CLASS_MAP + 256 > PAGE_SIZE) ERROR("pool root must fit one frame");
+/**
+ * Kept classes with room, u32[8]: bit c set iff class c has a listed zspage
+ * (groupMask != 0). Set and cleared with atomic or/and by the class's lock
+ * holder as its groupMask turns non-zero or zero, read without a lock: a
+ * small class looks here for a larger one to borrow a slot from.
+ */
+// @ts-ignore: decorator
+@inline export const POOL_ROOM_MAP: usize = POOL_CLASS_MAP + 256;
+if (POOL_ROOM_MAP + 32 > PAGE_SIZE) ERROR("pool root must fit one frame");
 if ((MAX_CLASS_FRAMES << CLASSES_PER_FRAME_SHIFT) < 256) ERROR("class frames too few");
 
 /**
@@ -344,9 +370,13 @@ if ((MAX_CLASS_FRAMES << CLASSES_PER_FRAME_SHIFT) < 256) ERROR("class frames too
  */
 // @ts-ignore: decorator
 @inline export const HANDLE_CHUNK: u32 = 16;
-/** Zspage ids taken from zspageBrk at once by a class (divides a leaf's 32). */
+/**
+ * Zspage ids taken from zspageBrk at once by a class (divides a leaf's 32).
+ * One: a descriptor is 128 bytes, and a class that holds a few objects should
+ * not keep idle ones (in a small pool they were a frame in ten).
+ */
 // @ts-ignore: decorator
-@inline export const ZSPAGE_CHUNK: u32 = 2;
+@inline export const ZSPAGE_CHUNK: u32 = 1;
 /** log2 of HANDLE_CHUNK. */
 // @ts-ignore: decorator
 @inline export const HANDLE_CHUNK_SHIFT: u32 = 4;

@@ -93,19 +93,30 @@ describe("zsmalloc pool layout", () => {
     expect(pm.core.zs_get_total_pages(0)).toBe(-22);
     p.destroy();
   });
-  it("a class fills one zspage before starting another, and freeing its last object frees its frames", () => {
+  it("a class starts with short zspages, grows its chain to the kernel's length, and compaction fits its tail into one short zspage", () => {
     const p = create();
     const base = pm.stats().byOwner[Owner.ZSMALLOC] ?? 0;
-    // 1500 → class 1504: 7 frames, 19 objects.
-    const hs = Array.from({ length: 19 }, () => p.malloc(1500));
+    // 1500 → class 1504: the kernel's table says 7 frames, 19 objects per zspage.
+    const first = p.malloc(1500);
+    // Not 7: the class holds one object. Of lengths 1..2 (twice what it fills),
+    // 2 frames waste least per frame (672 B tail for 5 objects, vs 1088 B for 2).
+    expect(p.classStats().find((c) => c.size === 1504)).toMatchObject({ pagesUsed: 2, objAllocated: 5 });
+    const hs = [first, ...Array.from({ length: 199 }, () => p.malloc(1500))];
     const row = p.classStats().find((c) => c.size === 1504)!;
-    expect(row).toMatchObject({ pagesPerZspage: 7, objsPerZspage: 19, objUsed: 19, objAllocated: 19, pagesUsed: 7, full: 1 });
-    expect(pm.stats().byOwner[Owner.ZSMALLOC]).toBe(base + 7);
-    const h20 = p.malloc(1500);
-    expect(p.stats().objectPages).toBe(14);
-    for (const h of hs) p.free(h);
-    expect(p.stats().objectPages).toBe(7);
-    p.free(h20);
+    expect(row).toMatchObject({ pagesPerZspage: 7, objsPerZspage: 19, objUsed: 200 });
+    // Never more than about one chain idle: at most the objects' frames + 7.
+    expect(row.pagesUsed).toBeLessThanOrEqual(Math.ceil((200 * 1504) / 4096) + 7);
+    expect(row.objAllocated).toBeLessThanOrEqual(Math.floor((row.pagesUsed * 4096) / 1504));
+    expect(row.zspages).toBeGreaterThan(Math.ceil(200 / 19)); // short chains first
+    expect(pm.stats().byOwner[Owner.ZSMALLOC]).toBe(base + row.pagesUsed);
+    // Free all but 100 (every other one, so many zspages are half empty) and compact:
+    // 5 full zspages (95 objects, 35 frames) and the 5 left in one 2-frame zspage.
+    // The kernel keeps ⌈100 / 19⌉ · 7 = 42 frames.
+    const kept = hs.filter((h, i) => { if (i % 2 === 1) return true; p.free(h); return false; });
+    expect(p.compact()).toBeGreaterThan(0);
+    expect(p.stats().objectPages).toBe(37);
+    for (const h of kept) expect(p.objSize(h)).toBe(1500);
+    for (const h of kept) p.free(h);
     expect(p.stats()).toMatchObject({ objects: 0, objectBytes: 0, objectPages: 0 });
     expect(pm.stats().byOwner[Owner.ZSMALLOC] ?? 0).toBe(base);
     p.destroy();
@@ -192,6 +203,34 @@ describe("zsmalloc bad handles change nothing", () => {
     expect(code(() => p.free(h))).toBe("EINVAL");
     expect(p.objSize(h2)).toBe(200);
     p.free(h2);
+    p.destroy();
+  });
+  it("generation wrap: through thousands of reuses of one slot every stale handle is refused, until exactly 256 reuses give the same handle back (the stated bound)", () => {
+    const p = create();
+    const other = p.malloc(200); // a live neighbour in the same class that must never be touched
+    write(p, other, pattern(7, 200));
+    const seen: number[] = [];
+    let h = p.malloc(200);
+    for (let i = 0; i < 3000; i++) {
+      seen.push(h);
+      p.free(h);
+      h = p.malloc(200);
+      // While the slot holds a live object again, every handle it had in the
+      // last 255 reuses is refused, and refusing changes nothing.
+      if (i % 97 === 0) {
+        for (const s of seen.slice(-255)) expect(code(() => p.free(s)), `stale ${s}`).toBe("EINVAL");
+        expect(p.objSize(h)).toBe(200);
+      }
+      expect(h & 0x7fffff).toBe(seen[0]! & 0x7fffff); // LIFO: the same table slot every time
+      const k = seen.length;
+      if (k >= 256) expect(h, `reuse ${k}`).toBe(seen[k - 256]); // the 256th reuse names the slot's old handle again
+      for (let back = 1; back < Math.min(k + 1, 256); back++) if (seen[k - back] === h) throw new Error(`reuse ${k}: stale handle of ${back} reuses ago came back early`);
+      if (i % 97 === 0) expect(code(() => p.map(seen[k - 1]!, "ro"))).toBe("EINVAL");
+      write(p, h, pattern(i, 200));
+    }
+    expect(read(p, other)).toEqual(pattern(7, 200));
+    expect(p.stats().objects).toBe(2);
+    p.free(h); p.free(other);
     p.destroy();
   });
   it("ENOMEM when frames run out leaves the pool consistent", async () => {
@@ -349,8 +388,12 @@ function checkInvariants(p: ZsmallocBackend, model: Map<number, { size: number; 
   expect(rows.reduce((a, r) => a + r.pagesUsed, 0)).toBe(s.objectPages);
   for (const r of rows) {
     expect(r.objUsed).toBeLessThanOrEqual(r.objAllocated);
-    expect(r.objAllocated).toBe(r.zspages * r.objsPerZspage);
-    expect(r.pagesUsed).toBe(r.zspages * r.pagesPerZspage);
+    // zspages are 1 .. pagesPerZspage frames long, each with ⌊frames · 4096 / size⌋ slots.
+    expect(r.objAllocated).toBeLessThanOrEqual(r.zspages * r.objsPerZspage);
+    expect(r.pagesUsed).toBeLessThanOrEqual(r.zspages * r.pagesPerZspage);
+    expect(r.pagesUsed).toBeGreaterThanOrEqual(r.zspages);
+    expect(r.objAllocated).toBeLessThanOrEqual(Math.floor((r.pagesUsed * 4096) / r.size));
+    expect(r.objAllocated).toBeGreaterThanOrEqual(r.zspages);
     expect(r.full + r.fullness.reduce((a, b) => a + b, 0)).toBe(r.zspages);
     // No empty zspage is kept.
     expect(r.zspages).toBeLessThanOrEqual(r.objUsed);

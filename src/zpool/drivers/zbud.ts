@@ -91,11 +91,13 @@ export class ZbudBackend implements ZpoolBackend {
 
   /**
    * Allocate `size` bytes (1..3968). Returns the handle.
-   * @throws TmemError EINVAL for a size that is not an integer in 1..4096;
-   *   ENOSPC for 3969..4096 bytes (too big for a buddy); ENOMEM when no frame is free.
+   * @throws TmemError EINVAL for a size that is not a positive integer;
+   *   ENOSPC for any size above 3968 bytes (too big for a buddy, as zsmalloc
+   *   answers above 4096 and the zpool contract says); ENOMEM when no frame is free.
    */
   malloc(size: number): number {
-    if (!((size | 0) === size && size >= 1 && size <= PAGE_SIZE)) argCheck(false, `zbud malloc size must be an integer from 1 to ${PAGE_SIZE}, not ${String(size)}`);
+    if (!(Number.isInteger(size) && size >= 1)) argCheck(false, `zbud malloc size must be a positive integer, not ${String(size)}`);
+    if (size > ZBUD_MAX_SIZE) throw new TmemError(ErrorCode.ENOSPC, `zbud cannot hold a ${size}-byte object (at most ${ZBUD_MAX_SIZE} bytes)`);
     const h = this.core.zbud_alloc(this.id, size);
     if (h < 0) {
       if (h === E_NOSPC) throw new TmemError(ErrorCode.ENOSPC, `zbud cannot hold a ${size}-byte object (at most ${ZBUD_MAX_SIZE} bytes)`);

@@ -15,7 +15,10 @@
  * `zs_map_object` returns into a view of exactly the object's bytes.
  *
  * Guarantee: a freed, double-freed or forged handle is a TmemError EINVAL and
- * changes nothing (handles carry an 8-bit generation checked by the wasm).
+ * changes nothing, within one bound: handles carry an 8-bit generation of
+ * their table slot, so a stale handle is refused through 255 reuses of its
+ * slot and names the slot's live object again at exactly the 256th (see the
+ * essay of assembly/zsmalloc.ts for why it is no wider).
  * Objects above 4096 bytes get ENOSPC; exhaustion of frames gets ENOMEM.
  *
  * API peculiarities: `map` returns a Uint8Array that ALIASES shared memory
