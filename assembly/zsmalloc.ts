@@ -300,19 +300,19 @@ function refillZspages(root: usize, cls: usize): i32 {
 
 /**
  * Frames for the next zspage of class `sc` (no listed zspage has room). While
- * its objects fill less than half a full-length zspage, a short chain: of the
- * lengths 1 .. twice the frames its objects fill now (plus this one), the one
- * that wastes the least tail per frame, so a class of 3 objects costs a frame
- * or two, not eight, and its idle slots stay in proportion to what it holds.
- * From then on the class's full length (the kernel's least-waste rule). The
- * growth bound trades idle slots (a longer chain) against tail waste (short
- * chains pack worse: 1504-byte slots waste 1088 bytes of one frame, 256 of
- * three); twice measured best for small zcache pools (test/zsmalloc-small-memory).
+ * its objects fill less than a full-length zspage, a short chain: of the
+ * lengths 1 .. the frames its objects would fill with one more, the one that
+ * wastes the least tail per frame, so a class of 3 objects costs a frame or
+ * two, not eight, and never keeps more slots idle than it fills. From then on
+ * the class's full length (the kernel's least-waste rule). The bound trades
+ * idle slots (a longer chain) against tail waste (short chains pack worse:
+ * 1504-byte slots waste 1088 bytes of one frame, 256 of three); twice as long
+ * held fewer pages in small zcache pools (test/zsmalloc-small-memory).
  */
 function pagesForNewZspage(sc: SizeClass): u32 {
   const full = sc.pages;
   const size = sc.size;
-  const grow = <u32>(((<u64>(sc.objUsed + 1) * size + PAGE_SIZE - 1) >> PAGE_SHIFT) << 1);
+  const grow = <u32>((<u64>(sc.objUsed + 1) * size + PAGE_SIZE - 1) >> PAGE_SHIFT);
   if (grow >= full) return full;
   let best: u32 = 1;
   let bestWaste: u32 = PAGE_SIZE % size;

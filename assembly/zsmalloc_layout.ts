@@ -16,11 +16,12 @@
 // Layout:
 //
 // ╒═══ pool root frame (OWNER_META) ════════════════════════════════════════╕
-// │ ZsPool fields │ handle dir u32[16] │ zspage dir u32[16] │ class frames    │
+// │ ZsPool fields │ handle table header │ zspage table header │ class frames │
 // │ u32[8] │ class map u8[256] (nominal index → kept class) │ room map u32[8] │
 // ╘══════════════════════════════════════════════════════════════════════════╛
-// directory slot = L2 frame pfn + 1 (0 = absent); L2 frame = u32[1024] of
-// leaf pfn + 1; a handle leaf holds 512 HandleEntry, a zspage leaf 32 Zspage.
+// table header = direct leaves u32[128] (leaf pfn + 1) then L2 directory
+// u32[64] (L2 frame pfn + 1; 0 = absent); L2 frame = u32[1024] of leaf
+// pfn + 1; a handle leaf holds 512 HandleEntry, a zspage leaf 32 Zspage.
 //
 // ╒═══ HandleEntry (8 bytes) ════════════════════════════════════════════════╕
 // │ word0 allocated: zspage id << 11 | slot << 3 | pin count (0..7)          │
@@ -334,18 +335,32 @@ if (CLASS_LISTS_OFF + (ZS_FULL + 1) * 4 > 1 << CLASS_SHIFT) ERROR("SizeClass mus
   /** Next never-used zspage id (atomic; grows by ZSPAGE_CHUNK). */
   zspageBrk: u32;
 }
-/** Slots of each table directory (each names an L2 frame of 1024 leaves). */
+/**
+ * Leaf frames each table names straight from the root (pfn + 1), before its
+ * two-level part: 128 handle leaves hold 65,536 handles and 128 zspage leaves
+ * 4,096 zspages, so a small or middling pool never pays for an L2 frame (a
+ * zcache in a 256-frame memory has two pools: the L2 frames were 2 % of it).
+ */
+// @ts-ignore: decorator
+@inline export const DIRECT_LEAVES: u32 = 128;
+/** Slots of each table's L2 directory (each names an L2 frame of 1024 leaves). */
 // @ts-ignore: decorator
 @inline export const DIR_SLOTS: u32 = 64;
-/** Directory of the handle table: u32[DIR_SLOTS], L2 frame pfn + 1. */
+/** Offset in a table header of its L2 directory (the direct leaves come first). */
+// @ts-ignore: decorator
+@inline export const TABLE_L2_OFF: usize = DIRECT_LEAVES * 4;
+/** Bytes of a table header in the root: direct leaves, then the L2 directory. */
+// @ts-ignore: decorator
+@inline export const TABLE_HEADER_SIZE: usize = TABLE_L2_OFF + DIR_SLOTS * 4;
+/** Header of the handle table. */
 // @ts-ignore: decorator
 @inline export const POOL_HANDLE_DIR: usize = 64;
-/** Directory of the zspage table. */
+/** Header of the zspage table. */
 // @ts-ignore: decorator
-@inline export const POOL_ZSPAGE_DIR: usize = POOL_HANDLE_DIR + DIR_SLOTS * 4;
+@inline export const POOL_ZSPAGE_DIR: usize = POOL_HANDLE_DIR + TABLE_HEADER_SIZE;
 /** Frames holding the SizeClass array: u32[8], pfn + 1. */
 // @ts-ignore: decorator
-@inline export const POOL_CLASS_FRAMES: usize = POOL_ZSPAGE_DIR + DIR_SLOTS * 4;
+@inline export const POOL_CLASS_FRAMES: usize = POOL_ZSPAGE_DIR + TABLE_HEADER_SIZE;
 /** Nominal class index (0..255) → kept class index, u8[256]. */
 // @ts-ignore: decorator
 @inline export const POOL_CLASS_MAP: usize = POOL_CLASS_FRAMES + 32;
@@ -390,8 +405,8 @@ if (HANDLE_CHUNK != 1 << HANDLE_CHUNK_SHIFT) ERROR("HANDLE_CHUNK must be 1 << HA
 /** Most zspage ids: what word0 of an entry can name (2^21), within the directory's reach. */
 // @ts-ignore: decorator
 @inline export const MAX_ZSPAGES: u32 = 1 << (32 - ENTRY_ZSPAGE_SHIFT);
-if ((<u64>DIR_SLOTS << (L2_SHIFT + PAGE_SHIFT - ZSPAGE_SHIFT)) < <u64>MAX_ZSPAGES) ERROR("zspage directory too small");
-if ((DIR_SLOTS << (L2_SHIFT + PAGE_SHIFT - HANDLE_ENTRY_SHIFT)) < MAX_HANDLES) ERROR("handle directory too small");
+if (((<u64>DIR_SLOTS << L2_SHIFT) + DIRECT_LEAVES) << (PAGE_SHIFT - ZSPAGE_SHIFT) < <u64>MAX_ZSPAGES) ERROR("zspage directory too small");
+if (((<u64>DIR_SLOTS << L2_SHIFT) + DIRECT_LEAVES) << (PAGE_SHIFT - HANDLE_ENTRY_SHIFT) < <u64>MAX_HANDLES) ERROR("handle directory too small");
 
 /** Address of kept class `c` of the pool at `root`. */
 // @ts-ignore: decorator
@@ -403,18 +418,32 @@ if ((DIR_SLOTS << (L2_SHIFT + PAGE_SHIFT - HANDLE_ENTRY_SHIFT)) < MAX_HANDLES) E
 // ══ Two-level tables ══
 
 /**
- * Address of entry `idx` (of 1 << shift bytes) of the table whose directory
- * is at `dir`, or 0 when its leaf frame does not exist (yet).
+ * Address of the word that names (pfn + 1) the leaf frame `leafNo` of the
+ * table with header `tbl`: in the root for the first DIRECT_LEAVES, else in
+ * an L2 frame; 0 when that L2 frame does not exist (yet) or leafNo is past
+ * the table's reach.
  */
 // @ts-ignore: decorator
-@inline export function tableEntry(dir: usize, idx: u32, shift: u32): usize {
-  const leafShift = PAGE_SHIFT - shift;
-  const leafNo = idx >> leafShift;
-  const slot = leafNo >> L2_SHIFT;
+@inline function leafSlot(tbl: usize, leafNo: u32): usize {
+  if (leafNo < DIRECT_LEAVES) return tbl + (<usize>leafNo << 2);
+  const n = leafNo - DIRECT_LEAVES;
+  const slot = n >> L2_SHIFT;
   if (slot >= DIR_SLOTS) return 0;
-  const l2 = atomic.load<u32>(dir + (<usize>slot << 2));
+  const l2 = atomic.load<u32>(tbl + TABLE_L2_OFF + (<usize>slot << 2));
   if (l2 == 0) return 0;
-  const leaf = atomic.load<u32>(pfnToAddress(l2 - 1) + (<usize>(leafNo & ((1 << L2_SHIFT) - 1)) << 2));
+  return pfnToAddress(l2 - 1) + (<usize>(n & ((1 << L2_SHIFT) - 1)) << 2);
+}
+
+/**
+ * Address of entry `idx` (of 1 << shift bytes) of the table with header
+ * `tbl`, or 0 when its leaf frame does not exist (yet).
+ */
+// @ts-ignore: decorator
+@inline export function tableEntry(tbl: usize, idx: u32, shift: u32): usize {
+  const leafShift = PAGE_SHIFT - shift;
+  const ls = leafSlot(tbl, idx >> leafShift);
+  if (ls == 0) return 0;
+  const leaf = atomic.load<u32>(ls);
   if (leaf == 0) return 0;
   return pfnToAddress(leaf - 1) + (<usize>(idx & ((1 << leafShift) - 1)) << shift);
 }
@@ -429,42 +458,48 @@ function zeroedMetaFrame(root: usize): u32 {
 }
 
 /**
- * Make sure the leaf frame holding entry `idx` exists. Takes the pool's grow
- * lock (lock.ts level 5, inside a class lock: growLock is innermost but for
- * the frame allocator). Returns 0 or -E_NOMEM.
+ * Make sure the leaf frame holding entry `idx` of the table with header
+ * `tbl` exists (and the L2 frame naming it). Takes the pool's grow lock
+ * (lock.ts level 5, inside a class lock: growLock is innermost but for the
+ * frame allocator). Returns 0 or -E_NOMEM.
  */
-export function tableEnsure(root: usize, dir: usize, idx: u32, shift: u32): i32 {
-  if (tableEntry(dir, idx, shift) != 0) return 0;
+export function tableEnsure(root: usize, tbl: usize, idx: u32, shift: u32): i32 {
+  if (tableEntry(tbl, idx, shift) != 0) return 0;
   const leafNo = idx >> (PAGE_SHIFT - shift);
-  const slot = leafNo >> L2_SHIFT;
-  if (slot >= DIR_SLOTS) return -E_NOMEM;
+  if (leafNo >= DIRECT_LEAVES && ((leafNo - DIRECT_LEAVES) >> L2_SHIFT) >= DIR_SLOTS) return -E_NOMEM;
   const lock = root + offsetof<ZsPool>("growLock");
   mutexLock(lock);
   let status: i32 = 0;
-  const dslot = dir + (<usize>slot << 2);
-  let l2 = atomic.load<u32>(dslot);
-  if (l2 == 0) {
-    l2 = zeroedMetaFrame(root);
-    if (l2 != 0) atomic.store<u32>(dslot, l2);
+  if (leafNo >= DIRECT_LEAVES) {
+    const dslot = tbl + TABLE_L2_OFF + (<usize>((leafNo - DIRECT_LEAVES) >> L2_SHIFT) << 2);
+    if (atomic.load<u32>(dslot) == 0) {
+      const l2 = zeroedMetaFrame(root);
+      if (l2 == 0) status = -E_NOMEM;
+      else atomic.store<u32>(dslot, l2);
+    }
   }
-  if (l2 == 0) {
-    status = -E_NOMEM;
-  } else {
-    const lslot = pfnToAddress(l2 - 1) + (<usize>(leafNo & ((1 << L2_SHIFT) - 1)) << 2);
-    if (atomic.load<u32>(lslot) == 0) {
+  if (status == 0) {
+    const ls = leafSlot(tbl, leafNo);
+    if (atomic.load<u32>(ls) == 0) {
       const leaf = zeroedMetaFrame(root);
       if (leaf == 0) status = -E_NOMEM;
-      else atomic.store<u32>(lslot, leaf);
+      else atomic.store<u32>(ls, leaf);
     }
   }
   mutexUnlock(lock);
   return status;
 }
 
-/** Free every frame of the table at `dir` (pool destroy). */
-export function tableRelease(dir: usize): void {
+/** Free every frame of the table with header `tbl` (pool destroy). */
+export function tableRelease(tbl: usize): void {
+  for (let i: u32 = 0; i < DIRECT_LEAVES; i++) {
+    const leaf = load<u32>(tbl + (<usize>i << 2));
+    if (leaf != 0) frameFree(leaf - 1, OWNER_META);
+    store<u32>(tbl + (<usize>i << 2), 0);
+  }
   for (let s: u32 = 0; s < DIR_SLOTS; s++) {
-    const l2 = load<u32>(dir + (<usize>s << 2));
+    const dslot = tbl + TABLE_L2_OFF + (<usize>s << 2);
+    const l2 = load<u32>(dslot);
     if (l2 == 0) continue;
     const base = pfnToAddress(l2 - 1);
     for (let i: u32 = 0; i < (1 << L2_SHIFT); i++) {
@@ -472,7 +507,7 @@ export function tableRelease(dir: usize): void {
       if (leaf != 0) frameFree(leaf - 1, OWNER_META);
     }
     frameFree(l2 - 1, OWNER_META);
-    store<u32>(dir + (<usize>s << 2), 0);
+    store<u32>(dslot, 0);
   }
 }
 

@@ -24,7 +24,7 @@ beforeAll(async () => {
 afterAll(() => pm?.detach());
 
 describe("zsmalloc density vs the kernel on real size distributions", () => {
-  it.each(["anon", "file"] as const)("%s: after fill, and after freeing 30 %% and compacting (metadata included ≤ 0.98 × kernel)", (name) => {
+  it.each(["anon", "file"] as const)("%s: after fill, and after freeing 30 per cent and compacting (metadata included ≤ 0.98 × kernel)", (name) => {
     const all = sizes(name);
     const p = zsmallocDriver.create(pm, {}) as ZsmallocBackend;
     const hs = all.map((s) => p.malloc(s));
