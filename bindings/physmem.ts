@@ -110,6 +110,7 @@ export class PhysicalMemory {
   /** Bytes of the whole memory, as a view (the memory never grows). */
   readonly u8: Uint8Array;
   private attached = true;
+  private readonly detachHooks: Array<() => void> = [];
 
   private constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, core: CoreExports,
                       layout: Layout, slot: number, canBlock: boolean) {
@@ -293,8 +294,21 @@ export class PhysicalMemory {
    */
   detach(): void {
     if (!this.attached) return;
+    // Layers above forget what this thread had open (their opener marks live in shared memory).
+    for (const hook of this.detachHooks.splice(0)) {
+      try { hook(); } catch { /* detaching must complete; a hook's failure leaves only a stale mark */ }
+    }
     this.attached = false;
     this.core.pm_detach();
+  }
+
+  /**
+   * @internal Run `hook` when this thread detaches, before the slot is
+   * released (the layers above clear their per-Worker marks in shared memory).
+   */
+  onDetach(hook: () => void): void {
+    this.live();
+    this.detachHooks.push(hook);
   }
 
   /** Whether {@link detach} has not been called. */

@@ -38,6 +38,10 @@ export const ErrorCode = {
   EBADMSG: "EBADMSG",
   /** The environment lacks a feature (WebAssembly threads, cross-origin isolation). */
   ENOTSUP: "ENOTSUP",
+  /** A bounded wait on another Worker (or a remote server) ran out of time. errno 110. */
+  ETIMEDOUT: "ETIMEDOUT",
+  /** The Worker that held a lock or was inside an operation died. errno 130. */
+  EOWNERDEAD: "EOWNERDEAD",
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -55,6 +59,8 @@ const ERRNO_TO_CODE: Readonly<Record<number, ErrorCode>> = {
   28: ErrorCode.ENOSPC,
   71: ErrorCode.EPROTO,
   74: ErrorCode.EBADMSG,
+  110: ErrorCode.ETIMEDOUT,
+  130: ErrorCode.EOWNERDEAD,
 };
 
 /**

@@ -47,7 +47,7 @@ import { newOid, oidFrom, uuidWords, type Oid, type OidLike, type UuidLike } fro
 import type { PoolSpec, TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
-  TAIL_CC, FS_SLOTS, FS_SLOT_POOLS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, MAX_FS, NO_POOL, REG_CLEANCACHE,
+  TAIL_CC, entryId, makePools, FS_SLOTS, FS_SLOT_POOLS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, MAX_FS, NO_POOL, REG_CLEANCACHE,
 } from "./tmem/shared.js";
 
 /** cleancache's debugfs counters. */
@@ -143,13 +143,13 @@ export class Cleancache {
     const id = backend.instance;
     const pools: number[] = [];
     await this.reg.locked((entries) => {
-      if (!entries.some((e) => (e & 0xff) === id)) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} is not registered with cleancache`);
+      if (!entries.some((e) => entryId(e) === id)) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} is not registered with cleancache`);
       for (let s = 0; s < MAX_FS; s++) {
         if (Atomics.load(this.i32, this.slotWord(s)) === SLOT_FREE) continue;
         const p = this.poolOf(s, id);
         if (p !== NO_POOL) { pools.push(p); this.setPool(s, id, NO_POOL); }
       }
-      this.reg.publish(entries.filter((e) => (e & 0xff) !== id));
+      this.reg.publish(entries.filter((e) => entryId(e) !== id));
     });
     this.reg.synchronize();
     for (const p of pools) backend.destroyPool(p);
@@ -157,7 +157,7 @@ export class Cleancache {
 
   /** Instance ids on the chain, newest first (a snapshot). */
   backends(): number[] {
-    return this.reg.entries().map((e) => e & 0xff);
+    return this.reg.entries().map(entryId);
   }
 
   // ── filesystems ──
@@ -194,7 +194,7 @@ export class Cleancache {
         throw new TmemError(ErrorCode.EINVAL, `cleancache pool ${fs} is not initialised`);
       }
       for (let i = 0; i < backends.length; i++) {
-        const inst = entries[i]! & 0xff;
+        const inst = entryId(entries[i]!);
         const p = this.poolOf(s, inst);
         if (p !== NO_POOL) { pools.push([backends[i]!, p]); this.setPool(s, inst, NO_POOL); }
       }
@@ -307,19 +307,11 @@ export class Cleancache {
       let s = -1;
       for (let i = 0; i < MAX_FS; i++) if (Atomics.load(this.i32, this.slotWord(i)) === SLOT_FREE) { s = i; break; }
       if (s < 0) throw new TmemError(ErrorCode.ENOSPC, `all ${MAX_FS} cleancache filesystem slots are in use`);
-      const made: Array<[number, number]> = [];
-      try {
-        for (let i = 0; i < backends.length; i++) {
-          made.push([entries[i]! & 0xff, backends[i]!.createPool(uuid ? { persistent: false, uuid } : { persistent: false })]);
-        }
-      } catch (e) {
-        made.forEach(([inst, pool]) => this.area.opened.get(inst)!.destroyPool(pool));
-        throw e;
-      }
+      const made = makePools(backends.map((b) => [b, uuid ? { persistent: false, uuid } : { persistent: false }]));
       const w = this.slotWord(s);
       for (let k = 0; k < 4; k++) Atomics.store(this.i32, w + 1 + k, uuid ? uuid[k]! | 0 : 0);
       this.area.u8.fill(NO_POOL, FS_SLOTS + s * FS_SLOT_SIZE + FS_SLOT_POOLS, FS_SLOTS + s * FS_SLOT_SIZE + FS_SLOT_POOLS + 16);
-      for (const [inst, pool] of made) this.setPool(s, inst, pool);
+      for (let i = 0; i < backends.length; i++) this.setPool(s, backends[i]!.instance, made[i]!);
       Atomics.store(this.i32, w, state);
       this.reg.publish(entries);
       return (state === SLOT_SHARED ? FAKE_SHARED_FS_POOLID_OFFSET : FAKE_FS_POOLID_OFFSET) + s;

@@ -58,7 +58,7 @@ import { newOid, type Oid } from "./tmem/core.js";
 import type { PoolSpec, TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
-  CHAIN_DRAINING, TAIL_FS, TAIL_STORED, FrontendArea, FrontendRegistry, MAX_SWAP_TYPES, NO_POOL, REG_FRONTSWAP,
+  CHAIN_DRAINING, TAIL_FS, entryId, makePools, TAIL_STORED, FrontendArea, FrontendRegistry, MAX_SWAP_TYPES, NO_POOL, REG_FRONTSWAP,
   SWAP_TYPES, SWAP_TYPE_POOLS, SWAP_TYPE_SIZE,
 } from "./tmem/shared.js";
 
@@ -169,9 +169,9 @@ export class Frontswap {
   async unregisterOps(backend: TmemBackend, options: UnregisterOptions = {}): Promise<void> {
     const id = backend.instance;
     await this.reg.locked((entries) => {
-      const i = entries.findIndex((e) => (e & 0xff) === id);
+      const i = entries.findIndex((e) => entryId(e) === id);
       if (i < 0) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} is not registered with frontswap`);
-      entries[i] = id | CHAIN_DRAINING;
+      entries[i] = entries[i]! | CHAIN_DRAINING;
       this.reg.publish(entries);
     });
     // No store that started before the publish can still land in it.
@@ -180,8 +180,8 @@ export class Frontswap {
       for (let t = 0; t < MAX_SWAP_TYPES; t++) this.drainType(t, backend, options.writeback);
     } catch (e) {
       await this.reg.locked((entries) => {
-        const i = entries.findIndex((x) => (x & 0xff) === id);
-        if (i >= 0) { entries[i] = id; this.reg.publish(entries); }
+        const i = entries.findIndex((x) => entryId(x) === id);
+        if (i >= 0) { entries[i] = entries[i]! & ~CHAIN_DRAINING; this.reg.publish(entries); }
       });
       throw e;
     }
@@ -192,7 +192,7 @@ export class Frontswap {
         const p = this.poolOf(t, id);
         if (p !== NO_POOL) { pools.push(p); this.setPool(t, id, NO_POOL); }
       }
-      this.reg.publish(entries.filter((e) => (e & 0xff) !== id));
+      this.reg.publish(entries.filter((e) => entryId(e) !== id));
     });
     this.reg.synchronize();
     for (const p of pools) backend.destroyPool(p);
@@ -200,7 +200,7 @@ export class Frontswap {
 
   /** Instance ids on the chain, newest first (a snapshot). */
   backends(): number[] {
-    return this.reg.entries().map((e) => e & 0xff);
+    return this.reg.entries().map(entryId);
   }
 
   // ── swap types ──
@@ -216,14 +216,8 @@ export class Frontswap {
       if (Atomics.load(this.i32, this.typeWord(type)) === ACTIVE) return;
       const pb = SWAP_TYPES + type * SWAP_TYPE_SIZE + SWAP_TYPE_POOLS;
       this.area.u8.fill(NO_POOL, pb, pb + 16);
-      const made: Array<[number, number]> = [];
-      try {
-        for (let i = 0; i < backends.length; i++) made.push([entries[i]! & 0xff, backends[i]!.createPool({ persistent: true })]);
-      } catch (e) {
-        made.forEach(([inst, pool]) => this.area.opened.get(inst)!.destroyPool(pool));
-        throw e;
-      }
-      for (const [inst, pool] of made) this.setPool(type, inst, pool);
+      const made = makePools(backends.map((b) => [b, { persistent: true }]));
+      for (let i = 0; i < backends.length; i++) this.setPool(type, backends[i]!.instance, made[i]!);
       Atomics.store(this.i32, this.typeWord(type), ACTIVE);
       this.reg.publish(entries);
     });
@@ -241,7 +235,7 @@ export class Frontswap {
       if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return;
       Atomics.store(this.i32, this.typeWord(type), 0);
       for (let i = 0; i < backends.length; i++) {
-        const inst = entries[i]! & 0xff;
+        const inst = entryId(entries[i]!);
         const p = this.poolOf(type, inst);
         if (p !== NO_POOL) { pools.push([backends[i]!, p]); this.setPool(type, inst, NO_POOL); }
       }

@@ -181,7 +181,6 @@ const EVICT_ROUNDS = 16;
 /** The zcache backend (one instance, as this thread sees it). */
 export class Zcache extends PamBackend implements TmemBackend {
   readonly type = "zcache";
-  readonly instance: number;
   /** The ephemeral (cleancache) zpool. */
   readonly ephemeral: Zpool;
   /** The persistent (frontswap) zpool. */
@@ -211,9 +210,8 @@ export class Zcache extends PamBackend implements TmemBackend {
   /** Stores left before persistentRoom reads the pool size again. */
   private roomSkip = 0;
 
-  private constructor(pm: PhysicalMemory, instance: number, pfn: number, eph: Zpool, pers: Zpool) {
-    super(pm);
-    this.instance = instance;
+  private constructor(pm: PhysicalMemory, instance: number, generation: number, pfn: number, eph: Zpool, pers: Zpool) {
+    super(pm, instance, generation);
     this.st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + pfn * PAGE_SIZE, PAGE_SIZE / 4);
     this.ephemeral = eph;
     this.persistent = pers;
@@ -257,13 +255,13 @@ export class Zcache extends PamBackend implements TmemBackend {
     const area = FrontendArea.for(pm);
     const eph = await createPool(driver, pm);
     let pers: Zpool | undefined;
-    let inst: [number, number] | undefined;
+    let inst: { id: number; pfn: number; generation: number } | undefined;
     let domain = 0;
     try {
       pers = await createPool(driver, pm);
       domain = area.tc.newDomain();
       inst = area.allocInstance("zcache");
-      const st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + inst[1] * PAGE_SIZE, PAGE_SIZE / 4);
+      const st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + inst.pfn * PAGE_SIZE, PAGE_SIZE / 4);
       Atomics.store(st, W_MAXZ, Math.floor(PAGE_SIZE * frac));
       Atomics.store(st, W_MAXPCT, maxPct);
       Atomics.store(st, W_ACCEPT, accept);
@@ -275,11 +273,11 @@ export class Zcache extends PamBackend implements TmemBackend {
       new Uint8Array(st.buffer, st.byteOffset + W_NAME * 4, W_NAME_MAX).set(name);
       Atomics.store(st, W_NAMELEN, name.length);
       Atomics.store(st, W_MAGIC, MAGIC);
-      const z = new Zcache(pm, inst[0], inst[1], eph, pers);
+      const z = new Zcache(pm, inst.id, inst.generation, inst.pfn, eph, pers);
       area.remember(z);
       return z;
     } catch (e) {
-      if (inst !== undefined) area.freeInstance(inst[0]);
+      if (inst !== undefined) area.freeInstance(inst.id, inst.generation);
       if (domain !== 0) area.tc.freeDomain(domain);
       pers?.destroy({ force: true });
       eph.destroy({ force: true });
@@ -294,15 +292,28 @@ export class Zcache extends PamBackend implements TmemBackend {
    */
   static async open(pm: PhysicalMemory, instance: number): Promise<Zcache> {
     const area = FrontendArea.for(pm);
-    const have = area.opened.get(instance);
+    const have = area.current(instance);
     if (have instanceof Zcache) return have;
     const info = area.instanceInfo(instance);
     if (info === null || info.type !== "zcache") throw new TmemError(ErrorCode.ENODEV, `instance ${instance} is not a zcache backend`);
     const st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + info.pfn * PAGE_SIZE, PAGE_SIZE / 4);
     if (Atomics.load(st, W_MAGIC) !== MAGIC) throw new TmemError(ErrorCode.ENODEV, `zcache instance ${instance} is not initialised`);
-    const eph = await openPool(pm, Atomics.load(st, W_EPH));
-    const pers = await openPool(pm, Atomics.load(st, W_PERS));
-    const z = new Zcache(pm, instance, info.pfn, eph, pers);
+    const ephId = Atomics.load(st, W_EPH), persId = Atomics.load(st, W_PERS);
+    // Destroyed while we read its words: the zpool ids (generation-checked) or the state word tell.
+    if (!area.isLive(instance, info.generation)) throw new TmemError(ErrorCode.ENODEV, `zcache instance ${instance} was destroyed while opening`);
+    const eph = await openPool(pm, ephId);
+    let pers: Zpool;
+    try {
+      pers = await openPool(pm, persId);
+    } catch (e) {
+      eph.close();
+      throw e;
+    }
+    const z = new Zcache(pm, instance, info.generation, info.pfn, eph, pers);
+    if (!area.isLive(instance, info.generation)) {
+      eph.close(); pers.close();
+      throw new TmemError(ErrorCode.ENODEV, `zcache instance ${instance} was destroyed while opening`);
+    }
     area.remember(z);
     return z;
   }
@@ -318,6 +329,7 @@ export class Zcache extends PamBackend implements TmemBackend {
   /** @inheritDoc */
   override putPage(pool: number, oid: Oid, index: number, page: Uint8Array, noReplace = false): PutResult {
     if (!this.fast) return super.putPage(pool, oid, index, page, noReplace);
+    this.alive();
     const tc = this.tc;
     tc.ioPage.set(page.length === PAGE_SIZE ? page : page.subarray(0, PAGE_SIZE));
     const persistent = this.isPersistent(pool);
@@ -346,6 +358,7 @@ export class Zcache extends PamBackend implements TmemBackend {
   /** @inheritDoc */
   override getPage(pool: number, oid: Oid, index: number, into: Uint8Array): boolean {
     if (!this.fast) return super.getPage(pool, oid, index, into);
+    this.alive();
     const r = this.pm.core.tmem_zcache_load_zs(this.stAddr, this.zsEph, this.zsPers, this.client,
       pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index);
     if (r === 1) { into.set(this.tc.ioPage); return true; }
@@ -483,6 +496,7 @@ export class Zcache extends PamBackend implements TmemBackend {
    * @returns pages evicted.
    */
   shrink(pages: number): number {
+    this.alive();
     argCheck(Number.isSafeInteger(pages) && pages >= 0, "pages must be an integer ≥ 0");
     let done = 0;
     while (done < pages) {
@@ -497,6 +511,7 @@ export class Zcache extends PamBackend implements TmemBackend {
 
   /** Statistics now (all Workers; per-page counters are summed over the clients' lines). */
   stats(): ZcacheStats {
+    this.alive();
     const st = this.st;
     const g = (w: number): number => Atomics.load(st, w);
     const clients: ZcacheClientStats[] = [];
@@ -525,18 +540,32 @@ export class Zcache extends PamBackend implements TmemBackend {
 
   /**
    * Destroy the instance: its zpools, LRU domain and shared state. Its tmem
-   * pools must be gone (unregister it from the frontends first).
-   * @throws TmemError EBUSY while it still holds pages.
+   * pools must be gone (unregister it from the frontends first). Every other
+   * Worker's object of this instance refuses its next call with ENODEV.
+   * @param options - `force`: destroy even while other attached Workers have
+   *   the instance open (they must not be in a call on it at that moment).
+   * @throws TmemError EBUSY while it still holds pages, or while another
+   *   attached Worker has it open (unless forced); ENODEV when it was
+   *   destroyed already; EINVAL when `pm` is detached.
+   * Thread safety: no call on this instance may run concurrently in any Worker.
    */
-  destroy(): void {
+  destroy(options: { force?: boolean } = {}): void {
+    this.destroyCheck(options.force === true);
     const s = this.stats();
     if (s.ephemeralPages + s.persistentPages !== 0) {
       throw new TmemError(ErrorCode.EBUSY, `zcache instance ${this.instance} still holds pages: unregister it from the frontends first`);
     }
+    // End the identity first: from here on every other object of it refuses.
+    this.area.freeInstance(this.instance, this.generation);
     this.tc.freeDomain(this.domain);
     this.persistent.destroy({ force: true });
     this.ephemeral.destroy({ force: true });
-    FrontendArea.for(this.pm).freeInstance(this.instance);
+  }
+
+  /** @inheritDoc */
+  override close(): void {
+    super.close();
+    this.ephemeral.close();
+    this.persistent.close();
   }
 }
-

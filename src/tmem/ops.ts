@@ -58,6 +58,11 @@ export interface TmemBackend {
   /** Instance id in shared memory (0..15): other Workers open it by (type, instance). */
   readonly instance: number;
   /**
+   * The instance's generation: (instance, generation) names this backend for
+   * the memory's whole life, even after the id is reused by a later backend.
+   */
+  readonly generation: number;
+  /**
    * Create a pool (frontswap init, cleancache init_fs / init_shared_fs).
    * @returns a tmem pool id.
    * @throws TmemError ENOSPC when no pool is free.
@@ -90,6 +95,11 @@ export interface TmemBackend {
   poolPages(pool: number): number;
   /** The backend's statistics (a snapshot). */
   stats(): object;
+  /**
+   * Forget this thread's object (it stops counting as an opener, so another
+   * Worker may destroy the instance without force). The instance lives on.
+   */
+  close(): void;
 }
 
 /** Opens a backend instance of one type in this thread. */

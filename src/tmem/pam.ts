@@ -28,15 +28,25 @@
 import type { PhysicalMemory } from "../../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck } from "../../bindings/status.js";
 import { PAGE_SIZE } from "../../bindings/layout.js";
-import { GetMode, TmemCore, type FreePampd, type Oid } from "./core.js";
+import { GetMode, TMEM_MAX_POOLS, TmemCore, type FreePampd, type Oid } from "./core.js";
 import type { PoolSpec, PutResult, TmemBackend } from "./ops.js";
+import { FrontendArea, detachedError } from "./shared.js";
 
 /** Base class of backends whose index is the tmem core. */
 export abstract class PamBackend implements TmemBackend {
   abstract readonly type: string;
-  abstract readonly instance: number;
+  /** Instance id (see {@link TmemBackend.instance}). */
+  readonly instance: number;
+  /** Instance generation (see {@link TmemBackend.generation}). */
+  readonly generation: number;
   /** The physical memory. */
   readonly pm: PhysicalMemory;
+  /** This thread's view of the instance table. */
+  protected readonly area: FrontendArea;
+  /** The instance table's words and this instance's state word in it (generation << 1 | 1 while alive). */
+  private readonly stI32: Int32Array;
+  private readonly stWord: number;
+  private readonly stLive: number;
   /** This thread's tmem core. */
   readonly tc: TmemCore;
   /** pamStore's result: pampd low word. */
@@ -48,10 +58,70 @@ export abstract class PamBackend implements TmemBackend {
   /** Bound once: frees a pampd handed back by the core. */
   protected readonly freeFn: FreePampd;
 
-  protected constructor(pm: PhysicalMemory) {
+  protected constructor(pm: PhysicalMemory, instance: number, generation: number) {
     this.pm = pm;
+    this.instance = instance;
+    this.generation = generation;
+    this.area = FrontendArea.for(pm);
+    this.stI32 = this.area.i32;
+    this.stWord = this.area.stateWord(instance);
+    this.stLive = (generation << 1) | 1;
     this.tc = TmemCore.for(pm);
     this.freeFn = (lo, hi, meta, pool) => this.pamFree(lo, hi, meta, pool);
+  }
+
+  /**
+   * Refuse a call on a destroyed instance (its id may belong to another
+   * backend now) or from a detached memory. One shared-memory load; every
+   * public method calls it before touching anything.
+   * @throws TmemError ENODEV (destroyed) or EINVAL (detached).
+   */
+  protected alive(): void {
+    if (Atomics.load(this.stI32, this.stWord) !== this.stLive || !this.pm.isAttached) this.notAlive();
+  }
+
+  private notAlive(): never {
+    if (!this.pm.isAttached) throw detachedError();
+    throw new TmemError(ErrorCode.ENODEV,
+      `${this.type} instance ${this.instance} (generation ${this.generation}) was destroyed; open the live backend again`);
+  }
+
+  /** Whether the instance is alive (not destroyed by any Worker) and this memory attached. */
+  get isAlive(): boolean {
+    return this.pm.isAttached && Atomics.load(this.stI32, this.stWord) === this.stLive;
+  }
+
+  /** @inheritDoc */
+  close(): void {
+    if (!this.pm.isAttached) return;
+    if (this.area.opened.get(this.instance) === this) this.area.opened.delete(this.instance);
+    this.area.markOpener(this.instance, false);
+  }
+
+  /**
+   * The common start of a backend's destroy: refuse while another attached
+   * Worker has the instance open (EBUSY) unless `force`, then end the
+   * instance's identity so every other object of it refuses its next call.
+   * The caller then frees what the instance held and calls
+   * {@link FrontendArea.freeInstance} (done here: the state frame goes last).
+   * @throws TmemError ENODEV if already destroyed; EBUSY as above.
+   */
+  protected destroyCheck(force: boolean): void {
+    this.alive();
+    // Its pools exist while a frontend has it registered: destroying it would break the chain.
+    for (let p = 0; p < TMEM_MAX_POOLS; p++) {
+      const info = this.tc.poolInfo(p);
+      if (info.state !== "free" && info.owner === this.instance + 1) {
+        throw new TmemError(ErrorCode.EBUSY,
+          `${this.type} instance ${this.instance} still has tmem pool ${p}: unregister it from the frontends first`);
+      }
+    }
+    const others = this.area.otherOpeners(this.instance);
+    if (others.length > 0 && !force) {
+      throw new TmemError(ErrorCode.EBUSY,
+        `${this.type} instance ${this.instance} is open in ${others.length} other Worker(s) (slots ${others.join(", ")}): ` +
+        "close it there first, or destroy with { force: true }");
+    }
   }
 
   /**
@@ -81,6 +151,7 @@ export abstract class PamBackend implements TmemBackend {
 
   /** @inheritDoc */
   createPool(spec: PoolSpec): number {
+    this.alive();
     argCheck(typeof spec === "object" && spec !== null && typeof spec.persistent === "boolean", "a pool spec needs { persistent: boolean }");
     return this.tc.newPool({
       persistent: spec.persistent, uuid: spec.uuid, domain: spec.persistent ? 0 : this.lruDomain(), owner: this.instance + 1,
@@ -89,11 +160,13 @@ export abstract class PamBackend implements TmemBackend {
 
   /** @inheritDoc */
   destroyPool(pool: number): void {
+    this.alive();
     this.tc.destroyPool(pool, this.freeFn);
   }
 
   /** @inheritDoc */
   putPage(pool: number, oid: Oid, index: number, page: Uint8Array, noReplace = false): PutResult {
+    this.alive();
     const tc = this.tc;
     const flushed = noReplace ? false : tc.flushPage(pool, oid, index, this.freeFn);
     tc.ioPage.set(page.length === PAGE_SIZE ? page : page.subarray(0, PAGE_SIZE));
@@ -122,6 +195,7 @@ export abstract class PamBackend implements TmemBackend {
 
   /** @inheritDoc */
   getPage(pool: number, oid: Oid, index: number, into: Uint8Array): boolean {
+    this.alive();
     const tc = this.tc;
     if (!tc.get(pool, oid, index, GetMode.POLICY)) return false;
     const lo = tc.lo, hi = tc.hi, meta = tc.meta, pin = tc.pin;
@@ -142,26 +216,31 @@ export abstract class PamBackend implements TmemBackend {
 
   /** @inheritDoc */
   flushPage(pool: number, oid: Oid, index: number): boolean {
+    this.alive();
     return this.tc.flushPage(pool, oid, index, this.freeFn);
   }
 
   /** @inheritDoc */
   flushObject(pool: number, oid: Oid): number {
+    this.alive();
     return this.tc.flushObject(pool, oid, this.freeFn);
   }
 
   /** @inheritDoc */
   flushPool(pool: number): number {
+    this.alive();
     return this.tc.drainPool(pool, this.freeFn);
   }
 
   /** @inheritDoc */
   scanPool(pool: number, visit: (oid: Oid, index: number) => boolean | void): number {
+    this.alive();
     return this.tc.scan(pool, visit);
   }
 
   /** @inheritDoc */
   poolPages(pool: number): number {
+    this.alive();
     return this.tc.poolPages(pool);
   }
 }

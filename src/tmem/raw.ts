@@ -50,12 +50,10 @@ export interface RawBackendStats {
 /** The "tmem-raw" backend: uncompressed pages, one frame each, capped. */
 export class RawBackend extends PamBackend implements TmemBackend {
   readonly type = "tmem-raw";
-  readonly instance: number;
   private readonly st: Int32Array;
 
-  private constructor(pm: PhysicalMemory, instance: number, pfn: number) {
-    super(pm);
-    this.instance = instance;
+  private constructor(pm: PhysicalMemory, instance: number, generation: number, pfn: number) {
+    super(pm, instance, generation);
     this.st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + pfn * PAGE_SIZE, 16);
   }
 
@@ -68,8 +66,8 @@ export class RawBackend extends PamBackend implements TmemBackend {
     const maxPages = options.maxPages ?? 1024;
     argCheck(Number.isSafeInteger(maxPages) && maxPages >= 0 && maxPages < 2 ** 31, "maxPages must be an integer ≥ 0");
     const area = FrontendArea.for(pm);
-    const [id, pfn] = area.allocInstance("tmem-raw");
-    const b = new RawBackend(pm, id, pfn);
+    const inst = area.allocInstance("tmem-raw");
+    const b = new RawBackend(pm, inst.id, inst.generation, inst.pfn);
     Atomics.store(b.st, W_MAX, maxPages);
     Atomics.store(b.st, W_MAGIC, MAGIC);
     area.remember(b);
@@ -79,11 +77,11 @@ export class RawBackend extends PamBackend implements TmemBackend {
   /** Open instance `instance` (made by any Worker). @throws TmemError ENODEV if it is not a tmem-raw instance. */
   static async open(pm: PhysicalMemory, instance: number): Promise<RawBackend> {
     const area = FrontendArea.for(pm);
-    const have = area.opened.get(instance);
+    const have = area.current(instance);
     if (have instanceof RawBackend) return have;
     const info = area.instanceInfo(instance);
     if (info === null || info.type !== "tmem-raw") throw new TmemError(ErrorCode.ENODEV, `instance ${instance} is not a tmem-raw backend`);
-    const b = new RawBackend(pm, instance, info.pfn);
+    const b = new RawBackend(pm, instance, info.generation, info.pfn);
     if (Atomics.load(b.st, W_MAGIC) !== MAGIC) throw new TmemError(ErrorCode.ENODEV, `instance ${instance} is not initialised`);
     area.remember(b);
     return b;
@@ -128,6 +126,7 @@ export class RawBackend extends PamBackend implements TmemBackend {
 
   /** Statistics now. */
   stats(): RawBackendStats {
+    this.alive();
     const st = this.st;
     return {
       maxPages: Atomics.load(st, W_MAX), pages: Atomics.load(st, W_PAGES), puts: Atomics.load(st, W_PUTS),
@@ -136,18 +135,23 @@ export class RawBackend extends PamBackend implements TmemBackend {
   }
 
   /**
-   * Destroy the instance (its shared state). Unregister it from the frontends first.
-   * @throws TmemError EBUSY while it still holds pages.
+   * Destroy the instance (its shared state). Unregister it from the frontends
+   * first. Every other Worker's object of it refuses its next call (ENODEV).
+   * @param options - `force`: even while other attached Workers have it open.
+   * @throws TmemError EBUSY while it still holds pages or (unless forced) is
+   *   open in another attached Worker; ENODEV when destroyed already.
    */
-  destroy(): void {
+  destroy(options: { force?: boolean } = {}): void {
+    this.destroyCheck(options.force === true);
     if (Atomics.load(this.st, W_PAGES) !== 0) {
       throw new TmemError(ErrorCode.EBUSY, `tmem-raw instance ${this.instance} still holds pages: unregister it from the frontends first`);
     }
-    FrontendArea.for(this.pm).freeInstance(this.instance);
+    this.area.freeInstance(this.instance, this.generation);
   }
 
   /** Change the cap (pages already held stay). */
   setMaxPages(maxPages: number): void {
+    this.alive();
     argCheck(Number.isSafeInteger(maxPages) && maxPages >= 0 && maxPages < 2 ** 31, "maxPages must be an integer ≥ 0");
     Atomics.store(this.st, W_MAX, maxPages);
   }

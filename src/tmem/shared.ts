@@ -31,14 +31,29 @@
  *                                       chain[8], pad }
  *   [64, 128)    frontswap registry   (same)
  *   [128, 896)   instances[16]        { state, pfn, typeLen, type: 36 B }
+ *                state = generation << 1 | 1 while alive, generation << 1
+ *                when free: the generation (30 bits, never 0 once used) is
+ *                bumped by every allocInstance, so an (id, generation)
+ *                pair names one backend instance for the memory's life
  *   [896, 960)   unused (the counters are per Worker, see TAIL_OFF)
  *   [960, 964)   instance-table lock
  *   [1024, 2560) cleancache fs slots[32] { state, uuid[4], pad[1], pools: u8[16] }
  *   [2560, 3584) frontswap types[32]     { state, unused, pools: u8[16], pad }
  *
- * A chain entry is an instance id, with CHAIN_DRAINING set while the backend
- * is being unregistered (stores skip it; loads and invalidations still reach
- * it). A pool byte is 0xff when that instance has no pool for the slot.
+ * A chain entry is an instance id (bits 0..7), CHAIN_DRAINING (bit 8) while
+ * the backend is being unregistered (stores skip it; loads and invalidations
+ * still reach it), and the low 20 bits of the instance's generation (bits
+ * 12..31), so a Worker never serves a chain entry with a cached object of a
+ * destroyed instance whose id was reused: it re-opens the live one. A pool
+ * byte is 0xff when that instance has no pool for the slot.
+ *
+ * Openers: outside the area, at ROOT_TMEM + OPENERS_OFF (8704, after the
+ * stripe locks), one 256-bit map per instance of the Worker slots that have
+ * it open (set by create/open, cleared by close, destroy and pm.detach).
+ * Destroying an instance another attached Worker has open is EBUSY unless
+ * forced; after a forced destroy the other Workers' objects refuse every call
+ * (ENODEV), because every call first compares the instance's state word with
+ * the (generation << 1 | 1) the object was opened with.
  *
  * Concurrency: lock order: frontend registry lock → instance-table lock →
  * tmem pool-table lock (backend createPool runs under the registry lock).
@@ -75,7 +90,9 @@ export const NO_POOL = 0xff;
 /** Word offsets (from the frontend area) of the two registries. */
 export const REG_CLEANCACHE = 0;
 export const REG_FRONTSWAP = 64;
-const REG_LOCK = 0, REG_GEN = 4, REG_LEN = 8, REG_CHAIN = 16;
+const REG_LOCK = 0, REG_GEN = 4, REG_LEN = 8, REG_SYNC = 12, REG_CHAIN = 16;
+/** How long {@link FrontendRegistry.synchronize} waits for one Worker's operations before it gives up (ms). */
+export const GRACE_TIMEOUT_MS = 30_000;
 /**
  * The last 256 bytes of each Worker's scratch area (assembly/tmem.ts
  * OUT_BYTES stops before them) hold that Worker's frontend words, i32:
@@ -92,6 +109,27 @@ const TAIL_WORDS = 64;
 export const TAIL_CC = 4, TAIL_FS = 8, TAIL_STORED = 16;
 const CTRL_BASE = 65536, CTRL_WORKER_MAP_OFF = 64;
 const INSTANCES = 128, INSTANCE_SIZE = 48, INSTANCE_NAME = 12, INSTANCE_NAME_MAX = 36;
+/** Chain entry fields (see the essay). */
+export const CHAIN_ID_MASK = 0xff, CHAIN_GEN_SHIFT = 12, CHAIN_GEN_MASK = 0xfffff;
+/** Byte offset from ROOT_TMEM of the instance opener maps (16 × 32 bytes; assembly/tmem.ts leaves [8704, 12288) to the frontends). */
+const OPENERS_OFF = 8704, OPENER_MAP_BYTES = 32;
+/** Largest instance generation (30 bits) before it wraps to 1. */
+const INSTANCE_GEN_MAX = 0x3fff_ffff;
+
+/** The chain entry of instance `id` at generation `gen` (no flags). */
+export function chainEntry(id: number, gen: number): number {
+  return (id & CHAIN_ID_MASK) | ((gen & CHAIN_GEN_MASK) << CHAIN_GEN_SHIFT);
+}
+
+/** Instance id of a chain entry. */
+export function entryId(e: number): number {
+  return e & CHAIN_ID_MASK;
+}
+
+/** Whether chain entry `e` names backend object `b` (same id, same generation). */
+export function entryIs(e: number, b: TmemBackend): boolean {
+  return (e & CHAIN_ID_MASK) === b.instance && ((e >>> CHAIN_GEN_SHIFT) & CHAIN_GEN_MASK) === (b.generation & CHAIN_GEN_MASK);
+}
 const INSTANCE_LOCK = 960;
 /** cleancache fs slots. */
 export const FS_SLOTS = 1024;
@@ -108,6 +146,8 @@ export class FrontendArea {
   readonly tc: TmemCore;
   /** Base address of the frontend area. */
   readonly base: number;
+  /** Address of ROOT_TMEM. */
+  private readonly root: number;
   /** The area as i32 words (Atomics). */
   readonly i32: Int32Array;
   /** The area as bytes. */
@@ -120,6 +160,7 @@ export class FrontendArea {
     this.pm = pm;
     this.tc = TmemCore.for(pm);
     this.base = ROOT_TMEM + TMEM_FRONTEND_OFF;
+    this.root = ROOT_TMEM;
     if (pm.core.tmem_frontend_area() !== this.base) {
       throw new TmemError(ErrorCode.EPROTO, "the frontend area address disagrees with the wasm core");
     }
@@ -132,6 +173,7 @@ export class FrontendArea {
     for (let slot = 0; slot < pm.layout.maxWorkers; slot++) {
       this.tails.push(new Int32Array(pm.memory.buffer, pm.layout.scratchBase + slot * SCRATCH_SIZE + TAIL_OFF, TAIL_WORDS));
     }
+    pm.onDetach(() => this.dropOpeners());
   }
 
   /** This Worker's frontend words (see TAIL_OFF): written only by this Worker on the hot paths. */
@@ -151,9 +193,10 @@ export class FrontendArea {
     for (const t of this.tails) Atomics.store(t, k, 0);
   }
 
-  /** The area of `pm` for this thread. */
+  /** The area of `pm` for this thread. @throws TmemError EINVAL when `pm` is detached. */
   static for(pm: PhysicalMemory): FrontendArea {
     let a = areas.get(pm);
+    if (!pm.isAttached) throw detachedError();
     if (a === undefined) { a = new FrontendArea(pm); areas.set(pm, a); }
     return a;
   }
@@ -175,25 +218,32 @@ export class FrontendArea {
 
   /**
    * Claim an instance slot for a new backend of `type` with one zeroed
-   * OWNER_TMEM frame for its shared state.
-   * @returns [instance id, pfn].
-   * @throws TmemError ENOSPC when 16 instances exist; ENOMEM without a frame.
+   * OWNER_TMEM frame for its shared state, and mark this Worker an opener.
+   * @returns the instance id, its state frame and its generation.
+   * @throws TmemError ENOSPC when 16 instances exist; ENOMEM without a frame;
+   *   EINVAL when `pm` is detached.
    */
-  allocInstance(type: string): [number, number] {
+  allocInstance(type: string): InstanceInfo & { id: number } {
+    this.live();
     const pfn = this.pm.allocFrame(Owner.TMEM);
     this.pm.u8.fill(0, this.pm.layout.framesBase + pfn * PAGE_SIZE, this.pm.layout.framesBase + (pfn + 1) * PAGE_SIZE);
     this.lock(INSTANCE_LOCK);
     try {
       for (let i = 0; i < MAX_INSTANCES; i++) {
         const o = INSTANCES + i * INSTANCE_SIZE;
-        if (Atomics.load(this.i32, this.w(o)) !== 0) continue;
+        const state = Atomics.load(this.i32, this.w(o));
+        if ((state & 1) !== 0) continue;
+        let gen = (state >>> 1) + 1;
+        if (gen > INSTANCE_GEN_MAX) gen = 1;
         const name = new TextEncoder().encode(type).subarray(0, INSTANCE_NAME_MAX);
         this.u8.fill(0, o + INSTANCE_NAME, o + INSTANCE_SIZE);
         this.u8.set(name, o + INSTANCE_NAME);
         Atomics.store(this.i32, this.w(o) + 1, pfn);
         Atomics.store(this.i32, this.w(o) + 2, name.length);
-        Atomics.store(this.i32, this.w(o), 1);
-        return [i, pfn];
+        this.openers(i).fill(0);
+        Atomics.store(this.i32, this.w(o), (gen << 1) | 1);
+        this.markOpener(i, true);
+        return { id: i, type, pfn, generation: gen };
       }
     } finally {
       this.unlock(INSTANCE_LOCK);
@@ -202,49 +252,127 @@ export class FrontendArea {
     throw new TmemError(ErrorCode.ENOSPC, `all ${MAX_INSTANCES} tmem backend instances are in use`);
   }
 
-  /** Release instance `id` and its state frame (its pools must be gone). */
-  freeInstance(id: number): void {
+  /**
+   * Release instance `id` at generation `gen` and its state frame (its pools
+   * must be gone). Does nothing if that generation is no longer alive.
+   */
+  freeInstance(id: number, gen: number): void {
     const o = INSTANCES + id * INSTANCE_SIZE;
     this.lock(INSTANCE_LOCK);
     try {
-      if (Atomics.load(this.i32, this.w(o)) === 0) return;
+      if (Atomics.load(this.i32, this.w(o)) !== ((gen << 1) | 1)) return;
       const pfn = Atomics.load(this.i32, this.w(o) + 1);
-      Atomics.store(this.i32, this.w(o), 0);
+      Atomics.store(this.i32, this.w(o), gen << 1);
+      this.openers(id).fill(0);
       this.pm.freeFrame(pfn, Owner.TMEM);
     } finally {
       this.unlock(INSTANCE_LOCK);
     }
-    this.opened.delete(id);
+    const b = this.opened.get(id);
+    if (b !== undefined && b.generation === gen) this.opened.delete(id);
   }
 
-  /** The type and state frame of instance `id`, or null if the slot is free. */
-  instanceInfo(id: number): { type: string; pfn: number } | null {
+  /** The type, state frame and generation of live instance `id`, or null if the slot is free. */
+  instanceInfo(id: number): InstanceInfo | null {
     if (!Number.isInteger(id) || id < 0 || id >= MAX_INSTANCES) return null;
     const o = INSTANCES + id * INSTANCE_SIZE;
-    if (Atomics.load(this.i32, this.w(o)) === 0) return null;
+    const state = Atomics.load(this.i32, this.w(o));
+    if ((state & 1) === 0) return null;
     const len = Atomics.load(this.i32, this.w(o) + 2);
     const type = new TextDecoder().decode(this.u8.slice(o + INSTANCE_NAME, o + INSTANCE_NAME + len));
-    return { type, pfn: Atomics.load(this.i32, this.w(o) + 1) };
+    return { type, pfn: Atomics.load(this.i32, this.w(o) + 1), generation: state >>> 1 };
   }
 
-  /** Remember a backend object made or opened in this thread. */
-  remember(b: TmemBackend): void {
-    this.opened.set(b.instance, b);
+  /** Word index (in {@link i32}) of instance `id`'s state word: (generation << 1 | 1) while alive. */
+  stateWord(id: number): number {
+    return this.w(INSTANCES + id * INSTANCE_SIZE);
+  }
+
+  /** Whether instance `id` is alive at generation `gen`. */
+  isLive(id: number, gen: number): boolean {
+    return Atomics.load(this.i32, this.stateWord(id)) === ((gen << 1) | 1);
   }
 
   /**
-   * Open instance `id` in this thread (cached).
+   * Record that this Worker has instance `id` open (or no longer has).
+   * Thread safety: atomic on the map word; any Worker.
+   */
+  markOpener(id: number, open: boolean): void {
+    const m = this.openers(id), bit = 1 << (this.pm.slot & 31), w = this.pm.slot >> 5;
+    if (open) Atomics.or(m, w, bit); else Atomics.and(m, w, ~bit);
+  }
+
+  /** Attached Worker slots other than this one that have instance `id` open. */
+  otherOpeners(id: number): number[] {
+    const m = this.openers(id), out: number[] = [];
+    const attached = new Uint32Array(this.pm.memory.buffer, CTRL_BASE + CTRL_WORKER_MAP_OFF, MAX_WORKERS / 32);
+    for (let w = 0; w < MAX_WORKERS / 32; w++) {
+      const bits = Atomics.load(m, w) & Atomics.load(attached, w);
+      if (bits === 0) continue;
+      for (let b = 0; b < 32; b++) if ((bits & (1 << b)) !== 0 && w * 32 + b !== this.pm.slot) out.push(w * 32 + b);
+    }
+    return out;
+  }
+
+  /** Forget every instance this Worker has open (it is detaching). */
+  private dropOpeners(): void {
+    for (let id = 0; id < MAX_INSTANCES; id++) this.markOpener(id, false);
+    this.opened.clear();
+  }
+
+  private openers(id: number): Int32Array {
+    return new Int32Array(this.pm.memory.buffer, this.root + OPENERS_OFF + id * OPENER_MAP_BYTES, OPENER_MAP_BYTES / 4);
+  }
+
+  /** @throws TmemError EINVAL when the memory was detached in this thread. */
+  live(): void {
+    if (!this.pm.isAttached) throw detachedError();
+  }
+
+  /** Remember a backend object made or opened in this thread (and mark this Worker an opener). */
+  remember(b: TmemBackend): void {
+    this.opened.set(b.instance, b);
+    this.markOpener(b.instance, true);
+  }
+
+  /**
+   * The backend object this thread has open for instance `id` at its current
+   * generation, or undefined (never opened here, or the one cached here
+   * belongs to a destroyed instance whose id was reused: it is dropped).
+   */
+  current(id: number): TmemBackend | undefined {
+    const b = this.opened.get(id);
+    if (b === undefined) return undefined;
+    if (this.isLive(id, b.generation)) return b;
+    this.opened.delete(id);
+    return undefined;
+  }
+
+  /** The object for chain entry `e` if this thread has it open at that generation. */
+  forEntry(e: number): TmemBackend | undefined {
+    const b = this.current(e & CHAIN_ID_MASK);
+    return b !== undefined && entryIs(e, b) ? b : undefined;
+  }
+
+  /**
+   * Open instance `id` in this thread (cached per generation).
    * @throws TmemError ENODEV for a free slot or an unknown type.
    */
   async open(id: number): Promise<TmemBackend> {
-    const have = this.opened.get(id);
+    this.live();
+    const have = this.current(id);
     if (have !== undefined) return have;
     let p = this.opening.get(id);
     if (p === undefined) {
       const info = this.instanceInfo(id);
       if (info === null) throw new TmemError(ErrorCode.ENODEV, `tmem backend instance ${id} does not exist`);
-      p = openBackend(this.pm, info.type, id).then((b) => { this.opened.set(id, b); return b; })
-        .finally(() => this.opening.delete(id));
+      p = openBackend(this.pm, info.type, id).then((b) => {
+        if (b.generation !== info.generation || !this.isLive(id, b.generation)) {
+          throw new TmemError(ErrorCode.ENODEV, `tmem backend instance ${id} was destroyed while it was being opened`);
+        }
+        this.remember(b);
+        return b;
+      }).finally(() => this.opening.delete(id));
       this.opening.set(id, p);
     }
     return p;
@@ -252,6 +380,21 @@ export class FrontendArea {
 }
 
 const areas = new WeakMap<PhysicalMemory, FrontendArea>();
+
+/** A live backend instance as the instance table records it. */
+export interface InstanceInfo {
+  /** The backend type name. */
+  type: string;
+  /** Its shared state frame. */
+  pfn: number;
+  /** Its generation (bumped each time the slot is reused). */
+  generation: number;
+}
+
+/** The one error every layer raises for a call on a detached memory. */
+export function detachedError(): TmemError {
+  return new TmemError(ErrorCode.EINVAL, "this PhysicalMemory was detached: attach again to use it");
+}
 
 /** A resolved chain: backends in order (newest first) with their draining flags. */
 export interface Chain {
@@ -338,24 +481,47 @@ export class FrontendRegistry {
   }
 
   /**
-   * Wait until every operation, in any Worker, that entered before the last
-   * publish has left. Call it WITHOUT holding the lock. Spins (with 1 ms
-   * sleeps where the thread may block). A Worker that died inside an
-   * operation without detaching would stall it: detach Workers you stop.
+   * Wait until every operation, in any Worker, that entered before this call
+   * has left (a grace period). Call it WITHOUT holding the registration lock.
+   *
+   * Soundness: synchronizers are serialised by their own futex; each flips
+   * the generation ITSELF (so the parity it waits on is the one every reader
+   * still inside entered with, however many publishes happened since) and
+   * waits for that parity's counter to drain in every attached slot. A
+   * reader that increments after the flip sees the generation changed on its
+   * re-check (it compares the whole value, not the parity) and retries on the
+   * new parity, so one flip suffices; the mutex keeps two synchronizers from
+   * waiting on each other's new readers.
+   *
+   * Spins with 1 ms sleeps where the thread may block (a browser main thread
+   * just spins).
+   * @throws TmemError ETIMEDOUT when one Worker slot stays inside an
+   *   operation for `timeoutMs` (a Worker that died there: reclaim it); the
+   *   caller's change is then published but not yet safe to act on.
    */
-  synchronize(): void {
+  synchronize(timeoutMs = GRACE_TIMEOUT_MS): void {
     const pm = this.area.pm;
-    const old = this.activeBase + ((Atomics.load(this.area.i32, this.genWord) + 1) & 1);
-    const map = new Uint32Array(pm.memory.buffer, CTRL_BASE + CTRL_WORKER_MAP_OFF, MAX_WORKERS / 32);
-    for (let slot = 0; slot < pm.layout.maxWorkers; slot++) {
-      if ((Atomics.load(map, slot >> 5) & (1 << (slot & 31))) === 0) continue; // not attached
-      const counters = this.area.tails[slot]!;
-      // Where the thread may block, sleep up to 1 ms while the count is
-      // unchanged (nobody notifies: the timeout paces the loop); a browser
-      // main thread just spins.
-      for (let v = Atomics.load(counters, old); v !== 0; v = Atomics.load(counters, old)) {
-        if (pm.canBlock) Atomics.wait(counters, old, v, 1);
+    const syncLock = this.off + REG_SYNC;
+    this.area.lock(syncLock);
+    try {
+      const old = this.activeBase + (Atomics.add(this.area.i32, this.genWord, 1) & 1);
+      const map = new Uint32Array(pm.memory.buffer, CTRL_BASE + CTRL_WORKER_MAP_OFF, MAX_WORKERS / 32);
+      for (let slot = 0; slot < pm.layout.maxWorkers; slot++) {
+        if ((Atomics.load(map, slot >> 5) & (1 << (slot & 31))) === 0) continue; // not attached
+        const counters = this.area.tails[slot]!;
+        let deadline = 0;
+        for (let v = Atomics.load(counters, old); v !== 0; v = Atomics.load(counters, old)) {
+          const now = Date.now();
+          if (deadline === 0) deadline = now + timeoutMs;
+          else if (now > deadline) {
+            throw new TmemError(ErrorCode.ETIMEDOUT,
+              `Worker slot ${slot} stayed inside a frontend operation for ${timeoutMs} ms; if that Worker died, reclaim its slot`);
+          }
+          if (pm.canBlock) Atomics.wait(counters, old, v, 1);
+        }
       }
+    } finally {
+      this.area.unlock(syncLock);
     }
   }
 
@@ -373,8 +539,8 @@ export class FrontendRegistry {
     const instances: number[] = [];
     const draining: boolean[] = [];
     for (const e of entries) {
-      const id = e & 0xff;
-      const b = this.area.opened.get(id);
+      const id = e & CHAIN_ID_MASK;
+      const b = this.area.forEntry(e);
       if (b === undefined) {
         void this.area.open(id).catch(() => undefined);
         throw new TmemError(ErrorCode.ENODEV,
@@ -396,14 +562,21 @@ export class FrontendRegistry {
    * still opening). Both frontends' registration changes go through it.
    */
   async locked<T>(fn: (entries: number[], backends: TmemBackend[]) => T): Promise<T> {
-    for (;;) {
+    for (let round = 0; ; round++) {
       await this.ready();
+      this.area.live();
       this.lock();
       try {
         const entries = this.entries();
-        const backends = entries.map((e) => this.area.opened.get(e & 0xff));
-        if (backends.some((x) => x === undefined)) continue;
-        return fn(entries, backends as TmemBackend[]);
+        const backends = entries.map((e) => this.area.forEntry(e));
+        const missing = backends.findIndex((x) => x === undefined);
+        if (missing < 0) return fn(entries, backends as TmemBackend[]);
+        // A chain that names an instance generation that is no longer alive
+        // (never the case while destroy refuses registered backends).
+        if (round >= 16) {
+          throw new TmemError(ErrorCode.ENODEV,
+            `the chain names backend instance ${entryId(entries[missing]!)} at a generation that is no longer alive`);
+        }
       } finally {
         this.unlock();
       }
@@ -412,30 +585,33 @@ export class FrontendRegistry {
 
   /**
    * The common part of cleancache's and frontswap's registerOps: under the
-   * lock, refuse a backend already chained (EEXIST), create its pools for the
-   * frontend's live slots (`pools()` lists [slot, spec]; all are made or, on an
-   * error, none is left), record each with `setPool`, then publish the chain
-   * with the backend at its head.
+   * lock, refuse a backend already chained (EEXIST) or a full chain (ENOSPC),
+   * create its pools for the frontend's live slots (`pools()` lists [slot,
+   * spec]; all are made or, on an error, none is left: {@link makePools}),
+   * record each with `setPool`, then publish the chain with the backend at
+   * its head. On any error nothing changed.
    * @param frontend - "cleancache" or "frontswap", for messages.
    * @returns the previous head of the chain, or null.
    */
   async register(backend: TmemBackend, frontend: string, pools: () => Array<[number, PoolSpec]>,
                  setPool: (slot: number, instance: number, pool: number) => void): Promise<TmemBackend | null> {
+    this.area.live();
+    if (!this.area.isLive(backend.instance, backend.generation)) {
+      throw new TmemError(ErrorCode.ENODEV, `backend instance ${backend.instance} was destroyed`);
+    }
     this.area.remember(backend);
     const prev = await this.locked((entries) => {
-      if (entries.some((e) => (e & 0xff) === backend.instance)) {
+      if (entries.some((e) => entryId(e) === backend.instance)) {
         throw new TmemError(ErrorCode.EEXIST, `backend instance ${backend.instance} is registered with ${frontend} already`);
       }
-      const made: Array<[number, number]> = [];
-      try {
-        for (const [slot, spec] of pools()) made.push([slot, backend.createPool(spec)]);
-      } catch (e) {
-        for (const [, pool] of made) backend.destroyPool(pool);
-        throw e;
+      if (entries.length >= MAX_CHAIN) {
+        throw new TmemError(ErrorCode.ENOSPC, `at most ${MAX_CHAIN} backends can be chained on ${frontend}`);
       }
-      for (const [slot, pool] of made) setPool(slot, backend.instance, pool);
-      this.publish([backend.instance, ...entries]);
-      return entries.length > 0 ? entries[0]! & 0xff : -1;
+      const list = pools();
+      const made = makePools(list.map(([, spec]) => [backend, spec]));
+      for (let i = 0; i < list.length; i++) setPool(list[i]![0], backend.instance, made[i]!);
+      this.publish([chainEntry(backend.instance, backend.generation), ...entries]);
+      return entries.length > 0 ? entryId(entries[0]!) : -1;
     });
     return prev < 0 ? null : this.area.open(prev);
   }
@@ -444,8 +620,28 @@ export class FrontendRegistry {
   async ready(): Promise<void> {
     for (;;) {
       const g = this.generation();
-      for (const e of this.entries()) await this.area.open(e & 0xff);
+      for (const e of this.entries()) await this.area.open(e & CHAIN_ID_MASK);
       if (this.generation() === g) return;
     }
   }
+}
+
+/**
+ * Create one pool per [backend, spec], all or none: if any createPool throws,
+ * the pools made so far are destroyed (each destroy's own error is dropped in
+ * favour of the first) and the first error is rethrown.
+ * @returns the pool ids, in order.
+ * Thread safety: the caller holds the registration lock.
+ */
+export function makePools(list: ReadonlyArray<readonly [TmemBackend, PoolSpec]>): number[] {
+  const made: number[] = [];
+  try {
+    for (const [b, spec] of list) made.push(b.createPool(spec));
+  } catch (e) {
+    for (let i = 0; i < made.length; i++) {
+      try { list[i]![0].destroyPool(made[i]!); } catch { /* the first error is the one to report */ }
+    }
+    throw e;
+  }
+  return made;
 }
