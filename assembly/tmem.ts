@@ -149,6 +149,7 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
 // │ 64   domains: LruDomain[16]        (16 B each)                       │
 // │ 512  pools:   PoolDesc[64]         (64 B each)                       │
 // │ 4608 stripes: 256 × 16 B           (one mutex per stripe, 4 per line) │
+// │ 8704 .. 12287   frontends' instance openers and pool maps (shared.ts)│
 // │ 12288 .. 16383  frontend area (src/tmem/shared.ts lays it out)       │
 // ╘═════════════════════════════════════════════════════════════════════╛
 
@@ -231,13 +232,13 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
   infoEvictions: u32;
   /** Caller's tag (the backend instance that made it). */
   owner: u32;
-  /** Bumped on every create, so a stale id of a recycled slot can be told apart by the host. */
+  /** Bumped on every create; its low bits are the generation in the pool's handle (poolSlot checks it). */
   generation: u32;
 }
 if (offsetof<PoolDesc>() != 64) ERROR("PoolDesc must be 64 bytes");
 if (POOLS_OFF + <usize>MAX_POOLS * 64 > STRIPES_OFF) ERROR("pool table overflows");
 if (DOMAINS_OFF + <usize>MAX_DOMAINS * offsetof<LruDomain>() > POOLS_OFF) ERROR("LRU domains overflow");
-if (STRIPES_OFF + <usize>NSTRIPES * STRIPE_STRIDE > FRONTEND_OFF) ERROR("stripe locks overflow");
+if (STRIPES_OFF + <usize>NSTRIPES * STRIPE_STRIDE > 8704) ERROR("stripe locks overflow into the frontends' maps (src/tmem/shared.ts)");
 if (FRONTEND_OFF >= ROOT_TMEM_SIZE) ERROR("no room for the frontend area");
 if (offsetof<TmemRoot>() > DOMAINS_OFF) ERROR("TmemRoot overflows");
 
@@ -250,7 +251,7 @@ if (offsetof<TmemRoot>() > DOMAINS_OFF) ERROR("TmemRoot overflows");
 @unmanaged class PageDesc {
   /** Next descriptor in the bucket chain (free: next on the slab stack). */
   next: u32;
-  /** Pool id. */
+  /** Pool handle (slot | generation << POOL_GEN_SHIFT): a pinned page of a destroyed pool still names it. */
   pool: u32;
   /** Page index inside the object. */
   index: u32;
@@ -382,6 +383,38 @@ if (SCRATCH_IO + PAGE_SIZE + OUT_BYTES != COUNTERS_OFF) ERROR("the out area ends
 @inline function poolAt(id: u32): PoolDesc {
   return changetype<PoolDesc>(ROOT_TMEM + POOLS_OFF + (<usize>id << 6));
 }
+/**
+ * Pool handles: what tmem_new_pool returns and every pool argument is, a u16
+ * slot | generation << POOL_GEN_SHIFT. The generation (1..POOL_GEN_MASK,
+ * never 0, so a handle is never below MAX_POOLS and 0 can mean "no pool")
+ * is the low bits of PoolDesc.generation, bumped at every create: a handle
+ * of a destroyed pool is refused (-E_INVAL) even after its slot is reused,
+ * until that slot has been reused POOL_GEN_MASK (1023) times more. That is
+ * the honest bound: a holder of a stale handle that sleeps through 1023
+ * creates of the same slot could reach the 1024th pool. Pools are created
+ * per mount, swapon and backend registration, so that takes deliberate churn.
+ */
+// @ts-ignore: decorator
+@inline const POOL_GEN_SHIFT: u32 = 6;
+// @ts-ignore: decorator
+@inline const POOL_GEN_MASK: u32 = 0x3ff;
+if ((<u32>1 << POOL_GEN_SHIFT) != MAX_POOLS) ERROR("a pool handle's slot bits must cover MAX_POOLS");
+
+/** The slot a handle names if its generation is the slot's current one, else MAX_POOLS (invalid). */
+// @ts-ignore: decorator
+@inline function poolSlot(h: u32): u32 {
+  const slot = h & (MAX_POOLS - 1);
+  const gen = h >> POOL_GEN_SHIFT;
+  if (gen == 0 || gen > POOL_GEN_MASK) return MAX_POOLS;
+  return (atomic.load<u32>(changetype<usize>(poolAt(slot)) + offsetof<PoolDesc>("generation")) & POOL_GEN_MASK) == gen ? slot : MAX_POOLS;
+}
+
+/** The handle of slot `slot` at its current generation. */
+// @ts-ignore: decorator
+@inline function poolHandle(slot: u32): u32 {
+  return slot | ((atomic.load<u32>(changetype<usize>(poolAt(slot)) + offsetof<PoolDesc>("generation")) & POOL_GEN_MASK) << POOL_GEN_SHIFT);
+}
+
 // @ts-ignore: decorator
 @inline function domainAt(d: u32): LruDomain {
   return changetype<LruDomain>(ROOT_TMEM + DOMAINS_OFF + <usize>d * offsetof<LruDomain>());
@@ -560,7 +593,7 @@ function lruUnlinkLocked(dom: LruDomain, a: u32): void {
 function lruRemove(a: u32): void {
   const d = desc(a);
   if ((d.flags & DESC_ON_LRU) == 0) return;
-  const dom = domainAt(poolAt(d.pool).domain);
+  const dom = domainAt(poolAt(d.pool & (MAX_POOLS - 1)).domain);
   mutexLock(changetype<usize>(dom));
   lruUnlinkLocked(dom, a);
   mutexUnlock(changetype<usize>(dom));
@@ -569,7 +602,7 @@ function lruRemove(a: u32): void {
 function lruTouch(a: u32): void {
   const d = desc(a);
   if ((d.flags & DESC_ON_LRU) == 0) return;
-  const dom = domainAt(poolAt(d.pool).domain);
+  const dom = domainAt(poolAt(d.pool & (MAX_POOLS - 1)).domain);
   mutexLock(changetype<usize>(dom));
   if (dom.head != a) {
     lruUnlinkLocked(dom, a);
@@ -603,9 +636,9 @@ function chainUnlink(headp: usize, a: u32): void {
  */
 function retire(a: u32, rec: usize): u32 {
   const d = desc(a);
-  if (DEBUG) assert(d.pool < MAX_POOLS && (d.flags & DESC_DEAD) == 0); // a live descriptor of a real pool
+  if (DEBUG) assert((d.pool >> POOL_GEN_SHIFT) != 0 && (d.flags & DESC_DEAD) == 0); // a live descriptor of a real pool
   lruRemove(a);
-  countAdd(d.pool, C_PAGES, -1);
+  countAdd(d.pool & (MAX_POOLS - 1), C_PAGES, -1);
   if (d.refs != 0) {
     d.flags |= DESC_DEAD;
     return 0;
@@ -703,7 +736,7 @@ export function tmem_new_pool(flags: u32, u0: u32, u1: u32, u2: u32, u3: u32, do
       if (p.flags != flags) { mutexUnlock(lock); return -E_INVAL; }
       p.refcount++;
       mutexUnlock(lock);
-      return <i32>i;
+      return <i32>poolHandle(i);
     }
   }
   if (free < 0) { mutexUnlock(lock); return -E_NOSPC; }
@@ -714,10 +747,12 @@ export function tmem_new_pool(flags: u32, u0: u32, u1: u32, u2: u32, u3: u32, do
   p.uuid0 = u0; p.uuid1 = u1; p.uuid2 = u2; p.uuid3 = u3;
   countZero(<u32>free);
   p.owner = owner;
-  p.generation++;
+  let gen = p.generation + 1;
+  if ((gen & POOL_GEN_MASK) == 0) gen++;
+  atomic.store<u32>(changetype<usize>(p) + offsetof<PoolDesc>("generation"), gen);
   atomic.store<u32>(changetype<usize>(p), POOL_ALIVE);
   mutexUnlock(lock);
-  return free;
+  return <i32>poolHandle(<u32>free);
 }
 
 /**
@@ -727,7 +762,8 @@ export function tmem_new_pool(flags: u32, u0: u32, u1: u32, u2: u32, u3: u32, do
  * Returns 1 if the caller must drain and release, 0 if other references
  * remain, -E_INVAL for a pool that is not alive.
  */
-export function tmem_destroy_pool(pool: u32): i32 {
+export function tmem_destroy_pool(h: u32): i32 {
+  const pool = poolSlot(h);
   if (pool >= MAX_POOLS) return -E_INVAL;
   const lock = ROOT_TMEM + offsetof<TmemRoot>("poolLock");
   mutexLock(lock);
@@ -743,7 +779,8 @@ export function tmem_destroy_pool(pool: u32): i32 {
  * Free the slot of a DYING pool once it is drained. Returns 0, -E_BUSY if
  * pages remain (drain again), -E_INVAL if the pool is not dying.
  */
-export function tmem_pool_release(pool: u32): i32 {
+export function tmem_pool_release(h: u32): i32 {
+  const pool = poolSlot(h);
   if (pool >= MAX_POOLS) return -E_INVAL;
   const lock = ROOT_TMEM + offsetof<TmemRoot>("poolLock");
   mutexLock(lock);
@@ -809,8 +846,9 @@ export function tmem_free_domain(d: u32): i32 {
  * -E_NOMEM when no descriptor can be allocated; -E_EXIST (noReplace only).
  * On any error nothing changed.
  */
-export function tmem_put(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32,
+export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32,
                          pampdLo: u32, pampdHi: u32, meta: u32, noReplace: u32): i32 {
+  const pool = poolSlot(h);
   if (!ready() || pool >= MAX_POOLS) return -E_INVAL;
   const a = descAlloc();
   if (a == 0) return -E_NOMEM;
@@ -819,7 +857,7 @@ export function tmem_put(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32,
   const headp = bucketHead(b);
   const lock = stripeLock(b);
   const d = desc(a);
-  d.pool = pool; d.index = index; d.meta = meta;
+  d.pool = h; d.index = index; d.meta = meta;
   d.oid0 = o0; d.oid1 = o1; d.oid2 = o2; d.oid3 = o3; d.oid4 = o4; d.oid5 = o5;
   d.pampdLo = pampdLo; d.pampdHi = pampdHi;
   d.lruPrev = 0; d.lruNext = 0; d.bucket = b; d.refs = 0; d.flags = 0;
@@ -838,7 +876,7 @@ export function tmem_put(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32,
   let cur = load<u32>(headp);
   while (cur != 0) {
     const c = desc(cur);
-    if (sameKey(c, pool, o0, o1, o2, o3, o4, o5, index)) {
+    if (sameKey(c, h, o0, o1, o2, o3, o4, o5, index)) {
       if (noReplace != 0) {
         mutexUnlock(lock);
         descFree(a);
@@ -874,7 +912,8 @@ export function tmem_put(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32,
  * when the page was removed: the caller now owns the storage and must free
  * it), 0 on a miss, -E_INVAL for a bad pool or mode.
  */
-export function tmem_get(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32, mode: u32): i32 {
+export function tmem_get(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32, mode: u32): i32 {
+  const pool = poolSlot(h);
   if (!ready() || pool >= MAX_POOLS || mode > GET_KEEP) return -E_INVAL;
   const p = poolAt(pool);
   if (atomic.load<u32>(changetype<usize>(p)) == POOL_FREE) return -E_INVAL;
@@ -889,7 +928,7 @@ export function tmem_get(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32,
   let cur = load<u32>(headp);
   while (cur != 0) {
     const c = desc(cur);
-    if (sameKey(c, pool, o0, o1, o2, o3, o4, o5, index)) {
+    if (sameKey(c, h, o0, o1, o2, o3, o4, o5, index)) {
       const rec = outBase();
       if (remove) {
         store<u32>(prevp, c.next);
@@ -949,7 +988,8 @@ export function tmem_unpin(pin: u32): i32 {
  * OutRecord written (storage to free), 2 if found but pinned (the last
  * reader frees it), 0 if absent, -E_INVAL for a bad pool.
  */
-export function tmem_flush_page(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32): i32 {
+export function tmem_flush_page(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32): i32 {
+  const pool = poolSlot(h);
   if (!ready() || pool >= MAX_POOLS) return -E_INVAL;
   const p = poolAt(pool);
   if (atomic.load<u32>(changetype<usize>(p)) == POOL_FREE) return -E_INVAL;
@@ -962,7 +1002,7 @@ export function tmem_flush_page(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o
   let cur = load<u32>(headp);
   while (cur != 0) {
     const c = desc(cur);
-    if (sameKey(c, pool, o0, o1, o2, o3, o4, o5, index)) {
+    if (sameKey(c, h, o0, o1, o2, o3, o4, o5, index)) {
       store<u32>(prevp, c.next);
       const freed = retire(cur, outBase());
       mutexUnlock(lock);
@@ -983,7 +1023,8 @@ export function tmem_flush_page(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o
  * Returns the number of pages removed (call again while it equals `max`),
  * -E_INVAL for a bad pool or max.
  */
-export function tmem_flush_object(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, max: u32): i32 {
+export function tmem_flush_object(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, max: u32): i32 {
+  const pool = poolSlot(h);
   if (!ready() || pool >= MAX_POOLS || max == 0 || max > (OUT_BYTES - 4) / OUT_RECORD) return -E_INVAL;
   const p = poolAt(pool);
   if (atomic.load<u32>(changetype<usize>(p)) == POOL_FREE) return -E_INVAL;
@@ -992,7 +1033,7 @@ export function tmem_flush_object(pool: u32, o0: u32, o1: u32, o2: u32, o3: u32,
   const nb: u32 = <u32>1 << root().bucketBits;
   drainRemoved = 0;
   drainWritten = 0;
-  drainStripe(stripe, nb, pool, true, o0, o1, o2, o3, o4, o5, max);
+  drainStripe(stripe, nb, h, true, o0, o1, o2, o3, o4, o5, max);
   countAdd(pool, C_FLUSHES, <i32>drainRemoved);
   // Callers read `written` records; report removals so they know when to stop.
   store<u32>(outBase() + OUT_BYTES - 4, drainWritten);
@@ -1004,12 +1045,12 @@ let drainRemoved: u32 = 0;
 let drainWritten: u32 = 0;
 
 /**
- * Under stripe `stripe`'s lock, unlink and retire the pages of `pool` (only
+ * Under stripe `stripe`'s lock, unlink and retire the pages of pool handle `h` (only
  * those of object o0..o5 when `byObject`) from the stripe's buckets, until
  * drainRemoved reaches `max`; each retire may append an OutRecord at
  * drainWritten. The caller zeroes drainRemoved/drainWritten before its first call.
  */
-function drainStripe(stripe: u32, nb: u32, pool: u32, byObject: bool,
+function drainStripe(stripe: u32, nb: u32, h: u32, byObject: bool,
                      o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, max: u32): void {
   const lock = stripeLock(stripe);
   let removed = drainRemoved, written = drainWritten;
@@ -1021,7 +1062,7 @@ function drainStripe(stripe: u32, nb: u32, pool: u32, byObject: bool,
     while (cur != 0 && removed < max) {
       const c = desc(cur);
       const next = c.next;
-      if (byObject ? sameObject(c, pool, o0, o1, o2, o3, o4, o5) : c.pool == pool) {
+      if (byObject ? sameObject(c, h, o0, o1, o2, o3, o4, o5) : c.pool == h) {
         store<u32>(prevp, next);
         written += retire(cur, outBase() + <usize>written * OUT_RECORD);
         removed++;
@@ -1042,7 +1083,8 @@ function drainStripe(stripe: u32, nb: u32, pool: u32, byObject: bool,
  * area, as tmem_flush_object). Returns pages removed; 0 when the pool is
  * empty; -E_INVAL for a bad pool or max.
  */
-export function tmem_pool_drain(pool: u32, max: u32): i32 {
+export function tmem_pool_drain(h: u32, max: u32): i32 {
+  const pool = poolSlot(h);
   if (!ready() || pool >= MAX_POOLS || max == 0 || max > (OUT_BYTES - 4) / OUT_RECORD) return -E_INVAL;
   const p = poolAt(pool);
   if (atomic.load<u32>(changetype<usize>(p)) == POOL_FREE) return -E_INVAL;
@@ -1051,7 +1093,7 @@ export function tmem_pool_drain(pool: u32, max: u32): i32 {
   drainWritten = 0;
   for (let s: u32 = 0; s < NSTRIPES && drainRemoved < max; s++) {
     if ((s & 31) == 0 && countSum(pool, C_PAGES) == 0) break;
-    drainStripe(s, nb, pool, false, 0, 0, 0, 0, 0, 0, max);
+    drainStripe(s, nb, h, false, 0, 0, 0, 0, 0, 0, max);
   }
   countAdd(pool, C_FLUSHES, <i32>drainRemoved);
   store<u32>(outBase() + OUT_BYTES - 4, drainWritten);
@@ -1065,7 +1107,8 @@ export function tmem_pool_drain(pool: u32, max: u32): i32 {
  * A chain is never split: if the next chain does not fit, the scan stops
  * before it (unless nothing was written yet, then it is cut).
  */
-export function tmem_pool_scan(pool: u32, cursor: u32, max: u32): i32 {
+export function tmem_pool_scan(h: u32, cursor: u32, max: u32): i32 {
+  const pool = poolSlot(h);
   if (!ready() || pool >= MAX_POOLS || max == 0 || max > (OUT_BYTES - 4) / SCAN_RECORD) return -E_INVAL;
   const nb: u32 = <u32>1 << root().bucketBits;
   let n: u32 = 0;
@@ -1076,14 +1119,14 @@ export function tmem_pool_scan(pool: u32, cursor: u32, max: u32): i32 {
     mutexLock(lock);
     let cnt: u32 = 0;
     let cur = load<u32>(bucketHead(b));
-    while (cur != 0) { if (desc(cur).pool == pool) cnt++; cur = desc(cur).next; }
+    while (cur != 0) { if (desc(cur).pool == h) cnt++; cur = desc(cur).next; }
     if (cnt > max - n && n > 0) { mutexUnlock(lock); break; }
     cur = load<u32>(bucketHead(b));
     while (cur != 0 && n < max) {
       const c = desc(cur);
-      if (c.pool == pool) {
+      if (c.pool == h) {
         const r = out + <usize>n * SCAN_RECORD;
-        store<u32>(r, c.pool); store<u32>(r, c.index, 4);
+        store<u32>(r, h); store<u32>(r, c.index, 4);
         store<u32>(r, c.oid0, 8); store<u32>(r, c.oid1, 12); store<u32>(r, c.oid2, 16);
         store<u32>(r, c.oid3, 20); store<u32>(r, c.oid4, 24); store<u32>(r, c.oid5, 28);
         n++;
@@ -1119,10 +1162,10 @@ export function tmem_evict(domain: u32, max: u32): i32 {
       if (mutexTryLock(lock)) {
         chainUnlink(bucketHead(d.bucket), a);
         lruUnlinkLocked(dom, a);
-        const p = poolAt(d.pool);
-        countAdd(d.pool, C_PAGES, -1);
-        countAdd(d.pool, C_FLUSHES, 1);
-        countAdd(d.pool, C_EVICTIONS, 1);
+        const slot = d.pool & (MAX_POOLS - 1);
+        countAdd(slot, C_PAGES, -1);
+        countAdd(slot, C_FLUSHES, 1);
+        countAdd(slot, C_EVICTIONS, 1);
         const rec = outBase() + <usize>n * OUT_RECORD;
         store<u32>(rec, d.pampdLo);
         store<u32>(rec, d.pampdHi, 4);
@@ -1147,11 +1190,15 @@ export function tmem_evict(domain: u32, max: u32): i32 {
  * area. Returns 0, or -E_INVAL for an id out of range (a free pool reads
  * state 0 and zero counts).
  */
-export function tmem_pool_info(pool: u32): i32 {
-  if (pool >= MAX_POOLS) return -E_INVAL;
+export function tmem_pool_info(h: u32): i32 {
+  // A slot (0..63, for enumeration) or a handle; a stale handle reads as a free pool.
+  const pool = h < MAX_POOLS ? h : h & (MAX_POOLS - 1);
+  if (h >= (<u32>1 << 16)) return -E_INVAL;
   const o = outBase();
   memory.copy(o, changetype<usize>(poolAt(pool)), 64);
-  const free = atomic.load<u32>(changetype<usize>(poolAt(pool))) == POOL_FREE;
+  const stale = h >= MAX_POOLS && poolSlot(h) >= MAX_POOLS;
+  if (stale) memory.fill(o, 0, 60);
+  const free = stale || atomic.load<u32>(changetype<usize>(poolAt(pool))) == POOL_FREE;
   store<i32>(o + offsetof<PoolDesc>("infoPages"), free ? 0 : countSum(pool, C_PAGES));
   store<i32>(o + offsetof<PoolDesc>("infoPuts"), free ? 0 : countSum(pool, C_PUTS));
   store<i32>(o + offsetof<PoolDesc>("infoFlushes"), free ? 0 : countSum(pool, C_FLUSHES));

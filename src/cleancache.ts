@@ -47,7 +47,7 @@ import { newOid, oidFrom, uuidWords, type Oid, type OidLike, type UuidLike } fro
 import type { PoolSpec, TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
-  TAIL_CC, entryId, makePools, FS_SLOTS, FS_SLOT_POOLS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, MAX_FS, NO_POOL, REG_CLEANCACHE,
+  TAIL_CC, entryId, makePools, FS_SLOTS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, MAX_FS, NO_POOL, REG_CLEANCACHE,
 } from "./tmem/shared.js";
 
 /** cleancache's debugfs counters. */
@@ -310,7 +310,7 @@ export class Cleancache {
       const made = makePools(backends.map((b) => [b, uuid ? { persistent: false, uuid } : { persistent: false }]));
       const w = this.slotWord(s);
       for (let k = 0; k < 4; k++) Atomics.store(this.i32, w + 1 + k, uuid ? uuid[k]! | 0 : 0);
-      this.area.u8.fill(NO_POOL, FS_SLOTS + s * FS_SLOT_SIZE + FS_SLOT_POOLS, FS_SLOTS + s * FS_SLOT_SIZE + FS_SLOT_POOLS + 16);
+      this.area.clearPools(s, false);
       for (let i = 0; i < backends.length; i++) this.setPool(s, backends[i]!.instance, made[i]!);
       Atomics.store(this.i32, w, state);
       this.reg.publish(entries);
@@ -346,11 +346,11 @@ export class Cleancache {
   }
 
   private poolOf(s: number, instance: number): number {
-    return this.area.u8[FS_SLOTS + s * FS_SLOT_SIZE + FS_SLOT_POOLS + instance]!;
+    return this.area.fsPool(s, instance);
   }
 
   private setPool(s: number, instance: number, pool: number): void {
-    Atomics.store(this.area.u8, FS_SLOTS + s * FS_SLOT_SIZE + FS_SLOT_POOLS + instance, pool);
+    this.area.setFsPool(s, instance, pool);
   }
 
   private expectState(fs: number): number {

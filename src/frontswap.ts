@@ -59,7 +59,7 @@ import type { PoolSpec, TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
   CHAIN_DRAINING, TAIL_FS, entryId, makePools, TAIL_STORED, FrontendArea, FrontendRegistry, MAX_SWAP_TYPES, NO_POOL, REG_FRONTSWAP,
-  SWAP_TYPES, SWAP_TYPE_POOLS, SWAP_TYPE_SIZE,
+  SWAP_TYPES, SWAP_TYPE_SIZE,
 } from "./tmem/shared.js";
 
 /** frontswap's debugfs counters. */
@@ -214,8 +214,7 @@ export class Frontswap {
     this.checkType(type);
     await this.reg.locked((entries, backends) => {
       if (Atomics.load(this.i32, this.typeWord(type)) === ACTIVE) return;
-      const pb = SWAP_TYPES + type * SWAP_TYPE_SIZE + SWAP_TYPE_POOLS;
-      this.area.u8.fill(NO_POOL, pb, pb + 16);
+      this.area.clearPools(type, true);
       const made = makePools(backends.map((b) => [b, { persistent: true }]));
       for (let i = 0; i < backends.length; i++) this.setPool(type, backends[i]!.instance, made[i]!);
       Atomics.store(this.i32, this.typeWord(type), ACTIVE);
@@ -476,11 +475,11 @@ export class Frontswap {
   }
 
   private poolOf(type: number, instance: number): number {
-    return this.area.u8[SWAP_TYPES + type * SWAP_TYPE_SIZE + SWAP_TYPE_POOLS + instance]!;
+    return this.area.typePool(type, instance);
   }
 
   private setPool(type: number, instance: number, pool: number): void {
-    Atomics.store(this.area.u8, SWAP_TYPES + type * SWAP_TYPE_SIZE + SWAP_TYPE_POOLS + instance, pool);
+    this.area.setTypePool(type, instance, pool);
   }
 
   /**

@@ -41,6 +41,12 @@ export const TMEM_POOL_PERSIST = 1;
 export const TMEM_POOL_SHARED = 2;
 /** Most pools at once (assembly/tmem.ts MAX_POOLS). */
 export const TMEM_MAX_POOLS = 64;
+/**
+ * A pool id is a u16 handle: slot (0..63) | generation (1..1023) << 6
+ * (assembly/tmem.ts poolSlot). It is never below 64, so 0 can mean "none";
+ * a destroyed pool's id is refused until its slot has been reused 1023 times.
+ */
+export const TMEM_POOL_GEN_SHIFT = 6;
 /** LRU domains (1..15 usable). */
 export const TMEM_MAX_DOMAINS = 16;
 /** Bytes of one page descriptor (metadata per stored page, plus its bucket share). */
@@ -258,7 +264,7 @@ export class TmemCore {
    * Create a pool (the kernel's tmem_new_pool). A shared pool whose (owner,
    * uuid) exists is the same pool: its id is returned and a reference taken,
    * to be dropped by {@link destroyPool}.
-   * @returns the pool id, 0..63.
+   * @returns the pool id: a handle (64..65535) that names this pool only (see {@link TMEM_POOL_GEN_SHIFT}).
    * @throws TmemError ENOSPC when 64 pools exist; EINVAL for a bad domain, or a
    *   uuid this owner already uses with other flags.
    * Thread safety: any Worker, concurrently.
@@ -462,14 +468,19 @@ export class TmemCore {
     }
   }
 
-  /** A snapshot of pool `pool`'s descriptor. @throws TmemError EINVAL for an id outside 0..63. */
+  /**
+   * A snapshot of a pool's descriptor, by slot (0..63, to enumerate the
+   * table) or by pool id; the id of a destroyed pool reads as state "free".
+   * @throws TmemError EINVAL for anything else.
+   */
   poolInfo(pool: number): PoolInfo {
-    argCheck(Number.isInteger(pool) && pool >= 0 && pool < TMEM_MAX_POOLS, `pool id must be 0..${TMEM_MAX_POOLS - 1}, not ${String(pool)}`);
+    argCheck(Number.isInteger(pool) && pool >= 0 && pool <= 0xffff, `pool must be a slot 0..${TMEM_MAX_POOLS - 1} or a pool id, not ${String(pool)}`);
     this.core.tmem_pool_info(pool);
     const o = this.out;
     const state = o[0] === 1 ? "alive" : o[0] === 2 ? "dying" : "free";
+    const slot = pool % TMEM_MAX_POOLS;
     return {
-      id: pool, state, persistent: (o[1]! & TMEM_POOL_PERSIST) !== 0, shared: (o[1]! & TMEM_POOL_SHARED) !== 0,
+      id: state === "free" ? pool : slot | ((o[15]! & 0x3ff) << TMEM_POOL_GEN_SHIFT), state, persistent: (o[1]! & TMEM_POOL_PERSIST) !== 0, shared: (o[1]! & TMEM_POOL_SHARED) !== 0,
       refcount: o[2]!, domain: o[3]!, uuid: [o[4]!, o[5]!, o[6]!, o[7]!], pages: o[8]!, puts: o[9]!,
       flushes: o[12]!, evictions: o[13]!, owner: o[14]!,
     };
@@ -480,10 +491,10 @@ export class TmemCore {
    * One read of the pool table in shared memory (hot path: every put).
    */
   poolFlags(pool: number): number {
-    return this.poolTable[(pool << 4) + 1]!;
+    return this.poolTable[((pool & (TMEM_MAX_POOLS - 1)) << 4) + 1]!;
   }
 
-  /** Pages in pool `pool` now (one shared-memory read). */
+  /** Pages in pool `pool` now (0 for a destroyed pool). */
   poolPages(pool: number): number {
     this.core.tmem_pool_info(pool);
     return this.out[8]!;
@@ -520,6 +531,6 @@ export class TmemCore {
   }
 
   private checkPool(pool: number): void {
-    argCheck(Number.isInteger(pool) && pool >= 0 && pool < TMEM_MAX_POOLS, `pool id must be an integer 0..${TMEM_MAX_POOLS - 1}, not ${String(pool)}`);
+    argCheck(Number.isInteger(pool) && pool >= TMEM_MAX_POOLS && pool <= 0xffff, `a pool id is what newPool returned (64..65535), not ${String(pool)}`);
   }
 }

@@ -37,15 +37,20 @@
  *                pair names one backend instance for the memory's life
  *   [896, 960)   unused (the counters are per Worker, see TAIL_OFF)
  *   [960, 964)   instance-table lock
- *   [1024, 2560) cleancache fs slots[32] { state, uuid[4], pad[1], pools: u8[16] }
- *   [2560, 3584) frontswap types[32]     { state, unused, pools: u8[16], pad }
+ *   [1024, 2560) cleancache fs slots[32] { state, uuid[4], unused }
+ *   [2560, 3584) frontswap types[32]     { state, unused }
+ *
+ * Pool maps (which tmem pool each instance has for a slot or type) live
+ * outside the area, at ROOT_TMEM + POOL_MAPS_OFF, as u16 pool ids (0 = none):
+ * cleancache fs slot s, instance i at [s * 16 + i], frontswap type t at
+ * [512 + t * 16 + i].
  *
  * A chain entry is an instance id (bits 0..7), CHAIN_DRAINING (bit 8) while
  * the backend is being unregistered (stores skip it; loads and invalidations
  * still reach it), and the low 20 bits of the instance's generation (bits
  * 12..31), so a Worker never serves a chain entry with a cached object of a
  * destroyed instance whose id was reused: it re-opens the live one. A pool
- * byte is 0xff when that instance has no pool for the slot.
+ * map entry is NO_POOL (0) when that instance has no pool for the slot.
  *
  * Openers: outside the area, at ROOT_TMEM + OPENERS_OFF (8704, after the
  * stripe locks), one 256-bit map per instance of the Worker slots that have
@@ -84,8 +89,8 @@ export const MAX_FS = 32;
 export const MAX_SWAP_TYPES = 32;
 /** A chain entry's flag: the backend is being drained (stores skip it). */
 export const CHAIN_DRAINING = 0x100;
-/** Pool byte: no pool in that instance. */
-export const NO_POOL = 0xff;
+/** Pool map entry: no pool in that instance (a tmem pool id is never 0). */
+export const NO_POOL = 0;
 
 /** Word offsets (from the frontend area) of the two registries. */
 export const REG_CLEANCACHE = 0;
@@ -113,6 +118,8 @@ const INSTANCES = 128, INSTANCE_SIZE = 48, INSTANCE_NAME = 12, INSTANCE_NAME_MAX
 export const CHAIN_ID_MASK = 0xff, CHAIN_GEN_SHIFT = 12, CHAIN_GEN_MASK = 0xfffff;
 /** Byte offset from ROOT_TMEM of the instance opener maps (16 × 32 bytes; assembly/tmem.ts leaves [8704, 12288) to the frontends). */
 const OPENERS_OFF = 8704, OPENER_MAP_BYTES = 32;
+/** Byte offset from ROOT_TMEM of the pool maps (u16[1024]: fs slots, then swap types); ends at 11264. */
+const POOL_MAPS_OFF = 9216, TYPE_MAPS = 512;
 /** Largest instance generation (30 bits) before it wraps to 1. */
 const INSTANCE_GEN_MAX = 0x3fff_ffff;
 
@@ -134,11 +141,9 @@ const INSTANCE_LOCK = 960;
 /** cleancache fs slots. */
 export const FS_SLOTS = 1024;
 export const FS_SLOT_SIZE = 48;
-export const FS_SLOT_POOLS = 24;
 /** frontswap types. */
 export const SWAP_TYPES = 2560;
 export const SWAP_TYPE_SIZE = 32;
-export const SWAP_TYPE_POOLS = 8;
 
 /** Per-memory, per-thread view of the frontend area and the backends opened here. */
 export class FrontendArea {
@@ -154,6 +159,8 @@ export class FrontendArea {
   readonly u8: Uint8Array;
   /** Backends opened in this thread, by instance id. */
   readonly opened = new Map<number, TmemBackend>();
+  /** The pool maps (see the essay). Written under the registry lock; read by data operations. */
+  private readonly maps: Uint16Array;
   private readonly opening = new Map<number, Promise<TmemBackend>>();
 
   private constructor(pm: PhysicalMemory) {
@@ -166,6 +173,7 @@ export class FrontendArea {
     }
     this.i32 = new Int32Array(pm.memory.buffer, this.base, TMEM_FRONTEND_SIZE / 4);
     this.u8 = new Uint8Array(pm.memory.buffer, this.base, TMEM_FRONTEND_SIZE);
+    this.maps = new Uint16Array(pm.memory.buffer, ROOT_TMEM + POOL_MAPS_OFF, 2 * TYPE_MAPS);
     this.tail = new Int32Array(pm.memory.buffer, pm.scratch + TAIL_OFF, TAIL_WORDS);
     // This slot is ours and no operation of ours is in flight: grace starts at zero.
     for (let i = 0; i < 4; i++) Atomics.store(this.tail, i, 0);
@@ -199,6 +207,32 @@ export class FrontendArea {
     if (!pm.isAttached) throw detachedError();
     if (a === undefined) { a = new FrontendArea(pm); areas.set(pm, a); }
     return a;
+  }
+
+  /** The tmem pool of cleancache fs slot `s` in instance `inst`, or NO_POOL. */
+  fsPool(s: number, inst: number): number {
+    return Atomics.load(this.maps, (s << 4) | inst);
+  }
+
+  /** The tmem pool of frontswap type `t` in instance `inst`, or NO_POOL. */
+  typePool(t: number, inst: number): number {
+    return Atomics.load(this.maps, TYPE_MAPS + ((t << 4) | inst));
+  }
+
+  /** Set (NO_POOL clears) a map entry; the caller holds the registry lock. */
+  setFsPool(s: number, inst: number, pool: number): void {
+    Atomics.store(this.maps, (s << 4) | inst, pool);
+  }
+
+  /** Set (NO_POOL clears) a map entry; the caller holds the registry lock. */
+  setTypePool(t: number, inst: number, pool: number): void {
+    Atomics.store(this.maps, TYPE_MAPS + ((t << 4) | inst), pool);
+  }
+
+  /** Clear fs slot `s`'s (or, with `type`, swap type `s`'s) entries for every instance. */
+  clearPools(s: number, type: boolean): void {
+    const b = (type ? TYPE_MAPS : 0) + (s << 4);
+    for (let i = 0; i < MAX_INSTANCES; i++) Atomics.store(this.maps, b + i, NO_POOL);
   }
 
   /** Word index of byte offset `off` in the area. */
