@@ -13,9 +13,9 @@
  *
  * Key ideas:
  * - Placeholder pool ids (seed 000): `initFs` / `initSharedFs` may be called
- *   before any backend registers. Each returns a frontend id (1000 + slot for
- *   private filesystems, 2000 + slot for shared ones, as the kernel's fake
- *   pool ids) that the caller keeps forever; the slot maps it to a real tmem
+ *   before any backend registers. Each returns a filesystem id (the kernel's
+ *   fake pool ids, but carrying the slot's generation: {@link FsId}) that the
+ *   caller keeps until it unmounts; the slot maps it to a real tmem
  *   pool in each registered backend, filled in when a backend registers. The
  *   maps live in shared memory under a futex, so concurrent mounts and
  *   registrations from several Workers never lose or double-create a pool
@@ -62,12 +62,24 @@ export interface CleancacheCounters {
   invalidates: number;
 }
 
-/** Frontend id of private filesystem slot i: FAKE_FS_POOLID_OFFSET + i (the kernel's fake pool ids). */
-export const FAKE_FS_POOLID_OFFSET = 1000;
-/** Frontend id of shared filesystem slot i: FAKE_SHARED_FS_POOLID_OFFSET + i. */
-export const FAKE_SHARED_FS_POOLID_OFFSET = 2000;
-
-const SLOT_FREE = 0, SLOT_PRIVATE = 1, SLOT_SHARED = 2;
+/**
+ * A cleancache filesystem id (what initFs / initSharedFs return): the slot
+ * (bits 0..4), shared (bit 5) and the slot's generation (bits 6..29, 1 and
+ * up, bumped at every init of the slot). It names one mount for the memory's
+ * life: an id of an unmounted filesystem never reaches a later mount that
+ * reused its slot, and an id never issued is refused. The kernel's fake ids
+ * (1000 + slot, 2000 + slot) aliased exactly there.
+ */
+export type FsId = number;
+const FS_KIND_SHARED = 32, FS_GEN_SHIFT = 6, FS_GEN_MAX = 0xff_ffff;
+/**
+ * A slot's state word: generation << 2 | SHARED_BIT | IN_USE. An unmounted
+ * slot keeps its generation and the kind of its last mount (IN_USE clear), so
+ * an id can be told "issued, since unmounted" (its operations miss) from
+ * "never issued" (EINVAL).
+ */
+const IN_USE = 1, SHARED_BIT = 2;
+const SLOT_PRIVATE = IN_USE, SLOT_SHARED = IN_USE | SHARED_BIT;
 const C_SUCC = 0, C_FAILED = 1, C_PUTS = 2, C_INVAL = 3;
 
 const instances = new WeakMap<PhysicalMemory, Cleancache>();
@@ -127,8 +139,8 @@ export class Cleancache {
       const pools: Array<[number, PoolSpec]> = [];
       for (let s = 0; s < MAX_FS; s++) {
         const st = Atomics.load(this.i32, this.slotWord(s));
-        if (st === SLOT_FREE) continue;
-        pools.push([s, st === SLOT_SHARED ? { persistent: false, uuid: this.slotUuid(s) } : { persistent: false }]);
+        if ((st & IN_USE) === 0) continue;
+        pools.push([s, (st & SHARED_BIT) !== 0 ? { persistent: false, uuid: this.slotUuid(s) } : { persistent: false }]);
       }
       return pools;
     }, (s, instance, pool) => this.setPool(s, instance, pool));
@@ -145,7 +157,7 @@ export class Cleancache {
     await this.reg.locked((entries) => {
       if (!entries.some((e) => entryId(e) === id)) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} is not registered with cleancache`);
       for (let s = 0; s < MAX_FS; s++) {
-        if (Atomics.load(this.i32, this.slotWord(s)) === SLOT_FREE) continue;
+        if ((Atomics.load(this.i32, this.slotWord(s)) & IN_USE) === 0) continue;
         const p = this.poolOf(s, id);
         if (p !== NO_POOL) { pools.push(p); this.setPool(s, id, NO_POOL); }
       }
@@ -164,20 +176,20 @@ export class Cleancache {
 
   /**
    * A filesystem mounts (cleancache_init_fs). Works before any backend exists.
-   * @returns its frontend pool id (1000..1031), valid until {@link invalidateFs}.
+   * @returns its filesystem id ({@link FsId}), valid until {@link invalidateFs}.
    * @throws TmemError ENOSPC when 32 filesystems are initialised or no tmem pool is free.
    */
-  initFs(): Promise<number> {
+  initFs(): Promise<FsId> {
     return this.initSlot(SLOT_PRIVATE, undefined);
   }
 
   /**
    * A clustered filesystem mounts with `uuid` (cleancache_init_shared_fs).
    * Every mount with the same uuid reaches the same pages.
-   * @returns its frontend pool id (2000..2031).
+   * @returns its filesystem id ({@link FsId}).
    * @throws TmemError EINVAL for a malformed or zero uuid; ENOSPC as {@link initFs}.
    */
-  async initSharedFs(uuid: UuidLike): Promise<number> {
+  async initSharedFs(uuid: UuidLike): Promise<FsId> {
     return this.initSlot(SLOT_SHARED, uuidWords(uuid));
   }
 
@@ -186,19 +198,21 @@ export class Cleancache {
    * and `fs` becomes invalid.
    * @throws TmemError EINVAL for an id that is not initialised.
    */
-  async invalidateFs(fs: number): Promise<void> {
+  async invalidateFs(fs: FsId): Promise<void> {
     const s = this.slotOf(fs);
     const pools: Array<[TmemBackend, number]> = [];
     await this.reg.locked((entries, backends) => {
-      if (Atomics.load(this.i32, this.slotWord(s)) !== this.expectState(fs)) {
-        throw new TmemError(ErrorCode.EINVAL, `cleancache pool ${fs} is not initialised`);
+      const w = Atomics.load(this.i32, this.slotWord(s));
+      if (w !== this.liveWord(fs)) {
+        throw new TmemError(ErrorCode.EINVAL, `cleancache filesystem ${fs} is not initialised (never issued, or invalidated already)`);
       }
       for (let i = 0; i < backends.length; i++) {
         const inst = entryId(entries[i]!);
         const p = this.poolOf(s, inst);
         if (p !== NO_POOL) { pools.push([backends[i]!, p]); this.setPool(s, inst, NO_POOL); }
       }
-      Atomics.store(this.i32, this.slotWord(s), SLOT_FREE);
+      // Free, keeping the generation: the next init of the slot issues a new id.
+      Atomics.store(this.i32, this.slotWord(s), w & ~IN_USE);
       this.reg.publish(entries);
     });
     this.reg.synchronize();
@@ -214,7 +228,7 @@ export class Cleancache {
    * @throws TmemError EINVAL for a bad fs id, key, index or page; ENODEV when a
    *   backend registered elsewhere is not open here yet.
    */
-  putPage(fs: number, key: OidLike, index: number, page: Uint8Array): boolean {
+  putPage(fs: FsId, key: OidLike, index: number, page: Uint8Array): boolean {
     const s = this.checkOp(fs, key, index);
     if (!(page instanceof Uint8Array) || page.length !== PAGE_SIZE) badPage();
     Atomics.add(this.tail, TAIL_CC + C_PUTS, 1);
@@ -223,7 +237,7 @@ export class Cleancache {
     try {
       const c = reg.chain();
       const n = c.backends.length;
-      if (n === 0 || Atomics.load(this.i32, this.slotWord(s)) === SLOT_FREE) return false;
+      if (n === 0 || Atomics.load(this.i32, this.slotWord(s)) !== this.liveWord(fs)) return false;
       const oid = this.oid;
       for (let i = 1; i < n; i++) {
         const pool = this.poolOf(s, c.instances[i]!);
@@ -247,7 +261,7 @@ export class Cleancache {
    * @returns true on a hit (the exact bytes last put), false on a miss.
    * @throws TmemError as {@link putPage}; EBADMSG if a stored copy is corrupt.
    */
-  getPage(fs: number, key: OidLike, index: number, into: Uint8Array): boolean {
+  getPage(fs: FsId, key: OidLike, index: number, into: Uint8Array): boolean {
     const s = this.checkOp(fs, key, index);
     if (!(into instanceof Uint8Array) || into.length !== PAGE_SIZE) badPage();
     const reg = this.reg;
@@ -255,7 +269,7 @@ export class Cleancache {
     try {
       const c = reg.chain();
       const oid = this.oid;
-      const live = Atomics.load(this.i32, this.slotWord(s)) !== SLOT_FREE;
+      const live = Atomics.load(this.i32, this.slotWord(s)) === this.liveWord(fs);
       for (let i = 0; live && i < c.backends.length; i++) {
         const pool = this.poolOf(s, c.instances[i]!);
         if (pool === NO_POOL) continue;
@@ -272,15 +286,15 @@ export class Cleancache {
   }
 
   /** Drop (fs, key, index) everywhere (cleancache_invalidate_page). @returns true if it was there. */
-  invalidatePage(fs: number, key: OidLike, index: number): boolean {
+  invalidatePage(fs: FsId, key: OidLike, index: number): boolean {
     const s = this.checkOp(fs, key, index);
-    return this.everywhere(s, (b, pool, oid) => (b.flushPage(pool, oid, index) ? 1 : 0)) !== 0;
+    return this.everywhere(fs, s, (b, pool, oid) => (b.flushPage(pool, oid, index) ? 1 : 0)) !== 0;
   }
 
   /** Drop every page of inode `key` of `fs` (cleancache_invalidate_inode). @returns pages dropped. */
-  invalidateInode(fs: number, key: OidLike): number {
+  invalidateInode(fs: FsId, key: OidLike): number {
     const s = this.checkOp(fs, key, 0);
-    return this.everywhere(s, (b, pool, oid) => b.flushObject(pool, oid));
+    return this.everywhere(fs, s, (b, pool, oid) => b.flushObject(pool, oid));
   }
 
   /** The counters (cleancache debugfs), all Workers together. */
@@ -293,38 +307,40 @@ export class Cleancache {
   }
 
   /** The real tmem pool of frontend id `fs` in backend `instance`, or null (placeholder not yet mapped). */
-  realPool(fs: number, instance: number): number | null {
+  realPool(fs: FsId, instance: number): number | null {
     const s = this.slotOf(fs);
-    if (Atomics.load(this.i32, this.slotWord(s)) === SLOT_FREE) return null;
+    if (Atomics.load(this.i32, this.slotWord(s)) !== this.liveWord(fs)) return null;
     const p = this.poolOf(s, instance);
     return p === NO_POOL ? null : p;
   }
 
   // ── internals ──
 
-  private async initSlot(state: number, uuid: [number, number, number, number] | undefined): Promise<number> {
+  private async initSlot(state: number, uuid: [number, number, number, number] | undefined): Promise<FsId> {
     return this.reg.locked((entries, backends) => {
       let s = -1;
-      for (let i = 0; i < MAX_FS; i++) if (Atomics.load(this.i32, this.slotWord(i)) === SLOT_FREE) { s = i; break; }
+      for (let i = 0; i < MAX_FS; i++) if ((Atomics.load(this.i32, this.slotWord(i)) & IN_USE) === 0) { s = i; break; }
       if (s < 0) throw new TmemError(ErrorCode.ENOSPC, `all ${MAX_FS} cleancache filesystem slots are in use`);
       const made = makePools(backends.map((b) => [b, uuid ? { persistent: false, uuid } : { persistent: false }]));
       const w = this.slotWord(s);
+      let gen = (Atomics.load(this.i32, w) >>> 2) + 1;
+      if (gen > FS_GEN_MAX) gen = 1;
       for (let k = 0; k < 4; k++) Atomics.store(this.i32, w + 1 + k, uuid ? uuid[k]! | 0 : 0);
       this.area.clearPools(s, false);
       for (let i = 0; i < backends.length; i++) this.setPool(s, backends[i]!.instance, made[i]!);
-      Atomics.store(this.i32, w, state);
+      Atomics.store(this.i32, w, (gen << 2) | state);
       this.reg.publish(entries);
-      return (state === SLOT_SHARED ? FAKE_SHARED_FS_POOLID_OFFSET : FAKE_FS_POOLID_OFFSET) + s;
+      return gen * 64 + (state === SLOT_SHARED ? FS_KIND_SHARED : 0) + s;
     });
   }
 
-  private everywhere(s: number, fn: (b: TmemBackend, pool: number, oid: Oid) => number): number {
+  private everywhere(fs: FsId, s: number, fn: (b: TmemBackend, pool: number, oid: Oid) => number): number {
     const reg = this.reg;
     const tok = reg.enter();
     try {
       const c = reg.chain();
       let n = 0;
-      const live = Atomics.load(this.i32, this.slotWord(s)) !== SLOT_FREE;
+      const live = Atomics.load(this.i32, this.slotWord(s)) === this.liveWord(fs);
       for (let i = 0; live && i < c.backends.length; i++) {
         const pool = this.poolOf(s, c.instances[i]!);
         if (pool !== NO_POOL) n += fn(c.backends[i]!, pool, this.oid);
@@ -353,20 +369,32 @@ export class Cleancache {
     this.area.setFsPool(s, instance, pool);
   }
 
-  private expectState(fs: number): number {
-    return fs >= FAKE_SHARED_FS_POOLID_OFFSET ? SLOT_SHARED : SLOT_PRIVATE;
+  /** The slot word fs id `fs` is live under: generation << 2 | its kind. */
+  private liveWord(fs: FsId): number {
+    return ((fs >>> FS_GEN_SHIFT) << 2) | ((fs & FS_KIND_SHARED) !== 0 ? SLOT_SHARED : SLOT_PRIVATE);
   }
 
-  private slotOf(fs: number): number {
-    if (!(Number.isInteger(fs) && ((fs >= FAKE_FS_POOLID_OFFSET && fs < FAKE_FS_POOLID_OFFSET + MAX_FS)
-      || (fs >= FAKE_SHARED_FS_POOLID_OFFSET && fs < FAKE_SHARED_FS_POOLID_OFFSET + MAX_FS)))) {
-      argCheck(false, `cleancache pool id must come from initFs (1000..1031) or initSharedFs (2000..2031), not ${String(fs)}`);
+  /**
+   * The slot of filesystem id `fs`. An id of an unmounted filesystem passes
+   * (its operations then miss: the caller raced an unmount); an id that was
+   * never issued (a generation the slot has not reached) is EINVAL.
+   */
+  private slotOf(fs: FsId): number {
+    if (!(Number.isInteger(fs) && fs >= 64 && fs < 2 ** 30)) {
+      argCheck(false, `a cleancache filesystem id comes from initFs or initSharedFs, not ${String(fs)}`);
     }
-    return fs >= FAKE_SHARED_FS_POOLID_OFFSET ? fs - FAKE_SHARED_FS_POOLID_OFFSET : fs - FAKE_FS_POOLID_OFFSET;
+    const s = fs & (MAX_FS - 1);
+    const gen = fs >>> FS_GEN_SHIFT;
+    const w = Atomics.load(this.i32, this.slotWord(s));
+    const now = w >>> 2;
+    if (gen > now || (gen === now && ((w & SHARED_BIT) !== 0) !== ((fs & FS_KIND_SHARED) !== 0))) {
+      argCheck(false, `cleancache filesystem id ${fs} was never issued by initFs or initSharedFs`);
+    }
+    return s;
   }
 
   /** Validate an operation's arguments and load the key into this.oid; returns the slot. */
-  private checkOp(fs: number, key: OidLike, index: number): number {
+  private checkOp(fs: FsId, key: OidLike, index: number): number {
     const s = this.slotOf(fs);
     if (!(Number.isInteger(index) && index >= 0 && index <= 0xffff_ffff)) {
       argCheck(false, `page index must be an integer 0..2^32-1, not ${String(index)}`);

@@ -28,6 +28,6 @@ export * from "./lz4/index.js";
 export { Zcache } from "./zcache.js";
 export type { ZcacheOptions, ZcacheStats, ZcacheClientStats } from "./zcache.js";
 export { Cleancache } from "./cleancache.js";
-export type { CleancacheCounters } from "./cleancache.js";
+export type { CleancacheCounters, FsId } from "./cleancache.js";
 export { Frontswap } from "./frontswap.js";
 export type { FrontswapCounters, FrontswapWriteback, UnregisterOptions } from "./frontswap.js";

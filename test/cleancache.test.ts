@@ -3,6 +3,7 @@
 // by uuid, exclusive private gets, invalidations, chaining (seed 004), and a
 // shared pool used by 2 Workers at once.
 import { describe, expect, it } from "vitest";
+import { errorCode } from "./helpers.js";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Cleancache } from "../src/cleancache.js";
@@ -30,8 +31,8 @@ describe("cleancache", () => {
     const cc = Cleancache.for(pm);
     const a = await cc.initFs();
     const s1 = await cc.initSharedFs(UUID);
-    expect(a).toBe(1000);
-    expect(s1).toBe(2001);
+    expect(a).toBeGreaterThanOrEqual(64);
+    expect(s1).not.toBe(a);
     const out = new Uint8Array(4096);
     expect(cc.putPage(a, 7, 0, page(1))).toBe(false);
     expect(cc.getPage(a, 7, 0, out)).toBe(false);
@@ -167,6 +168,40 @@ describe("cleancache", () => {
     for (const w of ws) { w.postMessage({ cmd: "exit" }); await new Promise((r) => w.once("exit", r)); }
     const out = new Uint8Array(4096);
     for (let i = 0; i < 64; i++) if (cc.getPage(id, 42, i, out)) expectSame(out, page(i));
+    pm.detach();
+  });
+
+  it("filesystem ids carry a generation: no alias between private and shared, no stale id reaching a later mount", async () => {
+    const pm = await PhysicalMemory.create({ frames: 2048 });
+    const cc = Cleancache.for(pm);
+    const z = await Zcache.create(pm, { zpool: "zbud" });
+    await cc.registerOps(z);
+    const a = await cc.initFs();
+    expect(cc.putPage(a, 1, 0, page(1))).toBe(true);
+    // An id never issued is EINVAL, whatever slot it would name.
+    for (const forged of [a + 32, a + 64, a ^ 32, 1000, 2000, 2001, 0, -1, 1.5]) {
+      expect(errorCode(() => cc.putPage(forged, 1, 0, page(2))), `id ${forged}`).toBe("EINVAL");
+    }
+    const out = new Uint8Array(4096);
+    // The forged puts changed nothing.
+    expect(cc.getPage(a, 1, 0, out)).toBe(true);
+    expectSame(out, page(1));
+    // After an unmount the slot's next mount gets a new id; the old one misses and never reads it.
+    expect(cc.putPage(a, 2, 0, page(3))).toBe(true);
+    await cc.invalidateFs(a);
+    const s = await cc.initSharedFs(UUID);
+    expect(s & 31).toBe(a & 31); // the same slot, reused
+    expect(s).not.toBe(a);
+    expect(cc.putPage(s, 2, 0, page(4))).toBe(true);
+    expect(cc.getPage(a, 2, 0, out)).toBe(false);
+    expect(cc.putPage(a, 2, 0, page(5))).toBe(false);
+    expect(cc.invalidatePage(a, 2, 0)).toBe(false);
+    expect(cc.getPage(s, 2, 0, out)).toBe(true);
+    expectSame(out, page(4));
+    await expect(cc.invalidateFs(a)).rejects.toMatchObject({ code: "EINVAL" });
+    await cc.invalidateFs(s);
+    await cc.unregisterOps(z);
+    z.destroy();
     pm.detach();
   });
 });
