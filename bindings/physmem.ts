@@ -21,8 +21,11 @@ import { type Build, type CoreExports, buildStamp, compileCore, instantiateCore,
 import { ErrorCode, TmemError, argCheck, check } from "./status.js";
 import {
   CTRL_BASE, CTRL_RESERVED_OFF, DEFAULT_FRAMES, DEFAULT_MAX_WORKERS, MAX_WORKERS, Owner, PAGE_SIZE,
-  SCRATCH_IO, SCRATCH_SIZE, computeLayout, maxFrames, type Layout,
+  SCRATCH_IO, SCRATCH_SIZE, WASM_PAGE, computeLayout, maxFrames, type Layout,
 } from "./layout.js";
+
+/** "TMEM" little-endian (assembly/common.ts CTRL_MAGIC). */
+const CTRL_MAGIC = 0x4d454d54;
 
 /** Options of {@link PhysicalMemory.create}. */
 export interface PhysicalMemoryOptions {
@@ -69,6 +72,25 @@ export interface PhysicalMemoryStats {
   byOwner: Record<number, number>;
   /** Workers (instances) attached, this one included. */
   attachedWorkers: number;
+}
+
+/**
+ * Refuse a control block whose layout words disagree with each other or with
+ * the memory's size (garbled, or another program's memory): the wasm trusts
+ * them for every bounds check.
+ * @throws TmemError ENODEV (never formatted) or EPROTO (inconsistent).
+ */
+function checkControlBlock(memory: WebAssembly.Memory): void {
+  const v = new Uint32Array(memory.buffer, CTRL_BASE, 16);
+  if (v[0] !== CTRL_MAGIC) throw new TmemError(ErrorCode.ENODEV, "this memory was never formatted by PhysicalMemory.create");
+  const frames = v[4]!, framesBase = v[5]!, metaBase = v[6]!, scratchBase = v[7]!, scratchSize = v[8]!, maxWorkers = v[9]!;
+  const want = computeLayout(frames, maxWorkers);
+  if (frames < 1 || maxWorkers < 1 || maxWorkers > MAX_WORKERS || want === null || scratchSize !== SCRATCH_SIZE
+      || want.framesBase !== framesBase || want.metaBase !== metaBase || want.scratchBase !== scratchBase
+      || want.wasmPages * WASM_PAGE > memory.buffer.byteLength) {
+    throw new TmemError(ErrorCode.EPROTO,
+      `this memory's control block is inconsistent (frames ${frames}, maxWorkers ${maxWorkers}, ${memory.buffer.byteLength} bytes): it is damaged or not a tmem memory`);
+  }
 }
 
 /** A page-frame number: 0 ≤ pfn < frames. */
@@ -131,9 +153,11 @@ export class PhysicalMemory {
    *   the environment has no wasm threads or is a non-isolated browser page.
    */
   static async create(options: PhysicalMemoryOptions = {}): Promise<PhysicalMemory> {
-    const frames = options.frames ?? DEFAULT_FRAMES;
-    const maxWorkers = options.maxWorkers ?? DEFAULT_MAX_WORKERS;
-    const build = options.build ?? "release";
+    argCheck(typeof options === "object" && options !== null, "PhysicalMemory.create takes an options object");
+    // Only a missing option takes its default: null, NaN or "4096" are errors, not the default.
+    const frames = options.frames === undefined ? DEFAULT_FRAMES : options.frames;
+    const maxWorkers = options.maxWorkers === undefined ? DEFAULT_MAX_WORKERS : options.maxWorkers;
+    const build = options.build === undefined ? "release" : options.build;
     argCheck(build === "release" || build === "debug", `build must be "release" or "debug", not ${String(build)}`);
     argCheck(Number.isSafeInteger(maxWorkers) && maxWorkers >= 1 && maxWorkers <= MAX_WORKERS,
       `maxWorkers must be an integer from 1 to ${MAX_WORKERS}, not ${String(maxWorkers)}`);
@@ -177,7 +201,17 @@ export class PhysicalMemory {
     const stamp = buildStamp(module);
     argCheck(stamp !== null, "handle.module is not a tmem core (no tmem.build stamp)");
     assertEnvironment();
-    const core = await instantiateCore(module, memory);
+    // The control block must be there and consistent before any wasm reads it.
+    argCheck(buf.byteLength >= CTRL_BASE + WASM_PAGE,
+      `handle.memory holds ${buf.byteLength} bytes: too small to be a tmem physical memory (made by PhysicalMemory.create)`);
+    checkControlBlock(memory);
+    let core: CoreExports;
+    try {
+      core = await instantiateCore(module, memory);
+    } catch (e) {
+      if (e instanceof TmemError) throw e;
+      throw new TmemError(ErrorCode.EINVAL, `cannot instantiate the tmem core on handle.memory: ${String(e)}`);
+    }
     return PhysicalMemory.attachCore(module, memory, core, stamp);
   }
 
@@ -234,14 +268,16 @@ export class PhysicalMemory {
   }
 
   /**
-   * Free frame `pfn`. With `owner`, the frame must be held by that owner.
+   * Free frame `pfn`, which must be held by `owner` (by default
+   * {@link Owner.USER}, what {@link allocFrame} gives by default): a caller
+   * can never free a frame zsmalloc, zbud or the tmem core holds.
    * @throws TmemError EINVAL when the frame is out of range, already free, or
    *   held by another owner; nothing changes then.
    */
-  freeFrame(pfn: Pfn, owner = 0): void {
+  freeFrame(pfn: Pfn, owner: number = Owner.USER): void {
     this.live();
     this.checkPfn(pfn);
-    if (owner !== 0) this.checkOwner(owner);
+    this.checkOwner(owner);
     if (this.core.frame_free(pfn, owner) < 0) {
       const cur = this.core.frame_owner(pfn);
       throw new TmemError(ErrorCode.EINVAL, cur === 0
@@ -300,6 +336,16 @@ export class PhysicalMemory {
     }
     this.attached = false;
     this.core.pm_detach();
+    // Anything that kept this instance's exports (zpools, codecs, the tmem core) now fails
+    // loudly instead of writing through a scratch slot that another attach may own.
+    const core = this.core as unknown as Record<string, unknown>;
+    const refuse = (): never => { throw new TmemError(ErrorCode.EINVAL, "this PhysicalMemory was detached: attach again to use it"); };
+    for (const src of [core, Object.getPrototypeOf(core) as Record<string, unknown>]) {
+      for (const k of Object.getOwnPropertyNames(src)) {
+        // The wasm exports object (the prototype) is frozen: shadow its functions with own properties.
+        if (typeof src[k] === "function") Object.defineProperty(core, k, { value: refuse, writable: true, configurable: true });
+      }
+    }
   }
 
   /**

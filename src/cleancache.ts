@@ -42,12 +42,12 @@
  */
 import type { PhysicalMemory } from "../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck } from "../bindings/status.js";
-import { PAGE_SIZE } from "../bindings/layout.js";
+import { checkPage } from "../bindings/args.js";
 import { newOid, oidFrom, uuidWords, type Oid, type OidLike, type UuidLike } from "./tmem/core.js";
 import type { PoolSpec, TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
-  TAIL_CC, entryId, makePools, FS_SLOTS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, MAX_FS, NO_POOL, REG_CLEANCACHE,
+  TAIL_CC, entryId, makePools, FS_SLOTS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, detachedError, MAX_FS, NO_POOL, REG_CLEANCACHE,
 } from "./tmem/shared.js";
 
 /** cleancache's debugfs counters. */
@@ -84,9 +84,6 @@ const C_SUCC = 0, C_FAILED = 1, C_PUTS = 2, C_INVAL = 3;
 
 const instances = new WeakMap<PhysicalMemory, Cleancache>();
 
-function badPage(): never {
-  throw new TmemError(ErrorCode.EINVAL, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
-}
 
 /** The cleancache frontend of one physical memory, as this thread sees it. */
 export class Cleancache {
@@ -113,6 +110,7 @@ export class Cleancache {
    * @throws TmemError EINVAL when `pm` is detached; ENOMEM when the tmem index cannot be set up.
    */
   static for(pm: PhysicalMemory): Cleancache {
+    if (!pm.isAttached) throw detachedError();
     let c = instances.get(pm);
     if (c === undefined) { c = new Cleancache(pm); instances.set(pm, c); }
     return c;
@@ -230,10 +228,10 @@ export class Cleancache {
    */
   putPage(fs: FsId, key: OidLike, index: number, page: Uint8Array): boolean {
     const s = this.checkOp(fs, key, index);
-    if (!(page instanceof Uint8Array) || page.length !== PAGE_SIZE) badPage();
-    Atomics.add(this.tail, TAIL_CC + C_PUTS, 1);
+    checkPage(page, this.pm.memory.buffer, "page");
     const reg = this.reg;
     const tok = reg.enter();
+    Atomics.add(this.tail, TAIL_CC + C_PUTS, 1);
     try {
       const c = reg.chain();
       const n = c.backends.length;
@@ -263,7 +261,7 @@ export class Cleancache {
    */
   getPage(fs: FsId, key: OidLike, index: number, into: Uint8Array): boolean {
     const s = this.checkOp(fs, key, index);
-    if (!(into instanceof Uint8Array) || into.length !== PAGE_SIZE) badPage();
+    checkPage(into, this.pm.memory.buffer, "into");
     const reg = this.reg;
     const tok = reg.enter();
     try {

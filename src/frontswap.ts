@@ -54,11 +54,12 @@
 import type { PhysicalMemory } from "../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck } from "../bindings/status.js";
 import { PAGE_SIZE } from "../bindings/layout.js";
+import { checkPage } from "../bindings/args.js";
 import { newOid, type Oid } from "./tmem/core.js";
 import type { PoolSpec, TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
-  CHAIN_DRAINING, TAIL_FS, entryId, makePools, TAIL_STORED, FrontendArea, FrontendRegistry, MAX_SWAP_TYPES, NO_POOL, REG_FRONTSWAP,
+  CHAIN_DRAINING, TAIL_FS, entryId, makePools, TAIL_STORED, FrontendArea, FrontendRegistry, detachedError, MAX_SWAP_TYPES, NO_POOL, REG_FRONTSWAP,
   SWAP_TYPES, SWAP_TYPE_SIZE,
 } from "./tmem/shared.js";
 
@@ -94,9 +95,6 @@ const C_LOADS = 0, C_SUCC = 1, C_FAILED = 2, C_INVAL = 3;
 
 const instances = new WeakMap<PhysicalMemory, Frontswap>();
 
-function badPage(): never {
-  throw new TmemError(ErrorCode.EINVAL, `a page is a Uint8Array of ${PAGE_SIZE} bytes`);
-}
 
 /** The frontswap frontend of one physical memory, as this thread sees it. */
 export class Frontswap {
@@ -125,6 +123,7 @@ export class Frontswap {
    * @throws TmemError EINVAL when `pm` is detached; ENOMEM when the tmem index cannot be set up.
    */
   static for(pm: PhysicalMemory): Frontswap {
+    if (!pm.isAttached) throw detachedError();
     let f = instances.get(pm);
     if (f === undefined) { f = new Frontswap(pm); instances.set(pm, f); }
     return f;
@@ -263,7 +262,7 @@ export class Frontswap {
    */
   store(type: number, offset: number, page: Uint8Array): boolean {
     this.checkKey(type, offset);
-    if (!(page instanceof Uint8Array) || page.length !== PAGE_SIZE) badPage();
+    checkPage(page, this.pm.memory.buffer, "page");
     const reg = this.reg;
     const tok = reg.enter();
     try {
@@ -318,7 +317,7 @@ export class Frontswap {
    */
   load(type: number, offset: number, into: Uint8Array): boolean {
     this.checkKey(type, offset);
-    if (!(into instanceof Uint8Array) || into.length !== PAGE_SIZE) badPage();
+    checkPage(into, this.pm.memory.buffer, "into");
     const reg = this.reg;
     const tok = reg.enter();
     try {

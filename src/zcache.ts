@@ -64,6 +64,7 @@ import type { PhysicalMemory } from "../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck } from "../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_LZ4_HASH, SCRATCH_STAGE } from "../bindings/layout.js";
 import { createPool, openPool, type Zpool } from "./zpool/index.js";
+import { checkPage } from "../bindings/args.js";
 import type { ZpoolBackend } from "./zpool/driver.js";
 import { PamBackend } from "./tmem/pam.js";
 import type { TmemBackend } from "./tmem/ops.js";
@@ -330,8 +331,9 @@ export class Zcache extends PamBackend implements TmemBackend {
   override putPage(pool: number, oid: Oid, index: number, page: Uint8Array, noReplace = false): PutResult {
     if (!this.fast) return super.putPage(pool, oid, index, page, noReplace);
     this.alive();
+    checkPage(page, this.pm.memory.buffer, "page");
     const tc = this.tc;
-    tc.ioPage.set(page.length === PAGE_SIZE ? page : page.subarray(0, PAGE_SIZE));
+    tc.ioPage.set(page);
     const persistent = this.isPersistent(pool);
     if (persistent && !this.persistentRoom()) {
       // Refused: the old copy must not survive a failed put.
@@ -359,6 +361,7 @@ export class Zcache extends PamBackend implements TmemBackend {
   override getPage(pool: number, oid: Oid, index: number, into: Uint8Array): boolean {
     if (!this.fast) return super.getPage(pool, oid, index, into);
     this.alive();
+    checkPage(into, this.pm.memory.buffer, "into");
     const r = this.pm.core.tmem_zcache_load_zs(this.stAddr, this.zsEph, this.zsPers, this.client,
       pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index);
     if (r === 1) { into.set(this.tc.ioPage); return true; }

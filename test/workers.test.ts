@@ -112,7 +112,7 @@ describe("a second instantiation", () => {
     const pm = await PhysicalMemory.create({ frames: 32, maxWorkers: 4 });
     const held = Array.from({ length: 5 }, () => pm.allocFrame(Owner.USER + 3));
     held.forEach((p) => pm.frameBytes(p).fill(0xc3));
-    pm.freeFrame(held.pop()!);
+    pm.freeFrame(held.pop()!, Owner.USER + 3);
     const snapshot = (): Uint8Array => new Uint8Array(pm.memory.buffer).slice(0, pm.layout.framesBase + 32 * 4096);
     const before = snapshot();
     // Same thread: a raw instantiation (no attach) must write nothing at all.
@@ -125,7 +125,7 @@ describe("a second instantiation", () => {
     expect(seen).toMatchObject({ owner: Owner.USER + 3, first: 0xc3, used: 4 });
     expect(seen.slot).toBe(1);
     expect(pm.frameOwner(seen.mine)).toBe(200);
-    pm.freeFrame(seen.mine);
+    pm.freeFrame(seen.mine, 200);
     const after = snapshot();
     // Everything but the frame the worker used and freed is byte-identical.
     const workerFrame = pm.frameAddress(seen.mine);

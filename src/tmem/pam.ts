@@ -27,7 +27,7 @@
  */
 import type { PhysicalMemory } from "../../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck } from "../../bindings/status.js";
-import { PAGE_SIZE } from "../../bindings/layout.js";
+import { checkPage } from "../../bindings/args.js";
 import { GetMode, TMEM_MAX_POOLS, TmemCore, type FreePampd, type Oid } from "./core.js";
 import type { PoolSpec, PutResult, TmemBackend } from "./ops.js";
 import { FrontendArea, detachedError } from "./shared.js";
@@ -167,9 +167,10 @@ export abstract class PamBackend implements TmemBackend {
   /** @inheritDoc */
   putPage(pool: number, oid: Oid, index: number, page: Uint8Array, noReplace = false): PutResult {
     this.alive();
+    checkPage(page, this.pm.memory.buffer, "page");
     const tc = this.tc;
     const flushed = noReplace ? false : tc.flushPage(pool, oid, index, this.freeFn);
-    tc.ioPage.set(page.length === PAGE_SIZE ? page : page.subarray(0, PAGE_SIZE));
+    tc.ioPage.set(page);
     return this.storeFromIo(pool, oid, index, flushed, noReplace);
   }
 
@@ -196,6 +197,7 @@ export abstract class PamBackend implements TmemBackend {
   /** @inheritDoc */
   getPage(pool: number, oid: Oid, index: number, into: Uint8Array): boolean {
     this.alive();
+    checkPage(into, this.pm.memory.buffer, "into");
     const tc = this.tc;
     if (!tc.get(pool, oid, index, GetMode.POLICY)) return false;
     const lo = tc.lo, hi = tc.hi, meta = tc.meta, pin = tc.pin;

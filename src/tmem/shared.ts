@@ -499,6 +499,7 @@ export class FrontendRegistry {
 
   /** Enter an operation; returns the token for {@link exit}. Never blocks. */
   enter(): number {
+    if (!this.area.pm.isAttached) throw detachedError();
     const i32 = this.area.i32, gw = this.genWord, mine = this.mine;
     for (;;) {
       const g = Atomics.load(i32, gw);
