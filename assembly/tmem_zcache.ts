@@ -157,7 +157,8 @@ function freeStored(st: usize, zsEph: u32, zsPers: u32, lo: u32, hi: u32, meta: 
  *
  * Returns 0 (new) or 1 (replaced); STORE_POOR (-1000) when it compresses
  * beyond maxZsize; -E_NOMEM when zsmalloc or the tmem index has no memory
- * (the caller may evict and retry); -E_EXIST (noReplace and the key exists),
+ * (the caller may evict and retry); -E_BUSY when this instance already has
+ * a zsmalloc object mapped; -E_EXIST (noReplace and the key exists),
  * -E_INVAL (pool not alive): nothing stored in every error case.
  */
 export function tmem_zcache_store_zs(st: usize, zsEph: u32, zsPers: u32, kind: u32, maxZsize: i32, acceleration: i32,
@@ -195,7 +196,7 @@ function storeZs(st: usize, zsEph: u32, zsPers: u32, kind: u32, maxZsize: i32, a
     const h = zs_malloc(zs, <u32>r);
     if (h <= 0) return h == 0 ? -E_NOMEM : h;
     const addr = zs_map_object(zs, <u32>h, ZS_MM_WO);
-    if (addr == 0) { zs_free(zs, <u32>h); return -E_NOMEM; }
+    if (addr == 0) { zs_free(zs, <u32>h); return -E_BUSY; } // this instance has an object mapped
     memory.copy(addr, stage, <usize>r);
     zs_unmap_object(zs, <u32>h);
     lo = <u32>h;

@@ -257,28 +257,30 @@ export class Frontswap {
    * Store a copy of `page` (4096 bytes) as (type, offset) (frontswap_store).
    * @returns true if a backend took it; false if rejected: then no older copy
    *   of the offset remains anywhere, and the caller must keep the page.
-   * @throws TmemError EINVAL for a bad type, offset or page; ENODEV when a
-   *   backend registered elsewhere is not open here yet (`await ready()`).
+   * @throws TmemError EINVAL for a bad type, offset or page (a Uint8Array of
+   *   4096 bytes outside the physical memory) or a detached memory; ENODEV
+   *   when a backend registered elsewhere is not open here yet (`await
+   *   ready()`); EBUSY while this Worker has a zpool object mapped (nothing
+   *   changed). After any error the page is not stored: keep it.
    */
   store(type: number, offset: number, page: Uint8Array): boolean {
     this.checkKey(type, offset);
     checkPage(page, this.pm.memory.buffer, "page");
     const reg = this.reg;
     const tok = reg.enter();
+    // Accounting happens once, in `finally`, from what really happened: an
+    // exception from a backend leaves the stored-page count exact.
+    let removed = 0, stored = false;
     try {
       const c = reg.chain();
       const i32 = this.i32;
       const tw = this.typeWord(type);
-      if (c.backends.length === 0 || Atomics.load(i32, tw) !== ACTIVE) {
-        Atomics.add(this.tail, TAIL_FS + C_FAILED, 1);
-        return false;
-      }
+      if (c.backends.length === 0 || Atomics.load(i32, tw) !== ACTIVE) return false;
       const oid = this.oid;
       oid[0] = offset;
       const n = c.backends.length;
       let first = -1;
       for (let i = 0; i < n; i++) if (!c.draining[i]) { first = i; break; }
-      let removed = 0;
       if (n > 1) {
         // Invalidate the old copy everywhere but the first target (it flushes its own first).
         for (let i = 0; i < n; i++) {
@@ -294,16 +296,16 @@ export class Frontswap {
         const r = c.backends[i]!.putPage(pool, oid, 0, page);
         if (r === "new" || r === "replaced") {
           if (r === "replaced") removed++;
-          if (removed !== 1) Atomics.add(this.tail, TAIL_STORED + type, 1 - removed);
-          Atomics.add(this.tail, TAIL_FS + C_SUCC, 1);
+          stored = true;
           return true;
         }
         if (r === "rejected-flushed") removed++;
       }
-      if (removed !== 0) Atomics.sub(this.tail, TAIL_STORED + type, removed);
-      Atomics.add(this.tail, TAIL_FS + C_FAILED, 1);
       return false;
     } finally {
+      const delta = (stored ? 1 : 0) - removed;
+      if (delta !== 0) Atomics.add(this.tail, TAIL_STORED + type, delta);
+      Atomics.add(this.tail, TAIL_FS + (stored ? C_SUCC : C_FAILED), 1);
       reg.exit(tok);
     }
   }
@@ -312,8 +314,10 @@ export class Frontswap {
    * Load (type, offset) into `into` (4096 bytes) (frontswap_load). The page
    * stays stored.
    * @returns true on a hit.
-   * @throws TmemError EINVAL for bad arguments; ENODEV as {@link store};
-   *   EBADMSG if the stored copy is corrupt.
+   * @throws TmemError EINVAL for bad arguments or a detached memory; ENODEV
+   *   and EBUSY as {@link store} (the page stays stored); EBADMSG if the
+   *   stored copy is corrupt (provably: it failed to decompress; it is then
+   *   dropped, the only case where a load removes a page).
    */
   load(type: number, offset: number, into: Uint8Array): boolean {
     this.checkKey(type, offset);

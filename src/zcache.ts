@@ -64,6 +64,7 @@ import type { PhysicalMemory } from "../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck } from "../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_LZ4_HASH, SCRATCH_STAGE } from "../bindings/layout.js";
 import { createPool, openPool, type Zpool } from "./zpool/index.js";
+import { mapState, type MapState } from "./zpool/zpool.js";
 import { checkPage } from "../bindings/args.js";
 import type { ZpoolBackend } from "./zpool/driver.js";
 import { PamBackend } from "./tmem/pam.js";
@@ -210,6 +211,8 @@ export class Zcache extends PamBackend implements TmemBackend {
   private readonly zsPers: number;
   /** Stores left before persistentRoom reads the pool size again. */
   private roomSkip = 0;
+  /** This thread's zpool mapping: a store or load while the caller holds one is EBUSY (nothing changes). */
+  private readonly maps: MapState;
 
   private constructor(pm: PhysicalMemory, instance: number, generation: number, pfn: number, eph: Zpool, pers: Zpool) {
     super(pm, instance, generation);
@@ -221,6 +224,7 @@ export class Zcache extends PamBackend implements TmemBackend {
     this.zsEph = eph.backend.id;
     this.zsPers = pers.backend.id;
     this.u8 = pm.u8;
+    this.maps = mapState(pm);
     this.stage = pm.scratch + SCRATCH_STAGE;
     this.hash = pm.scratch + SCRATCH_LZ4_HASH;
     this.stAddr = pm.layout.framesBase + pfn * PAGE_SIZE;
@@ -332,6 +336,7 @@ export class Zcache extends PamBackend implements TmemBackend {
     if (!this.fast) return super.putPage(pool, oid, index, page, noReplace);
     this.alive();
     checkPage(page, this.pm.memory.buffer, "page");
+    if (this.maps.pool !== null) this.mappedError();
     const tc = this.tc;
     tc.ioPage.set(page);
     const persistent = this.isPersistent(pool);
@@ -353,6 +358,7 @@ export class Zcache extends PamBackend implements TmemBackend {
     if (r === E_EXIST) return "exists";
     // Out of memory: the generic path evicts clean pages and retries (it compresses again; rare).
     if (r === E_NOMEM) return this.storeFromIo(pool, oid, index, flushed, noReplace);
+    // E_BUSY (the zsmalloc map failed: cannot happen after the check above) and the rest: rejected, nothing stored.
     this.reject(persistent); // STORE_POOR (compress_poor counted in wasm) or a pool being destroyed
     return flushed ? "rejected-flushed" : "rejected";
   }
@@ -362,6 +368,7 @@ export class Zcache extends PamBackend implements TmemBackend {
     if (!this.fast) return super.getPage(pool, oid, index, into);
     this.alive();
     checkPage(into, this.pm.memory.buffer, "into");
+    if (this.maps.pool !== null) this.mappedError();
     const r = this.pm.core.tmem_zcache_load_zs(this.stAddr, this.zsEph, this.zsPers, this.client,
       pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index);
     if (r === 1) { into.set(this.tc.ioPage); return true; }
@@ -370,10 +377,17 @@ export class Zcache extends PamBackend implements TmemBackend {
       this.flushPage(pool, oid, index);
       throw new TmemError(ErrorCode.EBADMSG, `zcache: the stored copy of pool ${pool} index ${index} is corrupt (flushed)`);
     }
-    if (r === E_BUSY) {
-      throw new TmemError(ErrorCode.EBUSY, "zcache: this Worker has a zsmalloc object mapped; unmap it before loading (the page stays stored)");
-    }
+    if (r === E_BUSY) this.mappedError();
     throw new TmemError(ErrorCode.EINVAL, `tmem_get: pool ${pool} is not alive`);
+  }
+
+  protected override beforeData(): void {
+    if (this.maps.pool !== null) this.mappedError();
+  }
+
+  private mappedError(): never {
+    throw new TmemError(ErrorCode.EBUSY,
+      "zcache: this Worker has a zpool object mapped: unmap it before storing or loading pages (nothing changed)");
   }
 
   // ── pamops (the generic path: any zpool driver) ──
@@ -399,9 +413,17 @@ export class Zcache extends PamBackend implements TmemBackend {
       Atomics.add(this.st, C_ALLOCFAIL, 1);
       return this.reject(persistent);
     }
-    const view = zp.map(handle, "wo");
-    this.u8.copyWithin(view.byteOffset, this.stage, this.stage + r);
-    zp.unmap(handle);
+    try {
+      const view = zp.map(handle, "wo");
+      try {
+        this.u8.copyWithin(view.byteOffset, this.stage, this.stage + r);
+      } finally {
+        zp.unmap(handle);
+      }
+    } catch (e) {
+      zp.free(handle);
+      throw e;
+    }
     this.pLo = handle; this.pHi = persistent ? 1 : 0;
     this.pMeta = r | kind;
     core.tmem_zcache_account(this.stAddr, this.pMeta, 1, 0);

@@ -153,3 +153,32 @@ describe("backend identity across Workers", () => {
     pm.detach();
   });
 });
+
+describe("tmem pool ids across reuse of a slot", () => {
+  it("a destroyed pool's id is refused through thousands of reuses of its slot, up to the stated 1023-reuse bound", async () => {
+    const pm = await PhysicalMemory.create({ frames: 512 });
+    const tc = TmemCore.for(pm);
+    const oid = new Uint32Array(6);
+    const free = (): void => undefined;
+    const first = tc.newPool({ persistent: true });
+    expect(tc.put(first, oid, 0, 1, 0, 0, free)).toBe("new");
+    tc.destroyPool(first, free);
+    const seen = new Set<number>([first]);
+    let aliases = 0;
+    for (let i = 1; i <= 2500; i++) {
+      const p = tc.newPool({ persistent: true });
+      expect(p % 64).toBe(first % 64);                 // the same slot, reused
+      if (p === first) aliases++;
+      else expect(seen.has(p), `reuse ${i}`).toBe(false); // no id repeats within one generation cycle
+      // The first pool's id reaches this pool only exactly every 1023 reuses.
+      const stale = tc.put(first, oid, 0, 2, 0, 0, free);
+      expect(stale, `reuse ${i}`).toBe(i % 1023 === 0 ? "new" : "dead");
+      expect(codeOf(() => tc.flushPage(first, oid, 0, free)), `reuse ${i}`).toBe(i % 1023 === 0 ? "no error" : "EINVAL");
+      seen.add(p);
+      if (i % 1023 === 0) seen.clear();
+      tc.destroyPool(p, free);
+    }
+    expect(aliases).toBe(2);
+    pm.detach();
+  });
+});

@@ -208,6 +208,25 @@ const SCAN_BATCH = 256;
 const cores = new WeakMap<PhysicalMemory, TmemCore>();
 
 /**
+ * Hand `n` OutRecords (copied out of the out area) to `free`. Every record
+ * is handed over even if `free` throws for one (the index has already let
+ * go of all of them: stopping would leak the rest); the first error is
+ * rethrown afterwards.
+ */
+function freeEach(recs: Uint32Array, n: number, free: FreePampd): void {
+  let failed = false, first: unknown;
+  for (let i = 0; i < n; i++) {
+    const b = i * OUT_RECORD_WORDS;
+    try {
+      free(recs[b]!, recs[b + 1]!, recs[b + 2]!, recs[b + 3]!);
+    } catch (e) {
+      if (!failed) { failed = true; first = e; }
+    }
+  }
+  if (failed) throw first;
+}
+
+/**
  * This thread's handle on the tmem core of one physical memory.
  */
 export class TmemCore {
@@ -431,11 +450,7 @@ export class TmemCore {
     if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_evict: bad LRU domain ${domain}`);
     if (r === 0) return 0;
     // Copy first: `free` may call into the core and reuse the out area.
-    const recs = this.out.slice(0, r * OUT_RECORD_WORDS);
-    for (let i = 0; i < r; i++) {
-      const b = i * OUT_RECORD_WORDS;
-      free(recs[b]!, recs[b + 1]!, recs[b + 2]!, recs[b + 3]!);
-    }
+    freeEach(this.out.slice(0, r * OUT_RECORD_WORDS), r, free);
     return r;
   }
 
@@ -523,11 +538,7 @@ export class TmemCore {
     const written = o[OUT_BYTES / 4 - 1]!;
     // Copy first: `free` may call into the core and reuse the out area.
     if (written === 0) return;
-    const recs = o.slice(0, written * OUT_RECORD_WORDS);
-    for (let i = 0; i < written; i++) {
-      const b = i * OUT_RECORD_WORDS;
-      free(recs[b]!, recs[b + 1]!, recs[b + 2]!, recs[b + 3]!);
-    }
+    freeEach(o.slice(0, written * OUT_RECORD_WORDS), written, free);
   }
 
   private checkPool(pool: number): void {

@@ -149,6 +149,12 @@ export abstract class PamBackend implements TmemBackend {
     return false;
   }
 
+  /**
+   * A subclass's check before a put or get changes anything (zcache: EBUSY
+   * while the caller has a zpool object mapped). The base class checks nothing.
+   */
+  protected beforeData(): void {}
+
   /** @inheritDoc */
   createPool(spec: PoolSpec): number {
     this.alive();
@@ -168,6 +174,7 @@ export abstract class PamBackend implements TmemBackend {
   putPage(pool: number, oid: Oid, index: number, page: Uint8Array, noReplace = false): PutResult {
     this.alive();
     checkPage(page, this.pm.memory.buffer, "page");
+    this.beforeData();
     const tc = this.tc;
     const flushed = noReplace ? false : tc.flushPage(pool, oid, index, this.freeFn);
     tc.ioPage.set(page);
@@ -198,6 +205,7 @@ export abstract class PamBackend implements TmemBackend {
   getPage(pool: number, oid: Oid, index: number, into: Uint8Array): boolean {
     this.alive();
     checkPage(into, this.pm.memory.buffer, "into");
+    this.beforeData();
     const tc = this.tc;
     if (!tc.get(pool, oid, index, GetMode.POLICY)) return false;
     const lo = tc.lo, hi = tc.hi, meta = tc.meta, pin = tc.pin;

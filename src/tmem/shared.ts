@@ -63,8 +63,8 @@
  * Concurrency: lock order: frontend registry lock → instance-table lock →
  * tmem pool-table lock (backend createPool runs under the registry lock).
  * Counters are per Worker (each Worker's scratch tail), so the hot paths
- * write no cache line another Worker writes; reads sum all slots. They wrap
- * at 2^32.
+ * write no cache line another Worker writes; reads sum all slots in 32-bit
+ * wrapping arithmetic (exact while the true total is below 2^31, see sum()).
  *
  * See also: ops.ts, ../cleancache.ts, ../frontswap.ts, assembly/tmem.ts.
  *
@@ -189,10 +189,16 @@ export class FrontendArea {
   /** Every slot's frontend words, for sums and grace waits. */
   readonly tails: Int32Array[];
 
-  /** Sum of word `k` over every Worker slot. */
+  /**
+   * Sum of word `k` over every Worker slot, in 32-bit wrapping arithmetic.
+   * A word is one Worker's net count (Worker A's stores minus the pages it
+   * invalidated), so one word alone may wrap (A stores forever, B
+   * invalidates); the wrapped sum is still exact as long as the true total
+   * is below 2^31, which a count of pages or of events read as u32 is.
+   */
   sum(k: number): number {
     let n = 0;
-    for (const t of this.tails) n += Atomics.load(t, k);
+    for (const t of this.tails) n = (n + Atomics.load(t, k)) | 0;
     return n;
   }
 

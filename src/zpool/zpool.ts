@@ -85,13 +85,19 @@ export interface DestroyOptions {
 }
 
 /** Per attached instance: the one object it has mapped. */
-interface MapState {
+/** @internal This thread's one mapping through the Zpool API (pool null when none). */
+export interface MapState {
+  readonly pool: Zpool | null;
+  readonly handle: number;
+}
+interface MutableMapState {
   pool: Zpool | null;
   handle: number;
 }
-const mapStates = new WeakMap<PhysicalMemory, MapState>();
+const mapStates = new WeakMap<PhysicalMemory, MutableMapState>();
 
-function mapState(pm: PhysicalMemory): MapState {
+/** @internal This thread's mapping state for `pm` (one object: read it on every call). */
+export function mapState(pm: PhysicalMemory): MutableMapState {
   let s = mapStates.get(pm);
   if (s === undefined) {
     s = { pool: null, handle: 0 };
@@ -256,7 +262,7 @@ export class Zpool {
   /** The driver's pool (for the layers above; not a public API). */
   readonly backend: ZpoolBackend;
   private readonly table: PoolTable;
-  private readonly maps: MapState;
+  private readonly maps: MutableMapState;
   private readonly words: Int32Array;
   private readonly stateAt: number;
   private readonly genAt: number;
