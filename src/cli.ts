@@ -471,6 +471,7 @@ async function main(): Promise<void> {
   if (cmd === "simulate") return cmdSimulate(rest);
   if (cmd === "lz4") { process.exitCode = await lz4Main(rest); return; }
   if (cmd === "demo") return cmdDemo(rest);
+  if (cmd === "cache-bench") return (await import("./cache/cli.js")).cacheBench(rest);
   if (cmd === "help") { console.log(USAGE); return; }
   throw new UsageError(`unknown command '${cmd}'`);
 }

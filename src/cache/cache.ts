@@ -214,6 +214,22 @@ export interface TmemCacheStats {
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder("utf-8", { fatal: false });
+/**
+ * Node's Buffer where there is one: its UTF-8 codec is several times faster
+ * than TextEncoder/TextDecoder on Node 20 (the profile of a JSON get spent half
+ * its time in TextDecoder.decode). Browsers use the standard codecs.
+ */
+interface NodeBufferLike {
+  from(s: string, enc: "utf8"): Uint8Array;
+  from(b: ArrayBufferLike, off: number, len: number): { toString(enc: "utf8"): string };
+}
+const NodeBuffer = (globalThis as { Buffer?: NodeBufferLike }).Buffer;
+function encodeUtf8(s: string): Uint8Array {
+  return NodeBuffer !== undefined ? NodeBuffer.from(s, "utf8") : utf8.encode(s);
+}
+function decodeUtf8(b: Uint8Array): string {
+  return NodeBuffer !== undefined ? NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8") : fromUtf8.decode(b);
+}
 
 function rd32(v: Uint8Array, o: number): number {
   return (v[o]! | (v[o + 1]! << 8) | (v[o + 2]! << 16) | (v[o + 3]! << 24)) >>> 0;
@@ -284,6 +300,8 @@ export class TmemCache {
   private cbuf = new Uint8Array(compressBound(BLOCK) + 8);
   /** Read scratch for stored streams. */
   private rbuf = new Uint8Array(PIECE * 16);
+  /** Decompression scratch for string values (decoded to a string straight from it). */
+  private dbuf = new Uint8Array(BLOCK);
   /** i32 word index of each bucket frame. */
   private readonly bucketWord: number[];
   private readonly nbucketsMask: number;
@@ -501,7 +519,7 @@ export class TmemCache {
     let bytes: Uint8Array;
     let flags = 0;
     if (typeof value === "string") {
-      bytes = utf8.encode(value);
+      bytes = encodeUtf8(value);
       flags |= FL_STRING;
     } else if (isBytes(value)) {
       if (value.buffer === this.sab) {
@@ -549,13 +567,20 @@ export class TmemCache {
 
   private decode(flags: number, raw: number, stream: Uint8Array): CacheValue {
     let bytes: Uint8Array;
+    const isString = (flags & FL_STRING) !== 0;
+    // A string is decoded from scratch (no new array); bytes get a fresh array the caller owns.
+    const out = (n: number): Uint8Array => {
+      if (!isString || n > (4 << 20)) return new Uint8Array(n);
+      if (this.dbuf.length < n) this.dbuf = new Uint8Array(Math.max(n, this.dbuf.length * 2));
+      return this.dbuf.subarray(0, n);
+    };
     if ((flags & FL_LZ4) === 0) {
       bytes = stream.length === raw && stream.buffer !== this.rbuf.buffer ? stream : stream.slice(0, raw);
     } else if (raw <= BLOCK) {
-      bytes = new Uint8Array(raw);
+      bytes = out(raw);
       this.codec.decompressBlockInto(stream, bytes, { exact: true });
     } else {
-      bytes = new Uint8Array(raw);
+      bytes = out(raw);
       let o = 0, p = 0;
       while (p < stream.length) {
         const hdr = rd32(stream, p);
@@ -568,7 +593,7 @@ export class TmemCache {
       }
       if (o !== raw) throw new TmemError(ErrorCode.EBADMSG, `TmemCache: a stored value decoded to ${o} bytes, not ${raw}`);
     }
-    return (flags & FL_STRING) !== 0 ? fromUtf8.decode(bytes) : bytes;
+    return isString ? decodeUtf8(bytes) : bytes;
   }
 
 
@@ -1076,7 +1101,7 @@ export class TmemCache {
           const rec = i32[sw + S_REC]! >>> 0;
           const kb = this.pool.map(rec, "ro").slice(0, n);
           this.pool.unmap(rec);
-          out.push(((meta >>> 2) & FL_BYTEKEY) !== 0 ? kb : fromUtf8.decode(kb));
+          out.push(((meta >>> 2) & FL_BYTEKEY) !== 0 ? kb : decodeUtf8(kb));
         }
         s = i32[sw + S_NEXT]!;
       }
