@@ -91,6 +91,17 @@ export interface UnregisterOptions {
 }
 
 const ACTIVE = 1;
+/**
+ * Key locks: 128 futex words at the end of the frontend area, a (type,
+ * offset) hashing to one. They exist for draining only: while a backend on
+ * the chain is being drained, every store, load and invalidation of a key
+ * holds its lock, and the drain moves each page under it, so a drain never
+ * copies a page back after a concurrent invalidation or overwrite, and a
+ * load never falls between the two copies. Without a draining backend no
+ * data operation takes them. Lock order: key lock → everything in the
+ * backends (stripe, class, LRU locks); never held across user callbacks.
+ */
+const KEY_LOCKS = 3584, KEY_LOCK_COUNT = 128;
 const C_LOADS = 0, C_SUCC = 1, C_FAILED = 2, C_INVAL = 3;
 
 const instances = new WeakMap<PhysicalMemory, Frontswap>();
@@ -270,7 +281,7 @@ export class Frontswap {
     const tok = reg.enter();
     // Accounting happens once, in `finally`, from what really happened: an
     // exception from a backend leaves the stored-page count exact.
-    let removed = 0, stored = false;
+    let removed = 0, stored = false, lk = 0;
     try {
       const c = reg.chain();
       const i32 = this.i32;
@@ -278,6 +289,7 @@ export class Frontswap {
       if (c.backends.length === 0 || Atomics.load(i32, tw) !== ACTIVE) return false;
       const oid = this.oid;
       oid[0] = offset;
+      if (c.anyDraining) lk = this.lockKey(type, offset);
       const n = c.backends.length;
       let first = -1;
       for (let i = 0; i < n; i++) if (!c.draining[i]) { first = i; break; }
@@ -303,6 +315,7 @@ export class Frontswap {
       }
       return false;
     } finally {
+      if (lk !== 0) this.pm.core.lock_release(lk);
       const delta = (stored ? 1 : 0) - removed;
       if (delta !== 0) Atomics.add(this.tail, TAIL_STORED + type, delta);
       Atomics.add(this.tail, TAIL_FS + (stored ? C_SUCC : C_FAILED), 1);
@@ -324,11 +337,13 @@ export class Frontswap {
     checkPage(into, this.pm.memory.buffer, "into");
     const reg = this.reg;
     const tok = reg.enter();
+    let lk = 0;
     try {
       const c = reg.chain();
       if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return false;
       const oid = this.oid;
       oid[0] = offset;
+      if (c.anyDraining) lk = this.lockKey(type, offset);
       for (let i = 0; i < c.backends.length; i++) {
         const pool = this.poolOf(type, c.instances[i]!);
         if (pool === NO_POOL) continue;
@@ -339,6 +354,7 @@ export class Frontswap {
       }
       return false;
     } finally {
+      if (lk !== 0) this.pm.core.lock_release(lk);
       reg.exit(tok);
     }
   }
@@ -351,11 +367,13 @@ export class Frontswap {
     this.checkKey(type, offset);
     const reg = this.reg;
     const tok = reg.enter();
+    let lk = 0;
     try {
       const c = reg.chain();
       if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return false;
       const oid = this.oid;
       oid[0] = offset;
+      if (c.anyDraining) lk = this.lockKey(type, offset);
       let found = 0;
       for (let i = 0; i < c.backends.length; i++) {
         const pool = this.poolOf(type, c.instances[i]!);
@@ -367,6 +385,7 @@ export class Frontswap {
       }
       return found !== 0;
     } finally {
+      if (lk !== 0) this.pm.core.lock_release(lk);
       reg.exit(tok);
     }
   }
@@ -509,27 +528,55 @@ export class Frontswap {
     const oid = newOid();
     for (const off of offsets) {
       oid[0] = off;
-      if (!b.getPage(pool, oid, 0, this.buf)) continue;
-      let placed = false;
-      const c = this.reg.chain();
-      for (let i = 0; i < c.backends.length && !placed; i++) {
-        if (c.draining[i]) continue;
-        const p = this.poolOf(type, c.instances[i]!);
-        if (p === NO_POOL) continue;
-        const r = c.backends[i]!.putPage(p, oid, 0, this.buf, true);
-        placed = r === "new" || r === "exists";
-      }
-      if (!placed) {
-        if (writeback === undefined) {
+      // Under the key's lock the move is atomic for every store, load and
+      // invalidation of the key (they take it while a backend drains).
+      const lk = this.lockKey(type, off);
+      let handBack = false;
+      try {
+        if (!b.getPage(pool, oid, 0, this.buf)) continue;
+        let placed = false;
+        const c = this.reg.chain();
+        for (let i = 0; i < c.backends.length && !placed; i++) {
+          if (c.draining[i]) continue;
+          const p = this.poolOf(type, c.instances[i]!);
+          if (p === NO_POOL) continue;
+          const r = c.backends[i]!.putPage(p, oid, 0, this.buf, true);
+          placed = r === "new" || r === "exists";
+        }
+        if (!placed && writeback === undefined) {
           throw new TmemError(ErrorCode.EBUSY,
             `frontswap: backend ${b.instance} still holds pages the rest of the chain will not take (type ${type}, offset ${off}); pass a writeback`);
         }
-        writeback(type, off, this.buf);
-        if (b.flushPage(pool, oid, 0)) Atomics.sub(this.tail, TAIL_STORED + type, 1);
-        continue;
+        // Placed: the copy in b is redundant. Handed back: it leaves b now, and
+        // the caller's writeback (run outside the lock) owns it.
+        if (b.flushPage(pool, oid, 0) && !placed) { handBack = true; Atomics.sub(this.tail, TAIL_STORED + type, 1); }
+      } finally {
+        this.pm.core.lock_release(lk);
       }
-      b.flushPage(pool, oid, 0);
+      if (!handBack) continue;
+      try {
+        writeback!(type, off, this.buf);
+      } catch (e) {
+        // Nothing is lost: the page goes back where it was, unless a newer store took its place.
+        const lk2 = this.lockKey(type, off);
+        try {
+          const r = b.putPage(pool, oid, 0, this.buf, true);
+          if (r === "new") Atomics.add(this.tail, TAIL_STORED + type, 1);
+        } finally {
+          this.pm.core.lock_release(lk2);
+        }
+        throw e;
+      }
     }
+  }
+
+  /** Take the key lock of (type, offset); returns its address for lock_release. */
+  private lockKey(type: number, offset: number): number {
+    let h = Math.imul(offset ^ (type << 27), 0x9e3779b1);
+    h ^= h >>> 15;
+    const addr = this.area.base + KEY_LOCKS + ((h & (KEY_LOCK_COUNT - 1)) << 2);
+    this.pm.core.lock_acquire(addr);
+    return addr;
   }
 
   /**

@@ -182,3 +182,23 @@ describe("tmem pool ids across reuse of a slot", () => {
     pm.detach();
   });
 });
+
+describe("grace periods", () => {
+  it("synchronize waits for a reader that entered before two publishes by other callers (and is bounded)", async () => {
+    const { FrontendArea, FrontendRegistry, REG_FRONTSWAP } = await import("../src/tmem/shared.js");
+    const a = await PhysicalMemory.create({ frames: 256, maxWorkers: 4 });
+    const b = await PhysicalMemory.attach(a.handle);          // another slot: the reader
+    const writer = new FrontendRegistry(FrontendArea.for(a), REG_FRONTSWAP);
+    const reader = new FrontendRegistry(FrontendArea.for(b), REG_FRONTSWAP);
+    for (let publishes = 0; publishes <= 3; publishes++) {
+      const tok = reader.enter();
+      // Other callers publish (each a flip of the generation) while the reader is inside.
+      for (let i = 0; i < publishes; i++) await writer.locked((entries) => writer.publish(entries));
+      expect(codeOf(() => writer.synchronize(150)), `${publishes} publishes`).toBe("ETIMEDOUT");
+      reader.exit(tok);
+      writer.synchronize(150);                                  // nobody inside: returns
+    }
+    b.detach();
+    a.detach();
+  });
+});

@@ -39,6 +39,7 @@
  *   [960, 964)   instance-table lock
  *   [1024, 2560) cleancache fs slots[32] { state, uuid[4], unused }
  *   [2560, 3584) frontswap types[32]     { state, unused }
+ *   [3584, 4096) frontswap key locks[128] (futex words; see frontswap.ts)
  *
  * Pool maps (which tmem pool each instance has for a slot or type) live
  * outside the area, at ROOT_TMEM + POOL_MAPS_OFF, as u16 pool ids (0 = none):
@@ -442,6 +443,8 @@ export interface Chain {
   backends: TmemBackend[];
   instances: number[];
   draining: boolean[];
+  /** Whether any backend on the chain is being drained (frontswap then serialises each key with the drain). */
+  anyDraining: boolean;
 }
 
 /**
@@ -451,7 +454,7 @@ export interface Chain {
 export class FrontendRegistry {
   readonly area: FrontendArea;
   private readonly off: number;
-  private cached: Chain = { generation: -1, backends: [], instances: [], draining: [] };
+  private cached: Chain = { generation: -1, backends: [], instances: [], draining: [], anyDraining: false };
 
   /** Word index of the generation in the area. */
   private readonly genWord: number;
@@ -525,14 +528,17 @@ export class FrontendRegistry {
    * Wait until every operation, in any Worker, that entered before this call
    * has left (a grace period). Call it WITHOUT holding the registration lock.
    *
-   * Soundness: synchronizers are serialised by their own futex; each flips
-   * the generation ITSELF (so the parity it waits on is the one every reader
-   * still inside entered with, however many publishes happened since) and
-   * waits for that parity's counter to drain in every attached slot. A
-   * reader that increments after the flip sees the generation changed on its
-   * re-check (it compares the whole value, not the parity) and retries on the
-   * new parity, so one flip suffices; the mutex keeps two synchronizers from
-   * waiting on each other's new readers.
+   * Soundness (SRCU's flip-and-wait-twice): synchronizers are serialised by
+   * their own futex. A reader still inside may have entered under either
+   * parity (a publish is a flip too, and several may have happened since it
+   * entered), so a synchronizer flips the generation and waits for the old
+   * parity's counters to drain in every attached slot, then flips again and
+   * waits for the other parity. Between its flips new readers count under
+   * the other parity (a reader that increments across a flip sees the
+   * generation changed on its re-check, which compares the whole value, and
+   * retries), so each wait ends. One flip is not enough: a reader that
+   * entered before the caller's publish has the parity the first flip makes
+   * current again.
    *
    * Spins with 1 ms sleeps where the thread may block (a browser main thread
    * just spins).
@@ -541,11 +547,19 @@ export class FrontendRegistry {
    *   caller's change is then published but not yet safe to act on.
    */
   synchronize(timeoutMs = GRACE_TIMEOUT_MS): void {
-    const pm = this.area.pm;
     const syncLock = this.off + REG_SYNC;
     this.area.lock(syncLock);
     try {
-      const old = this.activeBase + (Atomics.add(this.area.i32, this.genWord, 1) & 1);
+      for (let flip = 0; flip < 2; flip++) this.drainParity(this.activeBase + (Atomics.add(this.area.i32, this.genWord, 1) & 1), timeoutMs);
+    } finally {
+      this.area.unlock(syncLock);
+    }
+  }
+
+  /** Wait until counter `old` is 0 in every attached slot (bounded by `timeoutMs` per slot). */
+  private drainParity(old: number, timeoutMs: number): void {
+    const pm = this.area.pm;
+    {
       const map = new Uint32Array(pm.memory.buffer, CTRL_BASE + CTRL_WORKER_MAP_OFF, MAX_WORKERS / 32);
       for (let slot = 0; slot < pm.layout.maxWorkers; slot++) {
         if ((Atomics.load(map, slot >> 5) & (1 << (slot & 31))) === 0) continue; // not attached
@@ -561,8 +575,6 @@ export class FrontendRegistry {
           if (pm.canBlock) Atomics.wait(counters, old, v, 1);
         }
       }
-    } finally {
-      this.area.unlock(syncLock);
     }
   }
 
@@ -591,7 +603,7 @@ export class FrontendRegistry {
       instances.push(id);
       draining.push((e & CHAIN_DRAINING) !== 0);
     }
-    const c = { generation: g, backends, instances, draining };
+    const c = { generation: g, backends, instances, draining, anyDraining: draining.includes(true) };
     // Only cache if nothing changed meanwhile.
     if (this.generation() === g) this.cached = c;
     return c;
@@ -661,7 +673,13 @@ export class FrontendRegistry {
   async ready(): Promise<void> {
     for (;;) {
       const g = this.generation();
-      for (const e of this.entries()) await this.area.open(e & CHAIN_ID_MASK);
+      try {
+        for (const e of this.entries()) await this.area.open(e & CHAIN_ID_MASK);
+      } catch (err) {
+        // An instance destroyed after we read the chain: the chain changed too; read it again.
+        if (this.generation() !== g) continue;
+        throw err;
+      }
       if (this.generation() === g) return;
     }
   }
