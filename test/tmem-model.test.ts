@@ -126,6 +126,8 @@ async function run(ops: Op[], frames: number, zpool = "zbud", build: "debug" | "
           await cc.unregisterOps(b);
           backends.splice(op.which, 1);
           (b as Zcache | RawBackend).destroy();
+          // Its id may be reused by the next registration: the destroyed object must refuse, not act on it.
+          expect(() => b.stats()).toThrow(/ENODEV/);
           seen.unregistrations++;
           // Its clean pages are gone; keys whose page lived there now miss (allowed).
           break;
