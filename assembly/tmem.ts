@@ -726,6 +726,12 @@ export function tmem_new_pool(flags: u32, u0: u32, u1: u32, u2: u32, u3: u32, do
   if (st < 0) return st;
   const lock = ROOT_TMEM + offsetof<TmemRoot>("poolLock");
   mutexLock(lock);
+  // An ephemeral pool's domain must be allocated (tmem_free_domain relies on it).
+  if (domain != 0 && (flags & TMEM_POOL_PERSIST) == 0
+      && (atomic.load<u32>(ROOT_TMEM + offsetof<TmemRoot>("domainMap")) & (<u32>1 << domain)) == 0) {
+    mutexUnlock(lock);
+    return -E_INVAL;
+  }
   let free: i32 = -1;
   for (let i: u32 = 0; i < MAX_POOLS; i++) {
     const p = poolAt(i);
@@ -811,16 +817,31 @@ export function tmem_new_domain(): i32 {
 }
 
 /**
- * Give LRU domain `d` back. Returns 0, -E_BUSY while pages remain on its
- * list (flush its pools first), -E_INVAL if it is not allocated.
+ * Give LRU domain `d` back. Returns 0, -E_BUSY while a pool uses it or pages
+ * remain on its list (destroy its pools first), -E_INVAL if it is not allocated.
  */
 export function tmem_free_domain(d: u32): i32 {
   if (d == 0 || d >= MAX_DOMAINS) return -E_INVAL;
   const p = ROOT_TMEM + offsetof<TmemRoot>("domainMap");
   const bit: u32 = <u32>1 << d;
-  if ((atomic.load<u32>(p) & bit) == 0) return -E_INVAL;
-  if (atomic.load<u32>(changetype<usize>(domainAt(d)) + offsetof<LruDomain>("count")) != 0) return -E_BUSY;
+  // Under the pool-table lock no pool can be created with this domain
+  // (tmem_new_pool checks the domain is allocated under the same lock), and
+  // a page joins an LRU only through a live pool of its domain: with no such
+  // pool, the count read under the domain's own lock cannot grow after it.
+  const lock = ROOT_TMEM + offsetof<TmemRoot>("poolLock");
+  mutexLock(lock);
+  if ((atomic.load<u32>(p) & bit) == 0) { mutexUnlock(lock); return -E_INVAL; }
+  for (let i: u32 = 0; i < MAX_POOLS; i++) {
+    const q = poolAt(i);
+    if (atomic.load<u32>(changetype<usize>(q)) != POOL_FREE && q.domain == d) { mutexUnlock(lock); return -E_BUSY; }
+  }
+  const dom = domainAt(d);
+  mutexLock(changetype<usize>(dom));
+  const busy = dom.count != 0;
+  mutexUnlock(changetype<usize>(dom));
+  if (busy) { mutexUnlock(lock); return -E_BUSY; }
   atomic.and<u32>(p, ~bit);
+  mutexUnlock(lock);
   return 0;
 }
 
@@ -1157,9 +1178,13 @@ export function tmem_evict(domain: u32, max: u32): i32 {
   while (a != 0 && n < max && budget-- > 0) {
     const d = desc(a);
     const prev = d.lruPrev;
-    if (d.refs == 0) {
-      const lock = stripeLock(d.bucket);
-      if (mutexTryLock(lock)) {
+    // d.bucket is fixed while d is on this LRU (we hold its lock); d.refs
+    // changes only under the stripe lock, so it is read after the trylock.
+    const lock = stripeLock(d.bucket);
+    if (mutexTryLock(lock)) {
+      if (d.refs != 0) {
+        mutexUnlock(lock);
+      } else {
         chainUnlink(bucketHead(d.bucket), a);
         lruUnlinkLocked(dom, a);
         const slot = d.pool & (MAX_POOLS - 1);

@@ -68,7 +68,9 @@ export interface CleancacheCounters {
  * up, bumped at every init of the slot). It names one mount for the memory's
  * life: an id of an unmounted filesystem never reaches a later mount that
  * reused its slot, and an id never issued is refused. The kernel's fake ids
- * (1000 + slot, 2000 + slot) aliased exactly there.
+ * (1000 + slot, 2000 + slot) aliased exactly there. Bound: the generation
+ * wraps after 2^24 - 1 mounts of one slot, so a stale id could reach a mount
+ * 16,777,215 remounts later.
  */
 export type FsId = number;
 const FS_KIND_SHARED = 32, FS_GEN_SHIFT = 6, FS_GEN_MAX = 0xff_ffff;

@@ -202,3 +202,17 @@ describe("grace periods", () => {
     a.detach();
   });
 });
+
+describe("LRU domains", () => {
+  it("a domain in use by a pool cannot be freed, and a pool cannot join a domain that is not allocated", async () => {
+    const pm = await PhysicalMemory.create({ frames: 256 });
+    const tc = TmemCore.for(pm);
+    const d = tc.newDomain();
+    const p = tc.newPool({ domain: d });
+    expect(codeOf(() => tc.freeDomain(d))).toBe("EBUSY");   // was: freed while empty, then puts joined a dead LRU
+    tc.destroyPool(p, () => undefined);
+    tc.freeDomain(d);
+    expect(codeOf(() => tc.newPool({ domain: d }))).toBe("EINVAL");
+    pm.detach();
+  });
+});
