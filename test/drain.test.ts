@@ -13,8 +13,8 @@ import { Zcache } from "../src/zcache.js";
 const workerUrl = new URL("./workers/drain-worker.mjs", import.meta.url);
 
 describe("draining while other Workers work", () => {
-  it("registering, draining and unregistering backends in a loop loses nothing, resurrects nothing, never returns an older version", async () => {
-    const pm = await PhysicalMemory.create({ frames: 8192, maxWorkers: 4 });
+  for (const build of ["release", "debug"] as const) it(`registering, draining and unregistering backends in a loop loses nothing, resurrects nothing, never returns an older version (${build} build)`, async () => {
+    const pm = await PhysicalMemory.create({ frames: 8192, maxWorkers: 4, build });
     const fs = Frontswap.for(pm);
     await fs.init(0);
     let cur = await Zcache.create(pm);

@@ -37,8 +37,8 @@ function loadAll(fs: Frontswap, type: number, from: number, count: number, seed:
 }
 
 describe("backend identity across Workers", () => {
-  it("replacing a backend: a Worker that had the old one open never uses it again, and no accepted page is lost", async () => {
-    const pm = await PhysicalMemory.create({ frames: 4096, maxWorkers: 4 });
+  for (const build of ["release", "debug"] as const) it(`replacing a backend: a Worker that had the old one open never uses it again, and no accepted page is lost (${build} build)`, async () => {
+    const pm = await PhysicalMemory.create({ frames: 4096, maxWorkers: 4, build });
     const fs = Frontswap.for(pm);
     await fs.init(0);
     const B = await Zcache.create(pm);
