@@ -225,8 +225,12 @@ export class Cleancache {
    * Put a copy of `page` (4096 bytes) under (fs, key, index)
    * (cleancache_put_page). Ephemeral: it may be dropped at any time.
    * @returns whether a backend took it (the kernel's put is void).
-   * @throws TmemError EINVAL for a bad fs id, key, index or page; ENODEV when a
-   *   backend registered elsewhere is not open here yet.
+   * @returns false also for the id of a filesystem since unmounted (nothing is stored).
+   * @throws TmemError EINVAL for an fs id never issued, a bad key or index, a
+   *   page that is not a Uint8Array of 4096 bytes outside the physical memory,
+   *   or a detached memory; ENODEV when a backend registered elsewhere is not
+   *   open here yet (`await ready()`); EBUSY while this Worker has a zpool
+   *   object mapped (nothing changed).
    */
   putPage(fs: FsId, key: OidLike, index: number, page: Uint8Array): boolean {
     const s = this.checkOp(fs, key, index);
@@ -259,7 +263,8 @@ export class Cleancache {
    * Get (fs, key, index) into `into` (cleancache_get_page). A private
    * filesystem's page leaves the cache (exclusive); a shared one's stays.
    * @returns true on a hit (the exact bytes last put), false on a miss.
-   * @throws TmemError as {@link putPage}; EBADMSG if a stored copy is corrupt.
+   * @throws TmemError as {@link putPage}; EBADMSG if a stored copy is corrupt
+   *   (it failed to decompress; it is dropped).
    */
   getPage(fs: FsId, key: OidLike, index: number, into: Uint8Array): boolean {
     const s = this.checkOp(fs, key, index);
