@@ -61,6 +61,7 @@ export function pm_nop(): void {}
 
 // Subsystems export their own entry points under their ABI names.
 export * from "./lz4";
+export { lz4_compress_hc } from "./lz4hc";
 export * from "./zsmalloc";
 export * from "./zbud";
 export * from "./tmem";

@@ -31,19 +31,32 @@
  * wasm-nodejs include their 4-byte size prefix). Results also go to
  * bench/results/lz4.json.
  *
+ * HC section: level 9 (LZ4 HC) on the first HC_BYTES of each corpus, 4 KiB
+ * pages and 1 MiB blocks, HC_ROUNDS rounds: tmem's lz4_compress_hc against
+ * the addon's encodeBlockHC (its binding always uses level 9: it reads the
+ * level from a 4th argument it refuses); lz4-napi, lz4-wasm-nodejs and
+ * lz4js have no HC mode. Beside it, the size of `lz4 -9 -B7` (the reference
+ * CLI, when installed) and of our compressFrame({ level: 9, blockSize: 4 MiB })
+ * on the same bytes: the "within 1 %" target.
+ *
  * Usage: npm run bench:lz4 [-- ROUNDS]
  * @module
  */
 import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
+import { execFileSync } from "node:child_process";
 import { lz4Ready, compressPhysical, decompressPhysical } from "../bindings/lz4.js";
+import { compressFrameSync } from "../src/lz4/frame.js";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Lz4Port } from "./lz4-port.js";
 import { median, report, type Row } from "./harness.js";
 
 const require = createRequire(import.meta.url);
-interface NodeLz4 { encodeBlock(src: Uint8Array, dst: Uint8Array): number; decodeBlock(src: Uint8Array, dst: Uint8Array): number; encodeBound(n: number): number }
+interface NodeLz4 {
+  encodeBlock(src: Uint8Array, dst: Uint8Array): number; decodeBlock(src: Uint8Array, dst: Uint8Array): number; encodeBound(n: number): number;
+  encodeBlockHC(src: Uint8Array, dst: Uint8Array): number;
+}
 interface Napi { compressSync(b: Uint8Array): Buffer; uncompressSync(b: Uint8Array): Buffer }
 interface WasmNode { compress(b: Uint8Array): Uint8Array; decompress(b: Uint8Array): Uint8Array }
 interface Lz4js {
@@ -272,6 +285,57 @@ for (const corpusName of ["anon", "file"]) {
     }
   }
 }
+// ── HC (level 9) ──
+const HC_BYTES = 8 << 20;
+const HC_ROUNDS = 3;
+const codecHC = await lz4Ready();
+const hcRows: Row[] = [];
+for (const corpusName of ["anon", "file"]) {
+  const data = new Uint8Array(readFileSync(new URL(`${corpusName}.pages`, corpusDir))).subarray(0, HC_BYTES);
+  for (const bs of [4096, 1 << 20]) {
+    const blocks: Uint8Array[] = [];
+    for (let off = 0; off + bs <= data.length; off += bs) blocks.push(data.subarray(off, off + bs));
+    const inBytes = blocks.length * bs;
+    const list = [
+      slotted("tmem HC -9 (JS arrays)", blocks, bs, (src, d) => codecHC.compressBlockInto(src, d, { level: 9 }), (src, d) => codecHC.decompressBlockInto(src, d, { exact: true })),
+      slotted("lz4 (native) HC -9", blocks, bs, (src, d) => nodeLz4.encodeBlockHC(src, d), (src, d) => nodeLz4.decodeBlock(src, d)),
+    ];
+    const ct = new Map<string, number[]>(), dt = new Map<string, number[]>(), st = new Map<string, number>();
+    for (const k of list) {
+      st.set(k.name, k.compress());
+      k.verify();
+      ct.set(k.name, []);
+      dt.set(k.name, []);
+    }
+    for (let r = 0; r < HC_ROUNDS; r++) {
+      for (const k of list) {
+        ct.get(k.name)!.push(time(() => k.compress()).cpu);
+        dt.get(k.name)!.push(time(() => k.decompress()).cpu);
+      }
+    }
+    const mbs = (ts: number[]): number => inBytes / median(ts) / 1e6;
+    const nat = "lz4 (native) HC -9";
+    for (const k of list) {
+      hcRows.push({
+        corpus: corpusName, block: bs === 4096 ? "4 KiB" : "1 MiB", codec: k.name,
+        "compress MB/s": mbs(ct.get(k.name)!), "decompress MB/s": mbs(dt.get(k.name)!), ratio: inBytes / st.get(k.name)!,
+        "size ×native HC": st.get(k.name)! / st.get(nat)!, "c ×native HC": mbs(ct.get(k.name)!) / mbs(ct.get(nat)!),
+      });
+    }
+  }
+  // Frames, as the CLI writes them: lz4 -9 -B7 against compressFrame({ level: 9, blockSize: 4 MiB }).
+  const ours = compressFrameSync(codecHC, data, { level: 9, blockSize: 4 << 20 }).length;
+  let theirs = NaN;
+  try {
+    theirs = execFileSync("/usr/bin/lz4", ["-c", "-q", "-9", "-B7"], { input: data, maxBuffer: 1 << 28 }).length;
+  } catch {
+    console.warn("bench:lz4: /usr/bin/lz4 is missing; no lz4 -9 frame sizes");
+  }
+  hcRows.push({ corpus: corpusName, block: "frame 4 MiB", codec: "compressFrame level 9 vs lz4 -9", "compress MB/s": NaN, "decompress MB/s": NaN,
+    ratio: data.length / ours, "size ×native HC": ours / theirs, "c ×native HC": NaN });
+}
+sections[`HC level 9, first ${HC_BYTES >> 20} MiB of each corpus (${HC_ROUNDS} rounds, median MB/s of CPU time; size ×native HC: our bytes / the reference's)`] = hcRows;
+
 sections["targets (4 KiB: compress ≥ 0.8× native, ≥ 1.5× best JS/wasm; decompress ≥ 0.7× native, ≥ 1.5× best JS/wasm)"] = summary;
 pm.detach();
 report("lz4", sections, { rounds: ROUNDS, warmup: WARMUP, peersCompared: "best JS/wasm = max(lz4-wasm-nodejs, lz4js)" });

@@ -25,8 +25,8 @@
  *
  * Private memory layout (byte addresses):
  *
- *   0       65536        131072      147456   196608
- *   ├static─┼─ctrl guard─┼─hash 16K──┼─(pad)──┼─window 64K─┼─input─┼─window 64K─┼─output─┤
+ *   0       65536        131072      147456 196608               524288
+ *   ├static─┼─ctrl guard─┼─hash 16K──┼─(pad)─┼─HC table 256K+64─┼─(pad)─┼─window 64K─┼─input─┼─window 64K─┼─output─┤
  *
  * The 64 KiB windows in front of input and output hold a linked block's
  * prefix (the previous block of a linked frame), so prefix and block are
@@ -57,6 +57,10 @@ export const MAX_BLOCK_INPUT = 64 << 20;
 export const LZ4_WINDOW = 65536;
 /** Highest useful acceleration (the reference's LZ4_ACCELERATION_MAX). */
 export const MAX_ACCELERATION = 65537;
+/** Compression levels: 1-2 the fast compressor (LZ4_compress_fast), 3-12 LZ4 HC, as `lz4 -1` … `lz4 -12`. */
+export const MIN_LEVEL = 1;
+export const HC_MIN_LEVEL = 3;
+export const MAX_LEVEL = 12;
 /** Largest input the block format allows (LZ4_MAX_INPUT_SIZE). */
 export const LZ4_MAX_INPUT_SIZE = 0x7e000000;
 /** Decoder status for invalid ranges (assembly/lz4.ts LZ4_E_ARGS). */
@@ -66,8 +70,12 @@ const E_NOSPC = -28;
 
 /** Private memory: the core's control-block guard lives at 65536; the hash table above it. */
 const PRIVATE_HASH = 2 * WASM_PAGE;
-/** Private memory: first byte of the data area (after hash table and padding). */
-const PRIVATE_DATA = 3 * WASM_PAGE;
+/** Private memory: the HC compressor's table (assembly/lz4hc.ts HC_TABLE_SIZE: 256 KiB + 64). */
+const PRIVATE_HC = 3 * WASM_PAGE;
+/** Bytes of the HC table. */
+const HC_TABLE_SIZE = 262144 + 64;
+/** Private memory: first byte of the data area (after the tables and padding). */
+const PRIVATE_DATA = PRIVATE_HC + Math.ceil(HC_TABLE_SIZE / WASM_PAGE) * WASM_PAGE;
 /** Initial capacity of each private data area (input and output). */
 const PRIVATE_INITIAL_CAP = 4 * WASM_PAGE;
 
@@ -95,10 +103,19 @@ export interface CompressBlockOptions {
   /**
    * Speed/ratio trade-off of LZ4_compress_fast: 1 is the reference's default
    * ratio; each step up skips more on incompressible stretches (faster, larger).
-   * Integers 1..65537.
+   * Integers 1..65537. Only with levels 1-2.
    * @defaultValue 1
    */
   acceleration?: number;
+  /**
+   * Compression level, as `lz4 -N`: 1-2 the fast compressor; 3-12 LZ4 HC
+   * (hash chains searched 4 … 16384 deep: about 10x slower at 9, and 4-10 %
+   * smaller on text and memory pages). Every LZ4 decoder reads the output.
+   * HC needs the JS-array codec (its 256 KiB table is private), not
+   * {@link compressPhysical}.
+   * @defaultValue 1
+   */
+  level?: number;
   /**
    * The previous block's data (linked blocks): matches may reach into its
    * last 64 KiB. The block then decodes only with the same prefix.
@@ -116,6 +133,19 @@ export interface DecompressBlockOptions {
 
 /** Size argument of {@link Lz4Codec.decompressBlock}: a limit, or an exact size. */
 export type DecompressSize = number | { exactSize: number };
+
+/** The known keys of CompressBlockOptions: anything else is a mistake (EINVAL), not ignored. */
+const COMPRESS_KEYS = new Set(["acceleration", "level", "prefix"]);
+
+function checkCompressOptions(o: CompressBlockOptions | undefined): { acceleration: number; level: number } {
+  if (o === undefined) return { acceleration: 1, level: 1 };
+  if (typeof o !== "object" || o === null) invalid("compress options must be an object");
+  for (const k of Object.keys(o)) if (!COMPRESS_KEYS.has(k)) invalid(`unknown compress option "${k}"`);
+  const level = o.level ?? 1;
+  if (!(Number.isInteger(level) && level >= MIN_LEVEL && level <= MAX_LEVEL)) invalid(`level must be an integer from ${MIN_LEVEL} to ${MAX_LEVEL}, not ${String(level)}`);
+  if (level >= HC_MIN_LEVEL && o.acceleration !== undefined) invalid(`acceleration applies to levels 1-2, not to HC level ${level}`);
+  return { acceleration: checkAcceleration(o.acceleration), level };
+}
 
 function checkAcceleration(a: number | undefined): number {
   if (a === undefined) return 1;
@@ -220,21 +250,25 @@ export class Lz4Codec {
   /** Compress into the private output area; returns the compressed size (never fails for lack of room). */
   private compressToOut(src: Uint8Array, options: CompressBlockOptions | undefined, cap: number): number {
     checkBytes(src, "src");
-    const acceleration = checkAcceleration(options?.acceleration);
+    const { acceleration, level } = checkCompressOptions(options);
     const prefix = checkPrefix(options?.prefix);
     this.checkSize(src.length);
     this.ensure(src.length, cap);
     const u8 = this.u8;
     u8.set(src, this.inAddr);
     let n: number;
-    if (prefix !== undefined && prefix.length > 0) {
+    if (level >= HC_MIN_LEVEL) {
+      const pre = prefix?.length ?? 0;
+      if (pre > 0) u8.set(prefix!, this.inAddr - pre);
+      n = this.core.lz4_compress_hc(this.inAddr, src.length, this.outAddr, cap, level, PRIVATE_HC, pre);
+    } else if (prefix !== undefined && prefix.length > 0) {
       u8.set(prefix, this.inAddr - prefix.length);
       n = this.core.lz4_compress_fast_prefix(this.inAddr, src.length, this.outAddr, cap, acceleration, PRIVATE_HASH, prefix.length);
     } else {
       n = this.core.lz4_compress_fast(this.inAddr, src.length, this.outAddr, cap, acceleration, PRIVATE_HASH);
     }
     if (n === E_NOSPC) return 0;
-    if (n < 0) throw new TmemError(ErrorCode.EINVAL, `lz4_compress_fast failed (status ${n})`);
+    if (n < 0) throw new TmemError(ErrorCode.EINVAL, `lz4 compress failed (status ${n})`);
     return n;
   }
 

@@ -139,6 +139,15 @@ describe("tmem lz4: frame options, checked in the frame header and by lz4 -d", (
 });
 
 describe.skipIf(!haveLz4)("tmem lz4 and /usr/bin/lz4 read each other's files", () => {
+  it("tmem lz4 -9 is LZ4 HC: within 1 % of lz4 -9, and smaller than -1", () => {
+    const p = file(text);
+    const hc = tmem(["-c", "-9", p]).out, fast = tmem(["-c", p]).out, ref = lz4(["-c", "-9", p]).out;
+    expect(hc.length / ref.length).toBeLessThan(1.01);
+    expect(hc.length).toBeLessThan(fast.length * 0.95);
+    expect(Buffer.compare(lz4(["-d", "-c"], hc).out, text)).toBe(0);
+    expect(tmem(["-13", p]).code).toBe(2);
+  });
+
   it("lz4 → tmem: every block size, linked, checksums, --fast, -9, legacy (-l)", () => {
     const data = makeData("mixed", 1_500_000, 3);
     const p = file(data);
@@ -155,7 +164,7 @@ describe.skipIf(!haveLz4)("tmem lz4 and /usr/bin/lz4 read each other's files", (
   it("tmem → lz4: the same flags, and legacy frames we write", () => {
     const data = makeData("corpus", 9_000_000, 4); // > 8 MiB: two legacy blocks
     const p = file(data);
-    for (const flags of [[], ["-B4"], ["-B5", "-BD"], ["-B6", "-BX"], ["-B7", "--no-frame-crc", "--content-size"], ["--fast=3"], ["-l"]]) {
+    for (const flags of [[], ["-B4"], ["-B5", "-BD"], ["-B6", "-BX"], ["-B7", "--no-frame-crc", "--content-size"], ["--fast=3"], ["-l"], ["-9"], ["-4", "-B4D"], ["-l", "-9"]]) {
       const out = join(tmp, `ours${n++}.lz4`);
       const r = tmem(["-q", ...flags, p, out]);
       expect(r.code, `${flags.join(" ")}: ${r.stderr}`).toBe(0);

@@ -55,6 +55,7 @@ none is stdin; output goes to INPUT.lz4 (compress) or INPUT without .lz4
       --rm           remove the input file after success
   -q, --quiet        no summary, no warnings
   -1                 fast compression (the default; -2 is the same)
+  -3 … -12           LZ4 HC: smaller, slower (-9: lz4's -9 within 1 %)
       --fast[=N]     faster, larger: acceleration N + 1 (default N = 1)
   -B4 -B5 -B6 -B7    block size 64 KiB, 256 KiB, 1 MiB, 4 MiB (default -B7)
   -BD                linked blocks (better ratio)    -BI  independent (default)
@@ -75,6 +76,7 @@ interface Lz4Args {
   help: boolean;
   legacy: boolean;
   acceleration: number;
+  level: number;
   blockSizeId: BlockSizeId | undefined;
   linked: boolean;
   blockChecksum: boolean;
@@ -86,7 +88,7 @@ interface Lz4Args {
 /** Parse lz4-style arguments: short flags may be joined (-dc, -9f), -B takes the rest of its word. */
 function parseLz4Args(argv: string[]): Lz4Args {
   const a: Lz4Args = {
-    mode: undefined, stdout: false, force: false, rm: false, quiet: false, help: false, legacy: false, acceleration: 1,
+    mode: undefined, stdout: false, force: false, rm: false, quiet: false, help: false, legacy: false, acceleration: 1, level: 1,
     blockSizeId: undefined, linked: false, blockChecksum: false, contentChecksum: true, contentSize: false, files: [],
   };
   const setMode = (m: Lz4Args["mode"]): void => {
@@ -124,6 +126,7 @@ function parseLz4Args(argv: string[]): Lz4Args {
           const n = value === undefined ? 1 : Number(value);
           if (!/^\d+$/.test(value ?? "1") || !Number.isSafeInteger(n) || n < 1 || n > 65536) throw new Lz4UsageError(`--fast=N needs N from 1 to 65536, not '${value ?? ""}'`);
           a.acceleration = n + 1;
+          a.level = 1;
           break;
         }
         default: throw new Lz4UsageError(`unknown option '${arg}'`);
@@ -160,7 +163,8 @@ function parseLz4Args(argv: string[]): Lz4Args {
           if (c >= "0" && c <= "9") {
             let level = Number(c);
             while (k + 1 < arg.length && arg[k + 1]! >= "0" && arg[k + 1]! <= "9") level = level * 10 + Number(arg[++k]);
-            if (level > 2) throw new Lz4UsageError(`level -${level}: high-compression levels (LZ4 HC, 3-12) are not available; use -1`);
+            if (level < 1 || level > 12) throw new Lz4UsageError(`level -${level}: lz4 levels are 1 to 12`);
+            a.level = level;
             break;
           }
           throw new Lz4UsageError(`unknown option '-${c}'`);
@@ -187,7 +191,8 @@ function frameOptions(a: Lz4Args, size: number | undefined, warn: (m: string) =>
   }
   return {
     blockSize: BLOCK_SIZES[id], linked, blockChecksum: a.blockChecksum,
-    contentChecksum: a.contentChecksum, contentSize, acceleration: a.acceleration,
+    contentChecksum: a.contentChecksum, contentSize,
+    ...(a.level >= 3 ? { level: a.level } : { acceleration: a.acceleration }),
   };
 }
 
@@ -195,7 +200,7 @@ function frameOptions(a: Lz4Args, size: number | undefined, warn: (m: string) =>
  * A TransformStream writing the legacy format: magic, then each 8 MiB of
  * input as (u32 size, LZ4 block). Memory: one 8 MiB block in and out.
  */
-function createLegacyCompressStream(acceleration: number): TransformStream<Uint8Array, Uint8Array> {
+function createLegacyCompressStream(acceleration: number, level: number): TransformStream<Uint8Array, Uint8Array> {
   let codecP: ReturnType<typeof lz4Ready> | undefined;
   const pending = new Uint8Array(LEGACY_BLOCK_SIZE);
   let fill = 0;
@@ -203,7 +208,7 @@ function createLegacyCompressStream(acceleration: number): TransformStream<Uint8
   const emit = async (controller: TransformStreamDefaultController<Uint8Array>, n: number): Promise<void> => {
     const codec = await (codecP ??= lz4Ready());
     const out = new Uint8Array(4 + compressBound(n));
-    const k = codec.compressBlockInto(pending.subarray(0, n), out.subarray(4), { acceleration });
+    const k = codec.compressBlockInto(pending.subarray(0, n), out.subarray(4), level >= 3 ? { level } : { acceleration });
     new DataView(out.buffer).setUint32(0, k, true);
     controller.enqueue(out.subarray(0, 4 + k));
   };
@@ -268,7 +273,7 @@ async function run(a: Lz4Args): Promise<void> {
   }
   const mode = a.mode ?? (!fromStdin && inName.endsWith(".lz4") ? "decompress" : "compress");
   const warn = (m: string): void => { if (!a.quiet) process.stderr.write(`tmem lz4: warning: ${m}\n`); };
-  if (mode !== "compress" && (a.legacy || a.blockSizeId !== undefined || a.linked || a.blockChecksum || a.contentSize || a.acceleration !== 1)) {
+  if (mode !== "compress" && (a.legacy || a.blockSizeId !== undefined || a.linked || a.blockChecksum || a.contentSize || a.acceleration !== 1 || a.level !== 1)) {
     warn("compression options are ignored when decompressing");
   }
 
@@ -290,7 +295,7 @@ async function run(a: Lz4Args): Promise<void> {
   }
 
   const transform = mode === "compress"
-    ? (a.legacy ? createLegacyCompressStream(a.acceleration) : createCompressStream(frameOptions(a, size, warn)))
+    ? (a.legacy ? createLegacyCompressStream(a.acceleration, a.level) : createCompressStream(frameOptions(a, size, warn)))
     : createDecompressStream();
   const src = fromStdin ? process.stdin : createReadStream(inName);
   const inBytes = { n: 0 }, outBytes = { n: 0 };

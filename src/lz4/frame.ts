@@ -49,7 +49,7 @@
  * test/lz4-frame.test.ts, scripts/gen-lz4-fixtures.sh.
  * @module
  */
-import { type Lz4Codec, LZ4_WINDOW, lz4Ready, MAX_ACCELERATION } from "../../bindings/lz4.js";
+import { type Lz4Codec, HC_MIN_LEVEL, LZ4_WINDOW, lz4Ready, MAX_ACCELERATION, MAX_LEVEL, MIN_LEVEL } from "../../bindings/lz4.js";
 import { ErrorCode, TmemError, argCheck } from "../../bindings/status.js";
 import { XxHash32, xxhash32 } from "./xxhash32.js";
 
@@ -123,9 +123,17 @@ export interface FrameOptions {
    * @defaultValue false
    */
   contentSize?: boolean | number;
-  /** LZ4_compress_fast acceleration, integer 1 … 65537. @defaultValue 1 */
+  /** LZ4_compress_fast acceleration, integer 1 … 65537 (levels 1-2 only). @defaultValue 1 */
   acceleration?: number;
+  /**
+   * Compression level as `lz4 -N`: 1-2 fast, 3-12 LZ4 HC (smaller, slower;
+   * any LZ4 decoder reads it). @defaultValue 1
+   */
+  level?: number;
 }
+
+/** The keys FrameOptions knows; any other is refused (EINVAL), not ignored. */
+const FRAME_OPTION_KEYS = new Set(["blockSize", "linked", "blockChecksum", "contentChecksum", "contentSize", "acceleration", "level"]);
 
 /** Options of the frame decoders. */
 export interface FrameDecodeOptions {
@@ -167,10 +175,15 @@ interface ResolvedOptions {
   contentChecksum: boolean;
   contentSize: number | undefined;
   acceleration: number;
+  level: number;
 }
 
 function resolveOptions(o: FrameOptions | undefined, knownLength: number | undefined): ResolvedOptions {
   argCheck(o === undefined || (typeof o === "object" && o !== null), "frame options must be an object");
+  if (o !== undefined) for (const k of Object.keys(o)) argCheck(FRAME_OPTION_KEYS.has(k), `unknown frame option "${k}"`);
+  const level = o?.level ?? 1;
+  argCheck(Number.isInteger(level) && level >= MIN_LEVEL && level <= MAX_LEVEL, `level must be an integer from ${MIN_LEVEL} to ${MAX_LEVEL}, not ${String(level)}`);
+  argCheck(level < HC_MIN_LEVEL || o?.acceleration === undefined, `acceleration applies to levels 1-2, not to HC level ${level}`);
   const bs = o?.blockSize ?? 65536;
   let bdId: BlockSizeId | undefined;
   for (const [id, size] of Object.entries(BLOCK_SIZES)) {
@@ -191,7 +204,7 @@ function resolveOptions(o: FrameOptions | undefined, knownLength: number | undef
   }
   return {
     blockSize: BLOCK_SIZES[bdId], bdId, linked: o?.linked === true, blockChecksum: o?.blockChecksum === true,
-    contentChecksum: o?.contentChecksum ?? true, contentSize, acceleration,
+    contentChecksum: o?.contentChecksum ?? true, contentSize, acceleration, level,
   };
 }
 
@@ -273,7 +286,7 @@ export class FrameEncoder {
     // A block is stored raw unless it compresses to fewer bytes than it has.
     const room = out.subarray(4, 4 + data.length - 1);
     const prefix = o.linked && this.history.length > 0 ? this.history : undefined;
-    const n = data.length > 1 ? this.codec.compressBlockInto(data, room, { acceleration: o.acceleration, prefix }) : 0;
+    const n = data.length > 1 ? this.codec.compressBlockInto(data, room, o.level >= HC_MIN_LEVEL ? { level: o.level, prefix } : { acceleration: o.acceleration, prefix }) : 0;
     let len: number;
     if (n > 0) {
       put32(out, 0, n);

@@ -6,7 +6,7 @@
  */
 export {
   Lz4Codec, createLz4, lz4Ready, compressBound, compressPhysical, decompressPhysical,
-  MAX_BLOCK_INPUT, LZ4_WINDOW, MAX_ACCELERATION, LZ4_MAX_INPUT_SIZE,
+  MAX_BLOCK_INPUT, LZ4_WINDOW, MAX_ACCELERATION, LZ4_MAX_INPUT_SIZE, MIN_LEVEL, HC_MIN_LEVEL, MAX_LEVEL,
 } from "../../bindings/lz4.js";
 export type { CompressBlockOptions, DecompressBlockOptions, DecompressSize } from "../../bindings/lz4.js";
 export {
