@@ -666,7 +666,7 @@ export class TmemCache {
   }
 
   /** Find the slot of a key: its number and its predecessor in the chain (0 = the bucket). Lock held. */
-  private find(k: Uint8Array, n: number, byteKey: boolean, h: number): number {
+  private find(k: Uint8Array, n: number, byteKey: boolean, h: number, keep = false): number {
     const i32 = this.i32;
     let prev = 0;
     let s = this.u32[this.bucketIndex(h)]!;
@@ -678,6 +678,7 @@ export class TmemCache {
         const v = this.pool.map(rec, "ro");
         let same = true;
         for (let i = 0; i < n; i++) if (v[i] !== k[i]) { same = false; break; }
+        if (same && keep) { this.foundView = v; this.foundPrev = prev; return s; } // still mapped: the caller unmaps
         this.pool.unmap(rec);
         if (same) { this.foundPrev = prev; return s; }
       }
@@ -689,6 +690,8 @@ export class TmemCache {
   }
   /** Chain predecessor of the slot the last {@link find} returned. */
   private foundPrev = 0;
+  /** With `keep`, the view of the found record, left mapped for the caller. */
+  private foundView: Uint8Array = new Uint8Array(0);
 
   private lruUnlink(sw: number): void {
     const i32 = this.i32;
@@ -820,12 +823,15 @@ export class TmemCache {
     let flags: number, raw: number, stream: Uint8Array;
     this.lock();
     try {
-      const s = this.find(k, n, byteKey, h);
+      const s = this.find(k, n, byteKey, h, true);
       if (s === 0) { this.c[C_MISSES] = this.c[C_MISSES]! + 1; return undefined; }
       const i32 = this.i32;
       const sw = this.slotWord(s);
+      const rec = i32[sw + S_REC]! >>> 0;
+      const v = this.foundView;
       const expires = this.f64[(sw + S_EXPIRES) >>> 1]!;
       if (expires !== 0 && expires <= this.now()) {
+        this.pool.unmap(rec);
         this.removeEntry(s, this.foundPrev);
         this.c[C_EXPIRED] = this.c[C_EXPIRED]! + 1;
         this.c[C_MISSES] = this.c[C_MISSES]! + 1;
@@ -837,11 +843,15 @@ export class TmemCache {
       raw = i32[sw + S_RAW]! >>> 0;
       const stored = i32[sw + S_STORED]! >>> 0;
       const npieces = i32[sw + S_PIECES]! >>> 0;
-      const rec = i32[sw + S_REC]! >>> 0;
       // Raw values are copied straight into the buffer handed back; compressed ones into scratch.
-      const dst = (flags & FL_LZ4) === 0 ? new Uint8Array(stored)
-        : stored <= this.rbuf.length ? this.rbuf : stored <= (4 << 20) ? (this.rbuf = new Uint8Array(stored)) : new Uint8Array(stored);
-      const v = this.pool.map(rec, "ro");
+      let dst: Uint8Array;
+      try {
+        dst = (flags & FL_LZ4) === 0 ? new Uint8Array(stored)
+          : stored <= this.rbuf.length ? this.rbuf : stored <= (4 << 20) ? (this.rbuf = new Uint8Array(stored)) : new Uint8Array(stored);
+      } catch (e) {
+        this.pool.unmap(rec);
+        throw e;
+      }
       if (layout === L_INLINE) {
         dst.set(v.subarray(n, n + stored));
         this.pool.unmap(rec);
