@@ -42,6 +42,10 @@ export const ErrorCode = {
   ETIMEDOUT: "ETIMEDOUT",
   /** The Worker that held a lock or was inside an operation died. errno 130. */
   EOWNERDEAD: "EOWNERDEAD",
+  /** A remote store failed or lost a page it had acknowledged (ramster). errno 5. */
+  EIO: "EIO",
+  /** No connection: the remote tier is down or its helper Worker died (ramster). errno 107. */
+  ENOTCONN: "ENOTCONN",
 } as const;
 
 /** One of the {@link ErrorCode} values. */

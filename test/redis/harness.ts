@@ -260,7 +260,18 @@ export async function startPrimaryReplica(options: RedisServerOptions = {}): Pro
   const primary = await startRedis(options);
   const replica = await startRedis({ ...options, replicaOf: primary.port });
   await until(`primary :${primary.port} sees its replica`, 10_000,
-    async () => (await primary.info("replication")).connected_slaves === "1");
+    async () => {
+      const i = await primary.info("replication");
+      return i.connected_slaves === "1" && /state=online/.test(i.slave0 ?? "");
+    });
+  // "online" is not yet streaming: after a diskless sync the primary waits for
+  // the replica's first ACK (up to a second) before it sends writes. Ready
+  // means a write is confirmed by WAIT.
+  await until(`primary :${primary.port} streams to its replica`, 10_000, async () => {
+    await rawCommand(primary.port, ["SET", "tmem:harness:probe", "1"]);
+    return (await rawCommand(primary.port, ["WAIT", "1", "2000"], 3000)) === ":1\r\n";
+  });
+  await rawCommand(primary.port, ["DEL", "tmem:harness:probe"]);
   return { primary, replica };
 }
 
