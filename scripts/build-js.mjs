@@ -8,6 +8,7 @@
 //   dist/debug.js        "tmem/debug": the debug wasm (assertions on), its own chunk
 //   dist/cli.js          the `tmem` command (Node)
 //   dist/simulate-worker.js, dist/demo-frames-worker.js   Workers the command spawns
+//   dist/ramster-worker.js   the remote tier's helper Worker (owns the Redis client)
 //   dist/types/          declarations (exports map "types", typesVersions)
 //
 // Not in dist/: the tests' stress Workers (test/workers/*-worker.ts) are
@@ -36,6 +37,7 @@ await build({
     frontswap: "src/frontswap.ts", cleancache: "src/cleancache.ts", debug: "src/debug.ts",
     cli: "src/cli.ts", "simulate-worker": "src/simulate-worker.ts", "demo-frames-worker": "src/demo/frames-worker.ts",
     cache: "src/cache/index.ts", keyv: "src/cache/keyv-entry.ts",
+    "ramster-worker": "src/ramster-worker.ts",
   },
   outdir: "dist",
   splitting: true,
