@@ -120,6 +120,8 @@ export interface FlushArgs {
   pool: PoolRef;
   oid: string;
   index?: number;
+  /** With `index`: delete only if the stored copy has this generation (a late flush never removes a newer put). */
+  gen?: number;
   pages?: number;
   bytes?: number;
 }
@@ -484,7 +486,10 @@ export class RemoteStore {
     this.s.remoteBytes = Math.max(0, this.s.remoteBytes - (a.bytes ?? 0));
     return this.inOrder(key, async () => {
       try {
-        const n = await this.timed(a.index === undefined ? this.client.unlink(key) : this.client.hdel(key, pageField(a.index)));
+        const c = this.client as unknown as { tmemDelIfGen(k: string, ...a: string[]): Promise<number> };
+        const n = await this.timed(a.index === undefined ? this.client.unlink(key)
+          : a.gen !== undefined ? c.tmemDelIfGen(key, pageField(a.index), String(a.gen >>> 0))
+          : this.client.hdel(key, pageField(a.index)));
         this.ok();
         return n;
       } catch (e) {

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+/**
+ * backend.ts: "ramster", a tmem backend whose pages live in Redis: chained
+ * behind zcache in a frontend (register it first, zcache after, so zcache
+ * is the head), it takes the stores zcache rejects when local memory is
+ * full and keeps them, compressed, in other machines' RAM.
+ *
+ * What it is not (yet): not RAMster's remotify. RAMster moves cold pages
+ * out of zcache in the background and replaces each local entry by a remote
+ * descriptor after the ack; that needs two hooks inside zcache (take the
+ * coldest compressed pages; swap an entry for a remote descriptor if it is
+ * unchanged) that zcache does not have yet. This backend is the overflow
+ * half: a store that zcache rejected is compressed here, sent synchronously
+ * through the helper Worker, and indexed locally only after the remote ack.
+ * A store costs one round trip (plus WAIT for persistent pages); loads the
+ * same as remotify's would.
+ *
+ * Key idea: it is a {@link PamBackend}: the tmem core's index in shared
+ * memory stays the authority on what exists, and the "pampd" of every page
+ * is its remote descriptor: lo = generation (a per-instance counter, a new
+ * one for every store), hi = compressed length, meta = RAW when LZ4 could
+ * not shrink the page. Every remote value carries that generation
+ * (protocol.ts), so a load can only return the bytes of the store the
+ * index knows; flushes are generation-checked too, so a late flush never
+ * deletes a newer store.
+ *
+ * Guarantees: a store is indexed only after the remote store said "ok"
+ * (for a persistent pool: WAIT saw a replica on a noeviction server, or
+ * the SPOF opt-in); anything else rejects the store, which falls to the
+ * next backend or back to the caller: nothing accepted is lost on that
+ * path. A tier marked down rejects at once (no round trip). A load of a
+ * persistent page that no reachable Redis holds throws (EIO, ETIMEDOUT,
+ * ENOTCONN): never false, never wrong bytes. An ephemeral load that fails
+ * in any way is a miss and the local entry is dropped.
+ *
+ * Threads: the thread that calls {@link Ramster.create} owns the helper
+ * Worker; another Worker uses the instance after {@link Ramster.attach}
+ * with a handle from {@link Ramster.connect} (the frontends then open it by
+ * id as any backend). A browser main thread cannot block: its loads of
+ * remote pages throw ENOTSUP; the async form is {@link Ramster.loadAsync}.
+ *
+ * Layout: one OWNER_TMEM state frame per instance, u32 words:
+ *   0 magic │ 1 generation counter │ 2 stores │ 3 rejected │ 4 loads │
+ *   5 load misses │ 6 load errors │ 7 flushes
+ *
+ * Concurrency: any Worker may call any method (frontend rules: not put and
+ * flush one key at once). Remote commands of one key keep their order in
+ * the helper's per-object FIFO; the key stash used between putPage and
+ * pamStore / pamFree is per thread and used synchronously.
+ *
+ * See also: channel.ts, store.ts, protocol.ts, ../tmem/pam.ts,
+ * test/ramster-backend.test.ts.
+ *
+ * @module
+ */
+import type { PhysicalMemory } from "../../bindings/physmem.js";
+import { ErrorCode, TmemError } from "../../bindings/status.js";
+import { PAGE_SIZE, SCRATCH_STAGE } from "../../bindings/layout.js";
+import { compressPhysical, decompressPhysical } from "../../bindings/lz4.js";
+import { PamBackend } from "../tmem/pam.js";
+import { registerBackendType, registeredBackendTypes, type TmemBackend } from "../tmem/ops.js";
+import { GetMode, TMEM_POOL_PERSIST, type Oid } from "../tmem/core.js";
+import { FrontendArea } from "../tmem/shared.js";
+import { RemoteChannel, type ChannelHandle } from "./channel.js";
+import { oidHex, type PoolRef } from "./protocol.js";
+import type { PutOutcome, RemoteStats, StoreOptions } from "./store.js";
+
+const MAGIC = 0x4d534d52; // "RMSM"
+const W_MAGIC = 0, W_GEN = 1, W_STORES = 2, W_REJECTED = 3, W_LOADS = 4, W_MISSES = 5, W_ERRORS = 6, W_FLUSHES = 7;
+/** meta bit: the remote payload is the raw page (LZ4 did not shrink it). */
+const META_RAW = 1;
+
+/** Options of {@link Ramster.create}: the remote store's, plus where the helper Worker is. */
+export interface RamsterOptions extends StoreOptions {
+  /** URL of dist/ramster-worker.js. @defaultValue next to this module in dist/ */
+  workerUrl?: URL;
+  /** Timeout of one synchronous remote call, ms. @defaultValue 3000 */
+  timeoutMs?: number;
+}
+
+/** Statistics: the local index's counters and the remote store's. */
+export interface RamsterStats {
+  /** Pages indexed here whose bytes are remote. */
+  remotePages: number;
+  stores: number;
+  rejected: number;
+  loads: number;
+  loadMisses: number;
+  loadErrors: number;
+  flushes: number;
+  /** The helper's per-node counters (null when it cannot be asked). */
+  remote: RemoteStats | null;
+}
+
+const channels = new Map<number, RemoteChannel>(); // per thread: instance → channel
+
+/** The "ramster" backend. */
+export class Ramster extends PamBackend implements TmemBackend {
+  readonly type = "ramster";
+  readonly instance: number;
+  private readonly st: Int32Array;
+  private readonly ch: RemoteChannel;
+  private readonly stage: number;
+  private readonly rx = new Uint8Array(2 * PAGE_SIZE);
+  /** The key of the operation in progress (stash for pamStore / pamFree / pamLoad). */
+  private kPool = 0;
+  private kOid = "0";
+  private kIndex = 0;
+  private kValid = false;
+
+  private constructor(pm: PhysicalMemory, instance: number, pfn: number, ch: RemoteChannel) {
+    super(pm);
+    this.instance = instance;
+    this.st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + pfn * PAGE_SIZE, 16);
+    this.ch = ch;
+    this.stage = pm.scratch + SCRATCH_STAGE;
+  }
+
+  /**
+   * Start the helper Worker, connect to Redis, and make a new instance in
+   * `pm`; registers the "ramster" backend type in this thread.
+   * @throws TmemError ENOTCONN when Redis cannot be reached; ENOSPC when 16 instances exist; EINVAL for bad options.
+   */
+  static async create(pm: PhysicalMemory, options: RamsterOptions): Promise<Ramster> {
+    const { workerUrl, timeoutMs, ...store } = options;
+    const ch = await RemoteChannel.create({
+      workerUrl: workerUrl ?? new URL("./ramster-worker.js", import.meta.url), init: store, timeoutMs: timeoutMs ?? 3000,
+    });
+    const area = FrontendArea.for(pm);
+    let id: number, pfn: number;
+    try {
+      [id, pfn] = area.allocInstance("ramster");
+    } catch (e) {
+      await ch.close();
+      throw e;
+    }
+    const b = new Ramster(pm, id, pfn, ch);
+    Atomics.store(b.st, W_MAGIC, MAGIC);
+    channels.set(id, ch);
+    area.remember(b);
+    Ramster.registerType();
+    return b;
+  }
+
+  /** Register "ramster" as a backend type in this thread (idempotent). */
+  static registerType(): void {
+    if (!registeredBackendTypes().includes("ramster")) registerBackendType({ type: "ramster", open: (pm, i) => Ramster.open(pm, i) });
+  }
+
+  /** A handle for another Worker: post it (transfer `handle.port`) and {@link Ramster.attach} there. */
+  connect(): ChannelHandle {
+    return this.ch.connect();
+  }
+
+  /** In another Worker: use `instance` through `handle` (from {@link connect}); then open it by id. */
+  static attach(instance: number, handle: ChannelHandle): void {
+    channels.set(instance, RemoteChannel.attach(handle));
+    Ramster.registerType();
+  }
+
+  /**
+   * Open instance `instance` in this thread.
+   * @throws TmemError ENODEV if it is not a ramster instance; ENOTCONN if this thread has no channel (call attach first).
+   */
+  static async open(pm: PhysicalMemory, instance: number): Promise<Ramster> {
+    const area = FrontendArea.for(pm);
+    const have = area.opened.get(instance);
+    if (have instanceof Ramster) return have;
+    const info = area.instanceInfo(instance);
+    if (info === null || info.type !== "ramster") throw new TmemError(ErrorCode.ENODEV, `instance ${instance} is not a ramster backend`);
+    const ch = channels.get(instance);
+    if (ch === undefined) throw new TmemError(ErrorCode.ENOTCONN, `ramster instance ${instance}: this thread has no channel to its helper (Ramster.attach first)`);
+    const b = new Ramster(pm, instance, info.pfn, ch);
+    if (Atomics.load(b.st, W_MAGIC) !== MAGIC) throw new TmemError(ErrorCode.ENODEV, `ramster instance ${instance} is not initialised`);
+    area.remember(b);
+    return b;
+  }
+
+  private ref(pool: number): PoolRef {
+    const info = this.tc.poolInfo(pool);
+    if (info.shared) {
+      const uuid = info.uuid.map((w) => (w >>> 0).toString(16).padStart(8, "0")).join("");
+      return { persistent: info.persistent, pool, uuid };
+    }
+    return { persistent: info.persistent, pool };
+  }
+
+  private stash(pool: number, oid: Oid, index: number): void {
+    this.kPool = pool; this.kOid = oidHex(oid); this.kIndex = index; this.kValid = true;
+  }
+
+  /** @inheritDoc */
+  override putPage(pool: number, oid: Oid, index: number, page: Uint8Array, noReplace = false) {
+    this.stash(pool, oid, index);
+    try { return super.putPage(pool, oid, index, page, noReplace); } finally { this.kValid = false; }
+  }
+
+  /** @inheritDoc */
+  override getPage(pool: number, oid: Oid, index: number, into: Uint8Array): boolean {
+    this.stash(pool, oid, index);
+    try {
+      return super.getPage(pool, oid, index, into);
+    } catch (e) {
+      // An ephemeral page that cannot be fetched is a miss (the entry is already dropped).
+      if (e instanceof TmemError && e.code === ErrorCode.EBADMSG && !this.isPersistent(pool)) return false;
+      throw e;
+    } finally { this.kValid = false; }
+  }
+
+  /** @inheritDoc */
+  override flushPage(pool: number, oid: Oid, index: number): boolean {
+    this.stash(pool, oid, index);
+    try { return super.flushPage(pool, oid, index); } finally { this.kValid = false; }
+  }
+
+  /** @inheritDoc */
+  override flushObject(pool: number, oid: Oid): number {
+    // pamFree runs once per page without telling the index: flush by object instead.
+    this.kValid = false;
+    const n = super.flushObject(pool, oid);
+    void this.ch.call("flush", { pool: this.ref(pool), oid: oidHex(oid) }).catch(() => {});
+    return n;
+  }
+
+  /** @inheritDoc */
+  override flushPool(pool: number): number {
+    this.kValid = false;
+    const n = super.flushPool(pool);
+    void this.ch.call("flushPool", { pool: this.ref(pool) }).catch(() => {});
+    return n;
+  }
+
+  /** @inheritDoc */
+  override destroyPool(pool: number): void {
+    const ref = this.ref(pool);
+    this.kValid = false;
+    super.destroyPool(pool);
+    if (this.tc.poolInfo(pool).state !== "alive") void this.ch.call("flushPool", { pool: ref }).catch(() => {});
+  }
+
+  protected pamStore(pool: number, _persistent: boolean): boolean {
+    const st = this.st;
+    if (!this.kValid || this.ch.dead || this.ch.tierDown) { Atomics.add(st, W_REJECTED, 1); return false; }
+    let n = compressPhysical(this.pm, this.tc.ioAddr, PAGE_SIZE, this.stage, PAGE_SIZE);
+    let meta = 0;
+    if (n === 0) { this.pm.u8.copyWithin(this.stage, this.tc.ioAddr, this.tc.ioAddr + PAGE_SIZE); n = PAGE_SIZE; meta = META_RAW; }
+    const gen = (Atomics.add(st, W_GEN, 1) + 1) >>> 0;
+    const data = this.pm.u8.slice(this.stage, this.stage + n);
+    let out: PutOutcome;
+    try {
+      const r = this.ch.callSync("put", [{ pool: this.ref(pool), oid: this.kOid, index: this.kIndex, gen, data }], [data.buffer as ArrayBuffer]) as PutOutcome[];
+      out = r[0] ?? "error";
+    } catch {
+      out = "error"; // timeout or dead helper: not known stored (the store deletes it behind if it was)
+    }
+    if (out !== "ok") { Atomics.add(st, W_REJECTED, 1); return false; }
+    this.pLo = gen; this.pHi = n; this.pMeta = meta;
+    Atomics.add(st, W_STORES, 1);
+    return true;
+  }
+
+  protected pamLoad(lo: number, hi: number, meta: number): boolean {
+    const st = this.st;
+    Atomics.add(st, W_LOADS, 1);
+    const pool = this.kPool;
+    const persistent = this.isPersistent(pool);
+    let v: Uint8Array | null;
+    try {
+      v = this.ch.callSync("get", { pool: this.ref(pool), oid: this.kOid, index: this.kIndex, gen: lo }, [], undefined, this.rx) as Uint8Array | null;
+    } catch (e) {
+      Atomics.add(st, W_ERRORS, 1);
+      if (persistent) throw e; // accepted: a miss would be a lie
+      v = null;
+    }
+    if (v === null || v.byteLength !== hi) {
+      Atomics.add(st, W_MISSES, 1);
+      if (persistent) throw new TmemError(ErrorCode.EIO, `ramster: persistent page ${this.kOid}[${this.kIndex}] came back ${v === null ? "missing" : `as ${v.byteLength} bytes, not ${hi}`}`);
+      return false; // PamBackend flushes the entry and reports EBADMSG; getPage turns that into a miss
+    }
+    if ((meta & META_RAW) !== 0) { this.tc.ioPage.set(v); return true; }
+    this.pm.u8.set(v, this.stage);
+    try {
+      decompressPhysical(this.pm, this.stage, hi, this.tc.ioAddr, PAGE_SIZE, { exact: true });
+    } catch {
+      if (persistent) throw new TmemError(ErrorCode.EIO, `ramster: persistent page ${this.kOid}[${this.kIndex}] does not decompress`);
+      return false;
+    }
+    return true;
+  }
+
+  protected pamFree(lo: number, _hi: number, _meta: number, pool: number): void {
+    Atomics.add(this.st, W_FLUSHES, 1);
+    if (!this.kValid) return; // object/pool flushes send one command for all
+    void this.ch.call("flush", { pool: this.ref(pool), oid: this.kOid, index: this.kIndex, gen: lo, pages: 1 }).catch(() => {});
+  }
+
+  protected lruDomain(): number {
+    return 0;
+  }
+
+  protected isPersistent(pool: number): boolean {
+    return (this.tc.poolFlags(pool) & TMEM_POOL_PERSIST) !== 0;
+  }
+
+  /**
+   * Load a page without blocking (for a thread that cannot Atomics.wait):
+   * true and the bytes in `into`, false on a miss.
+   * @throws (rejects) as getPage; a private ephemeral page is NOT removed by this form.
+   */
+  async loadAsync(pool: number, oid: Oid, index: number, into: Uint8Array): Promise<boolean> {
+    // Read the descriptor and release the pin at once: no pin is held across the await.
+    if (!this.tc.get(pool, oid, index, GetMode.KEEP)) return false;
+    const gen = this.tc.lo, len = this.tc.hi, meta = this.tc.meta;
+    if (this.tc.pin !== 0) this.tc.unpin(this.tc.pin, this.freeFn);
+    const v = await this.ch.call("get", { pool: this.ref(pool), oid: oidHex(oid), index, gen }) as Uint8Array | null;
+    if (v === null || v.byteLength !== len) {
+      if (this.isPersistent(pool)) throw new TmemError(ErrorCode.EIO, `ramster: persistent page ${oidHex(oid)}[${index}] lost remotely`);
+      return false;
+    }
+    if ((meta & META_RAW) !== 0) { into.set(v); return true; }
+    this.pm.u8.set(v, this.stage);
+    decompressPhysical(this.pm, this.stage, len, this.tc.ioAddr, PAGE_SIZE, { exact: true });
+    into.set(this.tc.ioPage);
+    return true;
+  }
+
+  /** Statistics now (asks the helper for the remote counters; null if it cannot answer). */
+  stats(): RamsterStats {
+    const st = this.st;
+    let remote: RemoteStats | null = null;
+    try { remote = this.ch.callSync("stats", {}, [], 1000) as unknown as RemoteStats; } catch { /* helper gone */ }
+    return {
+      remotePages: Atomics.load(st, W_STORES) - Atomics.load(st, W_FLUSHES),
+      stores: Atomics.load(st, W_STORES), rejected: Atomics.load(st, W_REJECTED), loads: Atomics.load(st, W_LOADS),
+      loadMisses: Atomics.load(st, W_MISSES), loadErrors: Atomics.load(st, W_ERRORS), flushes: Atomics.load(st, W_FLUSHES), remote,
+    };
+  }
+
+  /** Stop the helper (on the creating thread) and free the instance. Unregister it from the frontends first. */
+  async destroy(): Promise<void> {
+    channels.delete(this.instance);
+    await this.ch.close();
+    FrontendArea.for(this.pm).freeInstance(this.instance);
+  }
+}
