@@ -126,6 +126,14 @@ async function main(): Promise<void> {
       row.p50.push(pct(lat, 50)); row.p99.push(pct(lat, 99)); row.loads.push(LOADS / (t / 1000));
     }
   }
+  // The thread hop alone: a synchronous echo of a compressed-page-sized buffer through the helper, no Redis.
+  const hop: number[] = [];
+  const echoBuf = comp[0]!;
+  for (let k = 0; k < LOADS; k++) {
+    const s = performance.now();
+    ch.callSync("echo", echoBuf);
+    hop.push((performance.now() - s) * 1000);
+  }
   const peerMed = rows["peer: SET/GET raw 4 KiB"]!;
   const table: Row[] = Object.entries(rows).map(([name, r]) => ({
     what: name,
@@ -142,9 +150,11 @@ async function main(): Promise<void> {
   peer.disconnect();
   await server.stop();
   await stopAll();
+  console.log(`thread hop alone (sync echo through the helper, no Redis): p50 ${pct(hop, 50).toFixed(1)} µs, p99 ${pct(hop, 99).toFixed(1)} µs`);
   report("ramster", { [`${N} anon pages (${nCorpus} distinct, mean LZ4 size ${Math.round(compBytes)} B), batches of ${BATCH}, ${LOADS} loads, median of ${REPEATS}`]: table }, {
     pages: N, batch: BATCH, loads: LOADS, repeats: REPEATS, meanCompressedBytes: compBytes, helperStats: st,
     targets: { bytesPerPageVsPeer: 0.5, remotifyPagesPerSec: 50_000, loadLatencyVsPeer: 1.5 },
+    threadHopUs: { p50: pct(hop, 50), p99: pct(hop, 99) },
   });
 }
 

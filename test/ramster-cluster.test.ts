@@ -51,9 +51,12 @@ describe.skipIf(!ok)("ramster remote store on a real Redis Cluster", () => {
       const next: typeof pending = [];
       for (const it of pending) {
         let got: unknown;
-        const code = errorCode(() => { got = ch.callSync("get", { pool: pers, oid: it.oid, index: it.index, gen: it.gen }); });
+        let msg = "";
+        const code = errorCode(() => {
+          try { got = ch.callSync("get", { pool: pers, oid: it.oid, index: it.index, gen: it.gen }); } catch (e) { msg = (e as Error).message; throw e; }
+        });
         if (code === "no error") expect(Buffer.from(got as Uint8Array).equals(Buffer.from(it.data))).toBe(true);
-        else { expect(["ETIMEDOUT", "ENOTCONN", "EIO"]).toContain(code); expect(code).not.toBe("EIO"); next.push(it); failedReads++; }
+        else { expect(["ETIMEDOUT", "ENOTCONN", "EIO"]).toContain(code); expect(code, msg).not.toBe("EIO"); next.push(it); failedReads++; }
       }
       pending = next;
       if (pending.length > 0) await new Promise((r) => setTimeout(r, 250));

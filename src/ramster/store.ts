@@ -188,8 +188,10 @@ function kindOf(e: unknown): "timeout" | "down" | "full" | "error" {
   const m = String((e as Error)?.message ?? e);
   if (/timed? ?out/i.test(m)) return "timeout";
   if (/^OOM|OOM command/i.test(m)) return "full";
-  if (/closed|writeable|ECONNREFUSED|ECONNRESET|EPIPE|connect|CLUSTERDOWN|not ready|enableOfflineQueue|max retries|None of startup nodes/i.test(m)) return "down";
-  return "error";
+  // A server's own error reply: only the cluster/loading states mean "not reachable now".
+  if ((e as Error)?.name === "ReplyError") return /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)/.test(m) ? "down" : "error";
+  // Anything the client says (closed, refused, slots cache, redirections, retries): not reachable now.
+  return "down";
 }
 
 function randomInstance(): string {
