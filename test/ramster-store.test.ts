@@ -143,3 +143,29 @@ describe.skipIf(!ok)("ramster remote store on real redis-servers", () => {
     await replica.stop();
   });
 });
+
+describe.skipIf(!ok)("two nodes on one redis-server", () => {
+  afterAll(stopAll);
+
+  it("a shared pool (by uuid) is seen from both nodes; a private pool of one is invisible to the other; an invalidate on one node is a miss on the other", async () => {
+    const s = await startRedis({ policy: "allkeys-lru" });
+    const mk = (node: string) => RemoteChannel.create({ workerUrl: helperUrl, timeoutMs: 5000, init: { redis: `redis://127.0.0.1:${s.port}`, node, commandTimeoutMs: 3000 } });
+    const [a, b] = [await mk("node-a"), await mk("node-b")];
+    const shared: PoolRef = { persistent: false, pool: 1, uuid: "0123456789abcdef0123456789abcdef" };
+    const priv: PoolRef = { persistent: false, pool: 1 };
+    expect(a.callSync("put", [item(shared, "5", 0, 1, page(5)), item(priv, "5", 0, 1, page(6))])).toEqual(["ok", "ok"]);
+    // node b reads the shared page with no descriptor of its own (any generation), not a's private one
+    expect(same(b.callSync("get", { pool: shared, oid: "5", index: 0 }), page(5))).toBe(true);
+    expect(b.callSync("get", { pool: priv, oid: "5", index: 0 })).toBe(null);
+    expect(same(a.callSync("get", { pool: priv, oid: "5", index: 0, gen: 1 }), page(6))).toBe(true);
+    // b overwrites the shared page: a's descriptor (generation 1) no longer matches — a miss, not b's bytes as a's
+    b.callSync("put", [item(shared, "5", 0, 77, page(7))]);
+    expect(a.callSync("get", { pool: shared, oid: "5", index: 0, gen: 1 })).toBe(null);
+    expect(same(a.callSync("get", { pool: shared, oid: "5", index: 0 }), page(7))).toBe(true);
+    // b invalidates it: a misses
+    await b.call("flush", { pool: shared, oid: "5", index: 0 });
+    expect(a.callSync("get", { pool: shared, oid: "5", index: 0 })).toBe(null);
+    await a.close(); await b.close();
+    await s.stop();
+  });
+});
