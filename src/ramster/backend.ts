@@ -97,7 +97,6 @@ const channels = new Map<number, RemoteChannel>(); // per thread: instance → c
 /** The "ramster" backend. */
 export class Ramster extends PamBackend implements TmemBackend {
   readonly type = "ramster";
-  readonly instance: number;
   private readonly st: Int32Array;
   private readonly ch: RemoteChannel;
   private readonly stage: number;
@@ -108,9 +107,8 @@ export class Ramster extends PamBackend implements TmemBackend {
   private kIndex = 0;
   private kValid = false;
 
-  private constructor(pm: PhysicalMemory, instance: number, pfn: number, ch: RemoteChannel) {
-    super(pm);
-    this.instance = instance;
+  private constructor(pm: PhysicalMemory, instance: number, generation: number, pfn: number, ch: RemoteChannel) {
+    super(pm, instance, generation);
     this.st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + pfn * PAGE_SIZE, 16);
     this.ch = ch;
     this.stage = pm.scratch + SCRATCH_STAGE;
@@ -127,16 +125,16 @@ export class Ramster extends PamBackend implements TmemBackend {
       workerUrl: workerUrl ?? new URL("./ramster-worker.js", import.meta.url), init: store, timeoutMs: timeoutMs ?? 3000,
     });
     const area = FrontendArea.for(pm);
-    let id: number, pfn: number;
+    let inst: ReturnType<FrontendArea["allocInstance"]>;
     try {
-      [id, pfn] = area.allocInstance("ramster");
+      inst = area.allocInstance("ramster");
     } catch (e) {
       await ch.close();
       throw e;
     }
-    const b = new Ramster(pm, id, pfn, ch);
+    const b = new Ramster(pm, inst.id, inst.generation, inst.pfn, ch);
     Atomics.store(b.st, W_MAGIC, MAGIC);
-    channels.set(id, ch);
+    channels.set(inst.id, ch);
     area.remember(b);
     Ramster.registerType();
     return b;
@@ -164,13 +162,13 @@ export class Ramster extends PamBackend implements TmemBackend {
    */
   static async open(pm: PhysicalMemory, instance: number): Promise<Ramster> {
     const area = FrontendArea.for(pm);
-    const have = area.opened.get(instance);
+    const have = area.current(instance);
     if (have instanceof Ramster) return have;
     const info = area.instanceInfo(instance);
     if (info === null || info.type !== "ramster") throw new TmemError(ErrorCode.ENODEV, `instance ${instance} is not a ramster backend`);
     const ch = channels.get(instance);
     if (ch === undefined) throw new TmemError(ErrorCode.ENOTCONN, `ramster instance ${instance}: this thread has no channel to its helper (Ramster.attach first)`);
-    const b = new Ramster(pm, instance, info.pfn, ch);
+    const b = new Ramster(pm, instance, info.generation, info.pfn, ch);
     if (Atomics.load(b.st, W_MAGIC) !== MAGIC) throw new TmemError(ErrorCode.ENODEV, `ramster instance ${instance} is not initialised`);
     area.remember(b);
     return b;
@@ -336,10 +334,24 @@ export class Ramster extends PamBackend implements TmemBackend {
     };
   }
 
-  /** Stop the helper (on the creating thread) and free the instance. Unregister it from the frontends first. */
-  async destroy(): Promise<void> {
+  /**
+   * Close this thread's channel (on the creating thread: stop the helper
+   * Worker) without destroying the instance. Loads of remote pages then
+   * throw ENOTCONN (persistent) or miss (ephemeral); stores are rejected.
+   */
+  async disconnect(): Promise<void> {
+    await this.ch.close();
+  }
+
+  /**
+   * Stop the helper (on the creating thread) and free the instance.
+   * Unregister it from the frontends first.
+   * @throws TmemError ENODEV when destroyed already; EBUSY while another attached Worker has it open (unless `force`).
+   */
+  async destroy(options: { force?: boolean } = {}): Promise<void> {
+    this.destroyCheck(options.force === true);
     channels.delete(this.instance);
     await this.ch.close();
-    FrontendArea.for(this.pm).freeInstance(this.instance);
+    this.area.freeInstance(this.instance, this.generation);
   }
 }
