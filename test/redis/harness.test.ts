@@ -1,5 +1,6 @@
 // The harness itself: real servers start with the options asked for, answer,
 // stall under kill -STOP, die under kill -9, replicate, and form a cluster.
+import { createConnection } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { redisAvailable, rawCommand, startCluster, startPrimaryReplica, startRedis, stopAll } from "./harness.js";
 
@@ -31,8 +32,10 @@ describe.skipIf(!ok)("redis test harness (real redis-server on loopback)", () =>
 
   it("a primary with one replica: WAIT 1 confirms a write", async () => {
     const { primary, replica } = await startPrimaryReplica();
-    expect(await rawCommand(primary.port, ["SET", "k", "v"])).toBe("+OK\r\n");
-    expect(await rawCommand(primary.port, ["WAIT", "1", "1000"])).toBe(":1\r\n");
+    // WAIT counts the replicas that acknowledged THIS connection's writes: the
+    // SET and the WAIT must share one connection (on a fresh one WAIT has
+    // nothing to wait for and answers at once, before the replica has the key).
+    expect(await onOneConnection(primary.port, [["SET", "k", "v"], ["WAIT", "1", "1000"]])).toBe("+OK\r\n:1\r\n");
     expect(await replica.command("GET", "k")).toBe("$1\r\nv\r\n");
     await primary.stop();
     await replica.stop();
@@ -46,3 +49,18 @@ describe.skipIf(!ok)("redis test harness (real redis-server on loopback)", () =>
     await c.stop();
   }, 60_000);
 });
+
+/** Send `cmds` on one connection and return the replies, which must all be simple or integer ones. */
+function onOneConnection(port: number, cmds: string[][], timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection({ host: "127.0.0.1", port });
+    let buf = "";
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`redis :${port}: no reply in ${timeoutMs} ms (got ${JSON.stringify(buf)})`)); }, timeoutMs);
+    sock.once("error", (e) => { clearTimeout(timer); reject(e); });
+    sock.on("data", (d) => {
+      buf += d.toString("latin1");
+      if (buf.split("\r\n").length - 1 >= cmds.length) { clearTimeout(timer); sock.end(); resolve(buf); }
+    });
+    sock.write(cmds.map((args) => `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")).join(""));
+  });
+}
