@@ -25,7 +25,8 @@
 // src + srcLen), writes inside [dst, dst + dstCap) and the table. A block
 // that does not fit dstCap returns 0 (nothing past dstCap is written).
 // Trade-off: the table is 256 KiB (the fast compressor's is 16 KiB), and
-// time grows with the level: roughly 10x the fast compressor at 9.
+// time grows with the level; at 9, measured (bench:lz4, loaded 2-core box):
+// 30-36 MB/s on 4 KiB pages, 0.3x liblz4's HC, at +0.1..+0.6 % of its size.
 //
 // Layout: the caller's table, HC_TABLE_SIZE bytes:
 //   [0, 128 KiB)       head:  2^15 × u32, position + 1 from base (0 = none)

@@ -46,8 +46,10 @@ export interface Corpus {
   readonly source: string;
 }
 
-const sharedPath = (file: string): string => fileURLToPath(new URL(`../../shared/corpus/${file}`, import.meta.url));
-const dataPath = (file: string): string => fileURLToPath(new URL(`../data/${file}`, import.meta.url));
+/** This module's repository root, or the working directory when it runs bundled elsewhere (scripts/run-ts.mjs puts bundles in build/run/). */
+const ROOT = existsSync(fileURLToPath(new URL("../data/", import.meta.url))) ? fileURLToPath(new URL("../", import.meta.url)) : `${process.cwd()}/`;
+const sharedPath = (file: string): string => `${ROOT}../shared/corpus/${file}`;
+const dataPath = (file: string): string => `${ROOT}data/${file}`;
 
 /** Whether ../shared/corpus holds both pages and sizes of `name`. */
 export function haveFullCorpus(name: CorpusName): boolean {
