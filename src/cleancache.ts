@@ -47,7 +47,7 @@ import { newOid, oidFrom, uuidWords, type Oid, type OidLike, type UuidLike } fro
 import type { PoolSpec, TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
-  TAIL_CC, entryId, makePools, FS_SLOTS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, detachedError, MAX_FS, NO_POOL, REG_CLEANCACHE,
+  TAIL_CC, entryId, entryIs, checkBackend, makePools, FS_SLOTS, FS_SLOT_SIZE, FrontendArea, FrontendRegistry, detachedError, MAX_FS, NO_POOL, REG_CLEANCACHE,
 } from "./tmem/shared.js";
 
 /** cleancache's debugfs counters. */
@@ -130,7 +130,8 @@ export class Cleancache {
    * every filesystem initialised so far gets its pool in it first, then the
    * new chain is published. Any time, any Worker, concurrently.
    * @returns the previous head (for chaining by the backend itself), or null.
-   * @throws TmemError EEXIST if registered already; ENOSPC when no tmem pool
+   * @throws TmemError EINVAL for a non-backend or a backend of another
+   *   physical memory; EEXIST if registered already; ENOSPC when no tmem pool
    *   is free or 8 backends are chained (nothing changes then).
    */
   async registerOps(backend: TmemBackend): Promise<TmemBackend | null> {
@@ -149,13 +150,19 @@ export class Cleancache {
   /**
    * Unregister `backend`: it leaves the chain, then its pools (clean pages:
    * droppable) are destroyed once no operation can still use them.
-   * @throws TmemError ENOENT if it is not registered.
+   * @throws TmemError EINVAL for a non-backend or a backend of another
+   *   physical memory; ENOENT if this instance generation is not registered
+   *   (a stale object whose id was reused is not).
    */
   async unregisterOps(backend: TmemBackend): Promise<void> {
+    checkBackend(this.pm, backend, "unregisterOps");
     const id = backend.instance;
     const pools: number[] = [];
     await this.reg.locked((entries) => {
-      if (!entries.some((e) => entryId(e) === id)) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} is not registered with cleancache`);
+      // The entry must name this very instance generation: a stale object whose id was reused is not registered.
+      if (!entries.some((e) => entryIs(e, backend))) {
+        throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} (generation ${backend.generation}) is not registered with cleancache`);
+      }
       for (let s = 0; s < MAX_FS; s++) {
         if ((Atomics.load(this.i32, this.slotWord(s)) & IN_USE) === 0) continue;
         const p = this.poolOf(s, id);

@@ -59,7 +59,7 @@ import { newOid, type Oid } from "./tmem/core.js";
 import type { PoolSpec, TmemBackend } from "./tmem/ops.js";
 import { registerBuiltinBackends } from "./tmem/builtins.js";
 import {
-  CHAIN_DRAINING, TAIL_FS, entryId, makePools, TAIL_STORED, FrontendArea, FrontendRegistry, detachedError, MAX_SWAP_TYPES, NO_POOL, REG_FRONTSWAP,
+  CHAIN_DRAINING, TAIL_FS, entryId, entryIs, checkBackend, makePools, TAIL_STORED, FrontendArea, FrontendRegistry, detachedError, MAX_SWAP_TYPES, NO_POOL, REG_FRONTSWAP,
   SWAP_TYPES, SWAP_TYPE_SIZE,
 } from "./tmem/shared.js";
 
@@ -154,7 +154,8 @@ export class Frontswap {
    * any Worker, concurrently with anything.
    * @returns the previous head of the chain (for a backend that wants to
    *   chain by itself), or null.
-   * @throws TmemError EEXIST if it is registered already; ENOSPC when 8
+   * @throws TmemError EINVAL for a non-backend or a backend of another
+   *   physical memory; EEXIST if it is registered already; ENOSPC when 8
    *   backends are chained or no tmem pool is free (nothing changes then).
    */
   async registerOps(backend: TmemBackend): Promise<TmemBackend | null> {
@@ -172,15 +173,19 @@ export class Frontswap {
    * Unregister `backend`: stores stop going to it at once; its pages are
    * moved to the rest of the chain (or handed to `writeback`), then its pools
    * are destroyed. Nothing stored is lost.
-   * @throws TmemError ENOENT if it is not registered; EBUSY when a page could
+   * @throws TmemError EINVAL for a non-backend or a backend of another
+   *   physical memory; ENOENT if this instance generation is not registered
+   *   (a stale object whose id was reused is not); EBUSY when a page could
    *   not be placed and no writeback was given (the backend then stays
    *   registered with the pages it still holds).
    */
   async unregisterOps(backend: TmemBackend, options: UnregisterOptions = {}): Promise<void> {
+    checkBackend(this.pm, backend, "unregisterOps");
     const id = backend.instance;
     await this.reg.locked((entries) => {
-      const i = entries.findIndex((e) => entryId(e) === id);
-      if (i < 0) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} is not registered with frontswap`);
+      // The entry must name this very instance generation: a stale object whose id was reused is not registered.
+      const i = entries.findIndex((e) => entryIs(e, backend));
+      if (i < 0) throw new TmemError(ErrorCode.ENOENT, `backend instance ${id} (generation ${backend.generation}) is not registered with frontswap`);
       entries[i] = entries[i]! | CHAIN_DRAINING;
       this.reg.publish(entries);
     });

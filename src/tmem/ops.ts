@@ -62,6 +62,8 @@ export interface TmemBackend {
    * the memory's whole life, even after the id is reused by a later backend.
    */
   readonly generation: number;
+  /** The physical memory the instance lives in: a frontend refuses a backend of another memory. */
+  readonly pm: PhysicalMemory;
   /**
    * Create a pool (frontswap init, cleancache init_fs / init_shared_fs).
    * @returns a tmem pool id.

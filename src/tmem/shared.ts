@@ -134,6 +134,22 @@ export function entryId(e: number): number {
   return e & CHAIN_ID_MASK;
 }
 
+/**
+ * Refuse (EINVAL) what is not a backend object of `pm`: not an object with
+ * the backend methods, or a backend of another physical memory (its
+ * instance id and generation may well be live here too: ids are per memory).
+ * Thread safety: pure.
+ */
+export function checkBackend(pm: PhysicalMemory, backend: unknown, what: string): asserts backend is TmemBackend {
+  const b = backend as Partial<TmemBackend> | null;
+  if (typeof b !== "object" || b === null || typeof b.putPage !== "function" || typeof b.instance !== "number") {
+    throw new TmemError(ErrorCode.EINVAL, `${what} needs a TmemBackend, not ${b === null ? "null" : typeof b}`);
+  }
+  if (b.pm !== pm) {
+    throw new TmemError(ErrorCode.EINVAL, `${what}: backend instance ${b.instance} belongs to another physical memory`);
+  }
+}
+
 /** Whether chain entry `e` names backend object `b` (same id, same generation). */
 export function entryIs(e: number, b: TmemBackend): boolean {
   return (e & CHAIN_ID_MASK) === b.instance && ((e >>> CHAIN_GEN_SHIFT) & CHAIN_GEN_MASK) === (b.generation & CHAIN_GEN_MASK);
@@ -649,6 +665,7 @@ export class FrontendRegistry {
   async register(backend: TmemBackend, frontend: string, pools: () => Array<[number, PoolSpec]>,
                  setPool: (slot: number, instance: number, pool: number) => void): Promise<TmemBackend | null> {
     this.area.live();
+    checkBackend(this.area.pm, backend, "registerOps");
     if (!this.area.isLive(backend.instance, backend.generation)) {
       throw new TmemError(ErrorCode.ENODEV, `backend instance ${backend.instance} was destroyed`);
     }
