@@ -17,6 +17,11 @@
  * into frames of the same memory: a destination that aliases a zsmalloc data
  * frame overwrote compressed pages (issue 9). Copy the page out first.
  *
+ * The same holds for byte arrays of any size (LZ4 input and output, cache
+ * keys and values): {@link byteArrayLength} reads the internal length and
+ * refuses an array whose `length` property says something else, so code that
+ * goes on to use `x.length` or `x.subarray` sees the real bytes.
+ *
  * Concurrency: pure functions.
  *
  * See also: status.ts (the errors), src/frontswap.ts, src/cleancache.ts, src/tmem/pam.ts.
@@ -59,4 +64,48 @@ export function checkPage(p: unknown, memoryBuffer: ArrayBufferLike, what: strin
   if (tag !== "Uint8Array") refuse(what, `got a ${String(tag ?? typeof p)}`);
   if (len !== PAGE) refuse(what, `it has ${String(len)} bytes`);
   if (buf === memoryBuffer) refuse(what, "it is a view into the physical memory itself");
+}
+
+/**
+ * Check that `x` is a genuine Uint8Array (or subclass such as Buffer; not a
+ * Proxy, not another typed-array kind) whose `length` and `byteLength` are
+ * not shadowed by the caller, and return its internal byte length. A view
+ * of a detached buffer is refused too.
+ * @param what - the argument's name, for the message.
+ * @returns the array's real length in bytes.
+ * @throws TmemError EINVAL otherwise.
+ * Thread safety: pure.
+ */
+export function byteArrayLength(x: unknown, what: string): number {
+  let tag: unknown, len: unknown;
+  try {
+    tag = tagOf.call(x);
+    len = byteLengthOf.call(x);
+  } catch {
+    throw new TmemError(ErrorCode.EINVAL, `${what} must be a Uint8Array, not ${x === null ? "null" : typeof x}`);
+  }
+  if (tag !== "Uint8Array") throw new TmemError(ErrorCode.EINVAL, `${what} must be a Uint8Array, not a ${String(tag ?? typeof x)}`);
+  if (len === 0) {
+    // A view of a detached (transferred) buffer reads as empty, but copying from it throws a raw TypeError.
+    try {
+      new Uint8Array(bufferOf.call(x) as ArrayBuffer, 0, 0);
+    } catch {
+      throw new TmemError(ErrorCode.EINVAL, `${what} is a view of a detached ArrayBuffer`);
+    }
+  }
+  const u = x as Uint8Array;
+  if (u.length !== len || u.byteLength !== len) {
+    throw new TmemError(ErrorCode.EINVAL, `${what} claims ${String(u.length)} bytes but has ${String(len)} (a faked length)`);
+  }
+  return len as number;
+}
+
+/**
+ * The buffer of typed array `x`, read through the engine's getter (a
+ * shadowed `buffer` property cannot hide a view of the physical memory).
+ * @throws TypeError if x is not a typed array.
+ * Thread safety: pure.
+ */
+export function bufferOfView(x: Uint8Array): ArrayBufferLike {
+  return bufferOf.call(x) as ArrayBufferLike;
 }

@@ -53,6 +53,7 @@
  */
 import { type Build, type CoreExports, compileCore, coreBase64, instantiateCore } from "./wasm.js";
 import { ErrorCode, TmemError } from "./status.js";
+import { byteArrayLength } from "./args.js";
 import { SCRATCH_LZ4_HASH, WASM_PAGE } from "./layout.js";
 import type { PhysicalMemory } from "./physmem.js";
 
@@ -160,14 +161,15 @@ function checkAcceleration(a: number | undefined): number {
   return a;
 }
 
-function checkBytes(x: unknown, what: string): asserts x is Uint8Array {
-  if (!(x instanceof Uint8Array)) invalid(`${what} must be a Uint8Array`);
+/** The real length of byte array `x` (a faked `length`, a Proxy or another typed array is EINVAL). */
+function checkBytes(x: unknown, what: string): number {
+  return byteArrayLength(x, what);
 }
 
 function checkPrefix(p: Uint8Array | undefined): Uint8Array | undefined {
   if (p === undefined) return undefined;
-  checkBytes(p, "prefix");
-  return p.length > LZ4_WINDOW ? p.subarray(p.length - LZ4_WINDOW) : p;
+  const n = checkBytes(p, "prefix");
+  return n > LZ4_WINDOW ? p.subarray(n - LZ4_WINDOW, n) : p;
 }
 
 /** The TmemError for a negative decoder status. */
@@ -256,23 +258,23 @@ export class Lz4Codec {
 
   /** Compress into the private output area; returns the compressed size (never fails for lack of room). */
   private compressToOut(src: Uint8Array, options: CompressBlockOptions | undefined, cap: number): number {
-    checkBytes(src, "src");
+    const srcLen = checkBytes(src, "src");
     const { acceleration, level } = checkCompressOptions(options);
     const prefix = checkPrefix(options?.prefix);
-    this.checkSize(src.length);
-    this.ensure(src.length, cap);
+    this.checkSize(srcLen);
+    this.ensure(srcLen, cap);
     const u8 = this.u8;
     u8.set(src, this.inAddr);
     let n: number;
     if (level >= HC_MIN_LEVEL) {
       const pre = prefix?.length ?? 0;
       if (pre > 0) u8.set(prefix!, this.inAddr - pre);
-      n = this.core.lz4_compress_hc(this.inAddr, src.length, this.outAddr, cap, level, PRIVATE_HC, pre);
+      n = this.core.lz4_compress_hc(this.inAddr, srcLen, this.outAddr, cap, level, PRIVATE_HC, pre);
     } else if (prefix !== undefined && prefix.length > 0) {
       u8.set(prefix, this.inAddr - prefix.length);
-      n = this.core.lz4_compress_fast_prefix(this.inAddr, src.length, this.outAddr, cap, acceleration, PRIVATE_HASH, prefix.length);
+      n = this.core.lz4_compress_fast_prefix(this.inAddr, srcLen, this.outAddr, cap, acceleration, PRIVATE_HASH, prefix.length);
     } else {
-      n = this.core.lz4_compress_fast(this.inAddr, src.length, this.outAddr, cap, acceleration, PRIVATE_HASH);
+      n = this.core.lz4_compress_fast(this.inAddr, srcLen, this.outAddr, cap, acceleration, PRIVATE_HASH);
     }
     if (n === E_NOSPC) return 0;
     if (n < 0) throw new TmemError(ErrorCode.EINVAL, `lz4 compress failed (status ${n})`);
@@ -286,8 +288,8 @@ export class Lz4Codec {
    * @throws TmemError EINVAL for a bad argument, E2BIG for a too-large block.
    */
   compressBlock(src: Uint8Array, options?: CompressBlockOptions): Uint8Array {
-    checkBytes(src, "src");
-    const n = this.compressToOut(src, options, compressBound(src.length));
+    const srcLen = checkBytes(src, "src");
+    const n = this.compressToOut(src, options, compressBound(Math.min(srcLen, LZ4_MAX_INPUT_SIZE)));
     return this.u8.slice(this.outAddr, this.outAddr + n);
   }
 
@@ -299,9 +301,9 @@ export class Lz4Codec {
    * @throws TmemError EINVAL for a bad argument, E2BIG for a too-large block.
    */
   compressBlockInto(src: Uint8Array, dst: Uint8Array, options?: CompressBlockOptions): number {
-    checkBytes(src, "src");
-    checkBytes(dst, "dst");
-    const cap = Math.min(dst.length, compressBound(Math.min(src.length, LZ4_MAX_INPUT_SIZE)));
+    const srcLen = checkBytes(src, "src");
+    const dstLen = checkBytes(dst, "dst");
+    const cap = Math.min(dstLen, compressBound(Math.min(srcLen, LZ4_MAX_INPUT_SIZE)));
     const n = this.compressToOut(src, options, cap);
     if (n > 0) dst.set(this.u8.subarray(this.outAddr, this.outAddr + n));
     return n;
@@ -309,24 +311,24 @@ export class Lz4Codec {
 
   /** Decode into the private output area; returns the decoded size. */
   private decompressToOut(src: Uint8Array, cap: number, exact: boolean, prefixIn: Uint8Array | undefined): number {
-    checkBytes(src, "src");
+    const srcLen = checkBytes(src, "src");
     if (!(Number.isSafeInteger(cap) && cap >= 0 && cap <= MAX_BLOCK_INPUT)) invalid(`decompressed size must be an integer from 0 to ${MAX_BLOCK_INPUT}, not ${String(cap)}`);
     const prefix = checkPrefix(prefixIn);
-    this.checkSize(src.length);
-    this.ensure(src.length, cap);
+    this.checkSize(srcLen);
+    this.ensure(srcLen, cap);
     const u8 = this.u8;
     u8.set(src, this.inAddr);
     let n: number;
     if (prefix !== undefined && prefix.length > 0) {
       u8.set(prefix, this.outAddr - prefix.length);
-      n = this.core.lz4_decompress_safe_prefix(this.inAddr, src.length, this.outAddr, cap, prefix.length);
-      if (exact && n >= 0 && n !== cap) n = -src.length - 1;
+      n = this.core.lz4_decompress_safe_prefix(this.inAddr, srcLen, this.outAddr, cap, prefix.length);
+      if (exact && n >= 0 && n !== cap) n = -srcLen - 1;
     } else if (exact) {
-      n = this.core.lz4_decompress_safe_exact(this.inAddr, src.length, this.outAddr, cap);
+      n = this.core.lz4_decompress_safe_exact(this.inAddr, srcLen, this.outAddr, cap);
     } else {
-      n = this.core.lz4_decompress_safe(this.inAddr, src.length, this.outAddr, cap);
+      n = this.core.lz4_decompress_safe(this.inAddr, srcLen, this.outAddr, cap);
     }
-    if (n < 0) throw decodeError(n, src.length, "decompressBlock");
+    if (n < 0) throw decodeError(n, srcLen, "decompressBlock");
     return n;
   }
 
@@ -352,8 +354,8 @@ export class Lz4Codec {
    *   `dst` (dst may then hold garbage); EINVAL for bad arguments.
    */
   decompressBlockInto(src: Uint8Array, dst: Uint8Array, options?: DecompressBlockOptions): number {
-    checkBytes(dst, "dst");
-    const n = this.decompressToOut(src, dst.length, options?.exact === true, options?.prefix);
+    const dstLen = checkBytes(dst, "dst");
+    const n = this.decompressToOut(src, dstLen, options?.exact === true, options?.prefix);
     dst.set(this.outView(n));
     return n;
   }

@@ -82,6 +82,7 @@
 import type { PhysicalMemory, PhysicalMemoryHandle } from "../../bindings/physmem.js";
 import { PhysicalMemory as PM } from "../../bindings/physmem.js";
 import { ErrorCode, TmemError } from "../../bindings/status.js";
+import { byteArrayLength, bufferOfView } from "../../bindings/args.js";
 import { PAGE_SIZE } from "../../bindings/layout.js";
 import { type Lz4Codec, lz4Ready, compressBound } from "../../bindings/lz4.js";
 import { createPool, openPool, type Zpool } from "../zpool/zpool.js";
@@ -246,8 +247,20 @@ function hashKey(k: Uint8Array, n: number, byteKey: boolean): number {
   return h >>> 0;
 }
 
+/**
+ * Whether `x` is a byte key or value: a Uint8Array (or Buffer). One that is
+ * not what it claims (a Proxy, a shadowed `length` or `byteLength`: the set
+ * stored the claimed size and a get then read a neighbour's stale bytes) is a
+ * TypeError, like any other bad key or value.
+ */
 function isBytes(x: unknown): x is Uint8Array {
-  return x instanceof Uint8Array;
+  if (!(x instanceof Uint8Array)) return false;
+  try {
+    byteArrayLength(x, "a cache key or value");
+  } catch (e) {
+    throw new TypeError((e as Error).message);
+  }
+  return true;
 }
 
 function checkTtl(ttl: unknown): void {
@@ -522,7 +535,7 @@ export class TmemCache {
       bytes = encodeUtf8(value);
       flags |= FL_STRING;
     } else if (isBytes(value)) {
-      if (value.buffer === this.sab) {
+      if (bufferOfView(value) === this.sab) {
         throw new TmemError(ErrorCode.EINVAL, "a value that is a view of the physical memory itself is refused (copy it first)");
       }
       bytes = value;

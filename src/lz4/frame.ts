@@ -51,6 +51,7 @@
  */
 import { type Lz4Codec, HC_MIN_LEVEL, LZ4_WINDOW, lz4Ready, MAX_ACCELERATION, MAX_LEVEL, MIN_LEVEL } from "../../bindings/lz4.js";
 import { ErrorCode, TmemError, argCheck } from "../../bindings/status.js";
+import { byteArrayLength } from "../../bindings/args.js";
 import { XxHash32, xxhash32 } from "./xxhash32.js";
 
 // ══ Format constants ══
@@ -320,7 +321,7 @@ export class FrameEncoder {
    * @throws TmemError EINVAL when a declared content size is exceeded.
    */
   push(chunk: Uint8Array): Uint8Array[] {
-    argCheck(chunk instanceof Uint8Array, "frame content must be Uint8Array chunks");
+    byteArrayLength(chunk, "frame content chunk");
     const out: Uint8Array[] = [];
     if (!this.headerDone) {
       out.push(this.header());
@@ -479,7 +480,7 @@ export class FrameDecoder {
    *   throw the decoder is unusable.
    */
   push(chunk: Uint8Array): Uint8Array[] {
-    argCheck(chunk instanceof Uint8Array, "frame input must be Uint8Array chunks");
+    byteArrayLength(chunk, "frame input chunk");
     this.append(chunk);
     const out: Uint8Array[] = [];
     for (;;) {
@@ -678,7 +679,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
  * @throws TmemError EINVAL for bad arguments or options.
  */
 export function compressFrameSync(codec: Lz4Codec, data: Uint8Array, options?: FrameOptions): Uint8Array {
-  argCheck(data instanceof Uint8Array, "compressFrame: data must be a Uint8Array");
+  byteArrayLength(data, "compressFrame: data");
   const enc = new FrameEncoder(codec, options, data.length);
   const parts = enc.push(data);
   parts.push(...enc.finish());
@@ -694,7 +695,7 @@ export function compressFrameSync(codec: Lz4Codec, data: Uint8Array, options?: F
  *   is returned); EINVAL for a non-array or bad options.
  */
 export function decompressFrameSync(codec: Lz4Codec, data: Uint8Array, options?: FrameDecodeOptions): Uint8Array {
-  argCheck(data instanceof Uint8Array, "decompressFrame: data must be a Uint8Array");
+  byteArrayLength(data, "decompressFrame: data");
   const dec = new FrameDecoder(codec, { maxOutput: resolveMaxOutput(options, DEFAULT_MAX_OUTPUT) });
   const parts = dec.push(data);
   dec.finish();
