@@ -177,10 +177,10 @@ describe("TmemCache API", () => {
       expect(snapshot()).toEqual(before);
     }
     expect(cache.get("keep")).toBe("value");
-    // A faked length does not fool the size checks: byteLength is what counts.
+    // A faked length does not fool the size checks: an array whose length is not its own is refused.
     const fake = new Uint8Array(40);
     Object.defineProperty(fake, "length", { value: 3 });
-    expect(() => cache.set(fake, "x")).toThrow(RangeError);
+    expect(() => cache.set(fake, "x")).toThrow(TypeError);
     expect([...cache.keys()]).toEqual(["keep"]);
   });
 });
