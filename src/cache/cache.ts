@@ -225,6 +225,20 @@ interface NodeBufferLike {
   from(b: ArrayBufferLike, off: number, len: number): { toString(enc: "utf8"): string };
 }
 const NodeBuffer = (globalThis as { Buffer?: NodeBufferLike }).Buffer;
+/** A lone (unpaired) UTF-16 surrogate: UTF-8 cannot carry it (an encoder writes U+FFFD instead). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/**
+ * Refuse a string key or value that UTF-8 would change: "\uD800" and
+ * "\uFFFD" encode alike, so such keys aliased and such values came back
+ * altered. @throws RangeError.
+ */
+function checkWellFormed(s: string, what: string): void {
+  const native = (s as { isWellFormed?: () => boolean }).isWellFormed;
+  if (native !== undefined ? !native.call(s) : LONE_SURROGATE.test(s)) {
+    throw new RangeError(`${what} has a lone UTF-16 surrogate, which UTF-8 cannot store (it would read back as U+FFFD)`);
+  }
+}
+
 function encodeUtf8(s: string): Uint8Array {
   return NodeBuffer !== undefined ? NodeBuffer.from(s, "utf8") : utf8.encode(s);
 }
@@ -471,6 +485,8 @@ export class TmemCache {
   private lock(): void {
     const w = this.w;
     if (this.closed) throw new TmemError(ErrorCode.EINVAL, "this TmemCache was closed");
+    // Before the ticket: after pm.detach() nothing may be written into the memory (not even a miss count).
+    if (!this.pm.isAttached) throw new TmemError(ErrorCode.EINVAL, "this PhysicalMemory was detached: attach again to use it");
     const my = Atomics.add(w, R_TICKET, 1);
     let cur = Atomics.load(w, R_SERVING);
     if (cur !== my) {
@@ -513,6 +529,7 @@ export class TmemCache {
     const max = this.w[R_MAXKEY]!;
     if (typeof key === "string") {
       if (key.length > max) throw new RangeError(`key of ${key.length} characters is over maxKeyBytes (${max})`);
+      checkWellFormed(key, "a string key");
       if (this.kbuf.length < key.length * 3) this.kbuf = new Uint8Array(key.length * 3 + 16);
       const { written } = utf8.encodeInto(key, this.kbuf);
       if (written > max) throw new RangeError(`key of ${written} UTF-8 bytes is over maxKeyBytes (${max})`);
@@ -532,6 +549,7 @@ export class TmemCache {
     let bytes: Uint8Array;
     let flags = 0;
     if (typeof value === "string") {
+      checkWellFormed(value, "a string value");
       bytes = encodeUtf8(value);
       flags |= FL_STRING;
     } else if (isBytes(value)) {
@@ -1152,6 +1170,7 @@ export class TmemCache {
    * @returns entries freed.
    */
   sweep(buckets: number = this.sweepBuckets): number {
+    if (!(Number.isSafeInteger(buckets) && buckets >= 0)) throw new RangeError(`sweep buckets must be an integer ≥ 0, not ${String(buckets)}`);
     this.lock();
     try {
       return this.sweepLocked(buckets);

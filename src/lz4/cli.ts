@@ -32,7 +32,7 @@
  * `tmem` command that dispatches here), test/cli-lz4.test.ts.
  * @module
  */
-import { createReadStream, createWriteStream, existsSync, rmSync, statSync } from "node:fs";
+import { createReadStream, createWriteStream, rmSync, statSync } from "node:fs";
 import { Readable, Writable } from "node:stream";
 import { lz4Ready, compressBound } from "../../bindings/lz4.js";
 import { TmemError } from "../../bindings/status.js";
@@ -286,8 +286,15 @@ async function run(a: Lz4Args): Promise<void> {
       if (outName === undefined) throw new Lz4UsageError(`cannot pick an output name for ${inName} (it does not end in .lz4): give one, or use -c`);
     }
   }
-  if (outName !== undefined && !a.force && existsSync(outName)) {
-    throw new TmemError("EEXIST", `${outName} already exists; not overwritten (use -f)`);
+  // A directory is never an output, -f or not (writing failed with EISDIR and
+  // the clean-up then tried to remove the directory). /dev/null is written
+  // without -f and never removed, as lz4 does.
+  const devNull = outName === "/dev/null";
+  if (outName !== undefined && !devNull) {
+    let st;
+    try { st = statSync(outName); } catch { st = undefined; }
+    if (st?.isDirectory()) throw new Lz4UsageError(`${outName} is a directory`);
+    if (st !== undefined && !a.force) throw new TmemError("EEXIST", `${outName} already exists; not overwritten (use -f)`);
   }
   if (outName !== undefined && !fromStdin && outName === inName) throw new Lz4UsageError("input and output are the same file");
   if (outName === undefined && mode !== "test" && process.stdout.isTTY && !a.force) {
@@ -301,12 +308,12 @@ async function run(a: Lz4Args): Promise<void> {
   const inBytes = { n: 0 }, outBytes = { n: 0 };
   const sink: WritableStream<Uint8Array> = mode === "test"
     ? new WritableStream<Uint8Array>()
-    : (outName === undefined ? Writable.toWeb(process.stdout) : Writable.toWeb(createWriteStream(outName, { flags: a.force ? "w" : "wx" }))) as WritableStream<Uint8Array>;
+    : (outName === undefined ? Writable.toWeb(process.stdout) : Writable.toWeb(createWriteStream(outName, { flags: a.force || devNull ? "w" : "wx" }))) as WritableStream<Uint8Array>;
   try {
     await (Readable.toWeb(src) as unknown as ReadableStream<Uint8Array>)
       .pipeThrough(counter(inBytes)).pipeThrough(transform).pipeThrough(counter(outBytes)).pipeTo(sink);
   } catch (e) {
-    if (outName !== undefined) rmSync(outName, { force: true });
+    if (outName !== undefined && !devNull) rmSync(outName, { force: true });
     throw e;
   }
   if (a.rm && !fromStdin && mode !== "test") rmSync(inName);

@@ -155,7 +155,8 @@ function resolveMaxOutput(o: FrameDecodeOptions | undefined, dflt: number): numb
   if (o !== undefined) {
     for (const k of Object.keys(o)) argCheck(k === "maxOutput", `unknown decoder option "${k}"`);
   }
-  const m = o?.maxOutput ?? dflt;
+  // null is not "the default": a caller who wrote maxOutput: null meant something, so it is refused.
+  const m = o === undefined || o.maxOutput === undefined ? dflt : o.maxOutput;
   argCheck(m === Infinity || (Number.isSafeInteger(m) && m >= 0), `maxOutput must be a byte count (or Infinity), not ${String(m)}`);
   return m;
 }
