@@ -104,6 +104,9 @@
 /** Guard word of __init_data (passive data segments); see passive-segments.mjs. */
 // @ts-ignore: decorator
 @inline export const CTRL_DATA_GUARD_OFF: usize = 40;
+/** A reserved word, always zero (the host probes with it whether its thread may block). */
+// @ts-ignore: decorator
+@inline export const CTRL_RESERVED_OFF: usize = 44;
 /** i64: tag << 32 | (pfn + 1) of the top free frame; 0 in the low half = empty. */
 // @ts-ignore: decorator
 @inline export const CTRL_FREE_HEAD_OFF: usize = 48;

@@ -9,7 +9,17 @@
 // names that bindings/ relies on. Every export returns a status code or a
 // value: none traps on a recoverable condition.
 
-import { CTRL_BASE, LAYOUT_ABI } from "./common";
+import {
+  CTRL_BASE, LAYOUT_ABI, PAGE_SIZE, WASM_PAGE, CTRL_MAGIC,
+  CTRL_MAGIC_OFF, CTRL_ABI_OFF, CTRL_HASH_LO_OFF, CTRL_HASH_HI_OFF, CTRL_NFRAMES_OFF, CTRL_FRAMES_BASE_OFF,
+  CTRL_META_BASE_OFF, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF, CTRL_DATA_GUARD_OFF,
+  CTRL_RESERVED_OFF, CTRL_FREE_HEAD_OFF, CTRL_BRK_OFF, CTRL_NR_USED_OFF, CTRL_WORKER_MAP_OFF, CTRL_OWNER_FRAMES_OFF,
+  CTRL_ROOTS_OFF, MAX_WORKERS, MAX_OWNERS, ROOT_ZPOOL, ROOT_ZPOOL_SIZE, ROOT_TMEM, ROOT_TMEM_SIZE,
+  OWNER_META, OWNER_ZSMALLOC, OWNER_ZBUD, OWNER_TMEM, OWNER_USER_FIRST,
+  E_NOENT, E_2BIG, E_NOMEM, E_FAULT, E_BUSY, E_EXIST, E_NODEV, E_INVAL, E_NOSPC, E_PROTO, E_BADMSG,
+  SCRATCH_LZ4_HASH, SCRATCH_MAP, SCRATCH_STAGE, SCRATCH_IO, SCRATCH_SIZE_MIN,
+} from "./common";
+import { FrameMeta, FRAME_META_SIZE } from "./frames";
 import { mutexLock, mutexTryLock, mutexUnlock } from "./lock";
 
 export {
@@ -58,6 +68,75 @@ export function pm_static_probe(): usize {
 
 /** No-op: the floor of a JS→wasm call, for bench/. */
 export function pm_nop(): void {}
+
+// ══ Layout constants for the host ══
+//
+// Each constant the TypeScript side needs is exported once more, as an
+// immutable wasm global named `layout_<NAME>`. scripts/gen-layout.mjs reads
+// these globals from the compiled module and writes bindings/layout.generated.ts,
+// so the host never retypes a number from assembly/; test/layout.test.ts checks
+// the generated file against a live instance. They are plain (not @inline)
+// constants declared here, never reached through `export *`: an `@inline
+// export const` re-exported that way is what crashed binaryen. Values are
+// folded at compile time; the globals cost a few bytes each and no code.
+
+// Pages and the control block (common.ts).
+export const layout_PAGE_SIZE: u32 = PAGE_SIZE;
+export const layout_WASM_PAGE: u32 = WASM_PAGE;
+export const layout_LAYOUT_ABI: u32 = LAYOUT_ABI;
+export const layout_CTRL_MAGIC: u32 = CTRL_MAGIC;
+export const layout_CTRL_BASE: u32 = <u32>CTRL_BASE;
+export const layout_CTRL_MAGIC_OFF: u32 = <u32>CTRL_MAGIC_OFF;
+export const layout_CTRL_ABI_OFF: u32 = <u32>CTRL_ABI_OFF;
+export const layout_CTRL_HASH_LO_OFF: u32 = <u32>CTRL_HASH_LO_OFF;
+export const layout_CTRL_HASH_HI_OFF: u32 = <u32>CTRL_HASH_HI_OFF;
+export const layout_CTRL_NFRAMES_OFF: u32 = <u32>CTRL_NFRAMES_OFF;
+export const layout_CTRL_FRAMES_BASE_OFF: u32 = <u32>CTRL_FRAMES_BASE_OFF;
+export const layout_CTRL_META_BASE_OFF: u32 = <u32>CTRL_META_BASE_OFF;
+export const layout_CTRL_SCRATCH_BASE_OFF: u32 = <u32>CTRL_SCRATCH_BASE_OFF;
+export const layout_CTRL_SCRATCH_SIZE_OFF: u32 = <u32>CTRL_SCRATCH_SIZE_OFF;
+export const layout_CTRL_MAX_WORKERS_OFF: u32 = <u32>CTRL_MAX_WORKERS_OFF;
+export const layout_CTRL_DATA_GUARD_OFF: u32 = <u32>CTRL_DATA_GUARD_OFF;
+export const layout_CTRL_RESERVED_OFF: u32 = <u32>CTRL_RESERVED_OFF;
+export const layout_CTRL_FREE_HEAD_OFF: u32 = <u32>CTRL_FREE_HEAD_OFF;
+export const layout_CTRL_BRK_OFF: u32 = <u32>CTRL_BRK_OFF;
+export const layout_CTRL_NR_USED_OFF: u32 = <u32>CTRL_NR_USED_OFF;
+export const layout_CTRL_WORKER_MAP_OFF: u32 = <u32>CTRL_WORKER_MAP_OFF;
+export const layout_CTRL_OWNER_FRAMES_OFF: u32 = <u32>CTRL_OWNER_FRAMES_OFF;
+export const layout_CTRL_ROOTS_OFF: u32 = <u32>CTRL_ROOTS_OFF;
+export const layout_MAX_WORKERS: u32 = MAX_WORKERS;
+export const layout_MAX_OWNERS: u32 = MAX_OWNERS;
+export const layout_ROOT_ZPOOL: u32 = <u32>ROOT_ZPOOL;
+export const layout_ROOT_ZPOOL_SIZE: u32 = <u32>ROOT_ZPOOL_SIZE;
+export const layout_ROOT_TMEM: u32 = <u32>ROOT_TMEM;
+export const layout_ROOT_TMEM_SIZE: u32 = <u32>ROOT_TMEM_SIZE;
+// Owner tags.
+export const layout_OWNER_META: u32 = OWNER_META;
+export const layout_OWNER_ZSMALLOC: u32 = OWNER_ZSMALLOC;
+export const layout_OWNER_ZBUD: u32 = OWNER_ZBUD;
+export const layout_OWNER_TMEM: u32 = OWNER_TMEM;
+export const layout_OWNER_USER_FIRST: u32 = OWNER_USER_FIRST;
+// Status codes (positive errno values; functions return them negated).
+export const layout_E_NOENT: i32 = E_NOENT;
+export const layout_E_2BIG: i32 = E_2BIG;
+export const layout_E_NOMEM: i32 = E_NOMEM;
+export const layout_E_FAULT: i32 = E_FAULT;
+export const layout_E_BUSY: i32 = E_BUSY;
+export const layout_E_EXIST: i32 = E_EXIST;
+export const layout_E_NODEV: i32 = E_NODEV;
+export const layout_E_INVAL: i32 = E_INVAL;
+export const layout_E_NOSPC: i32 = E_NOSPC;
+export const layout_E_PROTO: i32 = E_PROTO;
+export const layout_E_BADMSG: i32 = E_BADMSG;
+// Per-Worker scratch sub-areas.
+export const layout_SCRATCH_LZ4_HASH: u32 = <u32>SCRATCH_LZ4_HASH;
+export const layout_SCRATCH_MAP: u32 = <u32>SCRATCH_MAP;
+export const layout_SCRATCH_STAGE: u32 = <u32>SCRATCH_STAGE;
+export const layout_SCRATCH_IO: u32 = <u32>SCRATCH_IO;
+export const layout_SCRATCH_SIZE_MIN: u32 = <u32>SCRATCH_SIZE_MIN;
+// Frame metadata (frames.ts FrameMeta, measured with offsetof).
+export const layout_FRAME_META_SIZE: u32 = FRAME_META_SIZE;
+export const layout_FRAME_META_STRUCT_SIZE: u32 = <u32>offsetof<FrameMeta>();
 
 // Subsystems export their own entry points under their ABI names.
 export * from "./lz4";

@@ -9,8 +9,16 @@
  * `err.code === "ENOMEM"` without parsing messages. Bad arguments are caught
  * at the TypeScript boundary and get the same error type (code `EINVAL`).
  *
+ * The errno values the wasm core returns come from its own declarations
+ * (assembly/common.ts E_*, through the generated bindings/layout.generated.ts);
+ * ETIMEDOUT and EOWNERDEAD are raised by TypeScript only, so their numbers
+ * live here.
+ *
  * @module
  */
+import {
+  E_NOENT, E_2BIG, E_NOMEM, E_FAULT, E_BUSY, E_EXIST, E_NODEV, E_INVAL, E_NOSPC, E_PROTO, E_BADMSG,
+} from "./layout.generated.js";
 
 /** Error codes, after the Linux errno names the kernel's tmem stack returns. */
 export const ErrorCode = {
@@ -51,20 +59,23 @@ export const ErrorCode = {
 /** One of the {@link ErrorCode} values. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** Linux ETIMEDOUT and EOWNERDEAD: host-side waits only, never returned by the wasm core. */
+const E_TIMEDOUT = 110, E_OWNERDEAD = 130;
+
 const ERRNO_TO_CODE: Readonly<Record<number, ErrorCode>> = {
-  2: ErrorCode.ENOENT,
-  7: ErrorCode.E2BIG,
-  12: ErrorCode.ENOMEM,
-  14: ErrorCode.EFAULT,
-  16: ErrorCode.EBUSY,
-  17: ErrorCode.EEXIST,
-  19: ErrorCode.ENODEV,
-  22: ErrorCode.EINVAL,
-  28: ErrorCode.ENOSPC,
-  71: ErrorCode.EPROTO,
-  74: ErrorCode.EBADMSG,
-  110: ErrorCode.ETIMEDOUT,
-  130: ErrorCode.EOWNERDEAD,
+  [E_NOENT]: ErrorCode.ENOENT,
+  [E_2BIG]: ErrorCode.E2BIG,
+  [E_NOMEM]: ErrorCode.ENOMEM,
+  [E_FAULT]: ErrorCode.EFAULT,
+  [E_BUSY]: ErrorCode.EBUSY,
+  [E_EXIST]: ErrorCode.EEXIST,
+  [E_NODEV]: ErrorCode.ENODEV,
+  [E_INVAL]: ErrorCode.EINVAL,
+  [E_NOSPC]: ErrorCode.ENOSPC,
+  [E_PROTO]: ErrorCode.EPROTO,
+  [E_BADMSG]: ErrorCode.EBADMSG,
+  [E_TIMEDOUT]: ErrorCode.ETIMEDOUT,
+  [E_OWNERDEAD]: ErrorCode.EOWNERDEAD,
 };
 
 /**

@@ -1,5 +1,7 @@
 // Build the wasm core: asc (release and debug) → no-allocation check →
-// passive data segments + build stamp → base64 modules for bindings/.
+// passive data segments + build stamp → base64 modules for bindings/ →
+// bindings/layout.generated.ts (scripts/gen-layout.mjs: the layout constants
+// read back from the compiled modules, one source for both languages).
 //
 // The outputs `bindings/wasm-release.generated.ts` and
 // `bindings/wasm-debug.generated.ts` are generated, never edited or committed.
@@ -42,3 +44,7 @@ for (const target of ["release", "debug"]) {
     `/** The ${target} wasm core (${bytes.length} bytes), base64. */\n` +
     `export const wasmBase64: string = "${bytes.toString("base64")}";\n`);
 }
+
+// The layout constants, read from the modules asc just wrote (release is the
+// source; the build fails if debug disagrees).
+execFileSync(process.execPath, ["scripts/gen-layout.mjs", "build/release.wasm", "build/debug.wasm"], { stdio: "inherit" });
