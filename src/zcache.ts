@@ -63,6 +63,7 @@
 import type { PhysicalMemory } from "../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck } from "../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_LZ4_HASH, SCRATCH_STAGE } from "../bindings/layout.js";
+import * as L from "../bindings/layout.generated.js";
 import { createPool, openPool, type Zpool } from "./zpool/index.js";
 import { mapState, type MapState } from "./zpool/zpool.js";
 import { checkPage } from "../bindings/args.js";
@@ -158,7 +159,7 @@ const CLIENTS = 256, MAX_CLIENTS = 48, CW = 16;
 const K_EPH = 0, K_PERS = 1, K_EPH_Z = 2, K_PERS_Z = 3, K_EPH_PUTS = 4, K_PERS_PUTS = 5, K_EPH_REJ = 6, K_PERS_REJ = 7,
   K_GETS = 8, K_FREES = 9, K_SAME = 10;
 
-const E_NOMEM = -12, E_BUSY = -16, E_EXIST = -17, E_BADMSG = -74;
+const E_NOMEM = -L.E_NOMEM, E_BUSY = -L.E_BUSY, E_EXIST = -L.E_EXIST, E_BADMSG = -L.E_BADMSG;
 /** assembly/tmem_zcache.ts store results. */
 const STORE_FLUSHED = 10000;
 /** Tests only: force the generic zpool path even on zsmalloc. */

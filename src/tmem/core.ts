@@ -34,6 +34,7 @@ import type { PhysicalMemory } from "../../bindings/physmem.js";
 import type { CoreExports } from "../../bindings/wasm.js";
 import { ErrorCode, TmemError, argCheck, statusError } from "../../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_IO } from "../../bindings/layout.js";
+import { E_BUSY, E_EXIST, E_INVAL, E_NOMEM, E_NOSPC } from "../../bindings/layout.generated.js";
 
 /** Pool flag: persistent (frontswap). The Xen ABI bit. */
 export const TMEM_POOL_PERSIST = 1;
@@ -301,8 +302,8 @@ export class TmemCore {
       flags |= TMEM_POOL_SHARED;
     }
     const r = this.core.tmem_new_pool(flags, u[0], u[1], u[2], u[3], domain, owner);
-    if (r === -28) throw new TmemError(ErrorCode.ENOSPC, `tmem_new_pool: all ${TMEM_MAX_POOLS} pools are in use`);
-    if (r === -22 && options.uuid !== undefined) {
+    if (r === -E_NOSPC) throw new TmemError(ErrorCode.ENOSPC, `tmem_new_pool: all ${TMEM_MAX_POOLS} pools are in use`);
+    if (r === -E_INVAL && options.uuid !== undefined) {
       throw new TmemError(ErrorCode.EINVAL, "tmem_new_pool: this owner has a shared pool with this uuid and other flags");
     }
     if (r < 0) throw statusError(r, "tmem_new_pool");
@@ -325,7 +326,7 @@ export class TmemCore {
       this.drainPool(pool, free);
       const st = this.core.tmem_pool_release(pool);
       if (st === 0) return true;
-      if (st !== -16) throw statusError(st, "tmem_pool_release");
+      if (st !== -E_BUSY) throw statusError(st, "tmem_pool_release");
     }
   }
 
@@ -335,7 +336,7 @@ export class TmemCore {
    */
   freeDomain(d: number): void {
     const r = this.core.tmem_free_domain(d);
-    if (r === -16) throw new TmemError(ErrorCode.EBUSY, `tmem_free_domain: domain ${d} still has pages`);
+    if (r === -E_BUSY) throw new TmemError(ErrorCode.EBUSY, `tmem_free_domain: domain ${d} still has pages`);
     if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_free_domain: domain ${d} is not allocated`);
   }
 
@@ -363,8 +364,8 @@ export class TmemCore {
       if ((o[0]! | o[1]! | o[2]!) !== 0) free(o[0]!, o[1]!, o[2]!, o[3]!);
       return "replaced";
     }
-    if (r === -17) return "exists";
-    if (r === -12) return "nomem";
+    if (r === -E_EXIST) return "exists";
+    if (r === -E_NOMEM) return "nomem";
     return "dead";
   }
 

@@ -40,6 +40,7 @@
 import type { PhysicalMemory } from "../../../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck, statusError } from "../../../bindings/status.js";
 import { PAGE_SIZE, FRAME_META_SIZE } from "../../../bindings/layout.js";
+import * as L from "../../../bindings/layout.generated.js";
 import type { EvictFn, MapMode, ZpoolBackend, ZpoolDriver, ZpoolDriverOptions, ZpoolStats } from "../driver.js";
 
 /** Largest object zbud holds: a frame less its header chunk and one chunk (bytes). */
@@ -53,10 +54,10 @@ export interface ZbudStats extends ZpoolStats {
   zbudPages: number;
 }
 
-const E_NOENT = -2;
-const E_BUSY = -16;
-const E_INVAL = -22;
-const E_NOSPC = -28;
+const E_NOENT = -L.E_NOENT;
+const E_BUSY = -L.E_BUSY;
+const E_INVAL = -L.E_INVAL;
+const E_NOSPC = -L.E_NOSPC;
 
 /** A zbud pool as seen from one Worker. */
 export class ZbudBackend implements ZpoolBackend {

@@ -42,6 +42,7 @@
 import type { PhysicalMemory } from "../../../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck, statusError } from "../../../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_MAP } from "../../../bindings/layout.js";
+import * as L from "../../../bindings/layout.generated.js";
 import type { MapMode, ZpoolBackend, ZpoolDriver, ZpoolDriverOptions, ZpoolStats } from "../driver.js";
 
 /** Largest object (bytes). */
@@ -62,8 +63,8 @@ const STATS_OUT = MAP_INFO + 64;
 const CLASS_STAT_WORDS = 24;
 const POOL_STAT_WORDS = 12;
 
-const E_BUSY = -16;
-const E_INVAL = -22;
+const E_BUSY = -L.E_BUSY;
+const E_INVAL = -L.E_INVAL;
 
 /** One row of the kernel's debugfs `zsmalloc/<pool>/classes` table. */
 export interface ZsClassStats {
