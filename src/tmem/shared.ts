@@ -74,11 +74,9 @@
 import type { PhysicalMemory } from "../../bindings/physmem.js";
 import { ErrorCode, TmemError } from "../../bindings/status.js";
 import { PAGE_SIZE, Owner, SCRATCH_SIZE, MAX_WORKERS } from "../../bindings/layout.js";
+import { CTRL_BASE, CTRL_WORKER_MAP_OFF, ROOT_TMEM } from "../../bindings/layout.generated.js";
 import { TmemCore, TMEM_FRONTEND_OFF, TMEM_FRONTEND_SIZE } from "./core.js";
 import { openBackend, type PoolSpec, type TmemBackend } from "./ops.js";
-
-/** Bytes from CTRL_BASE to ROOT_TMEM (assembly/common.ts). */
-const ROOT_TMEM = 65536 + 4096 + 16384;
 
 /** Most backend instances (all types) in one memory. */
 export const MAX_INSTANCES = 16;
@@ -113,7 +111,6 @@ const TAIL_OFF = SCRATCH_SIZE - 256;
 const TAIL_WORDS = 64;
 /** Word indexes in the tail. */
 export const TAIL_CC = 4, TAIL_FS = 8, TAIL_STORED = 16;
-const CTRL_BASE = 65536, CTRL_WORKER_MAP_OFF = 64;
 const INSTANCES = 128, INSTANCE_SIZE = 48, INSTANCE_NAME = 12, INSTANCE_NAME_MAX = 36;
 /** Chain entry fields (see the essay). */
 export const CHAIN_ID_MASK = 0xff, CHAIN_GEN_SHIFT = 12, CHAIN_GEN_MASK = 0xfffff;
