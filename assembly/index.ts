@@ -20,6 +20,13 @@ import {
   SCRATCH_LZ4_HASH, SCRATCH_MAP, SCRATCH_STAGE, SCRATCH_IO, SCRATCH_SIZE_MIN,
 } from "./common";
 import { FrameMeta, FRAME_META_SIZE } from "./frames";
+import {
+  ZC_MAGIC, ZC_W_MAGIC, ZC_W_MAXZ, ZC_W_MAXPCT, ZC_W_ACCEPT, ZC_W_DOMAIN, ZC_W_EPH, ZC_W_PERS, ZC_W_FULL, ZC_W_ACCEL,
+  ZC_W_NAMELEN, ZC_W_NAME, ZC_W_NAME_MAX, ZC_C_POOR, ZC_C_LIMIT, ZC_C_ALLOCFAIL, ZC_C_EVICTED, ZC_CLIENTS,
+  ZC_MAX_CLIENTS, ZC_CW, ZC_K_EPH, ZC_K_PERS, ZC_K_EPH_Z, ZC_K_PERS_Z, ZC_K_EPH_PUTS, ZC_K_PERS_PUTS, ZC_K_EPH_REJ,
+  ZC_K_PERS_REJ, ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST, ZC_STORE_POOR,
+  ZC_STORE_FLUSHED,
+} from "./zcache_layout";
 import { mutexLock, mutexTryLock, mutexUnlock } from "./lock";
 
 export {
@@ -137,6 +144,44 @@ export const layout_SCRATCH_SIZE_MIN: u32 = <u32>SCRATCH_SIZE_MIN;
 // Frame metadata (frames.ts FrameMeta, measured with offsetof).
 export const layout_FRAME_META_SIZE: u32 = FRAME_META_SIZE;
 export const layout_FRAME_META_STRUCT_SIZE: u32 = <u32>offsetof<FrameMeta>();
+
+// zcache's state frame and pampd meta word (zcache_layout.ts).
+export const layout_ZC_MAGIC: u32 = ZC_MAGIC;
+export const layout_ZC_W_MAGIC: u32 = ZC_W_MAGIC;
+export const layout_ZC_W_MAXZ: u32 = ZC_W_MAXZ;
+export const layout_ZC_W_MAXPCT: u32 = ZC_W_MAXPCT;
+export const layout_ZC_W_ACCEPT: u32 = ZC_W_ACCEPT;
+export const layout_ZC_W_DOMAIN: u32 = ZC_W_DOMAIN;
+export const layout_ZC_W_EPH: u32 = ZC_W_EPH;
+export const layout_ZC_W_PERS: u32 = ZC_W_PERS;
+export const layout_ZC_W_FULL: u32 = ZC_W_FULL;
+export const layout_ZC_W_ACCEL: u32 = ZC_W_ACCEL;
+export const layout_ZC_W_NAMELEN: u32 = ZC_W_NAMELEN;
+export const layout_ZC_W_NAME: u32 = ZC_W_NAME;
+export const layout_ZC_W_NAME_MAX: u32 = ZC_W_NAME_MAX;
+export const layout_ZC_C_POOR: u32 = ZC_C_POOR;
+export const layout_ZC_C_LIMIT: u32 = ZC_C_LIMIT;
+export const layout_ZC_C_ALLOCFAIL: u32 = ZC_C_ALLOCFAIL;
+export const layout_ZC_C_EVICTED: u32 = ZC_C_EVICTED;
+export const layout_ZC_CLIENTS: u32 = ZC_CLIENTS;
+export const layout_ZC_MAX_CLIENTS: u32 = ZC_MAX_CLIENTS;
+export const layout_ZC_CW: u32 = ZC_CW;
+export const layout_ZC_K_EPH: u32 = ZC_K_EPH;
+export const layout_ZC_K_PERS: u32 = ZC_K_PERS;
+export const layout_ZC_K_EPH_Z: u32 = ZC_K_EPH_Z;
+export const layout_ZC_K_PERS_Z: u32 = ZC_K_PERS_Z;
+export const layout_ZC_K_EPH_PUTS: u32 = ZC_K_EPH_PUTS;
+export const layout_ZC_K_PERS_PUTS: u32 = ZC_K_PERS_PUTS;
+export const layout_ZC_K_EPH_REJ: u32 = ZC_K_EPH_REJ;
+export const layout_ZC_K_PERS_REJ: u32 = ZC_K_PERS_REJ;
+export const layout_ZC_K_GETS: u32 = ZC_K_GETS;
+export const layout_ZC_K_FREES: u32 = ZC_K_FREES;
+export const layout_ZC_K_SAME: u32 = ZC_K_SAME;
+export const layout_ZC_LEN_MASK: u32 = ZC_LEN_MASK;
+export const layout_ZC_META_SAME: u32 = ZC_META_SAME;
+export const layout_ZC_META_PERSIST: u32 = ZC_META_PERSIST;
+export const layout_ZC_STORE_POOR: i32 = ZC_STORE_POOR;
+export const layout_ZC_STORE_FLUSHED: i32 = ZC_STORE_FLUSHED;
 
 // Subsystems export their own entry points under their ABI names.
 export * from "./lz4";

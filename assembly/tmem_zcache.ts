@@ -18,8 +18,8 @@
 // saves a few hundred ns per page on a path whose floor is the compressor.
 // Per-page counters are per client, so two Workers do not bounce one line.
 //
-// Layout: the zcache state frame (u32 words) is drawn in src/zcache.ts; the
-// word indexes below mirror it and must stay in step with it:
+// Layout: the zcache state frame (u32 words) is declared once, in
+// zcache_layout.ts (src/zcache.ts reads the same names, generated); in short:
 //   41 compress_poor │ 256 + client × 16 (one cache line per client, 48):
 //   { ephemeral pages, persistent pages, ephemeral zbytes, persistent zbytes,
 //     ephemeral puts, persistent puts, ephemeral rejects, persistent rejects,
@@ -34,43 +34,47 @@
 // See also: src/zcache.ts, tmem_page.ts, lz4.ts.
 
 import { PAGE_SIZE, E_NOMEM, E_BADMSG, E_BUSY, scratchBase, SCRATCH_IO, SCRATCH_STAGE, SCRATCH_LZ4_HASH } from "./common";
+import {
+  ZC_C_POOR, ZC_CLIENTS, ZC_CW, ZC_MAX_CLIENTS, ZC_K_EPH, ZC_K_PERS, ZC_K_EPH_Z, ZC_K_PERS_Z, ZC_K_EPH_PUTS, ZC_K_PERS_PUTS,
+  ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST, ZC_STORE_POOR, ZC_STORE_FLUSHED,
+} from "./zcache_layout";
 import { tmem_page_same_filled, tmem_page_fill } from "./tmem_page";
 import { lz4_compress_fast, lz4_decompress_safe_exact } from "./lz4";
 import { zs_malloc, zs_free, zs_map_object, zs_unmap_object, zs_last_error } from "./zsmalloc";
 import { tmem_put, tmem_get, tmem_unpin, tmem_flush_page } from "./tmem";
 
 // @ts-ignore: decorator
-@inline const W_POOR: usize = 41;
+@inline const W_POOR: usize = ZC_C_POOR;
 // @ts-ignore: decorator
-@inline const W_CLIENTS: usize = 256;
+@inline const W_CLIENTS: usize = ZC_CLIENTS;
 // @ts-ignore: decorator
-@inline const CLIENT_WORDS: usize = 16;
+@inline const CLIENT_WORDS: usize = ZC_CW;
 // @ts-ignore: decorator
-@inline const MAX_CLIENTS: u32 = 48;
+@inline const MAX_CLIENTS: u32 = ZC_MAX_CLIENTS;
 // @ts-ignore: decorator
-@inline const K_EPH: usize = 0;
+@inline const K_EPH: usize = ZC_K_EPH;
 // @ts-ignore: decorator
-@inline const K_PERS: usize = 1;
+@inline const K_PERS: usize = ZC_K_PERS;
 // @ts-ignore: decorator
-@inline const K_EPH_Z: usize = 2;
+@inline const K_EPH_Z: usize = ZC_K_EPH_Z;
 // @ts-ignore: decorator
-@inline const K_PERS_Z: usize = 3;
+@inline const K_PERS_Z: usize = ZC_K_PERS_Z;
 // @ts-ignore: decorator
-@inline const K_EPH_PUTS: usize = 4;
+@inline const K_EPH_PUTS: usize = ZC_K_EPH_PUTS;
 // @ts-ignore: decorator
-@inline const K_PERS_PUTS: usize = 5;
+@inline const K_PERS_PUTS: usize = ZC_K_PERS_PUTS;
 // @ts-ignore: decorator
-@inline const K_GETS: usize = 8;
+@inline const K_GETS: usize = ZC_K_GETS;
 // @ts-ignore: decorator
-@inline const K_FREES: usize = 9;
+@inline const K_FREES: usize = ZC_K_FREES;
 // @ts-ignore: decorator
-@inline const K_SAME: usize = 10;
+@inline const K_SAME: usize = ZC_K_SAME;
 // @ts-ignore: decorator
-@inline const LEN_MASK: u32 = 0x1fff;
+@inline const LEN_MASK: u32 = ZC_LEN_MASK;
 // @ts-ignore: decorator
-@inline const META_SAME: u32 = 1 << 13;
+@inline const META_SAME: u32 = ZC_META_SAME;
 // @ts-ignore: decorator
-@inline const META_PERSIST: u32 = 1 << 14;
+@inline const META_PERSIST: u32 = ZC_META_PERSIST;
 
 // @ts-ignore: decorator
 @inline function add(st: usize, word: usize, v: i32): void {
@@ -131,10 +135,10 @@ export function tmem_zcache_account(st: usize, meta: u32, op: i32, getter: u32):
 @inline const GET_POLICY: u32 = 0;
 /** Store result: the page compresses too poorly (compress_poor counted). */
 // @ts-ignore: decorator
-@inline const STORE_POOR: i32 = -1000;
+@inline const STORE_POOR: i32 = ZC_STORE_POOR;
 /** Added to (subtracted from) a store result when an old copy was flushed first. */
 // @ts-ignore: decorator
-@inline const STORE_FLUSHED: i32 = 10000;
+@inline const STORE_FLUSHED: i32 = ZC_STORE_FLUSHED;
 
 /** Free a stored page of this zcache (zsmalloc pools `zsEph`/`zsPers`) and account it. */
 function freeStored(st: usize, zsEph: u32, zsPers: u32, lo: u32, hi: u32, meta: u32): void {

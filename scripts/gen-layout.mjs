@@ -25,10 +25,16 @@ import { readFileSync, writeFileSync } from "node:fs";
 
 const PREFIX = "layout_";
 
+/** Whether constant `name` is an i32 (a status or a signed result), not a u32. */
+export function isSigned(name) {
+  return name.startsWith("E_") || name.startsWith("ZC_STORE_");
+}
+
 /**
  * The `layout_*` globals of the wasm file `path`, as [name, value] pairs in
  * export order (name without the prefix). Values are read as u32 when the
- * name says an offset/size (everything but the E_* status codes, which are i32).
+ * name says an offset/size (everything but the E_* status codes and the
+ * ZC_STORE_* results, which are i32).
  */
 export async function readLayout(path) {
   const module = new WebAssembly.Module(readFileSync(path));
@@ -44,7 +50,7 @@ export async function readLayout(path) {
   return names.map((n) => {
     const raw = exports[n].value;
     const name = n.slice(PREFIX.length);
-    return [name, name.startsWith("E_") ? raw | 0 : raw >>> 0];
+    return [name, isSigned(name) ? raw | 0 : raw >>> 0];
   });
 }
 

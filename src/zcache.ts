@@ -142,26 +142,27 @@ export interface ZcacheStats {
   clients: ZcacheClientStats[];
 }
 
-const MAGIC = 0x5a434143; // "ZCAC"
-const W_MAGIC = 0, W_MAXZ = 1, W_MAXPCT = 2, W_ACCEPT = 3, W_DOMAIN = 4, W_EPH = 5, W_PERS = 6, W_FULL = 7,
-  W_ACCEL = 8, W_NAMELEN = 9, W_NAME = 10, W_NAME_MAX = 40;
-const C = 32;
+const MAGIC = L.ZC_MAGIC; // "ZCAC"
+const W_MAGIC = L.ZC_W_MAGIC, W_MAXZ = L.ZC_W_MAXZ, W_MAXPCT = L.ZC_W_MAXPCT, W_ACCEPT = L.ZC_W_ACCEPT, W_DOMAIN = L.ZC_W_DOMAIN,
+  W_EPH = L.ZC_W_EPH, W_PERS = L.ZC_W_PERS, W_FULL = L.ZC_W_FULL, W_ACCEL = L.ZC_W_ACCEL, W_NAMELEN = L.ZC_W_NAMELEN,
+  W_NAME = L.ZC_W_NAME, W_NAME_MAX = L.ZC_W_NAME_MAX;
 /** Counters of rare events, shared by all Workers (the per-page ones are per client, summed by stats()). */
-const C_POOR = C + 9, C_LIMIT = C + 10, C_ALLOCFAIL = C + 11, C_EVICTED = C + 12;
+const C_POOR = L.ZC_C_POOR, C_LIMIT = L.ZC_C_LIMIT, C_ALLOCFAIL = L.ZC_C_ALLOCFAIL, C_EVICTED = L.ZC_C_EVICTED;
 /** Per-client counters: one 64-byte line per client (no false sharing between Workers), 48 clients. */
-const CLIENTS = 256, MAX_CLIENTS = 48, CW = 16;
+const CLIENTS = L.ZC_CLIENTS, MAX_CLIENTS = L.ZC_MAX_CLIENTS, CW = L.ZC_CW;
 /**
- * Words of a client's line (assembly/tmem_zcache.ts mirrors them): pages,
+ * Words of a client's line (assembly/zcache_layout.ts declares them): pages,
  * compressed bytes and puts per kind, rejects per kind, gets, frees, same-filled.
  * Every per-page counter lives here, in the storing (or getting) Worker's own
  * cache line, so two Workers never bounce a counter line on the hot path.
  */
-const K_EPH = 0, K_PERS = 1, K_EPH_Z = 2, K_PERS_Z = 3, K_EPH_PUTS = 4, K_PERS_PUTS = 5, K_EPH_REJ = 6, K_PERS_REJ = 7,
-  K_GETS = 8, K_FREES = 9, K_SAME = 10;
+const K_EPH = L.ZC_K_EPH, K_PERS = L.ZC_K_PERS, K_EPH_Z = L.ZC_K_EPH_Z, K_PERS_Z = L.ZC_K_PERS_Z, K_EPH_PUTS = L.ZC_K_EPH_PUTS,
+  K_PERS_PUTS = L.ZC_K_PERS_PUTS, K_EPH_REJ = L.ZC_K_EPH_REJ, K_PERS_REJ = L.ZC_K_PERS_REJ, K_GETS = L.ZC_K_GETS,
+  K_FREES = L.ZC_K_FREES, K_SAME = L.ZC_K_SAME;
 
 const E_NOMEM = -L.E_NOMEM, E_BUSY = -L.E_BUSY, E_EXIST = -L.E_EXIST, E_BADMSG = -L.E_BADMSG;
 /** assembly/tmem_zcache.ts store results. */
-const STORE_FLUSHED = 10000;
+const STORE_FLUSHED = L.ZC_STORE_FLUSHED;
 /** Tests only: force the generic zpool path even on zsmalloc. */
 let disableFastPath = false;
 /** @internal Tests only: use the generic zpool path for zcache instances made or opened from now on. */
@@ -169,9 +170,9 @@ export function setZcacheFastPath(on: boolean): void {
   disableFastPath = !on;
 }
 
-const LEN_MASK = 0x1fff;
-const SAME = 1 << 13;
-const PERSIST = 1 << 14;
+const LEN_MASK = L.ZC_LEN_MASK;
+const SAME = L.ZC_META_SAME;
+const PERSIST = L.ZC_META_PERSIST;
 /** Staging capacity: LZ4's bound for a 4 KiB page is 4096 + 4096/255 + 16 = 4128 bytes. */
 const STAGE_CAP = 8192;
 /** Stores between two reads of the persistent pool's size while far below the cap. */

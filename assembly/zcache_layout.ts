@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+//
+// zcache_layout.ts: the layout of a zcache instance's state frame (one 4 KiB
+// frame of u32 words) and of the pampd meta word, declared once for both
+// languages.
+//
+// The frame is read and written by src/zcache.ts (configuration, rare-event
+// counters, stats) and by tmem_zcache.ts (the per-page counters, from wasm).
+// assembly/index.ts exports every constant below as a `layout_*` global, and
+// scripts/gen-layout.mjs turns them into bindings/layout.generated.ts, so the
+// TypeScript side imports these names instead of retyping them.
+//
+//   word 0..9      configuration: magic, maxZsize, max pool %, accept %, LRU
+//                  domain, ephemeral and persistent zpool ids, reached-full,
+//                  acceleration, name length
+//   word 10..19    the zpool type name (ZC_W_NAME_MAX = 40 bytes)
+//   word 32+9..12  shared rare-event counters: compress_poor, pool_limit_hit,
+//                  reject_alloc_fail, evicted
+//   word 256 + client × 16   one cache line per client (48 clients):
+//                  { ephemeral pages, persistent pages, ephemeral zbytes,
+//                    persistent zbytes, ephemeral puts, persistent puts,
+//                    ephemeral rejects, persistent rejects, gets, frees,
+//                    same-filled, unused × 5 }
+//
+// The pampd meta word: length (bits 0..12) │ SAME (13) │ PERSIST (14) │ client << 16.
+//
+// Concurrency: constants only.
+//
+// See also: tmem_zcache.ts, src/zcache.ts.
+
+/** "ZCAC": marks an initialised state frame (word ZC_W_MAGIC). */
+// @ts-ignore: decorator
+@inline export const ZC_MAGIC: u32 = 0x5a434143;
+// @ts-ignore: decorator
+@inline export const ZC_W_MAGIC: u32 = 0;
+// @ts-ignore: decorator
+@inline export const ZC_W_MAXZ: u32 = 1;
+// @ts-ignore: decorator
+@inline export const ZC_W_MAXPCT: u32 = 2;
+// @ts-ignore: decorator
+@inline export const ZC_W_ACCEPT: u32 = 3;
+// @ts-ignore: decorator
+@inline export const ZC_W_DOMAIN: u32 = 4;
+// @ts-ignore: decorator
+@inline export const ZC_W_EPH: u32 = 5;
+// @ts-ignore: decorator
+@inline export const ZC_W_PERS: u32 = 6;
+// @ts-ignore: decorator
+@inline export const ZC_W_FULL: u32 = 7;
+// @ts-ignore: decorator
+@inline export const ZC_W_ACCEL: u32 = 8;
+// @ts-ignore: decorator
+@inline export const ZC_W_NAMELEN: u32 = 9;
+// @ts-ignore: decorator
+@inline export const ZC_W_NAME: u32 = 10;
+/** Bytes of the zpool type name. */
+// @ts-ignore: decorator
+@inline export const ZC_W_NAME_MAX: u32 = 40;
+/** First word of the shared rare-event counters. */
+// @ts-ignore: decorator
+@inline export const ZC_C: u32 = 32;
+// @ts-ignore: decorator
+@inline export const ZC_C_POOR: u32 = ZC_C + 9;
+// @ts-ignore: decorator
+@inline export const ZC_C_LIMIT: u32 = ZC_C + 10;
+// @ts-ignore: decorator
+@inline export const ZC_C_ALLOCFAIL: u32 = ZC_C + 11;
+// @ts-ignore: decorator
+@inline export const ZC_C_EVICTED: u32 = ZC_C + 12;
+/** First word of the per-client lines. */
+// @ts-ignore: decorator
+@inline export const ZC_CLIENTS: u32 = 256;
+// @ts-ignore: decorator
+@inline export const ZC_MAX_CLIENTS: u32 = 48;
+/** Words per client line (64 bytes: one cache line). */
+// @ts-ignore: decorator
+@inline export const ZC_CW: u32 = 16;
+// Words of a client line.
+// @ts-ignore: decorator
+@inline export const ZC_K_EPH: u32 = 0;
+// @ts-ignore: decorator
+@inline export const ZC_K_PERS: u32 = 1;
+// @ts-ignore: decorator
+@inline export const ZC_K_EPH_Z: u32 = 2;
+// @ts-ignore: decorator
+@inline export const ZC_K_PERS_Z: u32 = 3;
+// @ts-ignore: decorator
+@inline export const ZC_K_EPH_PUTS: u32 = 4;
+// @ts-ignore: decorator
+@inline export const ZC_K_PERS_PUTS: u32 = 5;
+// @ts-ignore: decorator
+@inline export const ZC_K_EPH_REJ: u32 = 6;
+// @ts-ignore: decorator
+@inline export const ZC_K_PERS_REJ: u32 = 7;
+// @ts-ignore: decorator
+@inline export const ZC_K_GETS: u32 = 8;
+// @ts-ignore: decorator
+@inline export const ZC_K_FREES: u32 = 9;
+// @ts-ignore: decorator
+@inline export const ZC_K_SAME: u32 = 10;
+// The pampd meta word.
+// @ts-ignore: decorator
+@inline export const ZC_LEN_MASK: u32 = 0x1fff;
+// @ts-ignore: decorator
+@inline export const ZC_META_SAME: u32 = 1 << 13;
+// @ts-ignore: decorator
+@inline export const ZC_META_PERSIST: u32 = 1 << 14;
+// Results of tmem_zcache_store_zs beside a status.
+/** The page compresses too poorly (compress_poor counted). */
+// @ts-ignore: decorator
+@inline export const ZC_STORE_POOR: i32 = -1000;
+/** Added to (subtracted from) a store result when an old copy was flushed first. */
+// @ts-ignore: decorator
+@inline export const ZC_STORE_FLUSHED: i32 = 10000;
+
+if (ZC_C_EVICTED >= ZC_CLIENTS) ERROR("zcache counters overlap the client lines");
+if (ZC_W_NAME + ZC_W_NAME_MAX / 4 > ZC_C) ERROR("zcache name overlaps the counters");
+if (ZC_CLIENTS + ZC_MAX_CLIENTS * ZC_CW > 1024) ERROR("zcache client lines overflow the state frame");
