@@ -24,6 +24,7 @@ import {
   CTRL_BASE, FRAME_META_SIZE, MAX_WORKERS, Owner, PAGE_SIZE, SCRATCH_SIZE, SCRATCH_IO, SCRATCH_LZ4_HASH, SCRATCH_MAP,
   SCRATCH_STAGE, computeLayout,
 } from "../bindings/layout.js";
+import { TMEM_FRONTEND_OFF, TMEM_FRONTEND_SIZE } from "../src/tmem/core.js";
 // @ts-expect-error: a build script without type declarations.
 import { readLayout, renderLayout, isSigned } from "../scripts/gen-layout.mjs";
 
@@ -123,6 +124,22 @@ describe("structs and the host's strides", () => {
         } finally {
           pm.detach();
         }
+      }
+    });
+  }
+});
+
+describe("constants the TypeScript side still declares, checked against the core's answers", () => {
+  for (const build of builds) {
+    it(`tmem's frontend area is at ROOT_TMEM + TMEM_FRONTEND_OFF and inside ROOT_TMEM (${build})`, async () => {
+      const pm = await PhysicalMemory.create({ frames: 8, build });
+      try {
+        expect(pm.core.tmem_frontend_area()).toBe(G.ROOT_TMEM + TMEM_FRONTEND_OFF);
+        expect(TMEM_FRONTEND_OFF + TMEM_FRONTEND_SIZE).toBeLessThanOrEqual(G.ROOT_TMEM_SIZE);
+        // The out area follows this Worker's I/O page in its scratch (src/tmem/core.ts OUT_OFF).
+        expect(pm.core.tmem_out_area()).toBe(pm.core.pm_scratch() + SCRATCH_IO + PAGE_SIZE);
+      } finally {
+        pm.detach();
       }
     });
   }
