@@ -54,14 +54,14 @@
  */
 import type { PhysicalMemory } from "../../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck } from "../../bindings/status.js";
-import { CTRL_BASE, CTRL_ROOTS_OFF } from "../../bindings/layout.js";
+import * as L from "../../bindings/layout.generated.js";
 import type { MapMode, ZpoolBackend, ZpoolDriverOptions, ZpoolStats } from "./driver.js";
 import { acquireDriver, acquireDriverSync, registeredDrivers, releaseDriver } from "./registry.js";
 
 /** Address of the pool table (assembly/common.ts ROOT_ZPOOL). */
-export const ROOT_ZPOOL = CTRL_BASE + CTRL_ROOTS_OFF;
-/** Bytes of the pool table. */
-export const ROOT_ZPOOL_SIZE = 16384;
+export const ROOT_ZPOOL = L.ROOT_ZPOOL;
+/** Bytes of the pool table (assembly/common.ts ROOT_ZPOOL_SIZE). */
+export const ROOT_ZPOOL_SIZE = L.ROOT_ZPOOL_SIZE;
 /** Bytes per pool-table entry (and of the header). */
 const ENTRY_SIZE = 64;
 /** Pools one memory can hold at once. */
