@@ -82,7 +82,7 @@ import {
   groupMulOf, HANDLE_IDX_BITS, HANDLE_IDX_MASK, HANDLE_GEN_MASK, ENTRY_ALLOC, ENTRY_GEN_SHIFT,
   ENTRY_CLASS_SHIFT, ENTRY_CLASS_MASK, ENTRY_SIZE_MASK, ENTRY_PIN_MASK, ENTRY_SLOT_SHIFT,
   ENTRY_SLOT_MASK, ENTRY_ZSPAGE_SHIFT, HandleEntry, HANDLE_ENTRY_SHIFT, makeWhere, ZSPAGE_INUSE,
-  ZSPAGE_ISOLATED, HUGE_MARK, Zspage, ZSPAGE_SHIFT, zspageFrame, SizeClass, CLASSES_PER_FRAME_SHIFT, listHead,
+  ZSPAGE_ISOLATED, HUGE_MARK, Zspage, ZSPAGE_SHIFT, zspageFrame, CLASSES_PER_FRAME_SHIFT, listHead,
   ZS_POOL_MAGIC, ZsPool, POOL_HANDLE_DIR, POOL_ZSPAGE_DIR, POOL_CLASS_FRAMES, POOL_CLASS_MAP,
   POOL_ROOM_MAP, MAX_CLASS_FRAMES, classAddress, tableEntry, tableRelease, pagesPerZspage,
 } from "./zsmalloc_layout";
@@ -239,11 +239,9 @@ export function zs_malloc(pool: u32, size: u32): i32 {
   const cls = classAddress(root, c);
   mutexLock(cls);
   const sc = class_(cls);
-  if (sc.groupMask == 0 && sc.huge == 0 && sc.objUsed < 2 * sc.objs
-      && atomic.load<u32>(cls + offsetof<SizeClass>("lent")) < BORROW_MAX_LENT * sc.objs) {
-    // A small class (under two full zspages of objects of its own, and not
-    // yet BORROW_MAX_LENT zspages' worth lent out) with no room: borrow a free
-    // slot of a somewhat larger class before starting a zspage.
+  if (sc.groupMask == 0 && sc.objUsed < 2 * sc.objs && sc.huge == 0) {
+    // A small class (under two full zspages of objects) with no room: borrow
+    // a free slot of a somewhat larger class before starting a zspage.
     mutexUnlock(cls);
     const b = mallocBorrow(root, c, size);
     if (b != 0) return b;
@@ -266,22 +264,11 @@ export function zs_malloc(pool: u32, size: u32): i32 {
 @inline const BORROW_SHIFT: u32 = 1;
 // @ts-ignore: decorator
 @inline const BORROW_MIN_SLACK: u32 = 64;
-/**
- * Full zspages' worth of objects a class may have in borrowed slots before
- * it stops borrowing. A class that borrows keeps few objects of its own, so
- * without a bound it would borrow for ever, and a large pool would hold many
- * objects in slots up to half again their size (measured at 100k objects:
- * 3.5 % more frames after the fill, 18 % more zspages). Small pools stay
- * below the bound, which is what packs them tighter than zbud.
- */
-// @ts-ignore: decorator
-@inline const BORROW_MAX_LENT: u32 = 8;
 
 /**
  * Allocate `size` bytes in a free slot of a larger kept class than its own
  * class `c` (at most the slack above it; not the huge class), for a class
- * that holds less than two full zspages of objects (and has lent out fewer
- * than BORROW_MAX_LENT zspages' worth) and has no room: it would
+ * that holds less than two full zspages of objects and has no room: it would
  * otherwise start a zspage mostly left empty. The object then belongs to
  * that class in every way (its handle, lock, compaction), and records its
  * real size. Returns the handle, 0 when no such class has a free slot, or a
@@ -307,9 +294,6 @@ function mallocBorrow(root: usize, c: u32, size: u32): i32 {
     let r: i32 = 0;
     if (dsc.groupMask != 0) r = mallocLocked(root, dcls, d, size);
     mutexUnlock(dcls);
-    // Counted as the borrower's demand, so a class that keeps borrowing
-    // still grows out of "small" (else it would borrow for ever).
-    if (r > 0) atomic.add<u32>(classAddress(root, c) + offsetof<SizeClass>("lent"), 1);
     if (r != 0) return r;
     d++;
   }
@@ -370,19 +354,11 @@ export function zs_free(pool: u32, handle: u32): i32 {
   if (root == 0) return -E_INVAL;
   const e = lookupHandle(root, handle);
   if (e == 0) return -E_INVAL;
-  const info = atomic.load<u32>(e + offsetof<HandleEntry>("word1"));
-  const c = (info >> ENTRY_CLASS_SHIFT) & ENTRY_CLASS_MASK;
+  const c = (atomic.load<u32>(e + offsetof<HandleEntry>("word1")) >> ENTRY_CLASS_SHIFT) & ENTRY_CLASS_MASK;
   const cls = classAddress(root, c);
   mutexLock(cls);
   const r = freeLocked(root, cls, c, handle, e);
   mutexUnlock(cls);
-  if (r == 0) {
-    // A borrowed object (its size's class is not the one holding it) goes
-    // back off its own class's demand. `info` was read before the lock; the
-    // free succeeding means it was this object's (same generation).
-    const own = classIndexOf(root, (info & ENTRY_SIZE_MASK) + 1);
-    if (own != c) atomic.sub<u32>(classAddress(root, own) + offsetof<SizeClass>("lent"), 1);
-  }
   return r;
 }
 

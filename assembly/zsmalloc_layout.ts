@@ -289,13 +289,6 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
   frames: u32;
   /** Object slots in the live zspages (obj_allocated). */
   slots: u32;
-  /**
-   * Objects of this class's sizes that live in a larger class's slot
-   * (borrowed: mallocBorrow). Atomic: the lender's lock holder adds, the
-   * freeing Worker (holding the lender's lock, not this one) subtracts. With
-   * objUsed it is the class's demand, which decides whether it is small.
-   */
-  lent: u32;
 }
 /** Fullness list heads (zspage id) for groups 0..ZS_FULL follow the fields. */
 // @ts-ignore: decorator

@@ -121,8 +121,7 @@ export function refillZspages(root: usize, cls: usize): i32 {
 export function pagesForNewZspage(sc: SizeClass): u32 {
   const full = sc.pages;
   const size = sc.size;
-  const demand = sc.objUsed + atomic.load<u32>(changetype<usize>(sc) + offsetof<SizeClass>("lent"));
-  const grow = <u32>((<u64>(demand + 1) * size + PAGE_SIZE - 1) >> PAGE_SHIFT);
+  const grow = <u32>((<u64>(sc.objUsed + 1) * size + PAGE_SIZE - 1) >> PAGE_SHIFT);
   if (grow >= full) return full;
   let best: u32 = 1;
   let bestWaste: u32 = PAGE_SIZE % size;
