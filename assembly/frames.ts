@@ -50,6 +50,7 @@ import {
   MAX_OWNERS, PAGE_SIZE, E_INVAL, E_NOMEM, E_BUSY, E_PROTO, E_NODEV,
   nrFrames, metaBase, scratchBase, workerSlot, setInstanceLayout,
 } from "./common";
+import { LOCK_SLOT_SHIFT, LOCK_GEN_SHIFT, LOCK_GEN_MASK, setLockTag } from "./lock";
 
 // ══ Frame metadata ══
 
@@ -332,22 +333,172 @@ export function pmAttach(hashLo: u32, hashHi: u32, block: bool): i32 {
   if (load<u32>(c + CTRL_ABI_OFF) != LAYOUT_ABI) return -E_PROTO;
   if (load<u32>(c + CTRL_HASH_LO_OFF) != hashLo || load<u32>(c + CTRL_HASH_HI_OFF) != hashHi) return -E_PROTO;
   const maxWorkers = load<u32>(c + CTRL_MAX_WORKERS_OFF);
-  const ssize = load<u32>(c + CTRL_SCRATCH_SIZE_OFF);
   // Claim the lowest clear bit of the worker map.
   for (let slot: u32 = 0; slot < maxWorkers; slot++) {
     const word = c + CTRL_WORKER_MAP_OFF + ((slot >> 5) << 2);
     const bit: u32 = 1 << (slot & 31);
     const old = atomic.or<u32>(word, bit);
     if ((old & bit) == 0) {
-      setInstanceLayout(load<u32>(c + CTRL_NFRAMES_OFF), load<u32>(c + CTRL_FRAMES_BASE_OFF),
-        load<u32>(c + CTRL_META_BASE_OFF),
-        <usize>load<u32>(c + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>ssize, ssize, <i32>slot, block);
-      // A previous holder that died without detaching may have left frames here.
-      if (<i32>slot < PCP_SLOTS) { pcpDrain(<i32>slot); flushCount(<i32>slot); }
+      takeSlot(slot, block);
       return <i32>slot;
     }
   }
   return -E_BUSY;
+}
+
+// ══ Slot generations, reservations and reclaim of a dead Worker's slot ══
+//
+// ╒══ in the control block, after ownerFrames (free space up to ROOTS) ═══╕
+// │ 1152 slotGen: u32[256]   bumped by every attach and every reclaim of  │
+// │                          the slot: a lock word names its owner by      │
+// │                          (slot, slotGen) (lock.ts), so once a slot is  │
+// │                          reclaimed its old owner's locks read as dead  │
+// │ 2176 reserveMap: u32[8]  slots claimed by pmReserve, not yet attached  │
+// │ 2208 deadMap: u32[8]     slots being reclaimed (set by pmReclaim,      │
+// │                          cleared by pmReclaimEnd)                      │
+// │ 2240 takeovers: u32      locks taken over from a dead owner (stats)    │
+// ╘═══════════════════════════════════════════════════════════════════════╛
+// A reclaim is two steps so that the layers above can clear what the slot
+// held between them, while the worker-map bit still keeps the slot from
+// being attached again: pmReclaim (mark dead, bump the generation, hand the
+// pcp list back, publish the pending count), the host's reclaim hooks, then
+// pmReclaimEnd (clear the reservation, the map bit and the dead bit).
+
+/** Offset of the per-slot generations in the control block. */
+// @ts-ignore: decorator
+@inline export const CTRL_SLOT_GEN_OFF: usize = 1152;
+/** Offset of the reserved-slot bitmap. */
+// @ts-ignore: decorator
+@inline const CTRL_RESERVE_MAP_OFF: usize = 2176;
+/** Offset of the slots-being-reclaimed bitmap. */
+// @ts-ignore: decorator
+@inline const CTRL_DEAD_MAP_OFF: usize = 2208;
+/** Offset of the lock takeover counter. */
+// @ts-ignore: decorator
+@inline export const CTRL_TAKEOVERS_OFF: usize = 2240;
+if (CTRL_SLOT_GEN_OFF < CTRL_OWNER_FRAMES_OFF + <usize>MAX_OWNERS * 4 || CTRL_TAKEOVERS_OFF + 4 > 4096) ERROR("slot words overlap");
+
+// @ts-ignore: decorator
+@inline function mapWord(off: usize, slot: u32): usize {
+  return CTRL_BASE + off + ((<usize>slot >> 5) << 2);
+}
+
+/** The lock tag of an instance in `slot` at generation `gen` (lock.ts LOCK_* fields). */
+// @ts-ignore: decorator
+@inline function tagFor(slot: u32, gen: u32): u32 {
+  return ((slot + 1) << LOCK_SLOT_SHIFT) | ((gen & LOCK_GEN_MASK) << LOCK_GEN_SHIFT);
+}
+
+/** Set up this instance in claimed slot `slot` (its map bit is ours). */
+function takeSlot(slot: u32, block: bool): void {
+  const c = CTRL_BASE;
+  const ssize = load<u32>(c + CTRL_SCRATCH_SIZE_OFF);
+  // A new generation: locks a dead previous holder of this slot left read as dead.
+  const gen = atomic.add<u32>(c + CTRL_SLOT_GEN_OFF + (<usize>slot << 2), 1) + 1;
+  setInstanceLayout(load<u32>(c + CTRL_NFRAMES_OFF), load<u32>(c + CTRL_FRAMES_BASE_OFF),
+    load<u32>(c + CTRL_META_BASE_OFF),
+    <usize>load<u32>(c + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>ssize, ssize, <i32>slot, block);
+  setLockTag(tagFor(slot, gen));
+  // A previous holder that died without detaching may have left frames here.
+  if (<i32>slot < PCP_SLOTS) { pcpDrain(<i32>slot); flushCount(<i32>slot); }
+}
+
+/**
+ * Reserve a slot for a Worker that will attach later with pmAttachSlot (so
+ * its parent knows the slot, and can reclaim it, before the Worker runs).
+ * Returns the slot, -E_NODEV if the memory is not formatted, -E_BUSY if
+ * every slot is taken.
+ */
+export function pmReserve(): i32 {
+  const c = CTRL_BASE;
+  if (atomic.load<u32>(c + CTRL_MAGIC_OFF) != CTRL_MAGIC) return -E_NODEV;
+  const maxWorkers = load<u32>(c + CTRL_MAX_WORKERS_OFF);
+  for (let slot: u32 = 0; slot < maxWorkers; slot++) {
+    const bit: u32 = 1 << (slot & 31);
+    if ((atomic.or<u32>(mapWord(CTRL_WORKER_MAP_OFF, slot), bit) & bit) == 0) {
+      atomic.or<u32>(mapWord(CTRL_RESERVE_MAP_OFF, slot), bit);
+      return <i32>slot;
+    }
+  }
+  return -E_BUSY;
+}
+
+/**
+ * Attach this instance to slot `slot`, reserved by pmReserve. Returns the
+ * slot; -E_INVAL if it is not reserved (or was attached or reclaimed since);
+ * -E_BUSY if this instance is attached; -E_NODEV / -E_PROTO as pmAttach.
+ */
+export function pmAttachSlot(slot: u32, hashLo: u32, hashHi: u32, block: bool): i32 {
+  const c = CTRL_BASE;
+  if (workerSlot >= 0) return -E_BUSY;
+  if (atomic.load<u32>(c + CTRL_MAGIC_OFF) != CTRL_MAGIC) return -E_NODEV;
+  if (load<u32>(c + CTRL_ABI_OFF) != LAYOUT_ABI) return -E_PROTO;
+  if (load<u32>(c + CTRL_HASH_LO_OFF) != hashLo || load<u32>(c + CTRL_HASH_HI_OFF) != hashHi) return -E_PROTO;
+  if (slot >= load<u32>(c + CTRL_MAX_WORKERS_OFF)) return -E_INVAL;
+  const bit: u32 = 1 << (slot & 31);
+  // Consume the reservation: of two attaches to one reserved slot, one wins.
+  if ((atomic.and<u32>(mapWord(CTRL_RESERVE_MAP_OFF, slot), ~bit) & bit) == 0) return -E_INVAL;
+  if ((atomic.load<u32>(mapWord(CTRL_DEAD_MAP_OFF, slot)) & bit) != 0) return -E_INVAL;
+  takeSlot(slot, block);
+  return <i32>slot;
+}
+
+/**
+ * Step 1 of reclaiming slot `slot`, whose Worker the caller knows is dead:
+ * mark it dead and bump its generation (locks its Worker held now read as
+ * dead: their waiters take them over), hand its pcp list back to the shared
+ * stack and publish its pending owner count. The map bit stays set until
+ * pmReclaimEnd. Returns 0; -E_INVAL for this instance's own slot, a slot out
+ * of range or one that is not attached (or reserved); -E_BUSY if another
+ * reclaim of it is in progress. With `span` > 0, only a slot whose
+ * generation is in [expectGen, expectGen + span) is reclaimed (else -E_INVAL):
+ * a supervisor that saw its Worker's slot at expectGen never reclaims a slot
+ * that the Worker detached and another Worker attached since.
+ */
+export function pmReclaim(slot: u32, expectGen: u32, span: u32): i32 {
+  const c = CTRL_BASE;
+  if (atomic.load<u32>(c + CTRL_MAGIC_OFF) != CTRL_MAGIC) return -E_NODEV;
+  if (slot >= load<u32>(c + CTRL_MAX_WORKERS_OFF) || <i32>slot == workerSlot) return -E_INVAL;
+  const bit: u32 = 1 << (slot & 31);
+  if ((atomic.load<u32>(mapWord(CTRL_WORKER_MAP_OFF, slot)) & bit) == 0) return -E_INVAL;
+  if ((atomic.or<u32>(mapWord(CTRL_DEAD_MAP_OFF, slot), bit) & bit) != 0) return -E_BUSY;
+  // Re-check under the dead bit: a detach may have cleared the map bit meanwhile.
+  const gen = atomic.load<u32>(c + CTRL_SLOT_GEN_OFF + (<usize>slot << 2));
+  if ((atomic.load<u32>(mapWord(CTRL_WORKER_MAP_OFF, slot)) & bit) == 0 || (span != 0 && gen - expectGen >= span)) {
+    atomic.and<u32>(mapWord(CTRL_DEAD_MAP_OFF, slot), ~bit);
+    return -E_INVAL;
+  }
+  atomic.add<u32>(c + CTRL_SLOT_GEN_OFF + (<usize>slot << 2), 1);
+  if (<i32>slot < PCP_SLOTS) { pcpDrain(<i32>slot); flushCount(<i32>slot); }
+  return 0;
+}
+
+/** Step 2 of a reclaim: free slot `slot` for a new attach. Returns 0, or -E_INVAL if pmReclaim did not run. */
+export function pmReclaimEnd(slot: u32): i32 {
+  if (slot >= MAX_WORKERS) return -E_INVAL;
+  const bit: u32 = 1 << (slot & 31);
+  if ((atomic.load<u32>(mapWord(CTRL_DEAD_MAP_OFF, slot)) & bit) == 0) return -E_INVAL;
+  atomic.and<u32>(mapWord(CTRL_RESERVE_MAP_OFF, slot), ~bit);
+  atomic.and<u32>(mapWord(CTRL_WORKER_MAP_OFF, slot), ~bit);
+  atomic.and<u32>(mapWord(CTRL_DEAD_MAP_OFF, slot), ~bit);
+  return 0;
+}
+
+/** The generation of slot `slot` (bumped by each attach and reclaim), 0 out of range. */
+export function pmSlotGen(slot: u32): u32 {
+  if (slot >= MAX_WORKERS) return 0;
+  return atomic.load<u32>(CTRL_BASE + CTRL_SLOT_GEN_OFF + (<usize>slot << 2));
+}
+
+/** Locks taken over from a dead owner since the memory was formatted. */
+export function pmTakeovers(): u32 {
+  return atomic.load<u32>(CTRL_BASE + CTRL_TAKEOVERS_OFF);
+}
+
+/** Whether slot `slot` is reserved (by pmReserve) and not yet attached: 1 or 0. */
+export function pmReserved(slot: u32): i32 {
+  if (slot >= MAX_WORKERS) return 0;
+  return (atomic.load<u32>(mapWord(CTRL_RESERVE_MAP_OFF, slot)) >>> (slot & 31)) & 1;
 }
 
 /** Release this instance's scratch slot. Returns 0, or -E_INVAL if not attached. */
@@ -358,6 +509,7 @@ export function pmDetach(): i32 {
   const word = CTRL_BASE + CTRL_WORKER_MAP_OFF + ((<u32>slot >> 5) << 2);
   atomic.and<u32>(word, ~(<u32>1 << (<u32>slot & 31)));
   setInstanceLayout(0, 0, 0, 0, 0, -1, true);
+  setLockTag(0);
   return 0;
 }
 

@@ -27,13 +27,15 @@ import {
   ZC_K_PERS_REJ, ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST, ZC_STORE_POOR,
   ZC_STORE_FLUSHED,
 } from "./zcache_layout";
-import { mutexLock, mutexTryLock, mutexUnlock } from "./lock";
+import { mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, takeOwnerDied } from "./lock";
 
 export {
   pmFormat as pm_format, pmAttach as pm_attach, pmDetach as pm_detach,
   pmAttached as pm_attached, pmScratch as pm_scratch,
   frameAlloc as frame_alloc, frameFree as frame_free, frameOwner as frame_owner,
   framesUsed as frame_used, framesOwned as frame_owned, framesOwnedAll as frame_owned_all,
+  pmReserve as pm_reserve, pmAttachSlot as pm_attach_slot, pmReclaim as pm_reclaim,
+  pmReclaimEnd as pm_reclaim_end, pmTakeovers as pm_takeovers, pmReserved as pm_reserved, pmSlotGen as pm_slot_gen,
 } from "./frames";
 
 /** End of static data: everything the host lays out must start above it. */
@@ -49,6 +51,21 @@ export function pm_ctrl_base(): usize {
 /** Acquire the mutex word at `addr` (tests and host-side critical sections). */
 export function lock_acquire(addr: usize): void {
   mutexLock(addr);
+}
+
+/**
+ * Acquire the mutex word at `addr`, waiting at most about `timeoutMs` ms on a
+ * live owner: 0 = held, 1 = held after taking it over from a dead owner,
+ * -110 (ETIMEDOUT) = not held.
+ */
+export function lock_acquire_timed(addr: usize, timeoutMs: u32): i32 {
+  const r = mutexLockTimed(addr, timeoutMs);
+  return r < 0 ? -110 : r;
+}
+
+/** Locks this instance took over from a dead owner since the last call (and clears the count). */
+export function lock_owner_died(): u32 {
+  return takeOwnerDied();
 }
 
 /** Try to acquire the mutex word at `addr`; 1 if acquired, 0 if held elsewhere. */

@@ -11,6 +11,12 @@
  * instance has its own wasm instance, its own scratch area, and sees the same
  * frames. {@link PhysicalMemory.detach} returns the scratch slot.
  *
+ * A Worker that dies without detaching keeps its slot until another thread
+ * calls {@link PhysicalMemory.reclaim} for it (src/workers.ts does so on a
+ * Worker's `exit` event): the slot's frame cache, pending counts, lock
+ * ownership (assembly/lock.ts) and the frontends' per-slot words (reclaim
+ * hooks) are recovered, and the slot can be attached again.
+ *
  * Thread safety: every method may be called concurrently from any attached
  * Worker; the frame allocator is lock-free. A `PhysicalMemory` object itself
  * belongs to the thread that made it (it wraps that thread's wasm instance).
@@ -93,6 +99,28 @@ function checkControlBlock(memory: WebAssembly.Memory): void {
   }
 }
 
+/** Options of {@link PhysicalMemory.attach}. */
+export interface AttachOptions {
+  /**
+   * Attach to this slot, reserved for this thread by
+   * {@link PhysicalMemory.reserveSlot} (so the reserving thread knows the
+   * slot before this one runs, and can reclaim it if this one dies).
+   * @defaultValue the lowest free slot
+   */
+  slot?: number;
+}
+
+/**
+ * Longest wait (ms) of a host-side lock (the frontends' registration and
+ * instance locks, the zpool table lock) on a live owner before it throws
+ * ETIMEDOUT. A dead owner's lock is taken over once its slot is reclaimed.
+ */
+export const LOCK_HOST_TIMEOUT_MS = 30_000;
+
+/** A hook run by {@link PhysicalMemory.reclaim} with the slot being reclaimed. */
+export type ReclaimHook = (pm: PhysicalMemory, slot: number) => void;
+const anyReclaimHooks: ReclaimHook[] = [];
+
 /** A page-frame number: 0 ≤ pfn < frames. */
 export type Pfn = number;
 
@@ -133,6 +161,7 @@ export class PhysicalMemory {
   readonly u8: Uint8Array;
   private attached = true;
   private readonly detachHooks: Array<() => void> = [];
+  private readonly reclaimHooks: Array<(slot: number) => void> = [];
 
   private constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, core: CoreExports,
                       layout: Layout, slot: number, canBlock: boolean) {
@@ -144,6 +173,19 @@ export class PhysicalMemory {
     this.scratch = layout.scratchBase + slot * SCRATCH_SIZE;
     this.canBlock = canBlock;
     this.u8 = new Uint8Array(memory.buffer);
+    // Host-side locks are bounded: a wait on a live owner that outlasts
+    // LOCK_HOST_TIMEOUT_MS throws ETIMEDOUT instead of hanging the thread (the
+    // wasm export waits without a bound as long as the owner lives).
+    const timed = core.lock_acquire_timed;
+    Object.defineProperty(core, "lock_acquire", {
+      value: (addr: number): void => {
+        if (timed(addr, LOCK_HOST_TIMEOUT_MS) < 0) {
+          throw new TmemError(ErrorCode.ETIMEDOUT,
+            `a lock at ${addr} stayed held by another Worker for ${LOCK_HOST_TIMEOUT_MS} ms; if that Worker died, reclaim its slot (pm.reclaim)`);
+        }
+      },
+      writable: true, configurable: true,
+    });
   }
 
   /**
@@ -188,10 +230,15 @@ export class PhysicalMemory {
    * @throws TmemError EINVAL when the memory is not a shared WebAssembly.Memory
    *   or the module is not a tmem core; ENODEV when the memory was never
    *   formatted; EPROTO when it was formatted by a different build of tmem;
-   *   EBUSY when every Worker slot is taken.
+   *   EBUSY when every Worker slot is taken; EINVAL when `options.slot` is
+   *   not a slot reserved by {@link reserveSlot} (or was reclaimed since).
    */
-  static async attach(handle: PhysicalMemoryHandle): Promise<PhysicalMemory> {
+  static async attach(handle: PhysicalMemoryHandle, options: AttachOptions = {}): Promise<PhysicalMemory> {
     argCheck(typeof handle === "object" && handle !== null, "attach needs { module, memory }");
+    argCheck(typeof options === "object" && options !== null, "attach options must be an object");
+    const want = options.slot;
+    argCheck(want === undefined || (Number.isInteger(want) && want >= 0 && want < MAX_WORKERS),
+      `options.slot must be an integer from 0 to ${MAX_WORKERS - 1}, not ${String(want)}`);
     const { module, memory } = handle;
     argCheck(module instanceof WebAssembly.Module, "handle.module must be a WebAssembly.Module");
     argCheck(memory instanceof WebAssembly.Memory, "handle.memory must be a WebAssembly.Memory");
@@ -212,13 +259,16 @@ export class PhysicalMemory {
       if (e instanceof TmemError) throw e;
       throw new TmemError(ErrorCode.EINVAL, `cannot instantiate the tmem core on handle.memory: ${String(e)}`);
     }
-    return PhysicalMemory.attachCore(module, memory, core, stamp);
+    return PhysicalMemory.attachCore(module, memory, core, stamp, want);
   }
 
   private static attachCore(module: WebAssembly.Module, memory: WebAssembly.Memory, core: CoreExports,
-                            stamp: [number, number]): PhysicalMemory {
+                            stamp: [number, number], want?: number): PhysicalMemory {
     const canBlock = probeCanBlock(memory) && !isBrowserMainThread();
-    const slot = core.pm_attach(stamp[0], stamp[1], canBlock);
+    const slot = want === undefined ? core.pm_attach(stamp[0], stamp[1], canBlock) : core.pm_attach_slot(want, stamp[0], stamp[1], canBlock);
+    if (slot === -22 && want !== undefined) {
+      throw new TmemError(ErrorCode.EINVAL, `slot ${want} is not reserved for an attach (reserveSlot), or was attached or reclaimed since`);
+    }
     if (slot === -71) {
       throw new TmemError(ErrorCode.EPROTO,
         "this memory was formatted by a different build of tmem (layout version mismatch): attach with the module it was created with");
@@ -346,6 +396,108 @@ export class PhysicalMemory {
         if (typeof src[k] === "function") Object.defineProperty(core, k, { value: refuse, writable: true, configurable: true });
       }
     }
+  }
+
+  /**
+   * Reserve a Worker slot for a thread that will attach later with
+   * `PhysicalMemory.attach(handle, { slot })`. The slot counts as attached
+   * from now on (stats, grace periods), so the reserving thread can
+   * {@link reclaim} it if that thread dies before or after it attaches.
+   * @returns the slot.
+   * @throws TmemError EBUSY when every slot is taken; EINVAL when detached.
+   * Thread safety: any attached thread.
+   */
+  reserveSlot(): number {
+    this.live();
+    const r = this.core.pm_reserve();
+    if (r === -16) throw new TmemError(ErrorCode.EBUSY, "every Worker slot of this memory is taken (raise maxWorkers)");
+    return check(r, "pm_reserve");
+  }
+
+  /**
+   * Recover slot `slot`, whose Worker is dead, for the other Workers: its
+   * per-Worker frame cache goes back to the shared free stack, its pending
+   * frame counts are published, every lock it held reads as dead (the next
+   * waiter takes it over, assembly/lock.ts says per lock what that leaves),
+   * the reclaim hooks of the layers above run (the frontends clear its grace
+   * counters and its opener marks), and the slot can be attached again.
+   *
+   * The caller MUST guarantee that the Worker is really gone: terminated (or
+   * exited) and its `exit` event seen (in a browser: `worker.terminate()`
+   * returned), or it never attached to a reserved slot and never will. A
+   * reclaim of a live Worker's slot breaks mutual exclusion for it. Not
+   * recovered (yet): a zsmalloc object the dead Worker had mapped stays
+   * pinned (free it by destroying the pool with force), and its operation in
+   * flight is lost (a store in flight may leak its compressed object).
+   * @throws TmemError EINVAL for this thread's own slot, a slot out of range,
+   *   or one that is not attached or reserved; EBUSY while another reclaim of
+   *   it runs. A hook that throws does not stop the reclaim (its error is
+   *   rethrown after the slot is free).
+   * Thread safety: any attached thread, concurrently with any operation.
+   */
+  reclaim(slot: number): void {
+    this.reclaimIf(slot, 0, 0);
+  }
+
+  /**
+   * @internal {@link reclaim}, only if slot `slot`'s generation is in
+   * [gen, gen + span) (span 0: any); returns false (nothing done) when it is
+   * not, or when the slot is not attached (it detached on its own).
+   */
+  reclaimIf(slot: number, gen: number, span: number): boolean {
+    this.live();
+    argCheck(Number.isInteger(slot) && slot >= 0 && slot < this.layout.maxWorkers,
+      `slot must be an integer from 0 to ${this.layout.maxWorkers - 1}, not ${String(slot)}`);
+    if (slot === this.slot) throw new TmemError(ErrorCode.EINVAL, `slot ${slot} is this thread's own: detach it instead`);
+    const r = this.core.pm_reclaim(slot, gen >>> 0, span >>> 0);
+    if (r === -22 && span !== 0) return false;
+    if (r === -22) throw new TmemError(ErrorCode.EINVAL, `slot ${slot} is not attached (nothing to reclaim)`);
+    if (r === -16) throw new TmemError(ErrorCode.EBUSY, `slot ${slot} is being reclaimed by another thread`);
+    check(r, "pm_reclaim");
+    let first: unknown = undefined;
+    for (const hook of [...anyReclaimHooks.map((h) => (s: number) => h(this, s)), ...this.reclaimHooks]) {
+      try { hook(slot); } catch (e) { first ??= e; }
+    }
+    check(this.core.pm_reclaim_end(slot), "pm_reclaim_end");
+    if (first !== undefined) throw first;
+    return true;
+  }
+
+  /**
+   * @internal The generation of slot `slot` (bumped by every attach and
+   * reclaim) and whether it is reserved and not yet attached.
+   */
+  slotState(slot: number): { generation: number; reserved: boolean } {
+    this.live();
+    return { generation: this.core.pm_slot_gen(slot) >>> 0, reserved: this.core.pm_reserved(slot) === 1 };
+  }
+
+  /**
+   * @internal Run `hook(slot)` in {@link reclaim}, before the slot is freed
+   * for a new attach (the layers above clear what that slot held).
+   */
+  onReclaim(hook: (slot: number) => void): void {
+    this.live();
+    this.reclaimHooks.push(hook);
+  }
+
+  /**
+   * @internal Run `hook(pm, slot)` in every {@link reclaim} of every memory
+   * in this thread (a layer registers it once, at module load, so it runs
+   * even when that layer was never used in the reclaiming thread).
+   */
+  static onAnyReclaim(hook: ReclaimHook): void {
+    anyReclaimHooks.push(hook);
+  }
+
+  /**
+   * Locks taken over from a dead Worker since this memory was created (all
+   * Workers): each is an EOWNERDEAD event, the state behind that lock is as
+   * the dead Worker left it (assembly/lock.ts says per lock what that means).
+   */
+  lockTakeovers(): number {
+    this.live();
+    return this.core.pm_takeovers();
   }
 
   /**

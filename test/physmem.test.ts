@@ -231,3 +231,103 @@ describe("attach and detach", () => {
     expect(core.pm_format(1000, 196608, 131072 + 65536, 131072, 65536, 1, 0, 0)).toBe(-22);
   });
 });
+
+describe("reclaim of a dead Worker's slot", () => {
+  const holdUrl = new URL("./workers/fault-hold.mjs", import.meta.url);
+  const waitUrl = new URL("./workers/fault-wait.mjs", import.meta.url);
+  const once = <T>(w: import("node:worker_threads").Worker, ev: string) =>
+    new Promise<T>((res, rej) => { w.once(ev, res as (v: unknown) => void); if (ev !== "error") w.once("error", rej); });
+
+  it("refuses this thread's own slot, a free slot and one out of range (EINVAL)", async () => {
+    const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 4 });
+    expect(code(() => pm.reclaim(pm.slot))).toBe("EINVAL");
+    expect(code(() => pm.reclaim(3))).toBe("EINVAL");
+    expect(code(() => pm.reclaim(4))).toBe("EINVAL");
+    expect(code(() => pm.reclaim(-1))).toBe("EINVAL");
+    expect(code(() => pm.reclaim(1.5))).toBe("EINVAL");
+    pm.detach();
+  });
+
+  it("a terminated Worker's slot, frame cache, pending counts and lock come back", async () => {
+    const { Worker } = await import("node:worker_threads");
+    const pm = await PhysicalMemory.create({ frames: 256, maxWorkers: 2 });
+    const lockAddr = pm.scratch + 8192; // a zeroed word of the main thread's scratch
+    const park = new SharedArrayBuffer(4);
+    const w = new Worker(holdUrl, { workerData: { handle: pm.handle, lockAddr, cached: 20, keep: 3, park } });
+    const { slot, kept } = await once<{ slot: number; kept: number[] }>(w, "message");
+    expect(slot).toBe(1);
+    expect(pm.stats().attachedWorkers).toBe(2);
+    expect(pm.stats().usedFrames).toBe(3);
+    // Held by a live Worker: a bounded wait gives up.
+    expect(pm.core.lock_acquire_timed(lockAddr, 30)).toBe(-110);
+    // Every slot taken: attach is EBUSY.
+    expect(await codeAsync(() => PhysicalMemory.attach(pm.handle))).toBe("EBUSY");
+    await w.terminate();
+    // Dead but not reclaimed: still refused.
+    expect(pm.core.lock_acquire_timed(lockAddr, 30)).toBe(-110);
+    const before = pm.lockTakeovers();
+    pm.reclaim(slot);
+    expect(code(() => pm.reclaim(slot))).toBe("EINVAL");
+    expect(pm.stats().attachedWorkers).toBe(1);
+    expect(pm.core.lock_acquire_timed(lockAddr, 30)).toBe(1);
+    expect(pm.core.lock_owner_died()).toBe(1);
+    expect(pm.lockTakeovers()).toBe(before + 1);
+    pm.core.lock_release(lockAddr);
+    // Its pending count was published: only the 3 frames it kept are in use, and all others can be allocated.
+    expect(pm.stats().usedFrames).toBe(3);
+    expect(pm.stats().byOwner).toEqual({ 201: 3 });
+    const got: number[] = [];
+    for (let i = 0; i < 253; i++) got.push(pm.allocFrame());
+    expect(code(() => pm.allocFrame())).toBe("ENOMEM");
+    expect(new Set([...got, ...kept]).size).toBe(256);
+    for (const p of got) pm.freeFrame(p);
+    for (const p of kept) pm.freeFrame(p, 201);
+    expect(pm.stats().usedFrames).toBe(0);
+    // The slot can be attached again.
+    const again = await PhysicalMemory.attach(pm.handle);
+    expect(again.slot).toBe(slot);
+    again.detach();
+    pm.detach();
+  });
+
+  it("a Worker waiting for a dead Worker's lock takes it over once the slot is reclaimed", async () => {
+    const { Worker } = await import("node:worker_threads");
+    const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 4 });
+    const lockAddr = pm.scratch + 8192;
+    const park = new SharedArrayBuffer(4);
+    const holder = new Worker(holdUrl, { workerData: { handle: pm.handle, lockAddr, cached: 0, keep: 0, park } });
+    const { slot } = await once<{ slot: number }>(holder, "message");
+    const waiter = new Worker(waitUrl, { workerData: { handle: pm.handle, lockAddr } });
+    const msgs: Array<{ state: string; died?: number }> = [];
+    const locked = new Promise<{ died: number }>((res) => waiter.on("message", (m: { state: string; died: number }) => {
+      msgs.push(m); if (m.state === "locked") res(m);
+    }));
+    while (msgs.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(msgs.map((m) => m.state)).toEqual(["waiting"]);
+    await holder.terminate();
+    pm.reclaim(slot);
+    const m = await locked;
+    expect(m.died).toBe(1);
+    await once(waiter, "exit");
+    expect(pm.stats().attachedWorkers).toBe(1);
+    pm.detach();
+  });
+
+  it("a reserved slot is attached by the Worker it was reserved for, and reclaimed if that Worker never attaches", async () => {
+    const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 4 });
+    const s = pm.reserveSlot();
+    expect(pm.stats().attachedWorkers).toBe(2);
+    // Not reserved: EINVAL; reserved: attached there.
+    expect(await codeAsync(() => PhysicalMemory.attach(pm.handle, { slot: s + 1 }))).toBe("EINVAL");
+    const b = await PhysicalMemory.attach(pm.handle, { slot: s });
+    expect(b.slot).toBe(s);
+    expect(await codeAsync(() => PhysicalMemory.attach(pm.handle, { slot: s }))).toBe("EINVAL");
+    b.detach();
+    const r = pm.reserveSlot();
+    pm.reclaim(r);
+    expect(pm.stats().attachedWorkers).toBe(1);
+    expect(await codeAsync(() => PhysicalMemory.attach(pm.handle, { slot: r }))).toBe("EINVAL");
+    pm.detach();
+  });
+});

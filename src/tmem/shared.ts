@@ -71,7 +71,7 @@
  *
  * @module
  */
-import type { PhysicalMemory } from "../../bindings/physmem.js";
+import { PhysicalMemory } from "../../bindings/physmem.js";
 import { ErrorCode, TmemError } from "../../bindings/status.js";
 import { PAGE_SIZE, Owner, SCRATCH_SIZE, MAX_WORKERS } from "../../bindings/layout.js";
 import { CTRL_BASE, CTRL_WORKER_MAP_OFF, ROOT_TMEM } from "../../bindings/layout.generated.js";
@@ -368,6 +368,18 @@ export class FrontendArea {
     return out;
   }
 
+  /**
+   * Clear what Worker slot `slot` (dead, being reclaimed: {@link
+   * PhysicalMemory.reclaim}) held here: its grace counters (its operations in
+   * flight died with it) and its opener marks. Its event counters stay.
+   */
+  reclaimSlot(slot: number): void {
+    const t = this.tails[slot];
+    if (t !== undefined) for (let i = 0; i < 4; i++) Atomics.store(t, i, 0);
+    const bit = 1 << (slot & 31), w = slot >> 5;
+    for (let id = 0; id < MAX_INSTANCES; id++) Atomics.and(this.openers(id), w, ~bit);
+  }
+
   /** Forget every instance this Worker has open (it is detaching). */
   private dropOpeners(): void {
     for (let id = 0; id < MAX_INSTANCES; id++) this.markOpener(id, false);
@@ -434,6 +446,8 @@ export class FrontendArea {
 }
 
 const areas = new WeakMap<PhysicalMemory, FrontendArea>();
+// A reclaimed slot's frontend words are cleared whichever thread reclaims it.
+PhysicalMemory.onAnyReclaim((pm, slot) => FrontendArea.for(pm).reclaimSlot(slot));
 
 /** A live backend instance as the instance table records it. */
 export interface InstanceInfo {
