@@ -139,6 +139,7 @@ describe("a second instantiation", () => {
       const inFreeFrameMeta = i >= pm.layout.metaBase && metaPfn < 32 && pm.frameOwner(metaPfn) === 0;
       const inFreeList = (i >= ctrl + 48 && i < ctrl + 64) // free-list head, ABA tag, brk
         || (i >= ctrl + 128 && i < ctrl + 1152) // per-owner counters (Workers publish batched counts)
+        || (i >= ctrl + 1152 && i < ctrl + 2176) // slot generations (every attach bumps its slot's: frames.ts)
         || (i >= ctrl + 36864 && i < ctrl + 65536); // the Workers' frame caches (pcp lists)
       const inScratch = i >= pm.layout.scratchBase + 65536 && i < pm.layout.scratchBase + 2 * 65536;
       if (!(inWorkerFrame || inFreeFrameMeta || inFreeList || inScratch)) diffs++;
