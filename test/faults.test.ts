@@ -110,7 +110,7 @@ describe("a Worker that dies never hangs the others and loses nothing they store
     const replace = (): void => { const p = spawn(); pending.push(p); void p.then((l) => { arrived.push(l); pending.splice(pending.indexOf(p), 1); }, () => undefined); };
     const out = new Uint8Array(4096);
     const t0 = Date.now();
-    let kills = 0, reclaimed = 0, takeoversSeen = 0;
+    let kills = 0, reclaimed = 0, takeoversSeen = 0, accepted = 0;
     while (kills < TARGET_KILLS && Date.now() - t0 < BUDGET_MS) {
       live.push(...arrived.splice(0));
       while (live.length < 2) { await bounded("a replacement Worker", pending[0]!); live.push(...arrived.splice(0)); }
@@ -133,9 +133,11 @@ describe("a Worker that dies never hangs the others and loses nothing they store
       // ... the main thread stores, loads, invalidates an area ...
       await bounded("main store/load", () => {
         const off = 1000 + kills;
-        expect(fs.store(0, off, pageOf(kills))).toBe(true);
-        expect(fs.load(0, off, out) && same(out, pageOf(kills))).toBe(true);
-        expect(fs.invalidatePage(0, off)).toBe(true);
+        // A store may be refused (zcache under pressure); an accepted one loads back exactly, a refused one misses.
+        const stored = fs.store(0, off, pageOf(kills));
+        if (stored) accepted++;
+        expect(fs.load(0, off, out) ? same(out, pageOf(kills)) : !stored, "main store/load").toBe(true);
+        expect(fs.invalidatePage(0, off)).toBe(stored);
       });
       await bounded("invalidateArea of the dead Worker's type", fs.invalidateArea(victim.type));
       free.push(victim.type);
@@ -173,7 +175,8 @@ describe("a Worker that dies never hangs the others and loses nothing they store
       await fs.invalidateArea(l.type);
     }
     for (const [off, p] of mine) expect(fs.load(0, off, out) && same(out, pageOf(p)), `main page ${off}`).toBe(true);
-    console.log(`faults: ${kills} terminations in ${Date.now() - t0} ms (target ${TARGET_KILLS}, budget ${BUDGET_MS} ms), ${reclaimed} reclaimed, ${takeoversSeen} locks taken over`);
+    console.log(`faults: ${kills} terminations in ${Date.now() - t0} ms (target ${TARGET_KILLS}, budget ${BUDGET_MS} ms), ${reclaimed} reclaimed, ${takeoversSeen} locks taken over, ${accepted} of the main thread's checklist stores accepted`);
+    expect(accepted, "main thread's checklist stores accepted").toBeGreaterThanOrEqual(kills / 2);
     // The floor only proves the loop ran; the count achieved is printed above.
     expect(kills).toBeGreaterThanOrEqual(10);
     expect(pm.stats().attachedWorkers, "every slot but the main thread's is free").toBe(1);
