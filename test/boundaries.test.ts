@@ -14,16 +14,21 @@ import { createPool } from "../src/zpool/index.js";
 import { errorCode, errorCodeAsync } from "./helpers.js";
 import { stampPage } from "./workers/stamp.mjs";
 
+/** Both frontends of `pm` over one zcache, swap type 0 and a private filesystem ready. */
+async function frontends(pm: PhysicalMemory): Promise<{ fs: Frontswap; cc: Cleancache; z: Zcache; fsId: number }> {
+  const fs = Frontswap.for(pm);
+  const cc = Cleancache.for(pm);
+  await fs.init(0);
+  const z = await Zcache.create(pm);
+  await fs.registerOps(z);
+  await cc.registerOps(z);
+  return { fs, cc, z, fsId: await cc.initFs() };
+}
+
 describe("page arguments", () => {
   it("a faked length, a non-Uint8Array and a view into the physical memory are EINVAL; nothing is stored or overwritten", async () => {
     const pm = await PhysicalMemory.create({ frames: 1024 });
-    const fs = Frontswap.for(pm);
-    const cc = Cleancache.for(pm);
-    await fs.init(0);
-    const z = await Zcache.create(pm);
-    await fs.registerOps(z);
-    await cc.registerOps(z);
-    const fsId = await cc.initFs();
+    const { fs, cc, z, fsId } = await frontends(pm);
     for (let o = 0; o < 100; o++) expect(fs.store(0, o, stampPage(1, o))).toBe(true);
 
     const short = new Uint8Array(16);
@@ -59,13 +64,7 @@ describe("page arguments", () => {
 describe("a detached memory", () => {
   it("every layer refuses it with one clear error and writes nothing into the shared memory", async () => {
     const pm = await PhysicalMemory.create({ frames: 1024, maxWorkers: 4 });
-    const fs = Frontswap.for(pm);
-    const cc = Cleancache.for(pm);
-    await fs.init(0);
-    const z = await Zcache.create(pm);
-    await fs.registerOps(z);
-    await cc.registerOps(z);
-    const fsId = await cc.initFs();
+    const { fs, cc, z, fsId } = await frontends(pm);
     const pool = await createPool("zsmalloc", pm);
     const h = pool.malloc(100);
     expect(fs.store(0, 1, stampPage(2, 1))).toBe(true);
