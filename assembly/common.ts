@@ -249,6 +249,8 @@ export function setInstanceLayout(nframes: u32, frames: usize, meta: usize, scra
 //   [16384, 24576)  SCRATCH_MAP        zsmalloc map buffer (objects spanning two frames)
 //   [24576, 32768)  SCRATCH_STAGE      compressed-page staging (LZ4 bound of a 4 KiB page)
 //   [32768, 65536)  SCRATCH_IO         host I/O: pages copied in or out by TypeScript
+//   [65536, 69376)  SCRATCH_ROBUST     robust-section state: held locks, undo log (robust.ts)
+//   [69376, 69632)  (the last 256 bytes) frontend grace counters (src/tmem/shared.ts)
 
 // @ts-ignore: decorator
 @inline export const SCRATCH_LZ4_HASH: usize = 0;
@@ -259,4 +261,8 @@ export function setInstanceLayout(nframes: u32, frames: usize, meta: usize, scra
 // @ts-ignore: decorator
 @inline export const SCRATCH_IO: usize = 32768;
 // @ts-ignore: decorator
-@inline export const SCRATCH_SIZE_MIN: usize = 65536;
+@inline export const SCRATCH_ROBUST: usize = 65536;
+// @ts-ignore: decorator
+@inline export const SCRATCH_ROBUST_SIZE: usize = 3840;
+// @ts-ignore: decorator
+@inline export const SCRATCH_SIZE_MIN: usize = 69632;

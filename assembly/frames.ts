@@ -47,7 +47,7 @@ import {
   CTRL_NFRAMES_OFF, CTRL_FRAMES_BASE_OFF, CTRL_META_BASE_OFF, CTRL_SCRATCH_BASE_OFF,
   CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF, CTRL_FREE_HEAD_OFF, CTRL_BRK_OFF,
   CTRL_NR_USED_OFF, CTRL_WORKER_MAP_OFF, CTRL_OWNER_FRAMES_OFF, LAYOUT_ABI, MAX_WORKERS,
-  MAX_OWNERS, PAGE_SIZE, E_INVAL, E_NOMEM, E_BUSY, E_PROTO, E_NODEV,
+  MAX_OWNERS, PAGE_SIZE, SCRATCH_ROBUST, E_INVAL, E_NOMEM, E_BUSY, E_PROTO, E_NODEV,
   nrFrames, metaBase, scratchBase, workerSlot, setInstanceLayout,
 } from "./common";
 import { LOCK_SLOT_SHIFT, LOCK_GEN_SHIFT, LOCK_GEN_MASK, setLockTag } from "./lock";
@@ -399,6 +399,8 @@ function takeSlot(slot: u32, block: bool): void {
     load<u32>(c + CTRL_META_BASE_OFF),
     <usize>load<u32>(c + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>ssize, ssize, <i32>slot, block);
   setLockTag(tagFor(slot, gen));
+  // No held locks, an empty undo log (robust.ts area header; a reclaim left it so).
+  memory.fill(<usize>load<u32>(c + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>ssize + SCRATCH_ROBUST, 0, 16);
   // A previous holder that died without detaching may have left frames here.
   if (<i32>slot < PCP_SLOTS) { pcpDrain(<i32>slot); flushCount(<i32>slot); }
 }
@@ -444,10 +446,9 @@ export function pmAttachSlot(slot: u32, hashLo: u32, hashHi: u32, block: bool): 
 }
 
 /**
- * Step 1 of reclaiming slot `slot`, whose Worker the caller knows is dead:
- * mark it dead and bump its generation (locks its Worker held now read as
- * dead: their waiters take them over), hand its pcp list back to the shared
- * stack and publish its pending owner count. The map bit stays set until
+ * Step 1 of reclaiming slot `slot`, whose Worker the caller knows is dead
+ * (robust.ts pmReclaim runs it, rolls the slot's locks back, then calls
+ * pmReclaimFinish): check it and mark it dead. The map bit stays set until
  * pmReclaimEnd. Returns 0; -E_INVAL for this instance's own slot, a slot out
  * of range or one that is not attached (or reserved); -E_BUSY if another
  * reclaim of it is in progress. With `span` > 0, only a slot whose
@@ -455,7 +456,7 @@ export function pmAttachSlot(slot: u32, hashLo: u32, hashHi: u32, block: bool): 
  * a supervisor that saw its Worker's slot at expectGen never reclaims a slot
  * that the Worker detached and another Worker attached since.
  */
-export function pmReclaim(slot: u32, expectGen: u32, span: u32): i32 {
+export function pmReclaimBegin(slot: u32, expectGen: u32, span: u32): i32 {
   const c = CTRL_BASE;
   if (atomic.load<u32>(c + CTRL_MAGIC_OFF) != CTRL_MAGIC) return -E_NODEV;
   if (slot >= load<u32>(c + CTRL_MAX_WORKERS_OFF) || <i32>slot == workerSlot) return -E_INVAL;
@@ -468,9 +469,18 @@ export function pmReclaim(slot: u32, expectGen: u32, span: u32): i32 {
     atomic.and<u32>(mapWord(CTRL_DEAD_MAP_OFF, slot), ~bit);
     return -E_INVAL;
   }
-  atomic.add<u32>(c + CTRL_SLOT_GEN_OFF + (<usize>slot << 2), 1);
-  if (<i32>slot < PCP_SLOTS) { pcpDrain(<i32>slot); flushCount(<i32>slot); }
   return 0;
+}
+
+/**
+ * The end of step 1 (after robust.ts rolled back what the slot held): bump
+ * the generation (locks its Worker held and robust.ts did not release now
+ * read as dead: their waiters take them over), hand its pcp list back and
+ * publish its pending owner count.
+ */
+export function pmReclaimFinish(slot: u32): void {
+  atomic.add<u32>(CTRL_BASE + CTRL_SLOT_GEN_OFF + (<usize>slot << 2), 1);
+  if (<i32>slot < PCP_SLOTS) { pcpDrain(<i32>slot); flushCount(<i32>slot); }
 }
 
 /** Step 2 of a reclaim: free slot `slot` for a new attach. Returns 0, or -E_INVAL if pmReclaim did not run. */

@@ -17,7 +17,7 @@ import {
   CTRL_ROOTS_OFF, MAX_WORKERS, MAX_OWNERS, ROOT_ZPOOL, ROOT_ZPOOL_SIZE, ROOT_TMEM, ROOT_TMEM_SIZE,
   OWNER_META, OWNER_ZSMALLOC, OWNER_ZBUD, OWNER_TMEM, OWNER_USER_FIRST,
   E_NOENT, E_2BIG, E_NOMEM, E_FAULT, E_BUSY, E_EXIST, E_NODEV, E_INVAL, E_NOSPC, E_PROTO, E_BADMSG,
-  SCRATCH_LZ4_HASH, SCRATCH_MAP, SCRATCH_STAGE, SCRATCH_IO, SCRATCH_SIZE_MIN,
+  SCRATCH_LZ4_HASH, SCRATCH_MAP, SCRATCH_STAGE, SCRATCH_IO, SCRATCH_ROBUST, SCRATCH_SIZE_MIN,
 } from "./common";
 import { FrameMeta, FRAME_META_SIZE } from "./frames";
 import {
@@ -27,14 +27,19 @@ import {
   ZC_K_PERS_REJ, ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST, ZC_STORE_POOR,
   ZC_STORE_FLUSHED,
 } from "./zcache_layout";
-import { mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, takeOwnerDied } from "./lock";
+import { takeOwnerDied } from "./lock";
+import { mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, LV_HOST } from "./robust";
+export {
+  pmReclaim as pm_reclaim, pmRecovered as pm_recovered, parkArm as pm_park_arm, parkedSlot as pm_parked,
+  parkDisarm as pm_park_disarm, robustState as pm_robust_state,
+} from "./robust";
 
 export {
   pmFormat as pm_format, pmAttach as pm_attach, pmDetach as pm_detach,
   pmAttached as pm_attached, pmScratch as pm_scratch,
   frameAlloc as frame_alloc, frameFree as frame_free, frameOwner as frame_owner,
   framesUsed as frame_used, framesOwned as frame_owned, framesOwnedAll as frame_owned_all,
-  pmReserve as pm_reserve, pmAttachSlot as pm_attach_slot, pmReclaim as pm_reclaim,
+  pmReserve as pm_reserve, pmAttachSlot as pm_attach_slot,
   pmReclaimEnd as pm_reclaim_end, pmTakeovers as pm_takeovers, pmReserved as pm_reserved, pmSlotGen as pm_slot_gen,
 } from "./frames";
 
@@ -50,7 +55,7 @@ export function pm_ctrl_base(): usize {
 
 /** Acquire the mutex word at `addr` (tests and host-side critical sections). */
 export function lock_acquire(addr: usize): void {
-  mutexLock(addr);
+  mutexLock(addr, LV_HOST);
 }
 
 /**
@@ -59,7 +64,7 @@ export function lock_acquire(addr: usize): void {
  * -110 (ETIMEDOUT) = not held.
  */
 export function lock_acquire_timed(addr: usize, timeoutMs: u32): i32 {
-  const r = mutexLockTimed(addr, timeoutMs);
+  const r = mutexLockTimed(addr, timeoutMs, LV_HOST);
   return r < 0 ? -110 : r;
 }
 
@@ -70,7 +75,7 @@ export function lock_owner_died(): u32 {
 
 /** Try to acquire the mutex word at `addr`; 1 if acquired, 0 if held elsewhere. */
 export function lock_try(addr: usize): i32 {
-  return mutexTryLock(addr) ? 1 : 0;
+  return mutexTryLock(addr, LV_HOST) ? 1 : 0;
 }
 
 /** Release the mutex word at `addr`, held by the caller. */
@@ -157,6 +162,7 @@ export const layout_SCRATCH_LZ4_HASH: u32 = <u32>SCRATCH_LZ4_HASH;
 export const layout_SCRATCH_MAP: u32 = <u32>SCRATCH_MAP;
 export const layout_SCRATCH_STAGE: u32 = <u32>SCRATCH_STAGE;
 export const layout_SCRATCH_IO: u32 = <u32>SCRATCH_IO;
+export const layout_SCRATCH_ROBUST: u32 = <u32>SCRATCH_ROBUST;
 export const layout_SCRATCH_SIZE_MIN: u32 = <u32>SCRATCH_SIZE_MIN;
 // Frame metadata (frames.ts FrameMeta, measured with offsetof).
 export const layout_FRAME_META_SIZE: u32 = FRAME_META_SIZE;

@@ -136,6 +136,11 @@ export function setLockTag(tag: u32): void {
   lockTag = tag;
 }
 
+/** This instance's owner tag (robust.ts: a reclaim takes a dead owner's locks over under it). */
+export function currentLockTag(): u32 {
+  return lockTag;
+}
+
 /** Read and clear this instance's takeover count (the EOWNERDEAD flag). */
 export function takeOwnerDied(): u32 {
   const n = lockOwnerDied;
@@ -215,7 +220,7 @@ function lockSlow(lock: usize, maxSlices: i32): i32 {
  * main thread) until it is held, or takes it over when its owner's slot was
  * reclaimed (counted in lockOwnerDied). Never traps.
  */
-export function mutexLock(lock: usize): void {
+export function rawLock(lock: usize): void {
   if (atomic.cmpxchg<u32>(lock, 0, lockTag | 1) == 0) return;
   lockSlow(lock, -1);
 }
@@ -225,7 +230,7 @@ export function mutexLock(lock: usize): void {
  * waiting on a live owner. Returns 0 (held), 1 (held: taken over from a dead
  * owner) or -1 (not held: timed out).
  */
-export function mutexLockTimed(lock: usize, timeoutMs: u32): i32 {
+export function rawLockTimed(lock: usize, timeoutMs: u32): i32 {
   if (atomic.cmpxchg<u32>(lock, 0, lockTag | 1) == 0) return 0;
   const slices = <i32>((timeoutMs + 9) / 10);
   return lockSlow(lock, slices < 1 ? 1 : slices);
@@ -235,13 +240,13 @@ export function mutexLockTimed(lock: usize, timeoutMs: u32): i32 {
  * Try to acquire the mutex at `lock` without waiting. Returns true if held
  * (a lock whose owner is dead is taken over).
  */
-export function mutexTryLock(lock: usize): bool {
+export function rawTryLock(lock: usize): bool {
   const c = atomic.cmpxchg<u32>(lock, 0, lockTag | 1);
   if (c == 0) return true;
   return ownerDead(c) && takeOver(lock, c);
 }
 
 /** Release the mutex at `lock`, held by the caller; wakes one waiter if any. */
-export function mutexUnlock(lock: usize): void {
+export function rawUnlock(lock: usize): void {
   if ((atomic.xchg<u32>(lock, 0) & LOCK_STATE_MASK) == 2) atomic.notify(lock, 1);
 }

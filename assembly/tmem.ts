@@ -65,7 +65,7 @@ import {
   CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF,
 } from "./common";
 import { frameAlloc, frameFree } from "./frames";
-import { mutexLock, mutexTryLock, mutexUnlock } from "./lock";
+import { mutexLock, mutexTryLock, mutexUnlock } from "./robust";
 
 export * from "./tmem_page";
 export * from "./tmem_zcache";

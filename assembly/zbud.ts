@@ -79,7 +79,7 @@ import {
   nrFrames, pfnToAddress,
 } from "./common";
 import { FrameMeta, frameAlloc, frameFree, pfnToMeta } from "./frames";
-import { mutexLock, mutexUnlock } from "./lock";
+import { mutexLock, mutexUnlock } from "./robust";
 
 // ══ Constants ══
 

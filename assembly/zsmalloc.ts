@@ -76,7 +76,7 @@ import {
   PAGE_SIZE, OWNER_META, OWNER_ZSMALLOC, E_INVAL, E_NOMEM, E_BUSY, E_NOSPC, pfnToAddress,
 } from "./common";
 import { FrameMeta, frameAlloc, frameFree, pfnToMeta } from "./frames";
-import { mutexLock, mutexUnlock } from "./lock";
+import { mutexLock, mutexUnlock } from "./robust";
 import {
   ZS_MIN_ALLOC_SIZE, ZS_MAX_ALLOC_SIZE, ZS_SIZE_CLASS_DELTA, ZS_SIZE_CLASSES, ZS_MAX_CHAIN,
   groupMulOf, HANDLE_IDX_BITS, HANDLE_IDX_MASK, HANDLE_GEN_MASK, ENTRY_ALLOC, ENTRY_GEN_SHIFT,

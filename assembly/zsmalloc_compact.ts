@@ -25,7 +25,7 @@
 // ../test/zsmalloc.test.ts (repack and pinning tests).
 
 import { PAGE_SHIFT, PAGE_SIZE, E_INVAL } from "./common";
-import { mutexLock, mutexUnlock } from "./lock";
+import { mutexLock, mutexUnlock } from "./robust";
 import {
   ZS_NR_PARTIAL, fullnessGroup, ENTRY_ALLOC, HANDLE_CHUNK_SHIFT, ENTRY_SIZE_MASK, ENTRY_PIN_MASK,
   ENTRY_SLOT_SHIFT, ENTRY_SLOT_MASK, ENTRY_ZSPAGE_SHIFT, HANDLE_ENTRY_SHIFT, makeWhere,

@@ -46,7 +46,7 @@
 
 import { PAGE_SHIFT, PAGE_SIZE, OWNER_META, E_NOMEM, pfnToAddress } from "./common";
 import { frameAlloc, frameFree } from "./frames";
-import { mutexLock, mutexUnlock } from "./lock";
+import { mutexLock, mutexUnlock } from "./robust";
 
 // ══ Size classes ══
 //

@@ -22,7 +22,7 @@
 // pinned object, zs_destroy_pool one mapped here), ../src/zpool/drivers/zsmalloc.ts.
 
 import { PAGE_SHIFT, PAGE_SIZE, E_INVAL, E_BUSY, SCRATCH_MAP, scratchBase, pfnToAddress } from "./common";
-import { mutexLock, mutexUnlock } from "./lock";
+import { mutexLock, mutexUnlock } from "./robust";
 import {
   ENTRY_CLASS_SHIFT, ENTRY_CLASS_MASK, ENTRY_SIZE_MASK, ENTRY_PIN_MASK, ENTRY_SLOT_SHIFT,
   ENTRY_SLOT_MASK, ENTRY_ZSPAGE_SHIFT, HandleEntry, zspageFrame, zspageAddress, classAddress,

@@ -22,7 +22,7 @@
 
 import { PAGE_SIZE, OWNER_ZSMALLOC, E_INVAL, nrFrames } from "./common";
 import { FrameMeta, pfnToMeta } from "./frames";
-import { mutexLock, mutexUnlock } from "./lock";
+import { mutexLock, mutexUnlock } from "./robust";
 import {
   ZS_MAX_ALLOC_SIZE, ZS_MAX_CHAIN, ZS_NR_PARTIAL, ENTRY_SIZE_MASK, HandleEntry, HUGE_MARK, Zspage,
   ZSPAGE_SHIFT, zspageFrame, listHead, ZsPool, POOL_ZSPAGE_DIR, classAddress, tableEntry,

@@ -501,6 +501,17 @@ export class PhysicalMemory {
   }
 
   /**
+   * Wasm locks released by reclaims since the memory was created: a reclaim
+   * of a dead Worker rolls back the critical sections it was inside
+   * (assembly/robust.ts) and releases their locks itself, so their waiters
+   * never see the dead owner. Thread safety: any thread; a racy snapshot.
+   */
+  lockRecoveries(): number {
+    this.live();
+    return this.core.pm_recovered();
+  }
+
+  /**
    * @internal Run `hook` when this thread detaches, before the slot is
    * released (the layers above clear their per-Worker marks in shared memory).
    */

@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: MIT
+//
+// robust.ts: critical sections that survive the death of the Worker inside
+// them. Every wasm mutex is taken through this file: it keeps, per attached
+// slot, the list of locks the slot holds (the kernel's robust_list, walked at
+// thread exit) and an undo log of the stores made under them. When a Worker
+// dies, pm.reclaim(slot) takes over the locks it held (before their waiters
+// may), rolls its undo log back, releases them, and only then bumps the
+// slot's generation. So a Worker killed at any instruction inside a section
+// leaves the data as if the section had not begun: "its own operation in
+// flight" is all it loses.
+//
+// It is not a transaction system: it undoes only the stores of the innermost
+// section since its last commit point, and only while the locks guarding them
+// are still held. Key idea: every lock event is a COMMIT POINT. Acquiring a
+// lock (nesting) and releasing one make the entries logged so far final, so
+// the log never holds an entry whose lock another Worker has since taken. The
+// rule a section must follow in exchange: at every lock event, the data
+// guarded by the locks the caller holds is consistent (a nested lock may be
+// taken only at a point where the outer section could stop). ucommit() adds
+// such a point inside a long section (compaction, between migrated objects).
+//
+// Each logged store writes its entry, then bumps the entry count, then
+// stores: a death between any two of those leaves a log whose rollback is
+// correct (restoring an old value that is still current is harmless). A
+// frame allocated inside a section is logged so a rollback frees it; a frame
+// freed inside a section is deferred to the next commit point (until then the
+// metadata a rollback would restore still refers to it). Commit clears the
+// count first and frees deferred frames after: a death in between leaks those
+// frames (they are unreachable) rather than freeing a frame twice.
+//
+// Guarantee: after pm.reclaim(slot) returns, every lock the dead Worker held
+// is free and the stores it made under it since the section's last commit
+// point are undone; frames it allocated in that window are free again.
+// Trade-off: each logged store costs a load and four stores to this slot's
+// own (unshared, cache-hot) log; each lock event a few more. Windows that
+// stay: an atomic add logged after it happened (uadd32) can be lost or doubled
+// by a death between the two instructions; a deferred free interrupted by a
+// death leaks its frame; a frame allocated but not yet logged leaks.
+//
+// Layout: per slot, in its scratch area at SCRATCH_ROBUST (common.ts):
+//
+// ╒══ robust area (SCRATCH_ROBUST_SIZE bytes) ═══════════════════════════╕
+// │ 0 nlog: u32 │ 4 nheld: u32 │ 8 ndefer: u32 │ 12 overflow: u32          │
+// │ 16 held: u32[8]  lock addresses, outermost first                       │
+// │ 48 level: u32[8] their lock-order levels (lock.ts)                     │
+// │ 80 descCache: u32[2] tmem's per-slot descriptor cache (head, count)   │
+// │ 128 entries: { addr: u32, kind: u32, lo: u32, hi: u32 }[UNDO_CAP]      │
+// ╘═══════════════════════════════════════════════════════════════════════╛
+// kind: 1, 2, 4, 8 = a store of that width (lo/hi: the old value);
+// KIND_ADD = an atomic add of `lo` (rollback subtracts); KIND_FRAME = frame
+// `addr` allocated for owner `lo` (rollback frees it); KIND_DEFER = frame
+// `addr` of owner `lo` to free at the next commit point.
+//
+// Concurrency: a slot's area is written only by the instance attached to it,
+// and read by a reclaim of that slot once the instance is dead. Nothing here
+// is shared between live Workers.
+//
+// See also: lock.ts (the lock word and its owner tag; the lock-order list and
+// what recovery does for each), frames.ts (slots, generations, reclaim),
+// test/robust.test.ts (a Worker parked inside each lock and killed there).
+
+import {
+  CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, DEBUG, E_INVAL,
+  SCRATCH_ROBUST, SCRATCH_ROBUST_SIZE, canBlock, scratchBase, workerSlot,
+} from "./common";
+import {
+  rawLock, rawLockTimed, rawTryLock, rawUnlock, currentLockTag,
+  LOCK_SLOT_SHIFT, LOCK_SLOT_MASK, LOCK_GEN_SHIFT, LOCK_GEN_MASK, LOCK_STATE_MASK,
+} from "./lock";
+import { frameFree, pmReclaimBegin, pmReclaimFinish, CTRL_SLOT_GEN_OFF } from "./frames";
+
+// @ts-ignore: decorator
+@inline const R_NLOG: usize = 0;
+// @ts-ignore: decorator
+@inline const R_NHELD: usize = 4;
+// @ts-ignore: decorator
+@inline const R_NDEFER: usize = 8;
+// @ts-ignore: decorator
+@inline const R_OVERFLOW: usize = 12;
+// @ts-ignore: decorator
+@inline const R_HELD: usize = 16;
+// @ts-ignore: decorator
+@inline const R_LEVEL: usize = 48;
+/** tmem.ts keeps its per-slot descriptor cache here (head, count), so a reclaim can return it. */
+// @ts-ignore: decorator
+@inline export const R_DESC_CACHE: usize = 80;
+// @ts-ignore: decorator
+@inline const R_ENTRIES: usize = 128;
+// @ts-ignore: decorator
+@inline const MAX_HELD: u32 = 8;
+// @ts-ignore: decorator
+@inline const ENTRY: usize = 16;
+/** Undo entries between two commit points. */
+// @ts-ignore: decorator
+@inline export const UNDO_CAP: u32 = <u32>((SCRATCH_ROBUST_SIZE - R_ENTRIES) / ENTRY);
+
+// @ts-ignore: decorator
+@inline const KIND_ADD: u32 = 16;
+// @ts-ignore: decorator
+@inline const KIND_FRAME: u32 = 32;
+// @ts-ignore: decorator
+@inline const KIND_DEFER: u32 = 64;
+
+// Lock-order levels (lock.ts): passed to mutexLock so the debug park hook and
+// the recovery counters can name the lock.
+// @ts-ignore: decorator
+@inline export const LV_HOST: u32 = 1;
+// @ts-ignore: decorator
+@inline export const LV_TMEM_POOLS: u32 = 3;
+// @ts-ignore: decorator
+@inline export const LV_STRIPE: u32 = 4;
+// @ts-ignore: decorator
+@inline export const LV_LRU: u32 = 5;
+// @ts-ignore: decorator
+@inline export const LV_ALLOC: u32 = 6;
+
+if (R_ENTRIES + <usize>UNDO_CAP * ENTRY > SCRATCH_ROBUST_SIZE || UNDO_CAP < 200) ERROR("robust area geometry");
+
+/** This instance's robust area, 0 when detached (then nothing is tracked: a detached instance cannot be reclaimed). */
+// @ts-ignore: decorator
+@inline function area(): usize {
+  return scratchBase == 0 ? 0 : scratchBase + SCRATCH_ROBUST;
+}
+
+/** The robust area of slot `slot` (any slot; for reclaim). */
+function areaOf(slot: u32): usize {
+  const c = CTRL_BASE;
+  return <usize>load<u32>(c + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>load<u32>(c + CTRL_SCRATCH_SIZE_OFF) + SCRATCH_ROBUST;
+}
+
+// ══ Debug park hook ══
+//
+// ╒══ in the control block (frames.ts free space) ═══════════════════════╕
+// │ 2304 level │ 2308 slot + 1 │ 2312 countdown │ 2316 parked: slot + 1  │
+// ╘═══════════════════════════════════════════════════════════════════════╛
+// Armed by a test (pm_park_arm): the instance in `slot`, at its
+// `countdown`-th logged store under a lock of `level`, publishes `parked`
+// and sleeps forever, so the test can terminate it exactly there.
+
+// @ts-ignore: decorator
+@inline const PARK_OFF: usize = 2304;
+
+/** Arm the park hook (debug builds; a no-op that returns -E_INVAL in release builds). */
+export function parkArm(level: u32, slot: u32, countdown: u32): i32 {
+  if (!DEBUG) return -E_INVAL;
+  const p = CTRL_BASE + PARK_OFF;
+  atomic.store<u32>(p + 12, 0);
+  atomic.store<u32>(p + 8, countdown);
+  atomic.store<u32>(p + 4, slot + 1);
+  atomic.store<u32>(p, level);
+  return 0;
+}
+
+/** The slot + 1 of a parked instance (0: none), clearing the hook. */
+export function parkedSlot(): u32 {
+  return atomic.load<u32>(CTRL_BASE + PARK_OFF + 12);
+}
+
+/** Disarm the hook. */
+export function parkDisarm(): void {
+  atomic.store<u32>(CTRL_BASE + PARK_OFF, 0);
+}
+
+function parkPoint(rb: usize): void {
+  const p = CTRL_BASE + PARK_OFF;
+  const level = atomic.load<u32>(p);
+  if (level == 0 || atomic.load<u32>(p + 4) != <u32>(workerSlot + 1)) return;
+  const nheld = load<u32>(rb + R_NHELD);
+  if (nheld == 0 || nheld > MAX_HELD || load<u32>(rb + R_LEVEL + (<usize>(nheld - 1) << 2)) != level) return;
+  if (atomic.sub<u32>(p + 8, 1) != 1) return;
+  atomic.store<u32>(p, 0);
+  atomic.store<u32>(p + 12, <u32>(workerSlot + 1));
+  atomic.notify(p + 12);
+  // Sleep until terminated (never woken: nothing notifies this word with it unchanged).
+  for (;;) {
+    if (canBlock) atomic.wait<i32>(p + 12, <i32>(workerSlot + 1), -1);
+  }
+}
+
+// ══ Logged stores ══
+
+/** Append an undo entry; false when the log is full (then the store is not undoable). */
+// @ts-ignore: decorator
+@inline function logEntry(rb: usize, addr: usize, kind: u32, lo: u32, hi: u32): void {
+  const n = load<u32>(rb + R_NLOG);
+  if (n >= UNDO_CAP) {
+    if (DEBUG) assert(false, "robust: undo log full (add a ucommit point)");
+    store<u32>(rb + R_OVERFLOW, 1);
+    return;
+  }
+  const e = rb + R_ENTRIES + <usize>n * ENTRY;
+  store<u32>(e, <u32>addr);
+  store<u32>(e, kind, 4);
+  store<u32>(e, lo, 8);
+  store<u32>(e, hi, 12);
+  store<u32>(rb + R_NLOG, n + 1);
+  if (DEBUG) parkPoint(rb);
+}
+
+/** Store `v` at `addr` (u32) inside a critical section, undoably. */
+export function ustore32(addr: usize, v: u32): void {
+  const rb = area();
+  if (rb != 0) logEntry(rb, addr, 4, load<u32>(addr), 0);
+  store<u32>(addr, v);
+}
+
+/** Store `v` at `addr` (u16) inside a critical section, undoably. */
+export function ustore16(addr: usize, v: u16): void {
+  const rb = area();
+  if (rb != 0) logEntry(rb, addr, 2, <u32>load<u16>(addr), 0);
+  store<u16>(addr, v);
+}
+
+/** Store `v` at `addr` (u8) inside a critical section, undoably. */
+export function ustore8(addr: usize, v: u8): void {
+  const rb = area();
+  if (rb != 0) logEntry(rb, addr, 1, <u32>load<u8>(addr), 0);
+  store<u8>(addr, v);
+}
+
+/** Store `v` at `addr` (u64, 8-aligned) inside a critical section, undoably. */
+export function ustore64(addr: usize, v: u64): void {
+  const rb = area();
+  if (rb != 0) {
+    const old = load<u64>(addr);
+    logEntry(rb, addr, 8, <u32>old, <u32>(old >>> 32));
+  }
+  store<u64>(addr, v);
+}
+
+/** Atomically add `delta` to the u32 at `addr` inside a critical section; a rollback subtracts it. Returns the old value. */
+export function uadd32(addr: usize, delta: i32): u32 {
+  const old = atomic.add<u32>(addr, <u32>delta);
+  const rb = area();
+  if (rb != 0) logEntry(rb, addr, KIND_ADD, <u32>delta, 0);
+  return old;
+}
+
+/** Record that frame `pfn` (owner `owner`) was allocated inside this section: a rollback frees it. */
+export function ulogFrameAlloc(pfn: u32, owner: u32): void {
+  const rb = area();
+  if (rb != 0) logEntry(rb, <usize>pfn, KIND_FRAME, owner, 0);
+}
+
+/**
+ * Free frame `pfn` (owner `owner`) at the next commit point instead of now:
+ * until then a rollback may restore metadata that refers to it. Detached
+ * instances (nothing to roll back) free at once.
+ */
+export function udeferFrameFree(pfn: u32, owner: u32): void {
+  const rb = area();
+  if (rb == 0) { frameFree(pfn, owner); return; }
+  logEntry(rb, <usize>pfn, KIND_DEFER, owner, 0);
+  store<u32>(rb + R_NDEFER, load<u32>(rb + R_NDEFER) + 1);
+}
+
+/** A commit point: the stores logged so far are final; deferred frees happen now. */
+export function ucommit(): void {
+  const rb = area();
+  if (rb != 0) commit(rb);
+}
+
+// @ts-ignore: decorator
+@inline function commit(rb: usize): void {
+  const n = load<u32>(rb + R_NLOG);
+  if (n == 0) return;
+  store<u32>(rb + R_NLOG, 0);
+  if (load<u32>(rb + R_NDEFER) != 0) runDeferred(rb, n);
+}
+
+function runDeferred(rb: usize, n: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const e = rb + R_ENTRIES + <usize>i * ENTRY;
+    if (load<u32>(e, 4) == KIND_DEFER) frameFree(load<u32>(e), load<u32>(e, 8));
+  }
+  store<u32>(rb + R_NDEFER, 0);
+}
+
+// ══ Tracked locks ══
+
+// @ts-ignore: decorator
+@inline function track(lock: usize, level: u32): void {
+  const rb = area();
+  if (rb == 0) return;
+  commit(rb);
+  const n = load<u32>(rb + R_NHELD);
+  if (n < MAX_HELD) {
+    store<u32>(rb + R_HELD + (<usize>n << 2), <u32>lock);
+    store<u32>(rb + R_LEVEL + (<usize>n << 2), level);
+  }
+  store<u32>(rb + R_NHELD, n + 1);
+}
+
+// @ts-ignore: decorator
+@inline function untrack(lock: usize): void {
+  const rb = area();
+  if (rb == 0) return;
+  commit(rb);
+  const n = load<u32>(rb + R_NHELD);
+  if (n == 0) return;
+  // Usually the innermost; locks may be released out of order.
+  let i = n < MAX_HELD ? n : MAX_HELD;
+  while (i > 0) {
+    i--;
+    if (load<u32>(rb + R_HELD + (<usize>i << 2)) == <u32>lock) {
+      const last = (n < MAX_HELD ? n : MAX_HELD) - 1;
+      for (let k = i; k < last; k++) {
+        store<u32>(rb + R_HELD + (<usize>k << 2), load<u32>(rb + R_HELD + (<usize>(k + 1) << 2)));
+        store<u32>(rb + R_LEVEL + (<usize>k << 2), load<u32>(rb + R_LEVEL + (<usize>(k + 1) << 2)));
+      }
+      break;
+    }
+  }
+  store<u32>(rb + R_NHELD, n - 1);
+}
+
+/**
+ * Acquire the mutex at `lock` (lock.ts word), a lock of lock-order level
+ * `level`. Blocks until held; takes over a lock whose owner was reclaimed.
+ * A commit point. Never traps.
+ */
+export function mutexLock(lock: usize, level: u32 = 0): void {
+  rawLock(lock);
+  track(lock, level);
+}
+
+/** As mutexLock, giving up after about `timeoutMs` ms: 0 held, 1 held (taken over), -1 not held. */
+export function mutexLockTimed(lock: usize, timeoutMs: u32, level: u32 = 0): i32 {
+  const r = rawLockTimed(lock, timeoutMs);
+  if (r >= 0) track(lock, level);
+  return r;
+}
+
+/** Try to acquire the mutex at `lock` without waiting: true if held (a commit point then). */
+export function mutexTryLock(lock: usize, level: u32 = 0): bool {
+  if (!rawTryLock(lock)) return false;
+  track(lock, level);
+  return true;
+}
+
+/** Release the mutex at `lock`, held by the caller. A commit point. */
+export function mutexUnlock(lock: usize): void {
+  untrack(lock);
+  rawUnlock(lock);
+}
+
+// ══ Recovery ══
+
+/**
+ * Roll back slot `slot`'s robust state: take over every wasm lock it holds (its
+ * owner tag is still the slot's current generation, so no waiter takes them
+ * first), undo its log, release the locks. The caller made sure the slot's
+ * instance is dead and holds the slot's dead bit. Returns the number of locks
+ * released.
+ */
+function recoverSlot(slot: u32): u32 {
+  const rb = areaOf(slot);
+  const gen = atomic.load<u32>(CTRL_BASE + CTRL_SLOT_GEN_OFF + (<usize>slot << 2)) & LOCK_GEN_MASK;
+  let nheld = load<u32>(rb + R_NHELD);
+  if (nheld > MAX_HELD) nheld = MAX_HELD;
+  const me = currentLockTag();
+  let taken: u32 = 0; // bit i: held[i] taken over by us
+  for (let i: u32 = 0; i < nheld; i++) {
+    // Host locks (TypeScript's critical sections: nothing of theirs is in the
+    // log) are left to their waiters, who take them over once the generation
+    // moves on and so learn that the owner died (lock_owner_died, EOWNERDEAD).
+    if (load<u32>(rb + R_LEVEL + (<usize>i << 2)) == LV_HOST) continue;
+    const lock = <usize>load<u32>(rb + R_HELD + (<usize>i << 2));
+    let c = atomic.load<u32>(lock);
+    for (;;) {
+      if ((c & LOCK_STATE_MASK) == 0 || ((c >>> LOCK_SLOT_SHIFT) & LOCK_SLOT_MASK) != slot + 1 || (c >>> LOCK_GEN_SHIFT) != gen) break;
+      const seen = atomic.cmpxchg<u32>(lock, c, me | 2);
+      if (seen == c) { taken |= <u32>1 << i; break; }
+      c = seen;
+    }
+  }
+  // Undo, newest first. Entries of a full log past UNDO_CAP were never
+  // written (DEBUG asserts; release builds keep the overflow flag).
+  let n = load<u32>(rb + R_NLOG);
+  if (n > UNDO_CAP) n = UNDO_CAP;
+  while (n > 0) {
+    n--;
+    const e = rb + R_ENTRIES + <usize>n * ENTRY;
+    const addr = <usize>load<u32>(e);
+    const kind = load<u32>(e, 4);
+    const lo = load<u32>(e, 8);
+    if (kind == 4) store<u32>(addr, lo);
+    else if (kind == 8) store<u64>(addr, (<u64>load<u32>(e, 12) << 32) | <u64>lo);
+    else if (kind == 2) store<u16>(addr, <u16>lo);
+    else if (kind == 1) store<u8>(addr, <u8>lo);
+    else if (kind == KIND_ADD) atomic.sub<u32>(addr, lo);
+    else if (kind == KIND_FRAME) frameFree(<u32>addr, lo);
+    // KIND_DEFER: dropped (the restored metadata refers to the frame again).
+  }
+  store<u32>(rb + R_NLOG, 0);
+  store<u32>(rb + R_NDEFER, 0);
+  store<u32>(rb + R_OVERFLOW, 0);
+  store<u32>(rb + R_NHELD, 0);
+  let released: u32 = 0;
+  for (let i = <i32>nheld - 1; i >= 0; i--) {
+    if ((taken & (<u32>1 << <u32>i)) != 0) {
+      rawUnlock(<usize>load<u32>(rb + R_HELD + (<usize>i << 2)));
+      released++;
+    }
+  }
+  return released;
+}
+
+/** Locks released by reclaims' rollbacks since the memory was formatted (stats). */
+// @ts-ignore: decorator
+@inline const RECOVERED_OFF: usize = 2320;
+
+/**
+ * Reclaim slot `slot`, whose Worker the caller knows is dead (frames.ts
+ * pmReclaim's contract, plus: the locks it held are rolled back and released
+ * before its generation moves on). Returns 0 or frames.ts's errors.
+ */
+export function pmReclaim(slot: u32, expectGen: u32, span: u32): i32 {
+  const r = pmReclaimBegin(slot, expectGen, span);
+  if (r != 0) return r;
+  atomic.add<u32>(CTRL_BASE + RECOVERED_OFF, recoverSlot(slot));
+  pmReclaimFinish(slot);
+  return 0;
+}
+
+/** Locks released by reclaim rollbacks since format. */
+export function pmRecovered(): u32 {
+  return atomic.load<u32>(CTRL_BASE + RECOVERED_OFF);
+}
+
+/** Robust-state words of this instance, for tests: nlog | nheld << 16 (0 when detached). */
+export function robustState(): u32 {
+  const rb = area();
+  if (rb == 0) return 0;
+  return load<u32>(rb + R_NLOG) | (load<u32>(rb + R_NHELD) << 16);
+}
