@@ -52,7 +52,7 @@
  * @module
  */
 import { type Build, type CoreExports, compileCore, coreBase64, instantiateCore } from "./wasm.js";
-import { ErrorCode, TmemError } from "./status.js";
+import { ErrorCode, Status, TmemError } from "./status.js";
 import { byteArrayLength } from "./args.js";
 import { SCRATCH_LZ4_HASH, WASM_PAGE } from "./layout.js";
 import type { PhysicalMemory } from "./physmem.js";
@@ -73,8 +73,6 @@ export const MAX_LEVEL = 12;
 export const LZ4_MAX_INPUT_SIZE = 0x7e000000;
 /** Decoder status for invalid ranges (assembly/lz4.ts LZ4_E_ARGS). */
 const LZ4_E_ARGS = -0x80000000;
-/** -E_NOSPC: compressed data does not fit the destination. */
-const E_NOSPC = -28;
 
 /** Private memory: the core's control-block guard lives at 65536; the hash table above it. */
 const PRIVATE_HASH = 2 * WASM_PAGE;
@@ -276,7 +274,7 @@ export class Lz4Codec {
     } else {
       n = this.core.lz4_compress_fast(this.inAddr, srcLen, this.outAddr, cap, acceleration, PRIVATE_HASH);
     }
-    if (n === E_NOSPC) return 0;
+    if (n === Status.ENOSPC) return 0;
     if (n < 0) throw new TmemError(ErrorCode.EINVAL, `lz4 compress failed (status ${n})`);
     return n;
   }
@@ -496,7 +494,7 @@ export function compressPhysical(pm: PhysicalMemory, src: number, srcLen: number
   checkRange(pm, dst, dstCap, "compressPhysical dst");
   const acceleration = checkAcceleration(options?.acceleration);
   const n = pm.core.lz4_compress_fast(src, srcLen, dst, dstCap, acceleration, pm.scratch + SCRATCH_LZ4_HASH);
-  if (n === E_NOSPC) return 0;
+  if (n === Status.ENOSPC) return 0;
   if (n < 0) throw new TmemError(ErrorCode.EINVAL, `lz4_compress_fast failed (status ${n})`);
   return n;
 }

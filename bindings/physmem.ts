@@ -24,14 +24,38 @@
  * @module
  */
 import { type Build, type CoreExports, buildStamp, compileCore, instantiateCore, assertEnvironment } from "./wasm.js";
-import { ErrorCode, TmemError, argCheck, check } from "./status.js";
+import { ErrorCode, Status, TmemError, argCheck, check } from "./status.js";
 import {
   CTRL_BASE, CTRL_RESERVED_OFF, DEFAULT_FRAMES, DEFAULT_MAX_WORKERS, MAX_WORKERS, Owner, PAGE_SIZE,
   SCRATCH_IO, SCRATCH_SIZE, WASM_PAGE, computeLayout, maxFrames, type Layout,
 } from "./layout.js";
 
-/** "TMEM" little-endian (assembly/common.ts CTRL_MAGIC). */
-const CTRL_MAGIC = 0x4d454d54;
+import {
+  CTRL_MAGIC, CTRL_MAGIC_OFF, CTRL_NFRAMES_OFF, CTRL_FRAMES_BASE_OFF, CTRL_META_BASE_OFF, CTRL_SCRATCH_BASE_OFF,
+  CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF,
+} from "./layout.generated.js";
+
+/** The control block's layout words, read by their assembly/common.ts offsets. */
+interface ControlWords {
+  magic: number;
+  frames: number;
+  framesBase: number;
+  metaBase: number;
+  scratchBase: number;
+  scratchSize: number;
+  maxWorkers: number;
+}
+
+/** Read the control block's layout words (plain loads: they are written once, by pm_format). */
+function readControlWords(memory: WebAssembly.Memory): ControlWords {
+  const v = new DataView(memory.buffer, CTRL_BASE, CTRL_MAX_WORKERS_OFF + 4);
+  const u32 = (off: number): number => v.getUint32(off, true);
+  return {
+    magic: u32(CTRL_MAGIC_OFF), frames: u32(CTRL_NFRAMES_OFF), framesBase: u32(CTRL_FRAMES_BASE_OFF),
+    metaBase: u32(CTRL_META_BASE_OFF), scratchBase: u32(CTRL_SCRATCH_BASE_OFF), scratchSize: u32(CTRL_SCRATCH_SIZE_OFF),
+    maxWorkers: u32(CTRL_MAX_WORKERS_OFF),
+  };
+}
 
 /** Options of {@link PhysicalMemory.create}. */
 export interface PhysicalMemoryOptions {
@@ -87,9 +111,8 @@ export interface PhysicalMemoryStats {
  * @throws TmemError ENODEV (never formatted) or EPROTO (inconsistent).
  */
 function checkControlBlock(memory: WebAssembly.Memory): void {
-  const v = new Uint32Array(memory.buffer, CTRL_BASE, 16);
-  if (v[0] !== CTRL_MAGIC) throw new TmemError(ErrorCode.ENODEV, "this memory was never formatted by PhysicalMemory.create");
-  const frames = v[4]!, framesBase = v[5]!, metaBase = v[6]!, scratchBase = v[7]!, scratchSize = v[8]!, maxWorkers = v[9]!;
+  const { magic, frames, framesBase, metaBase, scratchBase, scratchSize, maxWorkers } = readControlWords(memory);
+  if (magic !== CTRL_MAGIC) throw new TmemError(ErrorCode.ENODEV, "this memory was never formatted by PhysicalMemory.create");
   const want = computeLayout(frames, maxWorkers);
   if (frames < 1 || maxWorkers < 1 || maxWorkers > MAX_WORKERS || want === null || scratchSize !== SCRATCH_SIZE
       || want.framesBase !== framesBase || want.metaBase !== metaBase || want.scratchBase !== scratchBase
@@ -216,7 +239,7 @@ export class PhysicalMemory {
       throw new TmemError(ErrorCode.ENOMEM, `cannot reserve ${layout.wasmPages * 64} KiB of shared memory: ${String(e)}`);
     }
     const core = await instantiateCore(module, memory);
-    check(core.pm_heap_base() < CTRL_BASE ? 0 : -22, "static data overlaps the control block");
+    check(core.pm_heap_base() < CTRL_BASE ? 0 : Status.EINVAL, "static data overlaps the control block");
     const stamp = buildStamp(module)!;
     check(core.pm_format(frames, layout.framesBase, layout.metaBase, layout.scratchBase, SCRATCH_SIZE,
       maxWorkers, stamp[0], stamp[1]), "pm_format");
@@ -266,19 +289,18 @@ export class PhysicalMemory {
                             stamp: [number, number], want?: number): PhysicalMemory {
     const canBlock = probeCanBlock(memory) && !isBrowserMainThread();
     const slot = want === undefined ? core.pm_attach(stamp[0], stamp[1], canBlock) : core.pm_attach_slot(want, stamp[0], stamp[1], canBlock);
-    if (slot === -22 && want !== undefined) {
+    if (slot === Status.EINVAL && want !== undefined) {
       throw new TmemError(ErrorCode.EINVAL, `slot ${want} is not reserved for an attach (reserveSlot), or was attached or reclaimed since`);
     }
-    if (slot === -71) {
+    if (slot === Status.EPROTO) {
       throw new TmemError(ErrorCode.EPROTO,
         "this memory was formatted by a different build of tmem (layout version mismatch): attach with the module it was created with");
     }
-    if (slot === -19) throw new TmemError(ErrorCode.ENODEV, "this memory was never formatted by PhysicalMemory.create");
-    if (slot === -16) throw new TmemError(ErrorCode.EBUSY, "every Worker slot of this memory is taken (raise maxWorkers)");
+    if (slot === Status.ENODEV) throw new TmemError(ErrorCode.ENODEV, "this memory was never formatted by PhysicalMemory.create");
+    if (slot === Status.EBUSY) throw new TmemError(ErrorCode.EBUSY, "every Worker slot of this memory is taken (raise maxWorkers)");
     check(slot, "pm_attach");
-    const v = new Uint32Array(memory.buffer, CTRL_BASE, 16);
-    const frames = v[4]!, framesBase = v[5]!, metaBase = v[6]!, scratchBase = v[7]!, maxWorkers = v[9]!;
-    const layout: Layout = { frames, maxWorkers, scratchBase, metaBase, framesBase, wasmPages: memory.buffer.byteLength / 65536 };
+    const { frames, framesBase, metaBase, scratchBase, maxWorkers } = readControlWords(memory);
+    const layout: Layout = { frames, maxWorkers, scratchBase, metaBase, framesBase, wasmPages: memory.buffer.byteLength / WASM_PAGE };
     return new PhysicalMemory(module, memory, core, layout, slot, canBlock);
   }
 
@@ -410,7 +432,7 @@ export class PhysicalMemory {
   reserveSlot(): number {
     this.live();
     const r = this.core.pm_reserve();
-    if (r === -16) throw new TmemError(ErrorCode.EBUSY, "every Worker slot of this memory is taken (raise maxWorkers)");
+    if (r === Status.EBUSY) throw new TmemError(ErrorCode.EBUSY, "every Worker slot of this memory is taken (raise maxWorkers)");
     return check(r, "pm_reserve");
   }
 
@@ -450,9 +472,9 @@ export class PhysicalMemory {
       `slot must be an integer from 0 to ${this.layout.maxWorkers - 1}, not ${String(slot)}`);
     if (slot === this.slot) throw new TmemError(ErrorCode.EINVAL, `slot ${slot} is this thread's own: detach it instead`);
     const r = this.core.pm_reclaim(slot, gen >>> 0, span >>> 0);
-    if (r === -22 && span !== 0) return false;
-    if (r === -22) throw new TmemError(ErrorCode.EINVAL, `slot ${slot} is not attached (nothing to reclaim)`);
-    if (r === -16) throw new TmemError(ErrorCode.EBUSY, `slot ${slot} is being reclaimed by another thread`);
+    if (r === Status.EINVAL && span !== 0) return false;
+    if (r === Status.EINVAL) throw new TmemError(ErrorCode.EINVAL, `slot ${slot} is not attached (nothing to reclaim)`);
+    if (r === Status.EBUSY) throw new TmemError(ErrorCode.EBUSY, `slot ${slot} is being reclaimed by another thread`);
     check(r, "pm_reclaim");
     let first: unknown = undefined;
     for (const hook of [...anyReclaimHooks.map((h) => (s: number) => h(this, s)), ...this.reclaimHooks]) {

@@ -11,7 +11,8 @@
  *
  * The errno values the wasm core returns come from its own declarations
  * (assembly/common.ts E_*, through the generated bindings/layout.generated.ts);
- * ETIMEDOUT and EOWNERDEAD are raised by TypeScript only, so their numbers
+ * {@link Status} is the one table of them for TypeScript (no file writes
+ * `-22`). ETIMEDOUT and EOWNERDEAD are not in common.ts, so their numbers
  * live here.
  *
  * @module
@@ -59,24 +60,43 @@ export const ErrorCode = {
 /** One of the {@link ErrorCode} values. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Linux ETIMEDOUT and EOWNERDEAD: host-side waits only, never returned by the wasm core. */
-const E_TIMEDOUT = 110, E_OWNERDEAD = 130;
+/**
+ * Linux ETIMEDOUT and EOWNERDEAD. The host's bounded waits raise them; the
+ * wasm core's one timed export, lock_acquire_timed, also answers -ETIMEDOUT
+ * (assembly/index.ts writes that number itself: it is not one of common.ts's
+ * E_* constants, so the generated layout does not carry it).
+ */
+export const E_TIMEDOUT = 110, E_OWNERDEAD = 130;
 
-const ERRNO_TO_CODE: Readonly<Record<number, ErrorCode>> = {
-  [E_NOENT]: ErrorCode.ENOENT,
-  [E_2BIG]: ErrorCode.E2BIG,
-  [E_NOMEM]: ErrorCode.ENOMEM,
-  [E_FAULT]: ErrorCode.EFAULT,
-  [E_BUSY]: ErrorCode.EBUSY,
-  [E_EXIST]: ErrorCode.EEXIST,
-  [E_NODEV]: ErrorCode.ENODEV,
-  [E_INVAL]: ErrorCode.EINVAL,
-  [E_NOSPC]: ErrorCode.ENOSPC,
-  [E_PROTO]: ErrorCode.EPROTO,
-  [E_BADMSG]: ErrorCode.EBADMSG,
-  [E_TIMEDOUT]: ErrorCode.ETIMEDOUT,
-  [E_OWNERDEAD]: ErrorCode.EOWNERDEAD,
-};
+/**
+ * The wasm core's status codes as it returns them (negative errno), by
+ * {@link ErrorCode} name: TypeScript compares a return value with
+ * `Status.EBUSY`, never with `-16`. The numbers are assembly/common.ts's E_*
+ * (through layout.generated.ts), so they are declared once, in wasm.
+ */
+export const Status = {
+  ENOENT: -E_NOENT,
+  E2BIG: -E_2BIG,
+  ENOMEM: -E_NOMEM,
+  EFAULT: -E_FAULT,
+  EBUSY: -E_BUSY,
+  EEXIST: -E_EXIST,
+  ENODEV: -E_NODEV,
+  EINVAL: -E_INVAL,
+  ENOSPC: -E_NOSPC,
+  EPROTO: -E_PROTO,
+  EBADMSG: -E_BADMSG,
+  ETIMEDOUT: -E_TIMEDOUT,
+  EOWNERDEAD: -E_OWNERDEAD,
+} as const satisfies Partial<Record<ErrorCode, number>>;
+
+/** A status the wasm core returns on failure: one of {@link Status}. */
+export type Status = (typeof Status)[keyof typeof Status];
+
+/** -status → code, built from {@link Status} (so the two cannot disagree). */
+const ERRNO_TO_CODE: ReadonlyMap<number, ErrorCode> = new Map(
+  (Object.entries(Status) as Array<[ErrorCode, number]>).map(([code, status]) => [-status, code]),
+);
 
 /**
  * The error every tmem API throws (or rejects with). `code` is stable;
@@ -103,7 +123,7 @@ export class TmemError extends Error {
  * @param what - the operation, for the message ("frame_alloc").
  */
 export function statusError(status: number, what: string): TmemError {
-  const code = ERRNO_TO_CODE[-status];
+  const code = ERRNO_TO_CODE.get(-status);
   if (code === undefined) return new TmemError(ErrorCode.EINVAL, `${what}: unknown status ${status}`);
   return new TmemError(code, `${what} failed (status ${status})`);
 }

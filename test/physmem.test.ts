@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { PhysicalMemory } from "../bindings/physmem.js";
-import { TmemError } from "../bindings/status.js";
+import { TmemError, Status } from "../bindings/status.js";
 import { compileCore, instantiateCore, buildStamp } from "../bindings/wasm.js";
 import { CTRL_BASE, DEFAULT_FRAMES, Owner, PAGE_SIZE, maxFrames } from "../bindings/layout.js";
 import { errorCode as code, errorCodeAsync as codeAsync } from "./helpers.js";
@@ -73,8 +73,8 @@ describe("frame allocator", () => {
     expect(pm.frameOwner(a)).toBe(Owner.ZBUD);
     for (const bad of [-1, 8, 1e9, 0.5, NaN]) expect(code(() => pm.freeFrame(bad))).toBe("EINVAL");
     for (const bad of [0, 256, -3, 1.5]) expect(code(() => pm.allocFrame(bad))).toBe("EINVAL");
-    expect(pm.core.frame_free(5, 0)).toBe(-22); // never allocated
-    expect(pm.core.frame_alloc(0)).toBe(-22);
+    expect(pm.core.frame_free(5, 0)).toBe(Status.EINVAL); // never allocated
+    expect(pm.core.frame_alloc(0)).toBe(Status.EINVAL);
     pm.freeFrame(a, Owner.ZBUD);
     expect(pm.stats().usedFrames).toBe(0);
   });
@@ -103,7 +103,7 @@ describe("frame allocator", () => {
           for (const o of ops) {
             if (o.op === "alloc") {
               const r = pm.core.frame_alloc(o.owner);
-              if (model.size === 32) expect(r).toBe(-12);
+              if (model.size === 32) expect(r).toBe(Status.ENOMEM);
               else {
                 expect(r).toBeGreaterThanOrEqual(0);
                 expect(model.has(r)).toBe(false);
@@ -115,13 +115,13 @@ describe("frame allocator", () => {
               const pfn = keys[o.pick % keys.length]!;
               const owner = model.get(pfn)!;
               if (o.wrongOwner) {
-                expect(pm.core.frame_free(pfn, owner === 255 ? 1 : owner + 1)).toBe(-22);
+                expect(pm.core.frame_free(pfn, owner === 255 ? 1 : owner + 1)).toBe(Status.EINVAL);
               } else {
                 expect(pm.core.frame_free(pfn, owner)).toBe(0);
                 model.delete(pfn);
               }
             } else {
-              const expected = o.pfn >= 0 && model.has(o.pfn) ? 0 : -22;
+              const expected = o.pfn >= 0 && model.has(o.pfn) ? 0 : Status.EINVAL;
               expect(pm.core.frame_free(o.pfn >>> 0, 0)).toBe(expected);
               model.delete(o.pfn);
             }
@@ -224,11 +224,11 @@ describe("attach and detach", () => {
   it("pm_format refuses an already formatted memory", async () => {
     const pm = await PhysicalMemory.create({ frames: 8 });
     const l = pm.layout;
-    expect(pm.core.pm_format(8, l.framesBase, l.metaBase, l.scratchBase, 65536, l.maxWorkers, 0, 0)).toBe(-16);
+    expect(pm.core.pm_format(8, l.framesBase, l.metaBase, l.scratchBase, 65536, l.maxWorkers, 0, 0)).toBe(Status.EBUSY);
     const fresh = new WebAssembly.Memory({ initial: 4, maximum: 4, shared: true });
     const core = await instantiateCore(pm.module, fresh);
     // Frames past the end of the memory are an inconsistent layout.
-    expect(core.pm_format(1000, 196608, 131072 + 65536, 131072, 65536, 1, 0, 0)).toBe(-22);
+    expect(core.pm_format(1000, 196608, 131072 + 65536, 131072, 65536, 1, 0, 0)).toBe(Status.EINVAL);
   });
 });
 
@@ -259,12 +259,12 @@ describe("reclaim of a dead Worker's slot", () => {
     expect(pm.stats().attachedWorkers).toBe(2);
     expect(pm.stats().usedFrames).toBe(3);
     // Held by a live Worker: a bounded wait gives up.
-    expect(pm.core.lock_acquire_timed(lockAddr, 30)).toBe(-110);
+    expect(pm.core.lock_acquire_timed(lockAddr, 30)).toBe(Status.ETIMEDOUT);
     // Every slot taken: attach is EBUSY.
     expect(await codeAsync(() => PhysicalMemory.attach(pm.handle))).toBe("EBUSY");
     await w.terminate();
     // Dead but not reclaimed: still refused.
-    expect(pm.core.lock_acquire_timed(lockAddr, 30)).toBe(-110);
+    expect(pm.core.lock_acquire_timed(lockAddr, 30)).toBe(Status.ETIMEDOUT);
     const before = pm.lockTakeovers();
     pm.reclaim(slot);
     expect(code(() => pm.reclaim(slot))).toBe("EINVAL");

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Owner } from "../bindings/layout.js";
-import { TmemError } from "../bindings/status.js";
+import { TmemError, Status } from "../bindings/status.js";
 import { createPool, type Zpool } from "../src/zpool/index.js";
 import type { ZbudStats } from "../src/zpool/drivers/zbud.js";
 import { KernelZbud } from "../src/zpool/kernel-zbud.js";
@@ -80,7 +80,7 @@ describe("zbud placement", () => {
     for (const s of [0, -1, 1.5, NaN, Infinity]) expectCode(() => pool.malloc(s), "EINVAL");
     for (const s of [3969, 4000, 4096, 4097, 1e9, 2 ** 32 + 5]) expectCode(() => pool.malloc(s), "ENOSPC");
     // The wasm entry point says the same for sizes past a page.
-    expect(pm.core.zbud_alloc(pool.backend.id, 5000)).toBe(-28);
+    expect(pm.core.zbud_alloc(pool.backend.id, 5000)).toBe(Status.ENOSPC);
     expect(zstats(pool)).toEqual(before);
     const h = pool.malloc(3968);
     expect(pool.map(h).length).toBe(3968);
@@ -326,35 +326,35 @@ describe("zbud wasm entry points refuse bad pools and frames with status codes",
     expect(id).toBeGreaterThanOrEqual(0);
     const user = pm.allocFrame(Owner.USER);     // a frame that is not a zbud pool
     for (const bad of [user, pm.frames, pm.frames + 5, 0xffffffff]) {
-      expect(core.zbud_alloc(bad, 10)).toBe(-22);
-      expect(core.zbud_free(bad, 514)).toBe(-22);
-      expect(core.zbud_map(bad, 514)).toBe(-22);
-      expect(core.zbud_get_pool_size(bad)).toBe(-22);
-      expect(core.zbud_reclaim_begin(bad)).toBe(-22);
-      expect(core.zbud_destroy_pool(bad)).toBe(-22);
+      expect(core.zbud_alloc(bad, 10)).toBe(Status.EINVAL);
+      expect(core.zbud_free(bad, 514)).toBe(Status.EINVAL);
+      expect(core.zbud_map(bad, 514)).toBe(Status.EINVAL);
+      expect(core.zbud_get_pool_size(bad)).toBe(Status.EINVAL);
+      expect(core.zbud_reclaim_begin(bad)).toBe(Status.EINVAL);
+      expect(core.zbud_destroy_pool(bad)).toBe(Status.EINVAL);
     }
-    expect(core.zbud_alloc(id, 0)).toBe(-22);
-    expect(core.zbud_alloc(id, 3969)).toBe(-28);
-    expect(core.zbud_reclaim_begin(id)).toBe(-2);   // empty LRU
+    expect(core.zbud_alloc(id, 0)).toBe(Status.EINVAL);
+    expect(core.zbud_alloc(id, 3969)).toBe(Status.ENOSPC);
+    expect(core.zbud_reclaim_begin(id)).toBe(Status.ENOENT);   // empty LRU
     const h = core.zbud_alloc(id, 500);
     expect(h).toBeGreaterThan(0);
     // The data frame is not under reclaim: handle/end refuse it; so do foreign frames.
     const pfn = (h >>> 1) & (2 ** core.zbud_pfn_bits() - 1);
-    expect(core.zbud_reclaim_handle(id, pfn, 0)).toBe(-22);
-    expect(core.zbud_reclaim_end(id, pfn)).toBe(-22);
-    expect(core.zbud_reclaim_handle(id, user, 0)).toBe(-22);
+    expect(core.zbud_reclaim_handle(id, pfn, 0)).toBe(Status.EINVAL);
+    expect(core.zbud_reclaim_end(id, pfn)).toBe(Status.EINVAL);
+    expect(core.zbud_reclaim_handle(id, user, 0)).toBe(Status.EINVAL);
     expect(core.zbud_reclaim_begin(id)).toBe(pfn);
     expect(core.zbud_reclaim_handle(id, pfn, 0)).toBe(h);
     expect(core.zbud_reclaim_handle(id, pfn, 1)).toBe(0);
-    expect(core.zbud_reclaim_handle(id, pfn, 2)).toBe(-22);
-    expect(core.zbud_destroy_pool(id)).toBe(-16);    // busy while under reclaim
+    expect(core.zbud_reclaim_handle(id, pfn, 2)).toBe(Status.EINVAL);
+    expect(core.zbud_destroy_pool(id)).toBe(Status.EBUSY);    // busy while under reclaim
     expect(core.zbud_alloc(id, 500)).toBeGreaterThan(0);   // a new frame: the reclaimed one is on no list
     expect(core.zbud_get_pool_size(id)).toBe(2);
     expect(core.zbud_reclaim_end(id, pfn)).toBe(0);  // its buddy is live: kept
-    expect(core.zbud_reclaim_end(id, pfn)).toBe(-22);
+    expect(core.zbud_reclaim_end(id, pfn)).toBe(Status.EINVAL);
     expect(core.zbud_destroy_pool(id)).toBe(3);      // 2 data frames + the descriptor
-    expect(core.zbud_alloc(id, 10)).toBe(-22);       // gone
-    expect(core.zbud_destroy_pool(id)).toBe(-22);
+    expect(core.zbud_alloc(id, 10)).toBe(Status.EINVAL);       // gone
+    expect(core.zbud_destroy_pool(id)).toBe(Status.EINVAL);
     pm.freeFrame(user);
   });
 

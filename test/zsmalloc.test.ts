@@ -6,6 +6,7 @@ import { buildStamp, instantiateCore } from "../bindings/wasm.js";
 import { zsmallocDriver, type ZsmallocBackend } from "../src/zpool/drivers/zsmalloc.js";
 import { kernelClassTable } from "../src/zpool/kernel-zsmalloc.js";
 import { errorCode as code } from "./helpers.js";
+import { Status } from "../bindings/status.js";
 
 let pm: PhysicalMemory;
 beforeAll(async () => {
@@ -82,15 +83,15 @@ describe("zsmalloc pool layout", () => {
     expect(rows[cls(3632)]!.size).toBe(3632);
     expect(rows[cls(3633)]!.huge).toBe(true);
     expect(rows[cls(4096)]!.huge).toBe(true);
-    expect(cls(0)).toBe(-22);
-    expect(cls(4097)).toBe(-22);
+    expect(cls(0)).toBe(Status.EINVAL);
+    expect(cls(4097)).toBe(Status.EINVAL);
     expect(pm.core.zs_huge_class_size(p.id)).toBe(3633);
     const h = p.malloc(4096);
     expect(pm.core.zs_get_total_pages(p.id)).toBe(1);
     expect(pm.core.zs_obj_size(p.id, h)).toBe(4096);
     p.free(h);
     expect(pm.core.zs_get_total_pages(p.id)).toBe(0);
-    expect(pm.core.zs_get_total_pages(0)).toBe(-22);
+    expect(pm.core.zs_get_total_pages(0)).toBe(Status.EINVAL);
     p.destroy();
   });
   it("a class starts with short zspages, grows its chain to the kernel's length, and compaction fits its tail into one short zspage", () => {
@@ -169,13 +170,13 @@ describe("zsmalloc bad handles change nothing", () => {
     for (let i = 0; i < 2000; i++) {
       x = (Math.imul(x, 1103515245) + 12345) >>> 0;
       if (x === 0 || live.has(x)) continue;
-      expect(pm.core.zs_free(p.id, x)).toBe(-22);
+      expect(pm.core.zs_free(p.id, x)).toBe(Status.EINVAL);
     }
     for (const h of [0, -1, 1.5, NaN, 2 ** 32, Infinity]) expect(code(() => p.free(h))).toBe("EINVAL");
     // Bad pool ids at the raw ABI.
-    expect(pm.core.zs_free(0, keep[0]!)).toBe(-22);
-    expect(pm.core.zs_free(p.id + 100000, keep[0]!)).toBe(-22);
-    expect(pm.core.zs_malloc(123456789, 10)).toBe(-22);
+    expect(pm.core.zs_free(0, keep[0]!)).toBe(Status.EINVAL);
+    expect(pm.core.zs_free(p.id + 100000, keep[0]!)).toBe(Status.EINVAL);
+    expect(pm.core.zs_malloc(123456789, 10)).toBe(Status.EINVAL);
     expect(JSON.stringify([p.stats(), p.classStats(), q.stats()])).toBe(snapshot);
     keep.forEach((h, i) => expect(read(p, h)).toEqual(pattern(i, 40 + i * 70)));
     p.destroy(); q.destroy();
@@ -185,8 +186,8 @@ describe("zsmalloc bad handles change nothing", () => {
     expect(code(() => p.malloc(0))).toBe("EINVAL");
     expect(code(() => p.malloc(1.5))).toBe("EINVAL");
     expect(code(() => p.malloc(4097))).toBe("ENOSPC");
-    expect(pm.core.zs_malloc(p.id, 0)).toBe(-22);
-    expect(pm.core.zs_malloc(p.id, 5000)).toBe(-28);
+    expect(pm.core.zs_malloc(p.id, 0)).toBe(Status.EINVAL);
+    expect(pm.core.zs_malloc(p.id, 5000)).toBe(Status.ENOSPC);
     expect(p.stats().objects).toBe(0);
     expect(code(() => zsmallocDriver.create(pm, { maxPagesPerZspage: 17 }))).toBe("EINVAL");
     expect(code(() => zsmallocDriver.open(pm, 999999, {}))).toBe("ENOENT");
@@ -256,7 +257,7 @@ describe("zsmalloc mapping discipline", () => {
     expect(code(() => p.map(b, "ro"))).toBe("EBUSY");
     expect(code(() => p.map(a, "ro"))).toBe("EBUSY");
     expect(code(() => p.unmap(b))).toBe("EINVAL");
-    expect(pm.core.zs_unmap_object(p.id + 1, a)).toBe(-22);
+    expect(pm.core.zs_unmap_object(p.id + 1, a)).toBe(Status.EINVAL);
     expect(code(() => p.free(a))).toBe("EBUSY"); // pinned
     expect(code(() => p.destroy())).toBe("EBUSY");
     p.unmap(a);
@@ -281,7 +282,7 @@ describe("zsmalloc mapping discipline", () => {
     const addrs = others.slice(0, 7).map((core) => core.zs_map_object(p.id, h, 1) >>> 0);
     expect(addrs.every((a) => a !== 0)).toBe(true);
     expect(others[7]!.zs_map_object(p.id, h, 1)).toBe(0); // an eighth pin does not fit
-    expect(others[7]!.zs_last_error()).toBe(-16);
+    expect(others[7]!.zs_last_error()).toBe(Status.EBUSY);
     expect(code(() => p.free(h))).toBe("EBUSY");
     expect(p.compact()).toBe(0);
     for (const core of others.slice(0, 7)) expect(core.zs_unmap_object(p.id, h)).toBe(0);

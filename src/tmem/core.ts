@@ -32,9 +32,8 @@
  */
 import type { PhysicalMemory } from "../../bindings/physmem.js";
 import type { CoreExports } from "../../bindings/wasm.js";
-import { ErrorCode, TmemError, argCheck, statusError } from "../../bindings/status.js";
+import { ErrorCode, Status, TmemError, argCheck, statusError } from "../../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_IO } from "../../bindings/layout.js";
-import { E_BUSY, E_EXIST, E_INVAL, E_NOMEM, E_NOSPC } from "../../bindings/layout.generated.js";
 
 /** Pool flag: persistent (frontswap). The Xen ABI bit. */
 export const TMEM_POOL_PERSIST = 1;
@@ -200,6 +199,24 @@ const POOLS_OFF = 512;
 /** Out-area bytes (assembly/tmem.ts OUT_BYTES): the scratch's last 1280 bytes are per-Worker pool counters and frontend words. */
 const OUT_BYTES = 32768 - PAGE_SIZE - 256 - 1024;
 const OUT_RECORD_WORDS = 4;
+/** u32 words of one out record: a pampd (lo, hi, meta) and its pin, as put, unpin and the flushes write it. */
+const RecWord = { LO: 0, HI: 1, META: 2, PIN: 3 } as const;
+/**
+ * u32 words of tmem_pool_info's record: assembly/tmem.ts PoolDesc, field by
+ * field (PAGES, PUTS, FLUSHES and EVICTIONS are its info* words, summed over the Workers).
+ */
+const PoolWord = {
+  STATE: 0, FLAGS: 1, REFCOUNT: 2, DOMAIN: 3, UUID: 4, PAGES: 8, PUTS: 9, FLUSHES: 12, EVICTIONS: 13, OWNER: 14,
+  GENERATION: 15,
+} as const;
+/** u32 words per PoolDesc in the shared pool table (64 bytes). */
+const POOL_DESC_WORDS = 16;
+/** PoolDesc states (assembly/tmem.ts POOL_ALIVE, POOL_DYING; 0 is free). */
+const POOL_ALIVE = 1, POOL_DYING = 2;
+/** u32 words of tmem_core_info's record (assembly/tmem.ts documents the order). */
+const CoreWord = { STATE: 0, BUCKET_BITS: 1, DESCRIPTORS: 2, DESC_FRAMES: 3, TABLE_FRAMES: 4, DESC_SIZE: 5, LRU_PAGES: 8 } as const;
+/** tmem_core_info's state once the index is set up. */
+const CORE_READY = 2;
 const SCAN_RECORD_WORDS = 8;
 /** Records per batch call (flush object, drain, evict). */
 const BATCH = 256;
@@ -219,7 +236,7 @@ function freeEach(recs: Uint32Array, n: number, free: FreePampd): void {
   for (let i = 0; i < n; i++) {
     const b = i * OUT_RECORD_WORDS;
     try {
-      free(recs[b]!, recs[b + 1]!, recs[b + 2]!, recs[b + 3]!);
+      free(recs[b + RecWord.LO]!, recs[b + RecWord.HI]!, recs[b + RecWord.META]!, recs[b + RecWord.PIN]!);
     } catch (e) {
       if (!failed) { failed = true; first = e; }
     }
@@ -259,7 +276,7 @@ export class TmemCore {
     this.ioPage = new Uint8Array(pm.memory.buffer, this.ioAddr, PAGE_SIZE);
     this.out = new Uint32Array(pm.memory.buffer, pm.scratch + OUT_OFF, OUT_BYTES / 4);
     const root = pm.core.tmem_frontend_area() - TMEM_FRONTEND_OFF;
-    this.poolTable = new Uint32Array(pm.memory.buffer, root + POOLS_OFF, TMEM_MAX_POOLS * 16);
+    this.poolTable = new Uint32Array(pm.memory.buffer, root + POOLS_OFF, TMEM_MAX_POOLS * POOL_DESC_WORDS);
     const st = this.core.tmem_init();
     if (st < 0) throw statusError(st, "tmem_init: cannot allocate the index");
   }
@@ -302,8 +319,8 @@ export class TmemCore {
       flags |= TMEM_POOL_SHARED;
     }
     const r = this.core.tmem_new_pool(flags, u[0], u[1], u[2], u[3], domain, owner);
-    if (r === -E_NOSPC) throw new TmemError(ErrorCode.ENOSPC, `tmem_new_pool: all ${TMEM_MAX_POOLS} pools are in use`);
-    if (r === -E_INVAL && options.uuid !== undefined) {
+    if (r === Status.ENOSPC) throw new TmemError(ErrorCode.ENOSPC, `tmem_new_pool: all ${TMEM_MAX_POOLS} pools are in use`);
+    if (r === Status.EINVAL && options.uuid !== undefined) {
       throw new TmemError(ErrorCode.EINVAL, "tmem_new_pool: this owner has a shared pool with this uuid and other flags");
     }
     if (r < 0) throw statusError(r, "tmem_new_pool");
@@ -326,7 +343,7 @@ export class TmemCore {
       this.drainPool(pool, free);
       const st = this.core.tmem_pool_release(pool);
       if (st === 0) return true;
-      if (st !== -E_BUSY) throw statusError(st, "tmem_pool_release");
+      if (st !== Status.EBUSY) throw statusError(st, "tmem_pool_release");
     }
   }
 
@@ -336,7 +353,7 @@ export class TmemCore {
    */
   freeDomain(d: number): void {
     const r = this.core.tmem_free_domain(d);
-    if (r === -E_BUSY) throw new TmemError(ErrorCode.EBUSY, `tmem_free_domain: domain ${d} still has pages`);
+    if (r === Status.EBUSY) throw new TmemError(ErrorCode.EBUSY, `tmem_free_domain: domain ${d} still has pages`);
     if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_free_domain: domain ${d} is not allocated`);
   }
 
@@ -361,11 +378,11 @@ export class TmemCore {
     if (r === 0) return "new";
     if (r === 1) {
       const o = this.out;
-      if ((o[0]! | o[1]! | o[2]!) !== 0) free(o[0]!, o[1]!, o[2]!, o[3]!);
+      if ((o[RecWord.LO]! | o[RecWord.HI]! | o[RecWord.META]!) !== 0) this.freeOut(free);
       return "replaced";
     }
-    if (r === -E_EXIST) return "exists";
-    if (r === -E_NOMEM) return "nomem";
+    if (r === Status.EEXIST) return "exists";
+    if (r === Status.ENOMEM) return "nomem";
     return "dead";
   }
 
@@ -384,7 +401,7 @@ export class TmemCore {
       return false;
     }
     const o = this.out;
-    this.lo = o[0]!; this.hi = o[1]!; this.meta = o[2]!; this.pin = o[3]!;
+    this.lo = o[RecWord.LO]!; this.hi = o[RecWord.HI]!; this.meta = o[RecWord.META]!; this.pin = o[RecWord.PIN]!;
     return true;
   }
 
@@ -394,7 +411,7 @@ export class TmemCore {
    */
   unpin(pin: number, free: FreePampd): void {
     const r = this.core.tmem_unpin(pin);
-    if (r === 1) { const o = this.out; free(o[0]!, o[1]!, o[2]!, o[3]!); }
+    if (r === 1) this.freeOut(free);
     else if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_unpin: ${pin} is not a pinned descriptor`);
   }
 
@@ -405,7 +422,7 @@ export class TmemCore {
    */
   flushPage(pool: number, oid: Oid, index: number, free: FreePampd): boolean {
     const r = this.core.tmem_flush_page(pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index);
-    if (r === 1) { const o = this.out; free(o[0]!, o[1]!, o[2]!, o[3]!); return true; }
+    if (r === 1) { this.freeOut(free); return true; }
     if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_flush_page: pool ${pool} is not alive`);
     return r === 2;
   }
@@ -493,12 +510,15 @@ export class TmemCore {
     argCheck(Number.isInteger(pool) && pool >= 0 && pool <= 0xffff, `pool must be a slot 0..${TMEM_MAX_POOLS - 1} or a pool id, not ${String(pool)}`);
     this.core.tmem_pool_info(pool);
     const o = this.out;
-    const state = o[0] === 1 ? "alive" : o[0] === 2 ? "dying" : "free";
+    const state = o[PoolWord.STATE] === POOL_ALIVE ? "alive" : o[PoolWord.STATE] === POOL_DYING ? "dying" : "free";
     const slot = pool % TMEM_MAX_POOLS;
+    const flags = o[PoolWord.FLAGS]!, u = PoolWord.UUID;
     return {
-      id: state === "free" ? pool : slot | ((o[15]! & 0x3ff) << TMEM_POOL_GEN_SHIFT), state, persistent: (o[1]! & TMEM_POOL_PERSIST) !== 0, shared: (o[1]! & TMEM_POOL_SHARED) !== 0,
-      refcount: o[2]!, domain: o[3]!, uuid: [o[4]!, o[5]!, o[6]!, o[7]!], pages: o[8]!, puts: o[9]!,
-      flushes: o[12]!, evictions: o[13]!, owner: o[14]!,
+      id: state === "free" ? pool : slot | ((o[PoolWord.GENERATION]! & 0x3ff) << TMEM_POOL_GEN_SHIFT), state,
+      persistent: (flags & TMEM_POOL_PERSIST) !== 0, shared: (flags & TMEM_POOL_SHARED) !== 0,
+      refcount: o[PoolWord.REFCOUNT]!, domain: o[PoolWord.DOMAIN]!, uuid: [o[u]!, o[u + 1]!, o[u + 2]!, o[u + 3]!],
+      pages: o[PoolWord.PAGES]!, puts: o[PoolWord.PUTS]!, flushes: o[PoolWord.FLUSHES]!, evictions: o[PoolWord.EVICTIONS]!,
+      owner: o[PoolWord.OWNER]!,
     };
   }
 
@@ -507,13 +527,13 @@ export class TmemCore {
    * One read of the pool table in shared memory (hot path: every put).
    */
   poolFlags(pool: number): number {
-    return this.poolTable[((pool & (TMEM_MAX_POOLS - 1)) << 4) + 1]!;
+    return this.poolTable[(pool & (TMEM_MAX_POOLS - 1)) * POOL_DESC_WORDS + PoolWord.FLAGS]!;
   }
 
   /** Pages in pool `pool` now (0 for a destroyed pool). */
   poolPages(pool: number): number {
     this.core.tmem_pool_info(pool);
-    return this.out[8]!;
+    return this.out[PoolWord.PAGES]!;
   }
 
   /** The core's metadata accounting. */
@@ -521,17 +541,24 @@ export class TmemCore {
     this.core.tmem_core_info();
     const o = this.out;
     const lruPages: number[] = [];
-    for (let d = 0; d < TMEM_MAX_DOMAINS; d++) lruPages.push(o[8 + d]!);
-    const descFrames = o[3]!, tableFrames = o[4]!;
+    for (let d = 0; d < TMEM_MAX_DOMAINS; d++) lruPages.push(o[CoreWord.LRU_PAGES + d]!);
+    const descFrames = o[CoreWord.DESC_FRAMES]!, tableFrames = o[CoreWord.TABLE_FRAMES]!, descriptors = o[CoreWord.DESCRIPTORS]!;
     return {
-      ready: o[0] === 2, buckets: 2 ** o[1]!, descriptors: o[2]!, descriptorBytes: o[2]! * o[5]!,
+      ready: o[CoreWord.STATE] === CORE_READY, buckets: 2 ** o[CoreWord.BUCKET_BITS]!, descriptors,
+      descriptorBytes: descriptors * o[CoreWord.DESC_SIZE]!,
       descriptorFrames: descFrames, tableFrames, metadataBytes: (descFrames + tableFrames) * PAGE_SIZE, lruPages,
     };
   }
 
   private buckets(): number {
     this.core.tmem_core_info();
-    return 2 ** this.out[1]!;
+    return 2 ** this.out[CoreWord.BUCKET_BITS]!;
+  }
+
+  /** Hand the one out record (put's replaced pampd, unpin's or flushPage's freed one) to `free`. */
+  private freeOut(free: FreePampd): void {
+    const o = this.out;
+    free(o[RecWord.LO]!, o[RecWord.HI]!, o[RecWord.META]!, o[RecWord.PIN]!);
   }
 
   private freeRecords(free: FreePampd): void {

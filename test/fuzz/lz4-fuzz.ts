@@ -22,7 +22,7 @@
  */
 import { PhysicalMemory } from "../../bindings/physmem.js";
 import { type Lz4Codec } from "../../bindings/lz4.js";
-import { TmemError } from "../../bindings/status.js";
+import { TmemError, Status } from "../../bindings/status.js";
 import { compressFrameSync, decompressFrameSync } from "../../src/lz4/frame.js";
 import { type Shape, SHAPES, makeData, Rng } from "./lz4-data.js";
 
@@ -220,7 +220,7 @@ export class Lz4Fuzzer {
     const accel = 1 + r.int(r.int(4) === 0 ? 100 : 3);
     const c = core.lz4_compress_fast(src, len, dst, cap, accel, this.pm.scratch);
     if (Buffer.compare(u8.subarray(dst + cap, dst + cap + GUARD), this.guard.subarray(0, GUARD)) !== 0) this.fail("compressor wrote past dstCap");
-    if (c === -28) {
+    if (c === Status.ENOSPC) {
       if (cap >= bound) this.fail("compressor ran out of room at the bound");
     } else {
       if (c < 1 || c > cap) this.fail(`compressor returned ${c} for cap ${cap}`);

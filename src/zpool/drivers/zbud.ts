@@ -38,9 +38,8 @@
  * @module
  */
 import type { PhysicalMemory } from "../../../bindings/physmem.js";
-import { ErrorCode, TmemError, argCheck, statusError } from "../../../bindings/status.js";
+import { ErrorCode, Status, TmemError, argCheck, statusError } from "../../../bindings/status.js";
 import { PAGE_SIZE, FRAME_META_SIZE } from "../../../bindings/layout.js";
-import * as L from "../../../bindings/layout.generated.js";
 import type { EvictFn, MapMode, ZpoolBackend, ZpoolDriver, ZpoolDriverOptions, ZpoolStats } from "../driver.js";
 
 /** Largest object zbud holds: a frame less its header chunk and one chunk (bytes). */
@@ -53,11 +52,6 @@ export interface ZbudStats extends ZpoolStats {
   /** Frames holding objects (the kernel's `zbud_get_pool_size`, pages_nr); `pages` adds the descriptor frame. */
   zbudPages: number;
 }
-
-const E_NOENT = -L.E_NOENT;
-const E_BUSY = -L.E_BUSY;
-const E_INVAL = -L.E_INVAL;
-const E_NOSPC = -L.E_NOSPC;
 
 /** A zbud pool as seen from one Worker. */
 export class ZbudBackend implements ZpoolBackend {
@@ -101,8 +95,8 @@ export class ZbudBackend implements ZpoolBackend {
     if (size > ZBUD_MAX_SIZE) throw new TmemError(ErrorCode.ENOSPC, `zbud cannot hold a ${size}-byte object (at most ${ZBUD_MAX_SIZE} bytes)`);
     const h = this.core.zbud_alloc(this.id, size);
     if (h < 0) {
-      if (h === E_NOSPC) throw new TmemError(ErrorCode.ENOSPC, `zbud cannot hold a ${size}-byte object (at most ${ZBUD_MAX_SIZE} bytes)`);
-      if (h === E_INVAL) this.live();
+      if (h === Status.ENOSPC) throw new TmemError(ErrorCode.ENOSPC, `zbud cannot hold a ${size}-byte object (at most ${ZBUD_MAX_SIZE} bytes)`);
+      if (h === Status.EINVAL) this.live();
       throw statusError(h, "zbud_alloc");
     }
     return h;
@@ -129,7 +123,7 @@ export class ZbudBackend implements ZpoolBackend {
     if (mode !== "ro" && mode !== "wo" && mode !== "rw") argCheck(false, `map mode must be "ro", "wo" or "rw", not ${String(mode)}`);
     const r = this.core.zbud_map(this.id, handle);
     if (r < 0) {
-      if (r === E_BUSY) throw new TmemError(ErrorCode.EBUSY, `zbud_map: this Worker already has handle ${this.core.zbud_mapped()} mapped (unmap it first)`);
+      if (r === Status.EBUSY) throw new TmemError(ErrorCode.EBUSY, `zbud_map: this Worker already has handle ${this.core.zbud_mapped()} mapped (unmap it first)`);
       this.live();
       throw new TmemError(ErrorCode.EINVAL, `zbud_map: handle ${handle} is not a live object of pool ${this.id} (stale, double-freed or forged)`);
     }
@@ -165,7 +159,7 @@ export class ZbudBackend implements ZpoolBackend {
     let failures = 0;
     while (reclaimed < pages && failures < 8) {
       const pfn = this.core.zbud_reclaim_begin(this.id);
-      if (pfn === E_NOENT) break;
+      if (pfn === Status.ENOENT) break;
       if (pfn < 0) throw statusError(pfn, "zbud_reclaim_begin");
       let freed = 0;
       try {
@@ -222,7 +216,7 @@ export class ZbudBackend implements ZpoolBackend {
       this.mapped = 0;
     }
     const r = this.core.zbud_destroy_pool(this.id);
-    if (r === E_BUSY) throw new TmemError(ErrorCode.EBUSY, `zbud pool ${this.id} is being shrunk: destroy it after shrink returns`);
+    if (r === Status.EBUSY) throw new TmemError(ErrorCode.EBUSY, `zbud pool ${this.id} is being shrunk: destroy it after shrink returns`);
     if (r < 0) throw statusError(r, "zbud_destroy_pool");
     this.dead = true;
   }

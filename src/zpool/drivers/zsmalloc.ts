@@ -40,9 +40,8 @@
  * @module
  */
 import type { PhysicalMemory } from "../../../bindings/physmem.js";
-import { ErrorCode, TmemError, argCheck, statusError } from "../../../bindings/status.js";
+import { ErrorCode, Status, TmemError, argCheck, statusError } from "../../../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_MAP } from "../../../bindings/layout.js";
-import * as L from "../../../bindings/layout.generated.js";
 import type { MapMode, ZpoolBackend, ZpoolDriver, ZpoolDriverOptions, ZpoolStats } from "../driver.js";
 
 /** Largest object (bytes). */
@@ -62,9 +61,23 @@ const MAP_INFO = SCRATCH_MAP + PAGE_SIZE;
 const STATS_OUT = MAP_INFO + 64;
 const CLASS_STAT_WORDS = 24;
 const POOL_STAT_WORDS = 12;
-
-const E_BUSY = -L.E_BUSY;
-const E_INVAL = -L.E_INVAL;
+/**
+ * u32 word indexes of zs_pool_stats' record, in the order
+ * assembly/zsmalloc_stats.ts documents (which writes them at these offsets).
+ */
+const PoolWord = {
+  OBJECT_PAGES: 0, META_PAGES: 1, OBJECTS: 2, PAYLOAD_BYTES: 3, CLASSES: 4, MAX_PAGES_PER_ZSPAGE: 5,
+  HUGE_CLASS_SIZE: 6, HANDLE_SLOTS: 7, ZSPAGE_DESCRIPTORS: 8, HUGE_OBJECTS: 9, PAGES_COMPACTED: 10,
+} as const;
+/** u32 word indexes of zs_class_stats' record (assembly/zsmalloc_stats.ts), one row of debugfs `classes`. */
+const ClassWord = {
+  SIZE: 0, OBJS_PER_ZSPAGE: 1, PAGES_PER_ZSPAGE: 2, HUGE: 3, OBJ_ALLOCATED: 4, OBJ_USED: 5, PAGES_USED: 6,
+  FREEABLE: 7, PAGES_COMPACTED: 8, PAYLOAD_BYTES: 9,
+  /** First of the fullness-group counts (groups 1..FULLNESS_GROUPS). */
+  FULLNESS: 10, FULL: 20, ZSPAGES: 21,
+} as const;
+/** Partial fullness groups zs_class_stats counts (the kernel's 0-10 % … 90-99 %). */
+const FULLNESS_GROUPS = ClassWord.FULL - ClassWord.FULLNESS;
 
 /** One row of the kernel's debugfs `zsmalloc/<pool>/classes` table. */
 export interface ZsClassStats {
@@ -175,8 +188,8 @@ export class ZsmallocBackend implements ZpoolBackend {
     handleCheck(handle);
     const r = this.core.zs_free(this.id, handle);
     if (r === 0) return;
-    if (r === E_INVAL) throw new TmemError(ErrorCode.EINVAL, `zs_free: handle ${handle} is not a live object of pool ${this.id} (freed, double-freed or forged)`);
-    if (r === E_BUSY) throw new TmemError(ErrorCode.EBUSY, `zs_free: handle ${handle} is mapped; unmap it first`);
+    if (r === Status.EINVAL) throw new TmemError(ErrorCode.EINVAL, `zs_free: handle ${handle} is not a live object of pool ${this.id} (freed, double-freed or forged)`);
+    if (r === Status.EBUSY) throw new TmemError(ErrorCode.EBUSY, `zs_free: handle ${handle} is mapped; unmap it first`);
     throw statusError(r, "zs_free");
   }
 
@@ -193,12 +206,12 @@ export class ZsmallocBackend implements ZpoolBackend {
     const addr = this.core.zs_map_object(this.id, handle, m) >>> 0;
     if (addr === 0) {
       const st = this.core.zs_last_error();
-      if (st === E_BUSY) {
+      if (st === Status.EBUSY) {
         throw new TmemError(ErrorCode.EBUSY, this.core.zs_mapped_handle() !== 0
           ? `zs_map_object: this Worker already has handle ${this.core.zs_mapped_handle() >>> 0} mapped (one mapping at a time)`
           : `zs_map_object: handle ${handle} is pinned by too many Workers`);
       }
-      if (st === E_INVAL) throw new TmemError(ErrorCode.EINVAL, `zs_map_object: handle ${handle} is not a live object of pool ${this.id}`);
+      if (st === Status.EINVAL) throw new TmemError(ErrorCode.EINVAL, `zs_map_object: handle ${handle} is not a live object of pool ${this.id}`);
       throw statusError(st, "zs_map_object");
     }
     this.mapped = handle;
@@ -240,20 +253,20 @@ export class ZsmallocBackend implements ZpoolBackend {
     const r = this.core.zs_pool_stats(this.id, this.statsAddr);
     if (r < 0) throw statusError(r, "zs_pool_stats");
     const w = new Uint32Array(this.pm.memory.buffer, this.statsAddr, POOL_STAT_WORDS);
-    const objectPages = w[0]!, metaPages = w[1]!, objects = w[2]!;
+    const objectPages = w[PoolWord.OBJECT_PAGES]!, metaPages = w[PoolWord.META_PAGES]!, objects = w[PoolWord.OBJECTS]!;
     const metadataBytes = metaPages * PAGE_SIZE;
     return {
       pages: objectPages + metaPages,
       objects,
-      objectBytes: w[3]!,
+      objectBytes: w[PoolWord.PAYLOAD_BYTES]!,
       metadataBytes,
       objectPages,
       metaPages,
-      hugeObjects: w[9]!,
-      classes: w[4]!,
-      maxPagesPerZspage: w[5]!,
-      hugeClassSize: w[6]!,
-      pagesCompacted: w[10]!,
+      hugeObjects: w[PoolWord.HUGE_OBJECTS]!,
+      classes: w[PoolWord.CLASSES]!,
+      maxPagesPerZspage: w[PoolWord.MAX_PAGES_PER_ZSPAGE]!,
+      hugeClassSize: w[PoolWord.HUGE_CLASS_SIZE]!,
+      pagesCompacted: w[PoolWord.PAGES_COMPACTED]!,
       metadataBytesPerObject: objects === 0 ? 0 : metadataBytes / objects,
     };
   }
@@ -269,9 +282,13 @@ export class ZsmallocBackend implements ZpoolBackend {
       if (r < 0) throw statusError(r, "zs_class_stats");
       const w = new Uint32Array(this.pm.memory.buffer, this.statsAddr, CLASS_STAT_WORDS);
       rows.push({
-        index: c, size: w[0]!, objsPerZspage: w[1]!, pagesPerZspage: w[2]!, huge: w[3]! !== 0,
-        objAllocated: w[4]!, objUsed: w[5]!, pagesUsed: w[6]!, freeable: w[7]!, pagesCompacted: w[8]!,
-        payloadBytes: w[9]!, fullness: Array.from(w.subarray(10, 20)), full: w[20]!, zspages: w[21]!,
+        index: c, size: w[ClassWord.SIZE]!, objsPerZspage: w[ClassWord.OBJS_PER_ZSPAGE]!,
+        pagesPerZspage: w[ClassWord.PAGES_PER_ZSPAGE]!, huge: w[ClassWord.HUGE]! !== 0,
+        objAllocated: w[ClassWord.OBJ_ALLOCATED]!, objUsed: w[ClassWord.OBJ_USED]!, pagesUsed: w[ClassWord.PAGES_USED]!,
+        freeable: w[ClassWord.FREEABLE]!, pagesCompacted: w[ClassWord.PAGES_COMPACTED]!,
+        payloadBytes: w[ClassWord.PAYLOAD_BYTES]!,
+        fullness: Array.from(w.subarray(ClassWord.FULLNESS, ClassWord.FULLNESS + FULLNESS_GROUPS)),
+        full: w[ClassWord.FULL]!, zspages: w[ClassWord.ZSPAGES]!,
       });
     }
     return rows;
@@ -295,7 +312,7 @@ export class ZsmallocBackend implements ZpoolBackend {
   destroy(): void {
     this.live();
     const r = this.core.zs_destroy_pool(this.id);
-    if (r === E_BUSY) throw new TmemError(ErrorCode.EBUSY, `zsmalloc pool ${this.id}: handle ${this.mapped} is still mapped`);
+    if (r === Status.EBUSY) throw new TmemError(ErrorCode.EBUSY, `zsmalloc pool ${this.id}: handle ${this.mapped} is still mapped`);
     if (r < 0) throw statusError(r, "zs_destroy_pool");
     this.dead = true;
   }
