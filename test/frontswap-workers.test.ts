@@ -9,7 +9,7 @@ import { Frontswap } from "../src/frontswap.js";
 import { Cleancache } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 import { TmemCore } from "../src/tmem/core.js";
-import { loadCorpus } from "./helpers.js";
+import { loadCorpus, throwsWith } from "./helpers.js";
 
 const workerUrl = new URL("../build/test-workers/frontswap-stress-worker.js", import.meta.url);
 // 512 real anon pages for the Workers: the corpus's first 512, or the repo's 512-page sample.
@@ -80,7 +80,7 @@ describe("frontswap across 2 Workers", () => {
       expect(ia).not.toBe(ib);
       // Backends registered by other Workers are not open here yet: data
       // operations say so (never a silent miss that could lose a page).
-      expect(() => fs.store(0, 1, new Uint8Array(data, 0, 4096))).toThrow(/ENODEV/);
+      throwsWith(() => fs.store(0, 1, new Uint8Array(data, 0, 4096)), "ENODEV");
       await fs.ready();
       await cc.ready();
       // Both backends are chained exactly once, on both frontends.

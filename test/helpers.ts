@@ -1,9 +1,9 @@
 // Small helpers the test files share: error-code capture and test pages.
 import { expect } from "vitest";
-import { TmemError } from "../bindings/status.js";
+import { type ErrorCode, TmemError } from "../bindings/status.js";
 
 /** The TmemError code `f` throws, or "no error". Any other exception propagates. */
-export function errorCode(f: () => unknown): string {
+export function errorCode(f: () => unknown): ErrorCode | "no error" {
   try {
     f();
   } catch (e) {
@@ -14,7 +14,7 @@ export function errorCode(f: () => unknown): string {
 }
 
 /** The TmemError code `f` rejects with, or "no error". Any other exception propagates. */
-export async function errorCodeAsync(f: () => Promise<unknown>): Promise<string> {
+export async function errorCodeAsync(f: () => Promise<unknown>): Promise<ErrorCode | "no error"> {
   try {
     await f();
   } catch (e) {
@@ -25,7 +25,7 @@ export async function errorCodeAsync(f: () => Promise<unknown>): Promise<string>
 }
 
 /** Assert that `fn` throws a TmemError with `code`; returns it. */
-export function throwsWith(fn: () => unknown, code: string): TmemError {
+export function throwsWith(fn: () => unknown, code: ErrorCode): TmemError {
   let err: unknown;
   try { fn(); } catch (e) { err = e; }
   expect(err, `expected ${code}`).toBeInstanceOf(TmemError);
@@ -34,7 +34,7 @@ export function throwsWith(fn: () => unknown, code: string): TmemError {
 }
 
 /** Assert that `p` rejects with a TmemError with `code`; returns it. */
-export async function rejectsWith(p: Promise<unknown>, code: string): Promise<TmemError> {
+export async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<TmemError> {
   let err: unknown;
   try { await p; } catch (e) { err = e; }
   expect(err, `expected ${code}`).toBeInstanceOf(TmemError);

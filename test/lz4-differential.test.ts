@@ -16,6 +16,7 @@ import {
 import { TmemError } from "../bindings/status.js";
 import { Lz4Differ, LZ4_CLI, emptyDiffReport, loadNodeLz4 } from "./fuzz/lz4-diff.js";
 import { makeData } from "./fuzz/lz4-data.js";
+import { throwsWith } from "./helpers.js";
 
 const { lib: nodeLz4, why } = loadNodeLz4();
 if (!nodeLz4) console.warn(`lz4 differential: the lz4 addon cannot load (${why}); block cases skipped`);
@@ -75,7 +76,7 @@ describe("differential: ours and the reference on mutated input", () => {
     const out = Buffer.alloc(100);
     expect(nodeLz4!.decodeBlock(Buffer.from(block), out)).toBe(17);
     expect(Buffer.from(out.subarray(5, 9)).equals(Buffer.alloc(4))).toBe(true);
-    expect(() => lz4.decompressBlock(block, 100)).toThrowError(/EBADMSG.*at byte 6 of 17/);
+    expect(throwsWith(() => lz4.decompressBlock(block, 100), "EBADMSG").message).toContain("at byte 6 of 17");
     // Offset 1 in the same place is valid for both.
     block[6] = 1;
     expect(nodeLz4!.decodeBlock(Buffer.from(block), out)).toBe(17);
@@ -221,6 +222,6 @@ describe("the expansion limit (maxOutput)", () => {
     expect(codeOf(() => decompressFrameSync(lz4, bomb, { maxOutput: -1 }))).toBe("EINVAL");
     expect(codeOf(() => decompressFrameSync(lz4, bomb, { maxOutput: 1.5 }))).toBe("EINVAL");
     expect(codeOf(() => decompressFrameSync(lz4, bomb, { maxOuput: 5 } as unknown as { maxOutput: number }))).toBe("EINVAL");
-    expect(() => createDecompressStream({ maxOutput: Number.NaN })).toThrowError(/EINVAL/);
+    throwsWith(() => createDecompressStream({ maxOutput: Number.NaN }), "EINVAL");
   });
 });

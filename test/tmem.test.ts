@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { TmemCore, GetMode, oidFrom, newOid } from "../src/tmem/core.js";
 import { TmemError } from "../bindings/status.js";
+import { throwsWith } from "./helpers.js";
 
 let pm: PhysicalMemory;
 let tc: TmemCore;
@@ -141,9 +142,9 @@ describe("tmem core", () => {
 
   it("rejects bad arguments with EINVAL", () => {
     expect(() => oidFrom(-1)).toThrow(TmemError);
-    expect(() => oidFrom(new Uint8Array(25))).toThrow(/24 bytes/);
+    throwsWith(() => oidFrom(new Uint8Array(25)), "EINVAL");
     expect(() => tc.newPool({ uuid: "xyz" })).toThrow(TmemError);
-    expect(() => tc.newPool({ uuid: "00000000000000000000000000000000" })).toThrow(/zero/);
+    throwsWith(() => tc.newPool({ uuid: "00000000000000000000000000000000" }), "EINVAL");
     expect(() => tc.poolInfo(0x10000)).toThrow(TmemError);
     expect(() => tc.destroyPool(63, free)).toThrow(TmemError);
   });

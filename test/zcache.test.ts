@@ -9,7 +9,7 @@ import { Cleancache } from "../src/cleancache.js";
 import { Zcache, setZcacheFastPath } from "../src/zcache.js";
 import { registeredDrivers } from "../src/zpool/index.js";
 import { TmemError } from "../bindings/status.js";
-import { corpusPage, loadCorpus, noise } from "./helpers.js";
+import { corpusPage, loadCorpus, noise, rejectsWith, throwsWith } from "./helpers.js";
 
 // Real anon pages: ../shared/corpus when present, else the repo's 512-page sample.
 const anon = await loadCorpus("anon");
@@ -183,7 +183,7 @@ describe("zcache", () => {
     const h = z.persistent.malloc(100);
     z.persistent.map(h, "rw");
     const out = new Uint8Array(4096);
-    expect(() => fs.load(0, 1, out)).toThrow(/EBUSY/);
+    throwsWith(() => fs.load(0, 1, out), "EBUSY");
     z.persistent.unmap(h);
     z.persistent.free(h);
     expect(fs.load(0, 1, out)).toBe(true);
@@ -193,10 +193,10 @@ describe("zcache", () => {
 
   it("checks its options and driver name", async () => {
     const pm = await PhysicalMemory.create({ frames: 256 });
-    await expect(Zcache.create(pm, { zpool: "no-such-driver" })).rejects.toThrow(/ENODEV/);
-    await expect(Zcache.create(pm, { maxZsizeFraction: 0 })).rejects.toThrow(/EINVAL/);
-    await expect(Zcache.create(pm, { maxPoolPercent: 150 })).rejects.toThrow(/EINVAL/);
-    await expect(Zcache.create(pm, { acceleration: 0 })).rejects.toThrow(/EINVAL/);
+    await rejectsWith(Zcache.create(pm, { zpool: "no-such-driver" }), "ENODEV");
+    await rejectsWith(Zcache.create(pm, { maxZsizeFraction: 0 }), "EINVAL");
+    await rejectsWith(Zcache.create(pm, { maxPoolPercent: 150 }), "EINVAL");
+    await rejectsWith(Zcache.create(pm, { acceleration: 0 }), "EINVAL");
     // Nothing leaked: a valid one still fits.
     const z = await Zcache.create(pm, { zpool: "zbud" });
     expect(await Zcache.open(pm, z.instance)).toBe(z);
