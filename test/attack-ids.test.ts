@@ -12,6 +12,7 @@ import { Zcache } from "../src/zcache.js";
 import { createPool } from "../src/zpool/index.js";
 import { errorCode, errorCodeAsync } from "./helpers.js";
 import { stampPage } from "./workers/stamp.mjs";
+import { frontends } from "./frontends.js";
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 
@@ -133,13 +134,7 @@ describe("forged ids", () => {
 
   it("cleancache and frontswap keys that are not integers in range are EINVAL and store nothing", async () => {
     const pm = await PhysicalMemory.create({ frames: 512, maxWorkers: 2 });
-    const fs = Frontswap.for(pm);
-    const cc = Cleancache.for(pm);
-    await fs.init(0);
-    const z = await Zcache.create(pm);
-    await fs.registerOps(z);
-    await cc.registerOps(z);
-    const id = await cc.initFs();
+    const { fs, cc, z, fsId: id } = await frontends(pm);
     const page = stampPage(1, 1);
     for (const k of [NaN, -1, 1.5, 2n ** 192n, -1n, "1", null, {}, [1], new Uint32Array(2), Infinity, 2 ** 53]) {
       expect(errorCode(() => cc.putPage(id, k as never, 0, page)), `key ${String(k)}`).toBe("EINVAL");

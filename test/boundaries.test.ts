@@ -8,22 +8,10 @@ import { PhysicalMemory } from "../bindings/physmem.js";
 import { Owner } from "../bindings/layout.js";
 import { compressPhysical } from "../bindings/lz4.js";
 import { Frontswap } from "../src/frontswap.js";
-import { Cleancache } from "../src/cleancache.js";
-import { Zcache } from "../src/zcache.js";
 import { createPool } from "../src/zpool/index.js";
 import { errorCode, errorCodeAsync } from "./helpers.js";
 import { stampPage } from "./workers/stamp.mjs";
-
-/** Both frontends of `pm` over one zcache, swap type 0 and a private filesystem ready. */
-async function frontends(pm: PhysicalMemory): Promise<{ fs: Frontswap; cc: Cleancache; z: Zcache; fsId: number }> {
-  const fs = Frontswap.for(pm);
-  const cc = Cleancache.for(pm);
-  await fs.init(0);
-  const z = await Zcache.create(pm);
-  await fs.registerOps(z);
-  await cc.registerOps(z);
-  return { fs, cc, z, fsId: await cc.initFs() };
-}
+import { frontends } from "./frontends.js";
 
 describe("page arguments", () => {
   it("a faked length, a non-Uint8Array and a view into the physical memory are EINVAL; nothing is stored or overwritten", async () => {

@@ -860,8 +860,7 @@ export class TmemCache {
       const sw = this.slotWord(s);
       const rec = i32[sw + S_REC]! >>> 0;
       const v = this.foundView;
-      const expires = this.f64[(sw + S_EXPIRES) >>> 1]!;
-      if (expires !== 0 && expires <= this.now()) {
+      if (this.expired(this.f64[(sw + S_EXPIRES) >>> 1]!)) {
         this.pool.unmap(rec);
         this.removeEntry(s, this.foundPrev);
         this.c[C_EXPIRED] = this.c[C_EXPIRED]! + 1;
@@ -922,17 +921,7 @@ export class TmemCache {
    * @throws TypeError/RangeError for a bad key.
    */
   has(key: CacheKey): boolean {
-    const { k, n, byteKey } = this.keyBytes(key);
-    const h = hashKey(k, n, byteKey);
-    this.lock();
-    try {
-      const s = this.find(k, n, byteKey, h);
-      if (s === 0) return false;
-      const expires = this.f64[(this.slotWord(s) + S_EXPIRES) >>> 1]!;
-      return expires === 0 || expires > this.now();
-    } finally {
-      this.unlock();
-    }
+    return this.withEntry(key, (s, expires) => s !== 0 && !this.expired(expires));
   }
 
   /**
@@ -1058,20 +1047,37 @@ export class TmemCache {
    * @throws TypeError/RangeError for a bad key.
    */
   delete(key: CacheKey): boolean {
+    return this.withEntry(key, (s, expires) => {
+      if (s === 0) return false;
+      this.removeEntry(s, this.foundPrev);
+      if (this.expired(expires)) { this.c[C_EXPIRED] = this.c[C_EXPIRED]! + 1; return false; }
+      this.c[C_DELETES] = this.c[C_DELETES]! + 1;
+      return true;
+    });
+  }
+
+  /**
+   * Look `key` up under the cache lock and return `fn(slot, expires)`: slot 0
+   * (expires 0) when there is no entry, else its slot (with {@link foundPrev}
+   * set for {@link removeEntry}) and its expiry time (0: never). The key is
+   * hashed before the lock is taken; `fn` runs with it held, and the lock is
+   * released however `fn` ends.
+   */
+  private withEntry<T>(key: CacheKey, fn: (s: number, expires: number) => T): T {
     const { k, n, byteKey } = this.keyBytes(key);
     const h = hashKey(k, n, byteKey);
     this.lock();
     try {
       const s = this.find(k, n, byteKey, h);
-      if (s === 0) return false;
-      const expires = this.f64[(this.slotWord(s) + S_EXPIRES) >>> 1]!;
-      this.removeEntry(s, this.foundPrev);
-      if (expires !== 0 && expires <= this.now()) { this.c[C_EXPIRED] = this.c[C_EXPIRED]! + 1; return false; }
-      this.c[C_DELETES] = this.c[C_DELETES]! + 1;
-      return true;
+      return fn(s, s === 0 ? 0 : this.f64[(this.slotWord(s) + S_EXPIRES) >>> 1]!);
     } finally {
       this.unlock();
     }
+  }
+
+  /** Whether an entry that expires at `expires` (0: never) has expired by now. */
+  private expired(expires: number): boolean {
+    return expires !== 0 && expires <= this.now();
   }
 
   /** Remove every entry (all Workers see an empty cache); the pool is compacted, its empty zspages go back to the memory. */
