@@ -196,7 +196,7 @@ export class Lz4Codec {
   private outCap = 0;
   private lastOut: Uint8Array | undefined;
 
-  /** @internal use {@link createLz4}. */
+  /** Not for callers (kept in the declarations: stripped, it would read as a no-argument constructor): use {@link createLz4}. */
   constructor(core: CoreExports, memory: WebAssembly.Memory) {
     this.core = core;
     this.memory = memory;

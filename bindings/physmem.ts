@@ -170,17 +170,17 @@ export class PhysicalMemory {
   readonly memory: WebAssembly.Memory;
   /** The compiled wasm core. */
   readonly module: WebAssembly.Module;
-  /** This thread's wasm instance exports (for the layers above; not a public API). */
+  /** @internal This thread's wasm instance exports (for the layers above). */
   readonly core: CoreExports;
-  /** The layout of the memory. */
+  /** @internal The layout of the memory (byte addresses of its regions). */
   readonly layout: Layout;
   /** This instance's scratch slot (0 ≤ slot < maxWorkers). */
   readonly slot: number;
-  /** Address of this instance's scratch area ({@link SCRATCH_SIZE} bytes). */
+  /** @internal Address of this instance's scratch area ({@link SCRATCH_SIZE} bytes). */
   readonly scratch: number;
-  /** Whether this thread may block in Atomics.wait (false on a browser main thread). */
+  /** @internal Whether this thread may block in Atomics.wait (false on a browser main thread). */
   readonly canBlock: boolean;
-  /** Bytes of the whole memory, as a view (the memory never grows). */
+  /** @internal Bytes of the whole memory, as a view (the memory never grows). */
   readonly u8: Uint8Array;
   private attached = true;
   private readonly detachHooks: Array<() => void> = [];

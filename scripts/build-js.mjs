@@ -9,7 +9,9 @@
 //   dist/cli.js          the `tmem` command (Node)
 //   dist/simulate-worker.js, dist/demo-frames-worker.js   Workers the command spawns
 //   dist/ramster-worker.js   the remote tier's helper Worker (owns the Redis client)
-//   dist/types/          declarations (exports map "types", typesVersions)
+//   dist/types/          declarations (exports map "types", typesVersions): the entries'
+//                        import graph only (tsconfig.build.json "files"), @internal
+//                        members stripped (stripInternal)
 //
 // Not in dist/: the tests' stress Workers (test/workers/*-worker.ts) are
 // bundled into build/test-workers/, which the tests and benches load and

@@ -318,7 +318,7 @@ export class Cleancache {
     };
   }
 
-  /** The real tmem pool of frontend id `fs` in backend `instance`, or null (placeholder not yet mapped). */
+  /** @internal The real tmem pool of frontend id `fs` in backend `instance`, or null (placeholder not yet mapped). */
   realPool(fs: FsId, instance: number): number | null {
     const s = this.slotOf(fs);
     if (Atomics.load(this.i32, this.slotWord(s)) !== this.liveWord(fs)) return null;

@@ -101,6 +101,33 @@ describe("what ships", () => {
     }
   });
 
+  it("the published declarations are the entries' graph only, with no @internal member: the README's API overview type-checks against them (no skipLibCheck), pm.core and pm.u8 do not", () => {
+    const dts = walk(join(root, "dist/types")).map((f) => f.slice(root.length).replace(/^\/+/, "")).filter((f) => f.endsWith(".d.ts"));
+    // Not reachable from any entry: the command, the simulator, the remote tier (not exported yet), the kernel models.
+    expect(dts.filter((f) => /\/(cli|sim|ramster|demo)\b|kernel-|-worker\.d\.ts$/.test(f))).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), "tmem-consumer-"));
+    mkdirSync(join(dir, "node_modules"));
+    symlinkSync(root, join(dir, "node_modules", "tmem"));
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const overview = /```ts\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("## API overview")))![1]!;
+    writeFileSync(join(dir, "readme.ts"), `${overview}\nexport {};\n`);
+    writeFileSync(join(dir, "internal.ts"), [
+      `import { PhysicalMemory } from "tmem";`,
+      `const pm = await PhysicalMemory.create();`,
+      `export const internals = [pm.core, pm.u8, pm.scratch, pm.layout, pm.canBlock];`,
+    ].join("\n"));
+    const tsc = (file: string) => spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "--strict",
+      "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2022,dom", "--types", "node",
+      "--typeRoots", join(root, "node_modules/@types"), file], { cwd: dir, encoding: "utf8" });
+    const ok = tsc("readme.ts");
+    expect(ok.stdout + ok.stderr).toBe("");
+    expect(ok.status).toBe(0);
+    const bad = tsc("internal.ts");
+    expect(bad.stdout.match(/Property '\w+' does not exist on type 'PhysicalMemory'/g)).toEqual(
+      ["core", "u8", "scratch", "layout", "canBlock"].map((m) => `Property '${m}' does not exist on type 'PhysicalMemory'`));
+  });
+
   it("the published declarations carry no notes that point into the project's design sources", () => {
     const dts = walk(join(root, "dist/types")).filter((f) => f.endsWith(".d.ts"));
     expect(dts.length).toBeGreaterThan(20);

@@ -269,7 +269,7 @@ export class Zpool {
   private readonly gen: number;
   private closed = false;
 
-  /** @internal use {@link createPool} or {@link openPool}. */
+  /** Not for callers (kept in the declarations: stripped, it would read as a no-argument constructor): use {@link createPool} or {@link openPool}. */
   constructor(pm: PhysicalMemory, id: number, type: string, backend: ZpoolBackend) {
     this.id = id;
     this.type = type;

@@ -65,7 +65,7 @@ export class ZbudBackend implements ZpoolBackend {
   private mapped = 0;
   private dead = false;
 
-  /** @internal use {@link zbudDriver}. */
+  /** Not for callers (kept in the declarations: stripped, it would read as a no-argument constructor): use {@link zbudDriver}. */
   constructor(pm: PhysicalMemory, id: number, options: ZpoolDriverOptions) {
     this.pm = pm;
     this.core = pm.core;

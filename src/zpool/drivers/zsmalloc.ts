@@ -149,7 +149,7 @@ export class ZsmallocBackend implements ZpoolBackend {
   private mapped = 0;
   private dead = false;
 
-  /** @internal use {@link zsmallocDriver}. */
+  /** Not for callers (kept in the declarations: stripped, it would read as a no-argument constructor): use {@link zsmallocDriver}. */
   constructor(pm: PhysicalMemory, id: number) {
     this.pm = pm;
     this.core = pm.core;
