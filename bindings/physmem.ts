@@ -92,15 +92,19 @@ export interface PhysicalMemoryHandle {
 
 /** A snapshot of frame usage. Counters are read without a lock: each is exact, the set is not atomic. */
 export interface PhysicalMemoryStats {
-  /** Page frames in the memory. */
+  /** Page frames (4 KiB each) in the memory. */
   totalFrames: number;
   /** Frames not allocated. */
   freeFrames: number;
   /** Frames allocated, all owners. */
   usedFrames: number;
-  /** Frames held per owner tag (only tags holding frames appear). */
+  /**
+   * Frames held per owner tag (1..255: the library's tags and the caller's
+   * from 16 up); only tags holding frames appear. Keyed by data, not by
+   * field, hence the record.
+   */
   byOwner: Record<number, number>;
-  /** Workers (instances) attached, this one included. */
+  /** Workers (instances) attached now, this one included; reserved slots count. */
   attachedWorkers: number;
 }
 

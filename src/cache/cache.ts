@@ -185,17 +185,29 @@ export interface TmemCacheHandle {
   readonly stamp: number;
 }
 
+/** Why entries left a {@link TmemCache} other than by delete or expiry (counts, cumulative). */
+export interface TmemCacheEvictions {
+  /** Least recently used entries evicted so that a set fits the budget. */
+  budget: number;
+  /** Entries removed by clear(). */
+  clear: number;
+}
+
 /** Counters and sizes of one cache (all Workers together), read under the lock. */
 export interface TmemCacheStats {
   /** Entries now. */
   entries: number;
+  /** Gets that found a live entry, cumulative. */
   hits: number;
+  /** Gets that found nothing or an expired entry, cumulative. */
   misses: number;
+  /** Entries written by set (and setMany), cumulative. */
   sets: number;
+  /** Live entries removed by delete (and deleteMany), cumulative. */
   deletes: number;
-  /** Entries removed to make room (LRU order), and by clear(). */
-  evictions: { budget: number; clear: number };
-  /** Entries removed because they expired (on read or by the sweep). */
+  /** Entries removed to make room and by clear(), cumulative. */
+  evictions: TmemCacheEvictions;
+  /** Entries removed because they expired (on read or by the sweep), cumulative. */
   expirations: number;
   /** Sum of the live values' sizes in bytes (UTF-8 for strings). */
   bytesRaw: number;

@@ -10,7 +10,7 @@ export {
   TmemCache, CACHE_FRAME_OWNER, DEFAULT_MAX_KEY_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES, LOCK_TIMEOUT_MS,
 } from "./cache.js";
 export type {
-  CacheKey, CacheValue, TmemCacheOptions, TmemCacheAttachOptions, SetOptions, TmemCacheHandle, TmemCacheStats,
+  CacheKey, CacheValue, TmemCacheOptions, TmemCacheAttachOptions, SetOptions, TmemCacheHandle, TmemCacheStats, TmemCacheEvictions,
 } from "./cache.js";
 export { PhysicalMemory } from "../../bindings/physmem.js";
 export { TmemError } from "../../bindings/status.js";

@@ -52,7 +52,7 @@ export interface PoolSpec {
 export type PutResult = "new" | "replaced" | "exists" | "rejected" | "rejected-flushed";
 
 /** A tmem backend instance as this thread sees it (tmem_pamops + cleancache_ops + frontswap_ops). */
-export interface TmemBackend {
+export interface TmemBackend<Stats = unknown> {
   /** The backend type, as registered with {@link registerBackendType} ("zcache", "tmem-raw"). */
   readonly type: string;
   /** Instance id in shared memory (0..15): other Workers open it by (type, instance). */
@@ -95,8 +95,12 @@ export interface TmemBackend {
   scanPool(pool: number, visit: (oid: Oid, index: number) => boolean | void): number;
   /** Pages in `pool` now. */
   poolPages(pool: number): number;
-  /** The backend's statistics (a snapshot). */
-  stats(): object;
+  /**
+   * The backend's statistics (a snapshot). Each backend names its own type
+   * (`TmemBackend<ZcacheStats>`, {@link RawBackendStats}); a frontend, which
+   * holds backends of any type, sees `unknown`.
+   */
+  stats(): Stats;
   /**
    * Forget this thread's object (it stops counting as an opener, so another
    * Worker may destroy the instance without force). The instance lives on.

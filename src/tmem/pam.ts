@@ -33,7 +33,7 @@ import type { PoolSpec, PutResult, TmemBackend } from "./ops.js";
 import { FrontendArea, detachedError } from "./shared.js";
 
 /** Base class of backends whose index is the tmem core. */
-export abstract class PamBackend implements TmemBackend {
+export abstract class PamBackend<Stats = unknown> implements TmemBackend<Stats> {
   abstract readonly type: string;
   /** Instance id (see {@link TmemBackend.instance}). */
   readonly instance: number;
@@ -137,8 +137,8 @@ export abstract class PamBackend implements TmemBackend {
   protected abstract lruDomain(): number;
   /** Whether `pool` is persistent (the subclass may cache it). */
   protected abstract isPersistent(pool: number): boolean;
-  /** The backend's statistics. */
-  abstract stats(): object;
+  /** The backend's statistics (a snapshot, typed by the subclass: `PamBackend<ZcacheStats>`). */
+  abstract stats(): Stats;
 
   /**
    * Free some memory (e.g. evict clean pages) so an index insertion that ran

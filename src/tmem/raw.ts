@@ -39,16 +39,20 @@ export interface RawBackendOptions {
 
 /** Statistics of a raw backend. */
 export interface RawBackendStats {
+  /** The cap: pages (frames) the instance may hold at once ({@link RawBackendOptions.maxPages}). */
   maxPages: number;
-  /** Pages held now (one frame each). */
+  /** Pages held now (one 4 KiB frame each). */
   pages: number;
+  /** Puts accepted, cumulative (pages). */
   puts: number;
+  /** Puts refused, cumulative: the cap was reached or no frame was free (pages). */
   rejects: number;
+  /** Stored pages freed, cumulative: flushes, replacements, exclusive gets (pages). */
   frees: number;
 }
 
 /** The "tmem-raw" backend: uncompressed pages, one frame each, capped. */
-export class RawBackend extends PamBackend implements TmemBackend {
+export class RawBackend extends PamBackend<RawBackendStats> implements TmemBackend<RawBackendStats> {
   readonly type = "tmem-raw";
   private readonly st: Int32Array;
 

@@ -81,31 +81,33 @@ const FULLNESS_GROUPS = ClassWord.FULL - ClassWord.FULLNESS;
 
 /** One row of the kernel's debugfs `zsmalloc/<pool>/classes` table. */
 export interface ZsClassStats {
-  /** Kept class index. */
+  /** Kept class index (0 = the smallest size class kept). */
   index: number;
   /** Slot size in bytes (4096 for the huge class). */
   size: number;
+  /** Objects one zspage of this class holds (objs_per_zspage). */
   objsPerZspage: number;
+  /** Frames one zspage of this class chains (pages_per_zspage). */
   pagesPerZspage: number;
   /** One object per frame (no header). */
   huge: boolean;
-  /** Slots in live zspages (obj_allocated). */
+  /** Object slots in live zspages, used or not (obj_allocated). */
   objAllocated: number;
-  /** Objects allocated (obj_used). */
+  /** Objects allocated now (obj_used). */
   objUsed: number;
-  /** Frames held (pages_used). */
+  /** Frames the class holds (pages_used). */
   pagesUsed: number;
   /** Frames compaction could free now: ⌊(allocated - used) / objs⌋ · pages. */
   freeable: number;
-  /** Frames freed by compaction so far (pages_compacted). */
+  /** Frames freed by compaction so far, cumulative (pages_compacted). */
   pagesCompacted: number;
-  /** Sum of the allocated objects' sizes. */
+  /** Sum of the allocated objects' sizes, in bytes. */
   payloadBytes: number;
-  /** zspages per fullness group: in use (0,10%], (10,20%], ..., (90%,100%). */
+  /** zspages per fullness group, 10 entries: in use (0,10%], (10,20%], ..., (90%,100%). */
   fullness: number[];
-  /** Full zspages. */
+  /** Full zspages (every slot used). */
   full: number;
-  /** Live zspages. */
+  /** Live zspages (full, partial or empty). */
   zspages: number;
 }
 
@@ -115,17 +117,17 @@ export interface ZsmallocStats extends ZpoolStats {
   objectPages: number;
   /** Frames of metadata: root, classes, handle table, zspage descriptors (all of the pool's metadata: objects have no header). */
   metaPages: number;
-  /** Objects stored one per frame (huge class). */
+  /** Objects stored one per frame (the huge class), now. */
   hugeObjects: number;
-  /** Kept size classes. */
+  /** Size classes the pool keeps (after merging classes with the same zspage shape). */
   classes: number;
-  /** Frames per zspage at most (chain length). */
+  /** Frames per zspage at most (the chain length). */
   maxPagesPerZspage: number;
-  /** Smallest object size stored as a huge object. */
+  /** Smallest object size, in bytes, stored as a huge object. */
   hugeClassSize: number;
-  /** Frames freed by compaction so far. */
+  /** Frames freed by compaction so far, cumulative. */
   pagesCompacted: number;
-  /** metadataBytes / objects (0 when empty). */
+  /** metadataBytes / objects, in bytes (0 when empty). */
   metadataBytesPerObject: number;
 }
 
