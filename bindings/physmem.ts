@@ -148,8 +148,15 @@ export const LOCK_HOST_TIMEOUT_MS = 30_000;
 export type ReclaimHook = (pm: PhysicalMemory, slot: number) => void;
 const anyReclaimHooks: ReclaimHook[] = [];
 
-/** A page-frame number: 0 ≤ pfn < frames. */
-export type Pfn = number;
+/**
+ * A page-frame number, 0 ≤ pfn < frames, as {@link PhysicalMemory.allocFrame}
+ * returns it. Branded: a zpool handle, a byte address or a plain number is
+ * not a Pfn to the type checker; {@link PhysicalMemory.pfn} makes one from a
+ * number (one read back from shared memory or posted by another Worker),
+ * checking its range.
+ */
+export type Pfn = number & { readonly [pfnBrand]: "page-frame number" };
+declare const pfnBrand: unique symbol;
 
 const isBrowserMainThread = (): boolean =>
   typeof (globalThis as { document?: unknown }).document === "object";
@@ -326,9 +333,20 @@ export class PhysicalMemory {
     argCheck(Number.isInteger(owner) && owner >= 1 && owner <= 255, `owner tag must be an integer from 1 to 255, not ${String(owner)}`);
   }
 
-  private checkPfn(pfn: Pfn): void {
+  private checkPfn(pfn: number): void {
     argCheck(Number.isInteger(pfn) && pfn >= 0 && pfn < this.layout.frames,
       `frame number must be an integer from 0 to ${this.layout.frames - 1}, not ${String(pfn)}`);
+  }
+
+  /**
+   * `n` as a {@link Pfn}: the boundary where a frame number that came as a
+   * plain number (read from shared memory, posted by another Worker) is
+   * checked. Says nothing about who holds the frame.
+   * @throws TmemError EINVAL unless `n` is an integer from 0 to frames - 1.
+   */
+  pfn(n: number): Pfn {
+    this.checkPfn(n);
+    return n as Pfn;
   }
 
   /**
@@ -340,7 +358,7 @@ export class PhysicalMemory {
   allocFrame(owner: number = Owner.USER): Pfn {
     this.live();
     this.checkOwner(owner);
-    return check(this.core.frame_alloc(owner), "frame_alloc: out of page frames");
+    return check(this.core.frame_alloc(owner), "frame_alloc: out of page frames") as Pfn;
   }
 
   /**

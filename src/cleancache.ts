@@ -71,8 +71,14 @@ export interface CleancacheCounters {
  * (1000 + slot, 2000 + slot) aliased exactly there. Bound: the generation
  * wraps after 2^24 - 1 mounts of one slot, so a stale id could reach a mount
  * 16,777,215 remounts later.
+ *
+ * Branded: a plain number, a frontswap swap type or a tmem pool id is not an
+ * FsId to the type checker. An id posted by another Worker (a plain number
+ * after structured cloning) becomes one again through {@link Cleancache.fsId},
+ * which checks it.
  */
-export type FsId = number;
+export type FsId = number & { readonly [fsIdBrand]: "cleancache filesystem id" };
+declare const fsIdBrand: unique symbol;
 const FS_KIND_SHARED = 32, FS_GEN_SHIFT = 6, FS_GEN_MAX = 0xff_ffff;
 /**
  * A slot's state word: generation << 2 | SHARED_BIT | IN_USE. An unmounted
@@ -198,6 +204,20 @@ export class Cleancache {
    */
   async initSharedFs(uuid: UuidLike): Promise<FsId> {
     return this.initSlot(SLOT_SHARED, uuidWords(uuid));
+  }
+
+  /**
+   * An id that another Worker posted (a plain number once structured-cloned)
+   * as an {@link FsId} again, checked against this memory: it must have the
+   * shape of a filesystem id and have been issued by initFs/initSharedFs
+   * (in any Worker). An id issued and unmounted since passes: its operations
+   * miss, as they would have for the Worker that posted it.
+   * @throws TmemError EINVAL for anything else.
+   * Thread safety: any thread; reads one word of shared memory.
+   */
+  fsId(id: number): FsId {
+    this.slotOf(id as FsId);
+    return id as FsId;
   }
 
   /**
@@ -342,7 +362,7 @@ export class Cleancache {
       for (let i = 0; i < backends.length; i++) this.setPool(s, backends[i]!.instance, made[i]!);
       Atomics.store(this.i32, w, (gen << 2) | state);
       this.reg.publish(entries);
-      return gen * 64 + (state === SLOT_SHARED ? FS_KIND_SHARED : 0) + s;
+      return (gen * 64 + (state === SLOT_SHARED ? FS_KIND_SHARED : 0) + s) as FsId;
     });
   }
 

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Frontswap } from "../src/frontswap.js";
-import { Cleancache } from "../src/cleancache.js";
+import { Cleancache, type FsId } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 import { createPool } from "../src/zpool/index.js";
 import { errorCode, errorCodeAsync } from "./helpers.js";
@@ -140,7 +140,7 @@ describe("forged ids", () => {
       expect(errorCode(() => cc.putPage(id, k as never, 0, page)), `key ${String(k)}`).toBe("EINVAL");
     }
     for (const f of [NaN, -1, 0, 63, id + 0.5, 2 ** 40, String(id), id + 1, id + (1 << 20)]) {
-      expect(errorCode(() => cc.putPage(f as number, 1, 0, page)), `fs ${String(f)}`).toBe("EINVAL");
+      expect(errorCode(() => cc.putPage(f as FsId, 1, 0, page)), `fs ${String(f)}`).toBe("EINVAL");
     }
     for (const x of [NaN, -1, 0.5, 2 ** 32, "0"]) {
       expect(errorCode(() => cc.putPage(id, 1, x as number, page))).toBe("EINVAL");

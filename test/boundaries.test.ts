@@ -4,7 +4,7 @@
 // detached memory without writing anything, owners of frames enforced, and
 // options and control blocks that are not what they claim refused.
 import { describe, expect, it } from "vitest";
-import { PhysicalMemory } from "../bindings/physmem.js";
+import { PhysicalMemory, type Pfn } from "../bindings/physmem.js";
 import { Owner } from "../bindings/layout.js";
 import { compressPhysical } from "../bindings/lz4.js";
 import { Frontswap } from "../src/frontswap.js";
@@ -26,9 +26,9 @@ describe("page arguments", () => {
     const words = new Uint32Array(1024);
     // Every frame the zsmalloc pools hold: a view of one of them as `into` must not be written.
     const zsFrames: number[] = [];
-    for (let pfn = 0; pfn < pm.frames; pfn++) if (pm.frameOwner(pfn) === Owner.ZSMALLOC) zsFrames.push(pfn);
+    for (let pfn = 0; pfn < pm.frames; pfn++) if (pm.frameOwner(pm.pfn(pfn)) === Owner.ZSMALLOC) zsFrames.push(pfn);
     expect(zsFrames.length).toBeGreaterThan(0);
-    const alias = pm.frameBytes(zsFrames[zsFrames.length - 1]!);
+    const alias = pm.frameBytes(pm.pfn(zsFrames[zsFrames.length - 1]!));
     const before = alias.slice();
     for (const bad of [short, fake, words, null, undefined, "x".repeat(4096), alias, new Uint8Array(pm.memory.buffer, 0, 4096)]) {
       expect(errorCode(() => fs.store(0, 500, bad as Uint8Array))).toBe("EINVAL");
@@ -76,7 +76,7 @@ describe("a detached memory", () => {
       ["zpool map", () => pool.map(h, "ro")],
       ["allocFrame", () => pm.allocFrame()],
       ["stats", () => pm.stats()],
-      ["frameOwner", () => pm.frameOwner(0)],
+      ["frameOwner", () => pm.frameOwner(0 as Pfn)],
       ["compressPhysical", () => compressPhysical(pm, pm.layout.framesBase, 4096, pm.layout.framesBase + 4096, 4096)],
       ["Frontswap.for", () => Frontswap.for(pm)],
     ];
@@ -102,8 +102,8 @@ describe("owners, options and control blocks", () => {
     const pm = await PhysicalMemory.create({ frames: 256 });
     const pool = await createPool("zsmalloc", pm);
     pool.malloc(3000);
-    let zs = -1;
-    for (let pfn = 0; pfn < pm.frames; pfn++) if (pm.frameOwner(pfn) === Owner.ZSMALLOC) { zs = pfn; break; }
+    let zs = -1 as Pfn;
+    for (let pfn = 0; pfn < pm.frames; pfn++) if (pm.frameOwner(pm.pfn(pfn)) === Owner.ZSMALLOC) { zs = pm.pfn(pfn); break; }
     expect(zs).toBeGreaterThanOrEqual(0);
     expect(errorCode(() => pm.freeFrame(zs))).toBe("EINVAL");
     expect(errorCode(() => pm.freeFrame(zs, 0))).toBe("EINVAL");

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { errorCode, rejectsWith, throwsWith } from "./helpers.js";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
-import { Cleancache } from "../src/cleancache.js";
+import { Cleancache, type FsId } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 import { RawBackend } from "../src/tmem/raw.js";
 import { TmemError } from "../bindings/status.js";
@@ -91,7 +91,7 @@ describe("cleancache", () => {
     const cc = Cleancache.for(pm);
     const a = await cc.initFs();
     const out = new Uint8Array(4096);
-    throwsWith(() => cc.putPage(5, 1, 0, page(0)), "EINVAL");
+    throwsWith(() => cc.putPage(5 as FsId, 1, 0, page(0)), "EINVAL");
     expect(() => cc.putPage(a, -1, 0, page(0))).toThrow(TmemError);
     throwsWith(() => cc.putPage(a, new Uint8Array(25), 0, page(0)), "EINVAL");
     throwsWith(() => cc.putPage(a, 1, 2 ** 32, page(0)), "EINVAL");
@@ -180,7 +180,7 @@ describe("cleancache", () => {
     expect(cc.putPage(a, 1, 0, page(1))).toBe(true);
     // An id never issued is EINVAL, whatever slot it would name.
     for (const forged of [a + 32, a + 64, a ^ 32, 1000, 2000, 2001, 0, -1, 1.5]) {
-      expect(errorCode(() => cc.putPage(forged, 1, 0, page(2))), `id ${forged}`).toBe("EINVAL");
+      expect(errorCode(() => cc.putPage(forged as FsId, 1, 0, page(2))), `id ${forged}`).toBe("EINVAL");
     }
     const out = new Uint8Array(4096);
     // The forged puts changed nothing.

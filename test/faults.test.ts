@@ -226,7 +226,7 @@ describe("a Worker that dies never hangs the others and loses nothing they store
     const got: number[] = [];
     try { for (;;) got.push(pm.allocFrame()); } catch { /* ENOMEM */ }
     expect(got.length, "allocatable frames").toBe(s1.freeFrames);
-    for (const f of got) pm.freeFrame(f);
+    for (const f of got) pm.freeFrame(pm.pfn(f));
     pm.detach();
   }, 120_000);
 });

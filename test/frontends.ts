@@ -3,11 +3,11 @@
 // that check the frontends' argument boundaries.
 import type { PhysicalMemory } from "../bindings/physmem.js";
 import { Frontswap } from "../src/frontswap.js";
-import { Cleancache } from "../src/cleancache.js";
+import { Cleancache, type FsId } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 
 /** Both frontends of `pm` over one zcache, swap type 0 and a private filesystem ready. */
-export async function frontends(pm: PhysicalMemory): Promise<{ fs: Frontswap; cc: Cleancache; z: Zcache; fsId: number }> {
+export async function frontends(pm: PhysicalMemory): Promise<{ fs: Frontswap; cc: Cleancache; z: Zcache; fsId: FsId }> {
   const fs = Frontswap.for(pm);
   const cc = Cleancache.for(pm);
   await fs.init(0);

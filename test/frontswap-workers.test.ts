@@ -90,7 +90,7 @@ describe("frontswap across 2 Workers", () => {
       const prevs = [a!.prev as number[], b!.prev as number[]];
       expect(prevs.filter((p) => p[0] === -1).length).toBe(1);
       // Every swap type and filesystem has exactly one pool in each backend.
-      const ids = [...(a!.fsIds as number[]), ...(b!.fsIds as number[]), early];
+      const ids = [...(a!.fsIds as number[]), ...(b!.fsIds as number[])].map((id) => cc.fsId(id)).concat(early); // posted ids: FsIds again, checked
       expect(new Set(ids).size).toBe(7);
       const tc = TmemCore.for(pm);
       const pools = new Set<number>();

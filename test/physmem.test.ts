@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { PhysicalMemory } from "../bindings/physmem.js";
+import { PhysicalMemory, type Pfn } from "../bindings/physmem.js";
 import { TmemError, Status } from "../bindings/status.js";
 import { compileCore, instantiateCore, buildStamp } from "../bindings/wasm.js";
 import { CTRL_BASE, DEFAULT_FRAMES, Owner, PAGE_SIZE, maxFrames } from "../bindings/layout.js";
@@ -43,7 +43,7 @@ describe("frame allocator", () => {
     expect([...got].every((p) => p >= 0 && p < 64)).toBe(true);
     expect(code(() => pm.allocFrame(Owner.USER))).toBe("ENOMEM");
     expect(pm.stats()).toMatchObject({ usedFrames: 64, freeFrames: 0, byOwner: { [Owner.USER]: 64 } });
-    for (const p of got) pm.freeFrame(p);
+    for (const p of got) pm.freeFrame(pm.pfn(p));
     expect(pm.stats()).toMatchObject({ usedFrames: 0, freeFrames: 64, byOwner: {} });
     // After a full cycle every frame is available again.
     const again = new Set<number>();
@@ -71,7 +71,7 @@ describe("frame allocator", () => {
     const a = pm.allocFrame(Owner.ZBUD);
     expect(code(() => pm.freeFrame(a, Owner.ZSMALLOC))).toBe("EINVAL");
     expect(pm.frameOwner(a)).toBe(Owner.ZBUD);
-    for (const bad of [-1, 8, 1e9, 0.5, NaN]) expect(code(() => pm.freeFrame(bad))).toBe("EINVAL");
+    for (const bad of [-1, 8, 1e9, 0.5, NaN]) expect(code(() => pm.freeFrame(bad as Pfn))).toBe("EINVAL");
     for (const bad of [0, 256, -3, 1.5]) expect(code(() => pm.allocFrame(bad))).toBe("EINVAL");
     expect(pm.core.frame_free(5, 0)).toBe(Status.EINVAL); // never allocated
     expect(pm.core.frame_alloc(0)).toBe(Status.EINVAL);
@@ -84,7 +84,7 @@ describe("frame allocator", () => {
     const pfns = Array.from({ length: 16 }, () => pm.allocFrame());
     pfns.forEach((p) => pm.frameBytes(p).fill(p + 1));
     pfns.forEach((p) => expect(pm.frameBytes(p).every((b) => b === p + 1)).toBe(true));
-    expect(pm.frameAddress(0)).toBe(pm.layout.framesBase);
+    expect(pm.frameAddress(pm.pfn(0))).toBe(pm.layout.framesBase);
     expect(pm.layout.framesBase).toBeGreaterThanOrEqual(pm.layout.metaBase + 16 * 16);
     expect(pm.layout.metaBase).toBeGreaterThanOrEqual(pm.layout.scratchBase + pm.layout.maxWorkers * 65536);
   });
@@ -280,8 +280,8 @@ describe("reclaim of a dead Worker's slot", () => {
     for (let i = 0; i < 253; i++) got.push(pm.allocFrame());
     expect(code(() => pm.allocFrame())).toBe("ENOMEM");
     expect(new Set([...got, ...kept]).size).toBe(256);
-    for (const p of got) pm.freeFrame(p);
-    for (const p of kept) pm.freeFrame(p, 201);
+    for (const p of got) pm.freeFrame(pm.pfn(p));
+    for (const p of kept) pm.freeFrame(pm.pfn(p), 201);
     expect(pm.stats().usedFrames).toBe(0);
     // The slot can be attached again.
     const again = await PhysicalMemory.attach(pm.handle);

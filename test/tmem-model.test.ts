@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Frontswap } from "../src/frontswap.js";
-import { Cleancache } from "../src/cleancache.js";
+import { Cleancache, type FsId } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 import { RawBackend } from "../src/tmem/raw.js";
 import type { TmemBackend } from "../src/tmem/ops.js";
@@ -79,7 +79,7 @@ async function run(ops: Op[], frames: number, zpool = "zbud", build: "debug" | "
     const swap = new Map<string, number>(); // "type/off" → page
     let succ = 0, failed = 0, loads = 0, invals = 0;
     // cleancache model
-    const fsIds: Array<{ id: number; shared: number | null }> = [];
+    const fsIds: Array<{ id: FsId; shared: number | null }> = [];
     const cache = new Map<string, number>(); // "slotkey/key/index" → page (may have been evicted)
     let puts = 0, gets = 0, hits = 0, ccInv = 0;
     const out = new Uint8Array(4096);

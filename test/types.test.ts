@@ -7,6 +7,11 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TmemBackend } from "../src/tmem/ops.js";
+import { PhysicalMemory, type Pfn } from "../bindings/physmem.js";
+import { Cleancache, type FsId } from "../src/cleancache.js";
+import type { Frontswap } from "../src/frontswap.js";
+import type { Zpool } from "../src/zpool/zpool.js";
+import { throwsWith } from "./helpers.js";
 import type { RawBackend, RawBackendStats } from "../src/tmem/raw.js";
 import type { Zcache, ZcacheStats } from "../src/zcache.js";
 
@@ -73,5 +78,46 @@ describe("published statistics types", () => {
     expectTypeOf<ReturnType<TmemBackend<RawBackendStats>["stats"]>>().toEqualTypeOf<RawBackendStats>();
     expectTypeOf<ReturnType<Zcache["stats"]>>().toEqualTypeOf<ZcacheStats>();
     expectTypeOf<RawBackend>().toMatchTypeOf<TmemBackend<RawBackendStats>>();
+  });
+});
+
+describe("branded ids", () => {
+  it("an FsId, a Pfn, a swap type, a zpool handle and a plain number do not mix (type level)", () => {
+    expectTypeOf<FsId>().toMatchTypeOf<number>();
+    expectTypeOf<number>().not.toMatchTypeOf<FsId>();
+    expectTypeOf<Pfn>().not.toMatchTypeOf<FsId>();
+    expectTypeOf<FsId>().not.toMatchTypeOf<Pfn>();
+    expectTypeOf<number>().not.toMatchTypeOf<Pfn>();
+    // Where each is taken: cleancache wants an FsId, the frame API a Pfn.
+    expectTypeOf<Parameters<Cleancache["putPage"]>[0]>().toEqualTypeOf<FsId>();
+    expectTypeOf<Parameters<PhysicalMemory["frameAddress"]>[0]>().toEqualTypeOf<Pfn>();
+    expectTypeOf<ReturnType<PhysicalMemory["allocFrame"]>>().toEqualTypeOf<Pfn>();
+    // A zpool handle (what malloc returns) is not a frame number.
+    expectTypeOf<ReturnType<Zpool["malloc"]>>().not.toMatchTypeOf<Pfn>();
+    // A swap type is still a plain number (src/sim/simulate.ts, another engineer's this session, passes plain numbers).
+    expectTypeOf<Parameters<Frontswap["store"]>[0]>().toEqualTypeOf<number>();
+  });
+
+  it("cc.fsId and pm.pfn take a posted number back, checked; what they refuse is EINVAL", async () => {
+    const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 2 });
+    try {
+      const cc = Cleancache.for(pm);
+      const a = await cc.initFs();
+      const plain: number = JSON.parse(JSON.stringify(a)) as number; // what a Worker receives
+      expect(cc.fsId(plain)).toBe(a);
+      for (const bad of [a + 64, a ^ 32, 0, 63, -1, 1.5, NaN, 2 ** 30]) throwsWith(() => cc.fsId(bad), "EINVAL");
+      await cc.invalidateFs(a);
+      expect(cc.fsId(plain)).toBe(a); // issued, unmounted since: its operations miss
+      const page = new Uint8Array(4096);
+      expect(cc.getPage(cc.fsId(plain), 1, 0, page)).toBe(false);
+
+      const f = pm.allocFrame();
+      expect(pm.pfn(Number(f))).toBe(f);
+      expect(pm.frameAddress(pm.pfn(Number(f)))).toBe(pm.frameAddress(f));
+      for (const bad of [-1, 64, 0.5, NaN, 2 ** 32]) throwsWith(() => pm.pfn(bad), "EINVAL");
+      pm.freeFrame(f);
+    } finally {
+      pm.detach();
+    }
   });
 });

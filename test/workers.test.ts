@@ -124,11 +124,12 @@ describe("a second instantiation", () => {
       new URL("./workers/attach-probe.mjs", import.meta.url), { handle: pm.handle, pfn: held[0], allocate: true });
     expect(seen).toMatchObject({ owner: Owner.USER + 3, first: 0xc3, used: 4 });
     expect(seen.slot).toBe(1);
-    expect(pm.frameOwner(seen.mine)).toBe(200);
-    pm.freeFrame(seen.mine, 200);
+    const mine = pm.pfn(seen.mine); // posted by the Worker: a Pfn again, checked
+    expect(pm.frameOwner(mine)).toBe(200);
+    pm.freeFrame(mine, 200);
     const after = snapshot();
     // Everything but the frame the worker used and freed is byte-identical.
-    const workerFrame = pm.frameAddress(seen.mine);
+    const workerFrame = pm.frameAddress(mine);
     const ctrl = CTRL_BASE;
     let diffs = 0;
     for (let i = 0; i < after.length; i++) {
@@ -136,7 +137,7 @@ describe("a second instantiation", () => {
       const inWorkerFrame = i >= workerFrame && i < workerFrame + 4096;
       // The metadata of a frame that is free now: free-list links the allocator moved.
       const metaPfn = Math.floor((i - pm.layout.metaBase) / 16);
-      const inFreeFrameMeta = i >= pm.layout.metaBase && metaPfn < 32 && pm.frameOwner(metaPfn) === 0;
+      const inFreeFrameMeta = i >= pm.layout.metaBase && metaPfn < 32 && pm.frameOwner(pm.pfn(metaPfn)) === 0;
       const inFreeList = (i >= ctrl + 48 && i < ctrl + 64) // free-list head, ABA tag, brk
         || (i >= ctrl + 128 && i < ctrl + 1152) // per-owner counters (Workers publish batched counts)
         || (i >= ctrl + 1152 && i < ctrl + 2176) // slot generations (every attach bumps its slot's: frames.ts)

@@ -79,7 +79,7 @@
  *
  * @module
  */
-import type { PhysicalMemory, PhysicalMemoryHandle } from "../../bindings/physmem.js";
+import type { PhysicalMemory, PhysicalMemoryHandle, Pfn } from "../../bindings/physmem.js";
 import { PhysicalMemory as PM } from "../../bindings/physmem.js";
 import { ErrorCode, TmemError } from "../../bindings/status.js";
 import { byteArrayLength, bufferOfView } from "../../bindings/args.js";
@@ -316,7 +316,7 @@ export class TmemCache {
   readonly pm: PhysicalMemory;
   private readonly pool: Zpool;
   private readonly codec: Lz4Codec;
-  private readonly rootPfn: number;
+  private readonly rootPfn: Pfn;
   private readonly stamp: number;
   private readonly w: Int32Array;
   private readonly c: Float64Array;
@@ -347,7 +347,7 @@ export class TmemCache {
   /** i32 word index of each slot frame this instance has seen (slot frames are only added). */
   private readonly slotFrameWord: number[] = [];
 
-  private constructor(pm: PhysicalMemory, pool: Zpool, codec: Lz4Codec, rootPfn: number, stamp: number,
+  private constructor(pm: PhysicalMemory, pool: Zpool, codec: Lz4Codec, rootPfn: Pfn, stamp: number,
                       opts: TmemCacheAttachOptions) {
     this.pm = pm;
     this.pool = pool;
@@ -367,7 +367,7 @@ export class TmemCache {
     this.sweepBuckets = opts.sweepBuckets ?? 1024;
     this.nbucketsMask = this.w[R_NBUCKETS]! - 1;
     this.bucketWord = [];
-    for (let i = 0; i < this.w[R_BFRAMES]!; i++) this.bucketWord.push(pm.frameAddress(this.w[R_BPFNS + i]!) >>> 2);
+    for (let i = 0; i < this.w[R_BFRAMES]!; i++) this.bucketWord.push(pm.frameAddress(pm.pfn(this.w[R_BPFNS + i]!)) >>> 2);
     const every = opts.sweepIntervalMs ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => { try { this.sweep(); } catch { /* closed or destroyed elsewhere */ } }, every);
@@ -407,7 +407,7 @@ export class TmemCache {
     }
     const codec = await lz4Ready();
     const pool = await createPool("zsmalloc", pm, { maxPagesPerZspage: CHAIN });
-    const frames: number[] = [];
+    const frames: Pfn[] = [];
     try {
       for (let i = 0; i < 1 + bframes; i++) {
         const pfn = pm.allocFrame(CACHE_FRAME_OWNER);
@@ -445,14 +445,15 @@ export class TmemCache {
     if (typeof handle !== "object" || handle === null || !Number.isInteger(handle.root) || !Number.isInteger(handle.stamp)) {
       throw new TypeError("TmemCache.attach: a handle { memory, root, stamp } from TmemCache.handle is required");
     }
-    if (pm.frameOwner(handle.root) !== CACHE_FRAME_OWNER) throw new TmemError(ErrorCode.EINVAL, `frame ${handle.root} is not a cache root`);
-    const w = new Int32Array(pm.memory.buffer, pm.frameAddress(handle.root), PAGE_SIZE / 4);
+    const root = pm.pfn(handle.root);
+    if (pm.frameOwner(root) !== CACHE_FRAME_OWNER) throw new TmemError(ErrorCode.EINVAL, `frame ${root} is not a cache root`);
+    const w = new Int32Array(pm.memory.buffer, pm.frameAddress(root), PAGE_SIZE / 4);
     if (Atomics.load(w, R_MAGIC) !== MAGIC || w[R_STAMP] !== handle.stamp || w[R_STATE] !== 1) {
       throw new TmemError(ErrorCode.EINVAL, "TmemCache.attach: the handle names no live cache (destroyed, or another memory)");
     }
     const codec = await lz4Ready();
     const pool = await openPool(pm, w[R_POOL]!);
-    return new TmemCache(pm, pool, codec, handle.root, handle.stamp, options);
+    return new TmemCache(pm, pool, codec, root, handle.stamp, options);
   }
 
   /** Attach in a Worker given only the handle: attaches the physical memory too ({@link close} detaches it). */
@@ -649,8 +650,8 @@ export class TmemCache {
     let fw = this.slotFrameWord[f];
     if (fw === undefined) {
       for (let g = this.slotFrameWord.length; g <= f; g++) {
-        const dirWord = this.pm.frameAddress(this.w[R_DPFNS + ((g / DIR_FANOUT) | 0)]!) >>> 2;
-        this.slotFrameWord.push(this.pm.frameAddress(this.u32[dirWord + (g % DIR_FANOUT)]!) >>> 2);
+        const dirWord = this.pm.frameAddress(this.pm.pfn(this.w[R_DPFNS + ((g / DIR_FANOUT) | 0)]!)) >>> 2;
+        this.slotFrameWord.push(this.pm.frameAddress(this.pm.pfn(this.u32[dirWord + (g % DIR_FANOUT)]!)) >>> 2);
       }
       fw = this.slotFrameWord[f]!;
     }
@@ -676,14 +677,14 @@ export class TmemCache {
       w[R_DIRS] = dir + 1;
       w[R_OWN] = w[R_OWN]! + 1;
     }
-    let pfn: number;
+    let pfn: Pfn;
     try {
       pfn = this.pm.allocFrame(CACHE_FRAME_OWNER);
     } catch (e) {
       throw e; // the directory frame (if new) stays: it is counted and reused by the next growth
     }
     this.pm.frameBytes(pfn).fill(0);
-    const dirWord = this.pm.frameAddress(w[R_DPFNS + dir]!) >>> 2;
+    const dirWord = this.pm.frameAddress(this.pm.pfn(w[R_DPFNS + dir]!)) >>> 2;
     this.u32[dirWord + (frameIdx % DIR_FANOUT)] = pfn;
     w[R_OWN] = w[R_OWN]! + 1;
     w[R_SLOTS] = nslots + SLOTS_PER_FRAME;
@@ -1283,7 +1284,7 @@ export class TmemCache {
     for (let i = 0; i < this.w[R_BFRAMES]!; i++) own.push(this.w[R_BPFNS + i]!);
     const nslotFrames = this.w[R_SLOTS]! / SLOTS_PER_FRAME;
     for (let f = 0; f < nslotFrames; f++) {
-      const dirWord = this.pm.frameAddress(this.w[R_DPFNS + ((f / DIR_FANOUT) | 0)]!) >>> 2;
+      const dirWord = this.pm.frameAddress(this.pm.pfn(this.w[R_DPFNS + ((f / DIR_FANOUT) | 0)]!)) >>> 2;
       own.push(this.u32[dirWord + (f % DIR_FANOUT)]!);
     }
     for (let d = 0; d < this.w[R_DIRS]!; d++) own.push(this.w[R_DPFNS + d]!);
@@ -1295,7 +1296,7 @@ export class TmemCache {
     this.timer = undefined;
     this.closed = true;
     this.pool.destroy({ force: true });
-    for (const f of own) this.pm.freeFrame(f, CACHE_FRAME_OWNER);
+    for (const f of own) this.pm.freeFrame(this.pm.pfn(f), CACHE_FRAME_OWNER);
     this.pm.freeFrame(this.rootPfn, CACHE_FRAME_OWNER);
     if (this.ownsMemory) this.pm.detach();
   }

@@ -318,7 +318,7 @@ export class FrontendArea {
       const pfn = Atomics.load(this.i32, this.w(o) + 1);
       Atomics.store(this.i32, this.w(o), gen << 1);
       this.openers(id).fill(0);
-      this.pm.freeFrame(pfn, Owner.TMEM);
+      this.pm.freeFrame(this.pm.pfn(pfn), Owner.TMEM);
     } finally {
       this.unlock(INSTANCE_LOCK);
     }

@@ -115,12 +115,13 @@ parentPort!.on("message", async (m: Msg) => {
       parentPort!.postMessage({ instance: z.instance, fsIds, prev: [a?.instance ?? -1, b?.instance ?? -1] });
     } else if (m.cmd === "cleancache") {
       rng = m.seed || 1;
+      const fsId = cc.fsId(m.fs); // posted by the parent: an FsId again, checked
       let hits = 0, misses = 0, bad = 0;
       for (let r = 0; r < m.rounds; r++) {
         for (let i = 0; i < m.count; i++) {
           // Both Workers put the same bytes under a key: any hit must be exact.
-          if (rand(2) === 0) cc.putPage(m.fs, m.key, i, pageOf(i));
-          else if (cc.getPage(m.fs, m.key, i, out)) { if (eq(out, pageOf(i))) hits++; else bad++; } else misses++;
+          if (rand(2) === 0) cc.putPage(fsId, m.key, i, pageOf(i));
+          else if (cc.getPage(fsId, m.key, i, out)) { if (eq(out, pageOf(i))) hits++; else bad++; } else misses++;
         }
       }
       parentPort!.postMessage({ hits, misses, bad });
@@ -129,6 +130,7 @@ parentPort!.on("message", async (m: Msg) => {
       // clean pages on a shared cleancache pool (any hit must be exact), in
       // memory small enough that clean pages are evicted to make room.
       rng = m.seed || 1;
+      const fsId = cc.fsId(m.fs); // posted by the parent: an FsId again, checked
       const model = new Map<number, number>();
       let ok = 0, bad = 0, hits = 0, rejected = 0;
       for (let i = 0; i < m.ops; i++) {
@@ -147,10 +149,10 @@ parentPort!.on("message", async (m: Msg) => {
           model.delete(off);
         } else if (r < 16) {
           const idx = rand(4 * npages);
-          cc.putPage(m.fs, 7, idx, pageOf(idx));
+          cc.putPage(fsId, 7, idx, pageOf(idx));
         } else {
           const idx = rand(4 * npages);
-          if (cc.getPage(m.fs, 7, idx, out)) { hits++; if (!eq(out, pageOf(idx))) bad++; }
+          if (cc.getPage(fsId, 7, idx, out)) { hits++; if (!eq(out, pageOf(idx))) bad++; }
         }
       }
       for (const [off, p] of model) if (!fs.load(m.type, off, out) || !eq(out, pageOf(p))) bad++;
