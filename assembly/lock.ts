@@ -28,7 +28,10 @@
 //
 // What recovery can and cannot do: the lock itself is always recovered
 // (no waiter waits on a reclaimed owner for longer than one slice). What the
-// lock guarded is only as consistent as the dead owner left it, lock by lock:
+// lock guarded: every wasm lock is taken through robust.ts, whose reclaim
+// rolls back the stores its dead owner logged since the last commit point
+// and releases the lock before any waiter can take it over; a section is as
+// recoverable as its stores are logged. Lock by lock:
 //
 //   1. frontend registration lock, instance-table lock, sync lock
 //      (src/tmem/shared.ts): taken by TypeScript through lock_acquire, whose
@@ -47,22 +50,24 @@
 //      never a wrong pool); the pool count (word 2) may be off by one; the
 //      dead Worker's opens are never dropped, so destroying its pools needs
 //      force. Leak-only; no intent record yet.
-//   3. tmem pool-table lock (tmem.ts poolLock): new_pool fills a FREE
-//      descriptor and stores ALIVE last: valid at every instruction (a death
-//      leaves it FREE). A shared pool's refcount++ is one store. The init lock
-//      (tmem_init): a death mid-build leaves STATE_INITIALIZING; the next
-//      caller, after taking the lock over, sees "not READY" and builds the
-//      table again (the half-built table's frames leak). Recoverable by redo.
-//   4. tmem stripe locks: a put links a filled descriptor with one store of
-//      the chain head (valid at every instruction); a removal unlinks then
-//      hands the pampd to the out area: a death after the unlink and before
-//      the backend frees the object leaks that object (its frames stay with
-//      the zpool: space, not data). Counters (C_PAGES) may be off by one.
-//      Recoverable for data; leak-only.
-//   5. tmem LRU-domain lock: list insert/remove are 4 stores of prev/next;
-//      a death in the middle can leave a list whose forward and backward
-//      links disagree. NOT recoverable without an intent record (the
-//      descriptor being linked; recovery would re-run the splice).
+//   3. tmem pool-table lock and init lock (tmem.ts): stores inside go through
+//      robust.ts's undo log (a destroy's refcount drop, the pool state):
+//      reclaim rolls a half-done section back and releases the lock.
+//      new_pool publishes ALIVE last, so even its unlogged stores leave a
+//      FREE slot. A death mid tmem_init leaves STATE_INITIALIZING; the next
+//      caller builds the table again (the half-built table's frames leak).
+//   4. tmem stripe locks: every store to a chain, a descriptor, this slot's
+//      pool counters and descriptor cache is logged; reclaim rolls the
+//      section back (the put, removal or unpin did not happen) and releases
+//      the lock. A put's descriptor in flight and a get's pin in flight are
+//      recorded per slot; the reclaim frees an unlinked one and drops the
+//      pin (tmem_reclaim_slot). Pampds handed out by a finished removal are
+//      the caller's: if it dies before freeing them, their objects leak.
+//   5. tmem LRU-domain lock: list splices and counts are logged; reclaim
+//      rolls back and releases. Taking it inside a stripe section is a
+//      commit point, so the stripe state is consistent there (a page may be
+//      indexed and not yet on its LRU: never evicted, still flushable).
+//      Eviction, which try-locks stripes under it, commits after each page.
 //   6. zsmalloc class lock and grow lock, zbud pool lock: zspage list moves
 //      and object allocation are several stores; a death inside can leave a
 //      zspage on the wrong fullness list or an object bit half-set. NOT

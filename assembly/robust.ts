@@ -44,7 +44,8 @@
 // │ 0 nlog: u32 │ 4 nheld: u32 │ 8 ndefer: u32 │ 12 overflow: u32          │
 // │ 16 held: u32[8]  lock addresses, outermost first                       │
 // │ 48 level: u32[8] their lock-order levels (lock.ts)                     │
-// │ 80 descCache: u32[2] tmem's per-slot descriptor cache (head, count)   │
+// │ 80 tmem: u32[4]  tmem.ts: descriptor cache head, count; the put's     │
+// │                  descriptor in flight; the pin in flight               │
 // │ 128 entries: { addr: u32, kind: u32, lo: u32, hi: u32 }[UNDO_CAP]      │
 // ╘═══════════════════════════════════════════════════════════════════════╛
 // kind: 1, 2, 4, 8 = a store of that width (lo/hi: the old value);
@@ -69,6 +70,7 @@ import {
   LOCK_SLOT_SHIFT, LOCK_SLOT_MASK, LOCK_GEN_SHIFT, LOCK_GEN_MASK, LOCK_STATE_MASK,
 } from "./lock";
 import { frameFree, pmReclaimBegin, pmReclaimFinish, CTRL_SLOT_GEN_OFF } from "./frames";
+import { tmem_reclaim_slot } from "./tmem";
 
 // @ts-ignore: decorator
 @inline const R_NLOG: usize = 0;
@@ -180,9 +182,11 @@ function parkPoint(rb: usize): void {
 
 // ══ Logged stores ══
 
-/** Append an undo entry; false when the log is full (then the store is not undoable). */
+/** Append an undo entry (none outside a section; a full log sets the overflow flag and asserts in DEBUG). */
 // @ts-ignore: decorator
 @inline function logEntry(rb: usize, addr: usize, kind: u32, lo: u32, hi: u32): void {
+  // Outside every critical section a store is final at once (nothing to roll back to).
+  if (load<u32>(rb + R_NHELD) == 0) return;
   const n = load<u32>(rb + R_NLOG);
   if (n >= UNDO_CAP) {
     if (DEBUG) assert(false, "robust: undo log full (add a ucommit point)");
@@ -250,7 +254,7 @@ export function ulogFrameAlloc(pfn: u32, owner: u32): void {
  */
 export function udeferFrameFree(pfn: u32, owner: u32): void {
   const rb = area();
-  if (rb == 0) { frameFree(pfn, owner); return; }
+  if (rb == 0 || load<u32>(rb + R_NHELD) == 0) { frameFree(pfn, owner); return; }
   logEntry(rb, <usize>pfn, KIND_DEFER, owner, 0);
   store<u32>(rb + R_NDEFER, load<u32>(rb + R_NDEFER) + 1);
 }
@@ -420,6 +424,8 @@ export function pmReclaim(slot: u32, expectGen: u32, span: u32): i32 {
   const r = pmReclaimBegin(slot, expectGen, span);
   if (r != 0) return r;
   atomic.add<u32>(CTRL_BASE + RECOVERED_OFF, recoverSlot(slot));
+  // The layers' per-slot state, now consistent: tmem's descriptor cache, put and pin in flight.
+  tmem_reclaim_slot(slot);
   pmReclaimFinish(slot);
   return 0;
 }

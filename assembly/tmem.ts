@@ -60,12 +60,12 @@
 // test/tmem*.test.ts, ../shared/reference/kernel.md §1.2.
 
 import {
-  ROOT_TMEM, ROOT_TMEM_SIZE, PAGE_SIZE, OWNER_TMEM, E_INVAL, E_NOMEM, E_BUSY, E_NOSPC, E_EXIST,
-  nrFrames, scratchBase, SCRATCH_IO, pfnToAddress, DEBUG,
+  ROOT_TMEM, ROOT_TMEM_SIZE, PAGE_SIZE, OWNER_TMEM, E_INVAL, E_NOMEM, E_BUSY, E_NOSPC, E_EXIST, E_BADMSG,
+  nrFrames, framesBase, scratchBase, SCRATCH_IO, SCRATCH_ROBUST, pfnToAddress, DEBUG,
   CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF,
 } from "./common";
 import { frameAlloc, frameFree } from "./frames";
-import { mutexLock, mutexTryLock, mutexUnlock } from "./robust";
+import { mutexLock, mutexTryLock, mutexUnlock, ustore32, ustore16, ucommit, LV_TMEM_POOLS, LV_STRIPE, LV_LRU, R_DESC_CACHE } from "./robust";
 
 export * from "./tmem_page";
 export * from "./tmem_zcache";
@@ -322,8 +322,38 @@ if (COUNTERS_OFF + <usize>MAX_POOLS * 16 > 65536 - 256) ERROR("pool counters ove
 /** Add `delta` to this Worker's counter `field` of `pool`. */
 // @ts-ignore: decorator
 @inline function countAdd(pool: u32, field: usize, delta: i32): void {
-  atomic.add<i32>(scratchBase + COUNTERS_OFF + (<usize>pool << 4) + field, delta);
+  // Only this Worker writes its counters, so load + store is exact; inside a
+  // critical section the store is logged (a rollback restores the count).
+  const a = scratchBase + COUNTERS_OFF + (<usize>pool << 4) + field;
+  ustore32(a, <u32>(atomic.load<i32>(a) + delta));
 }
+
+/** Store `v` in field `off` of descriptor `a`, undoably (robust.ts). */
+// @ts-ignore: decorator
+@inline function dset(a: u32, off: usize, v: u32): void {
+  ustore32(<usize>a + off, v);
+}
+/** Store `v` in u16 field `off` of descriptor `a`, undoably. */
+// @ts-ignore: decorator
+@inline function dset16(a: u32, off: usize, v: u16): void {
+  ustore16(<usize>a + off, v);
+}
+// @ts-ignore: decorator
+@inline const D_NEXT: usize = offsetof<PageDesc>("next");
+// @ts-ignore: decorator
+@inline const D_LRU_PREV: usize = offsetof<PageDesc>("lruPrev");
+// @ts-ignore: decorator
+@inline const D_LRU_NEXT: usize = offsetof<PageDesc>("lruNext");
+// @ts-ignore: decorator
+@inline const D_REFS: usize = offsetof<PageDesc>("refs");
+// @ts-ignore: decorator
+@inline const D_FLAGS: usize = offsetof<PageDesc>("flags");
+// @ts-ignore: decorator
+@inline const L_HEAD: usize = offsetof<LruDomain>("head");
+// @ts-ignore: decorator
+@inline const L_TAIL: usize = offsetof<LruDomain>("tail");
+// @ts-ignore: decorator
+@inline const L_COUNT: usize = offsetof<LruDomain>("count");
 
 /** Scratch base of slot `slot` (any Worker's). */
 // @ts-ignore: decorator
@@ -478,31 +508,40 @@ if ((<u32>1 << POOL_GEN_SHIFT) != MAX_POOLS) ERROR("a pool handle's slot bits mu
 // ══ Descriptor slab (lock-free tagged stack + a per-Worker cache) ══
 //
 // The global free stack's head is one word every Worker would CAS on every
-// put and every removal. Each instance (Worker) therefore keeps a small
-// private cache in wasm globals: allocation pops the cache and refills it
-// with up to CACHE_BATCH descriptors in ONE CAS (a carved fresh frame goes
-// to the cache whole); a free pushes to the cache until it holds CACHE_MAX.
-// Trade-off: an instance that goes away strands its cache (at most
-// CACHE_MAX + a frame's worth of descriptors, 8 KiB) until the memory is
-// recreated.
+// put and every removal. Each Worker therefore keeps a small private cache
+// (head and count in its slot's robust area, robust.ts R_DESC_CACHE, so a
+// reclaim can hand a dead Worker's cache back: tmem_reclaim_slot): allocation
+// pops the cache and refills it with up to CACHE_BATCH descriptors in ONE
+// CAS (a carved fresh frame goes to the cache whole); a free pushes to the
+// cache. A free inside a critical section (a removal under its stripe lock)
+// pushes with logged stores, so a rollback takes it back out; a CAS on the
+// global stack cannot be undone, so only descTrim, called after the locks
+// are released, gives a cache above CACHE_MAX back to the global stack.
+// Trade-off: a Worker's cache holds up to CACHE_MAX descriptors (plus what
+// one operation frees) that others cannot use until it trims.
 
-/** This instance's cached free descriptors, linked through `next` (wasm globals: per Worker). */
-let cacheHead: u32 = 0;
-let cacheCount: u32 = 0;
 /** Descriptors taken from the global stack per refill (one CAS). */
 // @ts-ignore: decorator
 @inline const CACHE_BATCH: u32 = 16;
-/** Frees beyond this many cached go back to the global stack. */
+/** A cache above this many is trimmed to half of it (descTrim). */
 // @ts-ignore: decorator
 @inline const CACHE_MAX: u32 = 64;
 
-/** Take one PageDesc; 0 when no frame is left. Lock-free: may be called under any lock. */
+/** Address of this Worker's cache head (u32; the count follows it). */
+// @ts-ignore: decorator
+@inline function cacheWords(): usize {
+  return scratchBase + SCRATCH_ROBUST + R_DESC_CACHE;
+}
+
+/** Take one PageDesc; 0 when no frame is left. Lock-free; call it outside critical sections. */
 function descAlloc(): u32 {
-  if (cacheHead != 0) {
-    const d = cacheHead;
-    cacheHead = load<u32>(<usize>d);
-    cacheCount--;
-    return d;
+  if (DEBUG) assert(scratchBase != 0); // tmem runs on attached instances only
+  const cw = cacheWords();
+  const cached = load<u32>(cw);
+  if (cached != 0) {
+    store<u32>(cw, load<u32>(<usize>cached));
+    store<u32>(cw, load<u32>(cw, 4) - 1, 4);
+    return cached;
   }
   const r = root();
   const head = changetype<usize>(r) + offsetof<TmemRoot>("slabHead");
@@ -517,9 +556,9 @@ function descAlloc(): u32 {
       for (let i: u32 = 1; i < DESCS_PER_FRAME - 1; i++) {
         store<u32>(<usize>(base + i * DESC_SIZE), base + (i + 1) * DESC_SIZE);
       }
-      store<u32>(<usize>(base + (DESCS_PER_FRAME - 1) * DESC_SIZE), cacheHead);
-      cacheHead = base + DESC_SIZE;
-      cacheCount += DESCS_PER_FRAME - 1;
+      store<u32>(<usize>(base + (DESCS_PER_FRAME - 1) * DESC_SIZE), 0);
+      store<u32>(cw, base + DESC_SIZE);
+      store<u32>(cw, DESCS_PER_FRAME - 1, 4);
       atomic.add<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descFrames"), 1);
       return base;
     }
@@ -536,9 +575,9 @@ function descAlloc(): u32 {
     const next = atomic.load<u32>(<usize>last);
     if (atomic.cmpxchg<i64>(head, old, (((old >>> 32) + 1) << 32) | <i64>next) == old) {
       if (n > 1) {
-        store<u32>(<usize>last, cacheHead);
-        cacheHead = load<u32>(<usize>top);
-        cacheCount += n - 1;
+        store<u32>(<usize>last, 0);
+        store<u32>(cw, load<u32>(<usize>top));
+        store<u32>(cw, n - 1, 4);
       }
       return top;
     }
@@ -546,55 +585,149 @@ function descAlloc(): u32 {
   return 0; // unreachable
 }
 
-/** Return a PageDesc to the slab. The caller has unlinked it everywhere. */
+/**
+ * Return a PageDesc to this Worker's cache. The caller has unlinked it
+ * everywhere. Undoable inside a critical section (robust.ts).
+ */
 function descFree(d: u32): void {
   if (DEBUG) assert((d & (DESC_SIZE - 1)) == 0 && desc(d).refs == 0); // a whole, unpinned descriptor
-  if (cacheCount < CACHE_MAX) {
-    store<u32>(<usize>d, cacheHead);
-    cacheHead = d;
-    cacheCount++;
-    return;
-  }
-  const r = root();
-  const head = changetype<usize>(r) + offsetof<TmemRoot>("slabHead");
+  const cw = cacheWords();
+  ustore32(<usize>d, load<u32>(cw));
+  ustore32(cw, d);
+  ustore32(cw + 4, load<u32>(cw, 4) + 1);
+}
+
+/** Push the chain first..last (linked through word 0) onto the global free stack. */
+function stackPushChain(first: u32, last: u32): void {
+  const head = changetype<usize>(root()) + offsetof<TmemRoot>("slabHead");
   for (;;) {
     const old = atomic.load<i64>(head);
-    atomic.store<u32>(<usize>d, <u32>old);
-    if (atomic.cmpxchg<i64>(head, old, (((old >>> 32) + 1) << 32) | <i64>d) == old) break;
+    atomic.store<u32>(<usize>last, <u32>old);
+    if (atomic.cmpxchg<i64>(head, old, (((old >>> 32) + 1) << 32) | <i64>first) == old) break;
   }
+}
+
+/**
+ * Give the cache above CACHE_MAX / 2 back to the global stack when it holds
+ * more than CACHE_MAX. Call with no lock held. The chain is cut from the cache
+ * before it is pushed: a death in between leaks it rather than sharing it.
+ */
+function descTrim(): void {
+  const cw = cacheWords();
+  const count = load<u32>(cw, 4);
+  if (count <= CACHE_MAX) return;
+  const first = load<u32>(cw);
+  let last = first;
+  let k: u32 = 1;
+  const give = count - CACHE_MAX / 2;
+  while (k < give) {
+    const nx = load<u32>(<usize>last);
+    if (nx == 0) break;
+    last = nx;
+    k++;
+  }
+  store<u32>(cw, load<u32>(<usize>last));
+  store<u32>(cw, count - k, 4);
+  stackPushChain(first, last);
+}
+
+/** Whether descriptor `a` (whose bucket field is set) is on its bucket's chain. Takes the stripe lock. */
+function descLinked(a: u32): bool {
+  const b = desc(a).bucket;
+  if (b >= (<u32>1 << root().bucketBits)) return false;
+  const lock = stripeLock(b);
+  mutexLock(lock, LV_STRIPE);
+  let cur = load<u32>(bucketHead(b));
+  let found = false;
+  while (cur != 0) {
+    if (cur == a) { found = true; break; }
+    cur = desc(cur).next;
+  }
+  mutexUnlock(lock);
+  return found;
+}
+
+/** Pins of dead Workers whose page had been removed meanwhile (its storage then leaks to its backend; counted for stats). */
+let reclaimedPins: u32 = 0;
+
+/**
+ * Hand the descriptor cache of slot `slot` (a dead Worker's, reclaimed: its
+ * critical sections already rolled back) to the global stack, and empty it;
+ * free the descriptor of a put it had in flight if that put never linked it,
+ * and drop the pin it had in flight (as tmem_unpin would).
+ * Returns the number of descriptors given back; -E_INVAL for a slot out of
+ * range; -E_BADMSG when the chain is longer than every descriptor carved
+ * (a corrupt cache: it is dropped, not pushed).
+ */
+export function tmem_reclaim_slot(slot: u32): i32 {
+  if (!ready() || slot >= load<u32>(CTRL_BASE + CTRL_MAX_WORKERS_OFF)) return -E_INVAL;
+  const cw = slotScratch(slot) + SCRATCH_ROBUST + R_DESC_CACHE;
+  // A put in flight whose descriptor never got linked (its section was rolled back).
+  const pend = load<u32>(cw, 8);
+  store<u32>(cw, 0, 8);
+  if (pend != 0 && (pend & (DESC_SIZE - 1)) == 0 && <usize>pend >= framesBase && !descLinked(pend)) stackPushChain(pend, pend);
+  // A pin in flight: dropped as its unpin would have (a page removed meanwhile is freed; its storage is the backend's to reclaim).
+  const pin = load<u32>(cw, 12);
+  store<u32>(cw, 0, 12);
+  if (pin != 0) reclaimedPins += tmem_unpin(pin) == 1 ? 1 : 0;
+  const first = load<u32>(cw);
+  store<u32>(cw, 0);
+  store<u32>(cw, 0, 4);
+  if (first == 0) return 0;
+  const limit = atomic.load<u32>(changetype<usize>(root()) + offsetof<TmemRoot>("descFrames")) * DESCS_PER_FRAME;
+  let last = first;
+  let k: u32 = 1;
+  for (;;) {
+    const nx = load<u32>(<usize>last);
+    if (nx == 0) break;
+    if (k >= limit) return -E_BADMSG;
+    last = nx;
+    k++;
+  }
+  stackPushChain(first, last);
+  return <i32>k;
 }
 
 // ══ LRU (caller holds the descriptor's stripe lock; these take the domain lock) ══
 
 function lruAddHead(dom: LruDomain, a: u32): void {
-  const d = desc(a);
-  mutexLock(changetype<usize>(dom));
-  d.lruPrev = 0;
-  d.lruNext = dom.head;
-  if (dom.head != 0) desc(dom.head).lruPrev = a; else dom.tail = a;
-  dom.head = a;
-  dom.count++;
-  d.flags |= DESC_ON_LRU;
-  mutexUnlock(changetype<usize>(dom));
+  const la = changetype<usize>(dom);
+  mutexLock(la, LV_LRU);
+  lruLinkHeadLocked(dom, a);
+  mutexUnlock(la);
 }
 
-/** Unlink `a` from its LRU; the caller holds dom's lock. */
+/** Link `a` (on no list) at the head of `dom`; the caller holds dom's lock. Logged stores. */
+function lruLinkHeadLocked(dom: LruDomain, a: u32): void {
+  const la = changetype<usize>(dom);
+  const head = dom.head;
+  dset(a, D_LRU_PREV, 0);
+  dset(a, D_LRU_NEXT, head);
+  if (head != 0) dset(head, D_LRU_PREV, a); else ustore32(la + L_TAIL, a);
+  ustore32(la + L_HEAD, a);
+  ustore32(la + L_COUNT, dom.count + 1);
+  dset16(a, D_FLAGS, desc(a).flags | DESC_ON_LRU);
+}
+
+/** Unlink `a` from its LRU; the caller holds dom's lock. Logged stores. */
 function lruUnlinkLocked(dom: LruDomain, a: u32): void {
   const d = desc(a);
+  const la = changetype<usize>(dom);
   if (DEBUG) assert(dom.count > 0 && (d.flags & DESC_ON_LRU) != 0); // on this list
-  if (d.lruPrev != 0) desc(d.lruPrev).lruNext = d.lruNext; else dom.head = d.lruNext;
-  if (d.lruNext != 0) desc(d.lruNext).lruPrev = d.lruPrev; else dom.tail = d.lruPrev;
-  d.lruPrev = 0;
-  d.lruNext = 0;
-  dom.count--;
-  d.flags &= ~DESC_ON_LRU;
+  const prev = d.lruPrev, next = d.lruNext;
+  if (prev != 0) dset(prev, D_LRU_NEXT, next); else ustore32(la + L_HEAD, next);
+  if (next != 0) dset(next, D_LRU_PREV, prev); else ustore32(la + L_TAIL, prev);
+  dset(a, D_LRU_PREV, 0);
+  dset(a, D_LRU_NEXT, 0);
+  ustore32(la + L_COUNT, dom.count - 1);
+  dset16(a, D_FLAGS, d.flags & ~DESC_ON_LRU);
 }
 
 function lruRemove(a: u32): void {
   const d = desc(a);
   if ((d.flags & DESC_ON_LRU) == 0) return;
   const dom = domainAt(poolAt(d.pool & (MAX_POOLS - 1)).domain);
-  mutexLock(changetype<usize>(dom));
+  mutexLock(changetype<usize>(dom), LV_LRU);
   lruUnlinkLocked(dom, a);
   mutexUnlock(changetype<usize>(dom));
 }
@@ -603,15 +736,10 @@ function lruTouch(a: u32): void {
   const d = desc(a);
   if ((d.flags & DESC_ON_LRU) == 0) return;
   const dom = domainAt(poolAt(d.pool & (MAX_POOLS - 1)).domain);
-  mutexLock(changetype<usize>(dom));
+  mutexLock(changetype<usize>(dom), LV_LRU);
   if (dom.head != a) {
     lruUnlinkLocked(dom, a);
-    d.lruPrev = 0;
-    d.lruNext = dom.head;
-    if (dom.head != 0) desc(dom.head).lruPrev = a; else dom.tail = a;
-    dom.head = a;
-    dom.count++;
-    d.flags |= DESC_ON_LRU;
+    lruLinkHeadLocked(dom, a);
   }
   mutexUnlock(changetype<usize>(dom));
 }
@@ -623,7 +751,7 @@ function chainUnlink(headp: usize, a: u32): void {
   let prevp = headp;
   let cur = load<u32>(headp);
   while (cur != 0) {
-    if (cur == a) { store<u32>(prevp, desc(a).next); return; }
+    if (cur == a) { ustore32(prevp, desc(a).next); return; }
     prevp = <usize>cur + offsetof<PageDesc>("next");
     cur = desc(cur).next;
   }
@@ -637,10 +765,9 @@ function chainUnlink(headp: usize, a: u32): void {
 function retire(a: u32, rec: usize): u32 {
   const d = desc(a);
   if (DEBUG) assert((d.pool >> POOL_GEN_SHIFT) != 0 && (d.flags & DESC_DEAD) == 0); // a live descriptor of a real pool
-  lruRemove(a);
   countAdd(d.pool & (MAX_POOLS - 1), C_PAGES, -1);
   if (d.refs != 0) {
-    d.flags |= DESC_DEAD;
+    dset16(a, D_FLAGS, d.flags | DESC_DEAD);
     return 0;
   }
   store<u32>(rec, d.pampdLo);
@@ -661,7 +788,7 @@ function retire(a: u32, rec: usize): u32 {
 export function tmem_init(): i32 {
   const r = root();
   if (atomic.load<u32>(changetype<usize>(r)) == STATE_READY) return 0;
-  mutexLock(changetype<usize>(r) + offsetof<TmemRoot>("initLock"));
+  mutexLock(changetype<usize>(r) + offsetof<TmemRoot>("initLock"), LV_TMEM_POOLS);
   if (atomic.load<u32>(changetype<usize>(r)) == STATE_READY) {
     mutexUnlock(changetype<usize>(r) + offsetof<TmemRoot>("initLock"));
     return 0;
@@ -725,7 +852,7 @@ export function tmem_new_pool(flags: u32, u0: u32, u1: u32, u2: u32, u3: u32, do
   const st = tmem_init();
   if (st < 0) return st;
   const lock = ROOT_TMEM + offsetof<TmemRoot>("poolLock");
-  mutexLock(lock);
+  mutexLock(lock, LV_TMEM_POOLS);
   // An ephemeral pool's domain must be allocated (tmem_free_domain relies on it).
   if (domain != 0 && (flags & TMEM_POOL_PERSIST) == 0
       && (atomic.load<u32>(ROOT_TMEM + offsetof<TmemRoot>("domainMap")) & (<u32>1 << domain)) == 0) {
@@ -772,10 +899,11 @@ export function tmem_destroy_pool(h: u32): i32 {
   const pool = poolSlot(h);
   if (pool >= MAX_POOLS) return -E_INVAL;
   const lock = ROOT_TMEM + offsetof<TmemRoot>("poolLock");
-  mutexLock(lock);
+  mutexLock(lock, LV_TMEM_POOLS);
   const p = poolAt(pool);
   if (atomic.load<u32>(changetype<usize>(p)) != POOL_ALIVE) { mutexUnlock(lock); return -E_INVAL; }
-  if (--p.refcount > 0) { mutexUnlock(lock); return 0; }
+  ustore32(changetype<usize>(p) + offsetof<PoolDesc>("refcount"), p.refcount - 1);
+  if (p.refcount > 0) { mutexUnlock(lock); return 0; }
   atomic.store<u32>(changetype<usize>(p), POOL_DYING);
   mutexUnlock(lock);
   return 1;
@@ -789,7 +917,7 @@ export function tmem_pool_release(h: u32): i32 {
   const pool = poolSlot(h);
   if (pool >= MAX_POOLS) return -E_INVAL;
   const lock = ROOT_TMEM + offsetof<TmemRoot>("poolLock");
-  mutexLock(lock);
+  mutexLock(lock, LV_TMEM_POOLS);
   const p = poolAt(pool);
   if (atomic.load<u32>(changetype<usize>(p)) != POOL_DYING) { mutexUnlock(lock); return -E_INVAL; }
   if (countSum(pool, C_PAGES) != 0) { mutexUnlock(lock); return -E_BUSY; }
@@ -829,14 +957,14 @@ export function tmem_free_domain(d: u32): i32 {
   // a page joins an LRU only through a live pool of its domain: with no such
   // pool, the count read under the domain's own lock cannot grow after it.
   const lock = ROOT_TMEM + offsetof<TmemRoot>("poolLock");
-  mutexLock(lock);
+  mutexLock(lock, LV_TMEM_POOLS);
   if ((atomic.load<u32>(p) & bit) == 0) { mutexUnlock(lock); return -E_INVAL; }
   for (let i: u32 = 0; i < MAX_POOLS; i++) {
     const q = poolAt(i);
     if (atomic.load<u32>(changetype<usize>(q)) != POOL_FREE && q.domain == d) { mutexUnlock(lock); return -E_BUSY; }
   }
   const dom = domainAt(d);
-  mutexLock(changetype<usize>(dom));
+  mutexLock(changetype<usize>(dom), LV_LRU);
   const busy = dom.count != 0;
   mutexUnlock(changetype<usize>(dom));
   if (busy) { mutexUnlock(lock); return -E_BUSY; }
@@ -873,6 +1001,9 @@ export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
   if (!ready() || pool >= MAX_POOLS) return -E_INVAL;
   const a = descAlloc();
   if (a == 0) return -E_NOMEM;
+  // In flight until linked: a reclaim frees it if this Worker dies before (tmem_reclaim_slot).
+  const cw = cacheWords();
+  store<u32>(cw, a, 8);
   const oh = objectHash(pool, o0, o1, o2, o3, o4, o5);
   const b = bucketOf(oh, index);
   const headp = bucketHead(b);
@@ -882,13 +1013,14 @@ export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
   d.oid0 = o0; d.oid1 = o1; d.oid2 = o2; d.oid3 = o3; d.oid4 = o4; d.oid5 = o5;
   d.pampdLo = pampdLo; d.pampdHi = pampdHi;
   d.lruPrev = 0; d.lruNext = 0; d.bucket = b; d.refs = 0; d.flags = 0;
-  mutexLock(lock);
+  mutexLock(lock, LV_STRIPE);
   // The pool state is read under the stripe lock: a destroy marks DYING
   // before it drains, and its drain takes this lock, so we either land
   // before the drain (and are drained) or see DYING.
   const p = poolAt(pool);
   if (atomic.load<u32>(changetype<usize>(p)) != POOL_ALIVE) {
     mutexUnlock(lock);
+    store<u32>(cw, 0, 8);
     descFree(a);
     return -E_INVAL;
   }
@@ -900,10 +1032,14 @@ export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
     if (sameKey(c, h, o0, o1, o2, o3, o4, o5, index)) {
       if (noReplace != 0) {
         mutexUnlock(lock);
+        store<u32>(cw, 0, 8);
         descFree(a);
         return -E_EXIST;
       }
-      store<u32>(prevp, c.next);
+      // Off the LRU first: taking its lock is a commit point, and nothing
+      // under the stripe lock has changed yet (robust.ts).
+      lruRemove(cur);
+      ustore32(prevp, c.next);
       const rec = outBase();
       if (retire(cur, rec) == 0) {
         store<u64>(rec, 0); store<u64>(rec, 0, 8);
@@ -915,11 +1051,14 @@ export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
     cur = c.next;
   }
   d.next = load<u32>(headp);
-  store<u32>(headp, a);
+  ustore32(headp, a);
   countAdd(pool, C_PAGES, 1);
   countAdd(pool, C_PUTS, 1);
+  // A commit point: the page is indexed and counted, not yet on the LRU.
   if (p.domain != 0) lruAddHead(domainAt(p.domain), a);
   mutexUnlock(lock);
+  store<u32>(cw, 0, 8);
+  if (replaced != 0) descTrim();
   return replaced;
 }
 
@@ -944,7 +1083,7 @@ export function tmem_get(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
   const b = bucketOf(oh, index);
   const headp = bucketHead(b);
   const lock = stripeLock(b);
-  mutexLock(lock);
+  mutexLock(lock, LV_STRIPE);
   let prevp = headp;
   let cur = load<u32>(headp);
   while (cur != 0) {
@@ -952,7 +1091,8 @@ export function tmem_get(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
     if (sameKey(c, h, o0, o1, o2, o3, o4, o5, index)) {
       const rec = outBase();
       if (remove) {
-        store<u32>(prevp, c.next);
+        lruRemove(cur);
+        ustore32(prevp, c.next);
         if (retire(cur, rec) == 0) {
           // Pinned by another reader: it keeps the storage alive; we read it too.
           // Rare (a shared page got and removed at once): report a miss.
@@ -961,7 +1101,9 @@ export function tmem_get(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
         }
         store<u32>(rec, 0, 12);
       } else {
-        c.refs++;
+        dset16(cur, D_REFS, c.refs + 1);
+        // The pin in flight: a reclaim drops it if this Worker dies before its unpin.
+        ustore32(cacheWords() + 12, cur);
         store<u32>(rec, c.pampdLo);
         store<u32>(rec, c.pampdHi, 4);
         store<u32>(rec, c.meta, 8);
@@ -969,6 +1111,7 @@ export function tmem_get(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
         lruTouch(cur);
       }
       mutexUnlock(lock);
+      if (remove) descTrim();
       return 1;
     }
     prevp = <usize>cur + offsetof<PageDesc>("next");
@@ -987,9 +1130,10 @@ export function tmem_unpin(pin: u32): i32 {
   if (!ready() || pin == 0 || (pin & (DESC_SIZE - 1)) != 0) return -E_INVAL;
   const d = desc(pin);
   const lock = stripeLock(d.bucket);
-  mutexLock(lock);
+  mutexLock(lock, LV_STRIPE);
   if (d.refs == 0) { mutexUnlock(lock); return -E_INVAL; }
-  d.refs--;
+  dset16(pin, D_REFS, d.refs - 1);
+  if (load<u32>(cacheWords(), 12) == pin) ustore32(cacheWords() + 12, 0);
   if (d.refs == 0 && (d.flags & DESC_DEAD) != 0) {
     const rec = outBase();
     store<u32>(rec, d.pampdLo);
@@ -998,6 +1142,7 @@ export function tmem_unpin(pin: u32): i32 {
     store<u32>(rec, d.pool, 12);
     mutexUnlock(lock);
     descFree(pin);
+    descTrim();
     return 1;
   }
   mutexUnlock(lock);
@@ -1018,15 +1163,17 @@ export function tmem_flush_page(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: 
   const b = bucketOf(oh, index);
   const headp = bucketHead(b);
   const lock = stripeLock(b);
-  mutexLock(lock);
+  mutexLock(lock, LV_STRIPE);
   let prevp = headp;
   let cur = load<u32>(headp);
   while (cur != 0) {
     const c = desc(cur);
     if (sameKey(c, h, o0, o1, o2, o3, o4, o5, index)) {
-      store<u32>(prevp, c.next);
+      lruRemove(cur);
+      ustore32(prevp, c.next);
       const freed = retire(cur, outBase());
       mutexUnlock(lock);
+      descTrim();
       countAdd(pool, C_FLUSHES, 1);
       return freed == 1 ? 1 : 2;
     }
@@ -1075,7 +1222,7 @@ function drainStripe(stripe: u32, nb: u32, h: u32, byObject: bool,
                      o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, max: u32): void {
   const lock = stripeLock(stripe);
   let removed = drainRemoved, written = drainWritten;
-  mutexLock(lock);
+  mutexLock(lock, LV_STRIPE);
   for (let b = stripe; b < nb && removed < max; b += NSTRIPES) {
     const headp = bucketHead(b);
     let prevp = headp;
@@ -1084,9 +1231,12 @@ function drainStripe(stripe: u32, nb: u32, h: u32, byObject: bool,
       const c = desc(cur);
       const next = c.next;
       if (byObject ? sameObject(c, h, o0, o1, o2, o3, o4, o5) : c.pool == h) {
-        store<u32>(prevp, next);
+        lruRemove(cur);
+        ustore32(prevp, next);
         written += retire(cur, outBase() + <usize>written * OUT_RECORD);
         removed++;
+        // Consistent again (one page fully removed): keep the undo log short.
+        ucommit();
       } else {
         prevp = <usize>cur + offsetof<PageDesc>("next");
       }
@@ -1094,6 +1244,7 @@ function drainStripe(stripe: u32, nb: u32, h: u32, byObject: bool,
     }
   }
   mutexUnlock(lock);
+  descTrim();
   drainRemoved = removed;
   drainWritten = written;
 }
@@ -1137,7 +1288,7 @@ export function tmem_pool_scan(h: u32, cursor: u32, max: u32): i32 {
   const out = outBase();
   for (; b < nb; b++) {
     const lock = stripeLock(b);
-    mutexLock(lock);
+    mutexLock(lock, LV_STRIPE);
     let cnt: u32 = 0;
     let cur = load<u32>(bucketHead(b));
     while (cur != 0) { if (desc(cur).pool == h) cnt++; cur = desc(cur).next; }
@@ -1173,7 +1324,7 @@ export function tmem_evict(domain: u32, max: u32): i32 {
   const dom = domainAt(domain);
   let n: u32 = 0;
   let budget = max * 4;
-  mutexLock(changetype<usize>(dom));
+  mutexLock(changetype<usize>(dom), LV_LRU);
   let a = dom.tail;
   while (a != 0 && n < max && budget-- > 0) {
     const d = desc(a);
@@ -1181,7 +1332,7 @@ export function tmem_evict(domain: u32, max: u32): i32 {
     // d.bucket is fixed while d is on this LRU (we hold its lock); d.refs
     // changes only under the stripe lock, so it is read after the trylock.
     const lock = stripeLock(d.bucket);
-    if (mutexTryLock(lock)) {
+    if (mutexTryLock(lock, LV_STRIPE)) {
       if (d.refs != 0) {
         mutexUnlock(lock);
       } else {
@@ -1198,12 +1349,14 @@ export function tmem_evict(domain: u32, max: u32): i32 {
         store<u32>(rec, d.pool, 12);
         mutexUnlock(lock);
         descFree(a);
+        ucommit(); // the LRU is consistent: a rollback must not take the free back
         n++;
       }
     }
     a = prev;
   }
   mutexUnlock(changetype<usize>(dom));
+  descTrim();
   return <i32>n;
 }
 
@@ -1267,3 +1420,89 @@ export function tmem_out_area(): usize {
   return outBase();
 }
 
+
+// ══ Consistency check (tests; call it quiescent: no other Worker inside tmem) ══
+
+/**
+ * Walk the whole index and every LRU domain, bounded, and check what a
+ * reclaim's rollback must leave intact: every chain's descriptors are whole
+ * and hang on their own bucket, every LRU list's links agree both ways with
+ * its count and the descriptors' ON_LRU flags, every live pool's summed page
+ * count equals its indexed pages, and no stripe or LRU lock is held. With
+ * `accounted` != 0 (no page pinned), also that every carved descriptor is
+ * indexed or free (global stack or a slot's cache). Returns 0, or the first
+ * failure: -1 a chain longer than the descriptors carved or a bad address,
+ * -2 a descriptor on the wrong bucket or of a free pool, -3 LRU links
+ * disagree, -4 LRU counts disagree, -5 a pool's page count is off, -6
+ * descriptors unaccounted for, -7 a lock is held.
+ */
+export function tmem_check(accounted: u32): i32 {
+  if (!ready()) return 0;
+  const r = root();
+  const carved = atomic.load<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descFrames")) * DESCS_PER_FRAME;
+  const nb: u32 = <u32>1 << r.bucketBits;
+  // Per-pool tallies in this Worker's out area (u32[MAX_POOLS]).
+  const tally = outBase();
+  memory.fill(tally, 0, <usize>MAX_POOLS << 2);
+  let live: u32 = 0;
+  let onLru: u32 = 0;
+  for (let s: u32 = 0; s < NSTRIPES; s++) if (atomic.load<u32>(stripeLock(s)) != 0) return -7;
+  for (let b: u32 = 0; b < nb; b++) {
+    let cur = load<u32>(bucketHead(b));
+    while (cur != 0) {
+      if ((cur & (DESC_SIZE - 1)) != 0 || <usize>cur < framesBase || live >= carved) return -1;
+      const d = desc(cur);
+      const slot = d.pool & (MAX_POOLS - 1);
+      if (d.bucket != b || poolSlot(d.pool) != slot || atomic.load<u32>(changetype<usize>(poolAt(slot))) == POOL_FREE) return -2;
+      if ((d.flags & DESC_DEAD) != 0) return -2;
+      if ((d.flags & DESC_ON_LRU) != 0) onLru++;
+      store<u32>(tally + (<usize>slot << 2), load<u32>(tally + (<usize>slot << 2)) + 1);
+      live++;
+      cur = d.next;
+    }
+  }
+  let listed: u32 = 0;
+  const dmap = atomic.load<u32>(changetype<usize>(r) + offsetof<TmemRoot>("domainMap"));
+  for (let dd: u32 = 1; dd < MAX_DOMAINS; dd++) {
+    const dom = domainAt(dd);
+    if (atomic.load<u32>(changetype<usize>(dom)) != 0) return -7;
+    if ((dmap & (<u32>1 << dd)) == 0) continue;
+    let prev: u32 = 0;
+    let n: u32 = 0;
+    let a = dom.head;
+    while (a != 0) {
+      if ((a & (DESC_SIZE - 1)) != 0 || <usize>a < framesBase || n >= carved) return -1;
+      const d = desc(a);
+      if (d.lruPrev != prev || (d.flags & DESC_ON_LRU) == 0) return -3;
+      prev = a;
+      n++;
+      a = d.lruNext;
+    }
+    if (dom.tail != prev) return -3;
+    if (dom.count != n) return -4;
+    listed += n;
+  }
+  if (listed != onLru) return -4;
+  for (let p: u32 = 0; p < MAX_POOLS; p++) {
+    if (atomic.load<u32>(changetype<usize>(poolAt(p))) == POOL_FREE) continue;
+    if (<u32>countSum(p, C_PAGES) != load<u32>(tally + (<usize>p << 2))) return -5;
+  }
+  if (accounted == 0) return 0;
+  let free: u32 = 0;
+  let top = <u32>atomic.load<i64>(changetype<usize>(r) + offsetof<TmemRoot>("slabHead"));
+  while (top != 0) {
+    if (free >= carved) return -1;
+    free++;
+    top = load<u32>(<usize>top);
+  }
+  const slots = load<u32>(CTRL_BASE + CTRL_MAX_WORKERS_OFF);
+  for (let s: u32 = 0; s < slots; s++) {
+    let c = load<u32>(slotScratch(s) + SCRATCH_ROBUST + R_DESC_CACHE);
+    while (c != 0) {
+      if (free >= carved) return -1;
+      free++;
+      c = load<u32>(<usize>c);
+    }
+  }
+  return live + free == carved ? 0 : -6;
+}

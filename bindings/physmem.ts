@@ -469,10 +469,12 @@ export class PhysicalMemory {
    * The caller MUST guarantee that the Worker is really gone: terminated (or
    * exited) and its `exit` event seen (in a browser: `worker.terminate()`
    * returned), or it never attached to a reserved slot and never will. A
-   * reclaim of a live Worker's slot breaks mutual exclusion for it. Not
-   * recovered (yet): a zsmalloc object the dead Worker had mapped stays
-   * pinned (free it by destroying the pool with force), and its operation in
-   * flight is lost (a store in flight may leak its compressed object).
+   * reclaim of a live Worker's slot breaks mutual exclusion for it. Every
+   * wasm critical section the Worker was inside is rolled back and its lock
+   * released before the slot's generation moves on (assembly/robust.ts);
+   * host locks it held are taken over by their next waiter (EOWNERDEAD,
+   * {@link lockTakeovers}). Its operation in flight is lost (a store in
+   * flight may leak its compressed object).
    * @throws TmemError EINVAL for this thread's own slot, a slot out of range,
    *   or one that is not attached or reserved; EBUSY while another reclaim of
    *   it runs. A hook that throws does not stop the reclaim (its error is
