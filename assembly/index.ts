@@ -28,7 +28,7 @@ import {
   ZC_STORE_FLUSHED,
 } from "./zcache_layout";
 import { takeOwnerDied } from "./lock";
-import { mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, LV_HOST } from "./robust";
+import { mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, ustore32, ucommit, LV_HOST } from "./robust";
 export {
   pmReclaim as pm_reclaim, pmRecovered as pm_recovered, parkArm as pm_park_arm, parkedSlot as pm_parked,
   parkDisarm as pm_park_disarm, robustState as pm_robust_state,
@@ -66,6 +66,29 @@ export function lock_acquire(addr: usize): void {
 export function lock_acquire_timed(addr: usize, timeoutMs: u32): i32 {
   const r = mutexLockTimed(addr, timeoutMs, LV_HOST);
   return r < 0 ? -110 : r;
+}
+
+/**
+ * Acquire the mutex word at `addr` as a ROBUST lock of lock-order level
+ * `level` (2..7; not the host level 1): a reclaim of a dead holder rolls back
+ * the stores it made through pm_ustore32 under it and releases it (robust.ts).
+ * Waits at most about `timeoutMs` ms on a live owner: 0 = held, 1 = held
+ * after a takeover, -110 (ETIMEDOUT) = not held, -22 for a bad level.
+ */
+export function lock_acquire_robust(addr: usize, timeoutMs: u32, level: u32): i32 {
+  if (level <= LV_HOST || level > 7) return -22;
+  const r = mutexLockTimed(addr, timeoutMs, level);
+  return r < 0 ? -110 : r;
+}
+
+/** Store `v` (u32) at `addr` inside a robust section, undoably (TypeScript critical sections). */
+export function pm_ustore32(addr: usize, v: u32): void {
+  ustore32(addr, v);
+}
+
+/** A commit point inside a robust section (the stores so far are final). */
+export function pm_ucommit(): void {
+  ucommit();
 }
 
 /** Locks this instance took over from a dead owner since the last call (and clears the count). */

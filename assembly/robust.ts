@@ -108,6 +108,9 @@ import { tmem_reclaim_slot } from "./tmem";
 // the recovery counters can name the lock.
 // @ts-ignore: decorator
 @inline export const LV_HOST: u32 = 1;
+/** A TypeScript critical section that logs its stores (src/cache: TmemCache's lock). */
+// @ts-ignore: decorator
+@inline export const LV_CACHE: u32 = 2;
 // @ts-ignore: decorator
 @inline export const LV_TMEM_POOLS: u32 = 3;
 // @ts-ignore: decorator
