@@ -64,7 +64,7 @@ import {
   nrFrames, framesBase, scratchBase, SCRATCH_IO, SCRATCH_ROBUST, pfnToAddress, DEBUG,
   CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF,
 } from "./common";
-import { frameAlloc, frameFree } from "./frames";
+import { frameAlloc, frameFree, pfnToMeta } from "./frames";
 import { mutexLock, mutexTryLock, mutexUnlock, ustore32, ustore16, ucommit, LV_TMEM_POOLS, LV_STRIPE, LV_LRU, R_DESC_CACHE } from "./robust";
 
 export * from "./tmem_page";
@@ -290,6 +290,16 @@ if (offsetof<PageDesc>() != 64) ERROR("PageDesc must be 64 bytes");
 /** On its domain's LRU list. */
 // @ts-ignore: decorator
 @inline const DESC_ON_LRU: u16 = 2;
+/**
+ * Bits 8..13 of flags: the descriptor's incarnation (1..63), bumped by every
+ * put that takes it from the slab. A pin is the descriptor's address | its
+ * incarnation (addresses are 64-byte aligned), so tmem_unpin refuses a stale
+ * pin whose descriptor was freed and reused since (until 63 reuses later).
+ */
+// @ts-ignore: decorator
+@inline const DESC_INC_SHIFT: u16 = 8;
+// @ts-ignore: decorator
+@inline const DESC_INC_MASK: u16 = 63;
 
 // ══ Per-Worker pool counters ══
 //
@@ -1012,7 +1022,9 @@ export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
   d.pool = h; d.index = index; d.meta = meta;
   d.oid0 = o0; d.oid1 = o1; d.oid2 = o2; d.oid3 = o3; d.oid4 = o4; d.oid5 = o5;
   d.pampdLo = pampdLo; d.pampdHi = pampdHi;
-  d.lruPrev = 0; d.lruNext = 0; d.bucket = b; d.refs = 0; d.flags = 0;
+  let inc = ((d.flags >> DESC_INC_SHIFT) + 1) & DESC_INC_MASK;
+  if (inc == 0) inc = 1;
+  d.lruPrev = 0; d.lruNext = 0; d.bucket = b; d.refs = 0; d.flags = <u16>(inc << DESC_INC_SHIFT);
   mutexLock(lock, LV_STRIPE);
   // The pool state is read under the stripe lock: a destroy marks DYING
   // before it drains, and its drain takes this lock, so we either land
@@ -1102,12 +1114,13 @@ export function tmem_get(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
         store<u32>(rec, 0, 12);
       } else {
         dset16(cur, D_REFS, c.refs + 1);
+        const pin = cur | ((<u32>c.flags >> DESC_INC_SHIFT) & DESC_INC_MASK);
         // The pin in flight: a reclaim drops it if this Worker dies before its unpin.
-        ustore32(cacheWords() + 12, cur);
+        ustore32(cacheWords() + 12, pin);
         store<u32>(rec, c.pampdLo);
         store<u32>(rec, c.pampdHi, 4);
         store<u32>(rec, c.meta, 8);
-        store<u32>(rec, cur, 12);
+        store<u32>(rec, pin, 12);
         lruTouch(cur);
       }
       mutexUnlock(lock);
@@ -1124,15 +1137,21 @@ export function tmem_get(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
 /**
  * Release a pin taken by tmem_get(GET_KEEP). Returns 1 when the page had been
  * removed meanwhile and this was the last pin: its OutRecord is written and
- * the caller must free the storage; 0 otherwise; -E_INVAL for a bad pin.
+ * the caller must free the storage; 0 otherwise; -E_INVAL for a bad pin:
+ * not a pinned descriptor, or a stale pin (its descriptor was reused since:
+ * the incarnation in its low bits differs).
  */
 export function tmem_unpin(pin: u32): i32 {
-  if (!ready() || pin == 0 || (pin & (DESC_SIZE - 1)) != 0) return -E_INVAL;
-  const d = desc(pin);
+  const inc = pin & DESC_INC_MASK;
+  const a = pin & ~(DESC_SIZE - 1);
+  if (!ready() || inc == 0 || <usize>a < framesBase || <usize>a >= framesBase + (<usize>nrFrames << 12)) return -E_INVAL;
+  // Only a descriptor frame's words are read: a forged address elsewhere is refused.
+  if (atomic.load<u32>(pfnToMeta(<u32>((<usize>a - framesBase) >> 12))) != OWNER_TMEM) return -E_INVAL;
+  const d = desc(a);
   const lock = stripeLock(d.bucket);
   mutexLock(lock, LV_STRIPE);
-  if (d.refs == 0) { mutexUnlock(lock); return -E_INVAL; }
-  dset16(pin, D_REFS, d.refs - 1);
+  if (d.refs == 0 || ((<u32>d.flags >> DESC_INC_SHIFT) & DESC_INC_MASK) != inc) { mutexUnlock(lock); return -E_INVAL; }
+  dset16(a, D_REFS, d.refs - 1);
   if (load<u32>(cacheWords(), 12) == pin) ustore32(cacheWords() + 12, 0);
   if (d.refs == 0 && (d.flags & DESC_DEAD) != 0) {
     const rec = outBase();
@@ -1141,7 +1160,7 @@ export function tmem_unpin(pin: u32): i32 {
     store<u32>(rec, d.meta, 8);
     store<u32>(rec, d.pool, 12);
     mutexUnlock(lock);
-    descFree(pin);
+    descFree(a);
     descTrim();
     return 1;
   }
@@ -1347,9 +1366,9 @@ export function tmem_evict(domain: u32, max: u32): i32 {
         store<u32>(rec, d.pampdHi, 4);
         store<u32>(rec, d.meta, 8);
         store<u32>(rec, d.pool, 12);
-        mutexUnlock(lock);
+        // Freed inside the stripe section: a rollback takes back the unlink and the free together.
         descFree(a);
-        ucommit(); // the LRU is consistent: a rollback must not take the free back
+        mutexUnlock(lock);
         n++;
       }
     }

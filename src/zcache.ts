@@ -571,17 +571,19 @@ export class Zcache extends PamBackend implements TmemBackend {
    * Worker's object of this instance refuses its next call with ENODEV.
    * @param options - `force`: destroy even while other attached Workers have
    *   the instance open (they must not be in a call on it at that moment).
-   * @throws TmemError EBUSY while it still holds pages, or while another
-   *   attached Worker has it open (unless forced); ENODEV when it was
+   * @throws TmemError EBUSY while it still has a tmem pool (it holds pages
+   *   only through those), or while another attached Worker has it open
+   *   (unless forced); ENODEV when it was
    *   destroyed already; EINVAL when `pm` is detached.
    * Thread safety: no call on this instance may run concurrently in any Worker.
    */
   destroy(options: { force?: boolean } = {}): void {
+    // With none of its tmem pools left (destroyCheck refuses otherwise), no
+    // page of it is indexed: the index is the authority, not the per-client
+    // counters (a Worker killed between an index update and its count leaves
+    // those off by its operation in flight). Objects such a Worker leaked go
+    // with the zpools below.
     this.destroyCheck(options.force === true);
-    const s = this.stats();
-    if (s.ephemeralPages + s.persistentPages !== 0) {
-      throw new TmemError(ErrorCode.EBUSY, `zcache instance ${this.instance} still holds pages: unregister it from the frontends first`);
-    }
     // End the identity first: from here on every other object of it refuses.
     this.area.freeInstance(this.instance, this.generation);
     this.tc.freeDomain(this.domain);

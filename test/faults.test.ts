@@ -18,7 +18,7 @@ import { Cleancache } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 import { TmemCore } from "../src/tmem/core.js";
 import { startSupervised, type Supervised } from "../src/workers.js";
-import { loadCorpus } from "./helpers.js";
+import { loadCorpus, startWatchdog } from "./helpers.js";
 
 const workerUrl = new URL("./workers/fault-load.mjs", import.meta.url);
 const NO_RECLAIM = process.env.FAULTS_NO_RECLAIM === "1";
@@ -70,6 +70,9 @@ describe("a Worker that dies never hangs the others and loses nothing they store
   const faultsOn = process.env.TMEM_FAULTS === "1";
   if (!faultsOn) console.warn("faults test skipped: set TMEM_FAULTS=1 (a kill inside a not-yet-recoverable critical section can spin forever; issue 10)");
   it.skipIf(!faultsOn)(`${WORKERS} Workers under mixed load, one terminated at a random moment, up to ${TARGET_KILLS} times`, async () => {
+    // This thread calls into wasm while Workers die around it: a hang here is
+    // synchronous, beyond vitest's timeout, so a watchdog ends the run instead.
+    const dog = await startWatchdog("faults test");
     const pm = await PhysicalMemory.create({ frames: 4096, maxWorkers: 8 });
     const z = await Zcache.create(pm, { zpool: "zsmalloc" });
     const fs = Frontswap.for(pm);
@@ -199,34 +202,29 @@ describe("a Worker that dies never hangs the others and loses nothing they store
     await cc.invalidateFs(fsId);
     const idx = TmemCore.for(pm).stats();
     expect(idx.descriptors, "index entries left").toBe(0);
-    // zcache's own page counters are kept per Worker and a Worker killed
-    // between the index update and its count leaves them off (not asserted:
-    // zcache.ts is not this test's; printed so the drift stays visible).
+    // zcache's per-client page counters may be off by the operations in
+    // flight of killed Workers (informational; printed so the drift stays
+    // visible). The index, above, is exact.
     const zs = z.stats();
     console.log(`faults: zpool pages ${JSON.stringify(zs.zpoolPages)} and zcache counts ${zs.persistentPages} persistent / ${zs.ephemeralPages} ephemeral pages for an empty index`);
     // With the backend gone, the only frames in use are the index's own
     // (descriptor slab and bucket table, kept for reuse by design) ...
     await fs.unregisterOps(z);
     await cc.unregisterOps(z);
-    let destroyed = true;
-    try {
-      z.destroy({ force: true });
-    } catch (e) {
-      // zcache refuses while its (per-Worker) page counters say it holds
-      // pages: a Worker killed between its index update and its count leaves
-      // them off. A zcache bug, not this test's to fix: printed, and the exact
-      // frame equality below is then skipped (the index is empty either way).
-      destroyed = false;
-      console.log(`faults: zcache destroy refused after cleanup (${String(e)}): counter drift from killed Workers`);
-    }
+    // Its tmem pools are gone, so it holds no indexed page: destroy succeeds
+    // (objects leaked by Workers killed mid-store go with its zpools).
+    z.destroy({ force: true });
     const s1 = pm.stats(), core1 = TmemCore.for(pm).stats();
-    console.log(`faults: after cleanup ${s1.usedFrames} frames used: ${JSON.stringify(s1.byOwner)}; index ${core1.descriptorFrames} descriptor + ${core1.tableFrames} table frames`);
-    if (destroyed) expect(s1.usedFrames, "frames held beyond the index's own").toBe(core1.descriptorFrames + core1.tableFrames);
+    console.log(`faults: after cleanup ${s1.usedFrames} frames used: ${JSON.stringify(s1.byOwner)}; index ${core1.descriptorFrames} descriptor + ${core1.tableFrames} table frames; ${pm.lockRecoveries()} locks released by reclaims`);
+    expect(s1.usedFrames, "frames held beyond the index's own").toBe(core1.descriptorFrames + core1.tableFrames);
+    // The index and its LRUs are consistent, every descriptor accounted for.
+    expect(pm.core.tmem_check(1), "tmem_check").toBe(0);
     // ... and every free frame can be had again (none is stranded in a dead Worker's frame cache).
     const got: number[] = [];
     try { for (;;) got.push(pm.allocFrame()); } catch { /* ENOMEM */ }
     expect(got.length, "allocatable frames").toBe(s1.freeFrames);
     for (const f of got) pm.freeFrame(pm.pfn(f));
     pm.detach();
+    await dog.stop();
   }, 120_000);
 });

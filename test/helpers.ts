@@ -52,3 +52,27 @@ export function noise(seed: number): Uint8Array {
 
 // ── Real test pages (test/corpus.ts): the full corpus from ../shared, or the repo's sample ──
 export { type Corpus, type CorpusName, corpusPage, corpusSizes, fullCorpusSkip, haveFullCorpus, loadCorpus } from "./corpus.js";
+
+/**
+ * Start a watchdog Worker for a test whose own thread calls into wasm while
+ * other Workers are being killed: a synchronous hang there cannot be ended
+ * by vitest's timeout, so if this thread's event loop stops for `ms` the
+ * watchdog prints `what` and kills the test process (the run then fails, in
+ * bounded time). Call stop() when the test ends.
+ */
+export async function startWatchdog(what: string, ms = 60_000): Promise<{ stop(): Promise<void> }> {
+  const { Worker } = await import("node:worker_threads");
+  const beat = new SharedArrayBuffer(8);
+  const b = new Int32Array(beat);
+  const w = new Worker(new URL("./workers/watchdog.mjs", import.meta.url), { workerData: { beat, ms, what } });
+  w.unref();
+  const timer = setInterval(() => { Atomics.add(b, 0, 1); }, 100);
+  return {
+    async stop(): Promise<void> {
+      clearInterval(timer);
+      Atomics.store(b, 1, 1);
+      Atomics.notify(b, 1);
+      await new Promise((r) => w.once("exit", r));
+    },
+  };
+}

@@ -41,10 +41,12 @@ describe("KeyvTmem beyond the suite", () => {
     const timed = await TmemCache.create(pm, { budget: 2 << 20, sweepIntervalMs: 0, now: () => now });
     const keyv = new Keyv({ store: new KeyvTmem(timed) });
     const big = { text: "lorem ipsum ".repeat(20_000), n: [1, 2, 3] };
-    await keyv.set("big", big, 50);
+    // Keyv also checks the TTL itself, on the real clock: long enough that a
+    // loaded machine never expires it between set and get (it failed with 50 ms).
+    await keyv.set("big", big, 600_000);
     expect(await keyv.get("big")).toEqual(big);
     expect(timed.stats().bytesStored).toBeLessThan(JSON.stringify(big).length / 4);
-    now += 51;
+    now += 600_001;
     timed.sweep(1 << 20);
     expect(timed.size).toBe(0);
     expect(timed.stats().expirations).toBe(1);
