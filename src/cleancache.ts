@@ -93,7 +93,15 @@ const C_SUCC = 0, C_FAILED = 1, C_PUTS = 2, C_INVAL = 3;
 const instances = new WeakMap<PhysicalMemory, Cleancache>();
 
 
-/** The cleancache frontend of one physical memory, as this thread sees it. */
+/**
+ * The cleancache frontend of one physical memory, as this thread sees it.
+ *
+ * When a Worker dies (README "When a Worker dies"): once its slot is
+ * reclaimed, a get returns the bytes of the last put that returned for that
+ * key, or misses (cleancache may always miss); never another key's or a
+ * stale page's bytes. The dead Worker's put or invalidate in flight either
+ * happened or did not; no other Worker's call hangs on it.
+ */
 export class Cleancache {
   /** The physical memory. */
   readonly pm: PhysicalMemory;

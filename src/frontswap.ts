@@ -107,7 +107,15 @@ const C_LOADS = 0, C_SUCC = 1, C_FAILED = 2, C_INVAL = 3;
 const instances = new WeakMap<PhysicalMemory, Frontswap>();
 
 
-/** The frontswap frontend of one physical memory, as this thread sees it. */
+/**
+ * The frontswap frontend of one physical memory, as this thread sees it.
+ *
+ * When a Worker dies (README "When a Worker dies"): once its slot is
+ * reclaimed, a page whose store returned true loads back exactly, from any
+ * Worker, until it is invalidated, whoever stored it; the dead Worker may
+ * lose only its own operation in flight (a store that had not returned is
+ * absent, never half there), and no other Worker's call hangs on it.
+ */
 export class Frontswap {
   /** The physical memory. */
   readonly pm: PhysicalMemory;

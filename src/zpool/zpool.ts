@@ -253,6 +253,12 @@ function tableOf(pm: PhysicalMemory): PoolTable {
  * A pool, as one Worker sees it: made by {@link createPool} or
  * {@link openPool}; ends with {@link Zpool.destroy} (the pool) or
  * {@link Zpool.close} (this Worker's use of it).
+ *
+ * When a Worker dies: the pool table's lock is taken over by its next
+ * waiter (a death mid-update leaks at most a table slot: lock.ts level 2);
+ * the allocators' sections are recoverable as assembly/lock.ts level 6 says. Objects the
+ * dead Worker allocated stay allocated (their handles were its to free);
+ * destroying the pool frees them.
  */
 export class Zpool {
   /** The pool id: pass it to {@link openPool} in another Worker. */
