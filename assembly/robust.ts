@@ -427,9 +427,12 @@ export function pmReclaim(slot: u32, expectGen: u32, span: u32): i32 {
   const r = pmReclaimBegin(slot, expectGen, span);
   if (r != 0) return r;
   atomic.add<u32>(CTRL_BASE + RECOVERED_OFF, recoverSlot(slot));
-  // The layers' per-slot state, now consistent: tmem's descriptor cache, put and pin in flight.
-  tmem_reclaim_slot(slot);
   pmReclaimFinish(slot);
+  // The layers' per-slot state, now consistent: tmem's descriptor cache, put
+  // and pin in flight. After the generation moved on: a lock the dead Worker
+  // took but had not yet recorded (a death between the two) reads as dead
+  // now, so the stripe lock this takes cannot wait on it forever.
+  tmem_reclaim_slot(slot);
   return 0;
 }
 
