@@ -235,3 +235,6 @@ export { lz4_compress_hc } from "./lz4hc";
 export * from "./zsmalloc";
 export * from "./zbud";
 export * from "./tmem";
+// The page helpers and the zcache backend's wasm half are exported here, not by the core (tmem.ts imports no backend).
+export * from "./tmem_page";
+export * from "./tmem_zcache";

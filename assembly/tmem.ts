@@ -67,8 +67,6 @@ import {
 import { frameAlloc, frameFree, pfnToMeta } from "./frames";
 import { mutexLock, mutexTryLock, mutexUnlock, ustore32, ustore16, ucommit, LV_TMEM_POOLS, LV_STRIPE, LV_LRU, R_DESC_CACHE } from "./robust";
 
-export * from "./tmem_page";
-export * from "./tmem_zcache";
 
 // ══ Constants ══
 
