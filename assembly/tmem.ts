@@ -61,10 +61,10 @@
 
 import {
   ROOT_TMEM, ROOT_TMEM_SIZE, PAGE_SIZE, OWNER_TMEM, E_INVAL, E_NOMEM, E_BUSY, E_NOSPC, E_EXIST, E_BADMSG,
-  nrFrames, framesBase, scratchBase, SCRATCH_IO, SCRATCH_ROBUST, pfnToAddress, DEBUG,
+  nrFrames, framesBase, scratchBase, SCRATCH_IO, SCRATCH_ROBUST, pfnToAddress, addressToPfn, DEBUG,
   CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF,
 } from "./common";
-import { frameAlloc, frameFree, pfnToMeta } from "./frames";
+import { FrameMeta, frameAlloc, frameFree, pfnToMeta } from "./frames";
 import { mutexLock, mutexTryLock, mutexUnlock, ustore32, ustore16, ucommit, LV_TMEM_POOLS, LV_STRIPE, LV_LRU, R_DESC_CACHE } from "./robust";
 
 
@@ -637,6 +637,82 @@ function descTrim(): void {
   store<u32>(cw, load<u32>(<usize>last));
   store<u32>(cw, count - k, 4);
   stackPushChain(first, last);
+}
+
+/**
+ * Give descriptor frames back to the frame allocator: every frame all of
+ * whose DESCS_PER_FRAME descriptors are free on the global stack (this
+ * Worker's cache is flushed there first; other Workers' caches keep their
+ * frames). Takes the whole global stack in one CAS, counts free descriptors
+ * per frame in its FrameMeta.priv0, pushes back those of frames still in use
+ * and frees the rest. Lock-free; any Worker, any time, no lock held. Returns
+ * the frames freed. (A death in the middle leaks the descriptors it held off
+ * the stack, never more.)
+ */
+export function tmem_slab_reap(): i32 {
+  if (!ready()) return 0;
+  const r = root();
+  const head = changetype<usize>(r) + offsetof<TmemRoot>("slabHead");
+  // This Worker's cache first: its descriptors may complete a frame.
+  const cw = cacheWords();
+  const c0 = load<u32>(cw);
+  if (c0 != 0) {
+    let last = c0;
+    while (load<u32>(<usize>last) != 0) last = load<u32>(<usize>last);
+    store<u32>(cw, 0);
+    store<u32>(cw, 0, 4);
+    stackPushChain(c0, last);
+  }
+  let old: i64 = 0;
+  for (;;) {
+    old = atomic.load<i64>(head);
+    if (<u32>old == 0) return 0;
+    if (atomic.cmpxchg<i64>(head, old, ((old >>> 32) + 1) << 32) == old) break;
+  }
+  const first = <u32>old;
+  const limit = atomic.load<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descFrames")) * DESCS_PER_FRAME;
+  // Pass 1: free descriptors per frame.
+  let n: u32 = 0;
+  for (let d = first; d != 0 && n < limit; d = load<u32>(<usize>d), n++) {
+    const m = pfnToMeta(addressToPfn(<usize>d)) + offsetof<FrameMeta>("priv0");
+    store<u32>(m, load<u32>(m) + 1);
+  }
+  // Pass 2: keep the descriptors of frames still in use, in order; list the wholly free frames through priv1.
+  let keepHead: u32 = 0, keepTail: u32 = 0, freeList: u32 = 0;
+  let d = first;
+  for (let i: u32 = 0; d != 0 && i < n; i++) {
+    const next = load<u32>(<usize>d);
+    const pfn = addressToPfn(<usize>d);
+    const m = pfnToMeta(pfn);
+    const cnt = load<u32>(m + offsetof<FrameMeta>("priv0"));
+    if (cnt == DESCS_PER_FRAME) {
+      // First of its frame seen: list the frame once (mark it past the count).
+      store<u32>(m + offsetof<FrameMeta>("priv0"), DESCS_PER_FRAME + 1);
+      store<u32>(m + offsetof<FrameMeta>("priv1"), freeList);
+      freeList = pfn + 1;
+    } else if (cnt < DESCS_PER_FRAME) {
+      if (keepTail == 0) keepHead = d; else store<u32>(<usize>keepTail, d);
+      keepTail = d;
+    }
+    d = next;
+  }
+  // Pass 3: reset the counts of kept frames, push their descriptors back, free the rest.
+  for (let k = keepHead; k != 0; ) {
+    store<u32>(pfnToMeta(addressToPfn(<usize>k)) + offsetof<FrameMeta>("priv0"), 0);
+    if (k == keepTail) break;
+    k = load<u32>(<usize>k);
+  }
+  if (keepTail != 0) stackPushChain(keepHead, keepTail);
+  let freed: i32 = 0;
+  while (freeList != 0) {
+    const pfn = freeList - 1;
+    freeList = load<u32>(pfnToMeta(pfn) + offsetof<FrameMeta>("priv1"));
+    store<u32>(pfnToMeta(pfn) + offsetof<FrameMeta>("priv0"), 0);
+    atomic.sub<u32>(changetype<usize>(r) + offsetof<TmemRoot>("descFrames"), 1);
+    frameFree(pfn, OWNER_TMEM);
+    freed++;
+  }
+  return freed;
 }
 
 /** Whether descriptor `a` (whose bucket field is set) is on its bucket's chain. Takes the stripe lock. */

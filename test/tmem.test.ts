@@ -207,4 +207,26 @@ describe("tmem core", () => {
     expect(s.metadataBytes).toBe((s.descriptorFrames + s.tableFrames) * 4096);
     expect(pm.stats().byOwner[4]).toBe(s.descriptorFrames + s.tableFrames);
   });
+
+  it("gives descriptor frames back once their pages are gone (issue 13)", () => {
+    pm.core.tmem_slab_reap(); // what earlier tests left free
+    const before = tc.stats().descriptorFrames;
+    const p = tc.newPool({ persistent: true });
+    const fr: typeof free = () => undefined;
+    for (let i = 0; i < 3165; i++) tc.put(p, oidFrom(i >> 4), i & 15, i + 1, 0, 0, fr);
+    const full = tc.stats().descriptorFrames;
+    expect(full - before).toBeGreaterThanOrEqual(Math.ceil(3165 / 64) - 1);
+    tc.destroyPool(p, fr);
+    const after = tc.stats().descriptorFrames;
+    // At most this Worker's trimmed cache and a partly used frame or two stay.
+    expect(after).toBeLessThanOrEqual(before + 2);
+    expect(pm.stats().byOwner[4]).toBe(after + tc.stats().tableFrames);
+    expect(pm.core.tmem_check(1)).toBe(0);
+    // They are carved again on demand, and everything still works.
+    const q = tc.newPool({ persistent: true });
+    for (let i = 0; i < 500; i++) expect(tc.put(q, oidFrom(i), 0, i + 7, 0, 0, fr)).toBe("new");
+    for (let i = 0; i < 500; i++) { expect(tc.get(q, oidFrom(i), 0, GetMode.KEEP)).toBe(true); expect(tc.lo).toBe(i + 7); tc.unpin(tc.pin, fr); }
+    tc.destroyPool(q, fr);
+    expect(pm.core.tmem_check(1)).toBe(0);
+  });
 });

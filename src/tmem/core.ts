@@ -453,7 +453,11 @@ export class TmemCore {
       if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_pool_drain: pool ${pool} does not exist`);
       this.freeRecords(free);
       total += r;
-      if (r === 0) return total;
+      if (r === 0) {
+        // Descriptor frames whose descriptors are all free go back to the memory.
+        if (total > 0) this.core.tmem_slab_reap();
+        return total;
+      }
     }
   }
 
