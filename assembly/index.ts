@@ -25,7 +25,8 @@ import {
   ZC_W_NAMELEN, ZC_W_NAME, ZC_W_NAME_MAX, ZC_C_POOR, ZC_C_LIMIT, ZC_C_ALLOCFAIL, ZC_C_EVICTED, ZC_CLIENTS,
   ZC_MAX_CLIENTS, ZC_CW, ZC_K_EPH, ZC_K_PERS, ZC_K_EPH_Z, ZC_K_PERS_Z, ZC_K_EPH_PUTS, ZC_K_PERS_PUTS, ZC_K_EPH_REJ,
   ZC_K_PERS_REJ, ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST, ZC_STORE_POOR,
-  ZC_STORE_FLUSHED,
+  ZC_STORE_FLUSHED, ZC_META_REMOTE, ZC_W_REMOTE, ZC_R_EPH, ZC_R_PERS, ZC_R_EPH_Z, ZC_R_PERS_Z, ZC_R_REMOTIFIED,
+  ZC_R_HOME, ZC_R_FREES, ZC_R_HITS, ZC_R_MISSES, ZC_TAKE_RECORD,
 } from "./zcache_layout";
 import { takeOwnerDied } from "./lock";
 import { mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, ustore32, ucommit, LV_HOST } from "./robust";
@@ -226,6 +227,18 @@ export const layout_ZC_K_SAME: u32 = ZC_K_SAME;
 export const layout_ZC_LEN_MASK: u32 = ZC_LEN_MASK;
 export const layout_ZC_META_SAME: u32 = ZC_META_SAME;
 export const layout_ZC_META_PERSIST: u32 = ZC_META_PERSIST;
+export const layout_ZC_META_REMOTE: u32 = ZC_META_REMOTE;
+export const layout_ZC_W_REMOTE: u32 = ZC_W_REMOTE;
+export const layout_ZC_R_EPH: u32 = ZC_R_EPH;
+export const layout_ZC_R_PERS: u32 = ZC_R_PERS;
+export const layout_ZC_R_EPH_Z: u32 = ZC_R_EPH_Z;
+export const layout_ZC_R_PERS_Z: u32 = ZC_R_PERS_Z;
+export const layout_ZC_R_REMOTIFIED: u32 = ZC_R_REMOTIFIED;
+export const layout_ZC_R_HOME: u32 = ZC_R_HOME;
+export const layout_ZC_R_FREES: u32 = ZC_R_FREES;
+export const layout_ZC_R_HITS: u32 = ZC_R_HITS;
+export const layout_ZC_R_MISSES: u32 = ZC_R_MISSES;
+export const layout_ZC_TAKE_RECORD: u32 = ZC_TAKE_RECORD;
 export const layout_ZC_STORE_POOR: i32 = ZC_STORE_POOR;
 export const layout_ZC_STORE_FLUSHED: i32 = ZC_STORE_FLUSHED;
 
@@ -238,3 +251,4 @@ export * from "./tmem";
 // The page helpers and the zcache backend's wasm half are exported here, not by the core (tmem.ts imports no backend).
 export * from "./tmem_page";
 export * from "./tmem_zcache";
+export * from "./tmem_remote";

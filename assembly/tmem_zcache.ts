@@ -37,6 +37,7 @@ import { PAGE_SIZE, E_NOMEM, E_BADMSG, E_BUSY, scratchBase, SCRATCH_IO, SCRATCH_
 import {
   ZC_C_POOR, ZC_CLIENTS, ZC_CW, ZC_MAX_CLIENTS, ZC_K_EPH, ZC_K_PERS, ZC_K_EPH_Z, ZC_K_PERS_Z, ZC_K_EPH_PUTS, ZC_K_PERS_PUTS,
   ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST, ZC_STORE_POOR, ZC_STORE_FLUSHED,
+  ZC_META_REMOTE, ZC_R_EPH, ZC_R_PERS, ZC_R_EPH_Z, ZC_R_PERS_Z, ZC_R_FREES,
 } from "./zcache_layout";
 import { tmem_page_same_filled, tmem_page_fill } from "./tmem_page";
 import { lz4_compress_fast, lz4_decompress_safe_exact } from "./lz4";
@@ -110,6 +111,14 @@ export function tmem_zcache_account(st: usize, meta: u32, op: i32, getter: u32):
     add(st, W_CLIENTS + <usize>(getter < MAX_CLIENTS ? getter : MAX_CLIENTS - 1) * CLIENT_WORDS + K_GETS, 1);
     return;
   }
+  if ((meta & ZC_META_REMOTE) != 0) {
+    // A remote page (tmem_remote.ts): its counters are the remote tier's, shared.
+    const pers = (meta & META_PERSIST) != 0;
+    add(st, pers ? ZC_R_PERS : ZC_R_EPH, op);
+    add(st, pers ? ZC_R_PERS_Z : ZC_R_EPH_Z, op * <i32>(meta & LEN_MASK));
+    if (op < 0) add(st, ZC_R_FREES, 1);
+    return;
+  }
   // Pages are debited to the client that stored them (their line), whoever frees them.
   let client = (meta >> 16) & 0xff;
   if (client >= MAX_CLIENTS) client = MAX_CLIENTS - 1;
@@ -140,9 +149,17 @@ export function tmem_zcache_account(st: usize, meta: u32, op: i32, getter: u32):
 // @ts-ignore: decorator
 @inline const STORE_FLUSHED: i32 = ZC_STORE_FLUSHED;
 
-/** Free a stored page of this zcache (zsmalloc pools `zsEph`/`zsPers`) and account it. */
+/**
+ * Free a stored page of this zcache (zsmalloc pools `zsEph`/`zsPers`) and
+ * account it. A remote page has no local bytes: only its counters move (its
+ * remote copy is the caller's to drop: src/zcache.ts).
+ */
+export function tmem_zcache_free_stored(st: usize, zsEph: u32, zsPers: u32, lo: u32, hi: u32, meta: u32): void {
+  freeStored(st, zsEph, zsPers, lo, hi, meta);
+}
+
 function freeStored(st: usize, zsEph: u32, zsPers: u32, lo: u32, hi: u32, meta: u32): void {
-  if ((meta & META_SAME) == 0) zs_free(hi == 1 ? zsPers : zsEph, lo);
+  if ((meta & (META_SAME | ZC_META_REMOTE)) == 0) zs_free(hi == 1 ? zsPers : zsEph, lo);
   tmem_zcache_account(st, meta, -1, 0);
 }
 
@@ -228,7 +245,10 @@ function storeZs(st: usize, zsEph: u32, zsPers: u32, kind: u32, maxZsize: i32, a
  * the storage of a removed page, and of a page flushed meanwhile whose last
  * pin this was). `getter` is this Worker's client index.
  *
- * Returns 1 on a hit (the page is in the I/O slot), 0 on a miss, -E_BADMSG
+ * Returns 1 on a hit (the page is in the I/O slot), 2 when the page is
+ * remote (the OutRecord {lo = generation, hi, meta, pin} is left for the
+ * caller, which fetches the bytes and then unpins, or frees the removed
+ * entry's storage: nothing was accounted), 0 on a miss, -E_BADMSG
  * when the stored copy is corrupt (its storage released as for a hit; the
  * caller flushes the key), -E_BUSY when this Worker already has another
  * zsmalloc object mapped (a kept page stays stored; a removed ephemeral one
@@ -241,6 +261,8 @@ export function tmem_zcache_load_zs(st: usize, zsEph: u32, zsPers: u32, getter: 
   const io = scratchBase + SCRATCH_IO;
   const out = io + PAGE_SIZE;
   const lo = load<u32>(out), hi = load<u32>(out, 4), meta = load<u32>(out, 8), pin = load<u32>(out, 12);
+  // A remote page: the caller fetches it, then unpins (or, removed: frees) with the record as it is.
+  if ((meta & ZC_META_REMOTE) != 0) return 2;
   tmem_zcache_account(st, meta, 0, getter);
   let ok = true;
   let busy = false;

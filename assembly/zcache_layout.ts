@@ -105,6 +105,44 @@
 @inline export const ZC_META_SAME: u32 = 1 << 13;
 // @ts-ignore: decorator
 @inline export const ZC_META_PERSIST: u32 = 1 << 14;
+/**
+ * The page's bytes are remote (RAMster): pampd lo = the remote copy's
+ * generation, hi = 1 persistent / 0 ephemeral, length bits = compressed length.
+ */
+// @ts-ignore: decorator
+@inline export const ZC_META_REMOTE: u32 = 1 << 15;
+// The remote tier's words (tmem_remote.ts, src/zcache.ts, src/ramster/).
+/** The ramster instance + 1 that holds this zcache's remote pages (0: none). */
+// @ts-ignore: decorator
+@inline export const ZC_W_REMOTE: u32 = 20;
+/** First remote counter: pages and bytes per kind, cumulative moves. */
+// @ts-ignore: decorator
+@inline export const ZC_R: u32 = 48;
+// @ts-ignore: decorator
+@inline export const ZC_R_EPH: u32 = ZC_R;
+// @ts-ignore: decorator
+@inline export const ZC_R_PERS: u32 = ZC_R + 1;
+// @ts-ignore: decorator
+@inline export const ZC_R_EPH_Z: u32 = ZC_R + 2;
+// @ts-ignore: decorator
+@inline export const ZC_R_PERS_Z: u32 = ZC_R + 3;
+/** Pages made remote (cumulative). */
+// @ts-ignore: decorator
+@inline export const ZC_R_REMOTIFIED: u32 = ZC_R + 4;
+/** Remote pages brought home (cumulative). */
+// @ts-ignore: decorator
+@inline export const ZC_R_HOME: u32 = ZC_R + 5;
+/** Remote pages freed (flush, overwrite, exclusive get; cumulative). */
+// @ts-ignore: decorator
+@inline export const ZC_R_FREES: u32 = ZC_R + 6;
+/** Loads served from the remote tier; loads of a remote page that missed or failed (src/zcache.ts counts both). */
+// @ts-ignore: decorator
+@inline export const ZC_R_HITS: u32 = ZC_R + 7;
+// @ts-ignore: decorator
+@inline export const ZC_R_MISSES: u32 = ZC_R + 8;
+/** Bytes of one take record (assembly/tmem.ts tmem_take_lru: TAKE_RECORD). */
+// @ts-ignore: decorator
+@inline export const ZC_TAKE_RECORD: u32 = 64;
 // Results of tmem_zcache_store_zs beside a status.
 /** The page compresses too poorly (compress_poor counted). */
 // @ts-ignore: decorator
@@ -113,6 +151,9 @@
 // @ts-ignore: decorator
 @inline export const ZC_STORE_FLUSHED: i32 = 10000;
 
+if (ZC_W_REMOTE < ZC_W_NAME + ZC_W_NAME_MAX / 4 || ZC_W_REMOTE >= ZC_C) ERROR("zcache remote word overlaps");
+if (ZC_R <= ZC_C_EVICTED || ZC_R_MISSES >= ZC_CLIENTS) ERROR("zcache remote counters overlap");
+if ((ZC_META_REMOTE & (ZC_LEN_MASK | ZC_META_SAME | ZC_META_PERSIST | 0xff0000)) != 0) ERROR("REMOTE must be a free meta bit");
 if (ZC_C_EVICTED >= ZC_CLIENTS) ERROR("zcache counters overlap the client lines");
 if (ZC_W_NAME + ZC_W_NAME_MAX / 4 > ZC_C) ERROR("zcache name overlaps the counters");
 if (ZC_CLIENTS + ZC_MAX_CLIENTS * ZC_CW > 1024) ERROR("zcache client lines overflow the state frame");

@@ -39,7 +39,7 @@ await build({
     frontswap: "src/frontswap.ts", cleancache: "src/cleancache.ts", debug: "src/debug.ts",
     cli: "src/cli.ts", "simulate-worker": "src/simulate-worker.ts", "demo-frames-worker": "src/demo/frames-worker.ts",
     cache: "src/cache/index.ts", keyv: "src/cache/keyv-entry.ts",
-    "ramster-worker": "src/ramster-worker.ts",
+    "ramster-worker": "src/ramster-worker.ts", "ramster-remotifier": "src/ramster-remotifier.ts",
   },
   outdir: "dist",
   splitting: true,

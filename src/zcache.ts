@@ -70,7 +70,7 @@ import { checkPage } from "../bindings/args.js";
 import type { ZpoolBackend } from "./zpool/driver.js";
 import { PamBackend } from "./tmem/pam.js";
 import type { TmemBackend } from "./tmem/ops.js";
-import { TMEM_POOL_PERSIST, type CoreStats, type Oid } from "./tmem/core.js";
+import { GetMode, TMEM_POOL_PERSIST, TMEM_POOL_SHARED, type CoreStats, type Oid } from "./tmem/core.js";
 import type { PutResult } from "./tmem/ops.js";
 import { FrontendArea } from "./tmem/shared.js";
 
@@ -136,10 +136,69 @@ export interface ZcacheStats {
   zpoolPages: { ephemeral: number; persistent: number };
   /** Whether the persistent pool is above the cap and refusing (hysteresis). */
   reachedFull: boolean;
+  /** The remote tier (RAMster) of this zcache: null when none is attached. */
+  remote: ZcacheRemoteStats | null;
   /** The tmem core's metadata (all backends share the index). */
   core: CoreStats;
   /** Per client (Worker slot) with any activity. */
   clients: ZcacheClientStats[];
+}
+
+/** Counters of the pages whose bytes are remote (indexed here, stored in Redis). */
+export interface ZcacheRemoteStats {
+  /** The ramster instance that holds them. */
+  ramster: number;
+  ephemeralPages: number;
+  persistentPages: number;
+  /** Compressed bytes of those pages (the payload each remote value carries). */
+  ephemeralZbytes: number;
+  persistentZbytes: number;
+  /** Pages made remote (cumulative). */
+  remotified: number;
+  /** Remote persistent pages brought home (cumulative). */
+  broughtHome: number;
+  /** Remote pages freed: flushed, overwritten, got exclusively (cumulative). */
+  frees: number;
+  /** Loads served from the remote tier (cumulative, this zcache, all Workers). */
+  remoteHits: number;
+  /** Loads of a remote page that missed (ephemeral) or failed (persistent: thrown). */
+  remoteMisses: number;
+}
+
+/**
+ * What zcache needs from a remote tier to serve its remote pages. The
+ * ramster backend implements it (src/ramster/tier.ts) and installs a
+ * resolver ({@link setZcacheRemoteResolver}), so every thread that opens
+ * the zcache finds the tier of the ramster instance named in its state.
+ * Thread safety: one object per thread.
+ */
+export interface ZcacheRemote {
+  /** An opaque name of `pool` for {@link drop}, taken while the pool exists. */
+  ref(pool: number): unknown;
+  /**
+   * Fetch the compressed bytes of the remote copy (generation `gen`, or any
+   * when undefined: a shared pool read without a local descriptor) of
+   * (pool, oid, index) into this thread's memory at `dst` (at most 8 KiB).
+   * Returns the length, or -1 for a miss (ephemeral only).
+   * @throws TmemError for a persistent page: EIO (no copy with this
+   *   generation), ETIMEDOUT, ENOTCONN (unreachable).
+   */
+  fetch(pool: number, oid: Oid, index: number, gen: number | undefined, persistent: boolean, dst: number): number;
+  /** The same without blocking: the payload or null (ephemeral miss). */
+  fetchAsync(pool: number, oid: Oid, index: number, gen: number | undefined, persistent: boolean): Promise<Uint8Array | null>;
+  /**
+   * Delete remote copies by generation, after every earlier remote write of
+   * the same object (no reply awaited). `oid` null: anywhere in the pool;
+   * `index` null: anywhere in the object.
+   */
+  drop(ref: unknown, oid: Oid | null, index: number | null, gens: number[]): void;
+}
+
+type RemoteResolver = (pm: PhysicalMemory, ramsterInstance: number) => ZcacheRemote | null;
+let remoteResolver: RemoteResolver | null = null;
+/** @internal The ramster module installs how a thread finds a ramster instance's tier. */
+export function setZcacheRemoteResolver(r: RemoteResolver): void {
+  remoteResolver = r;
 }
 
 const MAGIC = L.ZC_MAGIC; // "ZCAC"
@@ -173,6 +232,10 @@ export function setZcacheFastPath(on: boolean): void {
 const LEN_MASK = L.ZC_LEN_MASK;
 const SAME = L.ZC_META_SAME;
 const PERSIST = L.ZC_META_PERSIST;
+const REMOTE = L.ZC_META_REMOTE;
+const W_REMOTE = L.ZC_W_REMOTE;
+/** Remote-load counters (counted here, not in wasm). */
+const R_HITS = L.ZC_R_HITS, R_MISSES = L.ZC_R_MISSES;
 /** Staging capacity: LZ4's bound for a 4 KiB page is 4096 + 4096/255 + 16 = 4128 bytes. */
 const STAGE_CAP = 8192;
 /** Stores between two reads of the persistent pool's size while far below the cap. */
@@ -215,6 +278,12 @@ export class Zcache extends PamBackend implements TmemBackend {
   private roomSkip = 0;
   /** This thread's zpool mapping: a store or load while the caller holds one is EBUSY (nothing changes). */
   private readonly maps: MapState;
+  /** This thread's remote tier (resolved on first need), undefined = not looked up. */
+  private tier: ZcacheRemote | null | undefined;
+  /** The key of the flush in progress, for pamFree of a remote page (null: none). */
+  private fKey: { pool: number; oid: Oid; index: number } | null = null;
+  /** Generations of remote pages freed by a batch flush in progress (null: none). */
+  private fGens: number[] | null = null;
 
   private constructor(pm: PhysicalMemory, instance: number, generation: number, pfn: number, eph: Zpool, pers: Zpool) {
     super(pm, instance, generation);
@@ -340,11 +409,13 @@ export class Zcache extends PamBackend implements TmemBackend {
     checkPage(page, this.pm.memory.buffer, "page");
     if (this.maps.pool !== null) this.mappedError();
     const tc = this.tc;
+    // With a remote tier the old copy may be remote: flush it here, where its key is known.
+    const preFlushed = !noReplace && Atomics.load(this.st, W_REMOTE) !== 0 && this.flushPage(pool, oid, index);
     tc.ioPage.set(page);
     const persistent = this.isPersistent(pool);
     if (persistent && !this.persistentRoom()) {
       // Refused: the old copy must not survive a failed put.
-      const flushed = noReplace ? false : tc.flushPage(pool, oid, index, this.freeFn);
+      const flushed = noReplace ? false : (tc.flushPage(pool, oid, index, this.freeFn) || preFlushed);
       Atomics.add(this.st, C_LIMIT, 1);
       this.reject(true);
       return flushed ? "rejected-flushed" : "rejected";
@@ -352,7 +423,7 @@ export class Zcache extends PamBackend implements TmemBackend {
     // Flush first, store, index, account: one call.
     let r = this.pm.core.tmem_zcache_store_zs(this.stAddr, this.zsEph, this.zsPers, (persistent ? PERSIST : 0) | this.clientTag,
       this.maxZsize, this.accel, pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index, noReplace ? 1 : 0);
-    let flushed = false;
+    let flushed = preFlushed;
     if (r >= STORE_FLUSHED) { r -= STORE_FLUSHED; flushed = true; }
     else if (r <= -STORE_FLUSHED) { r += STORE_FLUSHED; flushed = true; }
     if (r === 0) return flushed ? "replaced" : "new";
@@ -374,7 +445,8 @@ export class Zcache extends PamBackend implements TmemBackend {
     const r = this.pm.core.tmem_zcache_load_zs(this.stAddr, this.zsEph, this.zsPers, this.client,
       pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index);
     if (r === 1) { into.set(this.tc.ioPage); return true; }
-    if (r === 0) return false;
+    if (r === 2) return this.remoteLoad(pool, oid, index, into);
+    if (r === 0) return this.sharedRemoteGet(pool, oid, index, into);
     if (r === E_BADMSG) {
       this.flushPage(pool, oid, index);
       throw new TmemError(ErrorCode.EBADMSG, `zcache: the stored copy of pool ${pool} index ${index} is corrupt (flushed)`);
@@ -434,6 +506,8 @@ export class Zcache extends PamBackend implements TmemBackend {
 
   protected pamLoad(lo: number, hi: number, meta: number): boolean {
     const tc = this.tc, core = this.pm.core;
+    // Remote pages exist only on zsmalloc zcaches (Ramster refuses others), whose loads take the fast path.
+    if ((meta & REMOTE) !== 0) throw new TmemError(ErrorCode.ENOTSUP, "zcache: a remote page on the generic load path");
     core.tmem_zcache_account(this.stAddr, meta, 0, this.client);
     if ((meta & SAME) !== 0) {
       core.tmem_page_fill(tc.ioAddr, lo, hi);
@@ -450,9 +524,211 @@ export class Zcache extends PamBackend implements TmemBackend {
     return r === PAGE_SIZE;
   }
 
-  protected pamFree(lo: number, hi: number, meta: number): void {
-    if ((meta & SAME) === 0) this.zp[hi === 1 ? 1 : 0].free(lo);
+  protected pamFree(lo: number, hi: number, meta: number, pool: number): void {
+    if ((meta & (SAME | REMOTE)) === 0) this.zp[hi === 1 ? 1 : 0].free(lo);
     this.pm.core.tmem_zcache_account(this.stAddr, meta, -1, 0);
+    if ((meta & REMOTE) !== 0) this.remoteFreed(lo, pool);
+  }
+
+  // ── the remote tier (RAMster): remote pages are indexed here, their bytes are in Redis ──
+
+  /** This thread's remote tier, or null when none is attached or this thread cannot reach it. */
+  private remoteTier(): ZcacheRemote | null {
+    const id = Atomics.load(this.st, W_REMOTE);
+    if (id === 0) return null;
+    if (this.tier === undefined || this.tier === null) this.tier = remoteResolver?.(this.pm, id - 1) ?? null;
+    return this.tier;
+  }
+
+  /** A remote page left the index (pamFree): drop its remote copy, by key when known. */
+  private remoteFreed(gen: number, pool: number): void {
+    if (this.fGens !== null) { this.fGens.push(gen); return; }
+    const t = this.remoteTier();
+    if (t === null) return; // unreachable from here: the copy's generation never matches again
+    const k = this.fKey;
+    if (k !== null && k.pool === pool) t.drop(t.ref(pool), k.oid, k.index, [gen]);
+    else t.drop(t.ref(pool), null, null, [gen]);
+  }
+
+  /** Run a batch removal, then drop the remote copies it freed in one command (by object, or pool-wide). */
+  private batchFlush<T>(pool: number, oid: Oid | null, run: () => T): T {
+    if (Atomics.load(this.st, W_REMOTE) === 0) return run();
+    const t = this.remoteTier();
+    const ref = t?.ref(pool);
+    const gens: number[] = [];
+    this.fGens = gens;
+    try {
+      return run();
+    } finally {
+      this.fGens = null;
+      if (t !== null && gens.length > 0) t.drop(ref, oid === null ? null : Uint32Array.from(oid), null, gens);
+    }
+  }
+
+  /** @inheritDoc */
+  override flushPage(pool: number, oid: Oid, index: number): boolean {
+    if (Atomics.load(this.st, W_REMOTE) === 0) return super.flushPage(pool, oid, index);
+    this.fKey = { pool, oid: Uint32Array.from(oid), index };
+    try { return super.flushPage(pool, oid, index); } finally { this.fKey = null; }
+  }
+
+  /** @inheritDoc */
+  override flushObject(pool: number, oid: Oid): number {
+    return this.batchFlush(pool, oid, () => super.flushObject(pool, oid));
+  }
+
+  /** @inheritDoc */
+  override flushPool(pool: number): number {
+    return this.batchFlush(pool, null, () => super.flushPool(pool));
+  }
+
+  /** @inheritDoc */
+  override destroyPool(pool: number): void {
+    this.batchFlush(pool, null, () => super.destroyPool(pool));
+  }
+
+  /**
+   * The fast load found a remote page (its OutRecord in the out area): fetch
+   * the compressed bytes through the tier, decompress, then unpin (or free
+   * the removed entry: an exclusive get brings the page home for good).
+   * Ephemeral: any failure is a miss. Persistent: a failure throws (the page
+   * was accepted; "miss" would be a lie) and the entry stays.
+   */
+  private remoteLoad(pool: number, oid: Oid, index: number, into: Uint8Array): boolean {
+    const core = this.pm.core, o = this.tc.out;
+    const gen = o[0]!, hi = o[1]!, meta = o[2]!, pin = o[3]!;
+    const persistent = (meta & PERSIST) !== 0;
+    const len = meta & LEN_MASK;
+    let ok = false;
+    let err: unknown;
+    try {
+      const t = this.remoteTier();
+      if (t === null) throw new TmemError(ErrorCode.ENOTCONN, `zcache: pool ${pool} index ${index} is remote and this thread has no ramster channel (Ramster.attach)`);
+      const n = t.fetch(pool, oid, index, gen, persistent, this.stage);
+      if (n === len && core.lz4_decompress_safe_exact(this.stage, n, this.tc.ioAddr, PAGE_SIZE) === PAGE_SIZE) ok = true;
+      else if (persistent) err = new TmemError(ErrorCode.EIO, `zcache: remote persistent page (pool ${pool}, index ${index}, generation ${gen}) came back ${n < 0 ? "missing" : "corrupt"}`);
+    } catch (e) {
+      err = e;
+    } finally {
+      if (ok) core.tmem_zcache_account(this.stAddr, meta, 0, this.client);
+      Atomics.add(this.st, ok ? R_HITS : R_MISSES, 1);
+      if (pin !== 0) {
+        this.fKey = { pool, oid: Uint32Array.from(oid), index };
+        try { this.tc.unpin(pin, this.freeFn); } finally { this.fKey = null; }
+      } else {
+        // Removed by an exclusive get: the remote copy goes too (the bytes are here now, or lost).
+        this.fKey = { pool, oid: Uint32Array.from(oid), index };
+        try { this.pamFree(gen, hi, meta, pool); } finally { this.fKey = null; }
+      }
+    }
+    if (ok) { into.set(this.tc.ioPage); return true; }
+    if (!persistent) {
+      if (pin !== 0) this.flushPage(pool, oid, index); // a kept (shared) page that cannot be fetched: drop it
+      return false;
+    }
+    throw err;
+  }
+
+  /**
+   * A local miss in a SHARED ephemeral pool (cleancache initSharedFs): another
+   * node may have put the page; ask the remote tier for any generation. The
+   * page is not indexed here (a later get asks again).
+   */
+  private sharedRemoteGet(pool: number, oid: Oid, index: number, into: Uint8Array): boolean {
+    if (Atomics.load(this.st, W_REMOTE) === 0) return false;
+    const f = this.tc.poolFlags(pool);
+    if ((f & TMEM_POOL_SHARED) === 0 || (f & TMEM_POOL_PERSIST) !== 0) return false;
+    const t = this.remoteTier();
+    if (t === null) return false;
+    let n: number;
+    try { n = t.fetch(pool, oid, index, undefined, false, this.stage); } catch { n = -1; }
+    if (n <= 0 || this.pm.core.lz4_decompress_safe_exact(this.stage, n, this.tc.ioAddr, PAGE_SIZE) !== PAGE_SIZE) {
+      Atomics.add(this.st, R_MISSES, 1);
+      return false;
+    }
+    Atomics.add(this.st, R_HITS, 1);
+    into.set(this.tc.ioPage);
+    return true;
+  }
+
+  /**
+   * Load a page without blocking (for a thread that cannot Atomics.wait, or
+   * an async caller): local pages as {@link getPage}; a remote page is
+   * fetched with the tier's async form, and no pin is held across the await:
+   * if the copy is gone when it arrives, the descriptor is read again (a
+   * concurrent bring-home or overwrite) and the load retried once.
+   * A remote page of a private ephemeral pool is NOT removed by this form.
+   * @returns true and the bytes in `into`, false on a miss.
+   * @throws TmemError as getPage; EIO for a persistent page no reachable Redis holds.
+   */
+  async loadAsync(pool: number, oid: Oid, index: number, into: Uint8Array): Promise<boolean> {
+    this.alive();
+    checkPage(into, this.pm.memory.buffer, "into");
+    for (let attempt = 0; ; attempt++) {
+      const tc = this.tc;
+      if (!tc.get(pool, oid, index, GetMode.KEEP)) {
+        const page = new Uint8Array(PAGE_SIZE);
+        return this.sharedRemoteGetAsync(pool, oid, index, into, page);
+      }
+      const lo = tc.lo, meta = tc.meta, pin = tc.pin;
+      if ((meta & REMOTE) === 0) {
+        // Local: copy it out under the pin (the sync path does the same).
+        let ok: boolean;
+        try { ok = this.pamLoad(lo, tc.hi, meta); } finally { if (pin !== 0) tc.unpin(pin, this.freeFn); }
+        if (!ok) throw new TmemError(ErrorCode.EBADMSG, `zcache: the stored copy of pool ${pool} index ${index} is corrupt`);
+        into.set(tc.ioPage);
+        return true;
+      }
+      if (pin !== 0) tc.unpin(pin, this.freeFn);
+      const persistent = (meta & PERSIST) !== 0;
+      const t = this.remoteTier();
+      if (t === null) {
+        if (persistent) throw new TmemError(ErrorCode.ENOTCONN, `zcache: pool ${pool} index ${index} is remote and this thread has no ramster channel`);
+        return false;
+      }
+      let v: Uint8Array | null = null;
+      let err: unknown;
+      try { v = await t.fetchAsync(pool, oid, index, lo, persistent); } catch (e) { err = e; }
+      if (v !== null && v.byteLength === (meta & LEN_MASK)) {
+        this.pm.u8.set(v, this.stage);
+        if (this.pm.core.lz4_decompress_safe_exact(this.stage, v.byteLength, this.tc.ioAddr, PAGE_SIZE) === PAGE_SIZE) {
+          Atomics.add(this.st, R_HITS, 1);
+          into.set(this.tc.ioPage);
+          return true;
+        }
+      }
+      // Gone or failed: did the descriptor change meanwhile (brought home, overwritten)? Then read it again.
+      if (attempt === 0 && tc.get(pool, oid, index, GetMode.KEEP)) {
+        const changed = tc.lo !== lo || tc.meta !== meta;
+        if (tc.pin !== 0) tc.unpin(tc.pin, this.freeFn);
+        if (changed) continue;
+      } else if (attempt === 0) {
+        continue; // flushed meanwhile: the retry reports the miss
+      }
+      Atomics.add(this.st, R_MISSES, 1);
+      if (!persistent) return false;
+      throw err ?? new TmemError(ErrorCode.EIO, `zcache: remote persistent page (pool ${pool}, index ${index}, generation ${lo}) is lost`);
+    }
+  }
+
+  private async sharedRemoteGetAsync(pool: number, oid: Oid, index: number, into: Uint8Array, _tmp: Uint8Array): Promise<boolean> {
+    if (Atomics.load(this.st, W_REMOTE) === 0) return false;
+    const f = this.tc.poolFlags(pool);
+    if ((f & TMEM_POOL_SHARED) === 0 || (f & TMEM_POOL_PERSIST) !== 0) return false;
+    const t = this.remoteTier();
+    if (t === null) return false;
+    let v: Uint8Array | null = null;
+    try { v = await t.fetchAsync(pool, oid, index, undefined, false); } catch { v = null; }
+    if (v === null) return false;
+    this.pm.u8.set(v, this.stage);
+    if (this.pm.core.lz4_decompress_safe_exact(this.stage, v.byteLength, this.tc.ioAddr, PAGE_SIZE) !== PAGE_SIZE) return false;
+    into.set(this.tc.ioPage);
+    return true;
+  }
+
+  /** @internal For the ramster backend: the words it needs to drive this zcache's remote pages. */
+  remoteHandle(): { stAddr: number; zsEph: number; zsPers: number; domain: number; fast: boolean; st: Int32Array } {
+    return { stAddr: this.stAddr, zsEph: this.zsEph, zsPers: this.zsPers, domain: this.domain, fast: this.fast, st: this.st };
   }
 
   protected lruDomain(): number {
@@ -561,7 +837,11 @@ export class Zcache extends PamBackend implements TmemBackend {
       failedEphemeralPuts: sum[K_EPH_REJ]!, failedPersistentPuts: sum[K_PERS_REJ]!, compressPoor: g(C_POOR),
       poolLimitHit: g(C_LIMIT), rejectAllocFail: g(C_ALLOCFAIL), evictedPages: g(C_EVICTED), gets: sum[K_GETS]!, frees: sum[K_FREES]!,
       zpoolPages: { ephemeral: this.zp[0].totalSize() / PAGE_SIZE, persistent: this.zp[1].totalSize() / PAGE_SIZE },
-      reachedFull: g(W_FULL) !== 0, core: this.tc.stats(), clients,
+      reachedFull: g(W_FULL) !== 0, remote: g(W_REMOTE) === 0 ? null : {
+        ramster: g(W_REMOTE) - 1, ephemeralPages: g(L.ZC_R_EPH), persistentPages: g(L.ZC_R_PERS), ephemeralZbytes: g(L.ZC_R_EPH_Z),
+        persistentZbytes: g(L.ZC_R_PERS_Z), remotified: g(L.ZC_R_REMOTIFIED), broughtHome: g(L.ZC_R_HOME), frees: g(L.ZC_R_FREES),
+        remoteHits: g(R_HITS), remoteMisses: g(R_MISSES),
+      }, core: this.tc.stats(), clients,
     };
   }
 

@@ -64,6 +64,17 @@ import { FrontendArea } from "../tmem/shared.js";
 import { RemoteChannel, type ChannelHandle } from "./channel.js";
 import { oidHex, type PoolRef } from "./protocol.js";
 import type { PutOutcome, RemoteStats, StoreOptions } from "./store.js";
+import { Worker } from "node:worker_threads";
+import { Owner } from "../../bindings/layout.js";
+import * as L from "../../bindings/layout.generated.js";
+import { setZcacheRemoteResolver, type Zcache, type ZcacheRemoteStats } from "../zcache.js";
+import { startSupervised, type Supervised } from "../workers.js";
+import { RamsterTier } from "./tier.js";
+import {
+  releaseAll, remotifyDefaults, RM_ALIVE, RM_BUF, RM_HOME, RM_HOME_FAIL, RM_KEPT, RM_LOST_RACE, RM_MAX_BUF, RM_NBUF,
+  RM_PUT_P50, RM_PUT_P99, RM_REFUSED, RM_REMOTIFIED, RM_ROUNDS, RM_TAKEN, RM_TIMEOUTS, RM_ZCACHE,
+  type RemotifierConfig, type RemotifyOptions,
+} from "./remotifier.js";
 
 const MAGIC = 0x4d534d52; // "RMSM"
 const W_MAGIC = 0, W_GEN = 1, W_STORES = 2, W_REJECTED = 3, W_LOADS = 4, W_MISSES = 5, W_ERRORS = 6, W_FLUSHES = 7;
@@ -76,6 +87,44 @@ export interface RamsterOptions extends StoreOptions {
   workerUrl?: URL;
   /** Timeout of one synchronous remote call, ms. @defaultValue 3000 */
   timeoutMs?: number;
+  /**
+   * RAMster's remotify: the zcache (zsmalloc zpools) whose cold compressed
+   * pages a background Worker moves to Redis while local memory is above
+   * the watermark. Without it this backend is only the overflow tier
+   * (stores zcache rejects, when registered behind it).
+   */
+  zcache?: Zcache;
+  /** Watermarks and batch of the remotifier (see {@link RemotifyOptions}). */
+  remotify?: RemotifyOptions;
+  /** URL of dist/ramster-remotifier.js. @defaultValue next to `workerUrl` */
+  remotifierUrl?: URL;
+}
+
+/** The remotifier's counters (remotify mode). */
+export interface RemotifierStats {
+  rounds: number;
+  /** Pages pinned for a round. */
+  taken: number;
+  /** Pages swapped for a remote descriptor after the ack. */
+  remotified: number;
+  /** Pages left local: the put failed, timed out or was refused. */
+  kept: number;
+  /** Of those: persistent pages refused (no replica / eviction policy). */
+  refused: number;
+  /** Of those: timeouts. */
+  timeouts: number;
+  /** Acknowledged copies whose swap lost to a concurrent overwrite, flush or read (deleted behind). */
+  lostRace: number;
+  /** Remote persistent pages brought home; attempts that failed. */
+  broughtHome: number;
+  homeFailures: number;
+  /** Round trip of a round's pipelined put (with WAIT), µs. */
+  putP50us: number;
+  putP99us: number;
+  /** Times the remotifier Worker was restarted after dying. */
+  restarts: number;
+  /** Loop iterations of the remotifier (moves while it runs). */
+  heartbeat: number;
 }
 
 /** Statistics: the local index's counters and the remote store's. */
@@ -90,6 +139,28 @@ export interface RamsterStats {
   flushes: number;
   /** The helper's per-node counters (null when it cannot be asked). */
   remote: RemoteStats | null;
+  /** Remotify mode: the zcache's remote pages (as zcache's stats().remote). */
+  zcache?: ZcacheRemoteStats | null;
+  /** Remotify mode: the remotifier's counters. */
+  remotifier?: RemotifierStats;
+}
+
+/** This thread's remote tiers, per memory: ramster instance → tier. */
+const tiers = new WeakMap<PhysicalMemory, Map<number, RamsterTier>>();
+setZcacheRemoteResolver((pm, id) => {
+  let m = tiers.get(pm);
+  if (m === undefined) tiers.set(pm, (m = new Map()));
+  let t = m.get(id);
+  if (t === undefined) {
+    const ch = channels.get(id);
+    if (ch === undefined) return null;
+    m.set(id, (t = new RamsterTier(pm, ch)));
+  }
+  return t;
+});
+
+function randomInstance(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 const channels = new Map<number, RemoteChannel>(); // per thread: instance → channel
@@ -107,9 +178,12 @@ export class Ramster extends PamBackend implements TmemBackend {
   private kIndex = 0;
   private kValid = false;
 
+  private readonly statePfn: number;
+
   private constructor(pm: PhysicalMemory, instance: number, generation: number, pfn: number, ch: RemoteChannel) {
     super(pm, instance, generation);
-    this.st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + pfn * PAGE_SIZE, 16);
+    this.statePfn = pfn;
+    this.st = new Int32Array(pm.memory.buffer, pm.layout.framesBase + pfn * PAGE_SIZE, PAGE_SIZE / 4);
     this.ch = ch;
     this.stage = pm.scratch + SCRATCH_STAGE;
   }
@@ -120,10 +194,16 @@ export class Ramster extends PamBackend implements TmemBackend {
    * @throws TmemError ENOTCONN when Redis cannot be reached; ENOSPC when 16 instances exist; EINVAL for bad options.
    */
   static async create(pm: PhysicalMemory, options: RamsterOptions): Promise<Ramster> {
-    const { workerUrl, timeoutMs, ...store } = options;
-    const ch = await RemoteChannel.create({
-      workerUrl: workerUrl ?? new URL("./ramster-worker.js", import.meta.url), init: store, timeoutMs: timeoutMs ?? 3000,
-    });
+    const { workerUrl, timeoutMs, zcache, remotify, remotifierUrl, ...rest } = options;
+    const store: StoreOptions = { ...rest, instance: rest.instance ?? randomInstance() };
+    const rcfg = remotifyDefaults(remotify);
+    if (zcache !== undefined) {
+      const h = zcache.remoteHandle();
+      if (!h.fast) throw new TmemError(ErrorCode.ENOTSUP, "ramster remotify needs a zcache on zsmalloc zpools (the default)");
+      if (Atomics.load(h.st, L.ZC_W_REMOTE) !== 0) throw new TmemError(ErrorCode.EBUSY, `zcache instance ${zcache.instance} already has a remote tier`);
+    }
+    const helper = workerUrl ?? new URL("./ramster-worker.js", import.meta.url);
+    const ch = await RemoteChannel.create({ workerUrl: helper, init: store, timeoutMs: timeoutMs ?? 3000 });
     const area = FrontendArea.for(pm);
     let inst: ReturnType<FrontendArea["allocInstance"]>;
     try {
@@ -137,7 +217,84 @@ export class Ramster extends PamBackend implements TmemBackend {
     channels.set(inst.id, ch);
     area.remember(b);
     Ramster.registerType();
+    if (zcache !== undefined) {
+      try {
+        b.startRemotify(zcache, store, rcfg, remotifierUrl ?? new URL("./ramster-remotifier.js", helper));
+      } catch (e) {
+        await b.destroy({ force: true }).catch(() => {});
+        throw e;
+      }
+    }
     return b;
+  }
+
+  // ── remotify mode ──
+
+  private zc: Zcache | undefined;
+  private rcfg: RemotifierConfig | undefined;
+  private rmUrl: URL | undefined;
+  private sup: Supervised<Worker> | undefined;
+  private stopping = false;
+  private restarts = 0;
+
+  private startRemotify(zcache: Zcache, store: StoreOptions, remotify: Required<RemotifyOptions>, url: URL): void {
+    const h = zcache.remoteHandle();
+    const nbuf = Math.min(RM_MAX_BUF, Math.ceil(remotify.batch / (PAGE_SIZE / L.ZC_TAKE_RECORD)));
+    for (let i = 0; i < nbuf; i++) {
+      const pfn = this.pm.allocFrame(Owner.TMEM);
+      this.pm.u8.fill(0, this.pm.layout.framesBase + pfn * PAGE_SIZE, this.pm.layout.framesBase + (pfn + 1) * PAGE_SIZE);
+      Atomics.store(this.st, RM_BUF + i, pfn);
+      Atomics.store(this.st, RM_NBUF, i + 1);
+    }
+    Atomics.store(this.st, RM_ZCACHE, zcache.instance + 1);
+    Atomics.store(h.st, L.ZC_W_REMOTE, this.instance + 1);
+    this.zc = zcache;
+    this.rmUrl = url;
+    this.rcfg = {
+      store, remotify, statePfn: this.statePfn,
+      zc: { stAddr: h.stAddr, zsEph: h.zsEph, zsPers: h.zsPers, domain: h.domain, instance: zcache.instance },
+    };
+    this.spawnRemotifier();
+  }
+
+  private spawnRemotifier(): void {
+    const cfg = this.rcfg!;
+    const sup = startSupervised(this.pm, (attach) => {
+      const w = new Worker(this.rmUrl!, { workerData: { ...cfg, attach } });
+      w.unref();
+      w.on("error", () => { /* exit follows */ });
+      return w;
+    });
+    this.sup = sup;
+    void sup.gone.then(() => {
+      // Its slot is reclaimed: release the pins it held, then start a new one (unless we are stopping).
+      if (!this.pm.isAttached) return;
+      releaseAll(this.pm, this.st, cfg.zc);
+      if (this.stopping || this.sup !== sup) return;
+      this.restarts++;
+      setTimeout(() => { if (!this.stopping && this.pm.isAttached) this.spawnRemotifier(); }, 50).unref();
+    });
+  }
+
+  /** Remotify mode: the remotifier Worker now (for tests that kill it), or undefined. */
+  get remotifierWorker(): Worker | undefined {
+    return this.sup?.worker;
+  }
+
+  /** Remotify mode: pause (true) or resume the remotifier (a shared word; takes effect at its next round). */
+  pauseRemotify(paused: boolean): void {
+    Atomics.store(this.st, 11, paused ? 1 : 0);
+  }
+
+  private async stopRemotify(): Promise<void> {
+    this.stopping = true;
+    const sup = this.sup;
+    if (sup === undefined) return;
+    sup.worker.postMessage({ stop: true });
+    const t = setTimeout(() => { void sup.terminate(); }, 2000);
+    await sup.gone;
+    clearTimeout(t);
+    if (this.pm.isAttached) releaseAll(this.pm, this.st, this.rcfg!.zc);
   }
 
   /** Register "ramster" as a backend type in this thread (idempotent). */
@@ -154,6 +311,17 @@ export class Ramster extends PamBackend implements TmemBackend {
   static attach(instance: number, handle: ChannelHandle): void {
     channels.set(instance, RemoteChannel.attach(handle));
     Ramster.registerType();
+  }
+
+  /**
+   * Load (pool, oid, index) of the remotified zcache without blocking (the
+   * async form, for a thread that cannot Atomics.wait, e.g. a browser main
+   * thread; see Zcache.loadAsync).
+   * @throws TmemError EINVAL when this instance has no zcache (overflow mode: use {@link loadAsync}).
+   */
+  loadZcacheAsync(pool: number, oid: Oid, index: number, into: Uint8Array): Promise<boolean> {
+    if (this.zc === undefined) return Promise.reject(new TmemError(ErrorCode.EINVAL, "ramster: not in remotify mode"));
+    return this.zc.loadAsync(pool, oid, index, into);
   }
 
   /**
@@ -327,11 +495,21 @@ export class Ramster extends PamBackend implements TmemBackend {
     const st = this.st;
     let remote: RemoteStats | null = null;
     try { remote = this.ch.callSync("stats", {}, [], 1000) as unknown as RemoteStats; } catch { /* helper gone */ }
-    return {
+    const g = (w: number) => Atomics.load(st, w);
+    const out: RamsterStats = {
       remotePages: Atomics.load(st, W_STORES) - Atomics.load(st, W_FLUSHES),
       stores: Atomics.load(st, W_STORES), rejected: Atomics.load(st, W_REJECTED), loads: Atomics.load(st, W_LOADS),
       loadMisses: Atomics.load(st, W_MISSES), loadErrors: Atomics.load(st, W_ERRORS), flushes: Atomics.load(st, W_FLUSHES), remote,
     };
+    if (this.zc !== undefined) {
+      out.zcache = this.zc.isAlive ? this.zc.stats().remote : null;
+      out.remotifier = {
+        rounds: g(RM_ROUNDS), taken: g(RM_TAKEN), remotified: g(RM_REMOTIFIED), kept: g(RM_KEPT), refused: g(RM_REFUSED),
+        timeouts: g(RM_TIMEOUTS), lostRace: g(RM_LOST_RACE), broughtHome: g(RM_HOME), homeFailures: g(RM_HOME_FAIL),
+        putP50us: g(RM_PUT_P50), putP99us: g(RM_PUT_P99), restarts: this.restarts, heartbeat: g(RM_ALIVE),
+      };
+    }
+    return out;
   }
 
   /**
@@ -340,6 +518,7 @@ export class Ramster extends PamBackend implements TmemBackend {
    * throw ENOTCONN (persistent) or miss (ephemeral); stores are rejected.
    */
   async disconnect(): Promise<void> {
+    if (this.zc !== undefined) await this.stopRemotify();
     await this.ch.close();
   }
 
@@ -350,7 +529,22 @@ export class Ramster extends PamBackend implements TmemBackend {
    */
   async destroy(options: { force?: boolean } = {}): Promise<void> {
     this.destroyCheck(options.force === true);
+    const zc = this.zc;
+    if (zc !== undefined && zc.isAlive && !options.force) {
+      const r = zc.stats().remote;
+      if (r !== null && r.ephemeralPages + r.persistentPages > 0) {
+        throw new TmemError(ErrorCode.EBUSY, `ramster instance ${this.instance}: zcache ${zc.instance} still has ${r.ephemeralPages + r.persistentPages} remote pages (flush them first)`);
+      }
+    }
+    if (zc !== undefined) {
+      await this.stopRemotify();
+      if (zc.isAlive) Atomics.store(zc.remoteHandle().st, L.ZC_W_REMOTE, 0);
+      const n = Atomics.load(this.st, RM_NBUF);
+      for (let i = 0; i < n; i++) this.pm.freeFrame(this.pm.pfn(Atomics.load(this.st, RM_BUF + i)), Owner.TMEM);
+      Atomics.store(this.st, RM_NBUF, 0);
+    }
     channels.delete(this.instance);
+    tiers.get(this.pm)?.delete(this.instance);
     await this.ch.close();
     this.area.freeInstance(this.instance, this.generation);
   }

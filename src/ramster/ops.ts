@@ -10,6 +10,7 @@
  *   get(args)         → payload | null      (store.get; persistent misses throw EIO)
  *   flush(args)       → removed count       (store.flush)
  *   flushPool(args)   → removed keys        (store.flushPool)
+ *   drop(args)        → removed fields      (store.drop: by generation)
  *   stats()           → RemoteStats
  *   echo(bytes)       → the same bytes      (a round trip through the helper
  *                                            without Redis: measures the thread hop)
@@ -25,7 +26,7 @@
  */
 import { L_DOWN } from "./channel.js";
 import type { HelperHandler } from "./helper.js";
-import { RemoteStore, type FlushArgs, type GetArgs, type PutItem, type StoreOptions } from "./store.js";
+import { RemoteStore, type DropArgs, type FlushArgs, type GetArgs, type PutItem, type StoreOptions } from "./store.js";
 
 /** Connect the store described by `init` and return the op table. */
 export async function storeHandler(init: unknown, ctx: { live: Int32Array }): Promise<HelperHandler> {
@@ -35,6 +36,7 @@ export async function storeHandler(init: unknown, ctx: { live: Int32Array }): Pr
     get: (a: GetArgs) => store.get(a),
     flush: (a: FlushArgs) => store.flush(a),
     flushPool: (a: Parameters<RemoteStore["flushPool"]>[0]) => store.flushPool(a),
+    drop: (a: DropArgs) => store.drop(a),
     stats: () => store.stats() as unknown as Record<string, unknown>,
     echo: (b: Uint8Array) => b,
   };

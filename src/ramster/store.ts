@@ -184,6 +184,26 @@ for i = 1, #ARGV, 2 do
 end
 return n`;
 
+// KEYS[1] object, ARGV generations: delete every field whose stored value
+// carries one of them (a batch flush whose page indexes the caller does not know).
+const DEL_GENS = `local want = {}
+for i = 1, #ARGV do want[tonumber(ARGV[i])] = true end
+local n = 0
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local v = all[i + 1]
+  if string.len(v) >= 8 and want[struct.unpack('<I4', v, 5)] then n = n + redis.call('HDEL', KEYS[1], all[i]) end
+end
+return n`;
+
+/** A generation-exact delete: `oid` undefined = anywhere in the pool, `index` undefined = anywhere in the object. */
+export interface DropArgs {
+  pool: PoolRef;
+  oid?: string;
+  index?: number;
+  gens: number[];
+}
+
 function kindOf(e: unknown): "timeout" | "down" | "full" | "error" {
   const m = String((e as Error)?.message ?? e);
   if (/timed? ?out/i.test(m)) return "timeout";
@@ -254,6 +274,7 @@ export class RemoteStore {
     for (const c of [this.client, ...this.replicas]) c.on("error", () => { /* counted where a command fails */ });
     this.client.defineCommand("tmemGetAndFree", { numberOfKeys: 1, lua: GET_AND_FREE });
     this.client.defineCommand("tmemDelIfGen", { numberOfKeys: 1, lua: DEL_IF_GEN });
+    this.client.defineCommand("tmemDelGens", { numberOfKeys: 1, lua: DEL_GENS });
   }
 
   /**
@@ -500,6 +521,57 @@ export class RemoteStore {
         return 0;
       }
     });
+  }
+
+  /**
+   * Delete remote copies by generation (never a newer copy of the same
+   * key), each object in its FIFO: one field (`index`), the fields of one
+   * object, or those of every object of the pool (SCAN on every primary).
+   * Failures are counted, not thrown. Returns the fields removed.
+   */
+  async drop(a: DropArgs): Promise<number> {
+    const gens = a.gens.map((g) => String(g >>> 0));
+    if (gens.length === 0) return 0;
+    this.s.flushes++;
+    const one = (key: string): Promise<number> => this.inOrder(key, async () => {
+      try {
+        const c = this.client as unknown as { tmemDelIfGen(k: string, ...x: string[]): Promise<number>; tmemDelGens(k: string, ...x: string[]): Promise<number> };
+        const n = a.index !== undefined && gens.length === 1 ? await c.tmemDelIfGen(key, pageField(a.index), gens[0]!) : await c.tmemDelGens(key, ...gens);
+        this.ok();
+        return n;
+      } catch (e) {
+        this.failed(kindOf(e));
+        this.s.flushFailures++;
+        return 0;
+      }
+    });
+    if (a.oid !== undefined) return one(this.key(a.pool, a.oid));
+    const match = poolPrefix(this.node, this.instance, a.pool).replace(/[*?[\]\\]/g, "\\$&") + "*";
+    const nodes: Redis[] = this.isCluster ? (this.client as Cluster).nodes("master") : [this.client as Redis];
+    let n = 0;
+    try {
+      for (const node of nodes) {
+        let cursor = "0";
+        do {
+          const [next, keys] = await node.scan(cursor, "MATCH", match, "COUNT", 1000);
+          cursor = next;
+          for (const k of keys) n += await one(k);
+        } while (cursor !== "0");
+      }
+    } catch { this.s.flushFailures++; }
+    return n;
+  }
+
+  /** The write of `items` may have landed: delete those copies behind, by generation (the remotifier's orphans). */
+  dropItems(items: PutItem[]): void {
+    const byKey = new Map<string, PutItem[]>();
+    for (const it of items) {
+      const k = this.key(it.pool, it.oid);
+      let g = byKey.get(k);
+      if (g === undefined) byKey.set(k, (g = []));
+      g.push(it);
+    }
+    for (const [k, g] of byKey) void this.deleteIfGen(k, g);
   }
 
   /** Remove every object of a pool (SCAN + UNLINK on every primary). Returns keys removed. */

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: MIT
+/**
+ * remotifier.ts: RAMster's "ramster_remotify" work, as a background Worker:
+ * while local memory is above a watermark, take the coldest compressed pages
+ * out of zcache, write them to Redis as they are (no second compression),
+ * pipelined, and swap each local entry for a small remote descriptor only
+ * after Redis acknowledged (persistent pages: after WAIT saw a replica,
+ * unless the single point of failure was opted into by name). When local
+ * room returns, bring remote persistent pages home (selfshrink).
+ *
+ * What it is not: not on any caller's path (stores always land in local
+ * zcache; loads of remote pages go through the helper, tier.ts) and not the
+ * authority on what exists (zcache's index is; the swap is a compare-and-
+ * swap that any concurrent overwrite, flush or read wins).
+ *
+ * Key ideas:
+ * - Ephemeral pages are taken from the tail of zcache's LRU domain;
+ *   persistent pages have no LRU in tmem, so they are taken by a clock hand
+ *   over the index buckets (assembly/tmem.ts tmem_take_lru / _scan). Both
+ *   pin the page, so its bytes stay valid while they are copied and sent.
+ * - One round = up to `batch` pages: copy each compressed object out, one
+ *   store.put (one HSET per object, all in flight at once, one WAIT), then
+ *   per page swap (tmem_zcache_remotify_done) or release. A page whose put
+ *   failed, timed out or was refused stays local; a write that may have
+ *   landed without a swap is deleted behind, by generation.
+ * - Persistent pages refused (no replica, eviction policy) back off for
+ *   `refusedBackoffMs` so the rounds do not spin on pages that must stay.
+ * - Take records live in frames of shared memory (the ramster state names
+ *   them), so when this Worker dies the owner releases every pin it held
+ *   (Ramster's supervisor: releaseAll).
+ *
+ * Watermarks are fractions of the memory's frames in use (frame_used, one
+ * wasm call): remotify above `high` until below `low`; bring home while
+ * below `home`.
+ *
+ * Concurrency: one remotifier per ramster instance; it is an ordinary
+ * attached Worker (its own slot, reclaimed on death).
+ *
+ * See also: assembly/tmem_remote.ts, store.ts, backend.ts (starts it),
+ * src/ramster-remotifier.ts (the entry point).
+ *
+ * @module
+ */
+import type { PhysicalMemory } from "../../bindings/physmem.js";
+import * as L from "../../bindings/layout.generated.js";
+import { PAGE_SIZE, SCRATCH_STAGE } from "../../bindings/layout.js";
+import { TmemCore } from "../tmem/core.js";
+import { RemoteStore, type PutItem, type StoreOptions } from "./store.js";
+import { oidHex, type PoolRef } from "./protocol.js";
+import { poolRef } from "./tier.js";
+
+/** Where the remotifier's shared words are (in the ramster state frame, u32 words). */
+export const RM_ZCACHE = 8, RM_CURSOR = 9, RM_HOME_CURSOR = 10, RM_PAUSED = 11, RM_NBUF = 12, RM_BUF = 16, RM_MAX_BUF = 16;
+/** Remotifier counters (state words). */
+export const RM_ROUNDS = 32, RM_TAKEN = 33, RM_REMOTIFIED = 34, RM_KEPT = 35, RM_LOST_RACE = 36, RM_ORPHANS = 37,
+  RM_HOME = 38, RM_HOME_FAIL = 39, RM_PUT_P50 = 40, RM_PUT_P99 = 41, RM_ALIVE = 42, RM_REFUSED = 43, RM_TIMEOUTS = 44;
+
+/** Tuning of the remotifier (Ramster.create's `remotify` option). */
+export interface RemotifyOptions {
+  /** Remotify while more than this fraction of frames is in use. @defaultValue 0.8 */
+  highWatermark?: number;
+  /** ...until usage is below this fraction. @defaultValue highWatermark - 0.05 */
+  lowWatermark?: number;
+  /** Bring remote persistent pages home while usage is below this fraction (0: never). @defaultValue 0.5 */
+  homeWatermark?: number;
+  /** Pages per round (one pipelined put). 1..1024. @defaultValue 256 */
+  batch?: number;
+  /** Pages brought home per round. @defaultValue 64 */
+  homeBatch?: number;
+  /** Sleep between rounds when there is nothing to do, ms. @defaultValue 5 */
+  idleMs?: number;
+  /** Remotify ephemeral (cleancache) pages. @defaultValue true */
+  ephemeral?: boolean;
+  /** Remotify persistent (frontswap) pages (they still need WAIT or the SPOF opt-in). @defaultValue true */
+  persistent?: boolean;
+  /** After a persistent page was refused (no replica, eviction policy), skip persistent pages this long, ms. @defaultValue 1000 */
+  refusedBackoffMs?: number;
+}
+
+/** What the remotifier Worker gets in workerData (besides its attach). */
+export interface RemotifierConfig {
+  store: StoreOptions;
+  remotify: Required<RemotifyOptions>;
+  /** Frame of the ramster state (u32 words above). */
+  statePfn: number;
+  /** zcache: state address, zsmalloc pool ids, LRU domain, instance. */
+  zc: { stAddr: number; zsEph: number; zsPers: number; domain: number; instance: number };
+}
+
+/** Fill in the defaults and check ranges. */
+export function remotifyDefaults(o: RemotifyOptions = {}): Required<RemotifyOptions> {
+  const high = o.highWatermark ?? 0.8;
+  const r: Required<RemotifyOptions> = {
+    highWatermark: high, lowWatermark: o.lowWatermark ?? Math.max(0, high - 0.05), homeWatermark: o.homeWatermark ?? 0.5,
+    batch: o.batch ?? 256, homeBatch: o.homeBatch ?? 64, idleMs: o.idleMs ?? 5, ephemeral: o.ephemeral ?? true,
+    persistent: o.persistent ?? true, refusedBackoffMs: o.refusedBackoffMs ?? 1000,
+  };
+  const frac = (v: number) => typeof v === "number" && v >= 0 && v <= 1;
+  if (!frac(r.highWatermark) || !frac(r.lowWatermark) || !frac(r.homeWatermark) || r.lowWatermark > r.highWatermark || r.homeWatermark > r.lowWatermark) {
+    throw new RangeError("remotify watermarks must satisfy 0 ≤ home ≤ low ≤ high ≤ 1");
+  }
+  if (!Number.isInteger(r.batch) || r.batch < 1 || r.batch > RM_MAX_BUF * 64) throw new RangeError(`remotify batch must be 1..${RM_MAX_BUF * 64}`);
+  if (!Number.isInteger(r.homeBatch) || r.homeBatch < 1 || r.homeBatch > 64) throw new RangeError("remotify homeBatch must be 1..64");
+  return r;
+}
+
+const SKIP = L.ZC_META_SAME | L.ZC_META_REMOTE;
+const REC = L.ZC_TAKE_RECORD;
+const W_GEN = 1;
+
+/** The loop; runs until `stop()` or the Worker ends. */
+export class Remotifier {
+  private readonly core: PhysicalMemory["core"];
+  private readonly st: Int32Array;
+  private readonly stBase: number;
+  private readonly bufs: number[] = [];
+  private readonly tc: TmemCore;
+  private readonly stage: number;
+  private stopped = false;
+  private draining = false;
+  private persistentUntil = 0;
+  private readonly putRtt: number[] = [];
+
+  constructor(private readonly pm: PhysicalMemory, private readonly store: RemoteStore, private readonly cfg: RemotifierConfig) {
+    this.core = pm.core;
+    this.stBase = pm.layout.framesBase + cfg.statePfn * PAGE_SIZE;
+    this.st = new Int32Array(pm.memory.buffer, this.stBase, PAGE_SIZE / 4);
+    const n = Atomics.load(this.st, RM_NBUF);
+    for (let i = 0; i < n; i++) this.bufs.push(pm.layout.framesBase + Atomics.load(this.st, RM_BUF + i) * PAGE_SIZE);
+    this.tc = TmemCore.for(pm);
+    this.stage = pm.scratch + SCRATCH_STAGE;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private usage(): number {
+    return this.core.frame_used() / this.pm.frames;
+  }
+
+  /** Run rounds until stopped. */
+  async run(): Promise<void> {
+    const o = this.cfg.remotify;
+    while (!this.stopped) {
+      Atomics.add(this.st, RM_ALIVE, 1);
+      if (Atomics.load(this.st, RM_PAUSED) !== 0) { await sleep(o.idleMs); continue; }
+      const u = this.usage();
+      if (u > o.highWatermark) this.draining = true;
+      else if (u < o.lowWatermark) this.draining = false;
+      let did = 0;
+      if (this.draining) did = await this.remotifyRound();
+      else if (u < o.homeWatermark && Atomics.load(this.st, 0) !== 0 && this.remotePersistent() > 0) did = await this.homeRound();
+      if (did === 0) await sleep(o.idleMs);
+    }
+  }
+
+  private remotePersistent(): number {
+    return Atomics.load(new Int32Array(this.pm.memory.buffer, this.cfg.zc.stAddr, PAGE_SIZE / 4), L.ZC_R_PERS);
+  }
+
+  /** Take up to `batch` pages into the record frames; returns the record addresses. */
+  private take(): number[] {
+    const { remotify: o, zc } = this.cfg;
+    const core = this.core;
+    const recs: number[] = [];
+    const genAddr = this.stBase + W_GEN * 4;
+    const perBuf = PAGE_SIZE / REC;
+    const frames = Math.min(this.bufs.length, Math.ceil(o.batch / perBuf));
+    let b = 0;
+    // Ephemeral pages first (they may also be evicted; remote is better than gone), then persistent.
+    if (o.ephemeral) {
+      for (; b < frames && recs.length < o.batch; b++) {
+        const n = core.tmem_take_lru(zc.domain, Math.min(perBuf, o.batch - recs.length), this.bufs[b]!, genAddr, SKIP);
+        for (let i = 0; i < Math.max(0, n); i++) recs.push(this.bufs[b]! + i * REC);
+        if (n < perBuf) { b++; break; }
+      }
+    }
+    if (o.persistent && Date.now() >= this.persistentUntil) {
+      for (; b < frames && recs.length < o.batch; b++) {
+        const n = core.tmem_take_scan(zc.instance + 1, Math.min(perBuf, o.batch - recs.length), this.bufs[b]!, genAddr,
+          this.stBase + RM_CURSOR * 4, SKIP, 0, 4096);
+        for (let i = 0; i < Math.max(0, n); i++) recs.push(this.bufs[b]! + i * REC);
+        if (n <= 0) break;
+      }
+    }
+    return recs;
+  }
+
+  private item(rec: number, refs: Map<number, PoolRef>, data: Uint8Array): PutItem {
+    const w = new Uint32Array(this.pm.memory.buffer, rec, REC / 4);
+    const pool = w[0]!;
+    let ref = refs.get(pool);
+    if (ref === undefined) refs.set(pool, (ref = poolRef(this.tc, pool)));
+    return { pool: ref, oid: oidHex(w.subarray(2, 8)), index: w[1]!, gen: w[12]!, data };
+  }
+
+  /** One remotify round; returns pages taken. */
+  async remotifyRound(): Promise<number> {
+    const { zc } = this.cfg;
+    const core = this.core, u8 = this.pm.u8;
+    const recs = this.take();
+    if (recs.length === 0) return 0;
+    Atomics.add(this.st, RM_ROUNDS, 1);
+    Atomics.add(this.st, RM_TAKEN, recs.length);
+    const refs = new Map<number, PoolRef>();
+    const items: PutItem[] = [];
+    const live: number[] = [];
+    for (const rec of recs) {
+      const n = core.tmem_zcache_take_copy(zc.zsEph, zc.zsPers, rec, this.stage, 8192);
+      if (n <= 0) { core.tmem_zcache_take_release(zc.stAddr, zc.zsEph, zc.zsPers, rec); continue; }
+      items.push(this.item(rec, refs, u8.slice(this.stage, this.stage + n)));
+      live.push(rec);
+    }
+    let outs: string[];
+    const t0 = performance.now();
+    try {
+      outs = await this.store.put(items);
+    } catch {
+      outs = items.map(() => "error");
+    }
+    this.rtt(performance.now() - t0);
+    const orphans: PutItem[] = [];
+    let refused = false;
+    for (let i = 0; i < live.length; i++) {
+      const rec = live[i]!, out = outs[i]!;
+      if (out === "ok") {
+        const r = core.tmem_zcache_remotify_done(zc.stAddr, zc.zsEph, zc.zsPers, rec);
+        if (r === 1) Atomics.add(this.st, RM_REMOTIFIED, 1);
+        else { orphans.push(items[i]!); Atomics.add(this.st, RM_LOST_RACE, 1); }
+      } else {
+        core.tmem_zcache_take_release(zc.stAddr, zc.zsEph, zc.zsPers, rec);
+        Atomics.add(this.st, RM_KEPT, 1);
+        if (out === "refused" || out === "unreplicated") { refused = true; Atomics.add(this.st, RM_REFUSED, 1); }
+        if (out === "timeout") Atomics.add(this.st, RM_TIMEOUTS, 1);
+      }
+    }
+    if (refused) this.persistentUntil = Date.now() + this.cfg.remotify.refusedBackoffMs;
+    if (orphans.length > 0) { Atomics.add(this.st, RM_ORPHANS, orphans.length); this.store.dropItems(orphans); }
+    // Freed objects give frames back only when their zspage empties: compact.
+    core.zs_compact(zc.zsEph);
+    core.zs_compact(zc.zsPers);
+    return recs.length;
+  }
+
+  /** One selfshrink round: bring up to homeBatch remote persistent pages home. Returns pages handled. */
+  async homeRound(): Promise<number> {
+    const { zc, remotify: o } = this.cfg;
+    const core = this.core, u8 = this.pm.u8;
+    const buf = this.bufs[0]!;
+    const n = core.tmem_take_scan(zc.instance + 1, o.homeBatch, buf, this.stBase + W_GEN * 4, this.stBase + RM_HOME_CURSOR * 4,
+      SKIP, L.ZC_META_REMOTE, 4096);
+    if (n <= 0) return 0;
+    const refs = new Map<number, PoolRef>();
+    const recs = Array.from({ length: n }, (_, i) => buf + i * REC);
+    const got = await Promise.all(recs.map(async (rec) => {
+      const w = new Uint32Array(this.pm.memory.buffer, rec, REC / 4);
+      const it = this.item(rec, refs, new Uint8Array(0));
+      try {
+        return { it, gen: w[8]!, v: await this.store.get({ pool: it.pool, oid: it.oid, index: it.index, gen: w[8]! }) };
+      } catch {
+        return { it, gen: w[8]!, v: null };
+      }
+    }));
+    let full = false;
+    for (let i = 0; i < n; i++) {
+      const rec = recs[i]!, g = got[i]!;
+      if (g.v === null || full) {
+        core.tmem_zcache_take_release(zc.stAddr, zc.zsEph, zc.zsPers, rec);
+        if (g.v === null) Atomics.add(this.st, RM_HOME_FAIL, 1);
+        continue;
+      }
+      u8.set(g.v, this.stage);
+      const r = core.tmem_zcache_home_done(zc.stAddr, zc.zsEph, zc.zsPers, rec, this.stage, g.v.byteLength);
+      if (r === 1 || r === 3) {
+        if (r === 1) Atomics.add(this.st, RM_HOME, 1);
+        void this.store.drop({ pool: g.it.pool, oid: g.it.oid, index: g.it.index, gens: [g.gen] });
+      } else if (r < 0) {
+        full = true;
+        Atomics.add(this.st, RM_HOME_FAIL, 1);
+      }
+    }
+    return n;
+  }
+
+  private rtt(ms: number): void {
+    const a = this.putRtt;
+    a.push(ms * 1000);
+    if (a.length >= 1) {
+      const s = a.slice().sort((x, y) => x - y);
+      Atomics.store(this.st, RM_PUT_P50, Math.round(s[Math.floor(s.length / 2)]!));
+      Atomics.store(this.st, RM_PUT_P99, Math.round(s[Math.floor(s.length * 0.99)]!));
+      if (a.length > 1024) a.splice(0, a.length - 256);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Release every pin a dead remotifier left in the record frames of ramster
+ * state `st` (called by the owner after the Worker's slot was reclaimed).
+ * Returns the pins released.
+ */
+export function releaseAll(pm: PhysicalMemory, st: Int32Array, zc: RemotifierConfig["zc"]): number {
+  let n = 0;
+  const nb = Atomics.load(st, RM_NBUF);
+  for (let b = 0; b < nb; b++) {
+    const base = pm.layout.framesBase + Atomics.load(st, RM_BUF + b) * PAGE_SIZE;
+    const w = new Uint32Array(pm.memory.buffer, base, PAGE_SIZE / 4);
+    for (let i = 0; i < PAGE_SIZE / REC; i++) {
+      if (Atomics.load(w, (i * REC) / 4 + 11) === 0) continue;
+      pm.core.tmem_zcache_take_release(zc.stAddr, zc.zsEph, zc.zsPers, base + i * REC);
+      n++;
+    }
+  }
+  return n;
+}

@@ -1,0 +1,182 @@
+// RAMster's remotify on real redis-servers: every store lands in local
+// zcache; a background Worker moves cold compressed pages to Redis and swaps
+// the local entries for remote descriptors after the ack (persistent pages
+// after WAIT saw a replica). Model-based runs with a local memory so small
+// that most pages go remote; invalidation and overwrite ordering with
+// generation checks; faults (a killed remotifier, a stopped server).
+import { afterAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { PhysicalMemory } from "../bindings/physmem.js";
+import { Zcache } from "../src/zcache.js";
+import { Frontswap } from "../src/frontswap.js";
+import { Cleancache } from "../src/cleancache.js";
+import { Ramster, type RamsterOptions } from "../src/ramster/backend.js";
+import { redisAvailable, startPrimaryReplica, startRedis, stopAll, type RedisServer } from "./redis/harness.js";
+import { helperUrl } from "./redis/bundle.js";
+import { corpusPage, loadCorpus } from "./corpus.js";
+
+const ok = redisAvailable("test/ramster-remotify.test.ts");
+
+/** `n` real anon pages that zcache accepts (not same-filled, compress below 7/8 of a page). */
+async function samplePages(n: number): Promise<Uint8Array[]> {
+  const c = await loadCorpus("anon");
+  const out: Uint8Array[] = [];
+  for (let i = 0; out.length < n && i < c.count * 4; i++) {
+    const p = corpusPage(c, (i * 37) % c.count).slice();
+    const w = new BigUint64Array(p.buffer);
+    if (w.every((x) => x === w[0])) continue;
+    out.push(p);
+  }
+  return out;
+}
+
+async function until(what: string, ms: number, cond: () => boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function setup(server: RedisServer, extra: Partial<RamsterOptions> = {}, frames = 512) {
+  const pm = await PhysicalMemory.create({ frames, maxWorkers: 8 });
+  const zcache = await Zcache.create(pm);
+  const ramster = await Ramster.create(pm, {
+    redis: `redis://127.0.0.1:${server.port}`, node: "rm1", workerUrl: helperUrl, commandTimeoutMs: 3000, waitTimeoutMs: 2000,
+    zcache, remotify: { highWatermark: 0, lowWatermark: 0, homeWatermark: 0, idleMs: 2 }, ...extra,
+  });
+  return { pm, zcache, ramster };
+}
+
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+describe.skipIf(!ok)("ramster remotify: cold zcache pages move to Redis after the ack", () => {
+  afterAll(stopAll);
+
+  it("frontswap model (fast-check): every accepted page loads back exactly while most are remote", async () => {
+    const pages = await samplePages(64);
+    const { primary } = await startPrimaryReplica({ policy: "noeviction" });
+    const { pm, zcache, ramster } = await setup(primary);
+    const fs = Frontswap.for(pm);
+    await fs.init(0);
+    await fs.registerOps(zcache);
+    const model = new Map<number, number>();
+    const into = new Uint8Array(4096);
+    let maxRemote = 0;
+    await fc.assert(fc.asyncProperty(fc.array(fc.record({
+      op: fc.constantFrom("store", "store", "store", "load", "inval", "wait"), off: fc.nat(299), p: fc.nat(pages.length - 1),
+    }), { minLength: 50, maxLength: 300 }), async (ops) => {
+      for (const { op, off, p } of ops) {
+        if (op === "store") {
+          if (fs.store(0, off, pages[p]!)) model.set(off, p); else model.delete(off);
+        } else if (op === "load") {
+          const hit = fs.load(0, off, into);
+          expect(hit).toBe(model.has(off));
+          if (hit) expect(same(into, pages[model.get(off)!]!)).toBe(true);
+        } else if (op === "inval") {
+          fs.invalidatePage(0, off);
+          model.delete(off);
+        } else {
+          await new Promise((r) => setTimeout(r, 5)); // let the remotifier run between operations
+        }
+      }
+      maxRemote = Math.max(maxRemote, zcache.stats().remote!.persistentPages);
+    }), { numRuns: 15 });
+    // Quiesce: most stored pages end up remote; then every one loads back exactly.
+    await until("most pages remote", 20_000, () => zcache.stats().remote!.persistentPages >= model.size * 0.9)
+      .catch((e) => {
+        console.log(JSON.stringify({ model: model.size, used: pm.stats(), z: zcache.stats().remote, r: ramster.stats() })); throw e; });
+    const s = zcache.stats();
+    for (const [off, p] of model) {
+      expect(fs.load(0, off, into)).toBe(true);
+      expect(same(into, pages[p]!)).toBe(true);
+    }
+    expect(s.remote!.persistentPages + s.persistentPages).toBe(model.size);
+    expect(s.remote!.remotified).toBeGreaterThan(0);
+    const rs = ramster.stats();
+    console.log("remotify model:", JSON.stringify({ model: model.size, maxRemote, zcacheRemote: s.remote, remotifier: rs.remotifier }));
+    await fs.invalidateArea(0);
+    await fs.unregisterOps(zcache);
+    await ramster.destroy();
+  }, 90_000);
+
+  it("cleancache model (fast-check) on an allkeys-lru server: a get returns the last put bytes or misses, never stale bytes", async () => {
+    const pages = await samplePages(48);
+    const server = await startRedis({ policy: "allkeys-lru", maxmemory: "64mb" });
+    const { pm, zcache, ramster } = await setup(server);
+    const cc = Cleancache.for(pm);
+    const fsId = await cc.initFs();
+    await cc.registerOps(zcache);
+    const model = new Map<string, number>();
+    const into = new Uint8Array(4096);
+    let hits = 0;
+    await fc.assert(fc.asyncProperty(fc.array(fc.record({
+      op: fc.constantFrom("put", "put", "get", "inval", "wait"), ino: fc.integer({ min: 1, max: 3 }), idx: fc.nat(79), p: fc.nat(pages.length - 1),
+    }), { minLength: 50, maxLength: 300 }), async (ops) => {
+      for (const { op, ino, idx, p } of ops) {
+        const k = `${ino}/${idx}`;
+        if (op === "put") {
+          if (cc.putPage(fsId, BigInt(ino), idx, pages[p]!)) model.set(k, p); else model.delete(k);
+        } else if (op === "get") {
+          if (cc.getPage(fsId, BigInt(ino), idx, into)) {
+            expect(model.has(k)).toBe(true);
+            expect(same(into, pages[model.get(k)!]!)).toBe(true);
+            hits++;
+          }
+          model.delete(k); // a private ephemeral get is exclusive: the page left the pool either way
+        } else if (op === "inval") {
+          cc.invalidatePage(fsId, BigInt(ino), idx);
+          model.delete(k);
+        } else {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+    }), { numRuns: 15 });
+    const s = zcache.stats().remote!;
+    console.log("cleancache remotify:", JSON.stringify({ hits, remote: s }));
+    expect(s.remotified).toBeGreaterThan(0);
+    expect(s.remoteHits).toBeGreaterThan(0);
+    await cc.invalidateFs(fsId);
+    await cc.unregisterOps(zcache);
+    await ramster.destroy();
+  }, 90_000);
+
+  it("a remotifier Worker killed mid-remotify, again and again: no page lost or wrong, no pin left behind, and it restarts", async () => {
+    const pages = await samplePages(64);
+    const { primary } = await startPrimaryReplica({ policy: "noeviction" });
+    const { pm, zcache, ramster } = await setup(primary);
+    const fs = Frontswap.for(pm);
+    await fs.init(0);
+    await fs.registerOps(zcache);
+    const model = new Map<number, number>();
+    const into = new Uint8Array(4096);
+    let p = 0;
+    for (let kill = 0; kill < 6; kill++) {
+      for (let i = 0; i < 60; i++) {
+        const off = (kill * 37 + i * 11) % 400;
+        if (fs.store(0, off, pages[p % pages.length]!)) model.set(off, p % pages.length); else model.delete(off);
+        p++;
+      }
+      const before = ramster.stats().remotifier!;
+      await until("the remotifier taking pages", 20_000, () => ramster.stats().remotifier!.taken > before.taken);
+      await ramster.remotifierWorker!.terminate();
+      await until("a restarted remotifier", 20_000, () => ramster.stats().remotifier!.restarts > before.restarts);
+    }
+    await until("most pages remote", 20_000, () => zcache.stats().remote!.persistentPages >= model.size * 0.9);
+    for (const [off, q] of model) {
+      expect(fs.load(0, off, into)).toBe(true);
+      expect(same(into, pages[q]!)).toBe(true);
+    }
+    const rs = ramster.stats();
+    console.log("killed remotifier:", JSON.stringify({ model: model.size, remote: zcache.stats().remote, remotifier: rs.remotifier }));
+    expect(rs.remotifier!.restarts).toBeGreaterThanOrEqual(6);
+    ramster.pauseRemotify(true);
+    await fs.invalidateArea(0);
+    const s = zcache.stats();
+    // A pin left behind would keep a flushed page's storage: its bytes would stay counted.
+    expect(s.persistentPages + s.remote!.persistentPages).toBe(0);
+    expect(s.persistentZbytes).toBe(0);
+    await fs.unregisterOps(zcache);
+    await ramster.destroy();
+  }, 120_000);
+});
