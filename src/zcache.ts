@@ -90,50 +90,69 @@ export interface ZcacheOptions {
 
 /** Counters of one client (Worker slot). */
 export interface ZcacheClientStats {
+  /** The client index: the Worker's scratch slot (slots past 47 share client 47). */
   client: number;
+  /** Ephemeral pages this client stored that are still local (pages, now). */
   ephemeralPages: number;
+  /** Persistent pages this client stored that are still local (pages, now). */
   persistentPages: number;
-  /** Compressed bytes stored. */
+  /** Compressed bytes of those pages (bytes, now). */
   zbytes: number;
+  /** Puts this client made that were accepted (cumulative). */
   puts: number;
+  /** Puts this client made that were rejected (cumulative). */
   rejects: number;
+  /** Successful gets by this client (cumulative). */
   gets: number;
+  /** Pages of this client freed, by anyone (cumulative). */
   frees: number;
+  /** Same-filled pages of this client (pages, now). */
   sameFilled: number;
 }
 
 /** zcache statistics (a snapshot, all Workers). */
 export interface ZcacheStats {
+  /** The zcache instance id. */
   instance: number;
+  /** The zpool driver's name. */
   zpool: string;
-  /** Pages stored now. */
+  /** Ephemeral pages stored locally now (remote ones are in {@link ZcacheStats.remote}). */
   ephemeralPages: number;
+  /** Persistent pages stored locally now. */
   persistentPages: number;
-  /** Of those, same-filled (no allocation). */
+  /** Of those, same-filled (no allocation; pages, now). */
   sameFilledPages: number;
-  /** Compressed bytes stored now. */
+  /** Compressed bytes of the local ephemeral pages (bytes, now). */
   ephemeralZbytes: number;
+  /** Compressed bytes of the local persistent pages (bytes, now). */
   persistentZbytes: number;
-  /** Puts accepted (cumulative). */
+  /** Ephemeral puts accepted (cumulative). */
   ephemeralPuts: number;
+  /** Persistent puts accepted (cumulative). */
   persistentPuts: number;
-  /** Puts rejected (cumulative), for any reason. */
+  /** Ephemeral puts rejected, for any reason (cumulative). */
   failedEphemeralPuts: number;
+  /** Persistent puts rejected, for any reason (cumulative). */
   failedPersistentPuts: number;
-  /** Rejected: compressed beyond maxZsize (zcache compress_poor, zswap reject_compress_poor). */
+  /** Rejected: compressed beyond maxZsize (zcache compress_poor, zswap reject_compress_poor; cumulative). */
   compressPoor: number;
-  /** Rejected: persistent cap (zswap pool_limit_hit). */
+  /** Rejected: persistent cap (zswap pool_limit_hit; cumulative). */
   poolLimitHit: number;
-  /** Rejected: the zpool could not allocate even after eviction (zswap reject_alloc_fail). */
+  /** Rejected: the zpool could not allocate even after eviction (zswap reject_alloc_fail; cumulative). */
   rejectAllocFail: number;
-  /** Ephemeral pages evicted to make room (zcache evicted_*). */
+  /** Ephemeral pages evicted to make room (zcache evicted_*; cumulative). */
   evictedPages: number;
-  /** Successful gets. */
+  /** Successful gets, local and remote (cumulative). */
   gets: number;
-  /** Stored pages freed (flush, replace, exclusive get, eviction). */
+  /** Stored local pages freed: flush, replace, exclusive get, eviction (cumulative). */
   frees: number;
-  /** Frames held by the two zpools. */
-  zpoolPages: { ephemeral: number; persistent: number };
+  /** Frames held by the two zpools (frames, now). */
+  zpoolPages: {
+    /** Frames of the ephemeral zpool. */
+    ephemeral: number;
+    /** Frames of the persistent zpool. */
+    persistent: number;
+  };
   /** Whether the persistent pool is above the cap and refusing (hysteresis). */
   reachedFull: boolean;
   /** The remote tier (RAMster) of this zcache: null when none is attached. */
@@ -148,10 +167,13 @@ export interface ZcacheStats {
 export interface ZcacheRemoteStats {
   /** The ramster instance that holds them. */
   ramster: number;
+  /** Ephemeral pages whose bytes are remote (pages, now). */
   ephemeralPages: number;
+  /** Persistent pages whose bytes are remote (pages, now). */
   persistentPages: number;
-  /** Compressed bytes of those pages (the payload each remote value carries). */
+  /** Compressed bytes of the remote ephemeral pages: the payload each remote value carries (bytes, now). */
   ephemeralZbytes: number;
+  /** Compressed bytes of the remote persistent pages (bytes, now). */
   persistentZbytes: number;
   /** Pages made remote (cumulative). */
   remotified: number;
@@ -246,7 +268,7 @@ const EVICT_BATCH = 64;
 const EVICT_ROUNDS = 16;
 
 /** The zcache backend (one instance, as this thread sees it). */
-export class Zcache extends PamBackend implements TmemBackend {
+export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<ZcacheStats> {
   readonly type = "zcache";
   /** The ephemeral (cleancache) zpool. */
   readonly ephemeral: Zpool;

@@ -166,7 +166,7 @@ function randomInstance(): string {
 const channels = new Map<number, RemoteChannel>(); // per thread: instance → channel
 
 /** The "ramster" backend. */
-export class Ramster extends PamBackend implements TmemBackend {
+export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<RamsterStats> {
   readonly type = "ramster";
   private readonly st: Int32Array;
   private readonly ch: RemoteChannel;
