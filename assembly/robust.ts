@@ -44,8 +44,9 @@
 // │ 0 nlog: u32 │ 4 nheld: u32 │ 8 ndefer: u32 │ 12 overflow: u32          │
 // │ 16 held: u32[8]  lock addresses, outermost first                       │
 // │ 48 level: u32[8] their lock-order levels (lock.ts)                     │
-// │ 80 tmem: u32[4]  tmem.ts: descriptor cache head, count; the put's     │
-// │                  descriptor in flight; the pin in flight               │
+// │ 80 tmem: u32[6]  tmem.ts: descriptor cache head, count; the put's     │
+// │                  descriptor in flight; the pin in flight; a reap's     │
+// │                  chain still to push back and frames still to free     │
 // │ 128 entries: { addr: u32, kind: u32, lo: u32, hi: u32 }[UNDO_CAP]      │
 // ╘═══════════════════════════════════════════════════════════════════════╛
 // kind: 1, 2, 4, 8 = a store of that width (lo/hi: the old value);

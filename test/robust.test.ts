@@ -97,6 +97,51 @@ describe("a Worker terminated inside a tmem critical section is rolled back by i
     pm.detach();
   }, 120_000);
 
+  it("descriptor frames reaped by three threads at once while two Workers put and flush, and are killed at random moments", async () => {
+    const pm = await PhysicalMemory.create({ frames: 1024, maxWorkers: 6 });
+    const c = pm.core;
+    expect(c.tmem_init()).toBe(0);
+    const d = c.tmem_new_domain();
+    const pools = [c.tmem_new_pool(0, 0, 0, 0, 0, d, 2), c.tmem_new_pool(0, 0, 0, 0, 0, d, 3)];
+    const mine = c.tmem_new_pool(1, 0, 0, 0, 0, 0, 1);
+    let reaped = 0;
+    for (let round = 0; round < 6; round++) {
+      const ws = pools.map((pool) => {
+        const slot = pm.reserveSlot();
+        return { slot, w: new Worker(workerUrl, { workerData: { handle: pm.handle, slot, pool, domain: d, keys: 400 } }) };
+      });
+      await Promise.all(ws.map(({ w }) => new Promise<void>((res) => w.once("message", () => res()))));
+      const end = Date.now() + 150 + round * 40;
+      let k = 0;
+      while (Date.now() < end) {
+        // The main thread's own pages come and go, so descriptor frames empty and refill.
+        for (let i = 0; i < 200; i++) c.tmem_put(mine, 3, round, 0, 0, 0, 0, k + i, 0x7000 + i, 0, 0, 0);
+        for (let i = 0; i < 200; i++) expect(c.tmem_flush_page(mine, 3, round, 0, 0, 0, 0, k + i)).toBe(1);
+        reaped += c.tmem_slab_reap();
+        k += 200;
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      for (const { w, slot } of ws) { await w.terminate(); pm.reclaim(slot); }
+      expect(c.tmem_check(0), `round ${round}`).toBe(0);
+    }
+    for (const p of [...pools, mine]) {
+      expect(c.tmem_destroy_pool(p)).toBe(1);
+      while (c.tmem_pool_drain(p, 64) > 0);
+      expect(c.tmem_pool_release(p)).toBe(0);
+    }
+    reaped += c.tmem_slab_reap();
+    // Structure intact; descriptors accounted for up to a stated bound: a Worker
+    // killed at a random moment OUTSIDE a critical section, between taking
+    // descriptors from a shared stack and recording them in its cache (a refill
+    // of up to 16, a freshly carved frame of 63, a trim), leaks those.
+    const check = c.tmem_check(1);
+    const leaked = c.tmem_check_unaccounted();
+    console.log(`reap test: ${reaped} descriptor frames reaped; ${leaked} descriptors unaccounted after 12 random kills`);
+    expect(check === 0 || (check === -6 && leaked > 0 && leaked <= 12 * 64), `tmem_check ${check}, ${leaked} unaccounted`).toBe(true);
+    expect(reaped).toBeGreaterThan(0);
+    pm.detach();
+  }, 120_000);
+
   it("the park hook is a no-op in the release build", async () => {
     const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 2 });
     expect(pm.core.pm_park_arm(4, 1, 1)).toBe(-22);

@@ -1,6 +1,6 @@
 // Worker for test/robust.test.ts: attach to a reserved slot and run tmem
 // operations in a loop (puts, replacing puts, pinned gets, flushes,
-// evictions, shared-pool create/destroy) until the park hook stops it
+// evictions, descriptor reaps, shared-pool create/destroy) until the park hook stops it
 // inside a critical section; the test then terminates it there.
 import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory } from "../../dist/index.js";
@@ -16,6 +16,7 @@ for (let i = 1; ; i++) {
   if (i % 3 === 0 && c.tmem_get(pool, 7, k >> 3, 0, 0, 0, 0, k & 7, 2) === 1) c.tmem_unpin(out()[3]);
   if (i % 5 === 0) c.tmem_flush_page(pool, 7, (k + 1) >> 3, 0, 0, 0, 0, (k + 1) & 7);
   if (i % 7 === 0) c.tmem_evict(domain, 2);
+  if (i % 13 === 0) c.tmem_slab_reap();
   if (i % 11 === 0) {
     const sp = c.tmem_new_pool(2, 1, 2, 3, 4, 0, 99);
     const again = c.tmem_new_pool(2, 1, 2, 3, 4, 0, 99);
