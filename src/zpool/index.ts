@@ -5,7 +5,7 @@
  * @module
  */
 export { createPool, createPoolSync, openPool, listPools, Zpool, MAX_POOLS } from "./zpool.js";
-export type { ZpoolOptions, DestroyOptions } from "./zpool.js";
+export type { ZpoolOptions, DestroyOptions, PoolListing } from "./zpool.js";
 export {
   registerDriver, registerDriverLoader, unregisterDriver, registeredDrivers, driverRefs,
 } from "./registry.js";

@@ -74,6 +74,8 @@ const TABLE_MAGIC = 0x4c4f4f50;
 
 const enum State { FREE = 0, CREATING = 1, LIVE = 2, DESTROYING = 3 }
 const enum Field { STATE = 0, GEN = 1, POOL = 2, OPENS = 3, TYPELEN = 4, TYPE = 5 }
+/** Header words of the pool table (the box above). */
+const enum Header { LOCK = 0, MAGIC = 1, LIVE_POOLS = 2 }
 
 /** Options of {@link createPool} and {@link openPool}: the driver's options (evict, chain length ...). */
 export interface ZpoolOptions extends ZpoolDriverOptions {}
@@ -139,7 +141,7 @@ class PoolTable {
   reserve(type: string): number {
     this.lock();
     try {
-      if (this.words[1] !== TABLE_MAGIC) this.words[1] = TABLE_MAGIC;
+      if (this.words[Header.MAGIC] !== TABLE_MAGIC) this.words[Header.MAGIC] = TABLE_MAGIC;
       for (let slot = 0; slot < MAX_POOLS; slot++) {
         if (this.words[this.at(slot, Field.STATE)] !== State.FREE) continue;
         let gen = this.words[this.at(slot, Field.GEN)]!;
@@ -151,7 +153,7 @@ class PoolTable {
         const bytes = new Uint8Array(this.words.buffer, ROOT_ZPOOL + 4 * this.at(slot, Field.TYPE), TYPE_MAX);
         for (let i = 0; i < type.length; i++) bytes[i] = type.charCodeAt(i);
         Atomics.store(this.words, this.at(slot, Field.STATE), State.CREATING);
-        this.words[2]!++;
+        this.words[Header.LIVE_POOLS]!++;
         return gen * SLOT_RADIX + slot;
       }
     } finally {
@@ -178,7 +180,7 @@ class PoolTable {
     this.words[this.at(slot, Field.OPENS)] = 0;
     this.words[this.at(slot, Field.POOL)] = -1;
     Atomics.store(this.words, this.at(slot, Field.STATE), State.FREE);
-    this.words[2]!--;
+    this.words[Header.LIVE_POOLS]!--;
     this.unlock();
   }
 
@@ -546,11 +548,21 @@ export async function openPool(pm: PhysicalMemory, id: number, options: ZpoolOpt
   }
 }
 
+/** One live pool, as {@link listPools} reports it. */
+export interface PoolListing {
+  /** The pool id: {@link openPool} opens it in any Worker. */
+  id: number;
+  /** Its driver's name ("zsmalloc", "zbud", or a registered driver's). */
+  type: string;
+  /** Zpool objects open on it now, all Workers together (its creator's included). */
+  opens: number;
+}
+
 /** Ids of the live pools in `pm`'s memory, with their types (a snapshot). */
-export function listPools(pm: PhysicalMemory): Array<{ id: number; type: string; opens: number }> {
+export function listPools(pm: PhysicalMemory): PoolListing[] {
   checkPm(pm);
   const t = tableOf(pm);
-  const out: Array<{ id: number; type: string; opens: number }> = [];
+  const out: PoolListing[] = [];
   t.lock();
   try {
     for (let slot = 0; slot < MAX_POOLS; slot++) {
