@@ -64,22 +64,32 @@
 // look alike.
 //
 // Concurrency: every function may be called concurrently from any Worker on
-// the same pool; one pool lock (lock.ts level 5) guards the lists, headers and
+// the same pool; one pool lock (lock.ts level 6) guards the lists, headers and
 // counters. zbud_map/zbud_unmap take no lock: the caller owns its handle and
 // must not free it while mapped. One object may be mapped per instance (per
 // Worker) at a time. lock ordering: pool lock, then the lock-free frame
-// allocator.
+// allocator. Dying Workers: every store under the pool lock to the
+// descriptor, a frame header or a FrameMeta link is logged (robust.ts;
+// a store of the value already there is skipped), a fresh frame is logged
+// and a freed one deferred to the unlock, so pm.reclaim rolls a Worker
+// killed under the lock back to where it took it. Not recovered: a frame
+// whose zbud_reclaim_begin ran and whose zbud_reclaim_end never will (the
+// three calls span no lock) stays under reclaim, and destroy then refuses
+// (EBUSY); a death inside destroy, after the pool is gone, leaks the frames
+// not yet freed. zbud_check verifies a pool, for the tests.
 //
 // See also: ../src/zpool/drivers/zbud.ts (the zpool adapter),
 // ../src/zpool/kernel-zbud.ts (the kernel's placement, for density checks),
-// ../test/zbud.test.ts, reference/kernel.md §1.9 and §2.2.
+// ../test/zbud.test.ts, ../test/robust-zsmalloc.test.ts, reference/kernel.md §1.9 and §2.2.
 
 import {
   PAGE_SIZE, PAGE_SHIFT, E_INVAL, E_NOSPC, E_BUSY, E_NOENT, OWNER_ZBUD,
   nrFrames, pfnToAddress,
 } from "./common";
 import { FrameMeta, frameAlloc, frameFree, pfnToMeta } from "./frames";
-import { mutexLock, mutexUnlock } from "./robust";
+import {
+  mutexLock, mutexUnlock, ustore8, ustore16, ustore32, ustore64, ulogFrameAlloc, udeferFrameFree, ucommit, LV_ALLOC,
+} from "./robust";
 
 // ══ Constants ══
 
@@ -296,10 +306,20 @@ if ((ZBUD_POOL_MAGIC & LINK_MASK) <= (<u32>1 << 20)) ERROR("ZBUD_POOL_MAGIC must
   return load<u32>(addr) & LINK_MASK;
 }
 
-/** Set the 24-bit link in the low bits of a FrameMeta word, keeping its top byte. */
+/**
+ * A logged store (robust.ts) of `v` at `addr` under the pool lock, skipped
+ * when the word already holds `v`: list splices rewrite many links to the
+ * value they have, and a compare is cheaper than an undo entry.
+ */
+// @ts-ignore: decorator
+@inline function ST32(addr: usize, v: u32): void {
+  if (load<u32>(addr) != v) ustore32(addr, v);
+}
+
+/** Set the 24-bit link in the low bits of a FrameMeta word, keeping its top byte (logged). */
 // @ts-ignore: decorator
 @inline function SETLINK(addr: usize, v: u32): void {
-  store<u32>(addr, (load<u32>(addr) & ~LINK_MASK) | v);
+  ST32(addr, (load<u32>(addr) & ~LINK_MASK) | v);
 }
 
 /** Next frame (pfn + 1) in frame `pfn`'s unbuddied list. */
@@ -329,14 +349,26 @@ if ((ZBUD_POOL_MAGIC & LINK_MASK) <= (<u32>1 << 20)) ERROR("ZBUD_POOL_MAGIC must
     ((load<u32>(m + offsetof<FrameMeta>("priv1")) >>> LRU_PREV_SHIFT) << 16);
 }
 
-/** Set frame `pfn`'s LRU prev link (pfn + 1, 0 = none). */
+/** Set frame `pfn`'s LRU prev link (pfn + 1, 0 = none; logged). */
 // @ts-ignore: decorator
 @inline function SETLRUPREV(pfn: u32, v: u32): void {
   const m = pfnToMeta(pfn);
   const a = m + offsetof<FrameMeta>("link"), b = m + offsetof<FrameMeta>("priv0"), c = m + offsetof<FrameMeta>("priv1");
-  store<u32>(a, (load<u32>(a) & LINK_MASK) | ((v & 0xff) << LRU_PREV_SHIFT));
-  store<u32>(b, (load<u32>(b) & LINK_MASK) | (((v >>> 8) & 0xff) << LRU_PREV_SHIFT));
-  store<u32>(c, (load<u32>(c) & LINK_MASK) | (((v >>> 16) & 0xff) << LRU_PREV_SHIFT));
+  ST32(a, (load<u32>(a) & LINK_MASK) | ((v & 0xff) << LRU_PREV_SHIFT));
+  ST32(b, (load<u32>(b) & LINK_MASK) | (((v >>> 8) & 0xff) << LRU_PREV_SHIFT));
+  ST32(c, (load<u32>(c) & LINK_MASK) | (((v >>> 16) & 0xff) << LRU_PREV_SHIFT));
+}
+
+/** Logged store of the u32 pool field at byte `off` of the descriptor `pool`. */
+// @ts-ignore: decorator
+@inline function SETPOOL(pool: usize, off: usize, v: u32): void {
+  ustore32(pool + off, v);
+}
+
+/** Logged store of the pool's nonEmpty bitmap. */
+// @ts-ignore: decorator
+@inline function SETNONEMPTY(pool: usize, v: u64): void {
+  ustore64(pool + offsetof<ZbudPool>("nonEmpty"), v);
 }
 
 /** listFor's answer for a frame with both buddies: it is on no list. */
@@ -349,11 +381,11 @@ function listAdd(pool: usize, i: u32, pfn: u32): void {
   if (i == NO_LIST) return;
   const headp = UNBUDDIED(pool, i);
   const first = load<u32>(headp);
-  if (first == 0) changetype<ZbudPool>(pool).nonEmpty |= <u64>1 << i;
+  if (first == 0) SETNONEMPTY(pool, changetype<ZbudPool>(pool).nonEmpty | (<u64>1 << i));
   SETLINK(PREV(pfn), 0);
   SETLINK(NEXT(pfn), first);
   if (first != 0) SETLINK(PREV(first - 1), pfn + 1);
-  store<u32>(headp, pfn + 1);
+  ustore32(headp, pfn + 1);
 }
 
 /** Unlink frame `pfn` from unbuddied[i] of `pool` (nothing for NO_LIST). */
@@ -364,8 +396,8 @@ function listDel(pool: usize, i: u32, pfn: u32): void {
   const prev = GETLINK(PREV(pfn));
   if (prev != 0) SETLINK(NEXT(prev - 1), next);
   else {
-    store<u32>(headp, next);
-    if (next == 0) changetype<ZbudPool>(pool).nonEmpty &= ~(<u64>1 << i);
+    ustore32(headp, next);
+    if (next == 0) SETNONEMPTY(pool, changetype<ZbudPool>(pool).nonEmpty & ~(<u64>1 << i));
   }
   if (next != 0) SETLINK(PREV(next - 1), prev);
   SETLINK(NEXT(pfn), 0);
@@ -384,19 +416,18 @@ function lruAdd(pool: usize, pfn: u32): void {
   SETLRUPREV(pfn, 0);
   SETLINK(LRU_NEXT(pfn), p.lruHead);
   if (p.lruHead != 0) SETLRUPREV(p.lruHead - 1, pfn + 1);
-  else p.lruTail = pfn + 1;
-  p.lruHead = pfn + 1;
+  else SETPOOL(pool, offsetof<ZbudPool>("lruTail"), pfn + 1);
+  SETPOOL(pool, offsetof<ZbudPool>("lruHead"), pfn + 1);
 }
 
 /** Unlink frame `pfn` from the LRU. */
 function lruDel(pool: usize, pfn: u32): void {
-  const p = changetype<ZbudPool>(pool);
   const prev = GETLRUPREV(pfn);
   const next = GETLINK(LRU_NEXT(pfn));
   if (prev != 0) SETLINK(LRU_NEXT(prev - 1), next);
-  else p.lruHead = next;
+  else SETPOOL(pool, offsetof<ZbudPool>("lruHead"), next);
   if (next != 0) SETLRUPREV(next - 1, prev);
-  else p.lruTail = prev;
+  else SETPOOL(pool, offsetof<ZbudPool>("lruTail"), prev);
   SETLINK(LRU_NEXT(pfn), 0);
   SETLRUPREV(pfn, 0);
 }
@@ -405,7 +436,7 @@ function lruDel(pool: usize, pfn: u32): void {
 function nextGen(p: ZbudPool): u32 {
   let g = p.genCounter + 1;
   if (g > genMask()) g = 1;
-  p.genCounter = g;
+  SETPOOL(changetype<usize>(p), offsetof<ZbudPool>("genCounter"), g);
   return g;
 }
 
@@ -440,20 +471,23 @@ export function zbud_destroy_pool(id: u32): i32 {
   if (pool == 0) return -E_INVAL;
   const p = changetype<ZbudPool>(pool);
   const lock = pool + offsetof<ZbudPool>("lock");
-  mutexLock(lock);
+  mutexLock(lock, LV_ALLOC);
   if (p.reclaiming != 0) {
     mutexUnlock(lock);
     return -E_BUSY;
   }
+  // The pool dies first (a commit point): a Worker killed while the frames
+  // go back leaks the rest of them, never a live pool with freed frames.
+  ustore32(pool + offsetof<ZbudPool>("magic"), 0);
+  ucommit();
   let freed: i32 = 0;
   let cur = p.lruHead;
-  while (cur != 0) {
+  for (let n: u32 = 0; cur != 0 && n < nrFrames; n++) {
     const next = GETLINK(LRU_NEXT(cur - 1));
     frameFree(cur - 1, OWNER_ZBUD);
     freed++;
     cur = next;
   }
-  p.magic = 0;
   mutexUnlock(lock);
   frameFree(id, OWNER_ZBUD);
   return freed + 1;
@@ -474,7 +508,7 @@ export function zbud_alloc(id: u32, size: u32): i32 {
   const chunks = sizeToChunks(size);
   const p = changetype<ZbudPool>(pool);
   const lock = pool + offsetof<ZbudPool>("lock");
-  mutexLock(lock);
+  mutexLock(lock, LV_ALLOC);
   let pfn: u32 = 0;
   // Best fit: the first non-empty unbuddied[i], i >= chunks.
   const fits = p.nonEmpty & (<u64>-1 << <u64>chunks);
@@ -491,30 +525,33 @@ export function zbud_alloc(id: u32, size: u32): i32 {
       return got;
     }
     pfn = <u32>got;
+    // A rollback frees it (nothing links to it until the logged stores below).
+    ulogFrameAlloc(pfn, OWNER_ZBUD);
     // frameAlloc zeroed link, priv0 and priv1: every list link is 0.
     memory.fill(pfnToAddress(pfn), 0, offsetof<ZbudHeader>());
     header(pfn).pool = id + 1;
-    p.pagesNr++;
+    SETPOOL(pool, offsetof<ZbudPool>("pagesNr"), p.pagesNr + 1);
   }
   const h = header(pfn);
+  const ha = changetype<usize>(h);
   const gen = nextGen(p);
   let bud: u32;
   if (h.firstChunks == 0) {
     bud = FIRST;
-    h.firstChunks = <u8>chunks;
-    h.firstSize = <u16>size;
-    h.firstGen = gen;
+    ustore8(ha + offsetof<ZbudHeader>("firstChunks"), <u8>chunks);
+    ustore16(ha + offsetof<ZbudHeader>("firstSize"), <u16>size);
+    ustore32(ha + offsetof<ZbudHeader>("firstGen"), gen);
   } else {
     bud = LAST;
-    h.lastChunks = <u8>chunks;
-    h.lastSize = <u16>size;
-    h.lastGen = gen;
+    ustore8(ha + offsetof<ZbudHeader>("lastChunks"), <u8>chunks);
+    ustore16(ha + offsetof<ZbudHeader>("lastSize"), <u16>size);
+    ustore32(ha + offsetof<ZbudHeader>("lastGen"), gen);
   }
   listAdd(pool, listFor(h), pfn);
   if (found) lruDel(pool, pfn);
   lruAdd(pool, pfn);
-  p.objects++;
-  p.objectBytes += size;
+  SETPOOL(pool, offsetof<ZbudPool>("objects"), p.objects + 1);
+  ustore64(pool + offsetof<ZbudPool>("objectBytes"), p.objectBytes + size);
   mutexUnlock(lock);
   return <i32>encodeHandle(pfn, bud, gen);
 }
@@ -533,7 +570,7 @@ export function zbud_free(id: u32, handle: u32): i32 {
   if (pool == 0) return -E_INVAL;
   const p = changetype<ZbudPool>(pool);
   const lock = pool + offsetof<ZbudPool>("lock");
-  mutexLock(lock);
+  mutexLock(lock, LV_ALLOC);
   const r = handleToPfn(id, handle);
   if (r < 0) {
     mutexUnlock(lock);
@@ -543,24 +580,26 @@ export function zbud_free(id: u32, handle: u32): i32 {
   const h = header(pfn);
   const reclaim = h.underReclaim != 0;
   if (!reclaim) listDel(pool, listFor(h), pfn);
+  const ha = changetype<usize>(h);
   if ((handle & 1) == FIRST) {
-    p.objectBytes -= h.firstSize;
-    h.firstChunks = 0;
-    h.firstSize = 0;
-    h.firstGen = 0;
+    ustore64(pool + offsetof<ZbudPool>("objectBytes"), p.objectBytes - h.firstSize);
+    ustore8(ha + offsetof<ZbudHeader>("firstChunks"), 0);
+    ustore16(ha + offsetof<ZbudHeader>("firstSize"), 0);
+    ustore32(ha + offsetof<ZbudHeader>("firstGen"), 0);
   } else {
-    p.objectBytes -= h.lastSize;
-    h.lastChunks = 0;
-    h.lastSize = 0;
-    h.lastGen = 0;
+    ustore64(pool + offsetof<ZbudPool>("objectBytes"), p.objectBytes - h.lastSize);
+    ustore8(ha + offsetof<ZbudHeader>("lastChunks"), 0);
+    ustore16(ha + offsetof<ZbudHeader>("lastSize"), 0);
+    ustore32(ha + offsetof<ZbudHeader>("lastGen"), 0);
   }
-  p.objects--;
+  SETPOOL(pool, offsetof<ZbudPool>("objects"), p.objects - 1);
   if (!reclaim) {
     if (h.firstChunks == 0 && h.lastChunks == 0) {
       lruDel(pool, pfn);
-      header(pfn).pool = 0;
-      frameFree(pfn, OWNER_ZBUD);
-      p.pagesNr--;
+      ustore32(ha + offsetof<ZbudHeader>("pool"), 0);
+      // Freed at the unlock (a rollback still needs it: it relinks it).
+      udeferFrameFree(pfn, OWNER_ZBUD);
+      SETPOOL(pool, offsetof<ZbudPool>("pagesNr"), p.pagesNr - 1);
     } else {
       listAdd(pool, listFor(h), pfn);
     }
@@ -670,7 +709,7 @@ export function zbud_reclaim_begin(id: u32): i32 {
   if (pool == 0) return -E_INVAL;
   const p = changetype<ZbudPool>(pool);
   const lock = pool + offsetof<ZbudPool>("lock");
-  mutexLock(lock);
+  mutexLock(lock, LV_ALLOC);
   const tail = p.lruTail;
   if (tail == 0) {
     mutexUnlock(lock);
@@ -680,8 +719,8 @@ export function zbud_reclaim_begin(id: u32): i32 {
   const h = header(pfn);
   listDel(pool, listFor(h), pfn);
   lruDel(pool, pfn);
-  h.underReclaim = 1;
-  p.reclaiming++;
+  ustore8(changetype<usize>(h) + offsetof<ZbudHeader>("underReclaim"), 1);
+  SETPOOL(pool, offsetof<ZbudPool>("reclaiming"), p.reclaiming + 1);
   mutexUnlock(lock);
   return <i32>pfn;
 }
@@ -697,7 +736,7 @@ export function zbud_reclaim_handle(id: u32, pfn: u32, bud: u32): i32 {
   const pool = poolFromId(id);
   if (pool == 0 || pfn >= nrFrames || bud > LAST) return -E_INVAL;
   const lock = pool + offsetof<ZbudPool>("lock");
-  mutexLock(lock);
+  mutexLock(lock, LV_ALLOC);
   const meta = changetype<FrameMeta>(pfnToMeta(pfn));
   let r: i32 = -E_INVAL;
   if (meta.owner == OWNER_ZBUD && meta.priv1 != ZBUD_POOL_MAGIC && header(pfn).pool == id + 1 && header(pfn).underReclaim != 0) {
@@ -721,20 +760,21 @@ export function zbud_reclaim_end(id: u32, pfn: u32): i32 {
   if (pool == 0 || pfn >= nrFrames) return -E_INVAL;
   const p = changetype<ZbudPool>(pool);
   const lock = pool + offsetof<ZbudPool>("lock");
-  mutexLock(lock);
+  mutexLock(lock, LV_ALLOC);
   const meta = changetype<FrameMeta>(pfnToMeta(pfn));
   if (meta.owner != OWNER_ZBUD || meta.priv1 == ZBUD_POOL_MAGIC || header(pfn).pool != id + 1 || header(pfn).underReclaim == 0) {
     mutexUnlock(lock);
     return -E_INVAL;
   }
   const h = header(pfn);
-  h.underReclaim = 0;
-  p.reclaiming--;
+  const ha = changetype<usize>(h);
+  ustore8(ha + offsetof<ZbudHeader>("underReclaim"), 0);
+  SETPOOL(pool, offsetof<ZbudPool>("reclaiming"), p.reclaiming - 1);
   let r: i32 = 0;
   if (h.firstChunks == 0 && h.lastChunks == 0) {
-    h.pool = 0;
-    frameFree(pfn, OWNER_ZBUD);
-    p.pagesNr--;
+    ustore32(ha + offsetof<ZbudHeader>("pool"), 0);
+    udeferFrameFree(pfn, OWNER_ZBUD);
+    SETPOOL(pool, offsetof<ZbudPool>("pagesNr"), p.pagesNr - 1);
     r = 1;
   } else {
     listAdd(pool, listFor(h), pfn);
@@ -742,4 +782,114 @@ export function zbud_reclaim_end(id: u32, pfn: u32): i32 {
   }
   mutexUnlock(lock);
   return r;
+}
+
+// ══ Consistency check (tests) ══
+
+/** Is frame `pfn` a data frame of the pool with id `id`? */
+// @ts-ignore: decorator
+@inline function isDataFrameOf(id: u32, pfn: u32): bool {
+  if (pfn >= nrFrames || pfn == id) return false;
+  const meta = changetype<FrameMeta>(pfnToMeta(pfn));
+  if (atomic.load<u32>(changetype<usize>(meta) + offsetof<FrameMeta>("owner")) != OWNER_ZBUD) return false;
+  if (meta.priv1 == ZBUD_POOL_MAGIC) return false;
+  return header(pfn).pool == id + 1;
+}
+
+/** A buddy's bookkeeping is sane: free (all zero) or chunks, size and generation that agree. */
+// @ts-ignore: decorator
+@inline function buddyOk(chunks: u32, size: u32, gen: u32): bool {
+  if (chunks == 0) return size == 0 && gen == 0;
+  return size != 0 && sizeToChunks(size) == chunks && gen != 0 && gen <= genMask();
+}
+
+/**
+ * zbud_check: walk pool `id`'s metadata under its lock and return 0 when it
+ * is consistent, else the first inconsistency found (a negative code):
+ * -1 not a live pool; unbuddied lists: -2 a frame that is not this pool's,
+ * -3 a frame under reclaim or without exactly one buddy, -4 on the wrong
+ * list, -5 a prev link that disagrees, -6 longer than the memory (a cycle),
+ * -7 nonEmpty disagrees with the heads; LRU: -8 a frame that is not this
+ * pool's, -9 one under reclaim or with no buddy, -10 a prev link that
+ * disagrees, -11 a cycle, -12 lruTail is not the last; -13 a buddy's chunks,
+ * size or generation disagree, or the buddies overlap; -14 frames with one
+ * buddy on the LRU != frames on unbuddied lists; -15 the pool's frames in
+ * the memory != LRU + under reclaim, or under reclaim != reclaiming; -16
+ * pagesNr, -17 objects, -18 objectBytes disagree; -19 a frame with both
+ * buddies still has unbuddied links. Every walk is bounded by the memory's
+ * frame count, so a corrupt list never hangs it. Tests only: O(frames).
+ * Concurrency: takes the pool lock; any Worker.
+ */
+export function zbud_check(id: u32): i32 {
+  const pool = poolFromId(id);
+  if (pool == 0) return -1;
+  const lock = pool + offsetof<ZbudPool>("lock");
+  mutexLock(lock, LV_ALLOC);
+  const r = checkLocked(pool, id);
+  mutexUnlock(lock);
+  return r;
+}
+
+function checkLocked(pool: usize, id: u32): i32 {
+  const p = changetype<ZbudPool>(pool);
+  let onLists: u32 = 0;
+  for (let i: u32 = 0; i < NCHUNKS; i++) {
+    const head = load<u32>(UNBUDDIED(pool, i));
+    if ((head != 0) != ((p.nonEmpty & (<u64>1 << i)) != 0)) return -7;
+    let prev: u32 = 0, cur = head, n: u32 = 0;
+    while (cur != 0) {
+      if (++n > nrFrames) return -6;
+      const pfn = cur - 1;
+      if (!isDataFrameOf(id, pfn)) return -2;
+      const h = header(pfn);
+      if (h.underReclaim != 0 || (h.firstChunks == 0) == (h.lastChunks == 0)) return -3;
+      if (numFreeChunks(h) != i) return -4;
+      if (GETLINK(PREV(pfn)) != prev) return -5;
+      prev = cur;
+      cur = GETLINK(NEXT(pfn));
+    }
+    onLists += n;
+  }
+  let lru: u32 = 0, single: u32 = 0, objects: u32 = 0;
+  let bytes: u64 = 0;
+  let prev: u32 = 0, cur = p.lruHead;
+  while (cur != 0) {
+    if (++lru > nrFrames) return -11;
+    const pfn = cur - 1;
+    if (!isDataFrameOf(id, pfn)) return -8;
+    const h = header(pfn);
+    if (h.underReclaim != 0 || (h.firstChunks == 0 && h.lastChunks == 0)) return -9;
+    if (GETLRUPREV(pfn) != prev) return -10;
+    if (!buddyOk(h.firstChunks, h.firstSize, h.firstGen) || !buddyOk(h.lastChunks, h.lastSize, h.lastGen)) return -13;
+    if (<u32>h.firstChunks + <u32>h.lastChunks > NCHUNKS) return -13;
+    if (h.firstChunks != 0 && h.lastChunks != 0) {
+      if (GETLINK(NEXT(pfn)) != 0 || GETLINK(PREV(pfn)) != 0) return -19;
+    } else {
+      single++;
+    }
+    if (h.firstChunks != 0) { objects++; bytes += h.firstSize; }
+    if (h.lastChunks != 0) { objects++; bytes += h.lastSize; }
+    prev = cur;
+    cur = GETLINK(LRU_NEXT(pfn));
+  }
+  if (p.lruTail != prev) return -12;
+  if (single != onLists) return -14;
+  // Frames under reclaim are on no list: find them (and any stray frame) in the memory.
+  let owned: u32 = 0, underReclaim: u32 = 0;
+  for (let pfn: u32 = 0; pfn < nrFrames; pfn++) {
+    if (!isDataFrameOf(id, pfn)) continue;
+    owned++;
+    const h = header(pfn);
+    if (h.underReclaim != 0) {
+      underReclaim++;
+      if (!buddyOk(h.firstChunks, h.firstSize, h.firstGen) || !buddyOk(h.lastChunks, h.lastSize, h.lastGen)) return -13;
+      if (h.firstChunks != 0) { objects++; bytes += h.firstSize; }
+      if (h.lastChunks != 0) { objects++; bytes += h.lastSize; }
+    }
+  }
+  if (owned != lru + underReclaim || underReclaim != p.reclaiming) return -15;
+  if (p.pagesNr != owned) return -16;
+  if (p.objects != objects) return -17;
+  if (p.objectBytes != bytes) return -18;
+  return 0;
 }

@@ -66,23 +66,42 @@
 // partly used zspage). A caller must
 // not free a handle while another Worker maps or frees it (it owns its
 // handles, as with zpool). zs_destroy_pool must not race anything on its pool.
-// lock ordering: class lock → pool grow lock → frame allocator (lock-free).
+// lock ordering: class lock → pool grow lock → frame allocator (lock-free);
+// both locks are level 6 of lock.ts's order.
+//
+// Dying Workers: every critical section is recoverable (robust.ts). Each
+// store under the class or grow lock to state another Worker can reach is
+// logged (ustore*; the fields written together share one aligned 8-byte
+// word, so a malloc or a free logs five entries), frames taken inside are
+// logged (ulogFrameAlloc) and frames given back are deferred to the next
+// commit point (udeferFrameFree), so pm.reclaim of a Worker killed inside
+// rolls the section back to its last commit point. Compaction commits after
+// each isolated zspage and each moved object; the zspages it isolated are
+// chained from SizeClass.isolated, and the next holder of the class lock
+// (lockClass) puts back what a dead compactor left (recovery by redo). Two
+// pool-wide counters are taken lock-free (takeChunk): a death between that
+// and the logged stores leaks the indices (zs_check calls them orphans). A
+// Worker that dies with an object mapped leaves a pin; its map record (in
+// its scratch) lets PhysicalMemory.reclaim drop it (zs_reclaim_slot). The
+// room map is a hint one way only: a class with room always has its bit.
+// zs_check (zsmalloc_check.ts) checks all of it, for the tests.
 //
 // See also: zsmalloc_layout.ts, ../src/zpool/drivers/zsmalloc.ts (the zpool
 // adapter), ../src/zpool/kernel-zsmalloc.ts (the kernel's density yardstick),
-// ../test/zsmalloc.test.ts, reference/kernel.md §1.11 and §2.1.
+// ../test/zsmalloc.test.ts, ../test/robust-zsmalloc.test.ts (Workers killed
+// inside each lock), reference/kernel.md §1.11 and §2.1.
 
 import {
   PAGE_SIZE, OWNER_META, OWNER_ZSMALLOC, E_INVAL, E_NOMEM, E_BUSY, E_NOSPC, pfnToAddress,
 } from "./common";
 import { FrameMeta, frameAlloc, frameFree, pfnToMeta } from "./frames";
-import { mutexLock, mutexUnlock } from "./robust";
+import { mutexUnlock, ustore64, ulogFrameAlloc, udeferFrameFree } from "./robust";
 import {
   ZS_MIN_ALLOC_SIZE, ZS_MAX_ALLOC_SIZE, ZS_SIZE_CLASS_DELTA, ZS_SIZE_CLASSES, ZS_MAX_CHAIN,
   groupMulOf, HANDLE_IDX_BITS, HANDLE_IDX_MASK, HANDLE_GEN_MASK, ENTRY_ALLOC, ENTRY_GEN_SHIFT,
   ENTRY_CLASS_SHIFT, ENTRY_CLASS_MASK, ENTRY_SIZE_MASK, ENTRY_PIN_MASK, ENTRY_SLOT_SHIFT,
   ENTRY_SLOT_MASK, ENTRY_ZSPAGE_SHIFT, HandleEntry, HANDLE_ENTRY_SHIFT, makeWhere, ZSPAGE_INUSE,
-  ZSPAGE_ISOLATED, HUGE_MARK, Zspage, ZSPAGE_SHIFT, zspageFrame, CLASSES_PER_FRAME_SHIFT, listHead,
+  ZSPAGE_ISOLATED, HUGE_MARK, Zspage, ZSPAGE_SHIFT, zspageFrame, CLASSES_PER_FRAME_SHIFT, listHead, SizeClass,
   ZS_POOL_MAGIC, ZsPool, POOL_HANDLE_DIR, POOL_ZSPAGE_DIR, POOL_CLASS_FRAMES, POOL_CLASS_MAP,
   POOL_ROOM_MAP, MAX_CLASS_FRAMES, classAddress, tableEntry, tableRelease, pagesPerZspage,
 } from "./zsmalloc_layout";
@@ -91,13 +110,16 @@ import {
   refillHandles,
 } from "./zsmalloc_handle";
 import {
-  listRemove, isListed, regroup, pagesForNewZspage, newZspage, allocSlot, freeSlot, freeZspage,
+  listRemove, isListed, updateZspage, pagesForNewZspage, newZspage, allocSlot, freeSlot, freeZspage,
+  setClassField, setClassObjects, setClassFrames, roomMapClear,
 } from "./zsmalloc_zspage";
-import { mappedPoolIs } from "./zsmalloc_map";
+import { lockClass } from "./zsmalloc_compact";
+import { mappedPoolIs, clearMapRecords } from "./zsmalloc_map";
 
 // The entry points that live in the files of their concept.
-export { zs_map_object, zs_unmap_object, zs_last_error, zs_mapped_handle } from "./zsmalloc_map";
+export { zs_map_object, zs_unmap_object, zs_last_error, zs_mapped_handle, zs_reclaim_slot } from "./zsmalloc_map";
 export { zs_compact } from "./zsmalloc_compact";
+export { zs_check } from "./zsmalloc_check";
 export {
   zs_frame_info, zs_obj_size, zs_get_total_pages, zs_class_count, zs_huge_class_size, zs_lookup_class_index,
   zs_class_stats, zs_pool_stats,
@@ -190,6 +212,7 @@ export function zs_destroy_pool(pool: u32): i32 {
   let live: u32 = 0;
   for (let c: u32 = 0; c < p.nrClasses; c++) live += class_(classAddress(root, c)).objUsed;
   atomic.store<u32>(root + offsetof<ZsPool>("magic"), 0);
+  clearMapRecords(pool);
   const zbrk = p.zspageBrk;
   for (let id: u32 = 1; id < zbrk; id++) {
     const z = tableEntry(root + POOL_ZSPAGE_DIR, id, ZSPAGE_SHIFT);
@@ -237,7 +260,7 @@ export function zs_malloc(pool: u32, size: u32): i32 {
   if (size > ZS_MAX_ALLOC_SIZE) return -E_NOSPC;
   const c = classIndexOf(root, size);
   const cls = classAddress(root, c);
-  mutexLock(cls);
+  lockClass(root, cls);
   const sc = class_(cls);
   if (sc.groupMask == 0 && sc.objUsed < 2 * sc.objs && sc.huge == 0) {
     // A small class (under two full zspages of objects) with no room: borrow
@@ -245,7 +268,7 @@ export function zs_malloc(pool: u32, size: u32): i32 {
     mutexUnlock(cls);
     const b = mallocBorrow(root, c, size);
     if (b != 0) return b;
-    mutexLock(cls);
+    lockClass(root, cls);
   }
   const r = mallocLocked(root, cls, c, size);
   mutexUnlock(cls);
@@ -290,9 +313,11 @@ function mallocBorrow(root: usize, c: u32, size: u32): i32 {
     const dcls = classAddress(root, d);
     const dsc = class_(dcls);
     if (dsc.size > limit || dsc.huge != 0) break;   // kept classes ascend by size
-    mutexLock(dcls);
+    lockClass(root, dcls);
     let r: i32 = 0;
     if (dsc.groupMask != 0) r = mallocLocked(root, dcls, d, size);
+    // A stale room bit (listRemove leaves it; see listInsert): clear it under the lock.
+    else roomMapClear(root, d);
     mutexUnlock(dcls);
     if (r != 0) return r;
     d++;
@@ -308,13 +333,13 @@ function mallocLocked(root: usize, cls: usize, c: u32, size: u32): i32 {
   if (sc.huge != 0) {
     const r = frameAlloc(OWNER_ZSMALLOC);
     if (r < 0) return -E_NOMEM;
+    ulogFrameAlloc(<u32>r, OWNER_ZSMALLOC);
     const meta = changetype<FrameMeta>(pfnToMeta(<u32>r));
     meta.priv0 = HUGE_MARK;
     meta.priv1 = idx;
     where = <u32>r << ENTRY_ZSPAGE_SHIFT;
-    sc.zspages++;
-    sc.frames++;
-    sc.slots++;
+    setClassField(cls, offsetof<SizeClass>("zspages"), sc.zspages + 1);
+    setClassFrames(cls, sc.frames + 1, sc.slots + 1);
   } else {
     const mask = sc.groupMask;
     let id: u32;
@@ -327,18 +352,16 @@ function mallocLocked(root: usize, cls: usize, c: u32, size: u32): i32 {
     }
     const za = zspageAddr(root, id);
     const slot = allocSlot(za);
-    const zs = changetype<Zspage>(za);
-    zs.inuse++;
-    regroup(root, cls, zs, id);
+    updateZspage(root, cls, za, id, changetype<Zspage>(za).inuse + 1, slot >> 5);
     where = makeWhere(id, slot);
   }
-  const e = entry_(tableEntry(root + POOL_HANDLE_DIR, idx, HANDLE_ENTRY_SHIFT));
-  sc.handleFree = e.word0;
-  const gen = (e.word1 >> ENTRY_GEN_SHIFT) & HANDLE_GEN_MASK;
-  e.word0 = where;
-  e.word1 = ENTRY_ALLOC | (gen << ENTRY_GEN_SHIFT) | (c << ENTRY_CLASS_SHIFT) | (size - 1);
-  sc.objUsed++;
-  sc.objBytes += size;
+  const e = tableEntry(root + POOL_HANDLE_DIR, idx, HANDLE_ENTRY_SHIFT);
+  const ent = entry_(e);
+  setClassField(cls, offsetof<SizeClass>("handleFree"), ent.word0);
+  const gen = (ent.word1 >> ENTRY_GEN_SHIFT) & HANDLE_GEN_MASK;
+  const info = ENTRY_ALLOC | (gen << ENTRY_GEN_SHIFT) | (c << ENTRY_CLASS_SHIFT) | (size - 1);
+  ustore64(e, <u64>where | (<u64>info << 32));
+  setClassObjects(cls, sc.objUsed + 1, sc.objBytes + size);
   return <i32>((gen << HANDLE_IDX_BITS) | idx);
 }
 
@@ -356,7 +379,7 @@ export function zs_free(pool: u32, handle: u32): i32 {
   if (e == 0) return -E_INVAL;
   const c = (atomic.load<u32>(e + offsetof<HandleEntry>("word1")) >> ENTRY_CLASS_SHIFT) & ENTRY_CLASS_MASK;
   const cls = classAddress(root, c);
-  mutexLock(cls);
+  lockClass(root, cls);
   const r = freeLocked(root, cls, c, handle, e);
   mutexUnlock(cls);
   return r;
@@ -370,29 +393,27 @@ function freeLocked(root: usize, cls: usize, c: u32, handle: u32, e: usize): i32
   if ((w0 & ENTRY_PIN_MASK) != 0) return -E_BUSY;
   const sc = class_(cls);
   if (sc.huge != 0) {
-    frameFree(w0 >> ENTRY_ZSPAGE_SHIFT, OWNER_ZSMALLOC);
-    sc.zspages--;
-    sc.frames--;
-    sc.slots--;
+    // Freed at the unlock: until then a rollback restores the entry naming it.
+    udeferFrameFree(w0 >> ENTRY_ZSPAGE_SHIFT, OWNER_ZSMALLOC);
+    setClassField(cls, offsetof<SizeClass>("zspages"), sc.zspages - 1);
+    setClassFrames(cls, sc.frames - 1, sc.slots - 1);
   } else {
     const id = w0 >> ENTRY_ZSPAGE_SHIFT;
     const za = zspageAddr(root, id);
-    freeSlot(za, (w0 >> ENTRY_SLOT_SHIFT) & ENTRY_SLOT_MASK);
+    const hint = freeSlot(za, (w0 >> ENTRY_SLOT_SHIFT) & ENTRY_SLOT_MASK);
     const zs = changetype<Zspage>(za);
-    zs.inuse--;
-    if (zs.inuse == 0) {
+    const inuse = zs.inuse - 1;
+    if (inuse == 0) {
       const g = <u32>zs.group;
-      if (isListed(g) && (<u32>zs.flags & ZSPAGE_ISOLATED) == 0) listRemove(root, cls, zs, g);
+      if (isListed(g) && (<u32>zs.flags & ZSPAGE_ISOLATED) == 0) listRemove(root, cls, za, g);
       freeZspage(cls, za, id);
     } else {
-      regroup(root, cls, zs, id);
+      updateZspage(root, cls, za, id, inuse, hint);
     }
   }
   const gen = ((info >> ENTRY_GEN_SHIFT) + 1) & HANDLE_GEN_MASK;
-  ent.word0 = sc.handleFree;
-  ent.word1 = gen << ENTRY_GEN_SHIFT;
-  sc.handleFree = handle & HANDLE_IDX_MASK;
-  sc.objUsed--;
-  sc.objBytes -= (info & ENTRY_SIZE_MASK) + 1;
+  ustore64(e, <u64>sc.handleFree | (<u64>(gen << ENTRY_GEN_SHIFT) << 32));
+  setClassField(cls, offsetof<SizeClass>("handleFree"), handle & HANDLE_IDX_MASK);
+  setClassObjects(cls, sc.objUsed - 1, sc.objBytes - ((info & ENTRY_SIZE_MASK) + 1));
   return 0;
 }

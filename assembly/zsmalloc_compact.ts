@@ -19,22 +19,27 @@
 // stops where it is with every list consistent.
 //
 // Concurrency: one class lock at a time, held for that class's whole pass;
-// Workers allocating in other classes go on.
+// Workers allocating in other classes go on. The pass commits (robust.ts)
+// after each isolated zspage and each moved object, with the isolated
+// zspages chained from SizeClass.isolated: a Worker killed in the pass is
+// rolled back to its last commit, and lockClass, which every class-lock
+// holder uses, puts the chain back (putBackIsolated).
 //
 // See also: zsmalloc_zspage.ts, zsmalloc_handle.ts, zsmalloc.ts,
 // ../test/zsmalloc.test.ts (repack and pinning tests).
 
 import { PAGE_SHIFT, PAGE_SIZE, E_INVAL } from "./common";
-import { mutexLock, mutexUnlock } from "./robust";
+import { mutexLock, mutexUnlock, ustore32, ucommit, LV_ALLOC } from "./robust";
 import {
   ZS_NR_PARTIAL, fullnessGroup, ENTRY_ALLOC, HANDLE_CHUNK_SHIFT, ENTRY_SIZE_MASK, ENTRY_PIN_MASK,
   ENTRY_SLOT_SHIFT, ENTRY_SLOT_MASK, ENTRY_ZSPAGE_SHIFT, HANDLE_ENTRY_SHIFT, makeWhere,
   ZSPAGE_ISOLATED, Zspage, zspageAddress, SizeClass, listHead, POOL_HANDLE_DIR, HANDLE_CHUNK,
-  classAddress, tableEntry,
+  ZsPool, classAddress, tableEntry,
 } from "./zsmalloc_layout";
 import { poolRoot, pool_, class_, entry_, zspageAddr, zspageOf } from "./zsmalloc_handle";
 import {
-  listInsert, listRemove, isListed, regroup, newZspage, allocSlot, freeSlot, freeZspage,
+  listInsert, listRemove, isListed, updateZspage, setZspageState, setZspageLinks, newZspage, allocSlot,
+  freeSlot, freeZspage,
 } from "./zsmalloc_zspage";
 
 // ══ Compaction ══
@@ -55,31 +60,72 @@ function copyObject(da: usize, doff: u32, sa: usize, soff: u32, len: u32): void 
 
 /**
  * Move object `e` (unpinned, in slot `slot` of the isolated zspage `srcId`)
- * into zspage `dstId` (listed, or the fresh tail zspage), which has a free slot.
+ * into zspage `dstId` (listed, or the fresh tail zspage), which has a free
+ * slot. Consistent when it returns (the caller's commit point): the entry
+ * names the copy, both zspages' bitmaps and counts agree with it.
  */
 function migrateObject(root: usize, cls: usize, e: usize, srcId: u32, slot: u32, dstId: u32): void {
   const sc = class_(cls);
   const da = zspageAddr(root, dstId);
   const dslot = allocSlot(da);
-  const dst = changetype<Zspage>(da);
-  dst.inuse++;
-  regroup(root, cls, dst, dstId);
+  updateZspage(root, cls, da, dstId, changetype<Zspage>(da).inuse + 1, dslot >> 5);
   const sa = zspageAddr(root, srcId);
+  // The copy goes to a slot no entry names (a rollback leaves it unnamed).
   copyObject(da, dslot * sc.size, sa, slot * sc.size, (entry_(e).word1 & ENTRY_SIZE_MASK) + 1);
-  atomic.store<u32>(e, makeWhere(dstId, dslot));
-  freeSlot(sa, slot);
-  const src = changetype<Zspage>(sa);
-  src.inuse--;
-  regroup(root, cls, src, srcId);
+  ustore32(e, makeWhere(dstId, dslot));
+  const hint = freeSlot(sa, slot);
+  updateZspage(root, cls, sa, srcId, changetype<Zspage>(sa).inuse - 1, hint);
 }
 
-/** Take zspage `id` (listed under group `g`) off its list onto the isolated chain headed by `isolated`; returns the new head. */
-function isolate(root: usize, cls: usize, id: u32, g: u32, isolated: u32): u32 {
-  const z = zspageOf(root, id);
-  listRemove(root, cls, z, g);
-  z.flags |= <u8>ZSPAGE_ISOLATED;
-  z.next = isolated;
-  return id;
+/** Take zspage `id` (listed under group `g`) off its list onto the class's isolated chain. */
+function isolate(root: usize, cls: usize, id: u32, g: u32): void {
+  const za = zspageAddr(root, id);
+  const z = changetype<Zspage>(za);
+  listRemove(root, cls, za, g);
+  setZspageState(za, z.inuse, <u32>z.flags | ZSPAGE_ISOLATED, <u32>z.group, <u32>z.hint);
+  setZspageLinks(za, class_(cls).isolated, 0);
+  ustore32(cls + offsetof<SizeClass>("isolated"), id);
+}
+
+/**
+ * Put every zspage of class `cls`'s isolated chain back: free the empty
+ * ones, relist the others under the group their count says. One zspage per
+ * commit point. Returns the frames freed. Run by compaction when its moves
+ * are done, and by lockClass when a compacting Worker died past a commit
+ * point (the chain is consistent at each of them): recovery by redo.
+ */
+export function putBackIsolated(root: usize, cls: usize): u32 {
+  let freed: u32 = 0;
+  const limit = atomic.load<u32>(root + offsetof<ZsPool>("zspageBrk"));
+  let id = class_(cls).isolated;
+  for (let n: u32 = 0; id != 0 && n < limit; n++) {
+    const za = zspageAddr(root, id);
+    const z = changetype<Zspage>(za);
+    const next = z.next;
+    ustore32(cls + offsetof<SizeClass>("isolated"), next);
+    if (z.inuse == 0) {
+      freed += <u32>z.pages;
+      freeZspage(cls, za, id);
+    } else {
+      const g = fullnessGroup(z.inuse, <u32>z.objs, z.groupMul);
+      setZspageState(za, z.inuse, <u32>z.flags & ~ZSPAGE_ISOLATED, g, <u32>z.hint);
+      if (isListed(g)) listInsert(root, cls, za, id, g);
+      else setZspageLinks(za, 0, 0);
+    }
+    ucommit();
+    id = next;
+  }
+  return freed;
+}
+
+/**
+ * Take class `cls`'s lock (lock-order level 6) and finish what a Worker that
+ * died compacting it left (putBackIsolated), so every holder sees the class
+ * as consistent: its zspages listed by their counts.
+ */
+export function lockClass(root: usize, cls: usize): void {
+  mutexLock(cls, LV_ALLOC);
+  if (load<u32>(cls + offsetof<SizeClass>("isolated")) != 0) putBackIsolated(root, cls);
 }
 
 /** Frames of the shortest zspage of class `sc` with a slot for each of `n` objects. */
@@ -89,8 +135,8 @@ function isolate(root: usize, cls: usize, id: u32, g: u32, isolated: u32): u32 {
 }
 
 /**
- * Move the `moving` unpinned objects of the isolated zspages (chain at
- * `isolated`) out, then free the emptied zspages and put the rest (those
+ * Move the `moving` unpinned objects of the class's isolated zspages
+ * (SizeClass.isolated) out, then free the emptied zspages and put the rest (those
  * keeping pinned objects) back on their lists. With `repack` false each
  * object goes into the fullest listed zspage; with `repack` true into fresh
  * zspages built one at a time as the last one fills: full-length ones while
@@ -100,7 +146,7 @@ function isolate(root: usize, cls: usize, id: u32, g: u32, isolated: u32): u32 {
  * a zspage). The objects are found by walking the class's handle chunks
  * once: each chunk is a header and HANDLE_CHUNK - 1 entries.
  */
-function moveIsolated(root: usize, cls: usize, c: u32, isolated: u32, moving: u32, repack: bool): i64 {
+function moveIsolated(root: usize, cls: usize, c: u32, moving: u32, repack: bool): i64 {
   const sc = class_(cls);
   let built: u32 = 0;
   let cur: u32 = 0;
@@ -130,26 +176,14 @@ function moveIsolated(root: usize, cls: usize, c: u32, isolated: u32, moving: u3
         to = load<u32>(listHead(cls, 31 - <u32>clz(mask)));
       }
       migrateObject(root, cls, e, id, (w0 >> ENTRY_SLOT_SHIFT) & ENTRY_SLOT_MASK, to);
+      // A commit point between two objects: everything is consistent here
+      // (the isolated chain included), and the undo log stays short.
+      ucommit();
       moving--;
     }
     chunk = entry_(base).word0;
   }
-  let freed: u32 = 0;
-  while (isolated != 0) {
-    const za = zspageAddr(root, isolated);
-    const z = changetype<Zspage>(za);
-    const next = z.next;
-    if (z.inuse == 0) {
-      freed += <u32>z.pages;
-      freeZspage(cls, za, isolated);
-    } else {
-      z.flags &= ~<u8>ZSPAGE_ISOLATED;
-      const g = fullnessGroup(z.inuse, <u32>z.objs, z.groupMul);
-      z.group = <u8>g;
-      if (isListed(g)) listInsert(root, cls, z, isolated, g);
-    }
-    isolated = next;
-  }
+  const freed = putBackIsolated(root, cls);
   return <i64>freed - built;
 }
 
@@ -172,7 +206,6 @@ export function compactClass(root: usize, cls: usize, c: u32): u32 {
   // Step 1. room: free slots outside the isolated zspages; moving: objects inside them.
   let room = sc.slots - sc.objUsed;
   let moving: u32 = 0;
-  let isolated: u32 = 0;
   for (;;) {
     const mask = sc.groupMask;
     if (mask == 0) break;
@@ -181,11 +214,12 @@ export function compactClass(root: usize, cls: usize, c: u32): u32 {
     const z = zspageOf(root, id);
     const freeIn = <u32>z.objs - z.inuse;
     if (moving + z.inuse > room - freeIn) break;   // zs_can_compact: it could not be emptied
-    isolated = isolate(root, cls, id, g, isolated);
     moving += z.inuse;
     room -= freeIn;
+    isolate(root, cls, id, g);
+    ucommit();
   }
-  let net: i64 = isolated != 0 ? moveIsolated(root, cls, c, isolated, moving, false) : 0;
+  let net: i64 = sc.isolated != 0 ? moveIsolated(root, cls, c, moving, false) : 0;
   // Step 2: the repack.
   if (sc.groupMask != 0) {
     let left: u32 = 0, frames: u32 = 0;
@@ -200,18 +234,18 @@ export function compactClass(root: usize, cls: usize, c: u32): u32 {
     }
     const target = (left / sc.objs) * sc.pages + framesFor(sc, left % sc.objs);
     if (target < frames) {
-      isolated = 0;
       while (sc.groupMask != 0) {
         const g = <u32>ctz(sc.groupMask);
-        isolated = isolate(root, cls, load<u32>(listHead(cls, g)), g, isolated);
+        isolate(root, cls, load<u32>(listHead(cls, g)), g);
+        ucommit();
       }
-      net += moveIsolated(root, cls, c, isolated, left, true);
+      net += moveIsolated(root, cls, c, left, true);
     }
   }
   // Pinned objects may keep a zspage the repack meant to empty: then the
   // class can hold more frames than before, and reports none freed.
   const freed: u32 = net > 0 ? <u32>net : 0;
-  sc.compacted += freed;
+  ustore32(cls + offsetof<SizeClass>("compacted"), sc.compacted + freed);
   return freed;
 }
 
@@ -229,7 +263,7 @@ export function zs_compact(pool: u32): i32 {
   for (let c: u32 = 0; c < n; c++) {
     const cls = classAddress(root, c);
     if (class_(cls).huge != 0) continue;
-    mutexLock(cls);
+    lockClass(root, cls);
     freed += compactClass(root, cls, c);
     mutexUnlock(cls);
   }

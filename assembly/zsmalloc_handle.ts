@@ -27,6 +27,7 @@
 
 import { E_NOMEM, nrFrames, pfnToAddress } from "./common";
 import { FrameMeta } from "./frames";
+import { ustore32, ustore64 } from "./robust";
 import {
   ZS_MIN_ALLOC_SIZE, ZS_SIZE_CLASS_DELTA, HANDLE_IDX_BITS, HANDLE_IDX_MASK, HANDLE_GEN_MASK,
   ENTRY_ALLOC, ENTRY_CHUNK, HANDLE_CHUNK_SHIFT, ENTRY_GEN_SHIFT, ENTRY_CLASS_SHIFT,
@@ -128,10 +129,10 @@ export function refillHandles(root: usize, cls: usize, c: u32): i32 {
   if (tableEnsure(root, root + POOL_HANDLE_DIR, s, HANDLE_ENTRY_SHIFT) < 0) return -E_NOMEM;
   const sc = class_(cls);
   const base = tableEntry(root + POOL_HANDLE_DIR, s, HANDLE_ENTRY_SHIFT);
-  const head = entry_(base);
-  head.word0 = sc.chunks;
-  head.word1 = ENTRY_CHUNK | c;
-  sc.chunks = (s >> HANDLE_CHUNK_SHIFT) + 1;
+  // The chunk's entries are unreachable until the logged stores of chunks
+  // and handleFree; only its header is logged, so that a rollback leaves the
+  // chunk an orphan (header zero: zs_check tells it from a class's chunk).
+  // A Worker killed between takeChunk and here leaks the chunk's indices.
   const end = s + HANDLE_CHUNK;
   const gen0 = (pool_(root).seed & HANDLE_GEN_MASK) << ENTRY_GEN_SHIFT;
   for (let i = s + 1; i < end; i++) {
@@ -139,6 +140,8 @@ export function refillHandles(root: usize, cls: usize, c: u32): i32 {
     e.word0 = i + 1 < end ? i + 1 : sc.handleFree;
     e.word1 = gen0;
   }
-  sc.handleFree = s + 1;
+  ustore64(base, <u64>sc.chunks | (<u64>(ENTRY_CHUNK | c) << 32));
+  ustore32(cls + offsetof<SizeClass>("chunks"), (s >> HANDLE_CHUNK_SHIFT) + 1);
+  ustore32(cls + offsetof<SizeClass>("handleFree"), s + 1);
   return 0;
 }

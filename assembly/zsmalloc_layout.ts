@@ -46,7 +46,7 @@
 
 import { PAGE_SHIFT, PAGE_SIZE, OWNER_META, E_NOMEM, pfnToAddress } from "./common";
 import { frameAlloc, frameFree } from "./frames";
-import { mutexLock, mutexUnlock } from "./robust";
+import { mutexLock, mutexUnlock, ustore32, ulogFrameAlloc, LV_ALLOC } from "./robust";
 
 // ══ Size classes ══
 //
@@ -230,6 +230,10 @@ if (offsetof<HandleEntry>() != 1 << HANDLE_ENTRY_SHIFT) ERROR("HandleEntry must 
 // @ts-ignore: decorator
 @inline export const ZSPAGE_SHIFT: u32 = 7;
 if (offsetof<Zspage>() > ZSPAGE_BITMAP_OFF) ERROR("Zspage fields overflow");
+// The state word: inuse, cls, flags, group, hint are one aligned u64 (one logged store per malloc or free).
+if (offsetof<Zspage>("inuse") != 8 || offsetof<Zspage>("cls") != 12 || offsetof<Zspage>("flags") != 13
+  || offsetof<Zspage>("group") != 14 || offsetof<Zspage>("hint") != 15) ERROR("Zspage state word layout");
+if (offsetof<Zspage>("next") != 0 || offsetof<Zspage>("prev") != 4) ERROR("Zspage links: one aligned u64");
 if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must be 128 bytes");
 
 /** pfn of frame `p` of the zspage at `zs`. */
@@ -257,7 +261,7 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
 // ╘═══════════════════════════════════════════════════════════════╛
 /** One kept size class. Every mutable field is guarded by `lock`. */
 @unmanaged export class SizeClass {
-  /** Per-class mutex (lock.ts level 5). */
+  /** Per-class mutex (lock.ts level 6). */
   lock: i32;
   /** Slot size in bytes (4096 for the huge class). */
   size: u32;
@@ -273,12 +277,12 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
   handleFree: u32;
   /** Head of this class's free zspage-descriptor list (id; 0 = empty). */
   zspageFree: u32;
-  /** Objects allocated (obj_used). */
+  /** Objects allocated (obj_used). Next to objBytes: malloc and free log both in one 8-byte store. */
   objUsed: u32;
-  /** Live zspages (pages_used = zspages · pages). */
-  zspages: u32;
   /** Sum of the allocated objects' payload sizes. */
   objBytes: u32;
+  /** Live zspages (pages_used = zspages · pages). */
+  zspages: u32;
   /** Frames freed by compaction, all time (pages_compacted). */
   compacted: u32;
   /** groupMulOf(objs): fullness group without a division. */
@@ -287,9 +291,18 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
   chunks: u32;
   /** Frames held by the live zspages (their chains differ in length). */
   frames: u32;
-  /** Object slots in the live zspages (obj_allocated). */
+  /** Object slots in the live zspages (obj_allocated). Next to frames: one logged 8-byte store. */
   slots: u32;
+  /**
+   * Zspages a compaction took off their lists (Zspage.next chains them; 0 =
+   * none). Non-zero only inside a compaction, or after the Worker doing one
+   * died past one of its commit points: the next holder of the class lock
+   * (lockClass) puts them back before anything else.
+   */
+  isolated: u32;
 }
+if ((offsetof<SizeClass>("objUsed") & 7) != 0 || offsetof<SizeClass>("objBytes") != offsetof<SizeClass>("objUsed") + 4) ERROR("objUsed, objBytes: one aligned u64");
+if ((offsetof<SizeClass>("frames") & 7) != 0 || offsetof<SizeClass>("slots") != offsetof<SizeClass>("frames") + 4) ERROR("frames, slots: one aligned u64");
 /** Fullness list heads (zspage id) for groups 0..ZS_FULL follow the fields. */
 // @ts-ignore: decorator
 @inline export const CLASS_LISTS_OFF: usize = offsetof<SizeClass>();
@@ -448,34 +461,44 @@ if (((<u64>DIR_SLOTS << L2_SHIFT) + DIRECT_LEAVES) << (PAGE_SHIFT - HANDLE_ENTRY
   return pfnToAddress(leaf - 1) + (<usize>(idx & ((1 << leafShift) - 1)) << shift);
 }
 
-/** Allocate a zeroed metadata frame; pfn + 1, or 0 when memory is out. */
+/** Allocate a zeroed metadata frame (grow lock held: logged, a rollback frees it); pfn + 1, or 0 when memory is out. */
 function zeroedMetaFrame(root: usize): u32 {
   const pfn = frameAlloc(OWNER_META);
   if (pfn < 0) return 0;
+  ulogFrameAlloc(<u32>pfn, OWNER_META);
   memory.fill(pfnToAddress(<u32>pfn), 0, PAGE_SIZE);
-  atomic.add<u32>(root + offsetof<ZsPool>("metaFrames"), 1);
+  // Only grow-lock holders change it (readers load it lock-free).
+  ustore32(root + offsetof<ZsPool>("metaFrames"), atomic.load<u32>(root + offsetof<ZsPool>("metaFrames")) + 1);
   return <u32>pfn + 1;
+}
+
+/** Publish `v` in the table slot at `slot` (grow lock held): logged, then stored atomically for the lock-free readers. */
+// @ts-ignore: decorator
+@inline function publishSlot(slot: usize, v: u32): void {
+  ustore32(slot, v);
+  atomic.store<u32>(slot, v);
 }
 
 /**
  * Make sure the leaf frame holding entry `idx` of the table with header
  * `tbl` exists (and the L2 frame naming it). Takes the pool's grow lock
- * (lock.ts level 5, inside a class lock: growLock is innermost but for the
- * frame allocator). Returns 0 or -E_NOMEM.
+ * (lock.ts level 6, inside a class lock: growLock is innermost but for the
+ * frame allocator). Taking it is a commit point (robust.ts): the caller's
+ * class must be consistent here. Returns 0 or -E_NOMEM.
  */
 export function tableEnsure(root: usize, tbl: usize, idx: u32, shift: u32): i32 {
   if (tableEntry(tbl, idx, shift) != 0) return 0;
   const leafNo = idx >> (PAGE_SHIFT - shift);
   if (leafNo >= DIRECT_LEAVES && ((leafNo - DIRECT_LEAVES) >> L2_SHIFT) >= DIR_SLOTS) return -E_NOMEM;
   const lock = root + offsetof<ZsPool>("growLock");
-  mutexLock(lock);
+  mutexLock(lock, LV_ALLOC);
   let status: i32 = 0;
   if (leafNo >= DIRECT_LEAVES) {
     const dslot = tbl + TABLE_L2_OFF + (<usize>((leafNo - DIRECT_LEAVES) >> L2_SHIFT) << 2);
     if (atomic.load<u32>(dslot) == 0) {
       const l2 = zeroedMetaFrame(root);
       if (l2 == 0) status = -E_NOMEM;
-      else atomic.store<u32>(dslot, l2);
+      else publishSlot(dslot, l2);
     }
   }
   if (status == 0) {
@@ -483,7 +506,7 @@ export function tableEnsure(root: usize, tbl: usize, idx: u32, shift: u32): i32 
     if (atomic.load<u32>(ls) == 0) {
       const leaf = zeroedMetaFrame(root);
       if (leaf == 0) status = -E_NOMEM;
-      else atomic.store<u32>(ls, leaf);
+      else publishSlot(ls, leaf);
     }
   }
   mutexUnlock(lock);

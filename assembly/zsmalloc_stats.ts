@@ -22,7 +22,8 @@
 
 import { PAGE_SIZE, OWNER_ZSMALLOC, E_INVAL, nrFrames } from "./common";
 import { FrameMeta, pfnToMeta } from "./frames";
-import { mutexLock, mutexUnlock } from "./robust";
+import { mutexUnlock } from "./robust";
+import { lockClass } from "./zsmalloc_compact";
 import {
   ZS_MAX_ALLOC_SIZE, ZS_MAX_CHAIN, ZS_NR_PARTIAL, ENTRY_SIZE_MASK, HandleEntry, HUGE_MARK, Zspage,
   ZSPAGE_SHIFT, zspageFrame, listHead, ZsPool, POOL_ZSPAGE_DIR, classAddress, tableEntry,
@@ -121,7 +122,7 @@ export function zs_class_stats(pool: u32, c: u32, out: usize): i32 {
   const cls = classAddress(root, c);
   const sc = class_(cls);
   memory.fill(out, 0, ZS_CLASS_STAT_WORDS << 2);
-  mutexLock(cls);
+  lockClass(root, cls);
   const allocated = sc.slots;
   store<u32>(out, sc.size);
   store<u32>(out, sc.objs, 4);

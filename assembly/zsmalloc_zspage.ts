@@ -27,7 +27,8 @@
 // zsmalloc.ts, zsmalloc_compact.ts.
 
 import { PAGE_SHIFT, PAGE_SIZE, OWNER_ZSMALLOC, E_NOMEM } from "./common";
-import { FrameMeta, frameAlloc, frameFree, pfnToMeta } from "./frames";
+import { FrameMeta, frameAlloc, pfnToMeta } from "./frames";
+import { ustore32, ustore64, ulogFrameAlloc, udeferFrameFree } from "./robust";
 import {
   ZS_BITMAP_WORDS, ZS_EMPTY, ZS_FULL, fullnessGroup, groupMulOf, ZSPAGE_INUSE, ZSPAGE_ISOLATED,
   Zspage, ZSPAGE_SHIFT, ZSPAGE_PAGES_OFF, zspageFrame, zspageBitmap, SizeClass, listHead, ZsPool,
@@ -35,30 +36,68 @@ import {
 } from "./zsmalloc_layout";
 import { class_, zspageAddr, zspageOf, takeChunk } from "./zsmalloc_handle";
 
-// ══ Fullness lists (class lock held) ══
+// ══ Logged stores (class lock held) ══
+//
+// Every store below to a class, a listed or live zspage or a handle entry is
+// a logged store (robust.ts), so a Worker killed under the class lock is
+// rolled back to the last commit point. The fields written together sit in
+// aligned 8-byte words (zsmalloc_layout.ts): one undo entry each.
 
-export function listInsert(root: usize, cls: usize, zs: Zspage, id: u32, g: u32): void {
-  const head = listHead(cls, g);
-  const old = load<u32>(head);
-  zs.next = old;
-  zs.prev = 0;
-  if (old != 0) zspageOf(root, old).prev = id;
-  store<u32>(head, id);
-  const mask = class_(cls).groupMask;
-  if (mask == 0) roomMapSet(root, <u32>zs.cls);
-  class_(cls).groupMask = mask | (<u32>1 << g);
+/** Logged store of the zspage state word: inuse, flags, group, hint (cls kept). */
+// @ts-ignore: decorator
+@inline export function setZspageState(za: usize, inuse: u32, flags: u32, group: u32, hint: u32): void {
+  const hi = <u32>load<u8>(za + offsetof<Zspage>("cls")) | (flags << 8) | (group << 16) | (hint << 24);
+  ustore64(za + offsetof<Zspage>("inuse"), <u64>inuse | (<u64>hi << 32));
 }
 
-export function listRemove(root: usize, cls: usize, zs: Zspage, g: u32): void {
+/** Logged store of a zspage's list links. */
+// @ts-ignore: decorator
+@inline export function setZspageLinks(za: usize, next: u32, prev: u32): void {
+  ustore64(za, <u64>next | (<u64>prev << 32));
+}
+
+/** Logged store of the u32 class field at byte `off` of class `cls`. */
+// @ts-ignore: decorator
+@inline export function setClassField(cls: usize, off: usize, v: u32): void {
+  ustore32(cls + off, v);
+}
+
+/** Logged store of a class's objUsed and objBytes. */
+// @ts-ignore: decorator
+@inline export function setClassObjects(cls: usize, used: u32, bytes: u32): void {
+  ustore64(cls + offsetof<SizeClass>("objUsed"), <u64>used | (<u64>bytes << 32));
+}
+
+/** Logged store of a class's frames and slots. */
+// @ts-ignore: decorator
+@inline export function setClassFrames(cls: usize, frames: u32, slots: u32): void {
+  ustore64(cls + offsetof<SizeClass>("frames"), <u64>frames | (<u64>slots << 32));
+}
+
+// ══ Fullness lists (class lock held) ══
+
+export function listInsert(root: usize, cls: usize, za: usize, id: u32, g: u32): void {
+  const head = listHead(cls, g);
+  const old = load<u32>(head);
+  setZspageLinks(za, old, 0);
+  if (old != 0) ustore32(zspageAddr(root, old) + offsetof<Zspage>("prev"), id);
+  ustore32(head, id);
+  const mask = class_(cls).groupMask;
+  // The room bit first: "groupMask != 0 implies the bit" holds at every
+  // instruction, and after any rollback (which may leave the bit set alone).
+  if (mask == 0) roomMapSet(root, <u32>changetype<Zspage>(za).cls);
+  setClassField(cls, offsetof<SizeClass>("groupMask"), mask | (<u32>1 << g));
+}
+
+export function listRemove(root: usize, cls: usize, za: usize, g: u32): void {
+  const zs = changetype<Zspage>(za);
   const next = zs.next, prev = zs.prev;
-  if (prev != 0) zspageOf(root, prev).next = next;
-  else store<u32>(listHead(cls, g), next);
-  if (next != 0) zspageOf(root, next).prev = prev;
-  if (load<u32>(listHead(cls, g)) == 0) {
-    const mask = class_(cls).groupMask & ~(<u32>1 << g);
-    class_(cls).groupMask = mask;
-    if (mask == 0) roomMapClear(root, <u32>zs.cls);
-  }
+  if (prev != 0) ustore32(zspageAddr(root, prev) + offsetof<Zspage>("next"), next);
+  else ustore32(listHead(cls, g), next);
+  if (next != 0) ustore32(zspageAddr(root, next) + offsetof<Zspage>("prev"), prev);
+  // A list that empties clears its groupMask bit; the room-map bit stays
+  // (mallocBorrow clears a stale one under the class lock).
+  if (load<u32>(listHead(cls, g)) == 0) setClassField(cls, offsetof<SizeClass>("groupMask"), class_(cls).groupMask & ~(<u32>1 << g));
 }
 
 /** Mark class `c` as having room (a listed zspage) in the pool's room map. */
@@ -66,9 +105,9 @@ export function listRemove(root: usize, cls: usize, zs: Zspage, g: u32): void {
 @inline function roomMapSet(root: usize, c: u32): void {
   atomic.or<u32>(root + POOL_ROOM_MAP + (<usize>(c >> 5) << 2), <u32>1 << (c & 31));
 }
-/** Mark class `c` as having no room. */
+/** Mark class `c` as having no room: only under its lock, seen with groupMask == 0 (mallocBorrow). */
 // @ts-ignore: decorator
-@inline function roomMapClear(root: usize, c: u32): void {
+@inline export function roomMapClear(root: usize, c: u32): void {
   atomic.and<u32>(root + POOL_ROOM_MAP + (<usize>(c >> 5) << 2), ~(<u32>1 << (c & 31)));
 }
 
@@ -77,15 +116,21 @@ export function listRemove(root: usize, cls: usize, zs: Zspage, g: u32): void {
   return g != ZS_EMPTY && g != ZS_FULL;
 }
 
-/** Move zspage `id` to the fullness group its inuse count says (isolated ones stay unlisted). */
-export function regroup(root: usize, cls: usize, zs: Zspage, id: u32): void {
-  const ng = fullnessGroup(zs.inuse, <u32>zs.objs, zs.groupMul);
+/**
+ * Give zspage `id` (at `za`) `inuse` objects and bitmap hint `hint`, moving it
+ * to the fullness list that count says (an isolated one stays unlisted): the
+ * zspage's one state store plus, when its group changes, the list splices.
+ */
+export function updateZspage(root: usize, cls: usize, za: usize, id: u32, inuse: u32, hint: u32): void {
+  const zs = changetype<Zspage>(za);
+  const ng = fullnessGroup(inuse, <u32>zs.objs, zs.groupMul);
   const og = <u32>zs.group;
-  if (ng == og) return;
-  const listed = (<u32>zs.flags & ZSPAGE_ISOLATED) == 0;
-  if (listed && isListed(og)) listRemove(root, cls, zs, og);
-  zs.group = <u8>ng;
-  if (listed && isListed(ng)) listInsert(root, cls, zs, id, ng);
+  const flags = <u32>zs.flags;
+  if (ng != og && (flags & ZSPAGE_ISOLATED) == 0) {
+    if (isListed(og)) listRemove(root, cls, za, og);
+    if (isListed(ng)) listInsert(root, cls, za, id, ng);
+  }
+  setZspageState(za, inuse, flags, ng, hint);
 }
 
 /** Give class `cls` ZSPAGE_CHUNK fresh zspage descriptors. 0 or -E_NOMEM. */
@@ -96,12 +141,16 @@ export function refillZspages(root: usize, cls: usize): i32 {
   if (tableEnsure(root, root + POOL_ZSPAGE_DIR, s, ZSPAGE_SHIFT) < 0) return -E_NOMEM;
   const first: u32 = s;
   const end = s + ZSPAGE_CHUNK;
+  // Fresh descriptors in a zeroed leaf (flags 0): unreachable until the
+  // logged store of zspageFree, so their own stores need no log. A Worker
+  // killed between takeChunk and that store leaks the ids (never reused:
+  // zs_check counts them as orphans).
   for (let i = first; i < end; i++) {
     const z = zspageOf(root, i);
     z.next = i + 1 < end ? i + 1 : class_(cls).zspageFree;
     z.flags = 0;
   }
-  class_(cls).zspageFree = first;
+  setClassField(cls, offsetof<SizeClass>("zspageFree"), first);
   return 0;
 }
 
@@ -147,15 +196,19 @@ export function newZspage(root: usize, cls: usize, c: u32, pages: u32): i32 {
   for (let p: u32 = 0; p < pages; p++) {
     const r = frameAlloc(OWNER_ZSMALLOC);
     if (r < 0) {
-      for (let q: u32 = 0; q < p; q++) frameFree(zspageFrame(za, q), OWNER_ZSMALLOC);
+      // Logged as allocated: freed at the next commit point, or by a rollback.
+      for (let q: u32 = 0; q < p; q++) udeferFrameFree(zspageFrame(za, q), OWNER_ZSMALLOC);
       return -E_NOMEM;
     }
+    ulogFrameAlloc(<u32>r, OWNER_ZSMALLOC);
     store<u32>(za + ZSPAGE_PAGES_OFF + (<usize>p << 2), <u32>r);
     const meta = changetype<FrameMeta>(pfnToMeta(<u32>r));
     meta.priv0 = id;
     meta.priv1 = p;
   }
-  sc.zspageFree = zs.next;
+  // The descriptor is free (flags 0) until the logged stores below: a free
+  // descriptor's only meaningful words are next and flags, so the bitmap,
+  // frame list and geometry are plain stores.
   const objs = (pages << PAGE_SHIFT) / sc.size;
   for (let w: u32 = 0; w < ZS_BITMAP_WORDS; w++) {
     const first = w << 5;
@@ -164,54 +217,56 @@ export function newZspage(root: usize, cls: usize, c: u32, pages: u32): i32 {
     else if (objs > first) bits = (<u32>1 << (objs - first)) - 1;
     store<u32>(zspageBitmap(za, w), bits);
   }
-  zs.next = 0;
-  zs.prev = 0;
-  zs.inuse = 0;
-  zs.cls = <u8>c;
-  zs.flags = <u8>ZSPAGE_INUSE;
-  zs.group = <u8>ZS_EMPTY;
-  zs.hint = 0;
   zs.objs = <u16>objs;
   zs.pages = <u8>pages;
   zs.groupMul = groupMulOf(objs);
-  sc.zspages++;
-  sc.frames += pages;
-  sc.slots += objs;
+  store<u8>(za + offsetof<Zspage>("cls"), <u8>c);
+  setClassField(cls, offsetof<SizeClass>("zspageFree"), zs.next);
+  setZspageLinks(za, 0, 0);
+  setZspageState(za, 0, ZSPAGE_INUSE, ZS_EMPTY, 0);
+  setClassField(cls, offsetof<SizeClass>("zspages"), sc.zspages + 1);
+  setClassFrames(cls, sc.frames + pages, sc.slots + objs);
   return <i32>id;
 }
 
-/** Take the lowest free slot of a zspage that has one. */
+/**
+ * Take the lowest free slot of a zspage that has one (a logged bitmap
+ * store). The new hint is the slot's word (slot >> 5): the caller stores it
+ * with the state word (updateZspage).
+ */
 // @ts-ignore: decorator
 @inline export function allocSlot(za: usize): u32 {
   const zs = changetype<Zspage>(za);
   let w = <u32>zs.hint;
   let bits = load<u32>(zspageBitmap(za, w));
-  while (bits == 0) { w++; bits = load<u32>(zspageBitmap(za, w)); }
-  store<u32>(zspageBitmap(za, w), bits & (bits - 1));
-  zs.hint = <u8>w;
+  while (bits == 0 && w < ZS_BITMAP_WORDS - 1) { w++; bits = load<u32>(zspageBitmap(za, w)); }
+  ustore32(zspageBitmap(za, w), bits & (bits - 1));
   return (w << 5) | <u32>ctz(bits);
 }
 
-/** Mark slot `slot` of a zspage free. */
+/** Mark slot `slot` of a zspage free (a logged bitmap store); returns the new hint. */
 // @ts-ignore: decorator
-@inline export function freeSlot(za: usize, slot: u32): void {
+@inline export function freeSlot(za: usize, slot: u32): u32 {
   const w = slot >> 5;
   const p = zspageBitmap(za, w);
-  store<u32>(p, load<u32>(p) | (<u32>1 << (slot & 31)));
-  const zs = changetype<Zspage>(za);
-  if (w < <u32>zs.hint) zs.hint = <u8>w;
+  ustore32(p, load<u32>(p) | (<u32>1 << (slot & 31)));
+  const hint = <u32>changetype<Zspage>(za).hint;
+  return w < hint ? w : hint;
 }
 
-/** Free an empty, unlisted zspage's frames and recycle its descriptor. */
+/**
+ * Free an empty, unlisted zspage: its frames at the next commit point
+ * (udeferFrameFree: a rollback restores a descriptor that names them), its
+ * descriptor back on the class's free list.
+ */
 export function freeZspage(cls: usize, za: usize, id: u32): void {
   const sc = class_(cls);
   const zs = changetype<Zspage>(za);
   const pages = <u32>zs.pages;
-  for (let p: u32 = 0; p < pages; p++) frameFree(zspageFrame(za, p), OWNER_ZSMALLOC);
-  zs.flags = 0;
-  zs.next = sc.zspageFree;
-  sc.zspageFree = id;
-  sc.zspages--;
-  sc.frames -= pages;
-  sc.slots -= <u32>zs.objs;
+  for (let p: u32 = 0; p < pages; p++) udeferFrameFree(zspageFrame(za, p), OWNER_ZSMALLOC);
+  setZspageState(za, 0, 0, ZS_EMPTY, 0);
+  setZspageLinks(za, sc.zspageFree, 0);
+  setClassField(cls, offsetof<SizeClass>("zspageFree"), id);
+  setClassField(cls, offsetof<SizeClass>("zspages"), sc.zspages - 1);
+  setClassFrames(cls, sc.frames - pages, sc.slots - <u32>zs.objs);
 }

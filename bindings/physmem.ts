@@ -473,8 +473,9 @@ export class PhysicalMemory {
    * wasm critical section the Worker was inside is rolled back and its lock
    * released before the slot's generation moves on (assembly/robust.ts);
    * host locks it held are taken over by their next waiter (EOWNERDEAD,
-   * {@link lockTakeovers}). Its operation in flight is lost (a store in
-   * flight may leak its compressed object).
+   * {@link lockTakeovers}). A zsmalloc object the dead Worker had mapped is
+   * unpinned (it can be freed and compacted again). Its operation in flight
+   * is lost (a store in flight may leak its compressed object).
    * @throws TmemError EINVAL for this thread's own slot, a slot out of range,
    *   or one that is not attached or reserved; EBUSY while another reclaim of
    *   it runs. A hook that throws does not stop the reclaim (its error is
@@ -500,6 +501,9 @@ export class PhysicalMemory {
     if (r === Status.EINVAL) throw new TmemError(ErrorCode.EINVAL, `slot ${slot} is not attached (nothing to reclaim)`);
     if (r === Status.EBUSY) throw new TmemError(ErrorCode.EBUSY, `slot ${slot} is being reclaimed by another thread`);
     check(r, "pm_reclaim");
+    // The zsmalloc pin of an object the dead Worker had mapped (its map
+    // record, assembly/zsmalloc_map.ts): the object can be freed again.
+    this.core.zs_reclaim_slot(slot);
     let first: unknown = undefined;
     for (const hook of [...anyReclaimHooks.map((h) => (s: number) => h(this, s)), ...this.reclaimHooks]) {
       try { hook(slot); } catch (e) { first ??= e; }
