@@ -33,6 +33,8 @@
 // and releases the lock before any waiter can take it over; a section is as
 // recoverable as its stores are logged. Lock by lock:
 //
+//   0. TmemCache's lock (src/cache, LV_CACHE = 2 in robust.ts): see that
+//      file's essay for what its reclaim does.
 //   1. frontend registration lock, instance-table lock, sync lock
 //      (src/tmem/shared.ts): taken by TypeScript through lock_acquire, whose
 //      binding (bindings/physmem.ts) uses lock_acquire_timed: a host wait
@@ -68,11 +70,15 @@
 //      commit point, so the stripe state is consistent there (a page may be
 //      indexed and not yet on its LRU: never evicted, still flushable).
 //      Eviction, which try-locks stripes under it, commits after each page.
-//   6. zsmalloc class lock and grow lock, zbud pool lock: zspage list moves
-//      and object allocation are several stores; a death inside can leave a
-//      zspage on the wrong fullness list or an object bit half-set. NOT
-//      recoverable yet (zsmalloc.ts and zbud.ts are another engineer's: they
-//      need an intent record per slot, as the issue says).
+//   6. zsmalloc class lock and grow lock, zbud pool lock: every store to
+//      reachable state is logged (zsmalloc keeps its hot fields in aligned
+//      8-byte words, so a malloc or free logs 5 entries), frames taken
+//      inside are logged and frames given back are deferred to the commit
+//      point; reclaim rolls back and releases. Compaction commits after each
+//      isolated zspage and each moved object; the next class-lock holder puts
+//      back zspages a dead compactor had isolated. A dead Worker's mapping
+//      (pin) is dropped by zs_reclaim_slot (PhysicalMemory.reclaim), so its
+//      object can be freed again. zs_check / zbud_check verify in tests.
 //   7. the frame allocator and scratch slots are lock-free: a Worker dead
 //      mid-push or mid-pop leaves the stack valid (one CAS publishes), at
 //      worst one frame leaked from its own pcp list; pmReclaim hands the pcp
