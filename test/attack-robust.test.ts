@@ -1,0 +1,611 @@
+// SPDX-License-Identifier: MIT
+// Attacks on issue 10's robust tmem core (assembly/robust.ts, tmem.ts's
+// sections, tmem_reclaim_slot, pm.reclaim): forged pins, Workers that die
+// holding pins, reclaim misuse (twice, concurrently, from a Worker, of a
+// slot that changed hands), Workers parked by the debug hook at the k-th
+// logged store under each tmem lock during every entry point (evictions
+// nest stripe inside LRU, puts nest LRU inside stripe) and killed there, and
+// sections that could overflow the undo log. After every reclaim: the index
+// and lists are consistent (tmem_check), no lock word is held, the main
+// thread's pages are exact, and at the end every descriptor is accounted for.
+//
+// Attacks that found a bug are `it.fails` with the bug named; each one
+// passes (as a failure) only while the bug is there.
+import { describe, expect, it } from "vitest";
+import { Worker } from "node:worker_threads";
+import { PhysicalMemory } from "../bindings/physmem.js";
+import { CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, ROOT_TMEM, SCRATCH_ROBUST } from "../bindings/layout.generated.js";
+import { startWatchdog } from "./helpers.js";
+
+const workerUrl = new URL("./workers/attack-robust-op.mjs", import.meta.url);
+
+/** Lock-order levels (assembly/robust.ts LV_*). */
+const LV_TMEM_POOLS = 3, LV_STRIPE = 4, LV_LRU = 5;
+const EINVAL = -22;
+/** Robust-area words of tmem (robust.ts R_DESC_CACHE = 80): cache head, count, put in flight, pin in flight. */
+const R_PEND = 80 + 8;
+const STRIPES = ROOT_TMEM + 4608;
+
+type Msg = { cmd: string; [k: string]: unknown };
+interface W { w: Worker; slot: number; msgs: Msg[]; failed?: unknown }
+
+function start(pm: PhysicalMemory, data: Record<string, unknown>): W {
+  const slot = pm.reserveSlot();
+  const w = new Worker(workerUrl, { workerData: { handle: pm.handle, slot, ...data } });
+  const me: W = { w, slot, msgs: [] };
+  w.on("message", (m: Msg) => me.msgs.push(m));
+  w.on("error", (e) => { me.failed = e; });
+  return me;
+}
+
+async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+async function msg(x: W, cmd: string): Promise<Msg> {
+  await until(`worker ${x.slot}: ${cmd}`, () => x.failed !== undefined || x.msgs.some((m) => m.cmd === cmd));
+  if (x.failed !== undefined) throw x.failed;
+  const i = x.msgs.findIndex((m) => m.cmd === cmd);
+  return x.msgs.splice(i, 1)[0]!;
+}
+
+const key = (k: number): [number, number, number, number, number, number, number] => [1 + (k >> 3), 0, 0, 0, 0, 0, k & 7];
+
+/** A memory with the tmem core up, a persistent and an ephemeral pool of the main thread filled with `n` keys each. */
+async function setup(opts: { frames?: number; maxWorkers?: number; build?: "release" | "debug"; n?: number } = {}) {
+  const pm = await PhysicalMemory.create({ frames: opts.frames ?? 1024, maxWorkers: opts.maxWorkers ?? 6, build: opts.build ?? "release" });
+  const c = pm.core;
+  expect(c.tmem_init()).toBe(0);
+  const dMain = c.tmem_new_domain();
+  const dWork = c.tmem_new_domain();
+  const pers = c.tmem_new_pool(1, 0, 0, 0, 0, 0, 1);
+  const eph = c.tmem_new_pool(0, 0, 0, 0, 0, dMain, 2);
+  const wpool = c.tmem_new_pool(0, 0, 0, 0, 0, dWork, 3);
+  const wpers = c.tmem_new_pool(1, 0, 0, 0, 0, 0, 4);
+  expect(Math.min(dMain, dWork, pers, eph, wpool, wpers)).toBeGreaterThan(0);
+  const n = opts.n ?? 160;
+  const out = (): Uint32Array => new Uint32Array(pm.memory.buffer, c.tmem_out_area(), 4);
+  for (let k = 0; k < n; k++) {
+    expect(c.tmem_put(pers, ...key(k), 0x5000 + k, 0, k, 0)).toBe(0);
+    expect(c.tmem_put(eph, ...key(k), 0x9000 + k, 0, k, 0)).toBe(0);
+  }
+  /** The main thread's pages, exact (pampd and meta), none pinned afterwards. */
+  const intact = (what: unknown): void => {
+    const bad: string[] = [];
+    for (let k = 0; k < n; k++) {
+      for (const [p, base] of [[pers, 0x5000], [eph, 0x9000]] as const) {
+        const r = c.tmem_get(p, ...key(k), 2);
+        if (r !== 1 || out()[0] !== base + k || out()[2] !== k) bad.push(`${p}:${k}=${r}/${out()[0]}`);
+        if (r === 1 && c.tmem_unpin(out()[3]!) !== 0) bad.push(`${p}:${k} unpin`);
+      }
+    }
+    expect({ what, bad: bad.slice(0, 5) }).toEqual({ what, bad: [] });
+  };
+  const u32 = (): Uint32Array => new Uint32Array(pm.memory.buffer);
+  const robustArea = (slot: number): number =>
+    u32()[(CTRL_BASE + CTRL_SCRATCH_BASE_OFF) >> 2]! + slot * u32()[(CTRL_BASE + CTRL_SCRATCH_SIZE_OFF) >> 2]! + SCRATCH_ROBUST;
+  /** Destroy every pool, drain and release it; then every descriptor must be accounted for. */
+  const teardown = (extra: number[] = []): number => {
+    for (const p of [pers, eph, wpool, wpers, ...extra]) {
+      expect(c.tmem_destroy_pool(p)).toBe(1);
+      while (c.tmem_pool_drain(p, 64) > 0);
+      expect(c.tmem_pool_release(p)).toBe(0);
+    }
+    return c.tmem_check(1);
+  };
+  return { pm, c, dMain, dWork, pers, eph, wpool, wpers, n, out, intact, u32, robustArea, teardown };
+}
+
+describe("attack: forged and stale pins", () => {
+  it("random u32s, freed and reused descriptors' pins, double unpins, user frames: EINVAL, nothing changes", async () => {
+    const s = await setup();
+    const { c, pm, pers, out } = s;
+    // Pins of real descriptors, then made stale.
+    expect(c.tmem_get(pers, ...key(3), 2)).toBe(1);
+    const pin3 = out()[3]!;
+    expect(c.tmem_unpin(pin3)).toBe(0);
+    expect(c.tmem_unpin(pin3)).toBe(EINVAL); // double unpin
+    expect(c.tmem_flush_page(pers, ...key(3))).toBe(1);
+    expect(c.tmem_unpin(pin3)).toBe(EINVAL); // freed descriptor
+    // Reused: the next put takes it from this thread's cache (same address, new incarnation).
+    expect(c.tmem_put(pers, ...key(3), 0x5000 + 3, 0, 3, 0)).toBe(0);
+    expect(c.tmem_get(pers, ...key(3), 2)).toBe(1);
+    const pin3b = out()[3]!;
+    expect(pin3b & ~63).toBe(pin3 & ~63);
+    expect(pin3b).not.toBe(pin3);
+    expect(c.tmem_unpin(pin3)).toBe(EINVAL); // stale incarnation, descriptor pinned by someone else
+    expect(c.tmem_unpin(pin3b)).toBe(0);
+    // Every other incarnation of a live unpinned descriptor, and of address+offset.
+    for (let inc = 0; inc < 64; inc++) {
+      expect(c.tmem_unpin((pin3b & ~63) | inc)).toBe(EINVAL);
+      expect(c.tmem_unpin(((pin3b & ~63) + 64 * 1024) | inc)).toBe(EINVAL);
+    }
+    // A user frame dressed as a pinned descriptor (refs 1, the pin's incarnation).
+    const pfn = pm.allocFrame();
+    const bytes = pm.frameBytes(pfn);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, 4096);
+    for (let o = 0; o < 4096; o += 64) { dv.setUint16(o + 60, 1, true); dv.setUint16(o + 62, 5 << 8, true); }
+    for (let o = 0; o < 4096; o += 64) expect(c.tmem_unpin((pm.frameAddress(pfn) + o) | 5)).toBe(EINVAL);
+    expect(dv.getUint16(60, true)).toBe(1);
+    // Random words.
+    let x = 0x9e3779b9;
+    for (let i = 0; i < 20_000; i++) {
+      x ^= x << 13; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      expect(c.tmem_unpin(x)).toBe(EINVAL);
+    }
+    expect(c.tmem_check(0)).toBe(0);
+    s.intact("after forged pins");
+    pm.freeFrame(pfn);
+    expect(s.teardown()).toBe(0);
+    pm.detach();
+  });
+
+  // BUG (tmem.ts tmem_unpin): the forged-address check accepts every
+  // OWNER_TMEM frame, but the bucket-table frames (and the directory, and the
+  // frontends' OWNER_TMEM state frames) are OWNER_TMEM too. A "pin" into a
+  // table frame reads a bucket head as refs (low 16 bits) and flags (high 16
+  // bits): once descriptors live above 16 MiB, (head >> 24) & 63 is a valid
+  // incarnation, tmem_unpin returns 0 and decrements the bucket head, so the
+  // chain now starts at a misaligned address (tmem_check -1; a lookup reads
+  // garbage). Fix: check the frame is a descriptor frame (e.g. a FrameMeta
+  // tag set when descAlloc carves it), not just its owner.
+  it.fails("a pin forged into a bucket-table frame (memory above 16 MiB) is refused and changes nothing", async () => {
+    const pm = await PhysicalMemory.create({ frames: 8192, maxWorkers: 2 });
+    const c = pm.core;
+    expect(c.tmem_init()).toBe(0); // the table takes low frames
+    const filler: ReturnType<PhysicalMemory["allocFrame"]>[] = [];
+    for (let i = 0; i < 4400; i++) filler.push(pm.allocFrame());
+    const pool = c.tmem_new_pool(1, 0, 0, 0, 0, 0, 1);
+    const out = (): Uint32Array => new Uint32Array(pm.memory.buffer, c.tmem_out_area(), 4);
+    for (let k = 0; k < 3000; k++) expect(c.tmem_put(pool, ...key(k), 0x100 + k, 0, 0, 0)).toBe(0);
+    expect(c.tmem_get(pool, ...key(0), 2)).toBe(1);
+    expect(out()[3]!).toBeGreaterThanOrEqual(1 << 24); // descriptors above 16 MiB
+    expect(c.tmem_unpin(out()[3]!)).toBe(0);
+    const u32 = new Uint32Array(pm.memory.buffer);
+    const dir = pm.frameAddress(pm.pfn(u32[(ROOT_TMEM + 12) >> 2]!));
+    const forged: number[] = [];
+    for (let t = 0; t < 16 && forged.length < 8; t++) {
+      const table = pm.frameAddress(pm.pfn(u32[(dir >> 2) + t]!));
+      for (let j = 0; j < 64; j++) {
+        const head = u32[(table + j * 64 + 60) >> 2]!;
+        const inc = (head >>> 24) & 63;
+        if (head !== 0 && (head & 0xffff) !== 0 && inc !== 0 && (head & 0x10000) === 0) forged.push((table + j * 64) | inc);
+      }
+    }
+    expect(forged.length).toBeGreaterThan(0);
+    const results = forged.map((p) => c.tmem_unpin(p));
+    expect({ results, check: c.tmem_check(0) }).toEqual({ results: forged.map(() => EINVAL), check: 0 });
+    for (let k = 0; k < 3000; k++) {
+      expect(c.tmem_get(pool, ...key(k), 1)).toBe(1);
+      expect(out()[0]).toBe(0x100 + k);
+    }
+    for (const f of filler) pm.freeFrame(f);
+    pm.detach();
+  }, 60_000);
+});
+
+describe("attack: a Worker that dies holding pins", () => {
+  // BUG (tmem.ts tmem_get / tmem_reclaim_slot): a slot records ONE "pin in
+  // flight" (robust area word 92); every GET_KEEP overwrites it. A Worker that
+  // holds two pins when it dies (two pages mapped at once, or a get(KEEP)
+  // while it holds another) is reclaimed with only the last one dropped: the
+  // first descriptor stays pinned forever, its flush returns 2 ("the last
+  // reader frees it": nobody will), its storage and descriptor leak
+  // (tmem_check(1) -6). The issue asks for "its pins" to be recovered. Fix:
+  // a small per-slot pin table (or count pins per slot and walk for them).
+  it.fails("both pins of a Worker killed holding two are dropped by its reclaim", async () => {
+    const s = await setup({ n: 16 });
+    const { c, pm, pers } = s;
+    const x = start(pm, { mode: "pins", obj: 1, pool: pers, pinKeys: [3, 5] });
+    const ready = await msg(x, "ready");
+    expect((ready.pins as number[]).every((p) => p > 1)).toBe(true);
+    await x.w.terminate();
+    pm.reclaim(x.slot);
+    // Flushing them now hands the storage back at once: nobody pins them.
+    expect({ k3: c.tmem_flush_page(pers, ...key(3)), k5: c.tmem_flush_page(pers, ...key(5)) }).toEqual({ k3: 1, k5: 1 });
+    expect(s.teardown()).toBe(0);
+    pm.detach();
+  });
+
+  it("a Worker killed holding one pin: its reclaim drops it (flush then frees at once)", async () => {
+    const s = await setup({ n: 16 });
+    const { c, pm, pers } = s;
+    const x = start(pm, { mode: "pins", obj: 1, pool: pers, pinKeys: [6] });
+    await msg(x, "ready");
+    expect(c.tmem_flush_page(pers, ...key(6))).toBe(2); // pinned: the last reader frees it
+    await x.w.terminate();
+    pm.reclaim(x.slot);
+    expect(c.tmem_check(0)).toBe(0);
+    expect(s.teardown()).toBe(0);
+    pm.detach();
+  });
+});
+
+/** Destroy, drain and release every pool a Worker made for itself (owner tag >= 50) and left behind when it died. */
+function sweepWorkerPools(c: PhysicalMemory["core"], pm: PhysicalMemory): void {
+  for (let i = 0; i < 64; i++) {
+    expect(c.tmem_pool_info(i)).toBe(0);
+    const w = new Uint32Array(pm.memory.buffer, c.tmem_out_area(), 16);
+    const state = w[0]!, owner = w[14]!, gen = w[15]! & 0x3ff;
+    if (state === 0 || owner < 50) continue;
+    const h = i | (gen << 6);
+    if (state === 1) expect(c.tmem_destroy_pool(h)).toBe(1);
+    while (c.tmem_pool_drain(h, 64) > 0);
+    expect(c.tmem_pool_release(h)).toBe(0);
+  }
+}
+
+describe("attack: reclaim misuse", () => {
+  it("twice, of its own slot, of a slot never attached: EINVAL and nothing changes", async () => {
+    const s = await setup({ n: 32 });
+    const { c, pm } = s;
+    const x = start(pm, { mode: "loop", pool: s.wpool, domain: s.dWork, ops: "prkfoe" });
+    await msg(x, "ready");
+    await new Promise((r) => setTimeout(r, 30));
+    await x.w.terminate();
+    pm.reclaim(x.slot);
+    expect(c.tmem_check(0)).toBe(0);
+    const gen = pm.slotState(x.slot).generation;
+    expect(() => pm.reclaim(x.slot)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    expect(() => pm.reclaim(pm.slot)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    expect(() => pm.reclaim(5)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    expect(c.pm_reclaim(pm.slot, 0, 0)).toBe(EINVAL);
+    expect(pm.slotState(x.slot).generation).toBe(gen);
+    expect(c.tmem_check(0)).toBe(0);
+    s.intact("after misuse");
+    expect(s.teardown()).toBe(0);
+    pm.detach();
+  }, 30_000);
+
+  it("a stale supervisor's reclaim never touches the slot's next owner (its stripe lock and pin survive)", async () => {
+    const s = await setup({ n: 16 });
+    const { c, pm, pers, out } = s;
+    const { adoptSupervised } = await import("../src/workers.js");
+    const x = start(pm, { mode: "detach" });
+    const sup = adoptSupervised(pm, x.w, x.slot);
+    await msg(x, "detached");
+    // The slot is free again; the next attach in this thread takes it.
+    const pm3 = await PhysicalMemory.attach(pm.handle);
+    expect(pm3.slot).toBe(x.slot);
+    const c3 = pm3.core;
+    expect(c3.tmem_get(pers, ...key(4), 2)).toBe(1);
+    const pin = new Uint32Array(pm3.memory.buffer, c3.tmem_out_area(), 4)[3]!;
+    const lock = STRIPES + 77 * 16;
+    expect(c3.lock_acquire_robust(lock, 1000, LV_STRIPE)).toBe(0);
+    const word = (): number => Atomics.load(new Int32Array(pm.memory.buffer), lock >> 2);
+    const held = word();
+    expect(held).not.toBe(0);
+    // The old Worker exits now: its supervisor's reclaim must see the generation moved on.
+    expect(await sup.terminate()).toBe(false);
+    expect(word()).toBe(held);
+    expect(c.tmem_flush_page(pers, ...key(4))).toBe(2); // still pinned by pm3
+    c3.lock_release(lock);
+    expect(c3.tmem_unpin(pin)).toBe(1); // last pin of a flushed page: pm3 frees it
+    expect(out()).toBeDefined();
+    pm3.detach();
+    expect(c.tmem_check(0)).toBe(0);
+    expect(s.teardown()).toBe(0);
+    pm.detach();
+  }, 30_000);
+
+  it("two reclaims of one dead Worker at once (main thread and a Worker): exactly one does it", async () => {
+    const s = await setup({ n: 32 });
+    const { c, pm } = s;
+    const r = start(pm, { mode: "reclaim" });
+    await msg(r, "ready");
+    const results: string[] = [];
+    for (let round = 0; round < 12; round++) {
+      const x = start(pm, { mode: "loop", pool: s.wpool, domain: s.dWork, ops: "prkfoe" });
+      await msg(x, "ready");
+      await new Promise((res) => setTimeout(res, 5 + (round % 4) * 7));
+      await x.w.terminate();
+      r.w.postMessage({ slot: x.slot });
+      let mine = "ok";
+      try { pm.reclaim(x.slot); } catch (e) { mine = (e as { code: string }).code; }
+      const theirs = (await msg(r, "reclaimed")).r as string;
+      results.push(`${mine}/${theirs}`);
+      expect([mine, theirs].filter((v) => v === "ok").length, `${mine}/${theirs}`).toBe(1);
+      expect([mine, theirs].every((v) => v === "ok" || v === "EINVAL" || v === "EBUSY")).toBe(true);
+      expect(c.tmem_check(0)).toBe(0);
+    }
+    await r.w.terminate();
+    pm.reclaim(r.slot);
+    s.intact("after racing reclaims");
+    console.log(`racing reclaims (main/worker): ${results.join(" ")}`);
+    expect(s.teardown()).toBe(0);
+    pm.detach();
+  }, 60_000);
+});
+
+describe("attack: the reclaimer dies in the middle of a reclaim", () => {
+  // BUG (robust.ts pmReclaim / frames.ts, not recoverable): a reclaim is not
+  // itself robust. A Worker R reclaiming dead Worker X sets X's dead bit
+  // (pmReclaimBegin), rolls X back, bumps X's generation, then runs
+  // tmem_reclaim_slot, which drops X's pin in flight through tmem_unpin under
+  // a stripe lock. R killed there (parked by the debug hook at that logged
+  // store) leaves X's dead bit set for ever: pm.reclaim(X) is EBUSY ("being
+  // reclaimed by another thread") after R itself is reclaimed, X's slot is
+  // never freed (attachedWorkers stays up: the issue's leaked slot), and
+  // X's pin, cleared from X's area before the unpin and rolled back in R's,
+  // is lost (the page stays pinned, flush returns 2). Fix: record in R's
+  // robust area which slot it is reclaiming; R's own reclaim finishes that
+  // reclaim (X's steps after the rollback are idempotent or can be made so)
+  // before ending R's.
+  it.fails("a Worker that dies while reclaiming another: once it is reclaimed, the other can be reclaimed too and nothing stays pinned", async () => {
+    const s = await setup({ build: "debug", n: 16 });
+    const { c, pm, pers } = s;
+    const r = start(pm, { mode: "reclaim" });
+    await msg(r, "ready");
+    const x = start(pm, { mode: "pins", obj: 1, pool: pers, pinKeys: [2] });
+    await msg(x, "ready");
+    await x.w.terminate();
+    expect(c.pm_park_arm(LV_STRIPE, r.slot, 1)).toBe(0);
+    r.w.postMessage({ slot: x.slot });
+    await until("the reclaimer parks in tmem_unpin", () => c.pm_parked() === r.slot + 1);
+    await r.w.terminate();
+    c.pm_park_disarm();
+    pm.reclaim(r.slot);
+    let second = "ok";
+    try { pm.reclaim(x.slot); } catch (e) { second = (e as { code: string }).code; }
+    expect({ second, attached: pm.stats().attachedWorkers, flush: c.tmem_flush_page(pers, ...key(2)) })
+      .toEqual({ second: "ok", attached: 1, flush: 1 });
+    expect(s.teardown()).toBe(0);
+    pm.detach();
+  }, 30_000);
+});
+
+describe("attack: Workers parked inside every tmem section and killed there", () => {
+  it("puts, replacing puts, pins, flush_object, own-pool destroy/drain, eviction (stripe inside LRU), take_lru: at many k per level, reclaimed by the main thread or a Worker", async () => {
+    const s = await setup({ build: "debug", maxWorkers: 6, n: 120 });
+    const { c, pm } = s;
+    const takeFrame = pm.allocFrame();
+    const takeAddr = pm.frameAddress(takeFrame);
+    const takeBuf = { addr: takeAddr, gen: takeAddr + 4092 };
+    const r = start(pm, { mode: "reclaim" });
+    await msg(r, "ready");
+    const recovered0 = pm.lockRecoveries();
+    let parks = 0;
+    const mixes = ["prkfoetd", "eeept", "rrkkeo", "dpe"];
+    for (const level of [LV_TMEM_POOLS, LV_STRIPE, LV_LRU]) {
+      for (const k of [1, 2, 3, 4, 6, 9, 13, 19]) {
+        const ops = level === LV_TMEM_POOLS ? "dpe" : mixes[(k + level) % mixes.length]!;
+        const x = start(pm, { mode: "loop", pool: s.wpool, domain: s.dWork, ops, keys: 96, takeBuf });
+        await msg(x, "ready");
+        expect(c.pm_park_arm(level, x.slot, k)).toBe(0);
+        await until(`level ${level} k ${k} ${ops}: parks`, () => x.failed !== undefined || c.pm_parked() === x.slot + 1);
+        expect(x.failed).toBeUndefined();
+        parks++;
+        await x.w.terminate();
+        c.pm_park_disarm();
+        if (parks % 2 === 0) {
+          r.w.postMessage({ slot: x.slot });
+          expect((await msg(r, "reclaimed")).r).toBe("ok");
+        } else {
+          pm.reclaim(x.slot);
+        }
+        expect({ level, k, ops, check: c.tmem_check(0) }).toEqual({ level, k, ops, check: 0 });
+        // The dead remotifier's take records are its recoverer's to release.
+        for (let j = 0; j < 8; j++) c.tmem_take_release(takeAddr + (x.slot % 4) * 1024 + j * 64);
+        expect(c.tmem_check(0)).toBe(0);
+        s.intact({ level, k });
+      }
+    }
+    expect(parks).toBe(24);
+    expect(pm.lockRecoveries() - recovered0).toBeGreaterThanOrEqual(parks);
+    await r.w.terminate();
+    pm.reclaim(r.slot);
+    sweepWorkerPools(c, pm);
+    expect(s.teardown()).toBe(0);
+    pm.freeFrame(takeFrame);
+    pm.detach();
+  }, 90_000);
+});
+
+describe("attack: a put's descriptor in flight, linked, then flushed by another Worker before the reclaim looks at it", () => {
+  it("a Worker parked in its put's LRU section (descriptor linked) while another spins to flush that page the moment the stripe lock frees", async () => {
+    const s = await setup({ build: "debug", maxWorkers: 6, n: 16 });
+    const { c, pm, u32 } = s;
+    const y = start(pm, { mode: "spin" });
+    await msg(y, "ready");
+    const results: string[] = [];
+    for (let round = 0; round < 12; round++) {
+      const x = start(pm, { mode: "loop", pool: s.wpool, domain: s.dWork, ops: "p", keys: 1 << 20, obj: 100 + round * 0x20000 });
+      await msg(x, "ready");
+      expect(c.pm_park_arm(LV_LRU, x.slot, 1)).toBe(0);
+      await until("parks in lruAddHead", () => x.failed !== undefined || c.pm_parked() === x.slot + 1);
+      const a = u32()[(s.robustArea(x.slot) + R_PEND) >> 2]!;
+      expect(a).not.toBe(0);
+      const o0 = u32()[(a + 16) >> 2]!, index = u32()[(a + 8) >> 2]!, bucket = u32()[(a + 56) >> 2]!;
+      y.w.postMessage({ lock: STRIPES + (bucket & 255) * 16, pool: s.wpool, o0, index });
+      await msg(y, "spinning");
+      await x.w.terminate();
+      c.pm_park_disarm();
+      pm.reclaim(x.slot);
+      const f = await msg(y, "flushed");
+      const check = c.tmem_check(1);
+      results.push(`${f.r}:${check}`);
+      // The put was linked before the park: it happened, and the racing flush removed it.
+      expect({ round, r: f.r, check }).toEqual({ round, r: 1, check: 0 });
+    }
+    console.log(`put in flight vs racing flush (flush result:tmem_check): ${results.join(" ")}`);
+    await y.w.terminate();
+    pm.reclaim(y.slot);
+    pm.detach();
+  }, 60_000);
+
+  // BUG (tmem.ts tmem_put / tmem_reclaim_slot): a put records its descriptor
+  // "in flight" (robust area word 88) until AFTER its stripe section ends
+  // (store<u32>(cw, 0, 8) after mutexUnlock), and the reclaim frees a
+  // recorded descriptor when descLinked() does not find it on its chain. A
+  // Worker killed between its put's mutexUnlock and that store leaves the
+  // word naming a descriptor that IS linked; any Worker may flush that page
+  // before the reclaim runs (the supervisor sees the exit event whenever it
+  // does), moving the descriptor to the flusher's cache; descLinked then says
+  // "not linked" and the reclaim pushes it onto the global stack as well:
+  // stackPushChain overwrites its link, so the flusher's cache now runs into
+  // the global stack (both free lists share a tail: descriptors handed to two
+  // puts) and the rest of that cache is cut off (measured: tmem_check(1) -6,
+  // 30 descriptors unaccounted).
+  // (The same happens, in a microsecond window, when the Worker is killed
+  // inside its put's LRU section, a commit point after the link: the test
+  // above races for it.) The state is built here directly: the dead Worker's
+  // word names a descriptor that was linked and then flushed. Fix: clear the
+  // word with a logged store inside the stripe section right after the link
+  // (ustore32(cw + 8, 0)), so after any rollback "in flight" means "never
+  // linked", and drop the descLinked() guess.
+  it.fails("a put killed after its link, its page flushed before the reclaim: the reclaim does not free the descriptor again", async () => {
+    const s = await setup({ n: 16 });
+    const { c, pm, u32, out } = s;
+    const x = start(pm, { mode: "pins", pool: s.pers, pinKeys: [] });
+    await msg(x, "ready");
+    // X's put of (wpool, key 40) linked descriptor `a` and X died before clearing its in-flight word ...
+    expect(c.tmem_put(s.wpool, ...key(40), 0x777, 0, 0, 0)).toBe(0);
+    expect(c.tmem_get(s.wpool, ...key(40), 2)).toBe(1);
+    const a = out()[3]! & ~63;
+    expect(c.tmem_unpin(out()[3]!)).toBe(0);
+    await x.w.terminate();
+    u32()[(s.robustArea(x.slot) + R_PEND) >> 2] = a;
+    // ... and another Worker flushed the page before the supervisor reclaimed X.
+    expect(c.tmem_flush_page(s.wpool, ...key(40))).toBe(1);
+    pm.reclaim(x.slot);
+    expect({ check: c.tmem_check(1), unaccounted: c.tmem_check_unaccounted() }).toEqual({ check: 0, unaccounted: 0 });
+    pm.detach();
+  });
+});
+
+describe("attack: the undo log's capacity (232 entries between commit points)", () => {
+  it("no tmem entry point logs past it: huge flush_object, pool drain, eviction, takes and replaces in the debug build (which asserts on overflow)", async () => {
+    const s = await setup({ build: "debug", frames: 2048, n: 8 });
+    const { c, pm } = s;
+    const state = (): number => c.pm_robust_state();
+    // One object of 600 pages: all in one stripe, removed in one flush_object call.
+    for (let i = 0; i < 600; i++) expect(c.tmem_put(s.wpers, 900, 0, 0, 0, 0, 0, i, 0x100 + i, 0, 0, 0)).toBe(0);
+    expect(c.tmem_flush_object(s.wpers, 900, 0, 0, 0, 0, 0, 1000)).toBe(600);
+    expect(state()).toBe(0);
+    // 1,700 ephemeral pages on one LRU: evicted in one call (the largest max the out area takes).
+    for (let i = 0; i < 1700; i++) expect(c.tmem_put(s.wpool, 901 + (i >> 6), 0, 0, 0, 0, 0, i & 63, 0x200 + i, 0, 0, 0)).toBe(0);
+    // Pins and takes of many pages at once, then replace and release.
+    const frame = pm.allocFrame();
+    const buf = pm.frameAddress(frame);
+    const gen = pm.frameAddress(pm.allocFrame()); // a counter word of its own
+    expect(c.tmem_take_lru(s.dWork, 64, buf, gen, 0)).toBe(64);
+    expect(state()).toBe(0);
+    for (let j = 0; j < 64; j++) expect(c.tmem_replace_pinned(buf + j * 64, 0xabc0 + j, 0, 0, j & 1)).toBe(1);
+    for (let j = 0; j < 64; j++) expect(c.tmem_take_release(buf + j * 64)).toBe(0);
+    expect(c.tmem_evict(s.dWork, 1700)).toBeGreaterThan(1500);
+    expect(state()).toBe(0);
+    // Persistent pages of one owner: a clock scan takes 64 at once.
+    for (let i = 0; i < 1500; i++) expect(c.tmem_put(s.wpers, 950 + (i >> 4), 0, 0, 0, 0, 0, i & 15, 0x300 + i, 0, 0, 0)).toBe(0);
+    const cursor = gen + 8;
+    expect(c.tmem_take_scan(4, 64, buf, gen, cursor, 0, 0, 1 << 20)).toBe(64);
+    for (let j = 0; j < 64; j++) expect(c.tmem_take_release(buf + j * 64)).toBe(0);
+    // A pool drain of everything in one call.
+    expect(c.tmem_destroy_pool(s.wpers)).toBe(1);
+    expect(c.tmem_pool_drain(s.wpers, 1700)).toBe(1500);
+    expect(c.tmem_pool_release(s.wpers)).toBe(0);
+    expect(state()).toBe(0);
+    expect(c.tmem_check(0)).toBe(0);
+    pm.detach();
+  }, 60_000);
+
+  // BUG (robust.ts logEntry / recoverSlot, release build): a section that
+  // logs more than UNDO_CAP (232) stores sets an overflow flag that nobody
+  // reads; the stores past the cap are made unlogged, and a reclaim rolls
+  // back only the first 232 and clears the flag: the section is left half
+  // undone, silently. The tmem core never gets there (test above), but
+  // pm_ustore32 is public to TypeScript sections (TmemCache, src/cache) with
+  // no way to learn the log is full. Fix: pm_ustore32 / ustore* refuse (a
+  // status the host turns into an error) once the log is full, or reclaim
+  // reports an overflowed section (and the debug build's assert stays).
+  it.fails("a TypeScript robust section of 300 logged stores, killed: its reclaim undoes all 300 (release build)", async () => {
+    const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 3 });
+    const frame = pm.allocFrame();
+    const base = pm.frameAddress(frame);
+    const x = start(pm, { mode: "host", lock: base, words: base + 64, stores: 300 });
+    const ready = await msg(x, "ready");
+    expect(ready.r).toBe(0);
+    await x.w.terminate();
+    pm.reclaim(x.slot);
+    const words = new Uint32Array(pm.memory.buffer, base + 64, 300);
+    const left = words.reduce((n, v) => n + v, 0);
+    expect({ lock: new Uint32Array(pm.memory.buffer, base, 1)[0], left }).toEqual({ lock: 0, left: 0 });
+    pm.detach();
+  });
+
+  it("a TypeScript robust section of 200 logged stores, killed: its reclaim undoes them all and frees the lock", async () => {
+    const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 3 });
+    const frame = pm.allocFrame();
+    const base = pm.frameAddress(frame);
+    const x = start(pm, { mode: "host", lock: base, words: base + 64, stores: 200 });
+    expect((await msg(x, "ready")).state).toBe(200 | (1 << 16));
+    await x.w.terminate();
+    pm.reclaim(x.slot);
+    const words = new Uint32Array(pm.memory.buffer, base + 64, 300);
+    expect({ lock: new Uint32Array(pm.memory.buffer, base, 1)[0], left: words.reduce((n, v) => n + v, 0) }).toEqual({ lock: 0, left: 0 });
+    pm.detach();
+  });
+});
+
+describe("attack: Workers terminated at random moments while the main thread keeps working", () => {
+  it("two Workers on one shared pool (puts, replaces, pins, flushes, flush_object, evictions, takes, own pools, reaps), killed one at a time; the main thread's ops never hang and its pages stay exact", async () => {
+    const dog = await startWatchdog("attack-robust: random kills", 80_000);
+    try {
+      const s = await setup({ maxWorkers: 6, n: 96 });
+      const { c, pm, out } = s;
+      const takeFrame = pm.allocFrame();
+      const takeAddr = pm.frameAddress(takeFrame);
+      const takeBuf = { addr: takeAddr, gen: takeAddr + 4092 };
+      // The main thread's own model: key → pampd (persistent pool, keys 200..263).
+      const model = new Map<number, number>();
+      let seed = 12345;
+      const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
+      let kills = 0, mainOps = 0;
+      const mainWork = (): void => {
+        for (let i = 0; i < 200; i++) {
+          const k = 200 + rnd(64), v = 0x70000 + rnd(1 << 16);
+          const op = rnd(4);
+          if (op < 2) { expect(c.tmem_put(s.pers, ...key(k), v, 0, k, 0)).toBeGreaterThanOrEqual(0); model.set(k, v); }
+          else if (op === 2) { const r = c.tmem_flush_page(s.pers, ...key(k)); expect(r).toBe(model.has(k) ? 1 : 0); model.delete(k); }
+          else {
+            const r = c.tmem_get(s.pers, ...key(k), 2);
+            expect(r).toBe(model.has(k) ? 1 : 0);
+            if (r === 1) { expect(out()[0]).toBe(model.get(k)); expect(c.tmem_unpin(out()[3]!)).toBe(0); }
+          }
+          mainOps++;
+        }
+        c.tmem_evict(s.dWork, 8); // the main thread evicts the Workers' pages too
+      };
+      for (let round = 0; round < 24; round++) {
+        const ops = ["prkfoetds", "rkeetpf", "pdkfoe"][round % 3]!;
+        const ws = [0, 1].map(() => start(pm, { mode: "loop", pool: s.wpool, domain: s.dWork, ops, keys: 96, takeBuf }));
+        for (const x of ws) await msg(x, "ready");
+        for (const x of ws) {
+          const end = Date.now() + 5 + rnd(40);
+          while (Date.now() < end) { mainWork(); await new Promise((r) => setTimeout(r, 0)); }
+          await x.w.terminate();
+          pm.reclaim(x.slot);
+          kills++;
+          for (let j = 0; j < 8; j++) c.tmem_take_release(takeAddr + (x.slot % 4) * 1024 + j * 64);
+          mainWork(); // the survivor is still running: the main thread must not wait on the dead one's locks
+        }
+        expect({ round, check: c.tmem_check(0) }).toEqual({ round, check: 0 });
+        s.intact({ round });
+      }
+      sweepWorkerPools(c, pm);
+      for (const k of [...model.keys()]) expect(c.tmem_flush_page(s.pers, ...key(k))).toBe(1);
+      const check = s.teardown();
+      const leaked = c.tmem_check_unaccounted();
+      console.log(`random kills: ${kills} kills, ${mainOps} main-thread ops meanwhile, ${leaked} descriptors unaccounted at the end`);
+      // The stated windows OUTSIDE sections (a refill, a carve, a trim between the shared stack and the slot's cache) may leak a bounded number.
+      expect(check === 0 || (check === -6 && leaked > 0 && leaked <= kills * 64), `tmem_check ${check}, ${leaked} unaccounted`).toBe(true);
+      pm.freeFrame(takeFrame);
+      pm.detach();
+    } finally {
+      await dog.stop();
+    }
+  }, 90_000);
+});
