@@ -32,6 +32,10 @@
 // bytes made up by a decoder are not data. It is the one difference from
 // the reference, and the differential test (test/lz4-differential.test.ts)
 // checks that every disagreement is one.
+// A block whose input ends below address 64 (no real caller's: static data
+// fills the first 1024 bytes) skips the wide loop, whose limit compares
+// need iend ≥ 64, and is decoded by the tail loop alone: safe, but its end
+// decisions may then differ from the reference's.
 // 1.9.2 differs from 1.9.4 in one place: a match length byte ending exactly
 // 4 bytes before the input's end was an error (1.9.2 is in the `lz4` npm
 // addon); we follow 1.9.4 (the Debian `lz4` CLI), and the test knows it.
@@ -90,6 +94,9 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, ML_BITS, ML_MASK, RUN_MASK, copyExa
 @inline const AT_MATCH_LENGTH: u32 = 2;
 // @ts-ignore: decorator
 @inline const AT_MATCH: u32 = 3;
+/** As AT_LITERALS, for a literal length < 15: the token is read again at ip - 1. */
+// @ts-ignore: decorator
+@inline const AT_SHORT_LITERALS: u32 = 4;
 
 // ══ Helpers ══
 
@@ -188,29 +195,34 @@ export function decompressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32
   const lowPrefix = dst - prefixLen;
   let ip = src;
   let op = dst;
-  let token: u32 = 0;
-  let ll: u32 = 0;
-  let ml: u32 = 0;
-  let offset: u32 = 0;
-  let offsetAt: usize = 0;
-  let at = AT_TOKEN;
 
   // ── wide loop: ≥ WIDE_OUT_MARGIN of destination past every match ──
-  if (dstCap >= WIDE_OUT_MARGIN) {
+  // Only ip and op live from one sequence to the next: a sequence that must
+  // go to the tail leaves by a call that takes its state as arguments.
+  // (Kept in locals across the loop for that hand-over, token, lengths and
+  // offset were spilled to the stack on every sequence by V8.) The limit
+  // forms (ip > iend - 17 for iend - ip < 17, ...) need iend ≥ 64, which
+  // every real block has (static data alone fills the first 1024 bytes);
+  // a block ending below that goes to the tail loop, which is exact.
+  if (dstCap >= WIDE_OUT_MARGIN && iend >= WIDE_OUT_MARGIN) {
     while (true) {
-      token = <u32>load<u8>(ip++);
-      ll = token >> ML_BITS;
+      let token = <u32>load<u8>(ip);
+      let ll = token >> ML_BITS;
+      ip++;
       if (ll == RUN_MASK) {
-        if (<u32>(iend - ip) <= RUN_MASK) return fail(src, ip);
+        if (ip >= iend - RUN_MASK) return fail(src, ip);
         let b: u32;
         do {
           b = load<u8>(ip++);
           ll += b;
-          if (<u32>(iend - ip) < RUN_MASK || ll > <u32>(oend - op)) return fail(src, ip - 1);
+          if (ip > iend - RUN_MASK || ll > <u32>(oend - op)) return fail(src, ip - 1);
         } while (b == 255);
+        // The token again, from memory: ll - 15 = 255 × (length bytes - 1) + the last
+        // one, so it lies (ll - 15) / 255 + 2 bytes back. Not keeping it alive across
+        // the length loop keeps it out of a stack slot on the short-literal path.
+        token = <u32>load<u8>(ip - (ll - RUN_MASK) / 255 - 2);
         if (ll + WIDE_LONG_MARGIN > <u32>(iend - ip) || ll + WIDE_LONG_MARGIN > <u32>(oend - op)) {
-          at = AT_LITERALS;
-          break;
+          return decodeTail(src, iend, dst, oend, lowPrefix, ip, op, AT_LITERALS, token, ll, 0, 0, 0);
         }
         const end = op + ll;
         let s = ip;
@@ -221,40 +233,38 @@ export function decompressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32
           s += 16;
         } while (d < end);
       } else {
-        if (<u32>(iend - ip) < WIDE_SHORT_IN) {
-          at = AT_LITERALS;
-          break;
-        }
+        // The tail reads the token again at ip - 1.
+        if (ip > iend - WIDE_SHORT_IN) return decodeTail(src, iend, dst, oend, lowPrefix, ip, op, AT_SHORT_LITERALS, 0, 0, 0, 0, 0);
         // ip + 16 < iend and op + 16 < oend: one wild move.
         v128.store(op, v128.load(ip));
       }
       ip += ll;
       op += ll;
-      offsetAt = ip;
-      offset = <u32>load<u16>(ip);
+      const offset = <u32>load<u16>(ip);
       ip += 2;
-      ml = token & ML_MASK;
+      let ml = token & ML_MASK;
       if (ml == ML_MASK) {
         let b: u32;
         do {
           b = load<u8>(ip++);
           ml += b;
-          if (<u32>(iend - ip) < MATCH_LEN_IN || ml > <u32>(oend - op)) return fail(src, ip - 1);
+          if (ip > iend - MATCH_LEN_IN || ml > <u32>(oend - op)) return fail(src, ip - 1);
         } while (b == 255);
         ml += MIN_MATCH;
+        // The offset's position, from ml as above: (ml - 19) / 255 + 1 length bytes.
+        const offsetAt = ip - (ml - MIN_MATCH - ML_MASK) / 255 - 3;
         // One unsigned compare rejects offset 0 (wraps) and offsets before the prefix.
         if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, offsetAt);
         if (ml + WIDE_OUT_MARGIN >= <u32>(oend - op)) {
-          at = AT_MATCH;
-          break;
+          return decodeTail(src, iend, dst, oend, lowPrefix, ip, op, AT_MATCH, 0, 0, offset, offsetAt, ml);
         }
       } else {
         ml += MIN_MATCH;
-        if (ml + WIDE_OUT_MARGIN >= <u32>(oend - op)) {
-          at = AT_MATCH;
-          break;
+        // ml ≤ 18 and op < oend - 14 here, so op + ml cannot wrap.
+        if (op + ml >= oend - WIDE_OUT_MARGIN) {
+          return decodeTail(src, iend, dst, oend, lowPrefix, ip, op, AT_MATCH, 0, 0, offset, ip - 2, ml);
         }
-        if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, offsetAt);
+        if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, ip - 2);
         if (offset >= 16) {
           // Short match (≤ 18), far source: two 16-byte moves, inside the margin.
           const m = op - offset;
@@ -268,8 +278,24 @@ export function decompressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32
       op += ml;
     }
   }
+  return decodeTail(src, iend, dst, oend, lowPrefix, ip, op, AT_TOKEN, 0, 0, 0, 0, 0);
+}
 
-  // ── tail loop: the reference's end rules, exact copies ──
+/**
+ * The tail loop of decompressBlock, entered at `at` (a token, or the
+ * literals or match of the sequence the wide loop handed over, with its
+ * state as arguments) and run to the block's end.
+ *
+ * Returns: as decompressBlock.
+ */
+function decodeTail(src: usize, iend: usize, dst: usize, oend: usize, lowPrefix: usize, ip: usize, op: usize,
+                    at: u32, token: u32, ll: u32, offset: u32, offsetAt: usize, ml: u32): i32 {
+  if (at == AT_SHORT_LITERALS) {
+    token = <u32>load<u8>(ip - 1);
+    ll = token >> ML_BITS;
+    at = AT_LITERALS;
+  }
+  // ── the reference's end rules, exact copies ──
   while (true) {
     if (at == AT_TOKEN) {
       token = <u32>load<u8>(ip++);
@@ -340,5 +366,5 @@ export function decompressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32
     op += ml;
     at = AT_TOKEN;
   }
-  // unreachable: both loops return
+  // unreachable: the loop returns
 }
