@@ -18,14 +18,23 @@
 //
 // Guarantee: output always decodes to the input. The table is cleared at the
 // start of every call (as the reference clears its state), so every slot
-// holds a position of this call; each candidate is still range-checked
-// (inside the block or prefix, before the current position, at most 65535
-// bytes back) and its first 4 bytes compared before use. Reads stay inside
-// [src - prefixLen, src + srcLen); writes stay inside [dst, dst + dstCap).
+// holds a position of this call, stored before the one being probed: in u16
+// mode (blocks ≤ 64 KiB, no prefix) a candidate is therefore inside the
+// block, behind the current position and less than 64 KiB back, and only its
+// first 4 bytes are compared (as the reference does: the range check cost
+// ~5 % of the instructions); in u32 mode it is range-checked too (inside the
+// block or prefix, behind, at most 65535 bytes back). Reads stay inside
+// [src - prefixLen, src + srcLen); writes stay inside [dst, dst + dstCap):
+// below the compress bound every sequence checks its room; at or above it
+// the output always fits and only the last literals are checked (the
+// reference's notLimited mode; test/lz4-block.test.ts guards the bytes past
+// dstCap at every capacity).
 // Trade-off, measured (bench/, CPU time on the corpora): stamping slots with
 // a per-call generation instead, to clear only every 16th page, kept a
 // generation in the search loop and compressed low-ratio file pages about
-// 35 % slower (others ~10 %); the 16 KiB memory.fill per call costs less.
+// 35 % slower (others ~10 %); the 16 KiB memory.fill per call costs less
+// (about 150 ns in V8; note that callgrind counts its `rep stosb` as ~16k
+// instructions, so instruction counts overstate it).
 //
 // Layout: the hash table is caller-provided, HASH_TABLE_SIZE bytes
 // (SCRATCH_LZ4_HASH of the caller's per-Worker scratch area):
@@ -147,142 +156,10 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML
 // ══ The compressor ══
 
 /**
- * Compress [src, src+srcLen) into [dst, dst+dstCap) with table entries of
- * type T (u16 or u32), matches allowed back to `base` (= src - prefixLen).
- * The following are presumed already validated: all ranges lie inside the
- * memory, srcLen ≤ LZ4_MAX_INPUT_SIZE, 1 ≤ acceleration ≤ ACCELERATION_MAX,
- * prefixLen ≤ MAX_DISTANCE + 1, for T = u16 prefixLen = 0 and
- * srcLen ≤ U16_MAX_SRC, and the table was cleared by this call, with the
- * prefix's positions already indexed.
- *
- * Returns: the compressed size (≥ 1), or 0 when it does not fit in dstCap.
+ * Write the last literals [anchor, iend) at op (token, length tail, bytes)
+ * and return the block's size, or 0 when they do not fit before oend.
  */
-// @ts-ignore: decorator
-@inline function compressGeneric<T>(src: usize, srcLen: u32, dst: usize, dstCap: u32,
-                                    acceleration: u32, table: usize, base: usize): u32 {
-  const iend = src + srcLen;
-  const oend = dst + dstCap;
-  // Last position where a match may start (it needs MF_LIMIT bytes after it).
-  const mflimitPlusOne = iend - MF_LIMIT + 1;
-  // Matches stop LAST_LITERALS before the end: the block ends with literals.
-  const matchLimit = iend - LAST_LITERALS;
-  let ip = src;
-  let anchor = src;
-  let op = dst;
-
-  if (srcLen >= MIN_INPUT_FOR_MATCH) {
-    // The first byte can only be a candidate; start searching at the second.
-    if (sizeof<T>() == 2) store<u16>(slotOf<T>(table, ip), <u16>(ip - base));
-    else store<u32>(slotOf<T>(table, ip), <u32>(ip - base));
-    ip++;
-    let forwardSlot = slotOf<T>(table, ip);
-    let done = false;
-    while (!done) {
-      // ── search: probe one slot per position, skipping faster after misses ──
-      let match: usize = 0;
-      let forwardIp = ip;
-      let step: u32 = 1;
-      let searchMatchNb: u32 = acceleration << SKIP_TRIGGER;
-      while (true) {
-        const slot = forwardSlot;
-        ip = forwardIp;
-        forwardIp += step;
-        step = searchMatchNb++ >> SKIP_TRIGGER;
-        if (forwardIp > mflimitPlusOne) {
-          done = true;
-          break;
-        }
-        const pos = <u32>(ip - base);
-        let rel: u32;
-        if (sizeof<T>() == 2) {
-          rel = <u32>load<u16>(slot);
-          store<u16>(slot, <u16>pos);
-        } else {
-          rel = load<u32>(slot);
-          store<u32>(slot, pos);
-        }
-        forwardSlot = slotOf<T>(table, forwardIp);
-        // rel < pos keeps the candidate behind us (defence in depth: the
-        // table holds only this call's positions); u32 mode also bounds the
-        // distance (u16 blocks are shorter than MAX_DISTANCE).
-        if (rel < pos && (sizeof<T>() == 2 || pos - rel <= MAX_DISTANCE)) {
-          if (load<u32>(base + rel) == load<u32>(ip)) {
-            match = base + rel;
-            break;
-          }
-        }
-      }
-      if (done) break;
-
-      // ── catch up: extend the match backwards over equal bytes ──
-      while (ip > anchor && match > base && load<u8>(ip - 1) == load<u8>(match - 1)) {
-        ip--;
-        match--;
-      }
-
-      // ── literals ──
-      const litLen = <u32>(ip - anchor);
-      // Room for the token too: checked before writing it (op ≤ oend holds
-      // here, so the subtraction cannot wrap).
-      if (<u32>(oend - op) < 1 + litLen + SEQ_MARGIN + litLen / 255) return 0;
-      let token = op++;
-      let tokenBits: u32;
-      if (litLen >= RUN_MASK) {
-        tokenBits = RUN_MASK << ML_BITS;
-        op = writeLengthTail(op, litLen - RUN_MASK);
-      } else {
-        tokenBits = litLen << ML_BITS;
-      }
-      if (litLen > 0) copyLiterals(op, anchor, litLen);
-      op += litLen;
-
-      // ── matches, as long as the position right after one matches again ──
-      while (true) {
-        store<u16>(op, <u16>(ip - match));
-        op += 2;
-        const extra = countMatch(ip + MIN_MATCH, match + MIN_MATCH, matchLimit);
-        ip += MIN_MATCH + extra;
-        if (<u32>(oend - op) < 1 + LAST_LITERALS + (extra + 240) / 255) return 0;
-        if (extra >= ML_MASK) {
-          store<u8>(token, <u8>(tokenBits | ML_MASK));
-          op = writeLengthTail(op, extra - ML_MASK);
-        } else {
-          store<u8>(token, <u8>(tokenBits | extra));
-        }
-        anchor = ip;
-        if (ip >= mflimitPlusOne) {
-          done = true;
-          break;
-        }
-        // Index a position inside the match, as the reference does (cheap, helps ratio).
-        const back = ip - 2;
-        if (sizeof<T>() == 2) store<u16>(slotOf<T>(table, back), <u16>(back - base));
-        else store<u32>(slotOf<T>(table, back), <u32>(back - base));
-        // Test the next position at once: runs of repeats need no literals.
-        const slot = slotOf<T>(table, ip);
-        const pos = <u32>(ip - base);
-        let rel: u32;
-        if (sizeof<T>() == 2) {
-          rel = <u32>load<u16>(slot);
-          store<u16>(slot, <u16>pos);
-        } else {
-          rel = load<u32>(slot);
-          store<u32>(slot, pos);
-        }
-        if (rel < pos && (sizeof<T>() == 2 || pos - rel <= MAX_DISTANCE) && load<u32>(base + rel) == load<u32>(ip)) {
-          match = base + rel;
-          token = op++;
-          tokenBits = 0;
-          continue;
-        }
-        ip++;
-        forwardSlot = slotOf<T>(table, ip);
-        break;
-      }
-    }
-  }
-
-  // ── last literals ──
+function lastLiterals(op: usize, anchor: usize, iend: usize, oend: usize, dst: usize): u32 {
   const lastRun = <u32>(iend - anchor);
   if (<u32>(oend - op) < 1 + lastRun + (lastRun + 255 - RUN_MASK) / 255) return 0;
   if (lastRun >= RUN_MASK) {
@@ -298,6 +175,142 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML
 }
 
 /**
+ * Compress [src, src+srcLen) into [dst, dst+dstCap) with table entries of
+ * type T (u16 or u32), matches allowed back to `base` (= src - prefixLen).
+ * `limited` (a constant at each inlined call) is false when dstCap ≥ the compress bound of srcLen: the output
+ * then always fits, and the per-sequence room checks are left out (as the
+ * reference's notLimited mode does); the last literals are still checked.
+ * The following are presumed already validated: all ranges lie inside the
+ * memory, srcLen ≤ LZ4_MAX_INPUT_SIZE, 1 ≤ acceleration ≤ ACCELERATION_MAX,
+ * prefixLen ≤ MAX_DISTANCE + 1, for T = u16 prefixLen = 0 and
+ * srcLen ≤ U16_MAX_SRC, and the table was cleared by this call, with the
+ * prefix's positions already indexed.
+ *
+ * Returns: the compressed size (≥ 1), or 0 when it does not fit in dstCap.
+ */
+// @ts-ignore: decorator
+@inline function compressGeneric<T>(src: usize, srcLen: u32, dst: usize, dstCap: u32,
+                                    acceleration: u32, table: usize, base: usize, limited: bool): u32 {
+  const iend = src + srcLen;
+  const oend = dst + dstCap;
+  // Last position where a match may start (it needs MF_LIMIT bytes after it).
+  const mflimitPlusOne = iend - MF_LIMIT + 1;
+  // Matches stop LAST_LITERALS before the end: the block ends with literals.
+  const matchLimit = iend - LAST_LITERALS;
+  let ip = src;
+  let anchor = src;
+  let op = dst;
+
+  if (srcLen < MIN_INPUT_FOR_MATCH) return lastLiterals(op, anchor, iend, oend, dst);
+  // The first byte can only be a candidate; start searching at the second.
+  if (sizeof<T>() == 2) store<u16>(slotOf<T>(table, ip), <u16>(ip - base));
+  else store<u32>(slotOf<T>(table, ip), <u32>(ip - base));
+  ip++;
+  let forwardSlot = slotOf<T>(table, ip);
+  while (true) {
+    // ── search: probe one slot per position, skipping faster after misses ──
+    let match: usize = 0;
+    let forwardIp = ip;
+    let step: u32 = 1;
+    let searchMatchNb: u32 = acceleration << SKIP_TRIGGER;
+    while (true) {
+      const slot = forwardSlot;
+      ip = forwardIp;
+      forwardIp += step;
+      step = searchMatchNb++ >> SKIP_TRIGGER;
+      if (forwardIp > mflimitPlusOne) return lastLiterals(op, anchor, iend, oend, dst);
+      const pos = <u32>(ip - base);
+      let rel: u32;
+      if (sizeof<T>() == 2) {
+        rel = <u32>load<u16>(slot);
+        store<u16>(slot, <u16>pos);
+      } else {
+        rel = load<u32>(slot);
+        store<u32>(slot, pos);
+      }
+      forwardSlot = slotOf<T>(table, forwardIp);
+      // u16 mode: the table was cleared by this call and holds only
+      // positions stored before this one, so rel < pos (0 for an empty
+      // slot; position 0 is stored first) and the match lies inside the
+      // block, less than 64 KiB back. u32 mode (a prefix, or a block over
+      // 64 KiB) also bounds the distance.
+      if (sizeof<T>() == 2 || (rel < pos && pos - rel <= MAX_DISTANCE)) {
+        if (load<u32>(base + rel) == load<u32>(ip)) {
+          match = base + rel;
+          break;
+        }
+      }
+    }
+
+    // ── catch up: extend the match backwards over equal bytes ──
+    while (ip > anchor && match > base) {
+      if (load<u8>(ip - 1) != load<u8>(match - 1)) break;
+      ip--;
+      match--;
+    }
+
+    // ── literals ──
+    const litLen = <u32>(ip - anchor);
+    // Room for the token too: checked before writing it (op ≤ oend holds
+    // here, so the subtraction cannot wrap).
+    if (limited && <u32>(oend - op) < 1 + litLen + SEQ_MARGIN + litLen / 255) return 0;
+    let token = op++;
+    let tokenBits: u32;
+    if (litLen >= RUN_MASK) {
+      tokenBits = RUN_MASK << ML_BITS;
+      op = writeLengthTail(op, litLen - RUN_MASK);
+    } else {
+      tokenBits = litLen << ML_BITS;
+    }
+    if (litLen > 0) copyLiterals(op, anchor, litLen);
+    op += litLen;
+
+    // ── matches, as long as the position right after one matches again ──
+    while (true) {
+      store<u16>(op, <u16>(ip - match));
+      op += 2;
+      const extra = countMatch(ip + MIN_MATCH, match + MIN_MATCH, matchLimit);
+      ip += MIN_MATCH + extra;
+      if (limited && <u32>(oend - op) < 1 + LAST_LITERALS + (extra + 240) / 255) return 0;
+      if (extra >= ML_MASK) {
+        store<u8>(token, <u8>(tokenBits | ML_MASK));
+        op = writeLengthTail(op, extra - ML_MASK);
+      } else {
+        store<u8>(token, <u8>(tokenBits | extra));
+      }
+      anchor = ip;
+      if (ip >= mflimitPlusOne) return lastLiterals(op, anchor, iend, oend, dst);
+      // Index a position inside the match, as the reference does (cheap, helps ratio).
+      const back = ip - 2;
+      if (sizeof<T>() == 2) store<u16>(slotOf<T>(table, back), <u16>(back - base));
+      else store<u32>(slotOf<T>(table, back), <u32>(back - base));
+      // Test the next position at once: runs of repeats need no literals.
+      const slot = slotOf<T>(table, ip);
+      const pos = <u32>(ip - base);
+      let rel: u32;
+      if (sizeof<T>() == 2) {
+        rel = <u32>load<u16>(slot);
+        store<u16>(slot, <u16>pos);
+      } else {
+        rel = load<u32>(slot);
+        store<u32>(slot, pos);
+      }
+      if ((sizeof<T>() == 2 || (rel < pos && pos - rel <= MAX_DISTANCE)) && load<u32>(base + rel) == load<u32>(ip)) {
+        match = base + rel;
+        token = op++;
+        tokenBits = 0;
+        continue;
+      }
+      ip++;
+      forwardSlot = slotOf<T>(table, ip);
+      break;
+    }
+  }
+  // unreachable: every exit returns
+  return 0;
+}
+
+/**
  * Compress one block, with an optional prefix of `prefixLen` bytes lying
  * just before `src` (only its last MAX_DISTANCE + 1 bytes are used).
  * Arguments are presumed validated as in compressGeneric; this clears the
@@ -310,8 +323,11 @@ export function compressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32,
   if (prefixLen > MAX_DISTANCE + 1) prefixLen = MAX_DISTANCE + 1;
   // Blocks too short for a match never touch the table.
   if (srcLen >= MIN_INPUT_FOR_MATCH || prefixLen > 0) memory.fill(table, 0, HASH_TABLE_SIZE);
+  // dstCap ≥ srcLen + srcLen/255 + 16 (the bound) always fits: no room checks.
+  const limited = <u64>dstCap < <u64>srcLen + srcLen / 255 + 16;
   if (prefixLen == 0 && srcLen <= U16_MAX_SRC) {
-    return compressGeneric<u16>(src, srcLen, dst, dstCap, acceleration, table, src);
+    if (limited) return compressGeneric<u16>(src, srcLen, dst, dstCap, acceleration, table, src, true);
+    return compressGeneric<u16>(src, srcLen, dst, dstCap, acceleration, table, src, false);
   }
   const base = src - prefixLen;
   // Index the prefix every PREFIX_STEP bytes, stopping where a 5-byte hash
@@ -322,7 +338,8 @@ export function compressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32,
       store<u32>(slotOf<u32>(table, p), <u32>(p - base));
     }
   }
-  return compressGeneric<u32>(src, srcLen, dst, dstCap, acceleration, table, base);
+  if (limited) return compressGeneric<u32>(src, srcLen, dst, dstCap, acceleration, table, base, true);
+  return compressGeneric<u32>(src, srcLen, dst, dstCap, acceleration, table, base, false);
 }
 
 /**

@@ -180,6 +180,42 @@ describe("lz4 in physical memory", () => {
       pm.detach();
     }
   });
+
+  it("writes no byte past dst + dstCap at any capacity, the compress bound (no room checks) included", async () => {
+    // compressPhysical writes straight into physical memory, so an overshoot
+    // would land on a neighbour: guard bytes after the capacity must stay.
+    // At dstCap ≥ the bound the compressor skips its per-sequence room
+    // checks (the bound always fits); below it every sequence is checked.
+    const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 1 });
+    const GUARD = 64;
+    try {
+      const base = pm.layout.framesBase;
+      const src = base, dst = base + (24 << 12);
+      fc.assert(fc.property(fc.constantFrom(...SHAPES), fc.integer({ min: 0, max: 70_000 }), fc.integer(),
+        fc.constantFrom("bound", "exact", "short", "random"), fc.integer({ min: 0, max: 1 << 30 }),
+        (shape: Shape, n: number, seed: number, capKind: string, r: number) => {
+          const data = makeData(shape, n, seed);
+          pm.u8.set(data, src);
+          const bound = compressBound(n);
+          pm.u8.fill(0, dst, dst + bound + GUARD);
+          const size = compressPhysical(pm, src, n, dst, bound);
+          expect(size).toBeGreaterThan(0);
+          const cap = capKind === "bound" ? bound : capKind === "exact" ? size : capKind === "short" ? size - 1 : r % (bound + 1);
+          pm.u8.fill(0xa5, dst, dst + cap + GUARD);
+          const k = compressPhysical(pm, src, n, dst, cap);
+          for (let i = dst + cap; i < dst + cap + GUARD; i++) if (pm.u8[i] !== 0xa5) expect.fail(`byte ${i - dst} written, capacity ${cap}`);
+          if (cap >= size) expect(k).toBe(size);
+          if (capKind === "short") expect(k).toBe(0);
+          if (k > 0) {
+            const out = base + (44 << 12);
+            expect(decompressPhysical(pm, dst, k, out, n, { exact: true })).toBe(n);
+            expect(equal(pm.u8.subarray(out, out + n), data)).toBe(true);
+          }
+        }), { numRuns: 300, seed: 0x51a7 });
+    } finally {
+      pm.detach();
+    }
+  });
 });
 
 describe("lz4 ratio against the reference", () => {
