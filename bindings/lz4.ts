@@ -302,7 +302,19 @@ export class Lz4Codec {
     const srcLen = checkBytes(src, "src");
     const dstLen = checkBytes(dst, "dst");
     const cap = Math.min(dstLen, compressBound(Math.min(srcLen, LZ4_MAX_INPUT_SIZE)));
-    const n = this.compressToOut(src, options, cap);
+    let n: number;
+    if (options === undefined) {
+      // The page-store case (no options): the same steps as compressToOut,
+      // without its option checks and a second length check of src.
+      this.checkSize(srcLen);
+      this.ensure(srcLen, cap);
+      this.u8.set(src, this.inAddr);
+      n = this.core.lz4_compress_fast(this.inAddr, srcLen, this.outAddr, cap, 1, PRIVATE_HASH);
+      if (n === Status.ENOSPC) return 0;
+      if (n < 0) throw new TmemError(ErrorCode.EINVAL, `lz4 compress failed (status ${n})`);
+    } else {
+      n = this.compressToOut(src, options, cap);
+    }
     if (n > 0) dst.set(this.u8.subarray(this.outAddr, this.outAddr + n));
     return n;
   }
