@@ -276,9 +276,14 @@ for (const corpusName of ["anon", "file"]) {
     const title = `${corpusName}, ${bs === 4096 ? "4 KiB pages" : "1 MiB blocks"} (${blocks.length} blocks, ${ROUNDS} rounds, median MB/s of CPU time; wall-clock medians at the right)`;
     sections[title] = rows;
     for (const who of ["tmem (JS arrays)", "tmem (phys mem)"]) {
+      // Issue 13's targets apply to 4 KiB pages; 1 MiB rows are for reference.
+      const cTarget = bs !== 4096 ? "–" : who === "tmem (JS arrays)" ? 0.95 : 1.0;
+      const cx = c(who) / c("lz4 (native)"), dx = d(who) / d("lz4 (native)");
       summary.push({
         corpus: corpusName, block: bs === 4096 ? "4 KiB" : "1 MiB", codec: who,
-        "c ×native": c(who) / c("lz4 (native)"), "d ×native": d(who) / d("lz4 (native)"),
+        "c ×native": cx, "d ×native": dx,
+        "c target": cTarget, "d target": bs === 4096 ? 1.0 : "–",
+        met: bs !== 4096 ? "–" : `${cx >= (cTarget as number) ? "c" : "-"}${dx >= 1.0 ? "d" : "-"}`,
         "c ×best JS/wasm": c(who) / bestPeerC, "d ×best JS/wasm": d(who) / bestPeerD,
         "c ×napi": c(who) / c("lz4-napi"), "d ×napi": d(who) / d("lz4-napi"),
       });
@@ -336,6 +341,6 @@ for (const corpusName of ["anon", "file"]) {
 }
 sections[`HC level 9, first ${HC_BYTES >> 20} MiB of each corpus (${HC_ROUNDS} rounds, median MB/s of CPU time; size ×native HC: our bytes / the reference's)`] = hcRows;
 
-sections["targets (4 KiB: compress ≥ 0.8× native, ≥ 1.5× best JS/wasm; decompress ≥ 0.7× native, ≥ 1.5× best JS/wasm)"] = summary;
+sections["targets (issue 13, 4 KiB pages: compress ≥ 0.95× native from JS arrays, ≥ 1.0× from physical memory; decompress ≥ 1.0× native)"] = summary;
 pm.detach();
 report("lz4", sections, { rounds: ROUNDS, warmup: WARMUP, peersCompared: "best JS/wasm = max(lz4-wasm-nodejs, lz4js)" });
