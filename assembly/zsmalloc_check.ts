@@ -40,7 +40,7 @@ import {
   ENTRY_PIN_MASK, ENTRY_SLOT_SHIFT, ENTRY_SLOT_MASK, ENTRY_ZSPAGE_SHIFT, HANDLE_ENTRY_SHIFT, HANDLE_CHUNK,
   HANDLE_CHUNK_SHIFT, ZSPAGE_INUSE, ZSPAGE_ISOLATED, HUGE_MARK, Zspage, ZSPAGE_SHIFT, zspageFrame,
   zspageBitmap, listHead, ZsPool, POOL_HANDLE_DIR, POOL_ZSPAGE_DIR, POOL_CLASS_FRAMES,
-  POOL_ROOM_MAP, MAX_CLASS_FRAMES, DIRECT_LEAVES, DIR_SLOTS, TABLE_L2_OFF, L2_SHIFT, classAddress, tableEntry,
+  MAX_CLASS_FRAMES, DIRECT_LEAVES, DIR_SLOTS, TABLE_L2_OFF, L2_SHIFT, classAddress, tableEntry,
 } from "./zsmalloc_layout";
 import { poolRoot, pool_, class_, entry_ } from "./zsmalloc_handle";
 import { isListed } from "./zsmalloc_zspage";
@@ -76,8 +76,8 @@ if (<usize>SLOTMAP_IDS * SLOTMAP_BYTES > 32768) ERROR("slot maps must fit SCRATC
  * inconsistency: -1 not a live pool; -2 a class still has an isolated chain;
  * fullness lists: -3 an id with no descriptor, -4 a zspage not live, isolated
  * or of another class, -5 under the wrong group, -6 a prev link that
- * disagrees, -7 a cycle, -8 groupMask disagrees with the heads, -9 a class
- * with room whose room-map bit is clear; live zspages: -10 geometry (objs,
+ * disagrees, -7 a cycle, -8 groupMask disagrees with the heads (-9 unused:
+ * the room map is a hint, see zsmalloc_zspage.ts listInsert); live zspages: -10 geometry (objs,
  * pages, groupMul), -11 bitmap (free slots != objs - inuse, bits past objs,
  * inuse 0, or a hint above a free slot), -12 a group that disagrees with
  * inuse or a partial zspage on no list, -13 a frame whose owner or FrameMeta
@@ -224,7 +224,6 @@ function checkClass(pool: u32, root: usize, cls: usize, c: u32, zbrk: u32, hbrk:
     listed += k;
   }
   if ((sc.groupMask & ~(((<u32>1 << (ZS_NR_PARTIAL + 1)) - 1) & ~<u32>1)) != 0) return -8;
-  if (sc.groupMask != 0 && (atomic.load<u32>(root + POOL_ROOM_MAP + (<usize>(c >> 5) << 2)) & (<u32>1 << (c & 31))) == 0) return -9;
   // Live zspages of this class; clear their slot maps.
   const slotmaps = scratchBase + SCRATCH_IO;
   let zspages: u32 = 0, frames: u32 = 0, slots: u32 = 0, partial: u32 = 0;

@@ -83,8 +83,10 @@ export function listInsert(root: usize, cls: usize, za: usize, id: u32, g: u32):
   if (old != 0) ustore32(zspageAddr(root, old) + offsetof<Zspage>("prev"), id);
   ustore32(head, id);
   const mask = class_(cls).groupMask;
-  // The room bit first: "groupMask != 0 implies the bit" holds at every
-  // instruction, and after any rollback (which may leave the bit set alone).
+  // The room map is a hint for borrowers, not rolled back (its words are
+  // shared by 32 classes): a rollback may leave a bit set on a class without
+  // room (mallocBorrow clears it under the lock) or clear on one with room
+  // (not offered to borrowers until its lists empty and fill again).
   if (mask == 0) roomMapSet(root, <u32>changetype<Zspage>(za).cls);
   setClassField(cls, offsetof<SizeClass>("groupMask"), mask | (<u32>1 << g));
 }
@@ -95,9 +97,12 @@ export function listRemove(root: usize, cls: usize, za: usize, g: u32): void {
   if (prev != 0) ustore32(zspageAddr(root, prev) + offsetof<Zspage>("next"), next);
   else ustore32(listHead(cls, g), next);
   if (next != 0) ustore32(zspageAddr(root, next) + offsetof<Zspage>("prev"), prev);
-  // A list that empties clears its groupMask bit; the room-map bit stays
-  // (mallocBorrow clears a stale one under the class lock).
-  if (load<u32>(listHead(cls, g)) == 0) setClassField(cls, offsetof<SizeClass>("groupMask"), class_(cls).groupMask & ~(<u32>1 << g));
+  // A list that empties clears its groupMask bit, the last one the room bit.
+  if (load<u32>(listHead(cls, g)) == 0) {
+    const mask = class_(cls).groupMask & ~(<u32>1 << g);
+    setClassField(cls, offsetof<SizeClass>("groupMask"), mask);
+    if (mask == 0) roomMapClear(root, <u32>zs.cls);
+  }
 }
 
 /** Mark class `c` as having room (a listed zspage) in the pool's room map. */
@@ -105,7 +110,7 @@ export function listRemove(root: usize, cls: usize, za: usize, g: u32): void {
 @inline function roomMapSet(root: usize, c: u32): void {
   atomic.or<u32>(root + POOL_ROOM_MAP + (<usize>(c >> 5) << 2), <u32>1 << (c & 31));
 }
-/** Mark class `c` as having no room: only under its lock, seen with groupMask == 0 (mallocBorrow). */
+/** Mark class `c` as having no room (its lock held, its groupMask 0). */
 // @ts-ignore: decorator
 @inline export function roomMapClear(root: usize, c: u32): void {
   atomic.and<u32>(root + POOL_ROOM_MAP + (<usize>(c >> 5) << 2), ~(<u32>1 << (c & 31)));
