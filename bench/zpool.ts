@@ -23,7 +23,8 @@
  *  - small memories: pages a frontswap → zcache holds at 256..4096 frames
  *    over zsmalloc ÷ over zbud (issue 13: target >= 1 at every size).
  *
- * Run: npm run bench:zpool [-- --repeats N --ops N --quick --only NAME-SUBSTRING --no-workers]
+ * Run: npm run bench:zpool [-- --repeats N --ops N --quick --only NAME-SUBSTRING --no-workers
+ *   --baseline-wasm PATH (the zsmalloc loop on another build too, side by side)]
  * Output: bench/results/zpool.json and tables on stdout.
  * @module
  */
@@ -31,6 +32,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { MemPool } from "@thi.ng/malloc";
 import { PhysicalMemory } from "../bindings/physmem.js";
+import { buildStamp, instantiateCore } from "../bindings/wasm.js";
+import { check } from "../bindings/status.js";
+import { SCRATCH_SIZE, computeLayout } from "../bindings/layout.js";
 import {
   createPool, createPoolSync, type Zpool,
 } from "../src/zpool/index.js";
@@ -78,6 +82,22 @@ const sizes = new Uint32Array(SIZE_MASK + 1).map(() => base[Math.floor(rand() * 
 const victimsFor = (live: number, n: number): Uint32Array => new Uint32Array(n).map(() => Math.floor(rand() * live));
 
 const pm = await PhysicalMemory.create({ frames: quick ? 262144 : 655360, maxWorkers: 4 });
+
+// --baseline-wasm PATH: the zsmalloc loop also runs on another build of the
+// core (e.g. the previous commit's build/release.passive.wasm, built in a
+// temporary worktree), on its own memory of the same size, interleaved with
+// ours in the same run: the cost of a change, side by side.
+const baselineArg = process.argv.indexOf("--baseline-wasm");
+let basePm: PhysicalMemory | null = null;
+if (baselineArg > 0) {
+  const mod = new WebAssembly.Module(readFileSync(process.argv[baselineArg + 1]!));
+  const layout = computeLayout(pm.layout.frames, 4)!;
+  const memory = new WebAssembly.Memory({ initial: layout.wasmPages, maximum: layout.wasmPages, shared: true });
+  const c = await instantiateCore(mod, memory);
+  const stamp = buildStamp(mod)!;
+  check(c.pm_format(layout.frames, layout.framesBase, layout.metaBase, layout.scratchBase, SCRATCH_SIZE, 4, stamp[0], stamp[1]), "pm_format (baseline)");
+  basePm = await PhysicalMemory.attach({ module: mod, memory });
+}
 
 // ══ Optional pieces (built in parallel by another engineer) ══
 
@@ -148,6 +168,22 @@ if (hasZsCore) {
         malloc: (s) => { const h = m(id, s); if (h <= 0) throw new Error(`zs_malloc ${h}`); return h; },
         free: (h) => { f(id, h); },
         done: () => { core.zs_destroy_pool!(id); },
+      };
+    },
+  });
+}
+if (basePm !== null) {
+  const bcore = basePm.core as unknown as Record<string, (...a: number[]) => number>;
+  subjects.push({
+    name: "tmem zsmalloc (wasm, pm.core), baseline build",
+    make: () => {
+      const id = bcore.zs_create_pool!(8);
+      if (id < 0) return `zs_create_pool failed ${id}`;
+      const m = bcore.zs_malloc!, f = bcore.zs_free!;
+      return {
+        malloc: (s) => { const h = m(id, s); if (h <= 0) throw new Error(`zs_malloc ${h}`); return h; },
+        free: (h) => { f(id, h); },
+        done: () => { bcore.zs_destroy_pool!(id); },
       };
     },
   });
