@@ -185,6 +185,23 @@ describe("TmemCache API", () => {
   });
 });
 
+describe("TmemCache root layout", () => {
+  it("a cache with over 64 bucket frames (budget > 128 MiB) is attached by another instance intact (the counters do not overlap the bucket-frame list)", async () => {
+    const pm = await PhysicalMemory.create({ frames: 36_000 });
+    pms.push(pm);
+    const cache = await TmemCache.create(pm, { budget: { share: 1 }, sweepIntervalMs: 0 });
+    for (let i = 0; i < 300; i++) cache.set(`k${i}`, `value ${i}`);
+    for (let i = 0; i < 300; i++) expect(cache.get(`k${i}`)).toBe(`value ${i}`);
+    // Counters move on (hits, sets, bytes); a second instance reads the bucket frames from the root.
+    const other = await TmemCache.attach(pm, cache.handle, { sweepIntervalMs: 0 });
+    for (let i = 0; i < 300; i++) expect(other.get(`k${i}`)).toBe(`value ${i}`);
+    expect(other.check().problems).toEqual([]);
+    other.close();
+    cache.destroy();
+    expect(pm.stats().usedFrames).toBe(0);
+  });
+});
+
 describe("TmemCache TTL", () => {
   it("never returns an expired entry, and the sweep frees expired memory with nobody touching it (fake time)", async () => {
     vi.useFakeTimers({ now: 1_000_000 });
@@ -305,6 +322,10 @@ describe("TmemCache against a model", () => {
         }
         // Every value still there is byte-exact.
         for (const [k, e] of model) expect(same(cache.get(k), e.v), k).toBe(true);
+        // The index, the LRU list, the free slots and the counters agree; no object is unaccounted for.
+        const ck = cache.check();
+        expect(ck.problems).toEqual([]);
+        expect(ck.objects).toBe(ck.expectedObjects);
         const st = cache.stats();
         seen.evictions += st.evictions.budget;
         seen.expirations += st.expirations;

@@ -42,17 +42,23 @@
  * - Bad input (a key or value of the wrong type, a key over `maxKeyBytes`, a
  *   bad TTL) throws TypeError/RangeError before anything changes; a failed
  *   allocation gives back what it took and leaves the old entry in place.
+ * - A Worker that dies (terminate() at any instruction, inside a cache call
+ *   or not) costs the others nothing but its own operation in flight, once
+ *   its slot is reclaimed (pm.reclaim; src/workers.ts does it on `exit`):
+ *   see "Recovery" below.
  *
- * Layout: the root frame (i32 words; f64 counters from byte 512):
+ * Layout: the root frame (i32 words; u64 counters as lo, hi word pairs):
  *
  * ╒═ root ══════════════════════════════════════════════════════════════╕
- * │ 0 lock ticket │ 1 waiters │ 2 magic │ 3 stamp │ 4 zpool id          │
+ * │ 0 lock (robust mutex) │ 1 next ticket │ 2 magic │ 3 stamp │ 4 zpool │
  * │ 5 buckets (2^k) │ 6 bucket frames │ 7 LRU head │ 8 LRU tail (slots) │
  * │ 9 entries │ 10 budget │ 11 sweep cursor │ 12 max key bytes          │
- * │ 13 state (1 live, 2 destroyed) │ 14 now serving │ 15 holder slot+1  │
- * │ 16 own frames │ 17 pool frames, upper bound │ 18 free slot │ 19 slots│
- * │ 20 slot-directory frames │ 64..255 bucket frames │ 256..511 slot    │
- * │ directory frames (1024 slot-frame numbers each) │ 512 B.. counters  │
+ * │ 13 state (1 live, 2 destroyed, 3 broken) │ 14 now serving           │
+ * │ 15 gate waiters │ 16 own frames │ 17 pool frames, upper bound       │
+ * │ 18 free slot │ 19 slots │ 20 slot-directory frames │ 21 recoveries  │
+ * │ 22 objects leaked │ 64..255 bucket frames │ 256..511 slot-directory │
+ * │ frames (1024 slot-frame numbers each) │ 512..531 counters (u64)     │
+ * │ 544..551 the operation in flight │ 768..1023 its pending handles    │
  * ╘═════════════════════════════════════════════════════════════════════╛
  * ╒═ slot (48 B; 85 per frame; slot numbers from 1, 0 = none) ══════════╕
  * │ 0 hash │ 1 chain next │ 2 LRU prev │ 3 LRU next │ 4 record handle   │
@@ -63,29 +69,56 @@
  * (DIRECT), or u32 handles of index objects of 1024 piece handles (INDIRECT).
  *
  * Concurrency: every method may be called from any Worker attached to the
- * memory. One FIFO ticket lock in the root guards the index, the slot table,
- * the counters and every allocation and free of the cache's objects.
- * Compression runs before the lock is taken and decompression after it is
- * dropped; under it a set copies its stream into place and a get copies one
- * out. lock ordering: the cache lock is taken before zsmalloc's class locks
- * (lock.ts level 6) and the frame allocator, after nothing. A wait for it is
- * bounded (LOCK_TIMEOUT_MS) and ends in TmemError EBUSY naming the holder's
- * Worker slot: a Worker that dies inside a cache call leaves the lock held,
- * and the cache then has to be recreated (no recovery of a half-done splice:
- * said, not hidden).
+ * memory. One lock in the root (cache/lock.ts: a robust mutex behind a FIFO
+ * ticket gate) guards the index, the slot table, the counters, the record of
+ * the operation in flight and every allocation and free of the cache's
+ * objects. Compression runs before the lock is taken and decompression after
+ * it is dropped; under it a set copies its stream into place and a get
+ * copies one out. lock ordering: the cache lock (lock.ts level 2) is taken
+ * before zsmalloc's class locks (level 6) and the frame allocator, after
+ * nothing. A wait for it is bounded (LOCK_TIMEOUT_MS) and ends in TmemError
+ * ETIMEDOUT naming the holder's Worker slot.
  *
- * See also: ../zpool/zpool.ts (the pool API), keyv.ts (the Keyv store),
- * ../../test/cache*.test.ts, ../../bench/cache.ts.
+ * Recovery: every store to shared state under the lock goes through `st`,
+ * a store logged in this Worker's undo log (assembly/robust.ts: pm_ustore32),
+ * and every zpool call or frame operation inside a section happens at a
+ * point where that state is consistent (each zpool call takes zsmalloc's
+ * locks: a commit point, after which the logged stores are final). The
+ * index changes of an operation (pop a slot, unlink the old entry, link the
+ * new one, the counters, the hand-over of the operation in flight) are one
+ * run of logged stores between two explicit commit points (pm_ucommit), so a
+ * reclaim of a Worker killed there rolls them all back. Stores nobody else
+ * can reach are not logged: into the popped slot before the bucket store
+ * links it (a rollback puts it back on the free list, whose link word it
+ * keeps), into a new slot-table frame before the directory names it, into a
+ * value's objects before the slot names them, and the record in flight
+ * itself while a value is built (only recovery reads it).
+ * What lies outside the index while an operation runs, the objects of the
+ * value being built or of the entry being freed, is named in the root's
+ * record of the operation in flight (root 544..551 and 768..1023, see
+ * "The operation in flight"): only the lock holder has one, so the next
+ * Worker to take the lock after a reclaim finds a non-empty record and frees
+ * what it names. So a death leaks at most one object (one whose zs_malloc had
+ * returned and whose handle was not yet recorded, or whose free had begun),
+ * or one frame (allocated for the slot table and not yet recorded).
+ *
+ * See also: lock.ts (the lock), ../zpool/zpool.ts (the pool API), keyv.ts
+ * (the Keyv store), ../../assembly/robust.ts, ../../test/cache*.test.ts,
+ * ../../bench/cache.ts.
  *
  * @module
  */
 import type { PhysicalMemory, PhysicalMemoryHandle, Pfn } from "../../bindings/physmem.js";
 import { PhysicalMemory as PM } from "../../bindings/physmem.js";
+import type { CoreExports } from "../../bindings/wasm.js";
 import { ErrorCode, TmemError } from "../../bindings/status.js";
 import { byteArrayLength, bufferOfView } from "../../bindings/args.js";
 import { PAGE_SIZE } from "../../bindings/layout.js";
 import { type Lz4Codec, lz4Ready, compressBound } from "../../bindings/lz4.js";
 import { createPool, openPool, type Zpool } from "../zpool/zpool.js";
+import { CacheLock, LOCK_TIMEOUT_MS, LW_LOCK, LW_NEXT, LW_SERVING, LW_WAITERS } from "./lock.js";
+
+export { LOCK_TIMEOUT_MS };
 
 // ══ Constants ══
 
@@ -96,10 +129,9 @@ export const DEFAULT_MAX_KEY_BYTES = 1024;
 export const MAX_KEY_BYTES = 2047;
 /** Largest value (bytes after UTF-8 encoding): 1 GiB. */
 export const MAX_VALUE_BYTES = 1 << 30;
-/** Wait at most this long for the cache lock before EBUSY. */
-export const LOCK_TIMEOUT_MS = 10_000;
 
-const MAGIC = 0x48434d54; // "TMCH"
+/** "TMC2": the root layout with the robust lock and the record of the operation in flight. */
+const MAGIC = 0x32434d54;
 const PIECE = PAGE_SIZE;
 /** Value bytes per LZ4 block in a stored stream (the LZ4 window: bigger blocks do not compress better). */
 const BLOCK = 65536;
@@ -124,14 +156,38 @@ const SLOTS_PER_FRAME = Math.floor(PAGE_SIZE / (SLOT_WORDS * 4)); // 85
 const DIR_FANOUT = PAGE_SIZE / 4;
 
 // root words
-const R_TICKET = 0, R_WAITERS = 1, R_MAGIC = 2, R_STAMP = 3, R_POOL = 4, R_NBUCKETS = 5, R_BFRAMES = 6,
-  R_HEAD = 7, R_TAIL = 8, R_ENTRIES = 9, R_BUDGET = 10, R_CURSOR = 11, R_MAXKEY = 12, R_STATE = 13, R_SERVING = 14,
-  R_HOLDER = 15, R_OWN = 16, R_UBOUND = 17, R_FREESLOT = 18, R_SLOTS = 19, R_DIRS = 20, R_BPFNS = 64, R_DPFNS = 256;
-const ROOT_F64 = 512 / 8;
-// f64 counters
+const R_MAGIC = 2, R_STAMP = 3, R_POOL = 4, R_NBUCKETS = 5, R_BFRAMES = 6, R_HEAD = 7, R_TAIL = 8, R_ENTRIES = 9,
+  R_BUDGET = 10, R_CURSOR = 11, R_MAXKEY = 12, R_STATE = 13, R_OWN = 16, R_UBOUND = 17, R_FREESLOT = 18, R_SLOTS = 19,
+  R_DIRS = 20, R_RECOVERED = 21, R_LEAKED = 22, R_BPFNS = 64, R_DPFNS = 256, R_COUNTERS = 512;
+if (LW_LOCK !== 0 || LW_NEXT !== 1 || LW_SERVING !== 14 || LW_WAITERS !== 15) throw new Error("cache root layout: lock words moved");
+const STATE_LIVE = 1, STATE_DESTROYED = 2, STATE_BROKEN = 3;
+// u64 counters (lo, hi at R_COUNTERS + 2 i)
 const C_HITS = 0, C_MISSES = 1, C_SETS = 2, C_DELETES = 3, C_EVICT_BUDGET = 4, C_EVICT_CLEAR = 5, C_EXPIRED = 6,
   C_RAW = 7, C_STORED = 8, C_KEYS = 9;
-const NCOUNTERS = 10;
+/** No counter (removeEntry's `counter` argument). */
+const C_NONE = -1;
+
+// ── The operation in flight (root words; written only by the lock holder) ──
+//
+// ╒═ in flight ═════════════════════════════════════════════════════════╕
+// │ 544 record handle (0: none) │ 545 layout │ 546 key length          │
+// │ 547 pieces │ 548 positions done │ 549 pending handles │ 550 frame of │
+// │ a new slot directory │ 551 frame of new slots │ 768..1023 pending    │
+// ╘═════════════════════════════════════════════════════════════════════╛
+// A tree of objects outside the index: the value a set is building (pieces
+// allocated so far; handles not yet written into the record or an index
+// object wait in the pending list) or the entry a removal is freeing. Its
+// objects are freed in position order: pieces 0..P-1, index objects P..P+X-1,
+// the record P+X; "positions done" counts the ones already freed, bumped
+// BEFORE each free (a death in between leaks that object, never frees it
+// twice). Until a record's handle area is zeroed its layout reads INLINE, so
+// a walk never follows unwritten handles. The hand-over from the built value
+// to the replaced entry is a logged store in the set's index section.
+const IF_REC = 544, IF_LAYOUT = 545, IF_KEYLEN = 546, IF_NPIECES = 547, IF_DONE = 548, IF_NPEND = 549,
+  IF_FDIR = 550, IF_FSLOT = 551, IF_PEND = 768;
+/** Pending handles at most: a set writes them into their parent object every this many pieces. */
+const PEND_CAP = 256;
+if (INDEX_FANOUT % PEND_CAP !== 0 || IF_PEND + PEND_CAP > PAGE_SIZE / 4) throw new Error("cache root layout: pending list");
 
 // slot words
 const S_HASH = 0, S_CHAIN = 1, S_PREV = 2, S_NEXT = 3, S_REC = 4, S_META = 5, S_RAW = 6, S_STORED = 7, S_EXPIRES = 8,
@@ -139,6 +195,7 @@ const S_HASH = 0, S_CHAIN = 1, S_PREV = 2, S_NEXT = 3, S_REC = 4, S_META = 5, S_
 // S_META: layout (2 bits) | flags (3 bits) << 2 | key length << 5
 const FL_STRING = 1, FL_BYTEKEY = 2, FL_LZ4 = 4;
 const L_INLINE = 0, L_DIRECT = 1, L_INDIRECT = 2;
+const TWO32 = 4294967296;
 
 // ══ Public types ══
 
@@ -221,6 +278,10 @@ export interface TmemCacheStats {
   budget: number;
   /** bytesRaw / bytesHeld (1 when empty). */
   compressionRatio: number;
+  /** Operations in flight of dead Workers whose objects a later caller freed (see the module essay, Recovery), cumulative. */
+  recoveries: number;
+  /** Objects a free could not give back (pinned by a Worker whose pin was never released): leaked, cumulative. */
+  leakedObjects: number;
 }
 
 // ══ Small helpers ══
@@ -314,18 +375,20 @@ interface Prepared {
 export class TmemCache {
   /** The physical memory the cache lives in. */
   readonly pm: PhysicalMemory;
+  private readonly core: CoreExports;
   private readonly pool: Zpool;
   private readonly codec: Lz4Codec;
   private readonly rootPfn: Pfn;
   private readonly stamp: number;
   private readonly w: Int32Array;
-  private readonly c: Float64Array;
+  /** Word index of the root frame in {@link u32}. */
+  private readonly rw: number;
+  private readonly lk: CacheLock;
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
   /** The memory's buffer, read once (the getter makes a new object per call; the memory never grows). */
   private readonly sab: ArrayBufferLike;
-  private readonly lockToken: number;
   private readonly now: () => number;
   private readonly defaultTtl: number;
   private readonly sweepBuckets: number;
@@ -350,6 +413,7 @@ export class TmemCache {
   private constructor(pm: PhysicalMemory, pool: Zpool, codec: Lz4Codec, rootPfn: Pfn, stamp: number,
                       opts: TmemCacheAttachOptions) {
     this.pm = pm;
+    this.core = pm.core;
     this.pool = pool;
     this.codec = codec;
     this.rootPfn = rootPfn;
@@ -357,11 +421,11 @@ export class TmemCache {
     this.sab = pm.memory.buffer;
     const addr = pm.frameAddress(rootPfn);
     this.w = new Int32Array(this.sab, addr, PAGE_SIZE / 4);
-    this.c = new Float64Array(this.sab, addr + ROOT_F64 * 8, NCOUNTERS);
+    this.rw = addr >>> 2;
+    this.lk = new CacheLock(pm, this.w);
     this.u32 = new Uint32Array(this.sab);
     this.i32 = new Int32Array(this.sab);
     this.f64 = new Float64Array(this.sab);
-    this.lockToken = pm.slot + 1;
     this.now = opts.now ?? ((): number => Date.now());
     this.defaultTtl = opts.defaultTtl ?? 0;
     this.sweepBuckets = opts.sweepBuckets ?? 1024;
@@ -431,7 +495,7 @@ export class TmemCache {
     w[R_OWN] = 1 + bframes;
     w[R_UBOUND] = pool.stats().pages;
     w[R_STAMP] = stamp;
-    w[R_STATE] = 1;
+    w[R_STATE] = STATE_LIVE;
     Atomics.store(w, R_MAGIC, MAGIC);
     return new TmemCache(pm, pool, codec, root, stamp, options);
   }
@@ -448,7 +512,7 @@ export class TmemCache {
     const root = pm.pfn(handle.root);
     if (pm.frameOwner(root) !== CACHE_FRAME_OWNER) throw new TmemError(ErrorCode.EINVAL, `frame ${root} is not a cache root`);
     const w = new Int32Array(pm.memory.buffer, pm.frameAddress(root), PAGE_SIZE / 4);
-    if (Atomics.load(w, R_MAGIC) !== MAGIC || w[R_STAMP] !== handle.stamp || w[R_STATE] !== 1) {
+    if (Atomics.load(w, R_MAGIC) !== MAGIC || w[R_STAMP] !== handle.stamp || w[R_STATE] !== STATE_LIVE) {
       throw new TmemError(ErrorCode.EINVAL, "TmemCache.attach: the handle names no live cache (destroyed, or another memory)");
     }
     const codec = await lz4Ready();
@@ -489,51 +553,439 @@ export class TmemCache {
     return Atomics.load(this.w, R_ENTRIES);
   }
 
+
+  // ── the lock, logged stores, counters ──
+
   /**
-   * Take the cache lock: a ticket lock (FIFO, so a Worker that sets in a
-   * loop cannot starve another). Spins briefly, then sleeps in Atomics.wait
-   * on the now-serving word (spins only, on a browser main thread).
-   * @throws TmemError EBUSY after LOCK_TIMEOUT_MS (the holder died or hangs; the cache must be recreated).
+   * Take the cache lock (lock.ts), then finish what a dead predecessor left:
+   * free the objects its operation in flight names.
+   * @throws TmemError ETIMEDOUT when the lock cannot be had within
+   *   LOCK_TIMEOUT_MS; EINVAL when this instance is closed, its memory
+   *   detached or the cache destroyed; EOWNERDEAD when the cache was found
+   *   inconsistent after a takeover (it must be destroyed and made again).
    */
   private lock(): void {
-    const w = this.w;
     if (this.closed) throw new TmemError(ErrorCode.EINVAL, "this TmemCache was closed");
     // Before the ticket: after pm.detach() nothing may be written into the memory (not even a miss count).
     if (!this.pm.isAttached) throw new TmemError(ErrorCode.EINVAL, "this PhysicalMemory was detached: attach again to use it");
-    const my = Atomics.add(w, R_TICKET, 1);
-    let cur = Atomics.load(w, R_SERVING);
-    if (cur !== my) {
-      const start = Date.now();
-      for (let spin = 0; cur !== my; spin++) {
-        if (spin > 200) {
-          if (this.pm.canBlock) {
-            Atomics.add(w, R_WAITERS, 1);
-            Atomics.wait(w, R_SERVING, cur, 5);
-            Atomics.sub(w, R_WAITERS, 1);
-          }
-          if ((spin & 15) === 0 && Date.now() - start > LOCK_TIMEOUT_MS) {
-            throw new TmemError(ErrorCode.EBUSY, `TmemCache: the cache lock has been held by Worker slot ${w[R_HOLDER]! - 1} for over ${LOCK_TIMEOUT_MS} ms (did it die inside a cache call? the cache must then be recreated)`);
-          }
-        }
-        cur = Atomics.load(w, R_SERVING);
+    const took = this.lk.acquire();
+    this.checkLive();
+    const u = this.u32, rw = this.rw;
+    if ((u[rw + IF_REC]! | u[rw + IF_NPEND]! | u[rw + IF_FDIR]! | u[rw + IF_FSLOT]!) !== 0) {
+      try {
+        this.recoverInFlight();
+      } catch (e) {
+        this.unlock();
+        throw e;
       }
     }
-    w[R_HOLDER] = this.lockToken;
-    this.checkLive();
+    if (took === 1) this.afterTakeover();
   }
 
   private unlock(): void {
-    Atomics.add(this.w, R_SERVING, 1);
-    if (Atomics.load(this.w, R_WAITERS) > 0) Atomics.notify(this.w, R_SERVING);
+    this.lk.release();
   }
 
   private checkLive(): void {
-    if (this.w[R_STATE] !== 1 || this.w[R_STAMP] !== this.stamp) {
+    const state = this.w[R_STATE];
+    if (state !== STATE_LIVE || this.w[R_STAMP] !== this.stamp) {
       this.unlock();
+      if (state === STATE_BROKEN && this.w[R_STAMP] === this.stamp) {
+        throw new TmemError(ErrorCode.EOWNERDEAD, "this TmemCache was left inconsistent by a Worker that died holding its lock without a rollback: destroy it and make a new one");
+      }
       throw new TmemError(ErrorCode.EINVAL, "this TmemCache was destroyed");
     }
   }
 
+  /**
+   * The lock was taken over from a dead holder without a rollback (its
+   * reclaim did not release it: not expected, robust.ts releases every
+   * LV_CACHE lock it rolls back). Check everything; if inconsistent, mark
+   * the cache broken (every call then throws EOWNERDEAD).
+   */
+  private afterTakeover(): void {
+    const problems = this.checkLocked().problems;
+    if (problems.length === 0) return;
+    this.st(this.rw + R_STATE, STATE_BROKEN);
+    this.unlock();
+    throw new TmemError(ErrorCode.EOWNERDEAD, `TmemCache: took the lock over from a dead Worker and found ${problems.length} problems (first: ${problems[0]}); the cache is marked broken`);
+  }
+
+  /**
+   * The logged store: u32 word `word` of the memory (an index into
+   * {@link u32}) := `v`, undoably (robust.ts pm_ustore32); nothing when the
+   * word already holds `v`. Every store to shared state under the lock goes
+   * through here, except into objects and frames nobody else can reach yet.
+   */
+  private st(word: number, v: number): void {
+    if (this.u32[word] !== (v >>> 0)) this.core.pm_ustore32(word << 2, v);
+  }
+
+  /** Counter `c` (u64 as two words; exact below 2^53). Lock held. */
+  private cnt(c: number): number {
+    const at = this.rw + R_COUNTERS + 2 * c;
+    return this.u32[at]! + this.u32[at + 1]! * TWO32;
+  }
+
+  /** Counter `c` += `delta`, by logged stores. Lock held. */
+  private cadd(c: number, delta: number): void {
+    if (delta === 0) return;
+    const at = this.rw + R_COUNTERS + 2 * c;
+    const v = Math.max(0, this.u32[at]! + this.u32[at + 1]! * TWO32 + delta);
+    this.st(at, v >>> 0);
+    this.st(at + 1, Math.floor(v / TWO32));
+  }
+
+  // ── the operation in flight ──
+
+  /** The first free of each kind of error while freeing in flight that we could not do (rare; for the leak count). */
+  private freeOrLeak(h: number): void {
+    try {
+      this.pool.free(h);
+    } catch {
+      // A handle that cannot be freed (pinned by a Worker whose pin was not
+      // released, or already free): leaked, counted, never retried.
+      this.core.pm_ucommit();
+      this.st(this.rw + R_LEAKED, this.u32[this.rw + R_LEAKED]! + 1);
+      this.core.pm_ucommit();
+    }
+  }
+
+  /**
+   * The handles of the in-flight tree in position order (pieces, index
+   * objects, the record; 0 = not allocated yet), read from its objects.
+   * Lock held; maps objects (commit points).
+   */
+  private inFlightTree(rec: number, layout: number, keyLen: number, npieces: number): { pieces: number[]; index: number[] } {
+    const pieces: number[] = [], index: number[] = [];
+    if (layout === L_INLINE) return { pieces, index };
+    const v = this.pool.map(rec, "ro");
+    const nref = layout === L_DIRECT ? npieces : Math.ceil(npieces / INDEX_FANOUT);
+    const refs: number[] = [];
+    for (let i = 0; i < nref; i++) refs.push(rd32(v, keyLen + 4 * i));
+    this.pool.unmap(rec);
+    if (layout === L_DIRECT) return { pieces: refs, index };
+    for (let j = 0; j < refs.length; j++) {
+      const ix = refs[j]!;
+      index.push(ix);
+      const count = Math.min(INDEX_FANOUT, npieces - j * INDEX_FANOUT);
+      if (ix === 0) { for (let i = 0; i < count; i++) pieces.push(0); continue; }
+      const iv = this.pool.map(ix, "ro");
+      for (let i = 0; i < count; i++) pieces.push(rd32(iv, 4 * i));
+      this.pool.unmap(ix);
+    }
+    return { pieces, index };
+  }
+
+  /**
+   * Free everything the record of the operation in flight names: pending
+   * handles, then the tree in position order, then clear the record. Each
+   * step records its progress BEFORE the free it stands for (a death between
+   * leaks that object). Starts at a commit point. Lock held.
+   */
+  private freeInFlight(): void {
+    this.core.pm_ucommit();
+    const u = this.u32, rw = this.rw;
+    const rec = u[rw + IF_REC]!;
+    const layout = u[rw + IF_LAYOUT]!, keyLen = u[rw + IF_KEYLEN]!, npieces = u[rw + IF_NPIECES]!;
+    const done = u[rw + IF_DONE]!;
+    let tree: { pieces: number[]; index: number[] } = { pieces: [], index: [] };
+    // Index objects are freed only after every piece: while pieces remain, every object of the tree is live.
+    if (rec !== 0 && done < npieces + (layout === L_INDIRECT ? Math.ceil(npieces / INDEX_FANOUT) : 0) + 1) {
+      tree = done < npieces || layout !== L_INDIRECT ? this.inFlightTree(rec, layout, keyLen, npieces)
+        : { pieces: new Array<number>(npieces).fill(0), index: this.inFlightTree(rec, L_DIRECT, keyLen, Math.ceil(npieces / INDEX_FANOUT)).pieces };
+    }
+    // Pending handles (a set's, not yet written into the tree; one written just before a death is in both).
+    let npend = u[rw + IF_NPEND]!;
+    if (npend > PEND_CAP) npend = PEND_CAP;
+    if (npend > 0) {
+      const inTree = new Set<number>([...tree.pieces, ...tree.index]);
+      while (npend > 0) {
+        npend--;
+        const h = u[rw + IF_PEND + npend]!;
+        u[rw + IF_NPEND] = npend;
+        if (h !== 0 && !inTree.has(h)) this.freeOrLeak(h);
+      }
+    }
+    if (rec !== 0) {
+      const order = [...tree.pieces, ...tree.index, rec];
+      for (let p = done; p < order.length; p++) {
+        u[rw + IF_DONE] = p + 1;
+        const h = order[p]!;
+        if (h !== 0) this.freeOrLeak(h);
+      }
+    }
+    u[rw + IF_REC] = 0;
+    u[rw + IF_DONE] = 0;
+    u[rw + IF_LAYOUT] = 0;
+    u[rw + IF_NPIECES] = 0;
+  }
+
+  /**
+   * The previous lock holder died with an operation in flight (its reclaim
+   * rolled its index changes back): free what the record names, and the
+   * frames it was adding to the slot table. Lock held.
+   */
+  private recoverInFlight(): void {
+    this.core.pm_ucommit();
+    const u = this.u32, rw = this.rw;
+    for (const at of [IF_FDIR, IF_FSLOT]) {
+      const pfn = u[rw + at]!;
+      if (pfn === 0) continue;
+      u[rw + at] = 0;
+      this.pm.freeFrame(this.pm.pfn(pfn), CACHE_FRAME_OWNER);
+    }
+    this.freeInFlight();
+    this.st(rw + R_RECOVERED, u[rw + R_RECOVERED]! + 1);
+  }
+
+  /** Start the record of a value being built: record `rec`, read as INLINE until its handle area is zeroed. Lock held. */
+  private beginInFlight(rec: number, keyLen: number): void {
+    const u = this.u32, rw = this.rw;
+    u[rw + IF_LAYOUT] = L_INLINE;
+    u[rw + IF_KEYLEN] = keyLen;
+    u[rw + IF_NPIECES] = 0;
+    u[rw + IF_DONE] = 0;
+    u[rw + IF_NPEND] = 0;
+    u[rw + IF_REC] = rec;
+  }
+
+  /** Append `h` to the pending handles (the caller keeps NPEND < PEND_CAP). */
+  private pend(h: number): void {
+    const u = this.u32, rw = this.rw;
+    const n = u[rw + IF_NPEND]!;
+    u[rw + IF_PEND + n] = h;
+    u[rw + IF_NPEND] = n + 1;
+  }
+
+  // ── the slot table ──
+
+  /** i32 word index of slot `s` (≥ 1). Lock held (reads the directory). */
+  private slotWord(s: number): number {
+    const idx = s - 1;
+    const f = (idx / SLOTS_PER_FRAME) | 0;
+    let fw = this.slotFrameWord[f];
+    if (fw === undefined) {
+      for (let g = this.slotFrameWord.length; g <= f; g++) {
+        const dirWord = this.pm.frameAddress(this.pm.pfn(this.w[R_DPFNS + ((g / DIR_FANOUT) | 0)]!)) >>> 2;
+        this.slotFrameWord.push(this.pm.frameAddress(this.pm.pfn(this.u32[dirWord + (g % DIR_FANOUT)]!)) >>> 2);
+      }
+      fw = this.slotFrameWord[f]!;
+    }
+    return fw + (idx - f * SLOTS_PER_FRAME) * SLOT_WORDS;
+  }
+
+  /**
+   * Make sure a slot is free: grow the table by a frame of 85 slots (and a
+   * directory frame every 1024 slot frames) when none is. Its own section:
+   * the frames are recorded in flight as soon as they are allocated, the new
+   * frame is filled before it is reachable, then linked by logged stores
+   * that also clear the record, then a commit point. Lock held.
+   * @throws TmemError ENOSPC (slot table full), ENOMEM (no frame); nothing changes then.
+   */
+  private ensureFreeSlot(): void {
+    const w = this.w, u = this.u32, rw = this.rw;
+    if (w[R_FREESLOT] !== 0) return;
+    const nslots = w[R_SLOTS]!;
+    const frameIdx = nslots / SLOTS_PER_FRAME;
+    const dir = (frameIdx / DIR_FANOUT) | 0;
+    const newDir = frameIdx % DIR_FANOUT === 0;
+    if (newDir && dir >= MAX_DIR_FRAMES) throw new TmemError(ErrorCode.ENOSPC, "TmemCache: the slot table is full");
+    this.core.pm_ucommit();
+    let d: Pfn | 0 = 0;
+    if (newDir) {
+      d = this.pm.allocFrame(CACHE_FRAME_OWNER);
+      u[rw + IF_FDIR] = d;
+      this.pm.frameBytes(d).fill(0);
+    }
+    let pfn: Pfn;
+    try {
+      pfn = this.pm.allocFrame(CACHE_FRAME_OWNER);
+    } catch (e) {
+      if (d !== 0) { u[rw + IF_FDIR] = 0; this.pm.freeFrame(d, CACHE_FRAME_OWNER); }
+      throw e;
+    }
+    u[rw + IF_FSLOT] = pfn;
+    // Fill the frame while nobody can reach it: slots nslots+1 .. nslots+85 chained as the free list.
+    const fb = this.pm.frameBytes(pfn);
+    fb.fill(0);
+    const fw = this.pm.frameAddress(pfn) >>> 2;
+    for (let k = 1; k < SLOTS_PER_FRAME; k++) u[fw + (k - 1) * SLOT_WORDS + S_FREE] = nslots + k + 1;
+    // Link it (logged), clear the record in the same run, commit.
+    this.core.pm_ucommit();
+    if (newDir) {
+      this.st(rw + R_DPFNS + dir, d);
+      this.st(rw + R_DIRS, dir + 1);
+    }
+    const dirWord = this.pm.frameAddress(this.pm.pfn(w[R_DPFNS + dir]!)) >>> 2;
+    this.st(dirWord + (frameIdx % DIR_FANOUT), pfn);
+    this.st(rw + R_OWN, w[R_OWN]! + (newDir ? 2 : 1));
+    this.st(rw + R_SLOTS, nslots + SLOTS_PER_FRAME);
+    this.st(rw + R_FREESLOT, nslots + 1);
+    this.st(rw + IF_FDIR, 0);
+    this.st(rw + IF_FSLOT, 0);
+    this.core.pm_ucommit();
+  }
+
+  /** Pop a free slot ({@link ensureFreeSlot} made sure there is one). Logged; inside an index section. */
+  private popSlot(): number {
+    const s = this.w[R_FREESLOT]!;
+    this.st(this.rw + R_FREESLOT, this.i32[this.slotWord(s) + S_FREE]!);
+    return s;
+  }
+
+  /** Put slot `s` (word `sw`) on the free list (its record word cleared). Logged; inside an index section. */
+  private freeSlot(s: number, sw: number): void {
+    this.st(sw + S_REC, 0);
+    this.st(sw + S_FREE, this.w[R_FREESLOT]!);
+    this.st(this.rw + R_FREESLOT, s);
+  }
+
+  private bucketIndex(h: number): number {
+    const b = h & this.nbucketsMask;
+    return this.bucketWord[b >>> 10]! + (b & (BUCKETS_PER_FRAME - 1));
+  }
+
+  /** Find the slot of a key: its number and its predecessor in the chain (0 = the bucket). Lock held. */
+  private find(k: Uint8Array, n: number, byteKey: boolean, h: number, keep = false): number {
+    const i32 = this.i32;
+    let prev = 0;
+    let s = this.u32[this.bucketIndex(h)]!;
+    const wantMeta = ((byteKey ? FL_BYTEKEY : 0) << 2) | (n << 5);
+    while (s !== 0) {
+      const sw = this.slotWord(s);
+      if ((i32[sw + S_HASH]! >>> 0) === h && (i32[sw + S_META]! & ~(3 | ((FL_STRING | FL_LZ4) << 2))) === wantMeta) {
+        const rec = i32[sw + S_REC]! >>> 0;
+        const v = this.pool.map(rec, "ro");
+        let same = true;
+        for (let i = 0; i < n; i++) if (v[i] !== k[i]) { same = false; break; }
+        if (same && keep) { this.foundView = v; this.foundPrev = prev; return s; } // still mapped: the caller unmaps
+        this.pool.unmap(rec);
+        if (same) { this.foundPrev = prev; return s; }
+      }
+      prev = s;
+      s = i32[sw + S_CHAIN]! >>> 0;
+    }
+    this.foundPrev = prev;
+    return 0;
+  }
+  /** Chain predecessor of the slot the last {@link find} returned. */
+  private foundPrev = 0;
+  /** With `keep`, the view of the found record, left mapped for the caller. */
+  private foundView: Uint8Array = new Uint8Array(0);
+
+  /** Logged; inside an index section. */
+  private lruUnlink(sw: number): void {
+    const i32 = this.i32;
+    const prev = i32[sw + S_PREV]!, next = i32[sw + S_NEXT]!;
+    if (prev !== 0) this.st(this.slotWord(prev) + S_NEXT, next); else this.st(this.rw + R_HEAD, next);
+    if (next !== 0) this.st(this.slotWord(next) + S_PREV, prev); else this.st(this.rw + R_TAIL, prev);
+  }
+
+  /** Logged; inside an index section. */
+  private lruPushHead(s: number, sw: number): void {
+    const head = this.w[R_HEAD]!;
+    this.st(sw + S_PREV, 0);
+    this.st(sw + S_NEXT, head);
+    if (head !== 0) this.st(this.slotWord(head) + S_PREV, s); else this.st(this.rw + R_TAIL, s);
+    this.st(this.rw + R_HEAD, s);
+  }
+
+  /**
+   * Unlink slot `s` (word `sw`, chain predecessor `chainPrev`) from its chain
+   * and the LRU list, free the slot, take its sizes off the counters and hand
+   * its objects to the record in flight. Logged stores only: the caller runs
+   * it inside an index section (between two commit points).
+   */
+  private unlinkEntry(s: number, sw: number, chainPrev: number): void {
+    const i32 = this.i32, rw = this.rw;
+    const meta = i32[sw + S_META]!;
+    const keyLen = meta >>> 5, layout = meta & 3;
+    const rec = i32[sw + S_REC]! >>> 0, npieces = i32[sw + S_PIECES]! >>> 0;
+    const next = i32[sw + S_CHAIN]!;
+    if (chainPrev !== 0) this.st(this.slotWord(chainPrev) + S_CHAIN, next);
+    else this.st(this.bucketIndex(i32[sw + S_HASH]! >>> 0), next);
+    this.lruUnlink(sw);
+    this.cadd(C_RAW, -(i32[sw + S_RAW]! >>> 0));
+    this.cadd(C_STORED, -(i32[sw + S_STORED]! >>> 0));
+    this.cadd(C_KEYS, -keyLen);
+    this.st(rw + R_ENTRIES, this.w[R_ENTRIES]! - 1);
+    this.freeSlot(s, sw);
+    this.st(rw + IF_LAYOUT, layout);
+    this.st(rw + IF_KEYLEN, keyLen);
+    this.st(rw + IF_NPIECES, npieces);
+    this.st(rw + IF_DONE, 0);
+    this.st(rw + IF_REC, rec);
+  }
+
+  /**
+   * Remove slot `s` (chain predecessor `chainPrev`): one index section
+   * (unlink, counters, `counter` += 1 unless C_NONE, the objects handed to
+   * the record in flight), then free its objects. Lock held.
+   */
+  private removeEntry(s: number, chainPrev: number, counter: number): void {
+    const sw = this.slotWord(s);
+    this.core.pm_ucommit();
+    this.unlinkEntry(s, sw, chainPrev);
+    if (counter !== C_NONE) this.cadd(counter, 1);
+    this.core.pm_ucommit();
+    this.freeInFlight();
+  }
+
+  /** Chain predecessor of slot `s` (0 when first in its bucket). Lock held. */
+  private chainPrevOf(s: number): number {
+    const h = this.i32[this.slotWord(s) + S_HASH]! >>> 0;
+    let prev = 0, cur = this.u32[this.bucketIndex(h)]!;
+    while (cur !== 0 && cur !== s) { prev = cur; cur = this.i32[this.slotWord(cur) + S_CHAIN]! >>> 0; }
+    if (cur === 0) throw new TmemError(ErrorCode.EINVAL, "TmemCache: an entry is missing from its hash chain (corrupt index)");
+    return prev;
+  }
+
+  /** Frames the pool holds now, exactly (a wasm pass over the pool's classes: ~4 µs); refreshes the bound. Lock held. */
+  private exactPoolFrames(): number {
+    const p = this.pool.stats().pages;
+    this.st(this.rw + R_UBOUND, p);
+    return p;
+  }
+
+  /** Evict the LRU tail; false when the cache is empty. Lock held. */
+  private evictTail(): boolean {
+    const tail = this.w[R_TAIL]!;
+    if (tail === 0) return false;
+    this.removeEntry(tail, this.chainPrevOf(tail), C_EVICT_BUDGET);
+    return true;
+  }
+
+  /**
+   * Make sure `need` more frames fit under the budget: by the bound when it
+   * allows, else by the exact count, evicting from the LRU tail (and
+   * compacting now and then) until they do. Then counts them into the bound.
+   * @returns false if they cannot fit even in the empty cache. Lock held.
+   */
+  private reserve(need: number): boolean {
+    const w = this.w;
+    const budget = w[R_BUDGET]!;
+    if (w[R_UBOUND]! + w[R_OWN]! + need <= budget) { this.st(this.rw + R_UBOUND, w[R_UBOUND]! + need); return true; }
+    let used = this.exactPoolFrames() + w[R_OWN]!;
+    let sinceCompact = 0;
+    while (used + need > budget) {
+      if (sinceCompact >= 16) { this.pool.compact(); sinceCompact = 0; used = this.exactPoolFrames() + w[R_OWN]!; continue; }
+      if (!this.evictTail()) {
+        this.pool.compact();
+        if (this.exactPoolFrames() + w[R_OWN]! + need > budget) return false;
+        break;
+      }
+      sinceCompact++;
+      used = this.exactPoolFrames() + w[R_OWN]!;
+    }
+    this.st(this.rw + R_UBOUND, w[R_UBOUND]! + need);
+    return true;
+  }
+
+  /** Worst-case frames allocating a record, `npieces` pieces and `nindex` index objects can add (a slot frame and its directory included). */
+  private static worstFrames(npieces: number, nindex: number): number {
+    return npieces + nindex + 2 * CHAIN + TABLE_GROWTH + Math.ceil((1 + npieces + nindex) / 256) + 2;
+  }
 
   // ── keys and values ──
 
@@ -641,225 +1093,15 @@ export class TmemCache {
   }
 
 
-  // ── the slot table ──
-
-  /** i32 word index of slot `s` (≥ 1). Lock held (reads the directory). */
-  private slotWord(s: number): number {
-    const idx = s - 1;
-    const f = (idx / SLOTS_PER_FRAME) | 0;
-    let fw = this.slotFrameWord[f];
-    if (fw === undefined) {
-      for (let g = this.slotFrameWord.length; g <= f; g++) {
-        const dirWord = this.pm.frameAddress(this.pm.pfn(this.w[R_DPFNS + ((g / DIR_FANOUT) | 0)]!)) >>> 2;
-        this.slotFrameWord.push(this.pm.frameAddress(this.pm.pfn(this.u32[dirWord + (g % DIR_FANOUT)]!)) >>> 2);
-      }
-      fw = this.slotFrameWord[f]!;
-    }
-    return fw + (idx - f * SLOTS_PER_FRAME) * SLOT_WORDS;
-  }
-
-  /** Take a free slot (growing the table by a frame when none is free); returns its number and word index. Lock held. */
-  private allocSlot(): number {
-    const w = this.w;
-    let s = w[R_FREESLOT]!;
-    if (s !== 0) {
-      w[R_FREESLOT] = this.i32[this.slotWord(s) + S_FREE]!;
-      return s;
-    }
-    const nslots = w[R_SLOTS]!;
-    const frameIdx = nslots / SLOTS_PER_FRAME;
-    const dir = (frameIdx / DIR_FANOUT) | 0;
-    if (frameIdx % DIR_FANOUT === 0) {
-      if (dir >= MAX_DIR_FRAMES) throw new TmemError(ErrorCode.ENOSPC, "TmemCache: the slot table is full");
-      const d = this.pm.allocFrame(CACHE_FRAME_OWNER);
-      this.pm.frameBytes(d).fill(0);
-      w[R_DPFNS + dir] = d;
-      w[R_DIRS] = dir + 1;
-      w[R_OWN] = w[R_OWN]! + 1;
-    }
-    let pfn: Pfn;
-    try {
-      pfn = this.pm.allocFrame(CACHE_FRAME_OWNER);
-    } catch (e) {
-      throw e; // the directory frame (if new) stays: it is counted and reused by the next growth
-    }
-    this.pm.frameBytes(pfn).fill(0);
-    const dirWord = this.pm.frameAddress(this.pm.pfn(w[R_DPFNS + dir]!)) >>> 2;
-    this.u32[dirWord + (frameIdx % DIR_FANOUT)] = pfn;
-    w[R_OWN] = w[R_OWN]! + 1;
-    w[R_SLOTS] = nslots + SLOTS_PER_FRAME;
-    // Slots nslots+2 .. nslots+85 go on the free list; nslots+1 is returned.
-    for (let k = SLOTS_PER_FRAME; k >= 2; k--) {
-      const t = nslots + k;
-      this.i32[this.slotWord(t) + S_FREE] = w[R_FREESLOT]!;
-      w[R_FREESLOT] = t;
-    }
-    s = nslots + 1;
-    return s;
-  }
-
-  private freeSlot(s: number, sw: number): void {
-    for (let i = 0; i < SLOT_WORDS; i++) this.i32[sw + i] = 0;
-    this.i32[sw + S_FREE] = this.w[R_FREESLOT]!;
-    this.w[R_FREESLOT] = s;
-  }
-
-  private bucketIndex(h: number): number {
-    const b = h & this.nbucketsMask;
-    return this.bucketWord[b >>> 10]! + (b & (BUCKETS_PER_FRAME - 1));
-  }
-
-  /** Find the slot of a key: its number and its predecessor in the chain (0 = the bucket). Lock held. */
-  private find(k: Uint8Array, n: number, byteKey: boolean, h: number, keep = false): number {
-    const i32 = this.i32;
-    let prev = 0;
-    let s = this.u32[this.bucketIndex(h)]!;
-    const wantMeta = ((byteKey ? FL_BYTEKEY : 0) << 2) | (n << 5);
-    while (s !== 0) {
-      const sw = this.slotWord(s);
-      if ((i32[sw + S_HASH]! >>> 0) === h && (i32[sw + S_META]! & ~(3 | ((FL_STRING | FL_LZ4) << 2))) === wantMeta) {
-        const rec = i32[sw + S_REC]! >>> 0;
-        const v = this.pool.map(rec, "ro");
-        let same = true;
-        for (let i = 0; i < n; i++) if (v[i] !== k[i]) { same = false; break; }
-        if (same && keep) { this.foundView = v; this.foundPrev = prev; return s; } // still mapped: the caller unmaps
-        this.pool.unmap(rec);
-        if (same) { this.foundPrev = prev; return s; }
-      }
-      prev = s;
-      s = i32[sw + S_CHAIN]! >>> 0;
-    }
-    this.foundPrev = prev;
-    return 0;
-  }
-  /** Chain predecessor of the slot the last {@link find} returned. */
-  private foundPrev = 0;
-  /** With `keep`, the view of the found record, left mapped for the caller. */
-  private foundView: Uint8Array = new Uint8Array(0);
-
-  private lruUnlink(sw: number): void {
-    const i32 = this.i32;
-    const prev = i32[sw + S_PREV]!, next = i32[sw + S_NEXT]!;
-    if (prev !== 0) i32[this.slotWord(prev) + S_NEXT] = next; else this.w[R_HEAD] = next;
-    if (next !== 0) i32[this.slotWord(next) + S_PREV] = prev; else this.w[R_TAIL] = prev;
-  }
-
-  private lruPushHead(s: number, sw: number): void {
-    const i32 = this.i32;
-    const head = this.w[R_HEAD]!;
-    i32[sw + S_PREV] = 0;
-    i32[sw + S_NEXT] = head;
-    if (head !== 0) i32[this.slotWord(head) + S_PREV] = s; else this.w[R_TAIL] = s;
-    this.w[R_HEAD] = s;
-  }
-
-  /** Free an entry's objects: its pieces (and index objects) and its record. */
-  private freeObjects(rec: number, layout: number, keyLen: number, npieces: number): void {
-    if (layout !== L_INLINE) {
-      const v = this.pool.map(rec, "ro");
-      const nref = layout === L_DIRECT ? npieces : Math.ceil(npieces / INDEX_FANOUT);
-      const refs: number[] = [];
-      for (let i = 0; i < nref; i++) refs.push(rd32(v, keyLen + 4 * i));
-      this.pool.unmap(rec);
-      if (layout === L_INDIRECT) {
-        for (const ix of refs) {
-          const iv = this.pool.map(ix, "ro");
-          const pieces: number[] = [];
-          for (let i = 0; i < INDEX_FANOUT; i++) { const p = rd32(iv, 4 * i); if (p !== 0) pieces.push(p); }
-          this.pool.unmap(ix);
-          for (const p of pieces) this.pool.free(p);
-          this.pool.free(ix);
-        }
-      } else {
-        for (const p of refs) this.pool.free(p);
-      }
-    }
-    this.pool.free(rec);
-  }
-
-  /** Unlink slot `s` (chain predecessor `chainPrev`) from its chain and the LRU list; free its objects and the slot. Lock held. */
-  private removeEntry(s: number, chainPrev: number): void {
-    const i32 = this.i32;
-    const sw = this.slotWord(s);
-    const meta = i32[sw + S_META]!;
-    const keyLen = meta >>> 5, layout = meta & 3;
-    const raw = i32[sw + S_RAW]! >>> 0, stored = i32[sw + S_STORED]! >>> 0;
-    const next = i32[sw + S_CHAIN]!;
-    if (chainPrev !== 0) i32[this.slotWord(chainPrev) + S_CHAIN] = next;
-    else this.u32[this.bucketIndex(i32[sw + S_HASH]! >>> 0)] = next;
-    this.lruUnlink(sw);
-    this.freeObjects(i32[sw + S_REC]! >>> 0, layout, keyLen, i32[sw + S_PIECES]! >>> 0);
-    this.freeSlot(s, sw);
-    const c = this.c;
-    c[C_RAW] = c[C_RAW]! - raw;
-    c[C_STORED] = c[C_STORED]! - stored;
-    c[C_KEYS] = c[C_KEYS]! - keyLen;
-    Atomics.sub(this.w, R_ENTRIES, 1);
-  }
-
-  /** Chain predecessor of slot `s` (0 when first in its bucket). Lock held. */
-  private chainPrevOf(s: number): number {
-    const h = this.i32[this.slotWord(s) + S_HASH]! >>> 0;
-    let prev = 0, cur = this.u32[this.bucketIndex(h)]!;
-    while (cur !== 0 && cur !== s) { prev = cur; cur = this.i32[this.slotWord(cur) + S_CHAIN]! >>> 0; }
-    if (cur === 0) throw new TmemError(ErrorCode.EINVAL, "TmemCache: an entry is missing from its hash chain (corrupt index)");
-    return prev;
-  }
-
-  /** Frames the pool holds now, exactly (a wasm pass over the pool's classes: ~4 µs); refreshes the bound. Lock held. */
-  private exactPoolFrames(): number {
-    const p = this.pool.stats().pages;
-    this.w[R_UBOUND] = p;
-    return p;
-  }
-
-  /** Evict the LRU tail; false when the cache is empty. Lock held. */
-  private evictTail(): boolean {
-    const tail = this.w[R_TAIL]!;
-    if (tail === 0) return false;
-    this.removeEntry(tail, this.chainPrevOf(tail));
-    this.c[C_EVICT_BUDGET] = this.c[C_EVICT_BUDGET]! + 1;
-    return true;
-  }
-
-  /**
-   * Make sure `need` more frames fit under the budget: by the bound when it
-   * allows, else by the exact count, evicting from the LRU tail (and
-   * compacting now and then) until they do. Then counts them into the bound.
-   * @returns false if they cannot fit even in the empty cache. Lock held.
-   */
-  private reserve(need: number): boolean {
-    const w = this.w;
-    const budget = w[R_BUDGET]!;
-    if (w[R_UBOUND]! + w[R_OWN]! + need <= budget) { w[R_UBOUND] = w[R_UBOUND]! + need; return true; }
-    let used = this.exactPoolFrames() + w[R_OWN]!;
-    let sinceCompact = 0;
-    while (used + need > budget) {
-      if (sinceCompact >= 16) { this.pool.compact(); sinceCompact = 0; used = this.exactPoolFrames() + w[R_OWN]!; continue; }
-      if (!this.evictTail()) {
-        this.pool.compact();
-        if (this.exactPoolFrames() + w[R_OWN]! + need > budget) return false;
-        break;
-      }
-      sinceCompact++;
-      used = this.exactPoolFrames() + w[R_OWN]!;
-    }
-    w[R_UBOUND] = w[R_UBOUND]! + need;
-    return true;
-  }
-
-  /** Worst-case frames allocating a record, `npieces` pieces and `nindex` index objects can add (a slot frame and its directory included). */
-  private static worstFrames(npieces: number, nindex: number): number {
-    return npieces + nindex + 2 * CHAIN + TABLE_GROWTH + Math.ceil((1 + npieces + nindex) / 256) + 2;
-  }
-
   // ── public API ──
 
   /**
    * The value of `key`, or undefined (missing or expired). A hit makes the
    * entry the most recently used. Strings come back as strings, bytes as a
    * new Uint8Array the caller owns.
-   * @throws TypeError/RangeError for a bad key; TmemError EBUSY when the lock cannot be had (see essay).
+   * @throws TypeError/RangeError for a bad key; TmemError ETIMEDOUT when the
+   *   lock cannot be had, EINVAL when closed or destroyed (see the essay).
+   * Thread safety: any attached Worker, concurrently.
    */
   get(key: CacheKey): CacheValue | undefined {
     const { k, n, byteKey } = this.keyBytes(key);
@@ -868,16 +1110,15 @@ export class TmemCache {
     this.lock();
     try {
       const s = this.find(k, n, byteKey, h, true);
-      if (s === 0) { this.c[C_MISSES] = this.c[C_MISSES]! + 1; return undefined; }
+      if (s === 0) { this.cadd(C_MISSES, 1); return undefined; }
       const i32 = this.i32;
       const sw = this.slotWord(s);
       const rec = i32[sw + S_REC]! >>> 0;
       const v = this.foundView;
       if (this.expired(this.f64[(sw + S_EXPIRES) >>> 1]!)) {
         this.pool.unmap(rec);
-        this.removeEntry(s, this.foundPrev);
-        this.c[C_EXPIRED] = this.c[C_EXPIRED]! + 1;
-        this.c[C_MISSES] = this.c[C_MISSES]! + 1;
+        this.cadd(C_MISSES, 1);
+        this.removeEntry(s, this.foundPrev, C_EXPIRED);
         return undefined;
       }
       const meta = i32[sw + S_META]!;
@@ -920,8 +1161,9 @@ export class TmemCache {
           this.pool.unmap(p);
         }
       }
+      // An index section (the last unmap was a commit point; the unlock is the next).
       if (this.w[R_HEAD] !== s) { this.lruUnlink(sw); this.lruPushHead(s, sw); }
-      this.c[C_HITS] = this.c[C_HITS]! + 1;
+      this.cadd(C_HITS, 1);
       stream = dst.subarray(0, stored);
     } finally {
       this.unlock();
@@ -931,7 +1173,8 @@ export class TmemCache {
 
   /**
    * Whether `key` has a live (unexpired) entry. Does not change the LRU order or the hit counters.
-   * @throws TypeError/RangeError for a bad key.
+   * @throws TypeError/RangeError for a bad key; TmemError as {@link get}.
+   * Thread safety: any attached Worker, concurrently.
    */
   has(key: CacheKey): boolean {
     return this.withEntry(key, (s, expires) => s !== 0 && !this.expired(expires));
@@ -943,9 +1186,14 @@ export class TmemCache {
    * @param options - `ttl` in ms.
    * @throws TypeError/RangeError for a bad key, value or ttl; TmemError
    *   E2BIG for a value that cannot fit in the budget even alone, EINVAL for
-   *   a view of the physical memory itself. On any throw the cache is unchanged
-   *   (apart from entries evicted while making room for a value that then
-   *   did not fit).
+   *   a view of the physical memory itself, ETIMEDOUT as {@link get}. On any
+   *   throw the cache is unchanged (apart from entries evicted while making
+   *   room for a value that then did not fit).
+   * Thread safety: any attached Worker, concurrently; concurrent sets of one
+   *   key leave one of the values, whole. A Worker that dies inside a set
+   *   leaves either the old entry or the new one; what it had allocated for
+   *   the value is freed by the next caller to take the lock after its
+   *   reclaim (at most one object leaks: see the essay).
    */
   set(key: CacheKey, value: CacheValue, options?: SetOptions): this {
     if (options !== undefined && (typeof options !== "object" || options === null)) throw new TypeError("set options must be an object { ttl }");
@@ -979,44 +1227,13 @@ export class TmemCache {
         if (!this.reserve(need)) {
           throw new TmemError(ErrorCode.E2BIG, `value of ${p.raw} bytes does not fit in the budget (${budget} frames)`);
         }
-        const taken: number[] = [];
-        let rec = 0, s = 0;
+        let rec: number;
         try {
-          rec = this.pool.malloc(recSize);
-          taken.push(rec);
-          const refs: number[] = [];
-          if (layout !== L_INLINE) {
-            const pieces: number[] = [];
-            for (let i = 0; i < npieces; i++) {
-              const len = Math.min(PIECE, stored - i * PIECE);
-              const ph = this.pool.malloc(len);
-              taken.push(ph);
-              pieces.push(ph);
-              const pv = this.pool.map(ph, "wo");
-              pv.set(p.stream.subarray(i * PIECE, i * PIECE + len));
-              this.pool.unmap(ph);
-            }
-            if (layout === L_DIRECT) refs.push(...pieces);
-            else {
-              for (let j = 0; j < nindex; j++) {
-                const ix = this.pool.malloc(PIECE);
-                taken.push(ix);
-                refs.push(ix);
-                const iv = this.pool.map(ix, "wo");
-                iv.fill(0);
-                for (let i = 0; i < INDEX_FANOUT && j * INDEX_FANOUT + i < npieces; i++) wr32(iv, 4 * i, pieces[j * INDEX_FANOUT + i]!);
-                this.pool.unmap(ix);
-              }
-            }
-          }
-          const v = this.pool.map(rec, "wo");
-          v.set(keyCopy, 0);
-          if (layout === L_INLINE) v.set(p.stream, n);
-          else for (let i = 0; i < refs.length; i++) wr32(v, n + 4 * i, refs[i]!);
-          this.pool.unmap(rec);
-          s = this.allocSlot();
+          rec = this.build(keyCopy, n, p.stream, layout, npieces, nindex, recSize);
+          this.ensureFreeSlot();
         } catch (e) {
-          for (const x of taken) { try { this.pool.free(x); } catch { /* not allocated */ } }
+          // Give back what the attempt took (the record in flight names all of it).
+          this.freeInFlight();
           this.exactPoolFrames();
           const retry = e instanceof TmemError && e.code === ErrorCode.ENOMEM && attempt < 64 && this.evictTail();
           if (retry) continue;
@@ -1025,12 +1242,21 @@ export class TmemCache {
           }
           throw e;
         }
-        // Built: now replace the old entry, if any, and link the new one (nothing can fail from here on).
+        // Built: find the old entry, if any (maps: commit points), then one
+        // index section replaces it and links the new one (nothing can fail in it).
         const old = this.find(keyCopy, n, byteKey, h);
-        if (old !== 0) this.removeEntry(old, this.foundPrev);
-        const i32 = this.i32;
+        const oldPrev = this.foundPrev;
+        this.core.pm_ucommit();
+        const rw = this.rw;
+        const s = this.popSlot();
         const sw = this.slotWord(s);
+        // (With no old entry only the record word matters: a record of 0 is empty whatever the other words say.)
+        if (old !== 0) this.unlinkEntry(old, this.slotWord(old), oldPrev);
+        else this.st(rw + IF_REC, 0);
+        // The popped slot is unreachable until the bucket store below: its words need no log (a
+        // rollback puts it back on the free list, where only its free-list link, untouched, is read).
         const b = this.bucketIndex(h);
+        const i32 = this.i32;
         i32[sw + S_HASH] = h | 0;
         i32[sw + S_CHAIN] = this.u32[b]! | 0;
         i32[sw + S_REC] = rec | 0;
@@ -1038,16 +1264,16 @@ export class TmemCache {
         i32[sw + S_RAW] = p.raw | 0;
         i32[sw + S_STORED] = stored | 0;
         i32[sw + S_PIECES] = npieces | 0;
-        i32[sw + S_FREE] = 0;
         this.f64[(sw + S_EXPIRES) >>> 1] = expires;
-        this.u32[b] = s;
+        this.st(b, s);
         this.lruPushHead(s, sw);
-        const c = this.c;
-        c[C_RAW] = c[C_RAW]! + p.raw;
-        c[C_STORED] = c[C_STORED]! + stored;
-        c[C_KEYS] = c[C_KEYS]! + n;
-        c[C_SETS] = c[C_SETS]! + 1;
-        Atomics.add(this.w, R_ENTRIES, 1);
+        this.cadd(C_RAW, p.raw);
+        this.cadd(C_STORED, stored);
+        this.cadd(C_KEYS, n);
+        this.cadd(C_SETS, 1);
+        this.st(rw + R_ENTRIES, this.w[R_ENTRIES]! + 1);
+        this.core.pm_ucommit();
+        if (old !== 0) this.freeInFlight();
         return this;
       }
     } finally {
@@ -1056,16 +1282,72 @@ export class TmemCache {
   }
 
   /**
+   * Allocate and fill the objects of a value (record first, then index
+   * objects, then pieces), each named in the record in flight as soon as it
+   * is allocated; returns the record's handle. On a throw the record in
+   * flight names everything taken (the caller frees it). Lock held.
+   */
+  private build(keyCopy: Uint8Array, n: number, stream: Uint8Array, layout: number, npieces: number, nindex: number, recSize: number): number {
+    const u = this.u32, rw = this.rw;
+    const stored = stream.byteLength;
+    const rec = this.pool.malloc(recSize);
+    this.beginInFlight(rec, n);
+    const v = this.pool.map(rec, "wo");
+    v.set(keyCopy, 0);
+    if (layout === L_INLINE) v.set(stream, n);
+    else v.fill(0, n);
+    this.pool.unmap(rec);
+    if (layout === L_INLINE) return rec;
+    // The handle area is zero: the tree may be walked from now on.
+    u[rw + IF_NPIECES] = npieces;
+    u[rw + IF_LAYOUT] = layout;
+    const index: number[] = [];
+    for (let j = 0; j < nindex; j++) {
+      const ix = this.pool.malloc(PIECE);
+      this.pend(ix);
+      const iv = this.pool.map(ix, "wo");
+      iv.fill(0);
+      this.pool.unmap(ix);
+      const rv = this.pool.map(rec, "rw");
+      wr32(rv, n + 4 * j, ix);
+      this.pool.unmap(rec);
+      u[rw + IF_NPEND] = 0;
+      index.push(ix);
+    }
+    // Pieces: pending until a batch of PEND_CAP (or the last) is written into its parent.
+    let first = 0;
+    for (let i = 0; i < npieces; i++) {
+      const len = Math.min(PIECE, stored - i * PIECE);
+      const ph = this.pool.malloc(len);
+      this.pend(ph);
+      const pv = this.pool.map(ph, "wo");
+      pv.set(stream.subarray(i * PIECE, i * PIECE + len));
+      this.pool.unmap(ph);
+      if (u[rw + IF_NPEND] === PEND_CAP || i === npieces - 1) {
+        const parent = layout === L_DIRECT ? rec : index[(first / INDEX_FANOUT) | 0]!;
+        const base = layout === L_DIRECT ? n + 4 * first : 4 * (first % INDEX_FANOUT);
+        const cnt = i + 1 - first;
+        const dv = this.pool.map(parent, "rw");
+        for (let q = 0; q < cnt; q++) wr32(dv, base + 4 * q, u[rw + IF_PEND + q]!);
+        this.pool.unmap(parent);
+        u[rw + IF_NPEND] = 0;
+        first = i + 1;
+      }
+    }
+    return rec;
+  }
+
+  /**
    * Remove `key`. @returns whether a live entry was removed (an expired one is freed and counted as expired).
-   * @throws TypeError/RangeError for a bad key.
+   * @throws TypeError/RangeError for a bad key; TmemError as {@link get}.
+   * Thread safety: any attached Worker, concurrently.
    */
   delete(key: CacheKey): boolean {
     return this.withEntry(key, (s, expires) => {
       if (s === 0) return false;
-      this.removeEntry(s, this.foundPrev);
-      if (this.expired(expires)) { this.c[C_EXPIRED] = this.c[C_EXPIRED]! + 1; return false; }
-      this.c[C_DELETES] = this.c[C_DELETES]! + 1;
-      return true;
+      const expired = this.expired(expires);
+      this.removeEntry(s, this.foundPrev, expired ? C_EXPIRED : C_DELETES);
+      return !expired;
     });
   }
 
@@ -1093,17 +1375,17 @@ export class TmemCache {
     return expires !== 0 && expires <= this.now();
   }
 
-  /** Remove every entry (all Workers see an empty cache); the pool is compacted, its empty zspages go back to the memory. */
+  /**
+   * Remove every entry (all Workers see an empty cache); the pool is compacted, its empty zspages go back to the memory.
+   * @throws TmemError as {@link get}. Thread safety: any attached Worker, concurrently.
+   */
   clear(): void {
     this.lock();
     try {
-      let n = 0;
       while (this.w[R_TAIL] !== 0) {
         const tail = this.w[R_TAIL]!;
-        this.removeEntry(tail, this.chainPrevOf(tail));
-        n++;
+        this.removeEntry(tail, this.chainPrevOf(tail), C_EVICT_CLEAR);
       }
-      this.c[C_EVICT_CLEAR] = this.c[C_EVICT_CLEAR]! + n;
       this.pool.compact();
       this.exactPoolFrames();
     } finally {
@@ -1187,6 +1469,8 @@ export class TmemCache {
    * One step of the incremental sweep: examine `buckets` buckets from the
    * shared cursor and free the expired entries in them.
    * @returns entries freed.
+   * @throws RangeError for a bad count; TmemError as {@link get}.
+   * Thread safety: any attached Worker, concurrently.
    */
   sweep(buckets: number = this.sweepBuckets): number {
     if (!(Number.isSafeInteger(buckets) && buckets >= 0)) throw new RangeError(`sweep buckets must be an integer ≥ 0, not ${String(buckets)}`);
@@ -1213,7 +1497,7 @@ export class TmemCache {
         const next = i32[sw + S_CHAIN]! >>> 0;
         const expires = this.f64[(sw + S_EXPIRES) >>> 1]!;
         if (expires !== 0 && expires <= now) {
-          this.removeEntry(s, prev);
+          this.removeEntry(s, prev, C_EXPIRED);
           freed++;
         } else {
           prev = s;
@@ -1222,33 +1506,37 @@ export class TmemCache {
       }
       cur = (cur + 1) & this.nbucketsMask;
     }
-    this.w[R_CURSOR] = cur;
-    if (freed > 0) this.c[C_EXPIRED] = this.c[C_EXPIRED]! + freed;
+    this.core.pm_ucommit();
+    this.st(this.rw + R_CURSOR, cur);
     return freed;
   }
 
-  /** Counters and sizes now (all Workers). */
+  /**
+   * Counters and sizes now (all Workers).
+   * @throws TmemError as {@link get}. Thread safety: any attached Worker, concurrently.
+   */
   stats(): TmemCacheStats {
     this.lock();
     try {
-      const c = this.c;
       const ps = this.pool.stats();
-      this.w[R_UBOUND] = ps.pages;
+      this.st(this.rw + R_UBOUND, ps.pages);
       const own = this.w[R_OWN]!;
       const held = (ps.pages + own) * PAGE_SIZE;
-      const raw = c[C_RAW]!;
+      const raw = this.cnt(C_RAW);
       const entries = this.w[R_ENTRIES]!;
       return {
         entries,
-        hits: c[C_HITS]!, misses: c[C_MISSES]!, sets: c[C_SETS]!, deletes: c[C_DELETES]!,
-        evictions: { budget: c[C_EVICT_BUDGET]!, clear: c[C_EVICT_CLEAR]! },
-        expirations: c[C_EXPIRED]!,
+        hits: this.cnt(C_HITS), misses: this.cnt(C_MISSES), sets: this.cnt(C_SETS), deletes: this.cnt(C_DELETES),
+        evictions: { budget: this.cnt(C_EVICT_BUDGET), clear: this.cnt(C_EVICT_CLEAR) },
+        expirations: this.cnt(C_EXPIRED),
         bytesRaw: raw,
-        bytesStored: c[C_STORED]!,
+        bytesStored: this.cnt(C_STORED),
         bytesHeld: held,
-        bytesMetadata: c[C_KEYS]! + ps.metadataBytes + own * PAGE_SIZE,
+        bytesMetadata: this.cnt(C_KEYS) + ps.metadataBytes + own * PAGE_SIZE,
         budget: this.w[R_BUDGET]! * PAGE_SIZE,
         compressionRatio: held === 0 || raw === 0 ? 1 : raw / held,
+        recoveries: this.w[R_RECOVERED]! >>> 0,
+        leakedObjects: this.w[R_LEAKED]! >>> 0,
       };
     } finally {
       this.unlock();
@@ -1256,9 +1544,105 @@ export class TmemCache {
   }
 
   /**
+   * @internal Walk everything the lock guards and report what is
+   * inconsistent: every bucket's chain (bounded by the slot count; hashes
+   * match their bucket, keys hash to their slot's hash), the LRU list both
+   * ways, the slot free list, the counters against the entries' sums, the
+   * frame count, the bound on the pool's frames, and the record in flight
+   * (empty between calls). Also counts the pool's objects against the
+   * entries' (a difference is a leak: the essay says which deaths leak).
+   * For tests and after a takeover; O(entries + buckets), maps every record.
+   * @throws TmemError as {@link get}. Thread safety: any attached Worker.
+   */
+  check(): { problems: string[]; objects: number; expectedObjects: number } {
+    this.lock();
+    try {
+      return this.checkLocked();
+    } finally {
+      this.unlock();
+    }
+  }
+
+  private checkLocked(): { problems: string[]; objects: number; expectedObjects: number } {
+    const problems: string[] = [];
+    const w = this.w, i32 = this.i32, u = this.u32, rw = this.rw;
+    const nslots = w[R_SLOTS]!;
+    const valid = (s: number): boolean => Number.isInteger(s) && s >= 1 && s <= nslots;
+    const mark = new Uint8Array(nslots + 1); // 1 chained, 2 on the LRU list, 4 free
+    let chained = 0, raw = 0, stored = 0, keys = 0, expectedObjects = 0;
+    const nb = this.nbucketsMask + 1;
+    for (let b = 0; b < nb && problems.length < 20; b++) {
+      let s = u[this.bucketIndex(b)]!;
+      while (s !== 0) {
+        if (!valid(s)) { problems.push(`bucket ${b}: slot ${s} out of range`); break; }
+        if (mark[s]! & 1) { problems.push(`bucket ${b}: slot ${s} chained twice (a cycle or a shared tail)`); break; }
+        mark[s]! |= 1;
+        chained++;
+        const sw = this.slotWord(s);
+        const h = u[sw + S_HASH]!, meta = i32[sw + S_META]!;
+        const keyLen = meta >>> 5, layout = meta & 3, npieces = u[sw + S_PIECES]!;
+        if ((h & this.nbucketsMask) !== b) problems.push(`slot ${s}: hash ${h} in bucket ${b}`);
+        const rec = u[sw + S_REC]!;
+        if (rec === 0) problems.push(`slot ${s}: chained without a record`);
+        else {
+          try {
+            const v = this.pool.map(rec, "ro");
+            const kh = hashKey(v, keyLen, (((meta >>> 2) & FL_BYTEKEY) !== 0));
+            this.pool.unmap(rec);
+            if (kh !== h) problems.push(`slot ${s}: its key hashes to ${kh}, not ${h}`);
+          } catch (e) {
+            problems.push(`slot ${s}: record ${rec} cannot be mapped (${(e as Error).message})`);
+          }
+        }
+        raw += u[sw + S_RAW]!;
+        stored += u[sw + S_STORED]!;
+        keys += keyLen;
+        expectedObjects += 1 + (layout === L_INLINE ? 0 : npieces + (layout === L_INDIRECT ? Math.ceil(npieces / INDEX_FANOUT) : 0));
+        s = u[sw + S_CHAIN]!;
+      }
+    }
+    let lru = 0, prev = 0;
+    for (let s = w[R_HEAD]! >>> 0; s !== 0 && problems.length < 40;) {
+      if (!valid(s)) { problems.push(`LRU: slot ${s} out of range`); break; }
+      if (mark[s]! & 2) { problems.push(`LRU: slot ${s} twice (a cycle)`); break; }
+      if (!(mark[s]! & 1)) problems.push(`LRU: slot ${s} is not in any chain`);
+      mark[s]! |= 2;
+      lru++;
+      const sw = this.slotWord(s);
+      if ((u[sw + S_PREV]! >>> 0) !== prev) problems.push(`LRU: slot ${s} has prev ${u[sw + S_PREV]}, not ${prev}`);
+      prev = s;
+      s = u[sw + S_NEXT]!;
+    }
+    if ((w[R_TAIL]! >>> 0) !== prev) problems.push(`LRU: tail ${w[R_TAIL]}, but the walk ends at ${prev}`);
+    let free = 0;
+    for (let s = w[R_FREESLOT]! >>> 0; s !== 0 && problems.length < 60;) {
+      if (!valid(s)) { problems.push(`free list: slot ${s} out of range`); break; }
+      if (mark[s]! & 4) { problems.push(`free list: slot ${s} twice (a cycle)`); break; }
+      if (mark[s]! & 3) problems.push(`free list: slot ${s} is also in use`);
+      mark[s]! |= 4;
+      free++;
+      s = u[this.slotWord(s) + S_FREE]!;
+    }
+    const entries = w[R_ENTRIES]!;
+    if (chained !== entries || lru !== entries) problems.push(`entries ${entries}, chained ${chained}, on the LRU list ${lru}`);
+    if (chained + free !== nslots) problems.push(`${chained} chained + ${free} free slots, of ${nslots}`);
+    if (this.cnt(C_RAW) !== raw) problems.push(`bytesRaw ${this.cnt(C_RAW)}, the entries hold ${raw}`);
+    if (this.cnt(C_STORED) !== stored) problems.push(`bytesStored ${this.cnt(C_STORED)}, the entries hold ${stored}`);
+    if (this.cnt(C_KEYS) !== keys) problems.push(`key bytes ${this.cnt(C_KEYS)}, the entries hold ${keys}`);
+    const own = 1 + w[R_BFRAMES]! + nslots / SLOTS_PER_FRAME + w[R_DIRS]!;
+    if (w[R_OWN] !== own) problems.push(`own frames ${w[R_OWN]}, the root names ${own}`);
+    for (const [name, at] of [["record", IF_REC], ["pending", IF_NPEND], ["directory frame", IF_FDIR], ["slot frame", IF_FSLOT]] as const) {
+      if (u[rw + at] !== 0) problems.push(`the record in flight is not empty between calls (${name} ${u[rw + at]})`);
+    }
+    const ps = this.pool.stats();
+    if (w[R_UBOUND]! < ps.pages) problems.push(`the bound on the pool's frames (${w[R_UBOUND]}) is below its ${ps.pages} frames`);
+    return { problems, objects: ps.objects, expectedObjects };
+  }
+
+  /**
    * Stop this instance's sweep timer and close its pool handle (and detach
    * the memory if {@link attachMemory} attached it). The cache lives on for
-   * other Workers. Idempotent.
+   * other Workers. Idempotent. Thread safety: the owning thread.
    */
   close(): void {
     if (this.closed) return;
@@ -1273,25 +1657,32 @@ export class TmemCache {
    * Free every entry and every frame of the cache; its handle becomes
    * invalid in every Worker (their calls throw EINVAL). Other Workers should
    * close their instances first (their pool opens make destroy force the pool).
+   * A Worker that dies inside destroy after the cache is marked destroyed
+   * leaks the cache's frames (nobody can reach them).
+   * @throws TmemError as {@link get}. Thread safety: any attached Worker.
    */
   destroy(): void {
     this.lock();
-    while (this.w[R_TAIL] !== 0) {
-      const tail = this.w[R_TAIL]!;
-      this.removeEntry(tail, this.chainPrevOf(tail));
-    }
     const own: number[] = [];
-    for (let i = 0; i < this.w[R_BFRAMES]!; i++) own.push(this.w[R_BPFNS + i]!);
-    const nslotFrames = this.w[R_SLOTS]! / SLOTS_PER_FRAME;
-    for (let f = 0; f < nslotFrames; f++) {
-      const dirWord = this.pm.frameAddress(this.pm.pfn(this.w[R_DPFNS + ((f / DIR_FANOUT) | 0)]!)) >>> 2;
-      own.push(this.u32[dirWord + (f % DIR_FANOUT)]!);
+    try {
+      while (this.w[R_TAIL] !== 0) {
+        const tail = this.w[R_TAIL]!;
+        this.removeEntry(tail, this.chainPrevOf(tail), C_NONE);
+      }
+      for (let i = 0; i < this.w[R_BFRAMES]!; i++) own.push(this.w[R_BPFNS + i]!);
+      const nslotFrames = this.w[R_SLOTS]! / SLOTS_PER_FRAME;
+      for (let f = 0; f < nslotFrames; f++) {
+        const dirWord = this.pm.frameAddress(this.pm.pfn(this.w[R_DPFNS + ((f / DIR_FANOUT) | 0)]!)) >>> 2;
+        own.push(this.u32[dirWord + (f % DIR_FANOUT)]!);
+      }
+      for (let d = 0; d < this.w[R_DIRS]!; d++) own.push(this.w[R_DPFNS + d]!);
+      this.core.pm_ucommit();
+      this.st(this.rw + R_STATE, STATE_DESTROYED);
+      this.st(this.rw + R_STAMP, 0);
+      this.st(this.rw + R_MAGIC, 0);
+    } finally {
+      this.unlock();
     }
-    for (let d = 0; d < this.w[R_DIRS]!; d++) own.push(this.w[R_DPFNS + d]!);
-    this.w[R_STATE] = 2;
-    this.w[R_STAMP] = 0;
-    Atomics.store(this.w, R_MAGIC, 0);
-    this.unlock();
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.closed = true;

@@ -24,10 +24,19 @@ async function main(): Promise<unknown> {
     w.onerror = (ev) => reject(new Error(ev.message));
     w.postMessage({ handle: cache.handle, id, barrier });
   })));
+  const fromWorkers = [cache.get("from-1"), cache.get("from-2")];
+  // Whether the Workers' sets overflowed the budget depends on their interleaving (two
+  // incompressible 100 KB values at once): three more that the budget cannot hold together
+  // make eviction happen in every run.
+  const noise = new Uint8Array(100_000);
+  for (let i = 0; i < 3; i++) {
+    for (let o = 0; o < noise.length; o += 65536) crypto.getRandomValues(noise.subarray(o, Math.min(noise.length, o + 65536)));
+    cache.set(`fill${i}`, noise);
+  }
   const st = cache.stats();
   return {
     ok: true, results,
-    fromWorkers: [cache.get("from-1"), cache.get("from-2")],
+    fromWorkers,
     bigBack,
     heldOk: st.bytesHeld <= st.budget, sets: st.sets, evictions: st.evictions.budget,
   };
