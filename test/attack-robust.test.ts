@@ -292,6 +292,32 @@ describe("attack: reclaim misuse", () => {
     pm.detach();
   }, 30_000);
 
+  // BUG (src/workers.ts adoptSupervised + frames.ts generations): a slot's
+  // generation moves on at attach and at reclaim, not at reserve. A
+  // supervisor of a Worker that had only reserved its slot (generation g)
+  // accepts [g, g + 2). If that slot is reclaimed by hand (pm.reclaim allows
+  // it for "a Worker that never attached") and reserved again for the next
+  // Worker (generation g + 1), the first Worker's exit event reclaims the NEW
+  // reservation: reclaimIf returns true, the slot is no longer reserved, and
+  // the next Worker's attach fails with EINVAL ("reclaimed since"). Fix:
+  // bump the generation at reserve too (then the supervisor's window is
+  // exactly its own reservation and attach: span 2 stays right).
+  it.fails("a supervisor whose Worker's reserved slot was reclaimed by hand and reserved again leaves the new reservation alone", async () => {
+    const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 3 });
+    const { startSupervised } = await import("../src/workers.js");
+    const a = startSupervised(pm, (tmem) => new Worker(workerUrl, { workerData: { ...tmem, mode: "noattach" } }));
+    await new Promise<void>((res) => a.worker.once("message", () => res()));
+    // The caller knows A will never attach and reclaims its slot by hand ...
+    pm.reclaim(a.slot);
+    // ... the next Worker's reservation takes the same slot ...
+    const next = pm.reserveSlot();
+    expect(next).toBe(a.slot);
+    // ... and A's exit must not reclaim it.
+    const aGone = await a.terminate();
+    expect({ aGone, stillReserved: pm.slotState(next).reserved }).toEqual({ aGone: false, stillReserved: true });
+    pm.detach();
+  }, 30_000);
+
   it("two reclaims of one dead Worker at once (main thread and a Worker): exactly one does it", async () => {
     const s = await setup({ n: 32 });
     const { c, pm } = s;
@@ -319,6 +345,56 @@ describe("attack: reclaim misuse", () => {
     expect(s.teardown()).toBe(0);
     pm.detach();
   }, 60_000);
+});
+
+describe("attack: pool destroy, drain and release racing a put", () => {
+  // BUG (tmem.ts tmem_put): the put resolves its handle to a pool slot
+  // (poolSlot: generation check) BEFORE it takes the stripe lock, and under
+  // the lock re-checks only that the slot is ALIVE. A put that waits on the
+  // stripe lock while the pool is destroyed, released, and its slot handed
+  // to a new pool, finds the slot ALIVE (the new pool's) and inserts a page
+  // under the OLD handle: the put of a destroyed pool returns 0 ("new"),
+  // the index holds a descriptor of a pool that no longer exists
+  // (tmem_check -2), and the new pool's page count includes it, so the new
+  // pool can never be released (its drain matches its own handle only:
+  // EBUSY for ever). Deterministic here: this thread holds the stripe lock
+  // (lock_acquire_robust) while a Worker's put waits on it. Fix: re-check
+  // the generation under the stripe lock (poolSlot(h) == pool as well as
+  // ALIVE), as destroy's "DYING before drain" argument assumes.
+  it.fails("a put that waited on its stripe lock while its pool was destroyed and the slot reused is refused", async () => {
+    const pm = await PhysicalMemory.create({ frames: 512, maxWorkers: 3 });
+    const c = pm.core;
+    expect(c.tmem_init()).toBe(0);
+    const out = (): Uint32Array => new Uint32Array(pm.memory.buffer, c.tmem_out_area(), 4);
+    const p1 = c.tmem_new_pool(1, 0, 0, 0, 0, 0, 7);
+    // The stripe of key (p1, 5, 0, ...; index 3): from its descriptor's bucket.
+    expect(c.tmem_put(p1, 5, 0, 0, 0, 0, 0, 3, 1, 0, 0, 0)).toBe(0);
+    expect(c.tmem_get(p1, 5, 0, 0, 0, 0, 0, 3, 2)).toBe(1);
+    const a = out()[3]! & ~63;
+    expect(c.tmem_unpin(out()[3]!)).toBe(0);
+    const lock = STRIPES + (new Uint32Array(pm.memory.buffer)[(a + 56) >> 2]! & 255) * 16;
+    expect(c.tmem_flush_page(p1, 5, 0, 0, 0, 0, 0, 3)).toBe(1);
+    const x = start(pm, { mode: "put1" });
+    await msg(x, "ready");
+    expect(c.lock_acquire_robust(lock, 1000, LV_STRIPE)).toBe(0);
+    x.w.postMessage({ pool: p1, o0: 5, index: 3 });
+    const word = (): number => Atomics.load(new Int32Array(pm.memory.buffer), lock >> 2);
+    await until("the Worker's put waits on the stripe lock", () => (word() & 3) === 2);
+    expect(c.tmem_destroy_pool(p1)).toBe(1);
+    expect(c.tmem_pool_drain(p1, 64)).toBe(0); // empty: no stripe lock taken
+    expect(c.tmem_pool_release(p1)).toBe(0);
+    const p2 = c.tmem_new_pool(1, 0, 0, 0, 0, 0, 8);
+    expect(p2 & 63).toBe(p1 & 63); // the same slot, a new generation
+    c.lock_release(lock);
+    const r = (await msg(x, "put")).r;
+    const check = c.tmem_check(0);
+    expect(c.tmem_destroy_pool(p2)).toBe(1);
+    while (c.tmem_pool_drain(p2, 64) > 0);
+    expect({ put: r, check, release: c.tmem_pool_release(p2) }).toEqual({ put: EINVAL, check: 0, release: 0 });
+    await x.w.terminate();
+    pm.reclaim(x.slot);
+    pm.detach();
+  }, 30_000);
 });
 
 describe("attack: the reclaimer dies in the middle of a reclaim", () => {
@@ -603,6 +679,96 @@ describe("attack: Workers terminated at random moments while the main thread kee
       // The stated windows OUTSIDE sections (a refill, a carve, a trim between the shared stack and the slot's cache) may leak a bounded number.
       expect(check === 0 || (check === -6 && leaked > 0 && leaked <= kills * 64), `tmem_check ${check}, ${leaked} unaccounted`).toBe(true);
       pm.freeFrame(takeFrame);
+      pm.detach();
+    } finally {
+      await dog.stop();
+    }
+  }, 90_000);
+});
+
+describe("attack: frontswap and cleancache through zcache, a Worker parked inside a critical section mid-operation and killed there", () => {
+  it("at the k-th logged store under the stripe, LRU and zsmalloc locks: every acknowledged page loads back exactly, invalidated ones stay gone, the one in flight is old, new or absent, and every frame comes back", async () => {
+    const { Frontswap } = await import("../src/frontswap.js");
+    const { Cleancache } = await import("../src/cleancache.js");
+    const { Zcache } = await import("../src/zcache.js");
+    const { TmemCore } = await import("../src/tmem/core.js");
+    const { startSupervised } = await import("../src/workers.js");
+    const { loadCorpus } = await import("./helpers.js");
+    const dog = await startWatchdog("attack-robust: frontends", 80_000);
+    try {
+      const anon = await loadCorpus("anon");
+      const corpus = new SharedArrayBuffer(128 * 4096);
+      new Uint8Array(corpus).set(anon.pages.subarray(0, corpus.byteLength));
+      const pageOf = (p: number): Uint8Array => new Uint8Array(corpus, (p % 128) * 4096, 4096);
+      const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
+      const pm = await PhysicalMemory.create({ frames: 2048, maxWorkers: 6, build: "debug" });
+      const z = await Zcache.create(pm, { zpool: "zsmalloc" });
+      const fs = Frontswap.for(pm);
+      const cc = Cleancache.for(pm);
+      await fs.registerOps(z);
+      await cc.registerOps(z);
+      const fsId = await cc.initSharedFs("d0d1d2d3d4d5d6d7d8d9dadbdcdddedf");
+      await fs.init(0);
+      const mine = new Map<number, number>();
+      for (let off = 0, p = 40; off < 24; p++) if (fs.store(0, off, pageOf(p))) mine.set(off, p), off++;
+      const out = new Uint8Array(4096);
+      const COUNT = 48;
+      let parks = 0, inflightSeen = 0, acked = 0;
+      let type = 0;
+      for (const level of [LV_STRIPE, LV_LRU, 6]) {
+        for (const k of [1, 2, 3, 5, 8, 13]) {
+          type++;
+          await fs.init(type);
+          const log = new SharedArrayBuffer((16 + COUNT) * 4);
+          const L = new Int32Array(log);
+          const sup = startSupervised(pm, (tmem) => new Worker(new URL("./workers/attack-robust-fs.mjs", import.meta.url),
+            { workerData: { tmem, corpus, type, fsId, count: COUNT, log, seed: level * 100 + k } }));
+          let failed: unknown;
+          sup.worker.on("error", (e) => { failed = e; });
+          await new Promise<void>((res) => sup.worker.once("message", () => res()));
+          // Let it run a little (pages of its own exist), then park it.
+          await until("some operations", () => failed !== undefined || L[6]! > 60);
+          expect(pm.core.pm_park_arm(level, sup.slot, k)).toBe(0);
+          await until(`level ${level} k ${k}: parks`, () => failed !== undefined || pm.core.pm_parked() === sup.slot + 1);
+          expect(failed).toBeUndefined();
+          parks++;
+          expect(await sup.terminate()).toBe(true);
+          pm.core.pm_park_disarm();
+          expect(L[5], "the Worker's own loads").toBe(0);
+          const inflight = L[0] !== L[4] ? L[2]! : -1;
+          if (inflight >= 0) inflightSeen++;
+          const where = { level, k, kind: L[1], inflight };
+          expect({ ...where, check: pm.core.tmem_check(0) }).toEqual({ ...where, check: 0 });
+          for (let off = 0; off < COUNT; off++) {
+            const want = L[16 + off]!;
+            const hit = fs.load(type, off, out);
+            if (off === inflight) {
+              // Old, new (a store in flight) or absent: never other bytes.
+              const ok = !hit || (want !== 0 && same(out, pageOf(want - 1))) || (L[1] === 1 && same(out, pageOf(L[3]!)));
+              expect({ ...where, off, ok }).toEqual({ ...where, off, ok: true });
+            } else {
+              if (want !== 0) acked++;
+              expect({ ...where, off, hit }).toEqual({ ...where, off, hit: want !== 0 });
+              if (hit) expect(same(out, pageOf(want - 1)), `type ${type} offset ${off}`).toBe(true);
+            }
+          }
+          for (let idx = 0; idx < COUNT; idx++) if (cc.getPage(fsId, 9, idx, out)) expect(same(out, pageOf(idx))).toBe(true);
+          for (const [off, p] of mine) expect(fs.load(0, off, out) && same(out, pageOf(p)), `main page ${off}`).toBe(true);
+          await fs.invalidateArea(type);
+        }
+      }
+      console.log(`frontends parked: ${parks} parks, ${inflightSeen} with an operation in flight, ${acked} acknowledged pages checked`);
+      expect(parks).toBe(18);
+      expect(pm.stats().attachedWorkers).toBe(1);
+      await fs.invalidateArea(0);
+      await cc.invalidateFs(fsId);
+      expect(TmemCore.for(pm).stats().descriptors).toBe(0);
+      await fs.unregisterOps(z);
+      await cc.unregisterOps(z);
+      z.destroy({ force: true });
+      const s1 = pm.stats(), core1 = TmemCore.for(pm).stats();
+      expect(s1.usedFrames, `frames held beyond the index's own: ${JSON.stringify(s1.byOwner)}`).toBe(core1.descriptorFrames + core1.tableFrames);
+      expect(pm.core.tmem_check(1)).toBe(0);
       pm.detach();
     } finally {
       await dog.stop();

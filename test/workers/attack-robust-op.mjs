@@ -3,12 +3,14 @@
 // by the debug hook inside a critical section, then terminated there).
 //
 // Modes:
+//   noattach idle without attaching
 //   pins     pin (GET_KEEP) every key in `keys` of `pool`, report, then idle
 //   loop     the op mix `ops` (letters, see below) over `keys` keys of `pool`
 //            (object 7 + key >> 3, index key & 7), forever
 //   spin     wait for {lock, pool, o0, index}: spin on the lock word until
 //            it is free, then flush that key (the race against a reclaim's check)
 //   host     a TypeScript robust section of `stores` logged stores, parked
+//   put1     on {pool, o0, index}: one put, answer {r}
 //   detach   detach at once, then idle until terminated
 //   reclaim  on {slot}: pm.reclaim(slot) from this Worker, answer {r}
 //
@@ -20,6 +22,11 @@ import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory } from "../../dist/index.js";
 
 const { handle, slot, mode, pool, domain, keys = 64, ops = "prkfoe", takeBuf, obj = 7 } = workerData;
+if (mode === "noattach") {
+  // A Worker that never attaches to its reserved slot (it is reclaimed, or terminated, before).
+  parentPort.postMessage({ cmd: "ready" });
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+}
 const pm = await PhysicalMemory.attach(handle, { slot });
 const c = pm.core;
 const out = () => new Uint32Array(pm.memory.buffer, c.tmem_out_area(), 4);
@@ -41,6 +48,12 @@ if (mode === "pins") {
   for (let i = 0; i < stores; i++) c.pm_ustore32(words + 4 * i, 1);
   parentPort.postMessage({ cmd: "ready", r, state: c.pm_robust_state() });
   for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+} else if (mode === "put1") {
+  parentPort.on("message", (m) => {
+    const r = c.tmem_put(m.pool, m.o0, 0, 0, 0, 0, 0, m.index, 0xbad, 0, 0, 0);
+    parentPort.postMessage({ cmd: "put", r });
+  });
+  parentPort.postMessage({ cmd: "ready" });
 } else if (mode === "detach") {
   pm.detach();
   parentPort.postMessage({ cmd: "detached" });
