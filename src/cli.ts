@@ -25,7 +25,8 @@ import { PAGE_SIZE } from "../bindings/layout.js";
 import type { FrameStressResult } from "./demo/frames.js";
 import { decompressFrame } from "./lz4/frame.js";
 import { lz4Main } from "./lz4/cli.js";
-import { simulate, type ProcessResult, type SimulateResult, type WorkerProcessMessage } from "./sim/simulate.js";
+import { simulate, type ProcessResult, type SimRemote, type SimulateResult, type WorkerProcessMessage } from "./sim/simulate.js";
+import type { Zcache } from "./zcache.js";
 import { FRAME_FIGURES, renderMemoryMapSvg } from "./sim/memmap.js";
 import { cycle, toPages } from "./sim/pages.js";
 import { registeredDrivers } from "./zpool/index.js";
@@ -57,6 +58,15 @@ simulate options:
   --json              print the result as JSON
   --svg FILE          write a picture of the memory map at the end (the path is
                       checked before the run)
+  --remote redis://HOST:PORT
+                      a remote tier on that Redis: the local memory is small
+                      (a quarter of the working set + 512 frames, at least 1024) and a
+                      background Worker moves cold compressed pages to Redis; the
+                      report splits hits local/remote and shows remote bytes/page
+  --allow-single-point-of-failure
+                      with --remote: let swap pages be remote-only without a
+                      replica (WAIT) confirming them
+  --frames N          physical memory in page frames (default: pages + 512)
 
 demo options:
   --frames N  --workers N  --ops N  --json
@@ -264,6 +274,25 @@ function parseRam(v: string | undefined, workingSet: number): number {
 
 // ══ simulate ══
 
+/**
+ * `--remote redis://HOST:PORT`: a Ramster remotifying the simulation's
+ * zcache (watermarks 0.5 / 0.45, bring-home below 0.2 of the frames).
+ * Persistent pages need a replica (WAIT) unless
+ * --allow-single-point-of-failure names the risk.
+ */
+async function startRemote(pm: PhysicalMemory, zcache: Zcache, url: string, spof: boolean): Promise<SimRemote> {
+  const { Ramster } = await import("./ramster/backend.js");
+  const r = await Ramster.create(pm, {
+    redis: url, node: "sim", zcache, allowSinglePointOfFailure: spof,
+    remotify: { highWatermark: 0.5, lowWatermark: 0.45, homeWatermark: 0.2 },
+  });
+  return {
+    usedBytes: () => r.usedMemory(),
+    stats: () => { const s = r.stats(); return { remotifier: s.remotifier, helper: s.remote }; },
+    close: () => r.destroy({ force: true }),
+  };
+}
+
 function progressBar(label: string): (done: number, total: number) => void {
   const tty = process.stderr.isTTY === true;
   let lastShown = -1;
@@ -300,6 +329,17 @@ function spawnNode(i: number, msg: WorkerProcessMessage): Promise<ProcessResult>
 const mib = (pages: number): string => `${((pages * PAGE_SIZE) / 1048576).toFixed(1)} MiB`;
 const fmt = (n: number, d = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 
+/** The remote tier's rows of the final table (--remote). */
+function remoteRows(r: SimulateResult): Array<[string, string]> {
+  const m = r.remote!;
+  return [
+    ["swap-in hits", `${fmt(m.localHits)} from local zcache, ${fmt(m.remoteHits)} from Redis (${fmt(m.remoteMisses)} remote failures)`],
+    ["remote tier", `${fmt(m.remotified)} pages made remote; ${fmt(m.remotePages)} remote at the end`],
+    ["remote bytes", `${fmt(m.payloadBytesPerPage)} B/page payload (LZ4 as zcache holds it); ` +
+      (m.redisBytesPerPage === null ? "Redis memory unknown" : `${fmt(m.redisBytesPerPage)} B/page in Redis (INFO used_memory, keys and headers included)`)],
+  ];
+}
+
 function printReport(r: SimulateResult, source: string, note: string | undefined): void {
   const t = r.totals;
   const F = FRAME_FIGURES;
@@ -315,6 +355,7 @@ function printReport(r: SimulateResult, source: string, note: string | undefined
     ["compression", `ratio ${r.compressionRatio.toFixed(2)} (LZ4, stored pages); ${fmt(r.zcache.compressPoor)} pages rejected as incompressible`],
     ["frames used", `${fmt(r.poolFrames)} ${F.pool} (${mib(r.poolFrames)}) in ${r.allocator} = ${fmt(r.objectFrames)} ${F.object} ` +
       `+ ${fmt(r.metaFrames)} ${F.meta}, for ${fmt(r.poolObjects)} objects`],
+    ...(r.remote ? remoteRows(r) : []),
     ["throughput", `store ${fmt(r.storePagesPerSec)} pages/s (${fmt((r.storePagesPerSec * PAGE_SIZE) / 1e6)} MB/s), load ${fmt(r.loadPagesPerSec)} pages/s (${fmt((r.loadPagesPerSec * PAGE_SIZE) / 1e6)} MB/s)`],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
@@ -366,6 +407,7 @@ async function cmdSimulate(argv: string[]): Promise<void> {
   const { values: v, positionals } = parse(argv, {
     corpus: { type: "string" }, pages: { type: "string" }, allocator: { type: "string" }, ram: { type: "string" },
     accesses: { type: "string" }, workers: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" }, svg: { type: "string" },
+    remote: { type: "string" }, frames: { type: "string" }, "allow-single-point-of-failure": { type: "boolean" },
   });
   if (v.help) { console.log(USAGE); return; }
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -390,8 +432,14 @@ async function cmdSimulate(argv: string[]): Promise<void> {
   if (ram > n) throw new UsageError(`--ram (${ram} pages) must not exceed the working set (${n} pages)`);
   if (ram < workers) throw new UsageError(`--ram must give each worker at least one page`);
   const accesses = intOption("accesses", v.accesses as string | undefined, 12 * n, 1, 1e9);
+  const remoteUrl = v.remote as string | undefined;
+  if (remoteUrl !== undefined && !/^redis:\/\/[^/\s]+:\d+\/?$/.test(remoteUrl)) throw new UsageError(`--remote must be redis://HOST:PORT, not '${remoteUrl}'`);
+  if (remoteUrl !== undefined && allocator !== "zsmalloc") throw new UsageError("--remote needs --allocator zsmalloc (the remote tier moves zsmalloc objects)");
+  // With a remote tier the local memory is small on purpose: a quarter of the working set (at least 1024 frames).
+  const frames = intOption("frames", v.frames as string | undefined, remoteUrl !== undefined ? Math.max(1024, Math.ceil(n / 4) + 512) : n + 512, 256, 1 << 22);
   const r = await simulate({
-    pages, ram, accesses, allocator, workers, seed,
+    pages, ram, accesses, allocator, workers, seed, frames,
+    ...(remoteUrl !== undefined ? { remote: (pm: PhysicalMemory, zcache: Zcache) => startRemote(pm, zcache, remoteUrl, v["allow-single-point-of-failure"] === true) } : {}),
     onProgress: v.json ? undefined : progressBar("simulating"),
     spawn: spawnNode,
   });

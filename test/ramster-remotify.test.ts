@@ -14,17 +14,19 @@ import { Ramster, type RamsterOptions } from "../src/ramster/backend.js";
 import { redisAvailable, startPrimaryReplica, startRedis, stopAll, type RedisServer } from "./redis/harness.js";
 import { helperUrl } from "./redis/bundle.js";
 import { corpusPage, loadCorpus } from "./corpus.js";
+import { createLz4 } from "../bindings/lz4.js";
 
 const ok = redisAvailable("test/ramster-remotify.test.ts");
 
 /** `n` real anon pages that zcache accepts (not same-filled, compress below 7/8 of a page). */
 async function samplePages(n: number): Promise<Uint8Array[]> {
   const c = await loadCorpus("anon");
+  const codec = await createLz4();
   const out: Uint8Array[] = [];
   for (let i = 0; out.length < n && i < c.count * 4; i++) {
     const p = corpusPage(c, (i * 37) % c.count).slice();
     const w = new BigUint64Array(p.buffer);
-    if (w.every((x) => x === w[0])) continue;
+    if (w.every((x) => x === w[0]) || codec.compressBlock(p).byteLength > 3584) continue;
     out.push(p);
   }
   return out;
@@ -179,4 +181,71 @@ describe.skipIf(!ok)("ramster remotify: cold zcache pages move to Redis after th
     await fs.unregisterOps(zcache);
     await ramster.destroy();
   }, 120_000);
+
+  it("loadAsync (no blocking) returns remote pages exactly; an ephemeral remote page is not removed by it, the sync get then is exclusive", async () => {
+    const pages = await samplePages(16);
+    const { primary } = await startPrimaryReplica({ policy: "noeviction" });
+    const { zcache, ramster } = await setup(primary);
+    const pers = zcache.createPool({ persistent: true });
+    const eph = zcache.createPool({ persistent: false });
+    const oid = (i: number) => Uint32Array.of(i, 0, 0, 0, 0, 0);
+    for (let i = 0; i < 32; i++) {
+      zcache.putPage(pers, oid(i), 0, pages[i % pages.length]!);
+      zcache.putPage(eph, oid(i), 1, pages[(i + 5) % pages.length]!);
+    }
+    await until("all remote", 20_000, () => { const r = zcache.stats().remote!; return r.persistentPages >= 32 && r.ephemeralPages >= 32; });
+    const into = new Uint8Array(4096);
+    const hits0 = zcache.stats().remote!.remoteHits;
+    for (let i = 0; i < 32; i++) {
+      expect(await zcache.loadAsync(pers, oid(i), 0, into)).toBe(true);
+      expect(same(into, pages[i % pages.length]!)).toBe(true);
+      expect(await ramster.loadZcacheAsync(eph, oid(i), 1, into)).toBe(true);
+      expect(same(into, pages[(i + 5) % pages.length]!)).toBe(true);
+    }
+    expect(zcache.stats().remote!.remoteHits - hits0).toBe(64);
+    // the async form kept the ephemeral pages; the sync get takes each one (exclusive) and brings it home for good
+    for (let i = 0; i < 32; i++) {
+      expect(zcache.getPage(eph, oid(i), 1, into)).toBe(true);
+      expect(same(into, pages[(i + 5) % pages.length]!)).toBe(true);
+      expect(zcache.getPage(eph, oid(i), 1, into)).toBe(false);
+    }
+    expect(zcache.stats().remote!.ephemeralPages).toBe(0);
+    // an overwrite of a remote page wins: the new bytes, never the stale remote copy
+    zcache.putPage(pers, oid(3), 0, pages[9]!);
+    expect(await zcache.loadAsync(pers, oid(3), 0, into)).toBe(true);
+    expect(same(into, pages[9]!)).toBe(true);
+    ramster.pauseRemotify(true);
+    zcache.destroyPool(pers);
+    zcache.destroyPool(eph);
+    await ramster.destroy();
+  }, 60_000);
+
+  it("selfshrink: when local room returns, remote persistent pages are brought home, exact", async () => {
+    const pages = await samplePages(48);
+    const { primary } = await startPrimaryReplica({ policy: "noeviction" });
+    const pm = await PhysicalMemory.create({ frames: 512, maxWorkers: 8 });
+    const zcache = await Zcache.create(pm, { maxPoolPercent: 100 });
+    const base = pm.stats().usedFrames / pm.frames;
+    // remotify above base + 0.3 of the frames, down to base + 0.25; bring home below base + 0.2
+    const ramster = await Ramster.create(pm, {
+      redis: `redis://127.0.0.1:${primary.port}`, node: "rm2", workerUrl: helperUrl, commandTimeoutMs: 3000, waitTimeoutMs: 2000,
+      zcache, remotify: { highWatermark: base + 0.3, lowWatermark: base + 0.25, homeWatermark: base + 0.2, idleMs: 2 },
+    });
+    const fs = Frontswap.for(pm);
+    await fs.init(0);
+    await fs.registerOps(zcache);
+    const model = new Map<number, number>();
+    for (let i = 0; i < 400 && pm.stats().usedFrames / pm.frames < base + 0.4; i++) if (fs.store(0, i, pages[i % pages.length]!)) model.set(i, i % pages.length);
+    await until("pages remote", 20_000, () => zcache.stats().remote!.persistentPages > 20);
+    // free local room: invalidate every other page (local and remote ones alike)
+    for (const off of [...model.keys()]) if (off % 2 === 0) { fs.invalidatePage(0, off); model.delete(off); }
+    await until("pages brought home", 20_000, () => zcache.stats().remote!.broughtHome > 0);
+    const into = new Uint8Array(4096);
+    for (const [off, p] of model) { expect(fs.load(0, off, into)).toBe(true); expect(same(into, pages[p]!)).toBe(true); }
+    console.log("selfshrink:", JSON.stringify({ model: model.size, remote: zcache.stats().remote, remotifier: ramster.stats().remotifier }));
+    ramster.pauseRemotify(true);
+    await fs.invalidateArea(0);
+    await fs.unregisterOps(zcache);
+    await ramster.destroy();
+  }, 60_000);
 });

@@ -54,7 +54,8 @@ describe("published statistics types", () => {
     }
     // The interfaces the package publishes: a rename or a lost export shows here.
     expect([...names].sort()).toEqual([
-      "CleancacheCounters", "CoreStats", "FrontswapCounters", "PhysicalMemoryStats", "RawBackendStats", "TmemCacheEvictions",
+      "CleancacheCounters", "CoreStats", "FrontswapCounters", "PhysicalMemoryStats", "RamsterStats", "RawBackendStats", "RemoteStats",
+      "RemotifierStats", "TmemCacheEvictions",
       "TmemCacheStats", "ZbudStats", "ZcacheClientStats", "ZcacheRemoteStats", "ZcacheStats", "ZpoolStats", "ZsClassStats", "ZsmallocStats",
     ]);
     expect(missing).toEqual([]);

@@ -61,10 +61,10 @@ import { PamBackend } from "../tmem/pam.js";
 import { registerBackendType, registeredBackendTypes, type TmemBackend } from "../tmem/ops.js";
 import { GetMode, TMEM_POOL_PERSIST, type Oid } from "../tmem/core.js";
 import { FrontendArea } from "../tmem/shared.js";
-import { RemoteChannel, type ChannelHandle } from "./channel.js";
+import { RemoteChannel, nodeModule, type ChannelHandle } from "./channel.js";
 import { oidHex, type PoolRef } from "./protocol.js";
 import type { PutOutcome, RemoteStats, StoreOptions } from "./store.js";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { Owner } from "../../bindings/layout.js";
 import * as L from "../../bindings/layout.generated.js";
 import { setZcacheRemoteResolver, type Zcache, type ZcacheRemoteStats } from "../zcache.js";
@@ -102,6 +102,7 @@ export interface RamsterOptions extends StoreOptions {
 
 /** The remotifier's counters (remotify mode). */
 export interface RemotifierStats {
+  /** Remotify rounds (one pipelined put each; cumulative). */
   rounds: number;
   /** Pages pinned for a round. */
   taken: number;
@@ -115,11 +116,13 @@ export interface RemotifierStats {
   timeouts: number;
   /** Acknowledged copies whose swap lost to a concurrent overwrite, flush or read (deleted behind). */
   lostRace: number;
-  /** Remote persistent pages brought home; attempts that failed. */
+  /** Remote persistent pages brought home (cumulative). */
   broughtHome: number;
+  /** Bring-home attempts that failed: the copy unreadable, or no local room (cumulative). */
   homeFailures: number;
-  /** Round trip of a round's pipelined put (with WAIT), µs. */
+  /** Round trip of a round's pipelined put (with WAIT), median of the last rounds, µs. */
   putP50us: number;
+  /** The same, 99th percentile, µs. */
   putP99us: number;
   /** Times the remotifier Worker was restarted after dying. */
   restarts: number;
@@ -129,13 +132,19 @@ export interface RemotifierStats {
 
 /** Statistics: the local index's counters and the remote store's. */
 export interface RamsterStats {
-  /** Pages indexed here whose bytes are remote. */
+  /** Overflow backend: pages indexed here whose bytes are remote (pages, now). */
   remotePages: number;
+  /** Overflow backend: stores accepted after the remote ack (cumulative). */
   stores: number;
+  /** Overflow backend: stores rejected (cumulative). */
   rejected: number;
+  /** Overflow backend: loads asked of the remote (cumulative). */
   loads: number;
+  /** Overflow backend: loads that found no valid copy (cumulative). */
   loadMisses: number;
+  /** Overflow backend: loads that failed to reach the remote (cumulative). */
   loadErrors: number;
+  /** Overflow backend: remote pages flushed (cumulative). */
   flushes: number;
   /** The helper's per-node counters (null when it cannot be asked). */
   remote: RemoteStats | null;
@@ -158,6 +167,24 @@ setZcacheRemoteResolver((pm, id) => {
   }
   return t;
 });
+
+/**
+ * The URL of a built Worker entry of dist/ (`name`.js): next to this module
+ * when it is dist/index.js, one level up when the bundler put it in
+ * dist/chunks/.
+ */
+async function distWorker(name: string): Promise<URL> {
+  const { existsSync } = await nodeModule<typeof import("node:fs")>("node:fs");
+  const { fileURLToPath } = await nodeModule<typeof import("node:url")>("node:url");
+  for (const rel of [`./${name}`, `../${name}`]) {
+    const u = new URL(rel, import.meta.url);
+    try { if (u.protocol === "file:" && existsSync(fileURLToPath(u))) return u; } catch { /* not a file URL */ }
+  }
+  return new URL(`./${name}`, import.meta.url);
+}
+
+/** worker_threads' Worker class, loaded by create (see channel.ts nodeModule). */
+let WorkerClass: typeof Worker | undefined;
 
 function randomInstance(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -202,7 +229,8 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
       if (!h.fast) throw new TmemError(ErrorCode.ENOTSUP, "ramster remotify needs a zcache on zsmalloc zpools (the default)");
       if (Atomics.load(h.st, L.ZC_W_REMOTE) !== 0) throw new TmemError(ErrorCode.EBUSY, `zcache instance ${zcache.instance} already has a remote tier`);
     }
-    const helper = workerUrl ?? new URL("./ramster-worker.js", import.meta.url);
+    const helper = workerUrl ?? await distWorker("ramster-worker.js");
+    if (zcache !== undefined) WorkerClass ??= (await nodeModule<typeof import("node:worker_threads")>("node:worker_threads")).Worker;
     const ch = await RemoteChannel.create({ workerUrl: helper, init: store, timeoutMs: timeoutMs ?? 3000 });
     const area = FrontendArea.for(pm);
     let inst: ReturnType<FrontendArea["allocInstance"]>;
@@ -219,7 +247,7 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
     Ramster.registerType();
     if (zcache !== undefined) {
       try {
-        b.startRemotify(zcache, store, rcfg, remotifierUrl ?? new URL("./ramster-remotifier.js", helper));
+        await b.startRemotify(zcache, store, rcfg, remotifierUrl ?? new URL("./ramster-remotifier.js", helper));
       } catch (e) {
         await b.destroy({ force: true }).catch(() => {});
         throw e;
@@ -237,9 +265,9 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
   private stopping = false;
   private restarts = 0;
 
-  private startRemotify(zcache: Zcache, store: StoreOptions, remotify: Required<RemotifyOptions>, url: URL): void {
+  private startRemotify(zcache: Zcache, store: StoreOptions, remotify: Required<RemotifyOptions>, url: URL): Promise<void> {
     const h = zcache.remoteHandle();
-    const nbuf = Math.min(RM_MAX_BUF, Math.ceil(remotify.batch / (PAGE_SIZE / L.ZC_TAKE_RECORD)));
+    const nbuf = Math.min(RM_MAX_BUF, remotify.inflight * Math.ceil(remotify.batch / (PAGE_SIZE / L.ZC_TAKE_RECORD)));
     for (let i = 0; i < nbuf; i++) {
       const pfn = this.pm.allocFrame(Owner.TMEM);
       this.pm.u8.fill(0, this.pm.layout.framesBase + pfn * PAGE_SIZE, this.pm.layout.framesBase + (pfn + 1) * PAGE_SIZE);
@@ -254,17 +282,28 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
       store, remotify, statePfn: this.statePfn,
       zc: { stAddr: h.stAddr, zsEph: h.zsEph, zsPers: h.zsPers, domain: h.domain, instance: zcache.instance },
     };
-    this.spawnRemotifier();
+    return this.spawnRemotifier();
   }
 
-  private spawnRemotifier(): void {
+  /** Start the remotifier Worker; resolves once it runs (attached, connected), rejects (ENOTCONN) if it fails to start within 20 s. */
+  private spawnRemotifier(): Promise<void> {
     const cfg = this.rcfg!;
+    let started!: () => void, failed!: (e: Error) => void;
+    const running = new Promise<void>((res, rej) => { started = res; failed = rej; });
     const sup = startSupervised(this.pm, (attach) => {
-      const w = new Worker(this.rmUrl!, { workerData: { ...cfg, attach } });
+      const w = new WorkerClass!(this.rmUrl!, { workerData: { ...cfg, attach } });
       w.unref();
       w.on("error", () => { /* exit follows */ });
+      w.on("message", (m: { ready?: boolean; error?: string }) => {
+        if (m.ready === true) started();
+        else if (m.error !== undefined) failed(new TmemError(ErrorCode.ENOTCONN, `ramster remotifier: ${m.error}`));
+      });
+      w.once("exit", (code) => failed(new TmemError(ErrorCode.ENOTCONN, `ramster remotifier exited with ${code} during start`)));
       return w;
     });
+    const timer = setTimeout(() => failed(new TmemError(ErrorCode.ENOTCONN, "ramster remotifier: not running after 20 s")), 20_000);
+    timer.unref();
+    void running.then(() => clearTimeout(timer), () => clearTimeout(timer));
     this.sup = sup;
     void sup.gone.then(() => {
       // Its slot is reclaimed: release the pins it held, then start a new one (unless we are stopping).
@@ -272,8 +311,11 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
       releaseAll(this.pm, this.st, cfg.zc);
       if (this.stopping || this.sup !== sup) return;
       this.restarts++;
-      setTimeout(() => { if (!this.stopping && this.pm.isAttached) this.spawnRemotifier(); }, 50).unref();
+      // Back off when it keeps dying (e.g. Redis unreachable at its start): 50 ms doubling to 5 s.
+      const delay = Math.min(5000, 50 * 2 ** Math.min(7, this.restarts - 1));
+      setTimeout(() => { if (!this.stopping && this.pm.isAttached) this.spawnRemotifier().catch(() => { /* its exit restarts it again */ }); }, delay).unref();
     });
+    return running;
   }
 
   /** Remotify mode: the remotifier Worker now (for tests that kill it), or undefined. */
@@ -488,6 +530,15 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
     decompressPhysical(this.pm, this.stage, len, this.tc.ioAddr, PAGE_SIZE, { exact: true });
     into.set(this.tc.ioPage);
     return true;
+  }
+
+  /** Bytes the Redis deployment uses now (INFO memory used_memory over the primaries); null when it cannot be asked. */
+  async usedMemory(): Promise<number | null> {
+    try {
+      return ((await this.ch.call("memory", {})) as { used: number | null }).used;
+    } catch {
+      return null;
+    }
   }
 
   /** Statistics now (asks the helper for the remote counters; null if it cannot answer). */

@@ -51,7 +51,7 @@
  *
  * @module
  */
-import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
+import type { MessagePort, Worker } from "node:worker_threads";
 import { ErrorCode, TmemError } from "../../bindings/status.js";
 
 /** Words of the control block. */
@@ -116,6 +116,20 @@ export interface ChannelHandle {
 }
 
 const SEQ_MASK = (1 << 29) - 1;
+
+/**
+ * Node's worker_threads, loaded when a helper is started (not at import
+ * time), through a parameter so that bundlers for browsers leave it alone:
+ * the package root re-exports the remote tier, and a browser bundle of the
+ * root must not need Node's modules. The remote tier itself is Node-only.
+ */
+export async function nodeModule<T>(name: string): Promise<T> {
+  try {
+    return (await import(name)) as T;
+  } catch (e) {
+    throw new TmemError(ErrorCode.ENOTSUP, `the ramster remote tier needs Node.js (${name}): ${(e as Error).message}`);
+  }
+}
 
 let blockingAllowed: boolean | undefined;
 /** Whether this thread may block in Atomics.wait (false on a browser main thread). */
@@ -187,6 +201,7 @@ export class RemoteChannel {
    * @throws TmemError ENOTCONN when the helper fails to start (its handler's error as the message).
    */
   static async create(o: ChannelOptions): Promise<RemoteChannel> {
+    const { Worker } = await nodeModule<typeof import("node:worker_threads")>("node:worker_threads");
     const ctrl = newControlBlock();
     const live = new SharedArrayBuffer(16);
     const worker = new Worker(o.workerUrl, { workerData: { init: o.init, ctrl, live } });
@@ -212,7 +227,8 @@ export class RemoteChannel {
    */
   connect(): ChannelHandle {
     if (this.worker === undefined) throw new TmemError(ErrorCode.EINVAL, "connect(): only the thread that created the helper can connect others");
-    const { port1, port2 } = new MessageChannel();
+    // Node's global MessageChannel is worker_threads' own (ports transfer to Workers).
+    const { port1, port2 } = new MessageChannel() as unknown as { port1: MessagePort; port2: MessagePort };
     const ctrl = newControlBlock();
     this.blocks.push(new Int32Array(ctrl, 0, C_DATA / 4));
     this.worker.postMessage({ attach: port1, ctrl }, [port1]);

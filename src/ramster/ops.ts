@@ -11,6 +11,7 @@
  *   flush(args)       → removed count       (store.flush)
  *   flushPool(args)   → removed keys        (store.flushPool)
  *   drop(args)        → removed fields      (store.drop: by generation)
+ *   memory()          → { used }            (INFO memory used_memory, bytes)
  *   stats()           → RemoteStats
  *   echo(bytes)       → the same bytes      (a round trip through the helper
  *                                            without Redis: measures the thread hop)
@@ -37,6 +38,7 @@ export async function storeHandler(init: unknown, ctx: { live: Int32Array }): Pr
     flush: (a: FlushArgs) => store.flush(a),
     flushPool: (a: Parameters<RemoteStore["flushPool"]>[0]) => store.flushPool(a),
     drop: (a: DropArgs) => store.drop(a),
+    memory: async () => ({ used: await store.usedMemory() }),
     stats: () => store.stats() as unknown as Record<string, unknown>,
     echo: (b: Uint8Array) => b,
   };

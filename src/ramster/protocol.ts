@@ -84,6 +84,8 @@ export function objectKey(node: string, instance: string, p: PoolRef, oid: strin
 
 /** The hex form of a tmem Oid (six u32 words, word 0 least significant), leading zeros dropped. */
 export function oidHex(oid: Uint32Array): string {
+  // Most oids (a frontswap offset, an inode number) fit the low word.
+  if (oid.length === 6 && (oid[1]! | oid[2]! | oid[3]! | oid[4]! | oid[5]!) === 0) return (oid[0]! >>> 0).toString(16);
   let s = "";
   for (let i = oid.length - 1; i >= 0; i--) s += (oid[i]! >>> 0).toString(16).padStart(8, "0");
   s = s.replace(/^0+/, "");

@@ -65,6 +65,8 @@ export interface RemotifyOptions {
   homeWatermark?: number;
   /** Pages per round (one pipelined put). 1..1024. @defaultValue 256 */
   batch?: number;
+  /** Rounds in flight at once (their puts overlap; take records: ceil(batch / 64) frames each, 16 frames in all). @defaultValue 3 */
+  inflight?: number;
   /** Pages brought home per round. @defaultValue 64 */
   homeBatch?: number;
   /** Sleep between rounds when there is nothing to do, ms. @defaultValue 5 */
@@ -92,7 +94,7 @@ export function remotifyDefaults(o: RemotifyOptions = {}): Required<RemotifyOpti
   const high = o.highWatermark ?? 0.8;
   const r: Required<RemotifyOptions> = {
     highWatermark: high, lowWatermark: o.lowWatermark ?? Math.max(0, high - 0.05), homeWatermark: o.homeWatermark ?? 0.5,
-    batch: o.batch ?? 256, homeBatch: o.homeBatch ?? 64, idleMs: o.idleMs ?? 5, ephemeral: o.ephemeral ?? true,
+    batch: o.batch ?? 256, inflight: o.inflight ?? 3, homeBatch: o.homeBatch ?? 64, idleMs: o.idleMs ?? 5, ephemeral: o.ephemeral ?? true,
     persistent: o.persistent ?? true, refusedBackoffMs: o.refusedBackoffMs ?? 1000,
   };
   const frac = (v: number) => typeof v === "number" && v >= 0 && v <= 1;
@@ -100,6 +102,9 @@ export function remotifyDefaults(o: RemotifyOptions = {}): Required<RemotifyOpti
     throw new RangeError("remotify watermarks must satisfy 0 ≤ home ≤ low ≤ high ≤ 1");
   }
   if (!Number.isInteger(r.batch) || r.batch < 1 || r.batch > RM_MAX_BUF * 64) throw new RangeError(`remotify batch must be 1..${RM_MAX_BUF * 64}`);
+  if (!Number.isInteger(r.inflight) || r.inflight < 1 || r.inflight * Math.ceil(r.batch / 64) > RM_MAX_BUF) {
+    throw new RangeError(`remotify inflight × ceil(batch / 64) must be 1..${RM_MAX_BUF}`);
+  }
   if (!Number.isInteger(r.homeBatch) || r.homeBatch < 1 || r.homeBatch > 64) throw new RangeError("remotify homeBatch must be 1..64");
   return r;
 }
@@ -139,48 +144,82 @@ export class Remotifier {
     return this.core.frame_used() / this.pm.frames;
   }
 
-  /** Run rounds until stopped. */
+  /** Run rounds until stopped: up to `inflight` remotify rounds overlap (each pins its own pages). */
   async run(): Promise<void> {
     const o = this.cfg.remotify;
+    const perRound = Math.ceil(o.batch / (PAGE_SIZE / REC));
+    const slots = Math.max(1, Math.min(o.inflight, Math.floor(this.bufs.length / perRound)));
+    const free: number[] = Array.from({ length: slots }, (_, i) => i);
+    const active = new Set<Promise<void>>();
+    let lastCompact = 0;
+    let idle = 0;
     while (!this.stopped) {
       Atomics.add(this.st, RM_ALIVE, 1);
-      if (Atomics.load(this.st, RM_PAUSED) !== 0) { await sleep(o.idleMs); continue; }
+      if (Atomics.load(this.st, RM_PAUSED) !== 0) { await Promise.all(active); await sleep(o.idleMs); continue; }
       const u = this.usage();
       if (u > o.highWatermark) this.draining = true;
       else if (u < o.lowWatermark) this.draining = false;
+      let started = false;
+      if (this.draining && free.length > 0) {
+        const slot = free.pop()!;
+        const round = this.remotifyRound(this.bufs.slice(slot * perRound, (slot + 1) * perRound));
+        if (round === null) free.push(slot);
+        else {
+          started = true;
+          const p: Promise<void> = round.then(() => undefined, () => undefined).finally(() => { active.delete(p); free.push(slot); });
+          active.add(p);
+        }
+      }
+      if (started) idle = 0;
+      if (started && free.length > 0) continue; // fill the pipeline
+      if (active.size > 0) { await Promise.race(active); }
+      // Freed objects give frames back only when their zspage empties: compact, at most every few ms.
+      const now = performance.now();
+      if (now - lastCompact > 5 && (started || active.size > 0 || this.compactDue)) {
+        this.core.zs_compact(this.cfg.zc.zsEph);
+        this.core.zs_compact(this.cfg.zc.zsPers);
+        this.compactDue = false;
+        lastCompact = now;
+      }
+      if (started || active.size > 0) continue;
+      if (this.compactDue) { this.core.zs_compact(this.cfg.zc.zsEph); this.core.zs_compact(this.cfg.zc.zsPers); this.compactDue = false; }
       let did = 0;
-      if (this.draining) did = await this.remotifyRound();
-      else if (u < o.homeWatermark && Atomics.load(this.st, 0) !== 0 && this.remotePersistent() > 0) did = await this.homeRound();
-      if (did === 0) await sleep(o.idleMs);
+      if (!this.draining && u < o.homeWatermark && this.remotePersistent() > 0) did = await this.homeRound();
+      // Nothing to do: sleep, longer while it stays so (a scan of an index with nothing to take costs CPU).
+      if (did === 0) await sleep(Math.min(50, o.idleMs * 2 ** Math.min(6, idle++)));
+      else idle = 0;
     }
+    await Promise.all(active);
   }
+
+  private compactDue = false;
 
   private remotePersistent(): number {
     return Atomics.load(new Int32Array(this.pm.memory.buffer, this.cfg.zc.stAddr, PAGE_SIZE / 4), L.ZC_R_PERS);
   }
 
-  /** Take up to `batch` pages into the record frames; returns the record addresses. */
-  private take(): number[] {
+  /** Take up to `batch` pages into the record frames `bufs`; returns the record addresses. */
+  private take(bufs: number[]): number[] {
     const { remotify: o, zc } = this.cfg;
     const core = this.core;
     const recs: number[] = [];
     const genAddr = this.stBase + W_GEN * 4;
     const perBuf = PAGE_SIZE / REC;
-    const frames = Math.min(this.bufs.length, Math.ceil(o.batch / perBuf));
+    const frames = Math.min(bufs.length, Math.ceil(o.batch / perBuf));
     let b = 0;
     // Ephemeral pages first (they may also be evicted; remote is better than gone), then persistent.
     if (o.ephemeral) {
       for (; b < frames && recs.length < o.batch; b++) {
-        const n = core.tmem_take_lru(zc.domain, Math.min(perBuf, o.batch - recs.length), this.bufs[b]!, genAddr, SKIP);
-        for (let i = 0; i < Math.max(0, n); i++) recs.push(this.bufs[b]! + i * REC);
+        const n = core.tmem_take_lru(zc.domain, Math.min(perBuf, o.batch - recs.length), bufs[b]!, genAddr, SKIP);
+        for (let i = 0; i < Math.max(0, n); i++) recs.push(bufs[b]! + i * REC);
         if (n < perBuf) { b++; break; }
       }
     }
     if (o.persistent && Date.now() >= this.persistentUntil) {
       for (; b < frames && recs.length < o.batch; b++) {
-        const n = core.tmem_take_scan(zc.instance + 1, Math.min(perBuf, o.batch - recs.length), this.bufs[b]!, genAddr,
+        const n = core.tmem_take_scan(zc.instance + 1, Math.min(perBuf, o.batch - recs.length), bufs[b]!, genAddr,
           this.stBase + RM_CURSOR * 4, SKIP, 0, 4096);
-        for (let i = 0; i < Math.max(0, n); i++) recs.push(this.bufs[b]! + i * REC);
+        for (let i = 0; i < Math.max(0, n); i++) recs.push(bufs[b]! + i * REC);
         if (n <= 0) break;
       }
     }
@@ -195,12 +234,16 @@ export class Remotifier {
     return { pool: ref, oid: oidHex(w.subarray(2, 8)), index: w[1]!, gen: w[12]!, data };
   }
 
-  /** One remotify round; returns pages taken. */
-  async remotifyRound(): Promise<number> {
+  /**
+   * One remotify round into the record frames `bufs`: the take and the copy
+   * happen now (synchronously); the put, the swaps and the releases when it
+   * answers. Returns null when there was nothing to take.
+   */
+  remotifyRound(bufs: number[]): Promise<number> | null {
     const { zc } = this.cfg;
     const core = this.core, u8 = this.pm.u8;
-    const recs = this.take();
-    if (recs.length === 0) return 0;
+    const recs = this.take(bufs);
+    if (recs.length === 0) return null;
     Atomics.add(this.st, RM_ROUNDS, 1);
     Atomics.add(this.st, RM_TAKEN, recs.length);
     const refs = new Map<number, PoolRef>();
@@ -212,14 +255,18 @@ export class Remotifier {
       items.push(this.item(rec, refs, u8.slice(this.stage, this.stage + n)));
       live.push(rec);
     }
-    let outs: string[];
     const t0 = performance.now();
-    try {
-      outs = await this.store.put(items);
-    } catch {
-      outs = items.map(() => "error");
-    }
-    this.rtt(performance.now() - t0);
+    return this.store.put(items).catch(() => items.map(() => "error" as const)).then((outs) => {
+      this.rtt(performance.now() - t0);
+      this.settle(live, items, outs);
+      return recs.length;
+    });
+  }
+
+  /** Swap or release each page of a round after its put answered. */
+  private settle(live: number[], items: PutItem[], outs: string[]): void {
+    const { zc } = this.cfg;
+    const core = this.core;
     const orphans: PutItem[] = [];
     let refused = false;
     for (let i = 0; i < live.length; i++) {
@@ -237,10 +284,7 @@ export class Remotifier {
     }
     if (refused) this.persistentUntil = Date.now() + this.cfg.remotify.refusedBackoffMs;
     if (orphans.length > 0) { Atomics.add(this.st, RM_ORPHANS, orphans.length); this.store.dropItems(orphans); }
-    // Freed objects give frames back only when their zspage empties: compact.
-    core.zs_compact(zc.zsEph);
-    core.zs_compact(zc.zsPers);
-    return recs.length;
+    this.compactDue = true;
   }
 
   /** One selfshrink round: bring up to homeBatch remote persistent pages home. Returns pages handled. */

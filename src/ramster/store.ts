@@ -128,27 +128,47 @@ export interface FlushArgs {
 
 /** Per-node counters of the remote tier, as `stats()` shows them. */
 export interface RemoteStats {
+  /** This node's name (the key namespace). */
   node: string;
+  /** This process's instance id (keys of an earlier life never match). */
   instance: string;
+  /** Whether the tier is marked down now (failures in a row; a PING brings it back). */
   down: boolean;
+  /** Pages this store acknowledged and did not see flushed or brought home (pages, now; the overflow backend's). */
   remotePages: number;
+  /** Their payload bytes (bytes, now). */
   remoteBytes: number;
+  /** put calls (batches; cumulative). */
   puts: number;
+  /** Pages acknowledged by put (cumulative). */
   putPages: number;
+  /** Pages a put did not store: refused, unreplicated, full, timed out, down (cumulative). */
   putFailures: number;
+  /** get calls (cumulative). */
   gets: number;
+  /** gets that returned the page (cumulative). */
   hits: number;
+  /** gets that found no copy with the asked generation (cumulative). */
   misses: number;
+  /** Of those: a copy was there but stale (another generation) or corrupt (cumulative). */
   staleOrCorrupt: number;
+  /** gets that failed on the primary and every replica (cumulative). */
   getFailures: number;
+  /** gets served by a replica after the primary failed (cumulative). */
   replicaReads: number;
+  /** Commands that timed out (cumulative). */
   timeouts: number;
+  /** flush and drop commands (cumulative). */
   flushes: number;
+  /** Of those, failed ones: the copy may be left behind, unreachable by generation (cumulative). */
   flushFailures: number;
+  /** Pages read and deleted in one step (the overflow backend's get-and-free; cumulative). */
   broughtHome: number;
   /** The last failure of a WAIT, for diagnosis ("" if none). */
   lastWaitError: string;
+  /** Round trip of this store's commands, median of the last 4096, µs. */
   rttP50us: number;
+  /** The same, 99th percentile, µs. */
   rttP99us: number;
 }
 
@@ -590,6 +610,17 @@ export class RemoteStore {
       } while (cursor !== "0");
     }
     return n;
+  }
+
+  /** Bytes the server(s) use now (INFO memory used_memory, summed over the primaries); null when unreachable. */
+  async usedMemory(): Promise<number | null> {
+    const nodes: Redis[] = this.isCluster ? (this.client as Cluster).nodes("master") : [this.client as Redis];
+    try {
+      const infos = await Promise.all(nodes.map((n) => n.info("memory")));
+      return infos.reduce((a, i) => a + Number(/used_memory:(\d+)/.exec(i)?.[1] ?? 0), 0);
+    } catch {
+      return null;
+    }
   }
 
   /** The node's counters. */

@@ -48,6 +48,8 @@ export function poolRef(tc: TmemCore, pool: number): PoolRef {
 export class RamsterTier implements ZcacheRemote {
   private readonly tc: TmemCore;
   private readonly rx = new Uint8Array(8192);
+  /** Pool handle → its remote name. A handle names one pool for good (it carries the slot's generation). */
+  private readonly refs = new Map<number, PoolRef>();
 
   constructor(private readonly pm: PhysicalMemory, private readonly ch: RemoteChannel) {
     this.tc = TmemCore.for(pm);
@@ -55,7 +57,17 @@ export class RamsterTier implements ZcacheRemote {
 
   /** @inheritDoc */
   ref(pool: number): unknown {
-    return poolRef(this.tc, pool);
+    return this.poolRef(pool);
+  }
+
+  private poolRef(pool: number): PoolRef {
+    let r = this.refs.get(pool);
+    if (r === undefined) {
+      r = poolRef(this.tc, pool);
+      if (this.refs.size > 256) this.refs.clear();
+      this.refs.set(pool, r);
+    }
+    return r;
   }
 
   private unreachable(persistent: boolean, what: string): -1 {
@@ -68,7 +80,7 @@ export class RamsterTier implements ZcacheRemote {
     if (this.ch.dead || this.ch.tierDown) return this.unreachable(persistent, `page ${oidHex(oid)}[${index}]`);
     let v: Uint8Array | null;
     try {
-      v = this.ch.callSync("get", { pool: poolRef(this.tc, pool), oid: oidHex(oid), index, gen }, [], undefined, this.rx) as Uint8Array | null;
+      v = this.ch.callSync("get", { pool: this.poolRef(pool), oid: oidHex(oid), index, gen }, [], undefined, this.rx) as Uint8Array | null;
     } catch (e) {
       if (persistent) throw e;
       return -1;
@@ -85,7 +97,7 @@ export class RamsterTier implements ZcacheRemote {
   async fetchAsync(pool: number, oid: Oid, index: number, gen: number | undefined, persistent: boolean): Promise<Uint8Array | null> {
     if (this.ch.dead || this.ch.tierDown) { this.unreachable(persistent, `page ${oidHex(oid)}[${index}]`); return null; }
     try {
-      return await this.ch.call("get", { pool: poolRef(this.tc, pool), oid: oidHex(oid), index, gen }) as Uint8Array | null;
+      return await this.ch.call("get", { pool: this.poolRef(pool), oid: oidHex(oid), index, gen }) as Uint8Array | null;
     } catch (e) {
       if (persistent) throw e;
       return null;

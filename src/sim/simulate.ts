@@ -290,12 +290,47 @@ export interface SimulateOptions {
   /** Create the memory in a page that is not cross-origin isolated (one thread only). @defaultValue false */
   allowUnisolated?: boolean;
   /**
+   * A remote tier behind zcache (`tmem simulate --remote`): called once the
+   * memory and zcache exist, before the run; what it returns is asked for its
+   * figures at the end and closed. The simulation itself stays
+   * platform-neutral: the caller brings the tier (the CLI starts a Ramster).
+   */
+  remote?: (pm: PhysicalMemory, zcache: Zcache) => Promise<SimRemote>;
+  /**
    * Runs process `i` in a Worker (needed when workers > 1). It must attach to
    * `handle`, call {@link runWorkerProcess} and resolve with its result;
    * `progress` is a shared Int32Array where the Worker keeps its live counts
    * at `[i * LIVE_WORDS ...]`.
    */
   spawn?: (i: number, msg: WorkerProcessMessage) => Promise<ProcessResult>;
+}
+
+/** A remote tier as the simulation sees it (see {@link SimulateOptions.remote}). */
+export interface SimRemote {
+  /** Bytes the remote server holds now (Redis INFO memory used_memory), or null if it cannot say. */
+  usedBytes(): Promise<number | null>;
+  /** Its counters, for the JSON output. */
+  stats(): object;
+  /** Stop it (after the run's pages are gone). */
+  close(): Promise<void>;
+}
+
+/** The remote tier's part of a result (`--remote`). */
+export interface RemoteResult {
+  /** Swap-ins served from local zcache and from the remote tier. */
+  localHits: number;
+  remoteHits: number;
+  /** Loads of remote pages that failed (must be 0 for frontswap). */
+  remoteMisses: number;
+  /** Pages remote at the end of the access loop, and made remote in all. */
+  remotePages: number;
+  remotified: number;
+  /** Compressed payload bytes per remote page (what zcache sent). */
+  payloadBytesPerPage: number;
+  /** Redis memory per remote page (INFO used_memory growth over the run / remote pages), null when unknown. */
+  redisBytesPerPage: number | null;
+  /** The tier's own counters. */
+  tier: object;
 }
 
 /** What a simulation Worker receives. */
@@ -369,6 +404,8 @@ export interface SimulateResult {
   wallMs: number;
   /** The memory map at the end (one entry per frame). */
   memoryMap: FrameInfo[];
+  /** With a remote tier: the hits split local/remote and its cost. */
+  remote?: RemoteResult;
 }
 
 function sum(rs: ProcessResult[]): ProcessResult {
@@ -514,6 +551,8 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     });
   }
   const total = procs.reduce((a, p) => a + p.process.accesses, 0);
+  const tier = o.remote ? await o.remote(pm, zcache) : undefined;
+  const used0 = tier ? await tier.usedBytes() : null;
   o.onStart?.(pm, zcache);
   const t0 = now();
   let processes: ProcessResult[];
@@ -552,12 +591,25 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const totals = sum(processes);
   o.onProgress?.(totals.accesses, total, liveOf(totals));
   o.beforeEnd?.();
+  // The remote figures before storedSizes loads every stored page (those loads would count as hits).
+  let remote: RemoteResult | undefined;
+  if (tier) {
+    const rs = zcache.stats().remote;
+    const used1 = await tier.usedBytes();
+    const pages = rs ? rs.persistentPages + rs.ephemeralPages : 0;
+    const zb = rs ? rs.persistentZbytes + rs.ephemeralZbytes : 0;
+    remote = {
+      localHits: totals.hits - (rs?.remoteHits ?? 0), remoteHits: rs?.remoteHits ?? 0, remoteMisses: rs?.remoteMisses ?? 0,
+      remotePages: pages, remotified: rs?.remotified ?? 0, payloadBytesPerPage: pages ? zb / pages : 0,
+      redisBytesPerPage: used0 !== null && used1 !== null && pages > 0 ? (used1 - used0) / pages : null, tier: tier.stats(),
+    };
+  }
 
   // Sizes of what is stored now: compress each stored page as zcache did.
   const codec = await lz4Ready();
   const { sizes, raw, compressed } = storedSizes(fs, workers, codec);
   const zs = zcache.stats();
-  const storedPages = zs.persistentPages;
+  const storedPages = zs.persistentPages + (zs.remote?.persistentPages ?? 0);
   const kernel = kernelFrames(sizes);
   const density: DensityRow[] = [];
   for (const name of ["zsmalloc", "zbud"]) {
@@ -587,8 +639,10 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
     loadPagesPerSec: totals.loadMs ? totals.hits / (totals.loadMs / 1000) : 0,
     wallMs,
     memoryMap: memmap,
+    ...(remote ? { remote } : {}),
   };
   await fs.unregisterOps(zcache, { writeback: () => undefined });
+  await tier?.close();
   pm.detach();
   return result;
 }
