@@ -66,6 +66,9 @@ simulate options:
   --allow-single-point-of-failure
                       with --remote: let swap pages be remote-only without a
                       replica (WAIT) confirming them
+  --remote-watermark F
+                      with --remote: move pages out above this fraction of the
+                      frames in use (default 0.5)
   --frames N          physical memory in page frames (default: pages + 512)
 
 demo options:
@@ -276,15 +279,16 @@ function parseRam(v: string | undefined, workingSet: number): number {
 
 /**
  * `--remote redis://HOST:PORT`: a Ramster remotifying the simulation's
- * zcache (watermarks 0.5 / 0.45, bring-home below 0.2 of the frames).
+ * zcache (above --remote-watermark of the frames, default 0.5, down to 0.05
+ * less; bring-home below 0.3 less).
  * Persistent pages need a replica (WAIT) unless
  * --allow-single-point-of-failure names the risk.
  */
-async function startRemote(pm: PhysicalMemory, zcache: Zcache, url: string, spof: boolean): Promise<SimRemote> {
+async function startRemote(pm: PhysicalMemory, zcache: Zcache, url: string, spof: boolean, high: number): Promise<SimRemote> {
   const { Ramster } = await import("./ramster/backend.js");
   const r = await Ramster.create(pm, {
     redis: url, node: "sim", zcache, allowSinglePointOfFailure: spof,
-    remotify: { highWatermark: 0.5, lowWatermark: 0.45, homeWatermark: 0.2 },
+    remotify: { highWatermark: high, lowWatermark: Math.max(0, high - 0.05), homeWatermark: Math.max(0, high - 0.3) },
   });
   return {
     usedBytes: () => r.usedMemory(),
@@ -408,6 +412,7 @@ async function cmdSimulate(argv: string[]): Promise<void> {
     corpus: { type: "string" }, pages: { type: "string" }, allocator: { type: "string" }, ram: { type: "string" },
     accesses: { type: "string" }, workers: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" }, svg: { type: "string" },
     remote: { type: "string" }, frames: { type: "string" }, "allow-single-point-of-failure": { type: "boolean" },
+    "remote-watermark": { type: "string" },
   });
   if (v.help) { console.log(USAGE); return; }
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
@@ -436,10 +441,12 @@ async function cmdSimulate(argv: string[]): Promise<void> {
   if (remoteUrl !== undefined && !/^redis:\/\/[^/\s]+:\d+\/?$/.test(remoteUrl)) throw new UsageError(`--remote must be redis://HOST:PORT, not '${remoteUrl}'`);
   if (remoteUrl !== undefined && allocator !== "zsmalloc") throw new UsageError("--remote needs --allocator zsmalloc (the remote tier moves zsmalloc objects)");
   // With a remote tier the local memory is small on purpose: a quarter of the working set (at least 1024 frames).
+  const rwm = v["remote-watermark"] === undefined ? 0.5 : Number(v["remote-watermark"]);
+  if (!(rwm >= 0 && rwm <= 1)) throw new UsageError(`--remote-watermark must be a fraction from 0 to 1, not '${String(v["remote-watermark"])}'`);
   const frames = intOption("frames", v.frames as string | undefined, remoteUrl !== undefined ? Math.max(1024, Math.ceil(n / 4) + 512) : n + 512, 256, 1 << 22);
   const r = await simulate({
     pages, ram, accesses, allocator, workers, seed, frames,
-    ...(remoteUrl !== undefined ? { remote: (pm: PhysicalMemory, zcache: Zcache) => startRemote(pm, zcache, remoteUrl, v["allow-single-point-of-failure"] === true) } : {}),
+    ...(remoteUrl !== undefined ? { remote: (pm: PhysicalMemory, zcache: Zcache) => startRemote(pm, zcache, remoteUrl, v["allow-single-point-of-failure"] === true, rwm) } : {}),
     onProgress: v.json ? undefined : progressBar("simulating"),
     spawn: spawnNode,
   });

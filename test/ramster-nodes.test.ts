@@ -86,8 +86,9 @@ describe.skipIf(!ok)("two tmem nodes (processes) on one Redis", () => {
   it("tmem simulate --remote: the remote tier catches the overflow; hits split local/remote; no page corrupt or lost", async () => {
     const server = await startRedis({ policy: "noeviction" });
     const cli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
-    const r = spawnSync(process.execPath, [cli, "simulate", "--pages", "2048", "--remote", `redis://127.0.0.1:${server.port}`,
-      "--allow-single-point-of-failure", "--json"], { encoding: "utf8", timeout: 60_000 });
+    // watermark 0.05: the remotifier moves pages from the first swap-outs on (a loaded machine starves its Worker)
+    const r = spawnSync(process.execPath, [cli, "simulate", "--pages", "3072", "--remote", `redis://127.0.0.1:${server.port}`,
+      "--allow-single-point-of-failure", "--remote-watermark", "0.05", "--json"], { encoding: "utf8", timeout: 80_000 });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { totals: { corrupt: number; lost: number; hits: number }; frames: number;
       remote: { localHits: number; remoteHits: number; remoteMisses: number; remotified: number; payloadBytesPerPage: number; redisBytesPerPage: number } };

@@ -143,7 +143,7 @@ describe.skipIf(!ok)("ramster remotify: cold zcache pages move to Redis after th
     await ramster.destroy();
   }, 90_000);
 
-  it("a remotifier Worker killed mid-remotify, again and again: no page lost or wrong, no pin left behind, and it restarts", async () => {
+  it("a remotifier Worker killed mid-remotify (a round waiting for its put), again and again: no page lost or wrong, no pin left behind, and it restarts", async () => {
     const pages = await samplePages(64);
     const { primary } = await startPrimaryReplica({ policy: "noeviction" });
     const { pm, zcache, ramster } = await setup(primary);
@@ -153,16 +153,20 @@ describe.skipIf(!ok)("ramster remotify: cold zcache pages move to Redis after th
     const model = new Map<number, number>();
     const into = new Uint8Array(4096);
     let p = 0;
-    for (let kill = 0; kill < 6; kill++) {
+    for (let kill = 0; kill < 5; kill++) {
       for (let i = 0; i < 60; i++) {
         const off = (kill * 37 + i * 11) % 400;
         if (fs.store(0, off, pages[p % pages.length]!)) model.set(off, p % pages.length); else model.delete(off);
         p++;
       }
       const before = ramster.stats().remotifier!;
-      await until("the remotifier taking pages", 20_000, () => ramster.stats().remotifier!.taken > before.taken);
+      // Killed while a round waits for its put (writes held back by CLIENT PAUSE): pages pinned,
+      // copies in flight, nothing swapped yet. Not inside wasm: a Worker killed inside a zsmalloc
+      // section is not recoverable yet (faults.test says why it is off by default).
+      await primary.command("CLIENT", "PAUSE", "1500", "WRITE");
+      await until("a round in its put", 45_000, () => ramster.stats().remotifier!.roundsInPut > 0);
       await ramster.remotifierWorker!.terminate();
-      await until("a restarted remotifier", 20_000, () => ramster.stats().remotifier!.restarts > before.restarts);
+      await until("a restarted remotifier", 45_000, () => ramster.stats().remotifier!.restarts > before.restarts);
     }
     await until("most pages remote", 20_000, () => zcache.stats().remote!.persistentPages >= model.size * 0.9);
     for (const [off, q] of model) {
@@ -171,7 +175,7 @@ describe.skipIf(!ok)("ramster remotify: cold zcache pages move to Redis after th
     }
     const rs = ramster.stats();
     console.log("killed remotifier:", JSON.stringify({ model: model.size, remote: zcache.stats().remote, remotifier: rs.remotifier }));
-    expect(rs.remotifier!.restarts).toBeGreaterThanOrEqual(6);
+    expect(rs.remotifier!.restarts).toBeGreaterThanOrEqual(5);
     ramster.pauseRemotify(true);
     await fs.invalidateArea(0);
     const s = zcache.stats();
@@ -180,7 +184,7 @@ describe.skipIf(!ok)("ramster remotify: cold zcache pages move to Redis after th
     expect(s.persistentZbytes).toBe(0);
     await fs.unregisterOps(zcache);
     await ramster.destroy();
-  }, 120_000);
+  }, 240_000);
 
   it("loadAsync (no blocking) returns remote pages exactly; an ephemeral remote page is not removed by it, the sync get then is exclusive", async () => {
     const pages = await samplePages(16);

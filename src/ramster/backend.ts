@@ -72,7 +72,7 @@ import { startSupervised, type Supervised } from "../workers.js";
 import { RamsterTier } from "./tier.js";
 import {
   releaseAll, remotifyDefaults, RM_ALIVE, RM_BUF, RM_HOME, RM_HOME_FAIL, RM_KEPT, RM_LOST_RACE, RM_MAX_BUF, RM_NBUF,
-  RM_PUT_P50, RM_PUT_P99, RM_REFUSED, RM_REMOTIFIED, RM_ROUNDS, RM_TAKEN, RM_TIMEOUTS, RM_ZCACHE,
+  RM_IN_PUT, RM_PUT_P50, RM_PUT_P99, RM_REFUSED, RM_REMOTIFIED, RM_ROUNDS, RM_TAKEN, RM_TIMEOUTS, RM_ZCACHE,
   type RemotifierConfig, type RemotifyOptions,
 } from "./remotifier.js";
 
@@ -128,6 +128,8 @@ export interface RemotifierStats {
   restarts: number;
   /** Loop iterations of the remotifier (moves while it runs). */
   heartbeat: number;
+  /** Rounds waiting for their put now (their pages pinned, not yet swapped). */
+  roundsInPut: number;
 }
 
 /** Statistics: the local index's counters and the remote store's. */
@@ -309,6 +311,7 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
       // Its slot is reclaimed: release the pins it held, then start a new one (unless we are stopping).
       if (!this.pm.isAttached) return;
       releaseAll(this.pm, this.st, cfg.zc);
+      Atomics.store(this.st, RM_IN_PUT, 0);
       if (this.stopping || this.sup !== sup) return;
       this.restarts++;
       // Back off when it keeps dying (e.g. Redis unreachable at its start): 50 ms doubling to 5 s.
@@ -558,6 +561,7 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
         rounds: g(RM_ROUNDS), taken: g(RM_TAKEN), remotified: g(RM_REMOTIFIED), kept: g(RM_KEPT), refused: g(RM_REFUSED),
         timeouts: g(RM_TIMEOUTS), lostRace: g(RM_LOST_RACE), broughtHome: g(RM_HOME), homeFailures: g(RM_HOME_FAIL),
         putP50us: g(RM_PUT_P50), putP99us: g(RM_PUT_P99), restarts: this.restarts, heartbeat: g(RM_ALIVE),
+        roundsInPut: g(RM_IN_PUT),
       };
     }
     return out;

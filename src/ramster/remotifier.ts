@@ -53,7 +53,8 @@ import { poolRef } from "./tier.js";
 export const RM_ZCACHE = 8, RM_CURSOR = 9, RM_HOME_CURSOR = 10, RM_PAUSED = 11, RM_NBUF = 12, RM_BUF = 16, RM_MAX_BUF = 16;
 /** Remotifier counters (state words). */
 export const RM_ROUNDS = 32, RM_TAKEN = 33, RM_REMOTIFIED = 34, RM_KEPT = 35, RM_LOST_RACE = 36, RM_ORPHANS = 37,
-  RM_HOME = 38, RM_HOME_FAIL = 39, RM_PUT_P50 = 40, RM_PUT_P99 = 41, RM_ALIVE = 42, RM_REFUSED = 43, RM_TIMEOUTS = 44;
+  RM_HOME = 38, RM_HOME_FAIL = 39, RM_PUT_P50 = 40, RM_PUT_P99 = 41, RM_ALIVE = 42, RM_REFUSED = 43, RM_TIMEOUTS = 44,
+  RM_IN_PUT = 45;
 
 /** Tuning of the remotifier (Ramster.create's `remotify` option). */
 export interface RemotifyOptions {
@@ -256,7 +257,9 @@ export class Remotifier {
       live.push(rec);
     }
     const t0 = performance.now();
+    Atomics.add(this.st, RM_IN_PUT, 1); // pages pinned, copies in flight, nothing swapped yet
     return this.store.put(items).catch(() => items.map(() => "error" as const)).then((outs) => {
+      Atomics.sub(this.st, RM_IN_PUT, 1);
       this.rtt(performance.now() - t0);
       this.settle(live, items, outs);
       return recs.length;
