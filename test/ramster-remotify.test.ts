@@ -161,8 +161,8 @@ describe.skipIf(!ok)("ramster remotify: cold zcache pages move to Redis after th
       }
       const before = ramster.stats().remotifier!;
       // Killed while a round waits for its put (writes held back by CLIENT PAUSE): pages pinned,
-      // copies in flight, nothing swapped yet. Not inside wasm: a Worker killed inside a zsmalloc
-      // section is not recoverable yet (faults.test says why it is off by default).
+      // copies in flight, nothing swapped yet. Kills at random instructions inside wasm sections
+      // are the robust and faults tests' matter.
       await primary.command("CLIENT", "PAUSE", "1500", "WRITE");
       await until("a round in its put", 45_000, () => ramster.stats().remotifier!.roundsInPut > 0);
       await ramster.remotifierWorker!.terminate();

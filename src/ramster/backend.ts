@@ -585,14 +585,15 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
   async destroy(options: { force?: boolean } = {}): Promise<void> {
     this.destroyCheck(options.force === true);
     const zc = this.zc;
-    if (zc !== undefined && zc.isAlive && !options.force) {
-      const r = zc.stats().remote;
-      if (r !== null && r.ephemeralPages + r.persistentPages > 0) {
+    if (zc !== undefined) {
+      // Stop the remotifier first: a round in flight still holds pins (its pages count as remote until released).
+      await this.stopRemotify();
+      const r = zc.isAlive ? zc.stats().remote : null;
+      if (r !== null && r.ephemeralPages + r.persistentPages > 0 && !options.force) {
+        this.stopping = false;
+        await this.spawnRemotifier().catch(() => { /* restarted by its exit watch */ });
         throw new TmemError(ErrorCode.EBUSY, `ramster instance ${this.instance}: zcache ${zc.instance} still has ${r.ephemeralPages + r.persistentPages} remote pages (flush them first)`);
       }
-    }
-    if (zc !== undefined) {
-      await this.stopRemotify();
       if (zc.isAlive) Atomics.store(zc.remoteHandle().st, L.ZC_W_REMOTE, 0);
       const n = Atomics.load(this.st, RM_NBUF);
       for (let i = 0; i < n; i++) this.pm.freeFrame(this.pm.pfn(Atomics.load(this.st, RM_BUF + i)), Owner.TMEM);
