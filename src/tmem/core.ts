@@ -218,6 +218,12 @@ const CoreWord = { STATE: 0, BUCKET_BITS: 1, DESCRIPTORS: 2, DESC_FRAMES: 3, TAB
 /** tmem_core_info's state once the index is set up. */
 const CORE_READY = 2;
 const SCAN_RECORD_WORDS = 8;
+/** u32 words of one scan record (assembly/tmem.ts ScanRecord): pool, index, then the oid's six words. */
+const ScanWord = { POOL: 0, INDEX: 1, OID: 2 } as const;
+/** u32 words of an object id (192 bits). */
+const OID_WORDS = 6;
+/** The out area's last word: the records a batch call wrote (flushes, drains), or the next cursor (scan). */
+const OUT_TAIL_WORD = OUT_BYTES / 4 - 1;
 /** Records per batch call (flush object, drain, evict). */
 const BATCH = 256;
 /** Keys per scan call. */
@@ -493,13 +499,13 @@ export class TmemCore {
       const o = this.out;
       keys.length = 0;
       for (let i = 0; i < n * SCAN_RECORD_WORDS; i++) keys.push(o[i]!);
-      cursor = o[OUT_BYTES / 4 - 1]!;
+      cursor = o[OUT_TAIL_WORD]!;
       // visit may call into the core (which reuses the out area): work from the copy.
       for (let i = 0; i < n; i++) {
         const b = i * SCAN_RECORD_WORDS;
-        for (let w = 0; w < 6; w++) oid[w] = keys[b + 2 + w]!;
+        for (let w = 0; w < OID_WORDS; w++) oid[w] = keys[b + ScanWord.OID + w]!;
         seen++;
-        if (visit(oid, keys[b + 1]!) === false) return seen;
+        if (visit(oid, keys[b + ScanWord.INDEX]!) === false) return seen;
       }
       if (cursor >= this.buckets()) return seen;
     }
@@ -567,7 +573,7 @@ export class TmemCore {
 
   private freeRecords(free: FreePampd): void {
     const o = this.out;
-    const written = o[OUT_BYTES / 4 - 1]!;
+    const written = o[OUT_TAIL_WORD]!;
     // Copy first: `free` may call into the core and reuse the out area.
     if (written === 0) return;
     freeEach(o.slice(0, written * OUT_RECORD_WORDS), written, free);
