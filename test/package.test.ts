@@ -3,9 +3,9 @@
 // frontend per memory, whichever entry it came from); what `npm pack` puts
 // in the tarball; the types under the older moduleResolution (node10); the
 // root's surface; the debug build as its own entry.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,6 +39,7 @@ describe("package exports", () => {
     for (const [k, v] of subpaths) expect(tv[k.slice(2)], k).toEqual([(v as Record<string, string>).types]);
     // TypeScript 7 has dropped node10, so the check runs the TypeScript 5 that users on it have.
     const dir = mkdtempSync(join(tmpdir(), "tmem-node10-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true })); // the link into the repo goes, not what it names
     mkdirSync(join(dir, "node_modules"));
     symlinkSync(root, join(dir, "node_modules", "tmem"));
     writeFileSync(join(dir, "use.ts"), [
@@ -106,6 +107,7 @@ describe("what ships", () => {
     // Not reachable from any entry: the command, the simulator, the remote tier's Worker side (helper, ops), the kernel models.
     expect(dts.filter((f) => /\/(cli|sim|demo)\b|ramster\/(helper|ops)|kernel-|-worker\.d\.ts$|-remotifier\.d\.ts$/.test(f))).toEqual([]);
     const dir = mkdtempSync(join(tmpdir(), "tmem-consumer-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true })); // the link into the repo goes, not what it names
     mkdirSync(join(dir, "node_modules"));
     symlinkSync(root, join(dir, "node_modules", "tmem"));
     for (const dep of ["keyv", "cache-manager"]) symlinkSync(join(root, "node_modules", dep), join(dir, "node_modules", dep));
