@@ -211,6 +211,8 @@ export let framesBase: usize = 0;
 export let metaBase: usize = 0;
 /** This instance's scratch area (0 until attached). */
 export let scratchBase: usize = 0;
+/** This instance's robust-section area (scratchBase + SCRATCH_ROBUST; 0 until attached; robust.ts). */
+export let robustBase: usize = 0;
 /** Size of each scratch area in bytes. */
 export let scratchSize: u32 = 0;
 /** This instance's scratch slot, or -1 when detached. */
@@ -224,6 +226,7 @@ export function setInstanceLayout(nframes: u32, frames: usize, meta: usize, scra
   framesBase = frames;
   metaBase = meta;
   scratchBase = scratch;
+  robustBase = scratch == 0 ? 0 : scratch + SCRATCH_ROBUST;
   scratchSize = ssize;
   workerSlot = slot;
   canBlock = block;

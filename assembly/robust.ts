@@ -64,7 +64,7 @@
 
 import {
   CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, DEBUG, E_INVAL,
-  SCRATCH_ROBUST, SCRATCH_ROBUST_SIZE, canBlock, scratchBase, workerSlot,
+  SCRATCH_ROBUST, SCRATCH_ROBUST_SIZE, canBlock, robustBase, workerSlot,
 } from "./common";
 import {
   rawLock, rawLockTimed, rawTryLock, rawUnlock, currentLockTag,
@@ -126,7 +126,7 @@ if (R_ENTRIES + <usize>UNDO_CAP * ENTRY > SCRATCH_ROBUST_SIZE || UNDO_CAP < 200)
 /** This instance's robust area, 0 when detached (then nothing is tracked: a detached instance cannot be reclaimed). */
 // @ts-ignore: decorator
 @inline function area(): usize {
-  return scratchBase == 0 ? 0 : scratchBase + SCRATCH_ROBUST;
+  return robustBase;
 }
 
 /** The robust area of slot `slot` (any slot; for reclaim). */
@@ -201,7 +201,7 @@ function parkPoint(rb: usize): void {
   store<u32>(e, <u32>addr);
   store<u32>(e, kind, 4);
   store<u32>(e, lo, 8);
-  store<u32>(e, hi, 12);
+  if (kind == 8) store<u32>(e, hi, 12); // only a u64 store's entry has a high word (constant-folded per call site)
   store<u32>(rb + R_NLOG, n + 1);
   if (DEBUG) parkPoint(rb);
 }
@@ -306,6 +306,15 @@ function runDeferred(rb: usize, n: u32): void {
   if (rb == 0) return;
   commit(rb);
   const n = load<u32>(rb + R_NHELD);
+  // The usual case: the innermost lock.
+  if (n - 1 < MAX_HELD && load<u32>(rb + R_HELD + (<usize>(n - 1) << 2)) == <u32>lock) {
+    store<u32>(rb + R_NHELD, n - 1);
+    return;
+  }
+  untrackSlow(rb, lock, n);
+}
+
+function untrackSlow(rb: usize, lock: usize, n: u32): void {
   if (n == 0) return;
   // Usually the innermost; locks may be released out of order.
   let i = n < MAX_HELD ? n : MAX_HELD;

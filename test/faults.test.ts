@@ -23,7 +23,7 @@ import { loadCorpus, startWatchdog } from "./helpers.js";
 const workerUrl = new URL("./workers/fault-load.mjs", import.meta.url);
 const NO_RECLAIM = process.env.FAULTS_NO_RECLAIM === "1";
 /** Wall-clock budget of the kill loop (ms); the loop stops at 200 kills or here. */
-const BUDGET_MS = Number(process.env.FAULTS_BUDGET_MS ?? 35_000);
+const BUDGET_MS = Number(process.env.FAULTS_BUDGET_MS ?? 60_000);
 const TARGET_KILLS = 200;
 /** The debug build (assertions on every invariant) runs a shorter loop after the release one. */
 const DEBUG_BUDGET_MS = Math.round(BUDGET_MS * 0.4), DEBUG_TARGET_KILLS = 80;
