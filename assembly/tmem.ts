@@ -528,6 +528,17 @@ if ((<u32>1 << POOL_GEN_SHIFT) != MAX_POOLS) ERROR("a pool handle's slot bits mu
 // Trade-off: a Worker's cache holds up to CACHE_MAX descriptors (plus what
 // one operation frees) that others cannot use until it trims.
 
+/** FrameMeta.priv1 of a frame carved into descriptors (OWNER_TMEM also owns the bucket table's frames). */
+// @ts-ignore: decorator
+@inline const DESC_FRAME_TAG: u32 = 0x44455343; // "DESC"
+
+/** Whether address `a` lies in a frame carved into descriptors. */
+function isDescFrame(a: u32): bool {
+  if (<usize>a < framesBase || <usize>a >= framesBase + (<usize>nrFrames << 12)) return false;
+  const m = pfnToMeta(<u32>((<usize>a - framesBase) >> 12));
+  return atomic.load<u32>(m) == OWNER_TMEM && load<u32>(m, 12) == DESC_FRAME_TAG;
+}
+
 /** Descriptors taken from the global stack per refill (one CAS). */
 // @ts-ignore: decorator
 @inline const CACHE_BATCH: u32 = 16;
@@ -560,6 +571,8 @@ function descAlloc(): u32 {
       // Empty: carve a fresh frame; keep its first descriptor, cache the rest.
       const pfn = frameAlloc(OWNER_TMEM);
       if (pfn < 0) return 0;
+      // Tagged as a descriptor frame (the bucket table's frames are OWNER_TMEM too): tmem_unpin checks it.
+      store<u32>(pfnToMeta(<u32>pfn) + 12, DESC_FRAME_TAG);
       const base = <u32>pfnToAddress(<u32>pfn);
       for (let i: u32 = 1; i < DESCS_PER_FRAME - 1; i++) {
         store<u32>(<usize>(base + i * DESC_SIZE), base + (i + 1) * DESC_SIZE);
@@ -771,22 +784,6 @@ function reapFinish(r: TmemRoot, cw: usize, tab: usize): i32 {
   return freed;
 }
 
-/** Whether descriptor `a` (whose bucket field is set) is on its bucket's chain. Takes the stripe lock. */
-function descLinked(a: u32): bool {
-  const b = desc(a).bucket;
-  if (b >= (<u32>1 << root().bucketBits)) return false;
-  const lock = stripeLock(b);
-  mutexLock(lock, LV_STRIPE);
-  let cur = load<u32>(bucketHead(b));
-  let found = false;
-  while (cur != 0) {
-    if (cur == a) { found = true; break; }
-    cur = desc(cur).next;
-  }
-  mutexUnlock(lock);
-  return found;
-}
-
 /** Pins of dead Workers whose page had been removed meanwhile (its storage then leaks to its backend; counted for stats). */
 let reclaimedPins: u32 = 0;
 
@@ -809,7 +806,7 @@ export function tmem_reclaim_slot(slot: u32): i32 {
   // A put in flight whose descriptor never got linked (its section was rolled back).
   const pend = load<u32>(cw, 8);
   store<u32>(cw, 0, 8);
-  if (pend != 0 && (pend & (DESC_SIZE - 1)) == 0 && <usize>pend >= framesBase && !descLinked(pend)) stackPushChain(pend, pend);
+  if (pend != 0 && (pend & (DESC_SIZE - 1)) == 0 && <usize>pend >= framesBase && isDescFrame(pend)) stackPushChain(pend, pend);
   // A pin in flight: dropped as its unpin would have (a page removed meanwhile is freed; its storage is the backend's to reclaim).
   const pin = load<u32>(cw, 12);
   store<u32>(cw, 0, 12);
@@ -1164,7 +1161,9 @@ export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
   // before it drains, and its drain takes this lock, so we either land
   // before the drain (and are drained) or see DYING.
   const p = poolAt(pool);
-  if (atomic.load<u32>(changetype<usize>(p)) != POOL_ALIVE) {
+  // ALIVE and still the pool the handle named: a put that waited here while
+  // its pool was destroyed and the slot reused must not land in the new one.
+  if (atomic.load<u32>(changetype<usize>(p)) != POOL_ALIVE || poolSlot(h) != pool) {
     mutexUnlock(lock);
     store<u32>(cw, 0, 8);
     descFree(a);
@@ -1198,12 +1197,14 @@ export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
   }
   d.next = load<u32>(headp);
   ustore32(headp, a);
+  // No longer in flight, in the same section as the link: after any rollback
+  // "in flight" means "never linked" (a reclaim frees it without looking).
+  ustore32(cw + 8, 0);
   countAdd(pool, C_PAGES, 1);
   countAdd(pool, C_PUTS, 1);
   // A commit point: the page is indexed and counted, not yet on the LRU.
   if (p.domain != 0) lruAddHead(domainAt(p.domain), a);
   mutexUnlock(lock);
-  store<u32>(cw, 0, 8);
   if (replaced != 0) descTrim();
   return replaced;
 }
@@ -1280,7 +1281,7 @@ export function tmem_unpin(pin: u32): i32 {
   const a = pin & ~(DESC_SIZE - 1);
   if (!ready() || inc == 0 || <usize>a < framesBase || <usize>a >= framesBase + (<usize>nrFrames << 12)) return -E_INVAL;
   // Only a descriptor frame's words are read: a forged address elsewhere is refused.
-  if (atomic.load<u32>(pfnToMeta(<u32>((<usize>a - framesBase) >> 12))) != OWNER_TMEM) return -E_INVAL;
+  if (!isDescFrame(a)) return -E_INVAL;
   const d = desc(a);
   const lock = stripeLock(d.bucket);
   mutexLock(lock, LV_STRIPE);
