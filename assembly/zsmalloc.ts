@@ -86,9 +86,9 @@
 // room map is only a hint and is not rolled back (a stale bit costs density,
 // never correctness). zs_check (zsmalloc_check.ts) checks the rest, for the
 // tests. Cost: a malloc+free pair logs about 15 entries (10 when neither
-// changes a fullness group), about 30 x86 instructions each: +31 % per
-// pair at 1,000 live objects (callgrind: 2,444 against 1,866 instructions,
-// JS loop included), over the 3 % budget (see the commit message).
+// changes a fullness group), about 28 x86 instructions each: +25..30 % per
+// pair at 20,000 live objects (callgrind, JS loop included: 2,057 against
+// 1,579..1,639 instructions), over the 3 % budget.
 //
 // See also: zsmalloc_layout.ts, ../src/zpool/drivers/zsmalloc.ts (the zpool
 // adapter), ../src/zpool/kernel-zsmalloc.ts (the kernel's density yardstick),

@@ -123,7 +123,8 @@ export function putBackIsolated(root: usize, cls: usize): u32 {
  * died compacting it left (putBackIsolated), so every holder sees the class
  * as consistent: its zspages listed by their counts.
  */
-export function lockClass(root: usize, cls: usize): void {
+// @ts-ignore: decorator
+@inline export function lockClass(root: usize, cls: usize): void {
   mutexLock(cls, LV_ALLOC);
   if (load<u32>(cls + offsetof<SizeClass>("isolated")) != 0) putBackIsolated(root, cls);
 }

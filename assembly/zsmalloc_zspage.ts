@@ -126,7 +126,8 @@ export function listRemove(root: usize, cls: usize, za: usize, g: u32): void {
  * to the fullness list that count says (an isolated one stays unlisted): the
  * zspage's one state store plus, when its group changes, the list splices.
  */
-export function updateZspage(root: usize, cls: usize, za: usize, id: u32, inuse: u32, hint: u32): void {
+// @ts-ignore: decorator
+@inline export function updateZspage(root: usize, cls: usize, za: usize, id: u32, inuse: u32, hint: u32): void {
   const zs = changetype<Zspage>(za);
   const ng = fullnessGroup(inuse, <u32>zs.objs, zs.groupMul);
   const og = <u32>zs.group;
