@@ -265,11 +265,13 @@ export function decompressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32
           return decodeTail(src, iend, dst, oend, lowPrefix, ip, op, AT_MATCH, 0, 0, offset, ip - 2, ml);
         }
         if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, ip - 2);
-        if (offset >= 16) {
-          // Short match (≤ 18), far source: two 16-byte moves, inside the margin.
+        if (offset >= 8) {
+          // Short match (≤ 18): 8 + 8 + 2 bytes, each source written before it is
+          // read (offset ≥ 8), inside the margin.
           const m = op - offset;
-          v128.store(op, v128.load(m));
-          v128.store(op + 16, v128.load(m + 16));
+          store<u64>(op, load<u64>(m));
+          store<u64>(op + 8, load<u64>(m + 8));
+          store<u16>(op + 16, load<u16>(m + 16));
           op += ml;
           continue;
         }
