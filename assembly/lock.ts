@@ -70,15 +70,23 @@
 //      commit point, so the stripe state is consistent there (a page may be
 //      indexed and not yet on its LRU: never evicted, still flushable).
 //      Eviction, which try-locks stripes under it, commits after each page.
-//   6. zsmalloc class lock and grow lock, zbud pool lock: every store to
-//      reachable state is logged (zsmalloc keeps its hot fields in aligned
-//      8-byte words, so a malloc or free logs 5 entries), frames taken
-//      inside are logged and frames given back are deferred to the commit
-//      point; reclaim rolls back and releases. Compaction commits after each
-//      isolated zspage and each moved object; the next class-lock holder puts
-//      back zspages a dead compactor had isolated. A dead Worker's mapping
-//      (pin) is dropped by zs_reclaim_slot (PhysicalMemory.reclaim), so its
-//      object can be freed again. zs_check / zbud_check verify in tests.
+//   6. zsmalloc class lock and grow lock, zbud pool lock: every store under
+//      them to reachable state is logged (the hot fields in aligned 8-byte
+//      words: 5 entries for a malloc or free without a fullness-group
+//      change, about 15 per malloc+free pair on average), frames taken inside
+//      are logged, frames given back are deferred to the commit point; reclaim
+//      rolls back and releases. Taking the grow lock inside a class lock is
+//      a commit point. Compaction commits after each isolated zspage and each
+//      moved object (zspages chained from SizeClass.isolated); the next
+//      class-lock holder (lockClass) puts back what a dead compactor left. A
+//      dead Worker's pin is dropped by zs_reclaim_slot (PhysicalMemory.reclaim).
+//      Leak-only windows: handle chunks / zspage ids taken lock-free
+//      (takeChunk) before the logged stores (indices, never frames); a zbud
+//      frame between zbud_reclaim_begin and a zbud_reclaim_end that never
+//      comes stays under reclaim (destroy: EBUSY); a death inside a destroy
+//      leaks the frames not yet freed. The room map (borrow hint) is not
+//      rolled back: a stale bit costs density only. zs_check / zbud_check
+//      verify in tests (test/robust-zsmalloc.test.ts).
 //   7. the frame allocator and scratch slots are lock-free: a Worker dead
 //      mid-push or mid-pop leaves the stack valid (one CAS publishes), at
 //      worst one frame leaked from its own pcp list; pmReclaim hands the pcp
