@@ -232,6 +232,12 @@ export function setInstanceLayout(nframes: u32, frames: usize, meta: usize, scra
   canBlock = block;
 }
 
+/** Scratch area of slot `slot` (any Worker's, e.g. a dead one's for its reclaim). The caller has checked the slot. */
+// @ts-ignore: decorator
+@inline export function slotScratch(slot: u32): usize {
+  return <usize>load<u32>(CTRL_BASE + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>load<u32>(CTRL_BASE + CTRL_SCRATCH_SIZE_OFF);
+}
+
 /** Address of page frame `pfn`. The caller has checked pfn < nrFrames. */
 // @ts-ignore: decorator
 @inline export function pfnToAddress(pfn: u32): usize {

@@ -47,8 +47,8 @@ import {
   CTRL_NFRAMES_OFF, CTRL_FRAMES_BASE_OFF, CTRL_META_BASE_OFF, CTRL_SCRATCH_BASE_OFF,
   CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF, CTRL_FREE_HEAD_OFF, CTRL_BRK_OFF,
   CTRL_NR_USED_OFF, CTRL_WORKER_MAP_OFF, CTRL_OWNER_FRAMES_OFF, LAYOUT_ABI, MAX_WORKERS,
-  MAX_OWNERS, PAGE_SIZE, SCRATCH_ROBUST, E_INVAL, E_NOMEM, E_BUSY, E_PROTO, E_NODEV,
-  nrFrames, metaBase, scratchBase, workerSlot, setInstanceLayout,
+  MAX_OWNERS, PAGE_SIZE, E_INVAL, E_NOMEM, E_BUSY, E_PROTO, E_NODEV,
+  nrFrames, metaBase, scratchBase, robustBase, workerSlot, setInstanceLayout,
 } from "./common";
 import { LOCK_SLOT_SHIFT, LOCK_GEN_SHIFT, LOCK_GEN_MASK, setLockTag } from "./lock";
 
@@ -400,7 +400,7 @@ function takeSlot(slot: u32, block: bool): void {
     <usize>load<u32>(c + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>ssize, ssize, <i32>slot, block);
   setLockTag(tagFor(slot, gen));
   // No held locks, an empty undo log (robust.ts area header; a reclaim left it so).
-  memory.fill(<usize>load<u32>(c + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>ssize + SCRATCH_ROBUST, 0, 16);
+  memory.fill(robustBase, 0, 16);
   // A previous holder that died without detaching may have left frames here.
   if (<i32>slot < PCP_SLOTS) { pcpDrain(<i32>slot); flushCount(<i32>slot); }
 }

@@ -63,7 +63,7 @@
 // test/robust.test.ts (a Worker parked inside each lock and killed there).
 
 import {
-  CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, DEBUG, E_INVAL,
+  CTRL_BASE, DEBUG, E_INVAL, slotScratch,
   SCRATCH_ROBUST, SCRATCH_ROBUST_SIZE, canBlock, robustBase, workerSlot,
 } from "./common";
 import {
@@ -131,8 +131,7 @@ if (R_ENTRIES + <usize>UNDO_CAP * ENTRY > SCRATCH_ROBUST_SIZE || UNDO_CAP < 200)
 
 /** The robust area of slot `slot` (any slot; for reclaim). */
 function areaOf(slot: u32): usize {
-  const c = CTRL_BASE;
-  return <usize>load<u32>(c + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>load<u32>(c + CTRL_SCRATCH_SIZE_OFF) + SCRATCH_ROBUST;
+  return slotScratch(slot) + SCRATCH_ROBUST;
 }
 
 // ══ Debug park hook ══
@@ -316,7 +315,7 @@ function runDeferred(rb: usize, n: u32): void {
 
 function untrackSlow(rb: usize, lock: usize, n: u32): void {
   if (n == 0) return;
-  // Usually the innermost; locks may be released out of order.
+  // Not the innermost (the fast path took that): locks may be released out of order.
   let i = n < MAX_HELD ? n : MAX_HELD;
   while (i > 0) {
     i--;

@@ -62,7 +62,7 @@
 import {
   ROOT_TMEM, ROOT_TMEM_SIZE, PAGE_SIZE, OWNER_TMEM, E_INVAL, E_NOMEM, E_BUSY, E_NOSPC, E_EXIST, E_BADMSG,
   nrFrames, framesBase, scratchBase, SCRATCH_IO, SCRATCH_ROBUST, pfnToAddress, addressToPfn, DEBUG,
-  CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF,
+  CTRL_BASE, CTRL_MAX_WORKERS_OFF, slotScratch,
 } from "./common";
 import { frameAlloc, frameFree, pfnToMeta } from "./frames";
 import { mutexLock, mutexTryLock, mutexUnlock, ustore32, ustore16, ucommit, LV_TMEM_POOLS, LV_STRIPE, LV_LRU, R_DESC_CACHE } from "./robust";
@@ -363,12 +363,6 @@ if (COUNTERS_OFF + <usize>MAX_POOLS * 16 > 65536 - 256) ERROR("pool counters ove
 // @ts-ignore: decorator
 @inline const L_COUNT: usize = offsetof<LruDomain>("count");
 
-/** Scratch base of slot `slot` (any Worker's). */
-// @ts-ignore: decorator
-@inline function slotScratch(slot: u32): usize {
-  return <usize>load<u32>(CTRL_BASE + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>load<u32>(CTRL_BASE + CTRL_SCRATCH_SIZE_OFF);
-}
-
 /** Counter `field` of `pool` summed over every Worker slot. */
 function countSum(pool: u32, field: usize): i32 {
   const n = load<u32>(CTRL_BASE + CTRL_MAX_WORKERS_OFF);
@@ -636,20 +630,40 @@ function stackPushChain(first: u32, last: u32): void {
 function descTrim(): void {
   const cw = cacheWords();
   const count = load<u32>(cw, 4);
-  if (count <= CACHE_MAX) return;
+  if (count > CACHE_MAX) cacheGive(cw, count - CACHE_MAX / 2, false);
+}
+
+/**
+ * Cut the first `max` descriptors (fewer if the chain is shorter) off the
+ * cache whose words are at `cw` and push them onto the global stack. The
+ * chain is cut from the cache before it is pushed: a death in between leaks
+ * it rather than sharing it. With `whole` (the cache is given back entirely:
+ * a reap, a reclaim) a chain longer than every descriptor carved is corrupt:
+ * the cache is emptied, nothing is pushed, and the result is -E_BADMSG.
+ * Returns the number of descriptors given.
+ */
+function cacheGive(cw: usize, max: u32, whole: bool): i32 {
   const first = load<u32>(cw);
+  if (first == 0 || max == 0) return 0;
+  const limit = whole ? atomic.load<u32>(changetype<usize>(root()) + offsetof<TmemRoot>("descFrames")) * DESCS_PER_FRAME : max;
   let last = first;
   let k: u32 = 1;
-  const give = count - CACHE_MAX / 2;
-  while (k < give) {
+  while (k < limit) {
     const nx = load<u32>(<usize>last);
     if (nx == 0) break;
     last = nx;
     k++;
   }
-  store<u32>(cw, load<u32>(<usize>last));
-  store<u32>(cw, count - k, 4);
+  const rest = load<u32>(<usize>last);
+  if (whole && rest != 0) {
+    store<u32>(cw, 0);
+    store<u32>(cw, 0, 4);
+    return -E_BADMSG;
+  }
+  store<u32>(cw, rest);
+  store<u32>(cw, whole ? 0 : load<u32>(cw, 4) - k, 4);
   stackPushChain(first, last);
+  return <i32>k;
 }
 
 /**
@@ -713,14 +727,7 @@ function reapSlot(tab: usize, pfn: u32, add: bool): i32 {
 function reap(r: TmemRoot, cw: usize, tab: usize): i32 {
   const head = changetype<usize>(r) + offsetof<TmemRoot>("slabHead");
   // This Worker's cache first: its descriptors may complete a frame.
-  const c0 = load<u32>(cw);
-  if (c0 != 0) {
-    let last = c0;
-    while (load<u32>(<usize>last) != 0) last = load<u32>(<usize>last);
-    store<u32>(cw, 0);
-    store<u32>(cw, 0, 4);
-    stackPushChain(c0, last);
-  }
+  cacheGive(cw, 0xffffffff, true);
   memory.fill(tab, 0, REAP_LIST);
   store<u32>(cw, 0, R_REAP_NFREE);
   let old: i64 = 0;
@@ -811,22 +818,7 @@ export function tmem_reclaim_slot(slot: u32): i32 {
   const pin = load<u32>(cw, 12);
   store<u32>(cw, 0, 12);
   if (pin != 0) reclaimedPins += tmem_unpin(pin) == 1 ? 1 : 0;
-  const first = load<u32>(cw);
-  store<u32>(cw, 0);
-  store<u32>(cw, 0, 4);
-  if (first == 0) return 0;
-  const limit = atomic.load<u32>(changetype<usize>(root()) + offsetof<TmemRoot>("descFrames")) * DESCS_PER_FRAME;
-  let last = first;
-  let k: u32 = 1;
-  for (;;) {
-    const nx = load<u32>(<usize>last);
-    if (nx == 0) break;
-    if (k >= limit) return -E_BADMSG;
-    last = nx;
-    k++;
-  }
-  stackPushChain(first, last);
-  return <i32>k;
+  return cacheGive(cw, 0xffffffff, true);
 }
 
 // ══ LRU (caller holds the descriptor's stripe lock; these take the domain lock) ══

@@ -25,8 +25,8 @@
 // pinned object, zs_destroy_pool one mapped here), ../src/zpool/drivers/zsmalloc.ts.
 
 import {
-  PAGE_SHIFT, PAGE_SIZE, E_INVAL, E_BUSY, SCRATCH_MAP, CTRL_BASE, CTRL_SCRATCH_BASE_OFF,
-  CTRL_SCRATCH_SIZE_OFF, CTRL_MAX_WORKERS_OFF, scratchBase, workerSlot, pfnToAddress,
+  PAGE_SHIFT, PAGE_SIZE, E_INVAL, E_BUSY, SCRATCH_MAP, CTRL_BASE, slotScratch,
+  CTRL_MAX_WORKERS_OFF, scratchBase, workerSlot, pfnToAddress,
 } from "./common";
 import { mutexUnlock, ustore32, ustore64 } from "./robust";
 import { lockClass } from "./zsmalloc_compact";
@@ -190,8 +190,7 @@ export function zs_mapped_handle(): u32 {
 /** Address of slot `slot`'s map record. */
 // @ts-ignore: decorator
 @inline function recordOf(slot: u32): usize {
-  const c = CTRL_BASE;
-  return <usize>load<u32>(c + CTRL_SCRATCH_BASE_OFF) + <usize>slot * <usize>load<u32>(c + CTRL_SCRATCH_SIZE_OFF) + ZS_MAP_RECORD;
+  return slotScratch(slot) + ZS_MAP_RECORD;
 }
 
 /**
