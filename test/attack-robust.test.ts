@@ -15,7 +15,7 @@ import { describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, ROOT_TMEM, SCRATCH_ROBUST } from "../bindings/layout.generated.js";
-import { startWatchdog } from "./helpers.js";
+import { startWatchdog, waitUntil } from "./helpers.js";
 
 const workerUrl = new URL("./workers/attack-robust-op.mjs", import.meta.url);
 
@@ -38,13 +38,7 @@ function start(pm: PhysicalMemory, data: Record<string, unknown>): W {
   return me;
 }
 
-async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
+const until = (what: string, ok: () => boolean, ms = 15_000): Promise<void> => waitUntil(what, ok, ms);
 
 async function msg(x: W, cmd: string): Promise<Msg> {
   await until(`worker ${x.slot}: ${cmd}`, () => x.failed !== undefined || x.msgs.some((m) => m.cmd === cmd));

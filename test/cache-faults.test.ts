@@ -23,18 +23,13 @@ import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { TmemCache } from "../src/cache/index.js";
 import { makeValue, checkValue } from "./workers/cache-stamp.mjs";
+import { waitUntil } from "./helpers.js";
 
 const workerUrl = new URL("./workers/cache-fault-worker.mjs", import.meta.url);
 const LV_CACHE = 2;
 const WORKER_KEYS = 24;
 
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
+const until = (what: string, ok: () => boolean, ms = 20_000): Promise<void> => waitUntil(what, ok, ms);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Started { w: Worker; slot: number; errors: string[]; ready: Promise<void>; exited: Promise<void> }

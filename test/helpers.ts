@@ -76,3 +76,15 @@ export async function startWatchdog(what: string, ms = 60_000): Promise<{ stop()
     },
   };
 }
+
+/**
+ * Poll `ok` (every `pollMs` ms) until it is true; throw `${what}: not within
+ * ${ms} ms` if it is not within `ms`. For waits on other Workers in tests.
+ */
+export async function waitUntil(what: string, ok: () => boolean, ms: number, pollMs = 1): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}

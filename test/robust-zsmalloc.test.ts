@@ -19,6 +19,7 @@ import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { SCRATCH_SIZE } from "../bindings/layout.js";
 import { SCRATCH_ROBUST } from "../bindings/layout.generated.js";
+import { waitUntil } from "./helpers.js";
 
 const workerUrl = new URL("./workers/robust-alloc.mjs", import.meta.url);
 const LV_ALLOC = 6;
@@ -141,13 +142,7 @@ function onMessage(w: Worker, cmd: string): Promise<Record<string, unknown>> {
   });
 }
 
-async function until(what: string, f: () => boolean): Promise<void> {
-  const t0 = Date.now();
-  while (!f()) {
-    if (Date.now() - t0 > STEP_MS) throw new Error(`${what}: not within ${STEP_MS} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const until = (what: string, f: () => boolean): Promise<void> => waitUntil(what, f, STEP_MS, 2);
 
 interface Started { w: Worker; slot: number; ctl: Int32Array; exited: Promise<number> }
 

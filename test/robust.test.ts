@@ -15,6 +15,7 @@
 import { describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
+import { waitUntil } from "./helpers.js";
 
 const workerUrl = new URL("./workers/robust-park.mjs", import.meta.url);
 
@@ -23,13 +24,7 @@ const LV_TMEM_POOLS = 3, LV_STRIPE = 4, LV_LRU = 5;
 const MAIN_KEYS = 200;
 const WORKER_KEYS = 96;
 
-async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const until = (what: string, ok: () => boolean, ms = 10_000): Promise<void> => waitUntil(what, ok, ms, 2);
 
 describe("a Worker terminated inside a tmem critical section is rolled back by its reclaim", () => {
   it("at the k-th logged store under the pool-table, stripe and LRU locks", async () => {
