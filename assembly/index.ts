@@ -29,7 +29,7 @@ import {
   ZC_R_HOME, ZC_R_FREES, ZC_R_HITS, ZC_R_MISSES, ZC_TAKE_RECORD,
 } from "./zcache_layout";
 import { takeOwnerDied } from "./lock";
-import { mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, ustore32, ucommit, LV_HOST } from "./robust";
+import { mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, ustore32, ucommit, uabort, ulogFull, LV_HOST } from "./robust";
 export {
   pmReclaim as pm_reclaim, pmRecovered as pm_recovered, parkArm as pm_park_arm, parkedSlot as pm_parked,
   parkDisarm as pm_park_disarm, robustState as pm_robust_state,
@@ -82,9 +82,26 @@ export function lock_acquire_robust(addr: usize, timeoutMs: u32, level: u32): i3
   return r < 0 ? -110 : r;
 }
 
-/** Store `v` (u32) at `addr` inside a robust section, undoably (TypeScript critical sections). */
-export function pm_ustore32(addr: usize, v: u32): void {
+/**
+ * Store `v` (u32) at `addr` inside a robust section, undoably (TypeScript
+ * critical sections): 0, or -28 (ENOSPC) when the section's undo log is full
+ * (UNDO_CAP stores since its last commit point): nothing is stored then, and
+ * the caller must pm_uabort and release (a longer section needs commit
+ * points, pm_ucommit, where its state is consistent).
+ */
+export function pm_ustore32(addr: usize, v: u32): i32 {
+  if (ulogFull()) return -28;
   ustore32(addr, v);
+  return 0;
+}
+
+/**
+ * Undo this Worker's logged stores since the last commit point of the robust
+ * section it is in, keeping its locks (a TypeScript section's error path).
+ * Returns the number of entries undone (0 outside a section).
+ */
+export function pm_uabort(): u32 {
+  return uabort();
 }
 
 /** A commit point inside a robust section (the stores so far are final). */

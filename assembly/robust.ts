@@ -361,6 +361,58 @@ export function mutexUnlock(lock: usize): void {
   rawUnlock(lock);
 }
 
+/**
+ * Undo the log of the robust area at `rb`, newest entry first, and empty it
+ * (the deferred frees go too: the restored metadata refers to those frames
+ * again). Entries of a full log past UNDO_CAP were never written (DEBUG
+ * asserts; release builds keep the overflow flag, which pm_ustore32 turns
+ * into a refusal for TypeScript sections). Returns the entries undone.
+ */
+function undoLog(rb: usize): u32 {
+  let n = load<u32>(rb + R_NLOG);
+  if (n > UNDO_CAP) n = UNDO_CAP;
+  const undone = n;
+  while (n > 0) {
+    n--;
+    const e = rb + R_ENTRIES + <usize>n * ENTRY;
+    const addr = <usize>load<u32>(e);
+    const kind = load<u32>(e, 4);
+    const lo = load<u32>(e, 8);
+    if (kind == 4) store<u32>(addr, lo);
+    else if (kind == 8) store<u64>(addr, (<u64>load<u32>(e, 12) << 32) | <u64>lo);
+    else if (kind == 2) store<u16>(addr, <u16>lo);
+    else if (kind == 1) store<u8>(addr, <u8>lo);
+    else if (kind == KIND_ADD) atomic.sub<u32>(addr, lo);
+    else if (kind == KIND_FRAME) frameFree(<u32>addr, lo);
+    // KIND_DEFER: dropped (the restored metadata refers to the frame again).
+  }
+  store<u32>(rb + R_NLOG, 0);
+  store<u32>(rb + R_NDEFER, 0);
+  store<u32>(rb + R_OVERFLOW, 0);
+  return undone;
+}
+
+/**
+ * This Worker's own section failed half way (a host error path): undo every
+ * logged store since its last commit point, keeping the locks held, so the
+ * caller can release them over consistent state. Returns the entries undone
+ * (0 outside a section).
+ */
+export function uabort(): u32 {
+  const rb = area();
+  if (rb == 0 || load<u32>(rb + R_NHELD) == 0) return 0;
+  return undoLog(rb);
+}
+
+/**
+ * Whether a logged store made now would not fit in this Worker's undo log
+ * (inside a section with UNDO_CAP entries since its last commit point).
+ */
+export function ulogFull(): bool {
+  const rb = area();
+  return rb != 0 && load<u32>(rb + R_NHELD) != 0 && load<u32>(rb + R_NLOG) >= UNDO_CAP;
+}
+
 // ══ Recovery ══
 
 /**
@@ -391,27 +443,7 @@ function recoverSlot(slot: u32): u32 {
       c = seen;
     }
   }
-  // Undo, newest first. Entries of a full log past UNDO_CAP were never
-  // written (DEBUG asserts; release builds keep the overflow flag).
-  let n = load<u32>(rb + R_NLOG);
-  if (n > UNDO_CAP) n = UNDO_CAP;
-  while (n > 0) {
-    n--;
-    const e = rb + R_ENTRIES + <usize>n * ENTRY;
-    const addr = <usize>load<u32>(e);
-    const kind = load<u32>(e, 4);
-    const lo = load<u32>(e, 8);
-    if (kind == 4) store<u32>(addr, lo);
-    else if (kind == 8) store<u64>(addr, (<u64>load<u32>(e, 12) << 32) | <u64>lo);
-    else if (kind == 2) store<u16>(addr, <u16>lo);
-    else if (kind == 1) store<u8>(addr, <u8>lo);
-    else if (kind == KIND_ADD) atomic.sub<u32>(addr, lo);
-    else if (kind == KIND_FRAME) frameFree(<u32>addr, lo);
-    // KIND_DEFER: dropped (the restored metadata refers to the frame again).
-  }
-  store<u32>(rb + R_NLOG, 0);
-  store<u32>(rb + R_NDEFER, 0);
-  store<u32>(rb + R_OVERFLOW, 0);
+  undoLog(rb);
   store<u32>(rb + R_NHELD, 0);
   let released: u32 = 0;
   for (let i = <i32>nheld - 1; i >= 0; i--) {

@@ -588,27 +588,41 @@ describe("attack: the undo log's capacity (232 entries between commit points)", 
     pm.detach();
   }, 60_000);
 
-  // BUG (robust.ts logEntry / recoverSlot, release build): a section that
-  // logs more than UNDO_CAP (232) stores sets an overflow flag that nobody
-  // reads; the stores past the cap are made unlogged, and a reclaim rolls
-  // back only the first 232 and clears the flag: the section is left half
-  // undone, silently. The tmem core never gets there (test above), but
-  // pm_ustore32 is public to TypeScript sections (TmemCache, src/cache) with
-  // no way to learn the log is full. Fix: pm_ustore32 / ustore* refuse (a
-  // status the host turns into an error) once the log is full, or reclaim
-  // reports an overflowed section (and the debug build's assert stays).
-  it.fails("a TypeScript robust section of 300 logged stores, killed: its reclaim undoes all 300 (release build)", async () => {
+  // Was a bug (robust.ts logEntry, release build): a section that logged
+  // more than UNDO_CAP (232) stores set an overflow flag nobody read; the
+  // stores past the cap were made unlogged and a reclaim undid only the first
+  // 232, silently. Now pm_ustore32 refuses (-28, ENOSPC, nothing stored)
+  // once the log is full, and pm_uabort undoes a live section's stores.
+  it("a TypeScript robust section past the undo log's capacity: the store past it is refused, nothing unlogged is written, and a reclaim undoes the rest (release build)", async () => {
     const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 3 });
     const frame = pm.allocFrame();
     const base = pm.frameAddress(frame);
     const x = start(pm, { mode: "host", lock: base, words: base + 64, stores: 300 });
     const ready = await msg(x, "ready");
-    expect(ready.r).toBe(0);
+    expect({ r: ready.r, refusedAt: ready.refusedAt, refusal: ready.refusal }).toEqual({ r: 0, refusedAt: 232, refusal: -28 });
+    const words = new Uint32Array(pm.memory.buffer, base + 64, 300);
+    expect(words.reduce((n, v) => n + v, 0)).toBe(232);
     await x.w.terminate();
     pm.reclaim(x.slot);
-    const words = new Uint32Array(pm.memory.buffer, base + 64, 300);
     const left = words.reduce((n, v) => n + v, 0);
     expect({ lock: new Uint32Array(pm.memory.buffer, base, 1)[0], left }).toEqual({ lock: 0, left: 0 });
+    pm.detach();
+  });
+
+  it("pm_uabort undoes a live TypeScript section's logged stores and keeps its lock", async () => {
+    const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 3 });
+    const frame = pm.allocFrame();
+    const base = pm.frameAddress(frame);
+    const x = start(pm, { mode: "host", lock: base, words: base + 64, stores: 100, abort: true });
+    const ready = await msg(x, "ready");
+    expect({ r: ready.r, refusedAt: ready.refusedAt, undone: ready.undone }).toEqual({ r: 0, refusedAt: -1, undone: 100 });
+    const words = new Uint32Array(pm.memory.buffer, base + 64, 100);
+    expect(words.reduce((n, v) => n + v, 0)).toBe(0);
+    // Still held by the Worker (its tag in the lock word) until it dies and is reclaimed.
+    expect(new Uint32Array(pm.memory.buffer, base, 1)[0]).not.toBe(0);
+    await x.w.terminate();
+    pm.reclaim(x.slot);
+    expect(new Uint32Array(pm.memory.buffer, base, 1)[0]).toBe(0);
     pm.detach();
   });
 

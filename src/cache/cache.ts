@@ -618,7 +618,12 @@ export class TmemCache {
    * through here, except into objects and frames nobody else can reach yet.
    */
   private st(word: number, v: number): void {
-    if (this.u32[word] !== (v >>> 0)) this.core.pm_ustore32(word << 2, v);
+    if (this.u32[word] === (v >>> 0)) return;
+    if (this.core.pm_ustore32(word << 2, v) < 0) {
+      // The undo log is full (no commit point for UNDO_CAP stores): undo back to the last one and refuse.
+      this.core.pm_uabort();
+      throw new TmemError(ErrorCode.ENOSPC, "TmemCache: an operation outgrew its undo log (too many logged stores without a commit point); its stores since the last one were undone");
+    }
   }
 
   /** Counter `c` (u64 as two words; exact below 2^53). Lock held. */

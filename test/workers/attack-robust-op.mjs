@@ -45,8 +45,15 @@ if (mode === "pins") {
   // log `stores` stores of 1 to the words from `words`, report, park holding it.
   const { lock, words, stores } = workerData;
   const r = c.lock_acquire_robust(lock, 1000, 2);
-  for (let i = 0; i < stores; i++) c.pm_ustore32(words + 4 * i, 1);
-  parentPort.postMessage({ cmd: "ready", r, state: c.pm_robust_state() });
+  // The first refused store (-28: the undo log is full) ends the loop; `abort` then undoes the section's stores.
+  let refusedAt = -1, refusal = 0, undone = -1;
+  for (let i = 0; i < stores; i++) {
+    const s = c.pm_ustore32(words + 4 * i, 1);
+    if (s !== 0) { refusedAt = i; refusal = s; break; }
+  }
+  const state = c.pm_robust_state();
+  if (workerData.abort) undone = c.pm_uabort();
+  parentPort.postMessage({ cmd: "ready", r, state, refusedAt, refusal, undone });
   for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
 } else if (mode === "put1") {
   parentPort.on("message", (m) => {
