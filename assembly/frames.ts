@@ -418,6 +418,9 @@ export function pmReserve(): i32 {
   for (let slot: u32 = 0; slot < maxWorkers; slot++) {
     const bit: u32 = 1 << (slot & 31);
     if ((atomic.or<u32>(mapWord(CTRL_WORKER_MAP_OFF, slot), bit) & bit) == 0) {
+      // A new generation at reserve too: a supervisor of an earlier holder of
+      // this slot (its window is [its generation, + 2)) never reaches this reservation.
+      atomic.add<u32>(c + CTRL_SLOT_GEN_OFF + (<usize>slot << 2), 1);
       atomic.or<u32>(mapWord(CTRL_RESERVE_MAP_OFF, slot), bit);
       return <i32>slot;
     }

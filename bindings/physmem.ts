@@ -514,8 +514,8 @@ export class PhysicalMemory {
   }
 
   /**
-   * @internal The generation of slot `slot` (bumped by every attach and
-   * reclaim) and whether it is reserved and not yet attached.
+   * @internal The generation of slot `slot` (bumped by every reserve,
+   * attach and reclaim) and whether it is reserved and not yet attached.
    */
   slotState(slot: number): { generation: number; reserved: boolean } {
     this.live();

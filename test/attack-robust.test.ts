@@ -286,17 +286,13 @@ describe("attack: reclaim misuse", () => {
     pm.detach();
   }, 30_000);
 
-  // BUG (src/workers.ts adoptSupervised + frames.ts generations): a slot's
-  // generation moves on at attach and at reclaim, not at reserve. A
+  // Was a bug (src/workers.ts adoptSupervised + frames.ts generations): a
+  // slot's generation moved on at attach and at reclaim, not at reserve. A
   // supervisor of a Worker that had only reserved its slot (generation g)
-  // accepts [g, g + 2). If that slot is reclaimed by hand (pm.reclaim allows
-  // it for "a Worker that never attached") and reserved again for the next
-  // Worker (generation g + 1), the first Worker's exit event reclaims the NEW
-  // reservation: reclaimIf returns true, the slot is no longer reserved, and
-  // the next Worker's attach fails with EINVAL ("reclaimed since"). Fix:
-  // bump the generation at reserve too (then the supervisor's window is
-  // exactly its own reservation and attach: span 2 stays right).
-  it.fails("a supervisor whose Worker's reserved slot was reclaimed by hand and reserved again leaves the new reservation alone", async () => {
+  // accepts [g, g + 2): after a reclaim by hand and a new reservation
+  // (generation g + 1) the first Worker's exit reclaimed the NEW
+  // reservation. pmReserve now moves the generation too.
+  it("a supervisor whose Worker's reserved slot was reclaimed by hand and reserved again leaves the new reservation alone", async () => {
     const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 3 });
     const { startSupervised } = await import("../src/workers.js");
     const a = startSupervised(pm, (tmem) => new Worker(workerUrl, { workerData: { ...tmem, mode: "noattach" } }));
