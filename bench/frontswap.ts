@@ -32,7 +32,7 @@
  * its own data (the cores of a shared machine may not both be free, and LZ4
  * may not scale on them even with nothing shared).
  *
- * Run: npm run bench:frontswap [-- --pages N --repeats R --zpool NAME --quick]
+ * Run: npm run bench:frontswap [-- --pages N --repeats R --zpool NAME --quick --prefault]
  * Output: bench/results/frontswap.json and tables on stdout.
  * @module
  */
@@ -52,6 +52,8 @@ const arg = (name: string, dflt: number): number => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const quick = process.argv.includes("--quick");
+/** `--prefault`: create the memory with `prefault: true` (first-touch faults paid in create, not in the fill). */
+const prefault = process.argv.includes("--prefault");
 const N = arg("--pages", quick ? 30_000 : 100_000);
 const REPEATS = arg("--repeats", quick ? 1 : 3);
 const corpusPath = new URL("../../shared/corpus/anon.pages", `file://${process.cwd()}/bench/`);
@@ -73,7 +75,7 @@ const settle = (): void => { gc(); gc(); };
 // ══ Baseline: lru-cache of lz4 (native addon) blocks ══
 
 /** One configuration's throughputs (pages/s) and bytes per stored page. */
-interface Result { store: number; load: number; overwrite: number; bytes: number }
+interface Result { store: number; load: number; overwrite: number; bytes: number; fillFaults?: number; createMs?: number }
 
 interface Lz4Native {
   encodeBlock(src: Buffer, dst: Buffer): number;
@@ -143,7 +145,9 @@ function ask(w: Worker, msg: unknown): Promise<Reply> {
 
 async function ours(workers: number, zpool: string): Promise<Result & { stored: number; stats: object }> {
   const frames = Math.ceil((N * 4096 * 0.8) / 4096) + 8192;
-  const pm = await PhysicalMemory.create({ frames, maxWorkers: 8 });
+  const c0 = performance.now();
+  const pm = await PhysicalMemory.create({ frames, maxWorkers: 8, prefault });
+  const createMs = performance.now() - c0;
   const used0 = pm.stats().usedFrames;
   const z = await Zcache.create(pm, { zpool, maxPoolPercent: 100, acceptThresholdPercent: 100 });
   const fs = Frontswap.for(pm);
@@ -157,7 +161,10 @@ async function ours(workers: number, zpool: string): Promise<Result & { stored: 
   }
   const per = Math.ceil(N / workers);
   const part = (i: number): { base: number; count: number } => ({ base: i * per, count: Math.min(per, N - i * per) });
+  // Minor page faults of the process (every Worker's) during the fill: the first touches of fresh memory.
+  const f0 = process.resourceUsage().minorPageFault;
   const st = await Promise.all(ws.map((w, i) => ask(w, { cmd: "store", type: 0, ...part(i) })));
+  const fillFaults = (process.resourceUsage().minorPageFault - f0) / N;
   const stored = st.reduce((a, r) => a + r.ok, 0);
   const storeMs = Math.max(...st.map((r) => r.ms));
   const bytes = ((pm.stats().usedFrames - used0) * 4096) / stored;
@@ -174,7 +181,7 @@ async function ours(workers: number, zpool: string): Promise<Result & { stored: 
   for (const w of ws) { w.postMessage({ cmd: "exit" }); await new Promise((r) => w.once("exit", r)); }
   pm.detach();
   // Loads are counted over every offset tried; misses of rejected pages are part of the work.
-  return { store: N / (storeMs / 1000), load: N / (loadMs / 1000), overwrite: N / (overwriteMs / 1000), bytes, stored, stats };
+  return { store: N / (storeMs / 1000), load: N / (loadMs / 1000), overwrite: N / (overwriteMs / 1000), bytes, stored, stats, fillFaults, createMs };
 }
 
 const zpoolArg = process.argv.indexOf("--zpool");
@@ -250,6 +257,8 @@ const rows: Row[] = [
 const scaling: Row[] = [{
   "2W/1W fill": ratio(two, one, "store"), "2W/1W overwrite": ratio(two, one, "overwrite"), "2W/1W load": ratio(two, one, "load"),
   "control 2W/1W: int loop": median(ctlLoop), "control 2W/1W: native lz4": median(ctlLz4), "stored of offered": `${one[0]!.stored}/${N}`, repeats: REPEATS,
+  "fill faults/page 1W": median(one.map((x) => x.fillFaults!)), "fill faults/page 2W": median(two.map((x) => x.fillFaults!)),
+  "create ms": median(one.map((x) => x.createMs!)), prefault: prefault ? "yes" : "no",
 }];
 report("frontswap", { "frontswap store/load vs lru-cache + lz4 (anon corpus)": rows, "scaling": scaling },
   { pages: N, zpool, zcacheStats: one[one.length - 1]!.stats, raw: { baseline: base, oneWorker: one.map(({ stats: _s, ...r }) => r), twoWorkers: two.map(({ stats: _s, ...r }) => r), ctlLoop, ctlLz4 },
