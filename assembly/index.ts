@@ -24,8 +24,9 @@ import {
   ZC_MAGIC, ZC_W_MAGIC, ZC_W_MAXZ, ZC_W_MAXPCT, ZC_W_ACCEPT, ZC_W_DOMAIN, ZC_W_EPH, ZC_W_PERS, ZC_W_FULL, ZC_W_ACCEL,
   ZC_W_NAMELEN, ZC_W_NAME, ZC_W_NAME_MAX, ZC_C_POOR, ZC_C_LIMIT, ZC_C_ALLOCFAIL, ZC_C_EVICTED, ZC_CLIENTS,
   ZC_MAX_CLIENTS, ZC_CW, ZC_K_EPH, ZC_K_PERS, ZC_K_EPH_Z, ZC_K_PERS_Z, ZC_K_EPH_PUTS, ZC_K_PERS_PUTS, ZC_K_EPH_REJ,
-  ZC_K_PERS_REJ, ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST, ZC_STORE_POOR,
-  ZC_STORE_FLUSHED, ZC_META_REMOTE, ZC_W_REMOTE, ZC_R_EPH, ZC_R_PERS, ZC_R_EPH_Z, ZC_R_PERS_Z, ZC_R_REMOTIFIED,
+  ZC_K_PERS_REJ, ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST,
+  ZC_W_DRIVER, ZC_W_BE_EPH, ZC_W_BE_PERS, ZC_DRV_JS, ZC_DRV_ZSMALLOC, ZC_DRV_ZBUD, ZC_ARGS, ZC_PUT_NEW, ZC_PUT_REPLACED,
+  ZC_PUT_EXISTS, ZC_PUT_REJECTED, ZC_PUT_REJECTED_FLUSHED, ZC_GET_MISS, ZC_GET_HIT, ZC_GET_REMOTE, ZC_META_REMOTE, ZC_W_REMOTE, ZC_R_EPH, ZC_R_PERS, ZC_R_EPH_Z, ZC_R_PERS_Z, ZC_R_REMOTIFIED,
   ZC_R_HOME, ZC_R_FREES, ZC_R_HITS, ZC_R_MISSES, ZC_TAKE_RECORD,
 } from "./zcache_layout";
 import { takeOwnerDied } from "./lock";
@@ -256,8 +257,21 @@ export const layout_ZC_R_FREES: u32 = ZC_R_FREES;
 export const layout_ZC_R_HITS: u32 = ZC_R_HITS;
 export const layout_ZC_R_MISSES: u32 = ZC_R_MISSES;
 export const layout_ZC_TAKE_RECORD: u32 = ZC_TAKE_RECORD;
-export const layout_ZC_STORE_POOR: i32 = ZC_STORE_POOR;
-export const layout_ZC_STORE_FLUSHED: i32 = ZC_STORE_FLUSHED;
+export const layout_ZC_W_DRIVER: u32 = ZC_W_DRIVER;
+export const layout_ZC_W_BE_EPH: u32 = ZC_W_BE_EPH;
+export const layout_ZC_W_BE_PERS: u32 = ZC_W_BE_PERS;
+export const layout_ZC_DRV_JS: u32 = ZC_DRV_JS;
+export const layout_ZC_DRV_ZSMALLOC: u32 = ZC_DRV_ZSMALLOC;
+export const layout_ZC_DRV_ZBUD: u32 = ZC_DRV_ZBUD;
+export const layout_ZC_ARGS: u32 = ZC_ARGS;
+export const layout_ZC_PUT_NEW: i32 = ZC_PUT_NEW;
+export const layout_ZC_PUT_REPLACED: i32 = ZC_PUT_REPLACED;
+export const layout_ZC_PUT_EXISTS: i32 = ZC_PUT_EXISTS;
+export const layout_ZC_PUT_REJECTED: i32 = ZC_PUT_REJECTED;
+export const layout_ZC_PUT_REJECTED_FLUSHED: i32 = ZC_PUT_REJECTED_FLUSHED;
+export const layout_ZC_GET_MISS: i32 = ZC_GET_MISS;
+export const layout_ZC_GET_HIT: i32 = ZC_GET_HIT;
+export const layout_ZC_GET_REMOTE: i32 = ZC_GET_REMOTE;
 
 // Subsystems export their own entry points under their ABI names.
 export * from "./lz4";

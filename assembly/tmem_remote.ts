@@ -87,7 +87,7 @@ function release(st: usize, zsEph: u32, zsPers: u32, rec: usize): i32 {
   const r = tmem_take_release(rec);
   if (r == 1) {
     const o = tmem_out_area();
-    tmem_zcache_free_stored(st, zsEph, zsPers, load<u32>(o), load<u32>(o, 4), load<u32>(o, 8));
+    tmem_zcache_free_stored(st, load<u32>(o), load<u32>(o, 4), load<u32>(o, 8));
   }
   return r;
 }

@@ -1,22 +1,28 @@
 // SPDX-License-Identifier: MIT
 //
-// tmem_zcache.ts: the two per-page steps of the zcache backend (src/zcache.ts)
-// that are cheaper in wasm than in JavaScript: "prepare" (same-filled test,
-// else LZ4 compression into the staging area, in one call) and "account"
-// (every counter a store, free or get touches, in one call).
+// tmem_zcache.ts: the zcache backend's store protocol (src/zcache.ts is its
+// policy and its TypeScript face): a whole store and a whole load are one
+// wasm call each, for zcaches on the built-in drivers (zsmalloc, zbud).
 //
-// It is not zcache's policy: the caller decides what to do with the result,
-// allocates from the zpool and indexes the page. Except on the zsmalloc fast
-// path: when zcache's zpools are zsmalloc (the default), a whole store (same-
-// filled test or compression, zs_malloc, copy, index, accounting) and a whole
-// load (lookup, map, decompress, unmap, unpin or free) are one wasm call each,
-// through zsmalloc's own entry points; policy (cap, eviction on -E_NOMEM, the
-// generic zpool path for every other driver) stays in src/zcache.ts. Key idea: a JS→wasm call
-// costs 5-10 ns and a JS Atomics.add on shared memory about 30 ns, while an
-// atomic add inside wasm costs a few ns; a store touches seven counters and
-// the same-filled test plus the compressor were two calls. Folding them
-// saves a few hundred ns per page on a path whose floor is the compressor.
-// Per-page counters are per client, so two Workers do not bounce one line.
+// It is not zcache's policy (the persistent cap, the remote tier, argument
+// checks and registration stay in src/zcache.ts) and not the allocator: it
+// reaches zsmalloc and zbud through a small table of driver operations
+// (malloc, map, unmap, free, compact: "The built-in drivers' ops" below).
+// A zcache on a zpool driver written in JavaScript takes the generic path
+// instead (src/tmem/pam.ts's PamBackend: the same order of steps, through
+// the zpool API), using only "prepare" and "account" from here.
+//
+// Key ideas: (1) one protocol in one place: compress (or find the page
+// same-filled), allocate, copy, index with replace-under-one-lock, account;
+// on an allocation that finds no frame, flush the old copy and evict clean
+// pages here and retry with the bytes already compressed; every rejection
+// flushes the old copy (a failed put never leaves stale data). (2) Results
+// are explicit codes (ZC_PUT_*, ZC_GET_*), and the object id travels as six
+// words in this Worker's scratch (ZC_ARGS), not as call parameters. (3) A
+// JS→wasm call costs 5-10 ns and a JS Atomics.add on shared memory about
+// 30 ns, while an atomic add inside wasm costs a few ns: a store touches
+// seven counters, all here. Per-page counters are per client, so two
+// Workers do not bounce one line.
 //
 // Layout: the zcache state frame (u32 words) is declared once, in
 // zcache_layout.ts (src/zcache.ts reads the same names, generated); in short:
@@ -28,21 +34,29 @@
 // (and, when it frees a page another Worker stored, that Worker's line).
 // The pampd meta word: length (bits 0..12) │ SAME (13) │ PERSIST (14) │ client << 16.
 //
-// Concurrency: counters are atomic adds; any Worker may call both functions
-// at once. prepare uses this Worker's scratch only.
+// Concurrency: counters are atomic adds; any Worker may call any function
+// at once; scratch areas are this Worker's own. The locked sections are the
+// callees' (tmem's stripe and LRU locks, zsmalloc's class locks, zbud's pool
+// lock: robust sections there); this file writes shared state only through
+// them and through atomic counter adds. A Worker killed between two of them
+// leaves at most the leak-only windows those files name (an evicted or
+// replaced page's object not yet freed), never a freed object still indexed.
 //
-// See also: src/zcache.ts, tmem_page.ts, lz4.ts.
+// See also: src/zcache.ts, src/tmem/pam.ts, tmem_page.ts, tmem_remote.ts, zsmalloc.ts, zbud.ts, lz4.ts.
 
-import { PAGE_SIZE, E_NOMEM, E_BADMSG, E_BUSY, scratchBase, SCRATCH_IO, SCRATCH_STAGE, SCRATCH_LZ4_HASH } from "./common";
+import { PAGE_SIZE, E_NOMEM, E_BADMSG, E_BUSY, E_INVAL, E_EXIST, scratchBase, SCRATCH_IO, SCRATCH_STAGE, SCRATCH_LZ4_HASH } from "./common";
 import {
   ZC_C_POOR, ZC_CLIENTS, ZC_CW, ZC_MAX_CLIENTS, ZC_K_EPH, ZC_K_PERS, ZC_K_EPH_Z, ZC_K_PERS_Z, ZC_K_EPH_PUTS, ZC_K_PERS_PUTS,
-  ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST, ZC_STORE_POOR, ZC_STORE_FLUSHED,
-  ZC_META_REMOTE, ZC_R_EPH, ZC_R_PERS, ZC_R_EPH_Z, ZC_R_PERS_Z, ZC_R_FREES,
+  ZC_K_EPH_REJ, ZC_K_PERS_REJ, ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST,
+  ZC_META_REMOTE, ZC_R_EPH, ZC_R_PERS, ZC_R_EPH_Z, ZC_R_PERS_Z, ZC_R_FREES, ZC_C_ALLOCFAIL, ZC_C_EVICTED,
+  ZC_W_MAXZ, ZC_W_ACCEL, ZC_W_DOMAIN, ZC_W_DRIVER, ZC_W_BE_EPH, ZC_W_BE_PERS, ZC_DRV_ZSMALLOC, ZC_DRV_ZBUD, ZC_ARGS,
+  ZC_PUT_NEW, ZC_PUT_REPLACED, ZC_PUT_EXISTS, ZC_PUT_REJECTED, ZC_PUT_REJECTED_FLUSHED, ZC_GET_MISS, ZC_GET_HIT, ZC_GET_REMOTE,
 } from "./zcache_layout";
 import { tmem_page_same_filled, tmem_page_fill } from "./tmem_page";
 import { lz4_compress_fast, lz4_decompress_safe_exact } from "./lz4";
-import { zs_malloc, zs_free, zs_map_object, zs_unmap_object, zs_last_error } from "./zsmalloc";
-import { tmem_put, tmem_get, tmem_unpin, tmem_flush_page } from "./tmem";
+import { zs_malloc, zs_free, zs_map_object, zs_unmap_object, zs_last_error, zs_compact } from "./zsmalloc";
+import { zbud_alloc, zbud_free, zbud_map_address, zbud_unmap, zbud_mapped } from "./zbud";
+import { tmem_put, tmem_get, tmem_unpin, tmem_flush_page, tmem_evict, tmem_out_area } from "./tmem";
 
 // @ts-ignore: decorator
 @inline const W_POOR: usize = ZC_C_POOR;
@@ -64,6 +78,10 @@ import { tmem_put, tmem_get, tmem_unpin, tmem_flush_page } from "./tmem";
 @inline const K_EPH_PUTS: usize = ZC_K_EPH_PUTS;
 // @ts-ignore: decorator
 @inline const K_PERS_PUTS: usize = ZC_K_PERS_PUTS;
+// @ts-ignore: decorator
+@inline const K_EPH_REJ: usize = ZC_K_EPH_REJ;
+// @ts-ignore: decorator
+@inline const K_PERS_REJ: usize = ZC_K_PERS_REJ;
 // @ts-ignore: decorator
 @inline const K_GETS: usize = ZC_K_GETS;
 // @ts-ignore: decorator
@@ -132,9 +150,72 @@ export function tmem_zcache_account(st: usize, meta: u32, op: i32, getter: u32):
   add(st, c + (op > 0 ? (persistent ? K_PERS_PUTS : K_EPH_PUTS) : K_FREES), 1);
 }
 
-// ══ zsmalloc fast path ══
+// ══ The built-in drivers' ops ══
+//
+// A small table of driver operations, reached by a switch on the driver id in
+// the state frame (ZC_W_DRIVER): zsmalloc and zbud, the two drivers whose
+// code is in this module. A switch rather than call_indirect: two entries,
+// each inlined into its caller, so a store pays one compare instead of an
+// indirect call per operation. A zcache on a driver written in JavaScript
+// (ZC_DRV_JS) never calls these: src/zcache.ts stores through the zpool API.
 
-/** zsmalloc map modes (assembly/zsmalloc.ts ZS_MM_*). */
+// @ts-ignore: decorator
+@inline function driverOf(st: usize): u32 {
+  return load<u32>(st + (<usize>ZC_W_DRIVER << 2));
+}
+
+/** The backend pool id of this zcache's persistent or ephemeral zpool. */
+// @ts-ignore: decorator
+@inline function zpoolOf(st: usize, persistent: bool): u32 {
+  return load<u32>(st + (<usize>(persistent ? ZC_W_BE_PERS : ZC_W_BE_EPH) << 2));
+}
+
+/** malloc: a handle (> 0), or -E_NOMEM (no frame), -E_NOSPC (too big for the driver), -E_INVAL. */
+// @ts-ignore: decorator
+@inline function drvMalloc(drv: u32, zp: u32, size: u32): i32 {
+  if (drv == ZC_DRV_ZBUD) return zbud_alloc(zp, size);
+  if (drv != ZC_DRV_ZSMALLOC) return -E_INVAL;
+  const h = zs_malloc(zp, size);
+  return h == 0 ? -E_NOMEM : h;
+}
+
+/** free: 0, or a negative status (nothing changed). */
+// @ts-ignore: decorator
+@inline function drvFree(drv: u32, zp: u32, handle: u32): i32 {
+  if (drv == ZC_DRV_ZBUD) return zbud_free(zp, handle);
+  if (drv != ZC_DRV_ZSMALLOC) return -E_INVAL;
+  return zs_free(zp, handle);
+}
+
+/** map: the object's address, 0 on failure (drvMapBusy tells why). */
+// @ts-ignore: decorator
+@inline function drvMap(drv: u32, zp: u32, handle: u32, mode: u32): usize {
+  if (drv == ZC_DRV_ZBUD) return zbud_map_address(zp, handle);
+  if (drv != ZC_DRV_ZSMALLOC) return 0;
+  return zs_map_object(zp, handle, mode);
+}
+
+// @ts-ignore: decorator
+@inline function drvUnmap(drv: u32, zp: u32, handle: u32): void {
+  if (drv == ZC_DRV_ZBUD) zbud_unmap(zp, handle);
+  else zs_unmap_object(zp, handle);
+}
+
+/** After a failed drvMap: whether it failed because this instance has an object mapped already. */
+// @ts-ignore: decorator
+@inline function drvMapBusy(drv: u32): bool {
+  return drv == ZC_DRV_ZBUD ? zbud_mapped() != 0 : zs_last_error() == -E_BUSY;
+}
+
+/** Free frames that freed objects left partly used (zsmalloc compacts; zbud frees a frame with its last buddy). */
+// @ts-ignore: decorator
+@inline function drvCompact(drv: u32, zp: u32): void {
+  if (drv == ZC_DRV_ZSMALLOC) zs_compact(zp);
+}
+
+// ══ Store and load: one call each ══
+
+/** zsmalloc map modes (assembly/zsmalloc_map.ts ZS_MM_*; zbud ignores the mode). */
 // @ts-ignore: decorator
 @inline const ZS_MM_RO: u32 = 1;
 // @ts-ignore: decorator
@@ -142,148 +223,227 @@ export function tmem_zcache_account(st: usize, meta: u32, op: i32, getter: u32):
 /** tmem_get's GET_POLICY mode (assembly/tmem.ts). */
 // @ts-ignore: decorator
 @inline const GET_POLICY: u32 = 0;
-/** Store result: the page compresses too poorly (compress_poor counted). */
+/** Ephemeral pages evicted per round when the zpool or the index finds no frame (src/zcache.ts shrink uses the same). */
 // @ts-ignore: decorator
-@inline const STORE_POOR: i32 = ZC_STORE_POOR;
-/** Added to (subtracted from) a store result when an old copy was flushed first. */
+@inline const EVICT_BATCH: u32 = 64;
+/** Eviction rounds per allocation before the store is rejected. */
 // @ts-ignore: decorator
-@inline const STORE_FLUSHED: i32 = ZC_STORE_FLUSHED;
+@inline const EVICT_ROUNDS: i32 = 16;
+/** Eviction rounds per index insertion (no frame for a descriptor) before the store is rejected. */
+// @ts-ignore: decorator
+@inline const PUT_ROUNDS: i32 = 8;
+/** Bytes of one OutRecord (assembly/tmem.ts OUT_RECORD). */
+// @ts-ignore: decorator
+@inline const OUT_RECORD: usize = 16;
+if (<usize>ZC_ARGS < SCRATCH_IO + PAGE_SIZE + <usize>EVICT_BATCH * OUT_RECORD) ERROR("the call record overlaps an eviction batch");
 
 /**
- * Free a stored page of this zcache (zsmalloc pools `zsEph`/`zsPers`) and
- * account it. A remote page has no local bytes: only its counters move (its
- * remote copy is the caller's to drop: src/zcache.ts).
+ * Free a stored page of this zcache (the driver's object, unless same-filled
+ * or remote) and account it. A remote page has no local bytes: only its
+ * counters move (its remote copy is the caller's to drop: src/zcache.ts).
  */
-export function tmem_zcache_free_stored(st: usize, zsEph: u32, zsPers: u32, lo: u32, hi: u32, meta: u32): void {
-  freeStored(st, zsEph, zsPers, lo, hi, meta);
+export function tmem_zcache_free_stored(st: usize, lo: u32, hi: u32, meta: u32): void {
+  freeStored(st, lo, hi, meta);
 }
 
-function freeStored(st: usize, zsEph: u32, zsPers: u32, lo: u32, hi: u32, meta: u32): void {
-  if ((meta & (META_SAME | ZC_META_REMOTE)) == 0) zs_free(hi == 1 ? zsPers : zsEph, lo);
+function freeStored(st: usize, lo: u32, hi: u32, meta: u32): void {
+  if ((meta & (META_SAME | ZC_META_REMOTE)) == 0) drvFree(driverOf(st), zpoolOf(st, hi == 1), lo);
   tmem_zcache_account(st, meta, -1, 0);
 }
 
-/**
- * Store the page in this Worker's I/O slot under (pool, oid, index) of a
- * zcache whose zpools are the zsmalloc pools `zsEph` and `zsPers`: prepare,
- * zs_malloc, copy, tmem_put, account, all here. `kind` is the meta bits the
- * caller adds (PERSIST, client << 16); the page goes to zsPers when PERSIST is
- * set. A replaced old copy is freed here too. The caller has flushed the
- * key's old copy first (unless noReplace) and checked the persistent cap.
- *
- * Unless `noReplace`, the key's old copy is flushed FIRST (tmem_put's rule),
- * here, before anything is stored; STORE_FLUSHED is then added to a
- * non-negative result and subtracted from a negative one, so the caller
- * knows an old copy went (a failed store leaves none).
- *
- * Returns 0 (new) or 1 (replaced); STORE_POOR (-1000) when it compresses
- * beyond maxZsize; -E_NOMEM when zsmalloc or the tmem index has no memory
- * (the caller may evict and retry); -E_BUSY when this instance already has
- * a zsmalloc object mapped; -E_EXIST (noReplace and the key exists),
- * -E_INVAL (pool not alive): nothing stored in every error case.
- */
-export function tmem_zcache_store_zs(st: usize, zsEph: u32, zsPers: u32, kind: u32, maxZsize: i32, acceleration: i32,
-                                     pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32,
-                                     noReplace: u32): i32 {
-  const io = scratchBase + SCRATCH_IO;
-  const out = io + PAGE_SIZE;
-  let flushed: i32 = 0;
-  if (noReplace == 0) {
-    const f = tmem_flush_page(pool, o0, o1, o2, o3, o4, o5, index);
-    if (f == 1) freeStored(st, zsEph, zsPers, load<u32>(out), load<u32>(out, 4), load<u32>(out, 8));
-    if (f > 0) flushed = STORE_FLUSHED;
-  }
-  const r = storeZs(st, zsEph, zsPers, kind, maxZsize, acceleration, pool, o0, o1, o2, o3, o4, o5, index, noReplace);
-  return r >= 0 ? r + flushed : r - flushed;
+/** Hand the one OutRecord of a removal (flush, replace, last unpin) to freeStored. */
+// @ts-ignore: decorator
+@inline function freeOut(st: usize): void {
+  const out = tmem_out_area();
+  freeStored(st, load<u32>(out), load<u32>(out, 4), load<u32>(out, 8));
 }
 
-/** tmem_zcache_store_zs after the flush. */
-function storeZs(st: usize, zsEph: u32, zsPers: u32, kind: u32, maxZsize: i32, acceleration: i32,
-                 pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32, noReplace: u32): i32 {
+/**
+ * Evict up to EVICT_BATCH least recently used ephemeral pages of this
+ * zcache's LRU domain and free their storage here, in the same call that
+ * unlinked them (no window in which the host holds records the index has
+ * let go of); then compact the ephemeral zpool. Pages of a remote tier are
+ * never on an LRU (tmem_replace_pinned takes them off), so every evicted
+ * page is local. Returns the pages evicted (evicted counter moved).
+ */
+function evictBatch(st: usize, drv: u32): i32 {
+  const n = tmem_evict(load<u32>(st + (<usize>ZC_W_DOMAIN << 2)), EVICT_BATCH);
+  if (n <= 0) return 0;
+  const out = tmem_out_area();
+  for (let i: i32 = 0; i < n; i++) {
+    const rec = out + <usize>i * OUT_RECORD;
+    freeStored(st, load<u32>(rec), load<u32>(rec, 4), load<u32>(rec, 8));
+  }
+  add(st, ZC_C_EVICTED, n);
+  drvCompact(drv, zpoolOf(st, false));
+  return n;
+}
+
+/** Flush the key's old copy (tmem_flush_page) and free it. Returns whether there was one. */
+function flushOld(st: usize, pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32): bool {
+  const f = tmem_flush_page(pool, o0, o1, o2, o3, o4, o5, index);
+  if (f == 1) freeOut(st);
+  return f > 0;
+}
+
+/**
+ * Store the page in this Worker's I/O slot under (pool, oid, index), the
+ * oid's six words at scratch + ZC_ARGS, for the zcache whose state frame is
+ * `st` (a built-in driver: ZC_W_DRIVER, ZC_W_BE_EPH, ZC_W_BE_PERS; maxZsize
+ * and acceleration from its words). `kind` is the meta bits the caller adds
+ * (PERSIST, client << 16); the page goes to the persistent zpool when
+ * PERSIST is set. With `noReplace` != 0 an existing copy is kept.
+ *
+ * One protocol, all here: same-filled test or compression (no allocation
+ * for a same-filled page; compress_poor counted beyond maxZsize), allocate,
+ * copy, then index with replace-under-one-lock (tmem_put: the old copy leaves
+ * the index in the same stripe section that links the new one) and account.
+ * When the zpool has no frame: the old copy is flushed first (its room is
+ * what a store that replaces may use), then clean pages are evicted
+ * (EVICT_BATCH per round, EVICT_ROUNDS) and the allocation retried with the
+ * bytes already compressed; the same for an index with no frame for a
+ * descriptor (PUT_ROUNDS). A failed put never leaves the old copy behind:
+ * every rejection flushes it (unless noReplace). Counts a rejection in the
+ * storing client's line (and reject_alloc_fail when the zpool could not
+ * allocate). The caller has checked the persistent cap and, with a remote
+ * tier, flushed a remote old copy (its remote bytes are the host's to drop).
+ *
+ * Returns ZC_PUT_NEW, ZC_PUT_REPLACED, ZC_PUT_EXISTS (noReplace), ZC_PUT_REJECTED
+ * or ZC_PUT_REJECTED_FLUSHED (nothing stored: compresses too poorly, no
+ * memory, pool not alive, or this instance has an object mapped).
+ */
+export function tmem_zcache_store(st: usize, kind: u32, pool: u32, index: u32, noReplace: u32): i32 {
+  const args = scratchBase + <usize>ZC_ARGS;
+  const o0 = load<u32>(args), o1 = load<u32>(args, 4), o2 = load<u32>(args, 8);
+  const o3 = load<u32>(args, 12), o4 = load<u32>(args, 16), o5 = load<u32>(args, 20);
   const io = scratchBase + SCRATCH_IO;
   const stage = scratchBase + SCRATCH_STAGE;
-  const out = io + PAGE_SIZE;
-  const r = tmem_zcache_prepare(st, io, stage, <i32>(SCRATCH_IO - SCRATCH_STAGE), acceleration, scratchBase + SCRATCH_LZ4_HASH, maxZsize);
   const persistent = (kind & META_PERSIST) != 0;
+  const replace = noReplace == 0;
+  const drv = driverOf(st);
+  const r = tmem_zcache_prepare(st, io, stage, <i32>(SCRATCH_IO - SCRATCH_STAGE), load<i32>(st + (<usize>ZC_W_ACCEL << 2)),
+    scratchBase + SCRATCH_LZ4_HASH, load<i32>(st + (<usize>ZC_W_MAXZ << 2)));
+  let flushed = false;
   let lo: u32, hi: u32, meta: u32;
   if (r < 0) {
+    const out = tmem_out_area();
     lo = load<u32>(out);
     hi = load<u32>(out, 4);
     meta = META_SAME | kind;
   } else if (r == 0) {
-    return STORE_POOR;
+    // compress_poor (counted by prepare).
+    return rejected(st, kind, replace && flushOld(st, pool, o0, o1, o2, o3, o4, o5, index));
   } else {
-    const zs = persistent ? zsPers : zsEph;
-    const h = zs_malloc(zs, <u32>r);
-    if (h <= 0) return h == 0 ? -E_NOMEM : h;
-    const addr = zs_map_object(zs, <u32>h, ZS_MM_WO);
-    if (addr == 0) { zs_free(zs, <u32>h); return -E_BUSY; } // this instance has an object mapped
+    const zp = zpoolOf(st, persistent);
+    let h = drvMalloc(drv, zp, <u32>r);
+    if (h == -E_NOMEM && replace) {
+      flushed = flushOld(st, pool, o0, o1, o2, o3, o4, o5, index);
+      if (flushed) h = drvMalloc(drv, zp, <u32>r);
+    }
+    for (let round = 0; h == -E_NOMEM && round < EVICT_ROUNDS; round++) {
+      if (evictBatch(st, drv) == 0) break;
+      h = drvMalloc(drv, zp, <u32>r);
+    }
+    if (h <= 0) {
+      add(st, ZC_C_ALLOCFAIL, 1);
+      return rejected(st, kind, flushed || (replace && flushOld(st, pool, o0, o1, o2, o3, o4, o5, index)));
+    }
+    const addr = drvMap(drv, zp, <u32>h, ZS_MM_WO);
+    if (addr == 0) {
+      // This instance has an object mapped (the host checks before calling: not reached).
+      drvFree(drv, zp, <u32>h);
+      return rejected(st, kind, flushed || (replace && flushOld(st, pool, o0, o1, o2, o3, o4, o5, index)));
+    }
     memory.copy(addr, stage, <usize>r);
-    zs_unmap_object(zs, <u32>h);
+    drvUnmap(drv, zp, <u32>h);
     lo = <u32>h;
     hi = persistent ? 1 : 0;
     meta = <u32>r | kind;
   }
-  tmem_zcache_account(st, meta, 1, 0);
-  const p = tmem_put(pool, o0, o1, o2, o3, o4, o5, index, lo, hi, meta, noReplace);
+  let p = tmem_put(pool, o0, o1, o2, o3, o4, o5, index, lo, hi, meta, noReplace);
+  for (let round = 0; p == -E_NOMEM && round < PUT_ROUNDS; round++) {
+    // No frame for a descriptor: the old copy's descriptor first, then clean pages.
+    if (replace && !flushed) {
+      flushed = flushOld(st, pool, o0, o1, o2, o3, o4, o5, index);
+      if (flushed) { p = tmem_put(pool, o0, o1, o2, o3, o4, o5, index, lo, hi, meta, noReplace); continue; }
+    }
+    if (evictBatch(st, drv) == 0) break;
+    p = tmem_put(pool, o0, o1, o2, o3, o4, o5, index, lo, hi, meta, noReplace);
+  }
   if (p < 0) {
-    freeStored(st, zsEph, zsPers, lo, hi, meta);
-    return p;
+    if ((meta & META_SAME) == 0) drvFree(drv, zpoolOf(st, persistent), lo);
+    if (p == -E_EXIST) return ZC_PUT_EXISTS;
+    return rejected(st, kind, flushed || (replace && flushOld(st, pool, o0, o1, o2, o3, o4, o5, index)));
   }
+  tmem_zcache_account(st, meta, 1, 0);
   if (p == 1) {
-    // The replaced copy's record (all zero if a reader still pins it).
+    // The replaced copy's record (all zero if a reader still pins it: its last unpin frees it).
+    const out = tmem_out_area();
     const olo = load<u32>(out), ohi = load<u32>(out, 4), ometa = load<u32>(out, 8);
-    if ((olo | ohi | ometa) != 0) freeStored(st, zsEph, zsPers, olo, ohi, ometa);
+    if ((olo | ohi | ometa) != 0) freeStored(st, olo, ohi, ometa);
+    return ZC_PUT_REPLACED;
   }
-  return p;
+  return flushed ? ZC_PUT_REPLACED : ZC_PUT_NEW;
+}
+
+/** Count a rejected put in the storing client's line (kind: PERSIST | client << 16); the result for `flushed`. */
+function rejected(st: usize, kind: u32, flushed: bool): i32 {
+  let client = (kind >> 16) & 0xff;
+  if (client >= MAX_CLIENTS) client = MAX_CLIENTS - 1;
+  add(st, W_CLIENTS + <usize>client * CLIENT_WORDS + ((kind & META_PERSIST) != 0 ? K_PERS_REJ : K_EPH_REJ), 1);
+  return flushed ? ZC_PUT_REJECTED_FLUSHED : ZC_PUT_REJECTED;
 }
 
 /**
- * Load (pool, oid, index) of a zcache whose zpools are zsmalloc into this
- * Worker's I/O slot: tmem_get (exclusive for private ephemeral pools),
- * account the get, decompress from the mapped object, then unpin (or free
- * the storage of a removed page, and of a page flushed meanwhile whose last
- * pin this was). `getter` is this Worker's client index.
+ * Load (pool, oid, index), the oid's six words at scratch + ZC_ARGS, of the
+ * zcache whose state frame is `st` (a built-in driver) into this Worker's
+ * I/O slot: tmem_get (exclusive for private ephemeral pools), account the
+ * get, decompress from the mapped object, then unpin (or free the storage
+ * of a removed page, and of a page flushed meanwhile whose last pin this
+ * was). `getter` is this Worker's client index.
  *
- * Returns 1 on a hit (the page is in the I/O slot), 2 when the page is
- * remote (the OutRecord {lo = generation, hi, meta, pin} is left for the
- * caller, which fetches the bytes and then unpins, or frees the removed
- * entry's storage: nothing was accounted), 0 on a miss, -E_BADMSG
- * when the stored copy is corrupt (its storage released as for a hit; the
- * caller flushes the key), -E_BUSY when this Worker already has another
- * zsmalloc object mapped (a kept page stays stored; a removed ephemeral one
- * is dropped, which cleancache allows), -E_INVAL for a bad pool.
+ * Returns ZC_GET_HIT (the page is in the I/O slot), ZC_GET_REMOTE when the
+ * page is remote (the OutRecord {lo = generation, hi, meta, pin} is left for
+ * the caller, which fetches the bytes and then unpins, or frees the removed
+ * entry's storage: nothing was accounted), ZC_GET_MISS, -E_BADMSG when the
+ * stored copy is corrupt (its storage released as for a hit; the caller
+ * flushes the key), -E_BUSY when this Worker already has another zpool
+ * object mapped (a kept page stays stored; a removed ephemeral one is
+ * dropped, which cleancache allows, and the result is ZC_GET_MISS), -E_INVAL
+ * for a bad pool.
  */
-export function tmem_zcache_load_zs(st: usize, zsEph: u32, zsPers: u32, getter: u32,
-                                    pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32): i32 {
-  const g = tmem_get(pool, o0, o1, o2, o3, o4, o5, index, GET_POLICY);
-  if (g != 1) return g;
+export function tmem_zcache_load(st: usize, getter: u32, pool: u32, index: u32): i32 {
+  const args = scratchBase + <usize>ZC_ARGS;
+  const g = tmem_get(pool, load<u32>(args), load<u32>(args, 4), load<u32>(args, 8), load<u32>(args, 12),
+    load<u32>(args, 16), load<u32>(args, 20), index, GET_POLICY);
+  if (g != 1) return g == 0 ? ZC_GET_MISS : g;
   const io = scratchBase + SCRATCH_IO;
-  const out = io + PAGE_SIZE;
+  const out = tmem_out_area();
   const lo = load<u32>(out), hi = load<u32>(out, 4), meta = load<u32>(out, 8), pin = load<u32>(out, 12);
   // A remote page: the caller fetches it, then unpins (or, removed: frees) with the record as it is.
-  if ((meta & ZC_META_REMOTE) != 0) return 2;
+  if ((meta & ZC_META_REMOTE) != 0) return ZC_GET_REMOTE;
   tmem_zcache_account(st, meta, 0, getter);
   let ok = true;
   let busy = false;
   if ((meta & META_SAME) != 0) {
     tmem_page_fill(io, lo, hi);
   } else {
-    const zs = hi == 1 ? zsPers : zsEph;
-    const addr = zs_map_object(zs, lo, ZS_MM_RO);
+    const drv = driverOf(st);
+    const zp = zpoolOf(st, hi == 1);
+    const addr = drvMap(drv, zp, lo, ZS_MM_RO);
     if (addr == 0) {
       ok = false;
-      busy = zs_last_error() == -E_BUSY;
+      busy = drvMapBusy(drv);
     } else {
       ok = lz4_decompress_safe_exact(addr, <i32>(meta & LEN_MASK), io, <i32>PAGE_SIZE) == <i32>PAGE_SIZE;
-      zs_unmap_object(zs, lo);
+      drvUnmap(drv, zp, lo);
     }
   }
   if (pin != 0) {
-    if (tmem_unpin(pin) == 1) freeStored(st, zsEph, zsPers, load<u32>(out), load<u32>(out, 4), load<u32>(out, 8));
+    if (tmem_unpin(pin) == 1) freeOut(st);
   } else {
-    freeStored(st, zsEph, zsPers, lo, hi, meta);
+    freeStored(st, lo, hi, meta);
   }
-  if (busy) return pin != 0 ? -E_BUSY : 0;
-  return ok ? 1 : -E_BADMSG;
+  if (busy) return pin != 0 ? -E_BUSY : ZC_GET_MISS;
+  return ok ? ZC_GET_HIT : -E_BADMSG;
 }

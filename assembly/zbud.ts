@@ -637,6 +637,19 @@ export function zbud_map(id: u32, handle: u32): i32 {
 }
 
 /**
+ * zbud_map for wasm callers (tmem_zcache.ts's driver table): map `handle`
+ * and return the address of its first byte (its length is the size the
+ * caller allocated), or 0 on failure: zbud_mapped() != 0 tells -E_BUSY (this
+ * instance already has an object mapped) from -E_INVAL (a bad pool or
+ * handle). Unmap with zbud_unmap. Concurrency: as zbud_map.
+ */
+export function zbud_map_address(id: u32, handle: u32): usize {
+  const r = zbud_map(id, handle);
+  if (r < 0) return 0;
+  return pfnToAddress((handle >>> 1) & ((<u32>1 << pfnBits()) - 1)) + <usize>(<u32>r & (PAGE_SIZE - 1));
+}
+
+/**
  * Unmap `handle`, mapped by this instance.
  *
  * Returns: 0, or -E_INVAL if it is not the handle this instance mapped.

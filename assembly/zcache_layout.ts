@@ -14,6 +14,7 @@
 //                  domain, ephemeral and persistent zpool ids, reached-full,
 //                  acceleration, name length
 //   word 10..19    the zpool type name (ZC_W_NAME_MAX = 40 bytes)
+//   word 20..23    the remote tier; the built-in driver and its two pool ids
 //   word 32+9..12  shared rare-event counters: compress_poor, pool_limit_hit,
 //                  reject_alloc_fail, evicted
 //   word 256 + client × 16   one cache line per client (48 clients):
@@ -27,6 +28,8 @@
 // Concurrency: constants only.
 //
 // See also: tmem_zcache.ts, src/zcache.ts.
+
+import { PAGE_SIZE, SCRATCH_IO } from "./common";
 
 /** "ZCAC": marks an initialised state frame (word ZC_W_MAGIC). */
 // @ts-ignore: decorator
@@ -143,14 +146,62 @@
 /** Bytes of one take record (assembly/tmem.ts tmem_take_lru: TAKE_RECORD). */
 // @ts-ignore: decorator
 @inline export const ZC_TAKE_RECORD: u32 = 64;
-// Results of tmem_zcache_store_zs beside a status.
-/** The page compresses too poorly (compress_poor counted). */
+// The built-in drivers the wasm store and load reach (tmem_zcache.ts's driver table).
+/** Which driver's ops the wasm calls for this zcache's zpools: ZC_DRV_* (0: a JavaScript driver, the generic path). */
 // @ts-ignore: decorator
-@inline export const ZC_STORE_POOR: i32 = -1000;
-/** Added to (subtracted from) a store result when an old copy was flushed first. */
+@inline export const ZC_W_DRIVER: u32 = 21;
+/** The ephemeral and persistent zpools' backend pool ids (what the driver's zs_* / zbud_* entry points take). */
 // @ts-ignore: decorator
-@inline export const ZC_STORE_FLUSHED: i32 = 10000;
+@inline export const ZC_W_BE_EPH: u32 = 22;
+// @ts-ignore: decorator
+@inline export const ZC_W_BE_PERS: u32 = 23;
+/** A driver written in JavaScript: src/zcache.ts stores through the zpool API (PamBackend's generic path). */
+// @ts-ignore: decorator
+@inline export const ZC_DRV_JS: u32 = 0;
+/** zsmalloc (assembly/zsmalloc.ts). */
+// @ts-ignore: decorator
+@inline export const ZC_DRV_ZSMALLOC: u32 = 1;
+/** zbud (assembly/zbud.ts). */
+// @ts-ignore: decorator
+@inline export const ZC_DRV_ZBUD: u32 = 2;
+/**
+ * Offset from a Worker's scratch base of the zcache call record: the six
+ * u32 words of the object id that tmem_zcache_store / tmem_zcache_load read
+ * (the host writes them, then makes the call). It lies in the out area past
+ * every record a store or load writes there (one OutRecord, an eviction
+ * batch of 64) and past a scan batch (8 KiB); only a slab reap's tables
+ * reach it, and no reap runs inside a store or load.
+ */
+// @ts-ignore: decorator
+@inline export const ZC_ARGS: u32 = <u32>SCRATCH_IO + <u32>PAGE_SIZE + 12288;
+// Results of tmem_zcache_store: what the put did (src/tmem/ops.ts PutResult), one code each.
+/** Stored; no older copy existed. */
+// @ts-ignore: decorator
+@inline export const ZC_PUT_NEW: i32 = 0;
+/** Stored; the older copy was replaced (or flushed first to make room). */
+// @ts-ignore: decorator
+@inline export const ZC_PUT_REPLACED: i32 = 1;
+/** noReplace and a copy existed: kept, nothing stored. */
+// @ts-ignore: decorator
+@inline export const ZC_PUT_EXISTS: i32 = 2;
+/** Not stored, and no copy of the key remains (none existed). */
+// @ts-ignore: decorator
+@inline export const ZC_PUT_REJECTED: i32 = 3;
+/** Not stored, and the older copy that existed was flushed. */
+// @ts-ignore: decorator
+@inline export const ZC_PUT_REJECTED_FLUSHED: i32 = 4;
+// Results of tmem_zcache_load beside a negative status (-E_BADMSG, -E_BUSY, -E_INVAL).
+/** Not there. */
+// @ts-ignore: decorator
+@inline export const ZC_GET_MISS: i32 = 0;
+/** There: the page is in the I/O slot. */
+// @ts-ignore: decorator
+@inline export const ZC_GET_HIT: i32 = 1;
+/** There, but its bytes are remote: the OutRecord {generation, hi, meta, pin} is the caller's to finish. */
+// @ts-ignore: decorator
+@inline export const ZC_GET_REMOTE: i32 = 2;
 
+if (ZC_W_DRIVER <= ZC_W_REMOTE || ZC_W_BE_PERS >= ZC_C) ERROR("zcache driver words overlap");
 if (ZC_W_REMOTE < ZC_W_NAME + ZC_W_NAME_MAX / 4 || ZC_W_REMOTE >= ZC_C) ERROR("zcache remote word overlaps");
 if (ZC_R <= ZC_C_EVICTED || ZC_R_MISSES >= ZC_CLIENTS) ERROR("zcache remote counters overlap");
 if ((ZC_META_REMOTE & (ZC_LEN_MASK | ZC_META_SAME | ZC_META_PERSIST | 0xff0000)) != 0) ERROR("REMOTE must be a free meta bit");

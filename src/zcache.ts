@@ -10,13 +10,16 @@
  *
  * Key ideas and policies:
  * - Store path, all in this Worker's scratch: the caller's page is copied once
- *   into the I/O slot; one wasm call tests same-filled and compresses into
- *   the staging area (assembly/tmem_zcache.ts); the zpool allocates; the
- *   bytes are copied from staging into the mapped object inside the shared
- *   memory (no trip through JS); one wasm call indexes and one accounts.
- *   With zsmalloc zpools (the default) all of that, and the whole load, is
- *   ONE wasm call (assembly/tmem_zcache.ts calls zsmalloc's entry points);
- *   other drivers go through the zpool API.
+ *   into the I/O slot and the object id's six words into the call record
+ *   (L.ZC_ARGS); with the built-in drivers (zsmalloc, the default, and zbud)
+ *   the whole store is then ONE wasm call (assembly/tmem_zcache.ts): same-
+ *   filled test or compression into the staging area, allocation through the
+ *   driver's wasm ops, copy, index with replace-under-one-lock, accounting,
+ *   and on a zpool with no frame the old copy's room, then eviction of clean
+ *   pages and a retry with the bytes already compressed. The whole load is
+ *   one call too. Both answer an explicit result code. A zpool driver written
+ *   in JavaScript takes the generic path (tmem/pam.ts: the same steps through
+ *   the zpool API, with prepare and account in wasm).
  * - Same-filled pages (zswap): all 512 u64 words equal → stored as that word
  *   in the page descriptor, no allocation, no compression.
  * - Poor compression: a page that compresses to more than `maxZsize` bytes
@@ -27,7 +30,7 @@
  * - Ephemeral pages never block persistent ones: when the zpool finds no
  *   frame, the least recently used ephemeral pages (a tmem LRU domain per
  *   zcache instance) are evicted, the ephemeral pool compacted, and the
- *   allocation retried.
+ *   allocation retried (in wasm, inside the store, for the built-in drivers).
  * - The persistent pool is capped at `maxPoolPercent` of physical memory
  *   with zswap's hysteresis: above the cap stores are refused
  *   (pool_limit_hit) until usage falls below `acceptThresholdPercent` of the
@@ -45,7 +48,8 @@
  * Layout: one OWNER_TMEM state frame per instance (shared), u32 words:
  *   0 magic │ 1 maxZsize │ 2 maxPoolPercent │ 3 acceptThresholdPercent │
  *   4 LRU domain │ 5 ephemeral zpool id │ 6 persistent zpool id │
- *   7 reachedFull │ 8 acceleration │ 9 driver name length │ 10..19 name
+ *   7 reachedFull │ 8 acceleration │ 9 driver name length │ 10..19 name │
+ *   20 remote tier │ 21 built-in driver (ZC_DRV_*) │ 22, 23 its two pool ids
  *   41..44 rare-event counters (compress_poor, pool_limit_hit, reject_alloc_fail,
  *   evicted) │ 256..1023 clients[48] × 16 words: every per-page counter
  *   (assembly/tmem_zcache.ts updates them and mirrors these indexes)
@@ -241,15 +245,14 @@ const K_EPH = L.ZC_K_EPH, K_PERS = L.ZC_K_PERS, K_EPH_Z = L.ZC_K_EPH_Z, K_PERS_Z
   K_PERS_PUTS = L.ZC_K_PERS_PUTS, K_EPH_REJ = L.ZC_K_EPH_REJ, K_PERS_REJ = L.ZC_K_PERS_REJ, K_GETS = L.ZC_K_GETS,
   K_FREES = L.ZC_K_FREES, K_SAME = L.ZC_K_SAME;
 
-const E_NOMEM = -L.E_NOMEM, E_BUSY = -L.E_BUSY, E_EXIST = -L.E_EXIST, E_BADMSG = -L.E_BADMSG;
-/** assembly/tmem_zcache.ts store results. */
-const STORE_FLUSHED = L.ZC_STORE_FLUSHED;
-/** Tests only: force the generic zpool path even on zsmalloc. */
-let disableFastPath = false;
-/** @internal Tests only: use the generic zpool path for zcache instances made or opened from now on. */
-export function setZcacheFastPath(on: boolean): void {
-  disableFastPath = !on;
-}
+const E_BUSY = -L.E_BUSY, E_BADMSG = -L.E_BADMSG;
+/** What assembly/tmem_zcache.ts's store did, by its result code (ZC_PUT_*: 0..4). */
+const PUT_RESULTS: readonly PutResult[] = (() => {
+  const r: PutResult[] = [];
+  r[L.ZC_PUT_NEW] = "new"; r[L.ZC_PUT_REPLACED] = "replaced"; r[L.ZC_PUT_EXISTS] = "exists";
+  r[L.ZC_PUT_REJECTED] = "rejected"; r[L.ZC_PUT_REJECTED_FLUSHED] = "rejected-flushed";
+  return r;
+})();
 
 const LEN_MASK = L.ZC_LEN_MASK;
 const SAME = L.ZC_META_SAME;
@@ -291,9 +294,15 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
   private readonly maxZsize: number;
   private readonly accel: number;
   private readonly domain: number;
-  /** Both zpools are zsmalloc: stores and loads take the one-call wasm path. */
-  private readonly fast: boolean;
-  /** zsmalloc pool ids of the ephemeral and persistent zpools (fast path). */
+  /**
+   * The built-in driver of both zpools (L.ZC_DRV_ZSMALLOC, L.ZC_DRV_ZBUD: a
+   * store or load is one wasm call), or L.ZC_DRV_JS for a driver written in
+   * JavaScript (PamBackend's generic path through the zpool API).
+   */
+  private readonly driver: number;
+  /** The six object-id words of a wasm store or load (this Worker's scratch, L.ZC_ARGS). */
+  private readonly args: Uint32Array;
+  /** The zpools' backend pool ids (for the remote tier, which is zsmalloc-only). */
   private readonly zsEph: number;
   private readonly zsPers: number;
   /** Stores left before persistentRoom reads the pool size again. */
@@ -313,7 +322,8 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
     this.ephemeral = eph;
     this.persistent = pers;
     this.zp = [eph.backend, pers.backend];
-    this.fast = eph.type === "zsmalloc" && pers.type === "zsmalloc" && !disableFastPath;
+    this.driver = Atomics.load(this.st, L.ZC_W_DRIVER);
+    this.args = new Uint32Array(pm.memory.buffer, pm.scratch + L.ZC_ARGS, 6);
     this.zsEph = eph.backend.id;
     this.zsPers = pers.backend.id;
     this.u8 = pm.u8;
@@ -367,6 +377,13 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
       Atomics.store(st, W_EPH, eph.id);
       Atomics.store(st, W_PERS, pers.id);
       Atomics.store(st, W_ACCEL, accel);
+      // The wasm store and load reach a built-in driver's pools by these words; a JavaScript driver has none.
+      const wd = eph.backend.wasmDriver ?? L.ZC_DRV_JS;
+      if (wd !== L.ZC_DRV_JS && wd === pers.backend.wasmDriver) {
+        Atomics.store(st, L.ZC_W_BE_EPH, eph.backend.id);
+        Atomics.store(st, L.ZC_W_BE_PERS, pers.backend.id);
+        Atomics.store(st, L.ZC_W_DRIVER, wd);
+      }
       const name = new TextEncoder().encode(driver);
       new Uint8Array(st.buffer, st.byteOffset + W_NAME * 4, W_NAME_MAX).set(name);
       Atomics.store(st, W_NAMELEN, name.length);
@@ -422,18 +439,17 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
     return new TextDecoder().decode(new Uint8Array(this.st.buffer, this.st.byteOffset + W_NAME * 4, len).slice());
   }
 
-  // ── the zsmalloc fast path: a whole store or load in one wasm call ──
+  // ── the built-in drivers: a whole store or load in one wasm call (assembly/tmem_zcache.ts) ──
 
   /** @inheritDoc */
   override putPage(pool: number, oid: Oid, index: number, page: Uint8Array, noReplace = false): PutResult {
-    if (!this.fast) return super.putPage(pool, oid, index, page, noReplace);
+    if (this.driver === L.ZC_DRV_JS) return super.putPage(pool, oid, index, page, noReplace);
     this.alive();
     checkPage(page, this.pm.memory.buffer, "page");
     if (this.maps.pool !== null) this.mappedError();
     const tc = this.tc;
     // With a remote tier the old copy may be remote: flush it here, where its key is known.
     const preFlushed = !noReplace && Atomics.load(this.st, W_REMOTE) !== 0 && this.flushPage(pool, oid, index);
-    tc.ioPage.set(page);
     const persistent = this.isPersistent(pool);
     if (persistent && !this.persistentRoom()) {
       // Refused: the old copy must not survive a failed put.
@@ -442,33 +458,28 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
       this.reject(true);
       return flushed ? "rejected-flushed" : "rejected";
     }
-    // Flush first, store, index, account: one call.
-    let r = this.pm.core.tmem_zcache_store_zs(this.stAddr, this.zsEph, this.zsPers, (persistent ? PERSIST : 0) | this.clientTag,
-      this.maxZsize, this.accel, pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index, noReplace ? 1 : 0);
-    let flushed = preFlushed;
-    if (r >= STORE_FLUSHED) { r -= STORE_FLUSHED; flushed = true; }
-    else if (r <= -STORE_FLUSHED) { r += STORE_FLUSHED; flushed = true; }
-    if (r === 0) return flushed ? "replaced" : "new";
-    if (r === 1) return "replaced";
-    if (r === E_EXIST) return "exists";
-    // Out of memory: the generic path evicts clean pages and retries (it compresses again; rare).
-    if (r === E_NOMEM) return this.storeFromIo(pool, oid, index, flushed, noReplace);
-    // E_BUSY (the zsmalloc map failed: cannot happen after the check above) and the rest: rejected, nothing stored.
-    this.reject(persistent); // STORE_POOR (compress_poor counted in wasm) or a pool being destroyed
-    return flushed ? "rejected-flushed" : "rejected";
+    tc.ioPage.set(page);
+    const a = this.args;
+    a[0] = oid[0]!; a[1] = oid[1]!; a[2] = oid[2]!; a[3] = oid[3]!; a[4] = oid[4]!; a[5] = oid[5]!;
+    const r = this.pm.core.tmem_zcache_store(this.stAddr, (persistent ? PERSIST : 0) | this.clientTag, pool, index, noReplace ? 1 : 0);
+    const res = PUT_RESULTS[r];
+    if (res === undefined) throw new TmemError(ErrorCode.EPROTO, `tmem_zcache_store: unknown result ${r}`);
+    if (!preFlushed) return res;
+    return res === "new" ? "replaced" : res === "rejected" ? "rejected-flushed" : res;
   }
 
   /** @inheritDoc */
   override getPage(pool: number, oid: Oid, index: number, into: Uint8Array): boolean {
-    if (!this.fast) return super.getPage(pool, oid, index, into);
+    if (this.driver === L.ZC_DRV_JS) return super.getPage(pool, oid, index, into);
     this.alive();
     checkPage(into, this.pm.memory.buffer, "into");
     if (this.maps.pool !== null) this.mappedError();
-    const r = this.pm.core.tmem_zcache_load_zs(this.stAddr, this.zsEph, this.zsPers, this.client,
-      pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index);
-    if (r === 1) { into.set(this.tc.ioPage); return true; }
-    if (r === 2) return this.remoteLoad(pool, oid, index, into);
-    if (r === 0) return this.sharedRemoteGet(pool, oid, index, into);
+    const a = this.args;
+    a[0] = oid[0]!; a[1] = oid[1]!; a[2] = oid[2]!; a[3] = oid[3]!; a[4] = oid[4]!; a[5] = oid[5]!;
+    const r = this.pm.core.tmem_zcache_load(this.stAddr, this.client, pool, index);
+    if (r === L.ZC_GET_HIT) { into.set(this.tc.ioPage); return true; }
+    if (r === L.ZC_GET_REMOTE) return this.remoteLoad(pool, oid, index, into);
+    if (r === L.ZC_GET_MISS) return this.sharedRemoteGet(pool, oid, index, into);
     if (r === E_BADMSG) {
       this.flushPage(pool, oid, index);
       throw new TmemError(ErrorCode.EBADMSG, `zcache: the stored copy of pool ${pool} index ${index} is corrupt (flushed)`);
@@ -486,7 +497,7 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
       "zcache: this Worker has a zpool object mapped: unmap it before storing or loading pages (nothing changed)");
   }
 
-  // ── pamops (the generic path: any zpool driver) ──
+  // ── pamops (the generic path: zpool drivers written in JavaScript; loadAsync and the flushes on every driver) ──
 
   protected pamStore(_pool: number, persistent: boolean): boolean {
     const core = this.pm.core, tc = this.tc;
@@ -499,7 +510,6 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
     if (r < 0) {
       this.pLo = tc.out[0]!; this.pHi = tc.out[1]!;
       this.pMeta = SAME | kind;
-      core.tmem_zcache_account(this.stAddr, this.pMeta, 1, 0);
       return true;
     }
     if (r === 0) return this.reject(persistent); // compress_poor, counted in wasm
@@ -522,13 +532,22 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
     }
     this.pLo = handle; this.pHi = persistent ? 1 : 0;
     this.pMeta = r | kind;
-    core.tmem_zcache_account(this.stAddr, this.pMeta, 1, 0);
     return true;
+  }
+
+  /** The put landed: account the page (pamStore does not: a put that did not land is never counted). */
+  protected override pamStored(_pool: number): void {
+    this.pm.core.tmem_zcache_account(this.stAddr, this.pMeta, 1, 0);
+  }
+
+  /** A put that did not land: free the object pamStore allocated; nothing was accounted. */
+  protected override pamDiscard(lo: number, hi: number, meta: number, _pool: number): void {
+    if ((meta & SAME) === 0) this.zp[hi === 1 ? 1 : 0].free(lo);
   }
 
   protected pamLoad(lo: number, hi: number, meta: number): boolean {
     const tc = this.tc, core = this.pm.core;
-    // Remote pages exist only on zsmalloc zcaches (Ramster refuses others), whose loads take the fast path.
+    // Remote pages exist only on zsmalloc zcaches (Ramster refuses others); loadAsync routes them to remoteLoad.
     if ((meta & REMOTE) !== 0) throw new TmemError(ErrorCode.ENOTSUP, "zcache: a remote page on the generic load path");
     core.tmem_zcache_account(this.stAddr, meta, 0, this.client);
     if ((meta & SAME) !== 0) {
@@ -749,8 +768,11 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
   }
 
   /** @internal For the ramster backend: the words it needs to drive this zcache's remote pages. */
-  remoteHandle(): { stAddr: number; zsEph: number; zsPers: number; domain: number; fast: boolean; st: Int32Array } {
-    return { stAddr: this.stAddr, zsEph: this.zsEph, zsPers: this.zsPers, domain: this.domain, fast: this.fast, st: this.st };
+  remoteHandle(): { stAddr: number; zsEph: number; zsPers: number; domain: number; zsmalloc: boolean; st: Int32Array } {
+    return {
+      stAddr: this.stAddr, zsEph: this.zsEph, zsPers: this.zsPers, domain: this.domain, zsmalloc: this.driver === L.ZC_DRV_ZSMALLOC,
+      st: this.st,
+    };
   }
 
   protected lruDomain(): number {

@@ -8,46 +8,43 @@ import { describe, expect, it } from "vitest";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { SCRATCH_SIZE } from "../bindings/layout.js";
 import { Frontswap } from "../src/frontswap.js";
-import { Zcache, setZcacheFastPath } from "../src/zcache.js";
+import { Zcache } from "../src/zcache.js";
+import { registerJsDrivers } from "./js-driver.js";
 import { createPool } from "../src/zpool/index.js";
 import { TmemCore, oidFrom } from "../src/tmem/core.js";
 import { errorCode } from "./helpers.js";
 import { stampPage } from "./workers/stamp.mjs";
 
 describe("exception safety", () => {
-  for (const fast of [true, false]) {
-    it(`a store or load while this Worker has a zpool object mapped is EBUSY and changes nothing (${fast ? "one-call" : "generic"} path)`, async () => {
-      setZcacheFastPath(fast);
-      try {
-        const pm = await PhysicalMemory.create({ frames: 1024 });
-        const fs = Frontswap.for(pm);
-        await fs.init(0);
-        const z = await Zcache.create(pm);
-        await fs.registerOps(z);
-        for (let o = 0; o < 20; o++) expect(fs.store(0, o, stampPage(1, o))).toBe(true);
-        const before = { pages: fs.curPages(0), z: z.stats(), zs: z.persistent.stats().objects, used: pm.stats().usedFrames };
-        const pool = await createPool("zsmalloc", pm);
-        const h = pool.malloc(500);
-        pool.map(h, "rw");
-        const out = new Uint8Array(4096);
-        expect(errorCode(() => fs.store(0, 5, stampPage(2, 5)))).toBe("EBUSY");   // an overwrite
-        expect(errorCode(() => fs.store(0, 50, stampPage(2, 50)))).toBe("EBUSY"); // a new page
-        expect(errorCode(() => fs.load(0, 5, out))).toBe("EBUSY");
-        pool.unmap(h);
-        pool.free(h);
-        pool.destroy();
-        expect(fs.curPages(0)).toBe(before.pages);
-        expect(z.stats().persistentPages).toBe(before.z.persistentPages);
-        expect(z.persistent.stats().objects).toBe(before.zs);
-        // The old copy of 5 is intact, 50 was never stored.
-        expect(fs.load(0, 5, out)).toBe(true);
-        expect(Buffer.compare(Buffer.from(out), Buffer.from(stampPage(1, 5)))).toBe(0);
-        expect(fs.load(0, 50, out)).toBe(false);
-        expect(pm.stats().usedFrames).toBe(before.used);
-        pm.detach();
-      } finally {
-        setZcacheFastPath(true);
-      }
+  const js = registerJsDrivers();
+  for (const driver of ["zsmalloc", "zbud", js.zsmalloc]) {
+    it(`a store or load while this Worker has a zpool object mapped is EBUSY and changes nothing (${driver}: ${driver.endsWith("-js") ? "generic" : "one-call"} path)`, async () => {
+      const pm = await PhysicalMemory.create({ frames: 1024 });
+      const fs = Frontswap.for(pm);
+      await fs.init(0);
+      const z = await Zcache.create(pm, { zpool: driver });
+      await fs.registerOps(z);
+      for (let o = 0; o < 20; o++) expect(fs.store(0, o, stampPage(1, o))).toBe(true);
+      const before = { pages: fs.curPages(0), z: z.stats(), zs: z.persistent.stats().objects, used: pm.stats().usedFrames };
+      const pool = await createPool("zsmalloc", pm);
+      const h = pool.malloc(500);
+      pool.map(h, "rw");
+      const out = new Uint8Array(4096);
+      expect(errorCode(() => fs.store(0, 5, stampPage(2, 5)))).toBe("EBUSY");   // an overwrite
+      expect(errorCode(() => fs.store(0, 50, stampPage(2, 50)))).toBe("EBUSY"); // a new page
+      expect(errorCode(() => fs.load(0, 5, out))).toBe("EBUSY");
+      pool.unmap(h);
+      pool.free(h);
+      pool.destroy();
+      expect(fs.curPages(0)).toBe(before.pages);
+      expect(z.stats().persistentPages).toBe(before.z.persistentPages);
+      expect(z.persistent.stats().objects).toBe(before.zs);
+      // The old copy of 5 is intact, 50 was never stored.
+      expect(fs.load(0, 5, out)).toBe(true);
+      expect(Buffer.compare(Buffer.from(out), Buffer.from(stampPage(1, 5)))).toBe(0);
+      expect(fs.load(0, 50, out)).toBe(false);
+      expect(pm.stats().usedFrames).toBe(before.used);
+      pm.detach();
     });
   }
 

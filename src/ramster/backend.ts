@@ -228,7 +228,7 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
     const rcfg = remotifyDefaults(remotify);
     if (zcache !== undefined) {
       const h = zcache.remoteHandle();
-      if (!h.fast) throw new TmemError(ErrorCode.ENOTSUP, "ramster remotify needs a zcache on zsmalloc zpools (the default)");
+      if (!h.zsmalloc) throw new TmemError(ErrorCode.ENOTSUP, "ramster remotify needs a zcache on zsmalloc zpools (the default)");
       if (Atomics.load(h.st, L.ZC_W_REMOTE) !== 0) throw new TmemError(ErrorCode.EBUSY, `zcache instance ${zcache.instance} already has a remote tier`);
     }
     const helper = workerUrl ?? await distWorker("ramster-worker.js");

@@ -129,6 +129,20 @@ export abstract class PamBackend<Stats = unknown> implements TmemBackend<Stats> 
    * pLo/pHi/pMeta and return true, or return false to reject it.
    */
   protected abstract pamStore(pool: number, persistent: boolean): boolean;
+  /**
+   * The index took the page pamStore described (pLo/pHi/pMeta: a put
+   * answered new or replaced). A subclass accounts a stored page here, so a
+   * put that did not land is never counted. The base class does nothing.
+   */
+  protected pamStored(_pool: number): void {}
+  /**
+   * Release what pamStore made for a put the index did not take (exists,
+   * no memory, pool not alive): nothing was indexed or accounted. The base
+   * class calls pamFree.
+   */
+  protected pamDiscard(lo: number, hi: number, meta: number, pool: number): void {
+    this.pamFree(lo, hi, meta, pool);
+  }
   /** Copy the stored page (lo, hi, meta) into the I/O slot. Return false if it is corrupt. */
   protected abstract pamLoad(lo: number, hi: number, meta: number): boolean;
   /** Release the storage of (lo, hi, meta), which belonged to `pool`. */
@@ -194,9 +208,11 @@ export abstract class PamBackend<Stats = unknown> implements TmemBackend<Stats> 
     for (let round = 0; r === "nomem" && round < 8 && this.reclaim(); round++) {
       r = tc.put(pool, oid, index, this.pLo, this.pHi, this.pMeta, this.freeFn, noReplace);
     }
-    if (r === "new") return flushed ? "replaced" : "new";
-    if (r === "replaced") return "replaced";
-    this.pamFree(this.pLo, this.pHi, this.pMeta, pool);
+    if (r === "new" || r === "replaced") {
+      this.pamStored(pool);
+      return r === "replaced" || flushed ? "replaced" : "new";
+    }
+    this.pamDiscard(this.pLo, this.pHi, this.pMeta, pool);
     if (r === "exists") return "exists";
     return flushed ? "rejected-flushed" : "rejected";
   }

@@ -74,6 +74,13 @@ export interface ZpoolBackend {
   /** The pool id: other Workers open the pool with it. */
   readonly id: number;
   /**
+   * @internal Set only by the built-in drivers, whose code is in the wasm
+   * core: which one this pool is (assembly/zcache_layout.ts ZC_DRV_ZSMALLOC,
+   * ZC_DRV_ZBUD), so zcache stores and loads through the driver's wasm ops
+   * in one call. Absent for a driver written in JavaScript.
+   */
+  readonly wasmDriver?: number;
+  /**
    * Allocate an object of `size` bytes (1..4096); returns its handle.
    * @throws TmemError ENOSPC if the driver cannot hold an object of that size,
    *   ENOMEM when no page frame is left, EINVAL for a bad size.

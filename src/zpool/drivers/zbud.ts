@@ -37,6 +37,7 @@
  *
  * @module
  */
+import { ZC_DRV_ZBUD } from "../../../bindings/layout.generated.js";
 import type { PhysicalMemory } from "../../../bindings/physmem.js";
 import { ErrorCode, Status, TmemError, argCheck, statusError } from "../../../bindings/status.js";
 import { PAGE_SIZE, FRAME_META_SIZE } from "../../../bindings/layout.js";
@@ -55,6 +56,8 @@ export interface ZbudStats extends ZpoolStats {
 
 /** A zbud pool as seen from one Worker. */
 export class ZbudBackend implements ZpoolBackend {
+  /** @internal The wasm driver this is (zcache stores through its wasm ops). */
+  readonly wasmDriver: number = ZC_DRV_ZBUD;
   /** The pool id: the pfn of the pool's descriptor frame. */
   readonly id: number;
   private readonly pm: PhysicalMemory;

@@ -39,6 +39,7 @@
  *
  * @module
  */
+import { ZC_DRV_ZSMALLOC } from "../../../bindings/layout.generated.js";
 import type { PhysicalMemory } from "../../../bindings/physmem.js";
 import { ErrorCode, Status, TmemError, argCheck, statusError } from "../../../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_MAP } from "../../../bindings/layout.js";
@@ -141,6 +142,8 @@ function handleCheck(handle: number): void {
 
 /** A zsmalloc pool as seen from one Worker. */
 export class ZsmallocBackend implements ZpoolBackend {
+  /** @internal The wasm driver this is (zcache stores through its wasm ops). */
+  readonly wasmDriver: number = ZC_DRV_ZSMALLOC;
   /** The pool id (root frame pfn + 1). */
   readonly id: number;
   private readonly pm: PhysicalMemory;
