@@ -9,12 +9,25 @@
  * in flight synchronously, replies are bytes, a JSON value or "none".
  *
  * Key idea (RAMster's "the faulting thread sleeps; when the data arrives,
- * the thread awakens"): the caller posts a request on its MessagePort and
- * blocks with `Atomics.wait` on its own small control block, a
- * SharedArrayBuffer: a state word, a status, a length and a data area. The
- * helper never blocks (it is an event loop around the client); when the
- * reply is ready it claims the block with a compare-and-swap, writes the
- * reply into the data area and publishes it with `Atomics.notify`.
+ * the thread awakens"): the caller writes its request into its own small
+ * control block, a SharedArrayBuffer (request words and a request area),
+ * publishes it with `Atomics.notify` and blocks with `Atomics.wait` on the
+ * same block's state word. The helper never blocks (it is an event loop
+ * around the client): it waits for each block's request word with
+ * `Atomics.waitAsync`, so no MessagePort, structured clone or message
+ * queue sits on the synchronous path in either direction; when the reply is
+ * ready it claims the block with a compare-and-swap, writes the reply into
+ * the data area and publishes it with `Atomics.notify`. Requests that carry
+ * a transfer list, or do not fit the request area, or are not plain JSON
+ * (optionally with one Uint8Array as the whole of `args`), are posted on the
+ * MessagePort instead, with the same reply path.
+ *
+ * The request words (seqlock): the caller stores C_REQ = -1, writes the
+ * request area, C_REQLEN (JSON bytes) and C_REQBIN (binary bytes after the
+ * JSON, -1 for none), then stores C_REQ = seq and notifies. The helper reads
+ * C_REQ, copies the area, reads C_REQ again and serves the copy only when
+ * both reads give the same seq (a caller that gave up and wrote its next
+ * request in between makes it re-read; the abandoned request is dropped).
  *
  * Guarantees: every wait is bounded. It ends with the reply, or with a
  * TmemError: ETIMEDOUT after `timeoutMs`; ENOTCONN when the helper is known
@@ -39,7 +52,9 @@
  * ENOTSUP and callers use `call`.
  *
  * Layout of a control block (Int32 words, then bytes):
- *   0 state │ 1 status │ 2 length │ 3..15 reserved │ data area (DATA_CAP bytes)
+ *   0 state │ 1 status │ 2 length │ 3 request seq │ 4 request JSON length │
+ *   5 request binary length │ 6..15 reserved │ data area (DATA_CAP bytes) │
+ *   request area (REQ_CAP bytes)
  * Liveness block (one per helper): 0 heartbeat │ 1 dead flag │ 2 tier down
  *
  * Concurrency: one RemoteChannel per thread; it is not reentrant (one
@@ -58,10 +73,18 @@ import { ErrorCode, TmemError } from "../../bindings/status.js";
 export const C_STATE = 0;
 export const C_STATUS = 1;
 export const C_LENGTH = 2;
+/** Request words of the control block (see the seqlock above). */
+export const C_REQ = 3;
+export const C_REQLEN = 4;
+export const C_REQBIN = 5;
 /** Byte offset of the data area in a control block. */
 export const C_DATA = 64;
 /** Bytes of reply a control block holds: a page with its header, or a JSON reply. */
 export const DATA_CAP = 64 * 1024;
+/** Byte offset of the request area in a control block. */
+export const C_REQDATA = 64 + DATA_CAP;
+/** Bytes of request a control block holds (JSON + binary); larger requests are posted. */
+export const REQ_CAP = 8 * 1024;
 /** Words of the liveness block. */
 export const L_BEAT = 0;
 export const L_DEAD = 1;
@@ -147,7 +170,7 @@ export function canBlock(): boolean {
 
 /** Allocate a control block. */
 export function newControlBlock(): SharedArrayBuffer {
-  return new SharedArrayBuffer(C_DATA + DATA_CAP);
+  return new SharedArrayBuffer(C_REQDATA + REQ_CAP);
 }
 
 /** Decode a TmemError carried as JSON {code, message}. */
@@ -159,6 +182,17 @@ export function errorFrom(v: unknown): TmemError {
 }
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** JSON.stringify that refuses binary values (they would become objects of indices): undefined then. */
+function plainJson(v: unknown): string | undefined {
+  let binary = false;
+  const s = JSON.stringify(v, (_k, x: unknown) => {
+    if (typeof x === "object" && x !== null && (ArrayBuffer.isView(x) || x instanceof ArrayBuffer || x instanceof SharedArrayBuffer)) binary = true;
+    return x;
+  });
+  return binary ? undefined : s;
+}
 
 /**
  * One thread's end of the channel to the helper Worker.
@@ -171,6 +205,7 @@ export class RemoteChannel {
   private readonly port: MessagePort | Worker;
   private readonly ctrl: Int32Array;
   private readonly ctrlBytes: Uint8Array;
+  private readonly reqBytes: Uint8Array;
   private readonly live: Int32Array;
   private seq = 0;
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
@@ -188,6 +223,7 @@ export class RemoteChannel {
     this.port = port;
     this.ctrl = new Int32Array(ctrl, 0, C_DATA / 4);
     this.ctrlBytes = new Uint8Array(ctrl, C_DATA, DATA_CAP);
+    this.reqBytes = new Uint8Array(ctrl, C_REQDATA, REQ_CAP);
     this.live = new Int32Array(live);
     this.timeoutMs = timeoutMs;
     this.deadAfterMs = deadAfterMs;
@@ -284,7 +320,7 @@ export class RemoteChannel {
     const waiting = seq * 4 + 1, writing = seq * 4 + 2, done = seq * 4 + 3;
     const c = this.ctrl;
     Atomics.store(c, C_STATE, waiting);
-    this.port.postMessage({ kind: "sync", seq, op, args } satisfies Request, transfer);
+    if (transfer.length !== 0 || !this.writeRequest(seq, op, args)) this.port.postMessage({ kind: "sync", seq, op, args } satisfies Request, transfer);
     const start = Date.now();
     const deadline = start + timeoutMs;
     let beat = Atomics.load(this.live, L_BEAT), beatAt = start;
@@ -331,6 +367,28 @@ export class RemoteChannel {
       Atomics.store(c, C_STATE, 0);
     }
     return out;
+  }
+
+  /**
+   * Write a synchronous request into the control block's request area and
+   * ring the helper (seqlock, see the module comment). False, with nothing
+   * published, when it does not fit or is not plain JSON (the caller posts
+   * it instead).
+   */
+  private writeRequest(seq: number, op: string, args: unknown): boolean {
+    const bin = args instanceof Uint8Array ? args : undefined;
+    const json = plainJson(bin !== undefined ? { op } : { op, args });
+    if (json === undefined) return false;
+    const c = this.ctrl;
+    Atomics.store(c, C_REQ, -1);
+    const r = encoder.encodeInto(json, this.reqBytes);
+    if (r.read !== json.length || r.written + (bin?.byteLength ?? 0) > REQ_CAP) return false; // C_REQ stays -1: the helper ignores it
+    if (bin !== undefined) this.reqBytes.set(bin, r.written);
+    Atomics.store(c, C_REQLEN, r.written);
+    Atomics.store(c, C_REQBIN, bin !== undefined ? bin.byteLength : -1);
+    Atomics.store(c, C_REQ, seq);
+    Atomics.notify(c, C_REQ);
+    return true;
   }
 
   /**

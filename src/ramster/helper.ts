@@ -32,9 +32,33 @@
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { TmemError } from "../../bindings/status.js";
 import {
-  C_DATA, C_LENGTH, C_STATE, C_STATUS, DATA_CAP, HEARTBEAT_MS, L_BEAT, L_DEAD,
-  R_BYTES, R_ERROR, R_JSON, R_NONE, type AsyncReply, type Request,
+  C_DATA, C_LENGTH, C_REQ, C_REQBIN, C_REQDATA, C_REQLEN, C_STATE, C_STATUS, DATA_CAP, HEARTBEAT_MS, L_BEAT, L_DEAD,
+  R_BYTES, R_ERROR, R_JSON, R_NONE, REQ_CAP, type AsyncReply, type Request,
 } from "./channel.js";
+
+/** Atomics.waitAsync (ES2024; Node ≥ 16), typed here because the project's lib is es2022. */
+type WaitAsync = (a: Int32Array, i: number, v: number, t?: number) => { async: boolean; value: Promise<"ok" | "timed-out"> | "not-equal" | "timed-out" };
+const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+const reqDecoder = new TextDecoder();
+
+/**
+ * Read the request a caller published in its control block's request area,
+ * or undefined when there is none or it changed while being read (seqlock,
+ * see channel.ts). The copy is taken before the second read of C_REQ.
+ */
+function readRequest(ctrlBuf: SharedArrayBuffer): Request | undefined {
+  const c = new Int32Array(ctrlBuf, 0, C_DATA / 4);
+  const seq = Atomics.load(c, C_REQ);
+  if (seq <= 0) return undefined;
+  const jl = Atomics.load(c, C_REQLEN), bl = Atomics.load(c, C_REQBIN);
+  if (jl < 0 || jl > REQ_CAP || bl > REQ_CAP - jl) return undefined;
+  const copy = new Uint8Array(ctrlBuf, C_REQDATA, jl + Math.max(bl, 0)).slice();
+  if (Atomics.load(c, C_REQ) !== seq) return undefined;
+  let h: { op?: unknown; args?: unknown };
+  try { h = JSON.parse(reqDecoder.decode(copy.subarray(0, jl))) as typeof h; } catch { return undefined; }
+  if (typeof h.op !== "string") return undefined;
+  return { kind: "sync", seq, op: h.op, args: bl >= 0 ? copy.subarray(jl) : h.args };
+}
 
 /** One op of a helper: takes the request's args, returns the reply. */
 export type HelperOp = (args: never) => Promise<Uint8Array | null | object | string | number | boolean> | Uint8Array | null | object | string | number | boolean;
@@ -112,7 +136,35 @@ export function runHelper(makeHandler: (init: unknown, ctx: { live: Int32Array }
     Promise.resolve(p).then((v) => answer(classify(v), v ?? null), (e) => answer(R_ERROR, errorJson(e)));
   };
 
+  /**
+   * Serve the block's shared-memory requests: wait (waitAsync, never
+   * blocking) for its request word to move off the last value seen, read
+   * the request, serve it, wait again. A request whose word changed while
+   * it was read is re-read from the new value.
+   */
+  const watch = (block: SharedArrayBuffer, port: MessagePort | typeof parent) => {
+    const c = new Int32Array(block, 0, C_DATA / 4);
+    let seen = 0; // a fresh block; a request published before this watch started is seen at once
+    const step = (): void => {
+      for (;;) {
+        const now = Atomics.load(c, C_REQ);
+        if (now !== seen) {
+          const req = readRequest(block);
+          if (req === undefined) { if (Atomics.load(c, C_REQ) === now) seen = now; continue; }
+          seen = req.seq;
+          if (handler === undefined) queued.push([req, block, port]);
+          else serve(req, block, port);
+          continue;
+        }
+        const w = waitAsync(c, C_REQ, seen);
+        if (w.async) { (w.value as Promise<string>).then(step); return; }
+      }
+    };
+    step();
+  };
+
   const listen = (port: MessagePort | typeof parent, block: SharedArrayBuffer) => {
+    watch(block, port);
     port.on("message", (m: Request | { attach: MessagePort; ctrl: SharedArrayBuffer }) => {
       if ("attach" in m) {
         blocks.push(m.ctrl);
