@@ -35,6 +35,8 @@
 // Concurrency: any Worker; the record belongs to the Worker that took it
 // (or to its recoverer once it is dead).
 //
+// The zpool is reached through zcache_drivers.ts, by the ids in the state frame.
+//
 // See also: tmem.ts (tmem_take_lru, tmem_take_scan, tmem_replace_pinned,
 // tmem_take_release), tmem_zcache.ts, src/ramster/remotifier.ts.
 
@@ -43,7 +45,7 @@ import {
   ZC_LEN_MASK, ZC_META_PERSIST, ZC_META_REMOTE, ZC_R_EPH, ZC_R_PERS, ZC_R_EPH_Z, ZC_R_PERS_Z, ZC_R_REMOTIFIED,
   ZC_R_HOME, ZC_CLIENTS, ZC_CW, ZC_MAX_CLIENTS, ZC_K_EPH, ZC_K_PERS, ZC_K_EPH_Z, ZC_K_PERS_Z,
 } from "./zcache_layout";
-import { zs_malloc, zs_free, zs_map_object, zs_unmap_object } from "./zsmalloc";
+import { driverOf, zpoolOf, drvMalloc, drvFree, drvMap, drvUnmap } from "./zcache_drivers";
 import { tmem_replace_pinned, tmem_take_release, tmem_out_area } from "./tmem";
 import { tmem_zcache_free_stored } from "./tmem_zcache";
 
@@ -83,7 +85,7 @@ function remoteAccount(st: usize, meta: u32, op: i32): void {
 }
 
 /** Release the pin of `rec`; free what the last pin of a retired descriptor leaves. Returns tmem_take_release's result. */
-function release(st: usize, zsEph: u32, zsPers: u32, rec: usize): i32 {
+function release(st: usize, rec: usize): i32 {
   const r = tmem_take_release(rec);
   if (r == 1) {
     const o = tmem_out_area();
@@ -98,16 +100,17 @@ function release(st: usize, zsEph: u32, zsPers: u32, rec: usize): i32 {
  * zsmalloc object mapped; -E_NOMEM when `cap` is too small. The pin keeps
  * the object alive.
  */
-export function tmem_zcache_take_copy(zsEph: u32, zsPers: u32, rec: usize, dst: usize, cap: u32): i32 {
+export function tmem_zcache_take_copy(st: usize, rec: usize, dst: usize, cap: u32): i32 {
   const meta = load<u32>(rec + TK_META);
   const len = meta & ZC_LEN_MASK;
   if (len > cap) return -E_NOMEM;
-  const zs = load<u32>(rec + TK_HI) == 1 ? zsPers : zsEph;
+  const drv = driverOf(st);
+  const zp = zpoolOf(st, load<u32>(rec + TK_HI) == 1);
   const lo = load<u32>(rec + TK_LO);
-  const addr = zs_map_object(zs, lo, ZS_MM_RO);
+  const addr = drvMap(drv, zp, lo, ZS_MM_RO);
   if (addr == 0) return -E_BUSY;
   memory.copy(dst, addr, <usize>len);
-  zs_unmap_object(zs, lo);
+  drvUnmap(drv, zp, lo);
   return <i32>len;
 }
 
@@ -119,17 +122,17 @@ export function tmem_zcache_take_copy(zsEph: u32, zsPers: u32, rec: usize, dst: 
  * 2 when it won but the page was flushed before the release: in both of
  * those the caller deletes the remote copy (by generation).
  */
-export function tmem_zcache_remotify_done(st: usize, zsEph: u32, zsPers: u32, rec: usize): i32 {
+export function tmem_zcache_remotify_done(st: usize, rec: usize): i32 {
   const lo = load<u32>(rec + TK_LO), hi = load<u32>(rec + TK_HI), meta = load<u32>(rec + TK_META);
   const gen = load<u32>(rec + TK_GEN);
   const r = tmem_replace_pinned(rec, gen, hi, meta | ZC_META_REMOTE, 1);
   if (r == 1) {
-    zs_free(hi == 1 ? zsPers : zsEph, lo);
+    drvFree(driverOf(st), zpoolOf(st, hi == 1), lo);
     localAccount(st, meta, -1);
     remoteAccount(st, meta, 1);
     add(st, ZC_R_REMOTIFIED, 1);
   }
-  const rel = release(st, zsEph, zsPers, rec);
+  const rel = release(st, rec);
   if (r != 1) return 0;
   return rel == 1 ? 2 : 1;
 }
@@ -142,17 +145,18 @@ export function tmem_zcache_remotify_done(st: usize, zsEph: u32, zsPers: u32, re
  * (nothing to do), 3 the entry was flushed meanwhile (the caller deletes the
  * remote copy), -E_NOMEM no local room (pin released, still remote).
  */
-export function tmem_zcache_home_done(st: usize, zsEph: u32, zsPers: u32, rec: usize, src: usize, len: u32): i32 {
+export function tmem_zcache_home_done(st: usize, rec: usize, src: usize, len: u32): i32 {
   const meta = load<u32>(rec + TK_META);
-  if ((meta & ZC_META_REMOTE) == 0 || len != (meta & ZC_LEN_MASK)) { release(st, zsEph, zsPers, rec); return 0; }
+  if ((meta & ZC_META_REMOTE) == 0 || len != (meta & ZC_LEN_MASK)) { release(st, rec); return 0; }
   const pers = load<u32>(rec + TK_HI) == 1;
-  const zs = pers ? zsPers : zsEph;
-  const h = zs_malloc(zs, len);
-  if (h <= 0) { release(st, zsEph, zsPers, rec); return -E_NOMEM; }
-  const addr = zs_map_object(zs, <u32>h, ZS_MM_WO);
-  if (addr == 0) { zs_free(zs, <u32>h); release(st, zsEph, zsPers, rec); return -E_BUSY; }
+  const drv = driverOf(st);
+  const zp = zpoolOf(st, pers);
+  const h = drvMalloc(drv, zp, len);
+  if (h <= 0) { release(st, rec); return -E_NOMEM; }
+  const addr = drvMap(drv, zp, <u32>h, ZS_MM_WO);
+  if (addr == 0) { drvFree(drv, zp, <u32>h); release(st, rec); return -E_BUSY; }
   memory.copy(addr, src, <usize>len);
-  zs_unmap_object(zs, <u32>h);
+  drvUnmap(drv, zp, <u32>h);
   const local = meta & ~ZC_META_REMOTE;
   const r = tmem_replace_pinned(rec, <u32>h, pers ? 1 : 0, local, 0);
   if (r == 1) {
@@ -160,14 +164,14 @@ export function tmem_zcache_home_done(st: usize, zsEph: u32, zsPers: u32, rec: u
     localAccount(st, local, 1);
     add(st, ZC_R_HOME, 1);
   } else {
-    zs_free(zs, <u32>h);
+    drvFree(drv, zp, <u32>h);
   }
-  const rel = release(st, zsEph, zsPers, rec);
+  const rel = release(st, rec);
   if (r == 1) return 1;
   return rel == 1 ? 3 : 0;
 }
 
 /** Release the pin of take record `rec` without a swap (a failed remote write). Returns 1 if the page was flushed meanwhile (freed here). */
-export function tmem_zcache_take_release(st: usize, zsEph: u32, zsPers: u32, rec: usize): i32 {
-  return release(st, zsEph, zsPers, rec);
+export function tmem_zcache_take_release(st: usize, rec: usize): i32 {
+  return release(st, rec);
 }

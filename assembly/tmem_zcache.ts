@@ -7,7 +7,7 @@
 // It is not zcache's policy (the persistent cap, the remote tier, argument
 // checks and registration stay in src/zcache.ts) and not the allocator: it
 // reaches zsmalloc and zbud through a small table of driver operations
-// (malloc, map, unmap, free, compact: "The built-in drivers' ops" below).
+// (malloc, map, unmap, free, compact: zcache_drivers.ts).
 // A zcache on a zpool driver written in JavaScript takes the generic path
 // instead (src/tmem/pam.ts's PamBackend: the same order of steps, through
 // the zpool API), using only "prepare" and "account" from here.
@@ -49,13 +49,12 @@ import {
   ZC_C_POOR, ZC_CLIENTS, ZC_CW, ZC_MAX_CLIENTS, ZC_K_EPH, ZC_K_PERS, ZC_K_EPH_Z, ZC_K_PERS_Z, ZC_K_EPH_PUTS, ZC_K_PERS_PUTS,
   ZC_K_EPH_REJ, ZC_K_PERS_REJ, ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST,
   ZC_META_REMOTE, ZC_R_EPH, ZC_R_PERS, ZC_R_EPH_Z, ZC_R_PERS_Z, ZC_R_FREES, ZC_C_ALLOCFAIL, ZC_C_EVICTED,
-  ZC_W_MAXZ, ZC_W_ACCEL, ZC_W_DOMAIN, ZC_W_DRIVER, ZC_W_BE_EPH, ZC_W_BE_PERS, ZC_DRV_ZSMALLOC, ZC_DRV_ZBUD, ZC_ARGS,
+  ZC_W_MAXZ, ZC_W_ACCEL, ZC_W_DOMAIN, ZC_ARGS,
   ZC_PUT_NEW, ZC_PUT_REPLACED, ZC_PUT_EXISTS, ZC_PUT_REJECTED, ZC_PUT_REJECTED_FLUSHED, ZC_GET_MISS, ZC_GET_HIT, ZC_GET_REMOTE,
 } from "./zcache_layout";
 import { tmem_page_same_filled, tmem_page_fill } from "./tmem_page";
 import { lz4_compress_fast, lz4_decompress_safe_exact } from "./lz4";
-import { zs_malloc, zs_free, zs_map_object, zs_unmap_object, zs_last_error, zs_compact } from "./zsmalloc";
-import { zbud_alloc, zbud_free, zbud_map_address, zbud_unmap, zbud_mapped } from "./zbud";
+import { driverOf, zpoolOf, drvMalloc, drvFree, drvMap, drvUnmap, drvMapBusy, drvCompact } from "./zcache_drivers";
 import { tmem_put, tmem_get, tmem_unpin, tmem_flush_page, tmem_evict, tmem_out_area } from "./tmem";
 
 // @ts-ignore: decorator
@@ -148,69 +147,6 @@ export function tmem_zcache_account(st: usize, meta: u32, op: i32, getter: u32):
   if (z != 0) add(st, c + (persistent ? K_PERS_Z : K_EPH_Z), op * z);
   if (same) add(st, c + K_SAME, op);
   add(st, c + (op > 0 ? (persistent ? K_PERS_PUTS : K_EPH_PUTS) : K_FREES), 1);
-}
-
-// ══ The built-in drivers' ops ══
-//
-// A small table of driver operations, reached by a switch on the driver id in
-// the state frame (ZC_W_DRIVER): zsmalloc and zbud, the two drivers whose
-// code is in this module. A switch rather than call_indirect: two entries,
-// each inlined into its caller, so a store pays one compare instead of an
-// indirect call per operation. A zcache on a driver written in JavaScript
-// (ZC_DRV_JS) never calls these: src/zcache.ts stores through the zpool API.
-
-// @ts-ignore: decorator
-@inline function driverOf(st: usize): u32 {
-  return load<u32>(st + (<usize>ZC_W_DRIVER << 2));
-}
-
-/** The backend pool id of this zcache's persistent or ephemeral zpool. */
-// @ts-ignore: decorator
-@inline function zpoolOf(st: usize, persistent: bool): u32 {
-  return load<u32>(st + (<usize>(persistent ? ZC_W_BE_PERS : ZC_W_BE_EPH) << 2));
-}
-
-/** malloc: a handle (> 0), or -E_NOMEM (no frame), -E_NOSPC (too big for the driver), -E_INVAL. */
-// @ts-ignore: decorator
-@inline function drvMalloc(drv: u32, zp: u32, size: u32): i32 {
-  if (drv == ZC_DRV_ZBUD) return zbud_alloc(zp, size);
-  if (drv != ZC_DRV_ZSMALLOC) return -E_INVAL;
-  const h = zs_malloc(zp, size);
-  return h == 0 ? -E_NOMEM : h;
-}
-
-/** free: 0, or a negative status (nothing changed). */
-// @ts-ignore: decorator
-@inline function drvFree(drv: u32, zp: u32, handle: u32): i32 {
-  if (drv == ZC_DRV_ZBUD) return zbud_free(zp, handle);
-  if (drv != ZC_DRV_ZSMALLOC) return -E_INVAL;
-  return zs_free(zp, handle);
-}
-
-/** map: the object's address, 0 on failure (drvMapBusy tells why). */
-// @ts-ignore: decorator
-@inline function drvMap(drv: u32, zp: u32, handle: u32, mode: u32): usize {
-  if (drv == ZC_DRV_ZBUD) return zbud_map_address(zp, handle);
-  if (drv != ZC_DRV_ZSMALLOC) return 0;
-  return zs_map_object(zp, handle, mode);
-}
-
-// @ts-ignore: decorator
-@inline function drvUnmap(drv: u32, zp: u32, handle: u32): void {
-  if (drv == ZC_DRV_ZBUD) zbud_unmap(zp, handle);
-  else zs_unmap_object(zp, handle);
-}
-
-/** After a failed drvMap: whether it failed because this instance has an object mapped already. */
-// @ts-ignore: decorator
-@inline function drvMapBusy(drv: u32): bool {
-  return drv == ZC_DRV_ZBUD ? zbud_mapped() != 0 : zs_last_error() == -E_BUSY;
-}
-
-/** Free frames that freed objects left partly used (zsmalloc compacts; zbud frees a frame with its last buddy). */
-// @ts-ignore: decorator
-@inline function drvCompact(drv: u32, zp: u32): void {
-  if (drv == ZC_DRV_ZSMALLOC) zs_compact(zp);
 }
 
 // ══ Store and load: one call each ══

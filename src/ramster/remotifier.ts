@@ -251,8 +251,8 @@ export class Remotifier {
     const items: PutItem[] = [];
     const live: number[] = [];
     for (const rec of recs) {
-      const n = core.tmem_zcache_take_copy(zc.zsEph, zc.zsPers, rec, this.stage, 8192);
-      if (n <= 0) { core.tmem_zcache_take_release(zc.stAddr, zc.zsEph, zc.zsPers, rec); continue; }
+      const n = core.tmem_zcache_take_copy(zc.stAddr, rec, this.stage, 8192);
+      if (n <= 0) { core.tmem_zcache_take_release(zc.stAddr, rec); continue; }
       items.push(this.item(rec, refs, u8.slice(this.stage, this.stage + n)));
       live.push(rec);
     }
@@ -275,11 +275,11 @@ export class Remotifier {
     for (let i = 0; i < live.length; i++) {
       const rec = live[i]!, out = outs[i]!;
       if (out === "ok") {
-        const r = core.tmem_zcache_remotify_done(zc.stAddr, zc.zsEph, zc.zsPers, rec);
+        const r = core.tmem_zcache_remotify_done(zc.stAddr, rec);
         if (r === 1) Atomics.add(this.st, RM_REMOTIFIED, 1);
         else { orphans.push(items[i]!); Atomics.add(this.st, RM_LOST_RACE, 1); }
       } else {
-        core.tmem_zcache_take_release(zc.stAddr, zc.zsEph, zc.zsPers, rec);
+        core.tmem_zcache_take_release(zc.stAddr, rec);
         Atomics.add(this.st, RM_KEPT, 1);
         if (out === "refused" || out === "unreplicated") { refused = true; Atomics.add(this.st, RM_REFUSED, 1); }
         if (out === "timeout") Atomics.add(this.st, RM_TIMEOUTS, 1);
@@ -313,12 +313,12 @@ export class Remotifier {
     for (let i = 0; i < n; i++) {
       const rec = recs[i]!, g = got[i]!;
       if (g.v === null || full) {
-        core.tmem_zcache_take_release(zc.stAddr, zc.zsEph, zc.zsPers, rec);
+        core.tmem_zcache_take_release(zc.stAddr, rec);
         if (g.v === null) Atomics.add(this.st, RM_HOME_FAIL, 1);
         continue;
       }
       u8.set(g.v, this.stage);
-      const r = core.tmem_zcache_home_done(zc.stAddr, zc.zsEph, zc.zsPers, rec, this.stage, g.v.byteLength);
+      const r = core.tmem_zcache_home_done(zc.stAddr, rec, this.stage, g.v.byteLength);
       if (r === 1 || r === 3) {
         if (r === 1) Atomics.add(this.st, RM_HOME, 1);
         void this.store.drop({ pool: g.it.pool, oid: g.it.oid, index: g.it.index, gens: [g.gen] });
@@ -359,7 +359,7 @@ export function releaseAll(pm: PhysicalMemory, st: Int32Array, zc: RemotifierCon
     const w = new Uint32Array(pm.memory.buffer, base, PAGE_SIZE / 4);
     for (let i = 0; i < PAGE_SIZE / REC; i++) {
       if (Atomics.load(w, (i * REC) / 4 + 11) === 0) continue;
-      pm.core.tmem_zcache_take_release(zc.stAddr, zc.zsEph, zc.zsPers, base + i * REC);
+      pm.core.tmem_zcache_take_release(zc.stAddr, base + i * REC);
       n++;
     }
   }
