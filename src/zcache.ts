@@ -34,7 +34,9 @@
  * - The persistent pool is capped at `maxPoolPercent` of physical memory
  *   with zswap's hysteresis: above the cap stores are refused
  *   (pool_limit_hit) until usage falls below `acceptThresholdPercent` of the
- *   cap.
+ *   cap. Reaching the cap first compacts the persistent pool (at most once
+ *   per 1/32 of the cap grown, per Worker), and refuses only if that did not
+ *   bring it back under the cap.
  * - Per-client accounting (Xen tmem's per-guest accounting): the client is
  *   the Worker's scratch slot (slots past 47 share client 47); each stored
  *   page remembers it in its meta word, so whoever frees the page debits
@@ -265,6 +267,8 @@ const R_HITS = L.ZC_R_HITS, R_MISSES = L.ZC_R_MISSES;
 const STAGE_CAP = 8192;
 /** Stores between two reads of the persistent pool's size while far below the cap. */
 const ROOM_CHECK_EVERY = 32;
+/** Growth of the persistent pool, as a share of its cap, between two compactions at the cap. */
+const COMPACT_GROWTH = 1 / 32;
 /** Eviction batch when frames run short. */
 const EVICT_BATCH = 64;
 /** Eviction rounds per allocation before giving up. */
@@ -307,6 +311,8 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
   private readonly zsPers: number;
   /** Stores left before persistentRoom reads the pool size again. */
   private roomSkip = 0;
+  /** Persistent pool frames after this Worker's last compaction at the cap (persistentRoom). */
+  private compactedAt = 0;
   /** This thread's zpool mapping: a store or load while the caller holds one is EBUSY (nothing changes). */
   private readonly maps: MapState;
   /** This thread's remote tier (resolved on first need), undefined = not looked up. */
@@ -808,6 +814,17 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
       Atomics.store(st, W_FULL, 0);
     }
     if (frames >= this.capFrames) {
+      // At the cap, compact the persistent pool first (a zsmalloc's last,
+      // partly used zspages; zbud's compact is a no-op): the room it makes is
+      // what the kernel's shrinker would get from zs_compact under pressure.
+      // Only once the pool has grown by COMPACT_GROWTH of the cap since this
+      // Worker's last try, so a full pool is not compacted on every store.
+      if (frames >= this.compactedAt + Math.max(1, Math.floor(this.capFrames * COMPACT_GROWTH))) {
+        this.zp[1].compact();
+        const after = this.zp[1].totalSize() / PAGE_SIZE;
+        this.compactedAt = after;
+        if (after < this.capFrames) return true;
+      }
       Atomics.store(st, W_FULL, 1);
       return false;
     }
