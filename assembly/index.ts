@@ -279,6 +279,11 @@ export { lz4_compress_hc } from "./lz4hc";
 export * from "./zsmalloc";
 export * from "./zbud";
 export * from "./tmem";
+// The core's other files export only their tmem_* entry points (their helpers are imported by tmem.ts, not exported).
+export { tmem_slab_reap } from "./tmem_desc";
+export { tmem_reclaim_slot } from "./tmem_reclaim";
+export { tmem_check, tmem_check_unaccounted } from "./tmem_check";
+export { tmem_take_lru, tmem_take_scan, tmem_replace_pinned, tmem_take_release } from "./tmem_take";
 // The page helpers and the zcache backend's wasm half are exported here, not by the core (tmem.ts imports no backend).
 export * from "./tmem_page";
 export * from "./tmem_zcache";

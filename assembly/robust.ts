@@ -71,7 +71,7 @@ import {
   LOCK_SLOT_SHIFT, LOCK_SLOT_MASK, LOCK_GEN_SHIFT, LOCK_GEN_MASK, LOCK_STATE_MASK,
 } from "./lock";
 import { frameFree, pmReclaimBegin, pmReclaimFinish, CTRL_SLOT_GEN_OFF } from "./frames";
-import { tmem_reclaim_slot } from "./tmem";
+import { tmem_reclaim_slot } from "./tmem_reclaim";
 
 // @ts-ignore: decorator
 @inline const R_NLOG: usize = 0;

@@ -28,7 +28,7 @@
 // the pin; every pin taken is released exactly once (the take record's pin
 // word is cleared under the stripe lock by the release).
 //
-// Layout: take records (assembly/tmem.ts, ZC_TAKE_RECORD bytes):
+// Layout: take records (assembly/tmem_take.ts, ZC_TAKE_RECORD bytes):
 //   0 pool │ 4 index │ 8..28 oid[6] │ 32 lo │ 36 hi │ 40 meta │ 44 pin │ 48 generation
 // zcache's remote words: zcache_layout.ts (ZC_W_REMOTE, ZC_R_*).
 //
@@ -37,7 +37,7 @@
 //
 // The zpool is reached through zcache_drivers.ts, by the ids in the state frame.
 //
-// See also: tmem.ts (tmem_take_lru, tmem_take_scan, tmem_replace_pinned,
+// See also: tmem_take.ts (tmem_take_lru, tmem_take_scan, tmem_replace_pinned,
 // tmem_take_release), tmem_zcache.ts, src/ramster/remotifier.ts.
 
 import { E_NOMEM, E_BUSY } from "./common";
@@ -46,7 +46,8 @@ import {
   ZC_R_HOME, ZC_CLIENTS, ZC_CW, ZC_MAX_CLIENTS, ZC_K_EPH, ZC_K_PERS, ZC_K_EPH_Z, ZC_K_PERS_Z,
 } from "./zcache_layout";
 import { driverOf, zpoolOf, drvMalloc, drvFree, drvMap, drvUnmap } from "./zcache_drivers";
-import { tmem_replace_pinned, tmem_take_release, tmem_out_area } from "./tmem";
+import { tmem_out_area } from "./tmem";
+import { tmem_replace_pinned, tmem_take_release } from "./tmem_take";
 import { tmem_zcache_free_stored } from "./tmem_zcache";
 
 // @ts-ignore: decorator
