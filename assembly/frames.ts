@@ -450,7 +450,7 @@ export function pmAttachSlot(slot: u32, hashLo: u32, hashHi: u32, block: bool): 
 
 /**
  * Step 1 of reclaiming slot `slot`, whose Worker the caller knows is dead
- * (robust.ts pmReclaim runs it, rolls the slot's locks back, then calls
+ * (tmem_reclaim.ts pmReclaim runs it, rolls the slot's locks back, then calls
  * pmReclaimFinish): check it and mark it dead. The map bit stays set until
  * pmReclaimEnd. Returns 0; -E_INVAL for this instance's own slot, a slot out
  * of range or one that is not attached (or reserved); -E_BUSY if another

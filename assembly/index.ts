@@ -32,9 +32,10 @@ import {
 import { takeOwnerDied } from "./lock";
 import { mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, ustore32, ucommit, uabort, ulogFull, LV_HOST } from "./robust";
 export {
-  pmReclaim as pm_reclaim, pmRecovered as pm_recovered, parkArm as pm_park_arm, parkedSlot as pm_parked,
+  pmRecovered as pm_recovered, parkArm as pm_park_arm, parkedSlot as pm_parked,
   parkDisarm as pm_park_disarm, robustState as pm_robust_state,
 } from "./robust";
+export { pmReclaim as pm_reclaim } from "./tmem_reclaim";
 
 export {
   pmFormat as pm_format, pmAttach as pm_attach, pmDetach as pm_detach,

@@ -44,7 +44,7 @@
 // │ 0 nlog: u32 │ 4 nheld: u32 │ 8 ndefer: u32 │ 12 overflow: u32          │
 // │ 16 held: u32[8]  lock addresses, outermost first                       │
 // │ 48 level: u32[8] their lock-order levels (lock.ts)                     │
-// │ 80 tmem: u32[6]  tmem.ts: descriptor cache head, count; the put's     │
+// │ 80 tmem: u32[6]  tmem_desc.ts: descriptor cache head, count; the put's│
 // │                  descriptor in flight; the pin in flight; a reap's     │
 // │                  chain still to push back and frames still to free     │
 // │ 128 entries: { addr: u32, kind: u32, lo: u32, hi: u32 }[UNDO_CAP]      │
@@ -70,8 +70,7 @@ import {
   rawLock, rawLockTimed, rawTryLock, rawUnlock, currentLockTag,
   LOCK_SLOT_SHIFT, LOCK_SLOT_MASK, LOCK_GEN_SHIFT, LOCK_GEN_MASK, LOCK_STATE_MASK,
 } from "./lock";
-import { frameFree, pmReclaimBegin, pmReclaimFinish, CTRL_SLOT_GEN_OFF } from "./frames";
-import { tmem_reclaim_slot } from "./tmem_reclaim";
+import { frameFree, CTRL_SLOT_GEN_OFF } from "./frames";
 
 // @ts-ignore: decorator
 @inline const R_NLOG: usize = 0;
@@ -85,7 +84,7 @@ import { tmem_reclaim_slot } from "./tmem_reclaim";
 @inline const R_HELD: usize = 16;
 // @ts-ignore: decorator
 @inline const R_LEVEL: usize = 48;
-/** tmem.ts keeps its per-slot descriptor cache here (head, count), so a reclaim can return it. */
+/** tmem_desc.ts keeps its per-slot descriptor cache here (head, count), so a reclaim can return it. */
 // @ts-ignore: decorator
 @inline export const R_DESC_CACHE: usize = 80;
 // @ts-ignore: decorator
@@ -460,21 +459,13 @@ function recoverSlot(slot: u32): u32 {
 @inline const RECOVERED_OFF: usize = 2320;
 
 /**
- * Reclaim slot `slot`, whose Worker the caller knows is dead (frames.ts
- * pmReclaim's contract, plus: the locks it held are rolled back and released
- * before its generation moves on). Returns 0 or frames.ts's errors.
+ * Roll back and release the locks of slot `slot`, whose Worker is dead and
+ * whose dead bit the caller holds (frames.ts pmReclaimBegin succeeded), and
+ * count them for pmRecovered. Step 2 of pmReclaim (tmem_reclaim.ts, which
+ * composes the layers' recoveries so that this file imports none of them).
  */
-export function pmReclaim(slot: u32, expectGen: u32, span: u32): i32 {
-  const r = pmReclaimBegin(slot, expectGen, span);
-  if (r != 0) return r;
+export function robustReclaim(slot: u32): void {
   atomic.add<u32>(CTRL_BASE + RECOVERED_OFF, recoverSlot(slot));
-  pmReclaimFinish(slot);
-  // The layers' per-slot state, now consistent: tmem's descriptor cache, put
-  // and pin in flight. After the generation moved on: a lock the dead Worker
-  // took but had not yet recorded (a death between the two) reads as dead
-  // now, so the stripe lock this takes cannot wait on it forever.
-  tmem_reclaim_slot(slot);
-  return 0;
 }
 
 /** Locks released by reclaim rollbacks since format. */

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 //
-// tmem_reclaim.ts: reclaim of a dead Worker's tmem state. That state is
-// its descriptor cache, its put in flight, its pin in flight and its reap
-// in flight. robust.ts pmReclaim calls this after the Worker's critical
-// sections have been rolled back and its slot's generation has moved on.
+// tmem_reclaim.ts: reclaim of a dead Worker's slot. pmReclaim (pm_reclaim)
+// runs the layers' recoveries in order: frames.ts marks the slot dead,
+// robust.ts rolls back its critical sections and releases its locks,
+// frames.ts moves its generation on, and then tmem_reclaim_slot recovers
+// tmem's per-slot state: the descriptor cache, the put in flight, the pin
+// in flight and the reap in flight.
 //
 // It is not the rollback: robust.ts undoes the dead Worker's logged stores
-// and releases its locks first. What is left here is the per-slot state
-// that lives outside any lock.
+// and releases its locks first. What tmem_reclaim_slot handles is the
+// per-slot state that lives outside any lock. pmReclaim sits here, at the
+// top of the layers it calls, so that robust.ts imports no tmem file.
 //
 // Key idea: every multi-step path in tmem writes "what I am in the middle
 // of" to the slot's robust area before it starts (tmem.ts tmem_put's
@@ -19,14 +22,17 @@
 // handed back whole, or dropped if it is corrupt (-E_BADMSG). Nothing is
 // freed twice.
 //
-// Concurrency: it runs in the reclaiming Worker. It takes a stripe lock
-// (through tmem_unpin) and no other lock.
+// Concurrency: it runs in the reclaiming Worker. The rollback takes over
+// the dead Worker's locks and releases them (robust.ts). After that,
+// tmem_reclaim_slot takes one stripe lock (through tmem_unpin) and no other.
 //
-// See also: tmem_desc.ts, robust.ts (pmReclaim), test/reclaim-model.test.ts,
+// See also: tmem_desc.ts, robust.ts (robustReclaim), frames.ts (pmReclaimBegin,
+// pmReclaimFinish, pmReclaimEnd), test/reclaim-model.test.ts,
 // test/attack-robust.test.ts.
 
 import { PAGE_SIZE, E_INVAL, framesBase, SCRATCH_IO, SCRATCH_ROBUST, CTRL_BASE, CTRL_MAX_WORKERS_OFF, slotScratch } from "./common";
-import { R_DESC_CACHE } from "./robust";
+import { R_DESC_CACHE, robustReclaim } from "./robust";
+import { pmReclaimBegin, pmReclaimFinish } from "./frames";
 import { DESC_SIZE, root, ready } from "./tmem_layout";
 import { R_REAP_HEAD, R_REAP_NFREE, isDescFrame, stackPushChain, cacheGive, reapFinish } from "./tmem_desc";
 import { tmem_unpin } from "./tmem";
@@ -59,4 +65,24 @@ export function tmem_reclaim_slot(slot: u32): i32 {
   store<u32>(cw, 0, 12);
   if (pin != 0) reclaimedPins += tmem_unpin(pin) == 1 ? 1 : 0;
   return cacheGive(cw, 0xffffffff, true);
+}
+
+/**
+ * Reclaim slot `slot`, whose Worker the caller knows is dead (frames.ts
+ * pmReclaimBegin's contract, plus: the locks it held are rolled back and
+ * released before its generation moves on, and tmem's per-slot state is
+ * recovered after). Returns 0 or frames.ts's errors. It lives here, at the
+ * top of the layers it calls, so robust.ts and frames.ts import no tmem file.
+ */
+export function pmReclaim(slot: u32, expectGen: u32, span: u32): i32 {
+  const r = pmReclaimBegin(slot, expectGen, span);
+  if (r != 0) return r;
+  robustReclaim(slot);
+  pmReclaimFinish(slot);
+  // The layers' per-slot state, now consistent: tmem's descriptor cache, put
+  // and pin in flight. After the generation moved on: a lock the dead Worker
+  // took but had not yet recorded (a death between the two) reads as dead
+  // now, so the stripe lock this takes cannot wait on it forever.
+  tmem_reclaim_slot(slot);
+  return 0;
 }

@@ -16,7 +16,7 @@
  * Key ideas:
  * - Ephemeral pages are taken from the tail of zcache's LRU domain;
  *   persistent pages have no LRU in tmem, so they are taken by a clock hand
- *   over the index buckets (assembly/tmem.ts tmem_take_lru / _scan). Both
+ *   over the index buckets (assembly/tmem_take.ts tmem_take_lru / _scan). Both
  *   pin the page, so its bytes stay valid while they are copied and sent.
  * - One round = up to `batch` pages: copy each compressed object out, one
  *   store.put (one HSET per object, all in flight at once, one WAIT), then

@@ -25,7 +25,7 @@
  * fields (`lo`, `hi`, `meta`, `pin`) belong to the calling thread and are
  * valid until its next call.
  *
- * See also: assembly/tmem.ts (design essay, layout), ops.ts (backend
+ * See also: assembly/tmem.ts (design essay), tmem_layout.ts (layout), ops.ts (backend
  * interface), ../zcache.ts, ../../test/tmem.test.ts.
  *
  * @module
@@ -39,11 +39,11 @@ import { PAGE_SIZE, SCRATCH_IO } from "../../bindings/layout.js";
 export const TMEM_POOL_PERSIST = 1;
 /** Pool flag: shared by uuid. The Xen ABI bit. */
 export const TMEM_POOL_SHARED = 2;
-/** Most pools at once (assembly/tmem.ts MAX_POOLS). */
+/** Most pools at once (assembly/tmem_layout.ts MAX_POOLS). */
 export const TMEM_MAX_POOLS = 64;
 /**
  * A pool id is a u16 handle: slot (0..63) | generation (1..1023) << 6
- * (assembly/tmem.ts poolSlot). It is never below 64, so 0 can mean "none";
+ * (assembly/tmem_layout.ts poolSlot). It is never below 64, so 0 can mean "none";
  * a destroyed pool's id is refused until its slot has been reused 1023 times.
  */
 export const TMEM_POOL_GEN_SHIFT = 6;
@@ -51,7 +51,7 @@ export const TMEM_POOL_GEN_SHIFT = 6;
 export const TMEM_MAX_DOMAINS = 16;
 /** Bytes of one page descriptor (metadata per stored page, plus its bucket share). */
 export const TMEM_DESC_SIZE = 64;
-/** Offset of the frontend area inside ROOT_TMEM (assembly/tmem.ts FRONTEND_OFF). */
+/** Offset of the frontend area inside ROOT_TMEM (assembly/tmem_layout.ts FRONTEND_OFF). */
 export const TMEM_FRONTEND_OFF = 12288;
 /** Bytes of the frontend area. */
 export const TMEM_FRONTEND_SIZE = 4096;
@@ -194,15 +194,15 @@ export interface CoreStats {
 }
 
 const OUT_OFF = SCRATCH_IO + PAGE_SIZE;
-/** Offset of the pool table in ROOT_TMEM (assembly/tmem.ts POOLS_OFF). */
+/** Offset of the pool table in ROOT_TMEM (assembly/tmem_layout.ts POOLS_OFF). */
 const POOLS_OFF = 512;
-/** Out-area bytes (assembly/tmem.ts OUT_BYTES): the scratch's last 1280 bytes are per-Worker pool counters and frontend words. */
+/** Out-area bytes (assembly/tmem_layout.ts OUT_BYTES): the scratch's last 1280 bytes are per-Worker pool counters and frontend words. */
 const OUT_BYTES = 32768 - PAGE_SIZE - 256 - 1024;
 const OUT_RECORD_WORDS = 4;
 /** u32 words of one out record: a pampd (lo, hi, meta) and its pin, as put, unpin and the flushes write it. */
 const RecWord = { LO: 0, HI: 1, META: 2, PIN: 3 } as const;
 /**
- * u32 words of tmem_pool_info's record: assembly/tmem.ts PoolDesc, field by
+ * u32 words of tmem_pool_info's record: assembly/tmem_layout.ts PoolDesc, field by
  * field (PAGES, PUTS, FLUSHES and EVICTIONS are its info* words, summed over the Workers).
  */
 const PoolWord = {
@@ -211,14 +211,14 @@ const PoolWord = {
 } as const;
 /** u32 words per PoolDesc in the shared pool table (64 bytes). */
 const POOL_DESC_WORDS = 16;
-/** PoolDesc states (assembly/tmem.ts POOL_ALIVE, POOL_DYING; 0 is free). */
+/** PoolDesc states (assembly/tmem_layout.ts POOL_ALIVE, POOL_DYING; 0 is free). */
 const POOL_ALIVE = 1, POOL_DYING = 2;
 /** u32 words of tmem_core_info's record (assembly/tmem.ts documents the order). */
 const CoreWord = { STATE: 0, BUCKET_BITS: 1, DESCRIPTORS: 2, DESC_FRAMES: 3, TABLE_FRAMES: 4, DESC_SIZE: 5, LRU_PAGES: 8 } as const;
 /** tmem_core_info's state once the index is set up. */
 const CORE_READY = 2;
 const SCAN_RECORD_WORDS = 8;
-/** u32 words of one scan record (assembly/tmem.ts ScanRecord): pool, index, then the oid's six words. */
+/** u32 words of one scan record (assembly/tmem_layout.ts ScanRecord): pool, index, then the oid's six words. */
 const ScanWord = { POOL: 0, INDEX: 1, OID: 2 } as const;
 /** u32 words of an object id (192 bits). */
 const OID_WORDS = 6;

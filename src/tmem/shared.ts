@@ -98,7 +98,7 @@ const REG_LOCK = 0, REG_GEN = 4, REG_LEN = 8, REG_SYNC = 12, REG_CHAIN = 16;
 /** How long {@link FrontendRegistry.synchronize} waits for one Worker's operations before it gives up (ms). */
 export const GRACE_TIMEOUT_MS = 30_000;
 /**
- * The last 256 bytes of each Worker's scratch area (assembly/tmem.ts
+ * The last 256 bytes of each Worker's scratch area (assembly/tmem_layout.ts
  * OUT_BYTES stops before them) hold that Worker's frontend words, i32:
  *   [0, 4)    grace counters: cleancache even, odd; frontswap even, odd
  *   [4, 8)    cleancache counters: succ_gets, failed_gets, puts, invalidates
@@ -114,7 +114,7 @@ export const TAIL_CC = 4, TAIL_FS = 8, TAIL_STORED = 16;
 const INSTANCES = 128, INSTANCE_SIZE = 48, INSTANCE_NAME = 12, INSTANCE_NAME_MAX = 36;
 /** Chain entry fields (see the essay). */
 export const CHAIN_ID_MASK = 0xff, CHAIN_GEN_SHIFT = 12, CHAIN_GEN_MASK = 0xfffff;
-/** Byte offset from ROOT_TMEM of the instance opener maps (16 × 32 bytes; assembly/tmem.ts leaves [8704, 12288) to the frontends). */
+/** Byte offset from ROOT_TMEM of the instance opener maps (16 × 32 bytes; assembly/tmem_layout.ts leaves [8704, 12288) to the frontends). */
 const OPENERS_OFF = 8704, OPENER_MAP_BYTES = 32;
 /** Byte offset from ROOT_TMEM of the pool maps (u16[1024]: fs slots, then swap types); ends at 11264. */
 const POOL_MAPS_OFF = 9216, TYPE_MAPS = 512;
