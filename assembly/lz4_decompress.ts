@@ -78,6 +78,9 @@ import { LAST_LITERALS, MF_LIMIT, MIN_MATCH, ML_BITS, ML_MASK, RUN_MASK, copyExa
 /** ...and at least this much destination remains (14 literals + an 18-byte match). */
 // @ts-ignore: decorator
 @inline const SHORTCUT_OUT: u32 = 32;
+/** The far loop runs while more destination than this remains: 14 literals + an 18-byte match + WIDE_OUT_MARGIN + 1. */
+// @ts-ignore: decorator
+@inline const FAR_OUT: u32 = 14 + 18 + WIDE_OUT_MARGIN + 1;
 /** A wild 16-byte match copy needs this much space past the match's end. */
 // @ts-ignore: decorator
 @inline const WILD_V128: u32 = 16;
@@ -175,6 +178,35 @@ const SMALL_OFFSET_STEP: usize = memory.data<u8>([0, 16, 16, 15, 16, 15, 12, 14,
   }
 }
 
+/**
+ * copyMatch for the wide loop, where ≥ WIDE_OUT_MARGIN bytes of destination
+ * follow the match's end: no end handling, the stores may run up to 31 bytes
+ * past it. Same checks presumed as copyMatch, and ml ≥ 19 (a long match).
+ */
+// @ts-ignore: decorator
+@inline function copyMatchWide(op: usize, offset: u32, ml: u32): void {
+  const end = op + ml;
+  if (offset >= 16) {
+    // Each 16-byte source lies ≥ 16 bytes back, so it is written before it is read.
+    let m = op - offset;
+    v128.store(op, v128.load(m));
+    v128.store(op, v128.load(m, 16), 16);
+    op += 32;
+    while (op < end) {
+      m += 32;
+      v128.store(op, v128.load(m));
+      v128.store(op, v128.load(m, 16), 16);
+      op += 32;
+    }
+  } else {
+    const v = i8x16.swizzle(v128.load(op - offset), v128.load(SMALL_OFFSET_PATTERN + (<usize>offset << 4)));
+    const step = <usize>load<u8>(SMALL_OFFSET_STEP + offset);
+    do {
+      v128.store(op, v);
+      op += step;
+    } while (op < end);
+  }
+}
 
 // ══ The decoder ══
 
@@ -205,7 +237,68 @@ export function decompressBlock(src: usize, srcLen: u32, dst: usize, dstCap: u32
   // every real block has (static data alone fills the first 1024 bytes);
   // a block ending below that goes to the tail loop, which is exact.
   if (dstCap >= WIDE_OUT_MARGIN && iend >= WIDE_OUT_MARGIN) {
+    // Far from both ends (a token at ip ≤ ipFar, output at op < opFar), a
+    // sequence with a short literal run passes every wide-loop decision
+    // that depends on where it sits: its literal check (the token's next
+    // byte ≤ iend - WIDE_SHORT_IN) and, for a short match, its margin check
+    // (op + 14 + 18 < oend - WIDE_OUT_MARGIN). The far loop skips those two
+    // and makes every other decision as below, in the same order.
+    //
+    // One compare per sequence: in the far loop op - ip only grows (a short
+    // sequence adds ≥ 1 output byte more than it reads, a long match ≥ 15),
+    // so op ≤ op₀ + (ipFar - ip₀) implies ip ≤ ipFar. When that bound is
+    // what stops it, the general step runs one sequence and the far loop
+    // starts again with the bound taken afresh.
+    const ipFar = iend - (1 + WIDE_SHORT_IN);
+    const opFar = dstCap > FAR_OUT ? oend - FAR_OUT : dst;
     while (true) {
+      let far = op;
+      if (ip <= ipFar && op < opFar) {
+        const room = ipFar - ip;
+        far = room < opFar - op ? op + room + 1 : opFar;
+      }
+      while (op < far) {
+        const token = <u32>load<u8>(ip);
+        const ll = token >> ML_BITS;
+        if (ll == RUN_MASK) break; // the general step below takes long literal runs
+        v128.store(op, v128.load(ip, 1));
+        ip += ll + 1;
+        op += ll;
+        const offset = <u32>load<u16>(ip);
+        ip += 2;
+        let ml = token & ML_MASK;
+        if (ml != ML_MASK) {
+          if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, ip - 2);
+          const m = op - offset;
+          if (offset >= 8) {
+            // ≤ 18 bytes in three moves; offset ≥ 8 keeps each source written.
+            store<u64>(op, load<u64>(m));
+            store<u64>(op, load<u64>(m, 8), 8);
+            store<u16>(op, load<u16>(m, 16), 16);
+          } else {
+            // Period `offset` repeated: two 16-byte stores cover ≥ 12 + 16 bytes.
+            const v = i8x16.swizzle(v128.load(m), v128.load(SMALL_OFFSET_PATTERN + (<usize>offset << 4)));
+            v128.store(op, v);
+            v128.store(op + <usize>load<u8>(SMALL_OFFSET_STEP + offset), v);
+          }
+          op += ml + MIN_MATCH;
+          continue;
+        }
+        let b: u32;
+        do {
+          b = load<u8>(ip++);
+          ml += b;
+          if (ip > iend - MATCH_LEN_IN || ml > <u32>(oend - op)) return fail(src, ip - 1);
+        } while (b == 255);
+        ml += MIN_MATCH;
+        if (offset - 1 >= <u32>(op - lowPrefix)) return fail(src, ip - (ml - MIN_MATCH - ML_MASK) / 255 - 3);
+        if (ml + WIDE_OUT_MARGIN >= <u32>(oend - op)) {
+          return decodeTail(src, iend, dst, oend, lowPrefix, ip, op, AT_MATCH, 0, 0, offset, ip - (ml - MIN_MATCH - ML_MASK) / 255 - 3, ml);
+        }
+        copyMatchWide(op, offset, ml);
+        op += ml;
+      }
+      // ── one sequence, every decision in place ──
       let token = <u32>load<u8>(ip);
       let ll = token >> ML_BITS;
       ip++;
