@@ -246,7 +246,8 @@ function flushOld(st: usize, pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: 
  *
  * Returns ZC_PUT_NEW, ZC_PUT_REPLACED, ZC_PUT_EXISTS (noReplace), ZC_PUT_REJECTED
  * or ZC_PUT_REJECTED_FLUSHED (nothing stored: compresses too poorly, no
- * memory, pool not alive, or this instance has an object mapped).
+ * memory, or this instance has an object mapped); -E_INVAL when the pool is
+ * not alive (nothing stored or counted).
  */
 export function tmem_zcache_store(st: usize, kind: u32, pool: u32, index: u32, noReplace: u32): i32 {
   const args = scratchBase + <usize>ZC_ARGS;
@@ -309,6 +310,8 @@ export function tmem_zcache_store(st: usize, kind: u32, pool: u32, index: u32, n
   if (p < 0) {
     if ((meta & META_SAME) == 0) drvFree(drv, zpoolOf(st, persistent), lo);
     if (p == -E_EXIST) return ZC_PUT_EXISTS;
+    // The pool is not alive (destroyed, dying or never made): an error, as on the generic path; nothing counted.
+    if (p == -E_INVAL) return -E_INVAL;
     return rejected(st, kind, flushed || (replace && flushOld(st, pool, o0, o1, o2, o3, o4, o5, index)));
   }
   tmem_zcache_account(st, meta, 1, 0);

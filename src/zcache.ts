@@ -469,7 +469,10 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
     a[0] = oid[0]!; a[1] = oid[1]!; a[2] = oid[2]!; a[3] = oid[3]!; a[4] = oid[4]!; a[5] = oid[5]!;
     const r = this.pm.core.tmem_zcache_store(this.stAddr, (persistent ? PERSIST : 0) | this.clientTag, pool, index, noReplace ? 1 : 0);
     const res = PUT_RESULTS[r];
-    if (res === undefined) throw new TmemError(ErrorCode.EPROTO, `tmem_zcache_store: unknown result ${r}`);
+    if (res === undefined) {
+      if (r === -L.E_INVAL) throw new TmemError(ErrorCode.EINVAL, `tmem_put: pool ${pool} is not alive`);
+      throw new TmemError(ErrorCode.EPROTO, `tmem_zcache_store: unknown result ${r}`);
+    }
     if (!preFlushed) return res;
     return res === "new" ? "replaced" : res === "rejected" ? "rejected-flushed" : res;
   }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Attack on zcache's one-call store path (split, session 4): bad input on the
 // built-in drivers' wasm path answered as the generic (JavaScript driver) path
-// answers it, and nothing leaked. The it.fails were shown to turn red with the
-// one-call putPage forced onto the generic path (the behaviour they expect); the
+// answers it, and nothing leaked. The put tests (it.fails until the fix) were shown
+// to turn red with the one-call putPage as it was (answering "rejected"); the
 // get tests were shown to fail with the one-call getPage answering a miss
 // instead of throwing for a pool that is not alive.
 import { describe, expect, it } from "vitest";
@@ -31,17 +31,17 @@ async function outcome(driver: string, what: (z: Zcache, pool: number) => unknow
 
 describe("zcache one-call store: bad input answered as the generic path does", () => {
   for (const [fast, generic] of [["zsmalloc", js.zsmalloc], ["zbud", js.zbud]] as const) {
-    // BUG: a put to a pool that is not alive answers "rejected" (and counts a failed put) on the built-in
-    // drivers' one-call path, where the generic path throws EINVAL (zsmalloc's fast path did so before
-    // ee8ac07 too; zbud, on the generic path until ee8ac07, changed behaviour there).
-    it.fails(`${fast}: a put to a destroyed pool throws EINVAL as on the generic path (BUG: answers "rejected")`, async () => {
+    // Was a bug: a put to a pool that is not alive answered "rejected" (and counted a failed put) on the
+    // built-in drivers' one-call path, where the generic path throws EINVAL; tmem_zcache_store now
+    // returns -E_INVAL there (nothing stored or counted) and putPage throws EINVAL.
+    it(`${fast}: a put to a destroyed pool throws EINVAL as on the generic path`, async () => {
       const f = (z: Zcache, pool: number) => { z.destroyPool(pool); return z.putPage(pool, oid, 0, page); };
       const a = await outcome(fast, f), b = await outcome(generic, f);
       console.log("destroyed pool", fast, a, generic, b);
       expect(a.objects).toBe(0);
       expect(a).toEqual(b);
     });
-    it.fails(`${fast}: a put to a pool id never created throws EINVAL as on the generic path (BUG: answers "rejected")`, async () => {
+    it(`${fast}: a put to a pool id never created throws EINVAL as on the generic path`, async () => {
       const f = (z: Zcache, _pool: number) => z.putPage(63, oid, 0, page);
       const a = await outcome(fast, f), b = await outcome(generic, f);
       console.log("bad pool", fast, a, generic, b);
