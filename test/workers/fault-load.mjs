@@ -26,12 +26,33 @@ const rand = (n) => { rng ^= rng << 13; rng >>>= 0; rng ^= rng >>> 17; rng ^= rn
 const out = new Uint8Array(4096);
 
 // The stable set: offsets base .. base+count/2, page = offset.
+// A backend the main thread registers meanwhile (every 10th kill) is ENODEV
+// here until this Worker opens it: the frontends' contract is "await ready()
+// and retry" (nothing was stored by the call that threw).
+const reopen = async () => { await fs.ready(); await cc.ready(); };
 const stable = [];
-for (let off = base; off < base + (count >> 1); off++) if (fs.store(type, off, pageOf(off))) stable.push(off);
+for (let off = base; off < base + (count >> 1);) {
+  try {
+    if (fs.store(type, off, pageOf(off))) stable.push(off);
+    off++;
+  } catch (e) {
+    if (e && e.code === "ENODEV") { await reopen(); continue; }
+    throw e;
+  }
+}
 let bad = 0, ops = 0;
 const model = new Map();
 const lo = base + (count >> 1), span = count - (count >> 1);
-parentPort.on("message", (m) => {
+const onMessage = (m) => {
+  try {
+    handle(m);
+  } catch (e) {
+    if (e && e.code === "ENODEV") { void reopen().then(() => onMessage(m)); return; }
+    throw e;
+  }
+};
+parentPort.on("message", onMessage);
+function handle(m) {
   if (m.cmd === "ping") {
     // A survivor's checklist: store, load, invalidate one page of its own, now.
     const off = lo + rand(span), p = rand(npages);
@@ -45,7 +66,7 @@ parentPort.on("message", (m) => {
     parentPort.postMessage({ cmd: "bye", bad, ops });
     process.exit(0);
   }
-});
+}
 parentPort.postMessage({ cmd: "ready", slot: pm.slot, stable });
 const chunk = () => {
   try {
