@@ -72,7 +72,8 @@ import { startSupervised, type Supervised } from "../workers.js";
 import { RamsterTier } from "./tier.js";
 import {
   releaseAll, remotifyDefaults, RM_ALIVE, RM_BUF, RM_HOME, RM_HOME_FAIL, RM_KEPT, RM_LOST_RACE, RM_MAX_BUF, RM_NBUF,
-  RM_IN_PUT, RM_PUT_P50, RM_PUT_P99, RM_REFUSED, RM_REMOTIFIED, RM_ROUNDS, RM_TAKEN, RM_TIMEOUTS, RM_ZCACHE,
+  RM_IN_PUT, RM_PAUSE_ACK, RM_PAUSED, RM_PUT_P50, RM_PUT_P99, RM_REFUSED, RM_REMOTIFIED, RM_ROUNDS, RM_SWEEP_BELOW,
+  RM_SWEEP_PASSES, RM_SWEEPS, RM_SWEPT, RM_TAKEN, RM_TIMEOUTS, RM_ZCACHE,
   type RemotifierConfig, type RemotifyOptions,
 } from "./remotifier.js";
 
@@ -130,6 +131,12 @@ export interface RemotifierStats {
   heartbeat: number;
   /** Rounds waiting for their put now (their pages pinned, not yet swapped). */
   roundsInPut: number;
+  /** Orphan sweep passes run (after remotifier deaths; cumulative). */
+  sweeps: number;
+  /** Orphaned remote copies the sweeps removed (cumulative). */
+  swept: number;
+  /** Sweep passes still due now. */
+  sweepsDue: number;
 }
 
 /** Statistics: the local index's counters and the remote store's. */
@@ -313,6 +320,11 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
       releaseAll(this.pm, this.st, cfg.zc);
       Atomics.store(this.st, RM_IN_PUT, 0);
       if (this.stopping || this.sup !== sup) return;
+      // Its writes in flight may still land, as copies no descriptor will point to: arm the
+      // orphan sweep with the generation counter as it is now (after the release, so every
+      // generation up to it is dead or settled; the next remotifier runs the passes).
+      Atomics.store(this.st, RM_SWEEP_BELOW, Atomics.load(this.st, W_GEN));
+      Atomics.store(this.st, RM_SWEEP_PASSES, 2);
       this.restarts++;
       // Back off when it keeps dying (e.g. Redis unreachable at its start): 50 ms doubling to 5 s.
       const delay = Math.min(5000, 50 * 2 ** Math.min(7, this.restarts - 1));
@@ -326,9 +338,28 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
     return this.sup?.worker;
   }
 
-  /** Remotify mode: pause (true) or resume the remotifier (a shared word; takes effect at its next round). */
-  pauseRemotify(paused: boolean): void {
-    Atomics.store(this.st, 11, paused ? 1 : 0);
+  /**
+   * Remotify mode: pause (true) or resume the remotifier (a shared word; it
+   * takes effect at its next loop turn). A pause resolves true once the
+   * remotifier acknowledged it with no round in flight (so counters read
+   * then are settled), false when none acknowledged within `timeoutMs`
+   * (none running, or dead: its pins are released by its reclaim anyway).
+   * A resume resolves true at once. Never rejects. The orphan sweep is not
+   * paused (it moves no page).
+   */
+  pauseRemotify(paused: boolean, timeoutMs = 10_000): Promise<boolean> {
+    Atomics.store(this.st, RM_PAUSED, paused ? 1 : 0);
+    if (!paused) { Atomics.store(this.st, RM_PAUSE_ACK, 0); return Promise.resolve(true); }
+    if (this.sup === undefined) return Promise.resolve(false);
+    const end = Date.now() + timeoutMs;
+    return new Promise<boolean>((resolve) => {
+      const poll = () => {
+        if (Atomics.load(this.st, RM_PAUSE_ACK) === 1 && Atomics.load(this.st, RM_PAUSED) === 1) resolve(true);
+        else if (Atomics.load(this.st, RM_PAUSED) !== 1 || Date.now() >= end || !this.pm.isAttached) resolve(false);
+        else setTimeout(poll, 2);
+      };
+      poll();
+    });
   }
 
   private async stopRemotify(): Promise<void> {
@@ -561,7 +592,7 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
         rounds: g(RM_ROUNDS), taken: g(RM_TAKEN), remotified: g(RM_REMOTIFIED), kept: g(RM_KEPT), refused: g(RM_REFUSED),
         timeouts: g(RM_TIMEOUTS), lostRace: g(RM_LOST_RACE), broughtHome: g(RM_HOME), homeFailures: g(RM_HOME_FAIL),
         putP50us: g(RM_PUT_P50), putP99us: g(RM_PUT_P99), restarts: this.restarts, heartbeat: g(RM_ALIVE),
-        roundsInPut: g(RM_IN_PUT),
+        roundsInPut: g(RM_IN_PUT), sweeps: g(RM_SWEEPS), swept: g(RM_SWEPT), sweepsDue: g(RM_SWEEP_PASSES),
       };
     }
     return out;

@@ -82,6 +82,24 @@ export function objectKey(node: string, instance: string, p: PoolRef, oid: strin
   return `${poolPrefix(node, instance, p)}${oid}}`;
 }
 
+/**
+ * The pool and object a PRIVATE object key of (node, instance) names, or
+ * null when `key` is not one (another node's or instance's key, a shared
+ * pool's key, a malformed key). The inverse of {@link objectKey}.
+ */
+export function parseObjectKey(node: string, instance: string, key: string): { persistent: boolean; pool: number; oid: Uint32Array } | null {
+  const head = `tmem:{${node}/${instance}:`;
+  if (!key.startsWith(head) || !key.endsWith("}")) return null;
+  const m = /^([ep])(\d{1,10}):([0-9a-f]{1,48})$/.exec(key.slice(head.length, -1));
+  if (m === null) return null;
+  const pool = Number(m[2]);
+  if (pool > 0xffffffff) return null;
+  const hex = m[3]!;
+  const oid = new Uint32Array(6);
+  for (let w = 0, end = hex.length; end > 0; w++, end -= 8) oid[w] = parseInt(hex.slice(Math.max(0, end - 8), end), 16) >>> 0;
+  return { persistent: m[1] === "p", pool, oid };
+}
+
 /** The hex form of a tmem Oid (six u32 words, word 0 least significant), leading zeros dropped. */
 export function oidHex(oid: Uint32Array): string {
   // Most oids (a frontswap offset, an inode number) fit the low word.
@@ -114,6 +132,27 @@ export function encodeValue(generation: number, payload: Uint8Array): Uint8Array
   dv.setUint32(12, checksum(payload, generation), true);
   out.set(payload, HEADER_BYTES);
   return out;
+}
+
+/**
+ * Write the header of a value in place: the payload (`length` bytes) is
+ * already at `out[at + HEADER_BYTES ..]`, so a batch of pages copied once
+ * into one buffer becomes a batch of values without a copy per page (the
+ * remotifier's rounds). Returns the value, a view of `out`.
+ * @throws TmemError EINVAL on a bad generation, E2BIG on a bad size or a view that does not fit `out`
+ */
+export function sealValue(out: Uint8Array, at: number, generation: number, length: number): Uint8Array {
+  if (!Number.isInteger(generation) || generation < 0 || generation > 0xffffffff) throw new TmemError(ErrorCode.EINVAL, `generation ${generation}`);
+  if (!Number.isInteger(length) || length < 0 || length > MAX_PAYLOAD || at < 0 || at + HEADER_BYTES + length > out.byteLength) {
+    throw new TmemError(ErrorCode.E2BIG, `value of ${length} bytes at ${at} in ${out.byteLength}`);
+  }
+  const value = out.subarray(at, at + HEADER_BYTES + length);
+  const dv = new DataView(value.buffer, value.byteOffset, HEADER_BYTES);
+  dv.setUint32(0, VALUE_MAGIC, true);
+  dv.setUint32(4, generation, true);
+  dv.setUint32(8, length, true);
+  dv.setUint32(12, checksum(value.subarray(HEADER_BYTES), generation), true);
+  return value;
 }
 
 /** Why a stored value was not accepted. */

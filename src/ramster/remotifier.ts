@@ -18,9 +18,11 @@
  *   persistent pages have no LRU in tmem, so they are taken by a clock hand
  *   over the index buckets (assembly/tmem_take.ts tmem_take_lru / _scan). Both
  *   pin the page, so its bytes stay valid while they are copied and sent.
- * - One round = up to `batch` pages: copy each compressed object out, one
- *   store.put (one HSET per object, all in flight at once, one WAIT), then
- *   per page swap (tmem_zcache_remotify_done) or release. A page whose put
+ * - One round = up to `batch` pages: copy each compressed object out into
+ *   one buffer for the round, where each value's header is sealed in place
+ *   (no allocation per page), one store.put (one HSET per object, one
+ *   pipeline on a standalone server, one WAIT), then per page swap
+ *   (tmem_zcache_remotify_done) or release. A page whose put
  *   failed, timed out or was refused stays local; a write that may have
  *   landed without a swap is deleted behind, by generation.
  * - Persistent pages refused (no replica, eviction policy) back off for
@@ -28,6 +30,11 @@
  * - Take records live in frames of shared memory (the ramster state names
  *   them), so when this Worker dies the owner releases every pin it held
  *   (Ramster's supervisor: releaseAll).
+ *
+ * - Orphans: a remotifier that dies between its HSET and its swap leaves
+ *   a copy no descriptor points to (the page stays local). The owner arms
+ *   an epoch sweep at the restart ({@link Remotifier.sweep}); a copy the
+ *   local index points to is never deleted.
  *
  * Watermarks are fractions of the memory's frames in use (frame_used, one
  * wasm call): remotify above `high` until below `low`; bring home while
@@ -44,9 +51,9 @@
 import type { PhysicalMemory } from "../../bindings/physmem.js";
 import * as L from "../../bindings/layout.generated.js";
 import { PAGE_SIZE, SCRATCH_STAGE } from "../../bindings/layout.js";
-import { TmemCore } from "../tmem/core.js";
+import { GetMode, TmemCore, type Oid } from "../tmem/core.js";
 import { RemoteStore, type PutItem, type StoreOptions } from "./store.js";
-import { oidHex, type PoolRef } from "./protocol.js";
+import { HEADER_BYTES, oidHex, parseObjectKey, sealValue, type PoolRef } from "./protocol.js";
 import { poolRef } from "./tier.js";
 
 /** Where the remotifier's shared words are (in the ramster state frame, u32 words). */
@@ -55,6 +62,14 @@ export const RM_ZCACHE = 8, RM_CURSOR = 9, RM_HOME_CURSOR = 10, RM_PAUSED = 11, 
 export const RM_ROUNDS = 32, RM_TAKEN = 33, RM_REMOTIFIED = 34, RM_KEPT = 35, RM_LOST_RACE = 36, RM_ORPHANS = 37,
   RM_HOME = 38, RM_HOME_FAIL = 39, RM_PUT_P50 = 40, RM_PUT_P99 = 41, RM_ALIVE = 42, RM_REFUSED = 43, RM_TIMEOUTS = 44,
   RM_IN_PUT = 45;
+/**
+ * The orphan sweep (see {@link Remotifier.sweep}): the generation counter's
+ * value when a remotifier died (every generation issued up to it belonged to
+ * a record that is dead or settled), sweep passes still due, passes run,
+ * copies removed. Pause acknowledgement: 1 while the remotifier is paused
+ * with no round in flight.
+ */
+export const RM_SWEEP_BELOW = 46, RM_SWEEP_PASSES = 47, RM_SWEEPS = 48, RM_SWEPT = 49, RM_PAUSE_ACK = 50;
 
 /** Tuning of the remotifier (Ramster.create's `remotify` option). */
 export interface RemotifyOptions {
@@ -113,6 +128,10 @@ export function remotifyDefaults(o: RemotifyOptions = {}): Required<RemotifyOpti
 const SKIP = L.ZC_META_SAME | L.ZC_META_REMOTE;
 const REC = L.ZC_TAKE_RECORD;
 const W_GEN = 1;
+/** Byte offset of the meta word in a take record (assembly/tmem_take.ts), whose low bits are the compressed length. */
+const REC_META = 40;
+/** Bytes of the scratch staging area a page is copied through (SCRATCH_STAGE; the LZ4 bound of a page fits). */
+const STAGE_CAP = 8192;
 
 /** The loop; runs until `stop()` or the Worker ends. */
 export class Remotifier {
@@ -135,6 +154,7 @@ export class Remotifier {
     for (let i = 0; i < n; i++) this.bufs.push(pm.layout.framesBase + Atomics.load(this.st, RM_BUF + i) * PAGE_SIZE);
     this.tc = TmemCore.for(pm);
     this.stage = pm.scratch + SCRATCH_STAGE;
+    this.sweepDue = performance.now() + this.sweepDelayMs();
   }
 
   stop(): void {
@@ -156,7 +176,15 @@ export class Remotifier {
     let idle = 0;
     while (!this.stopped) {
       Atomics.add(this.st, RM_ALIVE, 1);
-      if (Atomics.load(this.st, RM_PAUSED) !== 0) { await Promise.all(active); await sleep(o.idleMs); continue; }
+      this.maybeSweep();
+      if (Atomics.load(this.st, RM_PAUSED) !== 0) {
+        await Promise.all(active);
+        // Acknowledged only when no round is in flight: the caller may count pages now.
+        Atomics.store(this.st, RM_PAUSE_ACK, Atomics.load(this.st, RM_PAUSED) !== 0 && active.size === 0 ? 1 : 0);
+        await sleep(o.idleMs);
+        continue;
+      }
+      Atomics.store(this.st, RM_PAUSE_ACK, 0);
       const u = this.usage();
       if (u > o.highWatermark) this.draining = true;
       else if (u < o.lowWatermark) this.draining = false;
@@ -250,11 +278,22 @@ export class Remotifier {
     const refs = new Map<number, PoolRef>();
     const items: PutItem[] = [];
     const live: number[] = [];
+    // One buffer for the round: each page's value (header + compressed bytes) is sealed in place,
+    // so a page costs one copy out of wasm memory and no allocation of its own.
+    const words = new Uint32Array(this.pm.memory.buffer);
+    let total = 0;
+    for (const rec of recs) total += HEADER_BYTES + (words[(rec + REC_META) >>> 2]! & L.ZC_LEN_MASK);
+    const round = new Uint8Array(total);
+    let at = 0;
     for (const rec of recs) {
-      const n = core.tmem_zcache_take_copy(zc.stAddr, rec, this.stage, 8192);
-      if (n <= 0) { core.tmem_zcache_take_release(zc.stAddr, rec); continue; }
-      items.push(this.item(rec, refs, u8.slice(this.stage, this.stage + n)));
+      const n = core.tmem_zcache_take_copy(zc.stAddr, rec, this.stage, STAGE_CAP);
+      if (n <= 0 || at + HEADER_BYTES + n > total) { core.tmem_zcache_take_release(zc.stAddr, rec); continue; }
+      round.set(u8.subarray(this.stage, this.stage + n), at + HEADER_BYTES);
+      const it = this.item(rec, refs, round.subarray(at + HEADER_BYTES, at + HEADER_BYTES + n));
+      it.value = sealValue(round, at, it.gen, n);
+      items.push(it);
       live.push(rec);
+      at += HEADER_BYTES + n;
     }
     const t0 = performance.now();
     Atomics.add(this.st, RM_IN_PUT, 1); // pages pinned, copies in flight, nothing swapped yet
@@ -328,6 +367,110 @@ export class Remotifier {
       }
     }
     return n;
+  }
+
+  // ── the orphan sweep ──
+
+  private sweeping = false;
+  /** When the next sweep pass may start (performance.now() ms); set in the constructor (the delay needs the config). */
+  private sweepDue = 0;
+
+  /** A dead remotifier's writes may land late (a paused or stopped server holds them): wait this long first. */
+  private sweepDelayMs(): number {
+    return 2 * (this.cfg.store.commandTimeoutMs ?? 1500);
+  }
+
+  /** Start a sweep pass when one is due (armed by the owner after a remotifier died); never two at once. */
+  private maybeSweep(): void {
+    const passes = Atomics.load(this.st, RM_SWEEP_PASSES);
+    if (passes <= 0 || this.sweeping || performance.now() < this.sweepDue) return;
+    this.sweeping = true;
+    const below = Atomics.load(this.st, RM_SWEEP_BELOW) >>> 0;
+    void this.sweep(below).then((n) => {
+      Atomics.add(this.st, RM_SWEPT, n);
+      Atomics.add(this.st, RM_SWEEPS, 1);
+      // A death meanwhile re-armed it with a later epoch: its passes stay due.
+      if ((Atomics.load(this.st, RM_SWEEP_BELOW) >>> 0) === below) Atomics.compareExchange(this.st, RM_SWEEP_PASSES, passes, passes - 1);
+      // The second pass catches writes that landed after the first (held longer than the delay).
+      this.sweepDue = performance.now() + 10 * this.sweepDelayMs();
+    }, () => {
+      this.sweepDue = performance.now() + this.sweepDelayMs(); // unreachable now: try again later
+    }).finally(() => { this.sweeping = false; });
+  }
+
+  /**
+   * Delete the remote copies that no local descriptor points to and that
+   * no live take record can still swap in: RAMster's "failed remote put
+   * leaked the page", cleaned up. A remotifier that dies between its HSET
+   * and its swap leaves the copy in Redis while the page stays local (its
+   * pins are released by the owner); the copy can never be read (its
+   * generation matches no descriptor), but on a noeviction server it would
+   * hold memory for good.
+   *
+   * The rule (an epoch sweep): every take generation is drawn from one
+   * counter, so a copy whose generation is at most `below` (the counter
+   * when the remotifier died, read after its pins were released) was
+   * written by a record that is dead or settled; no descriptor can come to
+   * point at it later. Such a copy is deleted unless the local index
+   * points to it now (a remote descriptor with that generation), generation-
+   * checked in the object's FIFO. Copies with later generations belong to
+   * live rounds and are never touched. Only this node's private pools of
+   * this zcache are swept (not the overflow backend's pools, whose
+   * descriptors say "remote" differently, and not shared pools, whose
+   * copies other nodes wrote); the copies of a destroyed pool go too.
+   * Returns the copies removed.
+   */
+  async sweep(below: number): Promise<number> {
+    const owner = this.cfg.zc.instance + 1;
+    const kinds = new Map<number, "mine" | "gone" | "other">();
+    let removed = 0;
+    await this.store.objectGenerations(async (key, pairs) => {
+      const k = parseObjectKey(this.store.node, this.store.instance, key);
+      if (k === null) return;
+      let kind = kinds.get(k.pool);
+      if (kind === undefined) {
+        try {
+          const pi = this.tc.poolInfo(k.pool);
+          kind = pi.state === "free" ? "gone" : pi.state === "alive" && pi.id === k.pool && pi.owner === owner && !pi.shared ? "mine" : "other";
+        } catch {
+          kind = "other"; // cannot tell: keep
+        }
+        kinds.set(k.pool, kind);
+      }
+      if (kind === "other") return;
+      const stale: Array<[number, number]> = [];
+      for (const [index, gen] of pairs) {
+        if (((below - gen) >>> 0) >= 0x80000000) continue; // issued after the death: a live round's
+        if (kind === "mine" && this.pointsTo(k.pool, k.oid, index, gen, stale)) continue;
+        stale.push([index, gen]);
+      }
+      if (stale.length > 0) { const d = await this.store.dropStale(key, stale); removed += d; }
+    });
+    return removed;
+  }
+
+  /**
+   * Whether the local index points to the remote copy (pool, oid, index)
+   * of generation `gen` now. Looks with a kept get (a pin, released at
+   * once; it touches a local page's LRU position). When that unpin was the
+   * last pin of a page flushed meanwhile, its storage is freed here and, if
+   * it was remote, its copy's generation is added to `stale`.
+   */
+  private pointsTo(pool: number, oid: Oid, index: number, gen: number, stale: Array<[number, number]>): boolean {
+    const tc = this.tc;
+    let hit: boolean;
+    try { hit = tc.get(pool, oid, index, GetMode.KEEP); } catch { return true; } // the pool is going: keep (its flush drops the copies)
+    if (!hit) return false;
+    const yes = (tc.meta & L.ZC_META_REMOTE) !== 0 && tc.lo >>> 0 === gen;
+    let freed = false;
+    if (tc.pin !== 0) {
+      tc.unpin(tc.pin, (lo, hi, meta) => {
+        freed = true;
+        this.core.tmem_zcache_free_stored(this.cfg.zc.stAddr, lo, hi, meta);
+        if ((meta & L.ZC_META_REMOTE) !== 0 && lo >>> 0 !== gen) stale.push([index, lo >>> 0]);
+      });
+    }
+    return yes && !freed;
   }
 
   private rtt(ms: number): void {

@@ -14,8 +14,10 @@
  *   can cause strange race conditions"): every command that writes an
  *   object's HASH waits until the previous one on that key has settled, so
  *   a flush can never be overtaken by an older put, also across a
- *   reconnect or a Cluster redirection. Different objects pipeline freely;
- *   a batch's pages of one object go in ONE multi-field HSET.
+ *   reconnect or a Cluster redirection. Different objects pipeline freely:
+ *   a batch's pages of one object go in ONE multi-field HSET, and on a
+ *   standalone server the whole batch goes in ONE pipeline (one socket
+ *   write; it waits for the earlier writes of every key it touches).
  * - Persistent pages are only reported "ok" (the caller may then free its
  *   local copy) when the server's policy is `noeviction` AND `WAIT` says at
  *   least `minReplicas` replicas have the write, or the node opted in to a
@@ -50,7 +52,7 @@
 import type { Redis, Cluster, RedisOptions } from "ioredis";
 import { ErrorCode, TmemError } from "../../bindings/status.js";
 import {
-  checkName, decodeValue, encodeValue, LatencyRing, objectKey, pageField, poolPrefix, type PoolRef,
+  checkName, decodeValue, encodeValue, HEADER_BYTES, LatencyRing, objectKey, pageField, poolPrefix, type PoolRef,
 } from "./protocol.js";
 
 /** Where the remote tier lives. */
@@ -94,6 +96,8 @@ export interface PutItem {
   /** The local descriptor's generation; checked on every load. */
   gen: number;
   data: Uint8Array;
+  /** The whole value (header + `data`), already sealed with `gen` (protocol.sealValue); made from `data` when absent. */
+  value?: Uint8Array;
 }
 
 /**
@@ -216,6 +220,16 @@ for i = 1, #all, 2 do
 end
 return n`;
 
+// KEYS[1] object: the (field, generation) pairs of its values, flat (the orphan sweep
+// reads generations without moving the pages over the network).
+const FIELD_GENS = `local out = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local v = all[i + 1]
+  if string.len(v) >= 8 then out[#out + 1] = all[i]; out[#out + 1] = struct.unpack('<I4', v, 5) end
+end
+return out`;
+
 /** A generation-exact delete: `oid` undefined = anywhere in the pool, `index` undefined = anywhere in the object. */
 export interface DropArgs {
   pool: PoolRef;
@@ -232,6 +246,17 @@ function kindOf(e: unknown): "timeout" | "down" | "full" | "error" {
   if ((e as Error)?.name === "ReplyError") return /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)/.test(m) ? "down" : "error";
   // Anything the client says (closed, refused, slots cache, redirections, retries): not reachable now.
   return "down";
+}
+
+/**
+ * The value to store for `it`: its sealed `value` when it carries one that
+ * matches (header generation and length), else one encoded from `data`.
+ */
+function valueOf(it: PutItem): Uint8Array {
+  const v = it.value;
+  if (v !== undefined && v.byteLength === HEADER_BYTES + it.data.byteLength
+      && new DataView(v.buffer, v.byteOffset, HEADER_BYTES).getUint32(4, true) === it.gen >>> 0) return v;
+  return encodeValue(it.gen, it.data);
 }
 
 function randomInstance(): string {
@@ -295,6 +320,7 @@ export class RemoteStore {
     this.client.defineCommand("tmemGetAndFree", { numberOfKeys: 1, lua: GET_AND_FREE });
     this.client.defineCommand("tmemDelIfGen", { numberOfKeys: 1, lua: DEL_IF_GEN });
     this.client.defineCommand("tmemDelGens", { numberOfKeys: 1, lua: DEL_GENS });
+    this.client.defineCommand("tmemFieldGens", { numberOfKeys: 1, lua: FIELD_GENS });
   }
 
   /**
@@ -338,6 +364,22 @@ export class RemoteStore {
     const tail = run.catch(() => {});
     this.chains.set(key, tail);
     void tail.then(() => { if (this.chains.get(key) === tail) this.chains.delete(key); });
+    return run;
+  }
+
+  /**
+   * Run `fn` once, after every earlier write on each of `keys` settled, and
+   * make it the last write of every one of them (a batch that touches many
+   * objects keeps each object's FIFO, as {@link inOrder} does for one).
+   */
+  private inOrderAll<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+    const prev: Promise<unknown>[] = [];
+    for (const k of keys) { const p = this.chains.get(k); if (p !== undefined) prev.push(p); }
+    let run: Promise<T>;
+    if (prev.length === 0) { try { run = fn(); } catch (e) { run = Promise.reject(e); } } else run = Promise.all(prev).then(fn, fn);
+    const tail = run.then(() => {}, () => {});
+    for (const k of keys) this.chains.set(k, tail);
+    void tail.then(() => { for (const k of keys) if (this.chains.get(k) === tail) this.chains.delete(k); });
     return run;
   }
 
@@ -395,31 +437,62 @@ export class RemoteStore {
     // With the single point of failure opted in, no WAIT: the primary's ack is all we ask for.
     const needWait = (k: number[]) => !this.o.allowSinglePointOfFailure && k.some((i) => items[i]!.pool.persistent);
     const isCluster = this.isCluster;
-    const writes = [...groups].map(([key, idx]) => this.inOrder(key, async () => {
-      const args: (string | Uint8Array)[] = [];
-      for (const i of idx) { const it = items[i]!; const v = encodeValue(it.gen, it.data); args.push(pageField(it.index), Buffer.from(v.buffer, v.byteOffset, v.byteLength)); }
+    const hsetArgs = (idx: number[]): [string, ...(string | Buffer)[]] => {
+      const args: (string | Buffer)[] = [];
+      for (const i of idx) { const v = valueOf(items[i]!); args.push(pageField(items[i]!.index), Buffer.from(v.buffer, v.byteOffset, v.byteLength)); }
+      return args as [string, ...(string | Buffer)[]];
+    };
+    const failedGroup = (key: string, idx: number[], e: unknown): undefined => {
+      const k = kindOf(e);
+      this.failed(k);
+      for (const i of idx) out[i] = k;
+      // The write may have been applied (a lost reply): delete it behind, by generation.
+      if (k === "timeout" || k === "down" || k === "error") void this.deleteIfGen(key, idx.map((i) => items[i]!));
+      return undefined;
+    };
+    type Written = { key: string; idx: number[]; acks: number } | undefined;
+    let written: Written[];
+    if (!isCluster) {
+      // Standalone: the whole batch in ONE pipeline (one socket write, one burst of replies), one
+      // HSET per object, after every earlier write on any of its keys settled (the per-object FIFO).
+      const entries = [...groups];
+      const argv = entries.map(([, idx]) => hsetArgs(idx)); // a bad item throws here, before anything is sent
       try {
-        if (isCluster && needWait(idx)) {
-          // WAIT must follow the write on the connection of the slot's primary: one pipeline.
-          const res = await this.timed(this.client.pipeline()
-            .hset(key, ...(args as [string, Buffer])).call("WAIT", this.o.minReplicas, this.o.waitTimeoutMs).exec());
-          const [e1] = res![0]!; const [e2, acks] = res![1]!;
-          if (e1) throw e1;
-          if (e2) throw e2;
-          return { key, idx, acks: Number(acks) };
-        }
-        await this.timed(this.client.hset(key, ...(args as [string, Buffer])));
-        return { key, idx, acks: -1 };
+        const res = await this.inOrderAll(entries.map(([key]) => key), () => {
+          const pl = this.client.pipeline();
+          entries.forEach(([key], j) => pl.hset(key, ...argv[j]!));
+          return this.timed(pl.exec());
+        });
+        written = entries.map(([key, idx], j) => {
+          const r = res?.[j];
+          if (r === undefined) return failedGroup(key, idx, new Error("pipeline: no reply"));
+          return r[0] ? failedGroup(key, idx, r[0]) : { key, idx, acks: -1 };
+        });
       } catch (e) {
-        const k = kindOf(e);
-        this.failed(k);
-        for (const i of idx) out[i] = k;
-        // The write may have been applied (a lost reply): delete it behind, by generation.
-        if (k === "timeout" || k === "down" || k === "error") void this.deleteIfGen(key, idx.map((i) => items[i]!));
-        return undefined;
+        written = entries.map(([key, idx]) => failedGroup(key, idx, e));
       }
-    }));
-    const done = (await Promise.all(writes)).filter((w) => w !== undefined);
+    } else {
+      // Cluster: a pipeline must stay on one node, so one HSET (or HSET + WAIT) per object, each in its FIFO.
+      written = await Promise.all([...groups].map(([key, idx]) => this.inOrder(key, async (): Promise<Written> => {
+        const args = hsetArgs(idx);
+        try {
+          if (needWait(idx)) {
+            // WAIT must follow the write on the connection of the slot's primary: one pipeline.
+            const res = await this.timed(this.client.pipeline()
+              .hset(key, ...args).call("WAIT", this.o.minReplicas, this.o.waitTimeoutMs).exec());
+            const [e1] = res![0]!; const [e2, acks] = res![1]!;
+            if (e1) throw e1;
+            if (e2) throw e2;
+            return { key, idx, acks: Number(acks) };
+          }
+          await this.timed(this.client.hset(key, ...args));
+          return { key, idx, acks: -1 };
+        } catch (e) {
+          return failedGroup(key, idx, e);
+        }
+      })));
+    }
+    const done = written.filter((w) => w !== undefined);
     // Standalone: one WAIT after every write of the batch covers them all.
     let acks = -1;
     if (!isCluster && done.some((w) => needWait(w.idx))) {
@@ -566,20 +639,59 @@ export class RemoteStore {
       }
     });
     if (a.oid !== undefined) return one(this.key(a.pool, a.oid));
-    const match = poolPrefix(this.node, this.instance, a.pool).replace(/[*?[\]\\]/g, "\\$&") + "*";
-    const nodes: Redis[] = this.isCluster ? (this.client as Cluster).nodes("master") : [this.client as Redis];
+    // Pool-wide (a flushed or destroyed pool: the caller knows generations, not keys): per key,
+    // in its FIFO, read the generations its values carry and delete the wanted ones, so the cost
+    // is one pass over the pool's fields, not keys × generations script arguments.
+    const want = new Set(gens.map(Number));
     let n = 0;
     try {
-      for (const node of nodes) {
-        let cursor = "0";
-        do {
-          const [next, keys] = await node.scan(cursor, "MATCH", match, "COUNT", 1000);
-          cursor = next;
-          for (const k of keys) n += await one(k);
-        } while (cursor !== "0");
-      }
+      await this.scanKeys(poolPrefix(this.node, this.instance, a.pool), (key) => this.inOrder(key, async () => {
+        try {
+          const stale = (await this.fieldGens(key)).filter(([, g]) => want.has(g));
+          if (stale.length > 0) { const d = await this.delIfGen(key, stale); n += d; }
+          this.ok();
+        } catch (e) {
+          this.failed(kindOf(e));
+          this.s.flushFailures++;
+        }
+      }));
     } catch { this.s.flushFailures++; }
     return n;
+  }
+
+  /** SCAN every primary for the keys starting with `prefix`; `onKey` runs for each key of a batch concurrently, awaited before the next batch. */
+  private async scanKeys(prefix: string, onKey: (key: string) => Promise<unknown>): Promise<number> {
+    const match = prefix.replace(/[*?[\]\\]/g, "\\$&") + "*";
+    const nodes: Redis[] = this.isCluster ? (this.client as Cluster).nodes("master") : [this.client as Redis];
+    let keys = 0;
+    for (const node of nodes) {
+      let cursor = "0";
+      do {
+        const [next, batch] = await node.scan(cursor, "MATCH", match, "COUNT", 1000);
+        cursor = next;
+        keys += batch.length;
+        await Promise.all(batch.map(onKey));
+      } while (cursor !== "0");
+    }
+    return keys;
+  }
+
+  /** The (page index, generation) pairs the values of object `key` carry (one script; the pages stay on the server). */
+  private async fieldGens(key: string): Promise<Array<[number, number]>> {
+    const flat = await (this.client as unknown as { tmemFieldGens(k: string): Promise<Array<string | number>> }).tmemFieldGens(key);
+    const pairs: Array<[number, number]> = [];
+    for (let j = 0; j + 1 < flat.length; j += 2) {
+      const index = Number(flat[j]), gen = Number(flat[j + 1]);
+      if (Number.isInteger(index) && index >= 0 && Number.isInteger(gen)) pairs.push([index, gen >>> 0]);
+    }
+    return pairs;
+  }
+
+  /** Delete the fields of `pairs` whose stored copy has that generation (one script). */
+  private delIfGen(key: string, pairs: Array<[number, number]>): Promise<number> {
+    const argv: string[] = [];
+    for (const [index, gen] of pairs) argv.push(pageField(index), String(gen >>> 0));
+    return (this.client as unknown as { tmemDelIfGen(k: string, ...x: string[]): Promise<number> }).tmemDelIfGen(key, ...argv);
   }
 
   /** The write of `items` may have landed: delete those copies behind, by generation (the remotifier's orphans). */
@@ -592,6 +704,34 @@ export class RemoteStore {
       g.push(it);
     }
     for (const [k, g] of byKey) void this.deleteIfGen(k, g);
+  }
+
+  /**
+   * Every private object key of this node and instance, with the (page
+   * index, generation) pairs its values carry: SCAN on every primary, one
+   * script per key (generations only; the pages stay on the server). For
+   * the orphan sweep (remotifier.ts); `onKey` may be async, and the scan
+   * waits for it before reading the next batch of keys.
+   * @throws whatever the client throws (the sweep is retried later).
+   */
+  async objectGenerations(onKey: (key: string, pairs: Array<[number, number]>) => void | Promise<void>): Promise<number> {
+    return this.scanKeys(`tmem:{${this.node}/${this.instance}:`, async (key) => {
+      let pairs: Array<[number, number]>;
+      try { pairs = await this.fieldGens(key); } catch { return; }
+      if (pairs.length > 0) await onKey(key, pairs);
+    });
+  }
+
+  /**
+   * Delete the given (page index, generation) copies of object `key`, each
+   * only if the stored copy still has that generation, in the object's
+   * FIFO. Returns the fields removed (0 on a failure, counted).
+   */
+  dropStale(key: string, pairs: Array<[number, number]>): Promise<number> {
+    this.s.flushes++;
+    return this.inOrder(key, async () => {
+      try { return await this.delIfGen(key, pairs); } catch { this.s.flushFailures++; return 0; }
+    });
   }
 
   /** Remove every object of a pool (SCAN + UNLINK on every primary). Returns keys removed. */
