@@ -14,6 +14,7 @@ import { Cleancache } from "../src/cleancache.js";
 import { Ramster, type RamsterOptions } from "../src/ramster/backend.js";
 import { redisAvailable, startPrimaryReplica, startRedis, stopAll, type RedisServer } from "./redis/harness.js";
 import { helperUrl } from "./redis/bundle.js";
+import { errorCode } from "./helpers.js";
 import { corpusPage, loadCorpus } from "./corpus.js";
 import { createLz4 } from "../bindings/lz4.js";
 
@@ -238,6 +239,43 @@ describe.skipIf(!ok)("ramster remotify: cold zcache pages move to Redis after th
     await fs.unregisterOps(zcache);
     await ramster.destroy();
   }, 120_000);
+
+  it("loads of remote pages are read by the loading thread's own connection; a stopped server's page goes to the helper (a clear error, never false or bytes), and the reads come back after it continues", async () => {
+    const pages = await samplePages(32);
+    const { primary } = await startPrimaryReplica({ policy: "noeviction" });
+    const { pm, zcache, ramster } = await setup(primary, { commandTimeoutMs: 400, waitTimeoutMs: 250, timeoutMs: 2000, failuresToDown: 1000 });
+    const fs = Frontswap.for(pm);
+    await fs.init(0);
+    await fs.registerOps(zcache);
+    const into = new Uint8Array(4096);
+    for (let i = 0; i < 32; i++) expect(fs.store(0, i, pages[i]!)).toBe(true);
+    await until("all remote", 20_000, () => zcache.stats().remote!.persistentPages >= 32);
+    await ramster.pauseRemotify(true);
+    const d0 = ramster.stats().direct!;
+    expect(d0.connected).toBe(true);
+    for (let i = 0; i < 32; i++) { expect(fs.load(0, i, into)).toBe(true); expect(same(into, pages[i]!)).toBe(true); }
+    const d1 = ramster.stats().direct!;
+    expect(d1.hits - d0.hits).toBe(32);
+    primary.pause();
+    try {
+      expect(["ETIMEDOUT", "ENOTCONN"]).toContain(errorCode(() => fs.load(0, 3, into)));
+    } finally {
+      primary.resume();
+    }
+    const d2 = ramster.stats().direct!;
+    expect(d2.passed).toBeGreaterThan(d1.passed);
+    // The connection that timed out was closed (a late reply must never answer a later request); it reopens.
+    await until("the direct connection back", 20_000, async () => {
+      try { fs.load(0, 5, into); } catch { /* the helper may still time out */ }
+      return ramster.stats().direct!.connected;
+    });
+    const d3 = ramster.stats().direct!;
+    for (let i = 0; i < 32; i++) { expect(fs.load(0, i, into)).toBe(true); expect(same(into, pages[i]!)).toBe(true); }
+    expect(ramster.stats().direct!.hits - d3.hits).toBe(32);
+    await fs.invalidateArea(0);
+    await fs.unregisterOps(zcache);
+    await ramster.destroy();
+  }, 60_000);
 
   it("loadAsync (no blocking) returns remote pages exactly; an ephemeral remote page is not removed by it, the sync get then is exclusive", async () => {
     const pages = await samplePages(16);

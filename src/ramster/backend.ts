@@ -70,6 +70,7 @@ import * as L from "../../bindings/layout.generated.js";
 import { setZcacheRemoteResolver, type Zcache, type ZcacheRemoteStats } from "../zcache.js";
 import { startSupervised, type Supervised } from "../workers.js";
 import { RamsterTier } from "./tier.js";
+import { DirectReader, directTarget, type DirectOptions } from "./direct.js";
 import {
   releaseAll, remotifyDefaults, RM_ALIVE, RM_BUF, RM_HOME, RM_HOME_FAIL, RM_KEPT, RM_LOST_RACE, RM_MAX_BUF, RM_NBUF,
   RM_IN_PUT, RM_PAUSE_ACK, RM_PAUSED, RM_PUT_P50, RM_PUT_P99, RM_REFUSED, RM_REMOTIFIED, RM_ROUNDS, RM_SWEEP_BELOW,
@@ -99,6 +100,16 @@ export interface RamsterOptions extends StoreOptions {
   remotify?: RemotifyOptions;
   /** URL of dist/ramster-remotifier.js. @defaultValue next to `workerUrl` */
   remotifierUrl?: URL;
+  /**
+   * Loads of remote pages read a standalone server directly from the
+   * loading thread (direct.ts: a synchronous HGET on the thread's own
+   * connection, spinning while it waits) instead of through the helper
+   * Worker, which saves two thread hops per load; anything but a checked
+   * hit still goes through the helper. `false` turns it off (a thread
+   * then sleeps while it waits); ignored for Redis Cluster and addresses
+   * with a password or a database. @defaultValue true
+   */
+  direct?: boolean | DirectOptions;
 }
 
 /** The remotifier's counters (remotify mode). */
@@ -161,6 +172,18 @@ export interface RamsterStats {
   zcache?: ZcacheRemoteStats | null;
   /** Remotify mode: the remotifier's counters. */
   remotifier?: RemotifierStats;
+  /** This thread's direct reads (direct.ts); null when it has none (turned off, Cluster, an address with a password). */
+  direct: DirectStats | null;
+}
+
+/** One thread's direct reads of remote pages (the fast path that bypasses the helper Worker). */
+export interface DirectStats {
+  /** Whether its connection is up now. */
+  connected: boolean;
+  /** Loads served by it: a checked hit (cumulative, this thread). */
+  hits: number;
+  /** Loads it handed to the helper: a miss, a stale copy, a slow or unreachable server (cumulative, this thread). */
+  passed: number;
 }
 
 /** This thread's remote tiers, per memory: ramster instance → tier. */
@@ -172,7 +195,7 @@ setZcacheRemoteResolver((pm, id) => {
   if (t === undefined) {
     const ch = channels.get(id);
     if (ch === undefined) return null;
-    m.set(id, (t = new RamsterTier(pm, ch)));
+    m.set(id, (t = new RamsterTier(pm, ch, directs.get(id))));
   }
   return t;
 });
@@ -200,6 +223,35 @@ function randomInstance(): string {
 }
 
 const channels = new Map<number, RemoteChannel>(); // per thread: instance → channel
+/** Per thread: instance → this thread's direct reader (direct.ts) and the namespace it reads. */
+const directs = new Map<number, { reader: DirectReader; node: string; instance: string }>();
+
+/**
+ * Start this thread's direct reader for instance `id` when the store's
+ * address allows it (a standalone `redis://host:port`) and the options do
+ * not turn it off; resolves once its connection is up or failed (loads use
+ * the helper until it is up). Node only: elsewhere it does nothing.
+ */
+async function startDirect(id: number, init: unknown): Promise<void> {
+  const o = init as (StoreOptions & { direct?: boolean | DirectOptions }) | undefined;
+  if (o === undefined || o.direct === false || o.instance === undefined || directs.has(id)) return;
+  const target = directTarget(o.redis);
+  if (target === null) return;
+  let net: typeof import("node:net"), fs: typeof import("node:fs");
+  try {
+    net = await nodeModule<typeof import("node:net")>("node:net");
+    fs = await nodeModule<typeof import("node:fs")>("node:fs");
+  } catch { return; }
+  if (directs.has(id)) return;
+  const reader = new DirectReader(net, fs, target, typeof o.direct === "object" ? o.direct : {});
+  directs.set(id, { reader, node: o.node, instance: o.instance });
+  await reader.open();
+}
+
+function stopDirect(id: number): void {
+  directs.get(id)?.reader.close();
+  directs.delete(id);
+}
 
 /** The "ramster" backend. */
 export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<RamsterStats> {
@@ -252,6 +304,7 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
     const b = new Ramster(pm, inst.id, inst.generation, inst.pfn, ch);
     Atomics.store(b.st, W_MAGIC, MAGIC);
     channels.set(inst.id, ch);
+    await startDirect(inst.id, store);
     area.remember(b);
     Ramster.registerType();
     if (zcache !== undefined) {
@@ -387,6 +440,8 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
   static attach(instance: number, handle: ChannelHandle): void {
     channels.set(instance, RemoteChannel.attach(handle));
     Ramster.registerType();
+    // The direct reader connects in the background: this thread's loads use the helper until it is up.
+    void startDirect(instance, handle.init);
   }
 
   /**
@@ -585,7 +640,10 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
       remotePages: Atomics.load(st, W_STORES) - Atomics.load(st, W_FLUSHES),
       stores: Atomics.load(st, W_STORES), rejected: Atomics.load(st, W_REJECTED), loads: Atomics.load(st, W_LOADS),
       loadMisses: Atomics.load(st, W_MISSES), loadErrors: Atomics.load(st, W_ERRORS), flushes: Atomics.load(st, W_FLUSHES), remote,
+      direct: null,
     };
+    const d = directs.get(this.instance)?.reader;
+    if (d !== undefined) out.direct = { connected: d.ready, hits: d.hits, passed: d.passed };
     if (this.zc !== undefined) {
       out.zcache = this.zc.isAlive ? this.zc.stats().remote : null;
       out.remotifier = {
@@ -605,6 +663,7 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
    */
   async disconnect(): Promise<void> {
     if (this.zc !== undefined) await this.stopRemotify();
+    stopDirect(this.instance);
     await this.ch.close();
   }
 
@@ -631,6 +690,7 @@ export class Ramster extends PamBackend<RamsterStats> implements TmemBackend<Ram
       Atomics.store(this.st, RM_NBUF, 0);
     }
     channels.delete(this.instance);
+    stopDirect(this.instance);
     tiers.get(this.pm)?.delete(this.instance);
     await this.ch.close();
     this.area.freeInstance(this.instance, this.generation);

@@ -132,6 +132,8 @@ export interface ChannelOptions {
 /** What another thread needs to {@link RemoteChannel.attach}: post it with `port` in the transfer list. */
 export interface ChannelHandle {
   port: MessagePort;
+  /** The helper's `init` (the store's options: address, node, instance), for a thread's direct reads. */
+  init?: unknown;
   ctrl: SharedArrayBuffer;
   live: SharedArrayBuffer;
   timeoutMs: number;
@@ -216,6 +218,8 @@ export class RemoteChannel {
   timeoutMs: number;
   /** Heartbeat stall that counts as death, in ms. */
   readonly deadAfterMs: number;
+  /** The helper's `init` as the creating thread gave it (undefined on a thread attached by an older handle). */
+  init: unknown;
 
   private constructor(worker: Worker | undefined, port: MessagePort | Worker, ctrl: SharedArrayBuffer, live: SharedArrayBuffer,
     timeoutMs: number, deadAfterMs: number) {
@@ -242,6 +246,7 @@ export class RemoteChannel {
     const live = new SharedArrayBuffer(16);
     const worker = new Worker(o.workerUrl, { workerData: { init: o.init, ctrl, live } });
     const ch = new RemoteChannel(worker, worker, ctrl, live, o.timeoutMs ?? 2000, o.deadAfterMs ?? 1000);
+    ch.init = o.init;
     worker.on("exit", () => ch.markDead("the ramster helper Worker exited"));
     worker.on("error", () => { /* exit follows; markDead there */ });
     await new Promise<void>((resolve, reject) => {
@@ -268,12 +273,14 @@ export class RemoteChannel {
     const ctrl = newControlBlock();
     this.blocks.push(new Int32Array(ctrl, 0, C_DATA / 4));
     this.worker.postMessage({ attach: port1, ctrl }, [port1]);
-    return { port: port2, ctrl, live: this.live.buffer as SharedArrayBuffer, timeoutMs: this.timeoutMs, deadAfterMs: this.deadAfterMs };
+    return { port: port2, init: this.init, ctrl, live: this.live.buffer as SharedArrayBuffer, timeoutMs: this.timeoutMs, deadAfterMs: this.deadAfterMs };
   }
 
   /** This thread's channel from a {@link ChannelHandle} made by `connect()`. */
   static attach(h: ChannelHandle): RemoteChannel {
-    return new RemoteChannel(undefined, h.port, h.ctrl, h.live, h.timeoutMs, h.deadAfterMs);
+    const ch = new RemoteChannel(undefined, h.port, h.ctrl, h.live, h.timeoutMs, h.deadAfterMs);
+    ch.init = h.init;
+    return ch;
   }
 
   /** True while the helper reports the remote tier down (a shared word: no round trip). */

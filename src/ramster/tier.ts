@@ -32,7 +32,8 @@ import { ErrorCode, TmemError } from "../../bindings/status.js";
 import { TmemCore, type Oid } from "../tmem/core.js";
 import type { ZcacheRemote } from "../zcache.js";
 import type { RemoteChannel } from "./channel.js";
-import { oidHex, type PoolRef } from "./protocol.js";
+import { objectKey, oidHex, type PoolRef } from "./protocol.js";
+import { DIRECT_ASK_HELPER, type DirectReader } from "./direct.js";
 
 /** The pool's remote name (private pools by id, shared pools by uuid). */
 export function poolRef(tc: TmemCore, pool: number): PoolRef {
@@ -51,8 +52,12 @@ export class RamsterTier implements ZcacheRemote {
   /** Pool handle → its remote name. A handle names one pool for good (it carries the slot's generation). */
   private readonly refs = new Map<number, PoolRef>();
 
-  constructor(private readonly pm: PhysicalMemory, private readonly ch: RemoteChannel) {
+  /** This thread's direct reader and the key namespace it reads (standalone servers only), if any. */
+  private readonly direct: { reader: DirectReader; node: string; instance: string } | undefined;
+
+  constructor(private readonly pm: PhysicalMemory, private readonly ch: RemoteChannel, direct?: { reader: DirectReader; node: string; instance: string }) {
     this.tc = TmemCore.for(pm);
+    this.direct = direct;
   }
 
   /** @inheritDoc */
@@ -78,9 +83,16 @@ export class RamsterTier implements ZcacheRemote {
   /** @inheritDoc */
   fetch(pool: number, oid: Oid, index: number, gen: number | undefined, persistent: boolean, dst: number): number {
     if (this.ch.dead || this.ch.tierDown) return this.unreachable(persistent, `page ${oidHex(oid)}[${index}]`);
+    const ref = this.poolRef(pool), hex = oidHex(oid);
+    const d = this.direct;
+    if (d !== undefined) {
+      // The fast path: this thread's own synchronous HGET; only a checked hit is served, the rest asks the helper.
+      const n = d.reader.hget(objectKey(d.node, d.instance, ref, hex), String(index), gen, this.pm.u8.subarray(dst, dst + this.rx.byteLength));
+      if (n !== DIRECT_ASK_HELPER) return n;
+    }
     let v: Uint8Array | null;
     try {
-      v = this.ch.callSync("get", { pool: this.poolRef(pool), oid: oidHex(oid), index, gen }, [], undefined, this.rx) as Uint8Array | null;
+      v = this.ch.callSync("get", { pool: ref, oid: hex, index, gen }, [], undefined, this.rx) as Uint8Array | null;
     } catch (e) {
       if (persistent) throw e;
       return -1;
