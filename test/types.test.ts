@@ -54,7 +54,7 @@ describe("published statistics types", () => {
     }
     // The interfaces the package publishes: a rename or a lost export shows here.
     expect([...names].sort()).toEqual([
-      "CleancacheCounters", "CoreStats", "FrontswapCounters", "PhysicalMemoryStats", "RamsterStats", "RawBackendStats", "RemoteStats",
+      "CleancacheCounters", "CoreStats", "DirectStats", "FrontswapCounters", "PhysicalMemoryStats", "RamsterStats", "RawBackendStats", "RemoteStats",
       "RemotifierStats", "TmemCacheEvictions",
       "TmemCacheStats", "ZbudStats", "ZcacheClientStats", "ZcacheRemoteStats", "ZcacheStats", "ZpoolStats", "ZsClassStats", "ZsmallocStats",
     ]);
