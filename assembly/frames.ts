@@ -50,7 +50,7 @@ import {
   MAX_OWNERS, PAGE_SIZE, E_INVAL, E_NOMEM, E_BUSY, E_PROTO, E_NODEV,
   nrFrames, metaBase, scratchBase, robustBase, workerSlot, setInstanceLayout,
 } from "./common";
-import { LOCK_SLOT_SHIFT, LOCK_GEN_SHIFT, LOCK_GEN_MASK, setLockTag } from "./lock";
+import { LOCK_SLOT_SHIFT, LOCK_GEN_SHIFT, LOCK_GEN_MASK, setLockTag, currentLockTag } from "./lock";
 
 // ══ Frame metadata ══
 
@@ -147,10 +147,10 @@ function countFrames(slot: i32, owner: u32, delta: i32): void {
 /** Publish slot `slot`'s pending count to the shared counters (detach). */
 function flushCount(slot: i32): void {
   const pp = pcpList(slot) + PCP_PENDING;
-  const cur = atomic.load<i64>(pp);
+  // Taken in one exchange before it is added: a death in between loses the count, a repeat never adds it twice.
+  const cur = atomic.xchg<i64>(pp, 0);
   const curOwner = <u32>(cur >>> 32);
   if (curOwner != 0 && curOwner < MAX_OWNERS) atomic.add<u32>(CTRL_BASE + CTRL_OWNER_FRAMES_OFF + (<usize>curOwner << 2), <u32>cur);
-  atomic.store<i64>(pp, 0);
 }
 
 /** Frames held by `owner`: its shared counter plus every slot's pending count for it. */
@@ -277,8 +277,10 @@ function pcpDrain(slot: i32): void {
     store<u32>(list + 4 + (<usize>k << 2), p);
     k++;
   }
-  if (k > 0) stackPushChain(list, 0, k);
+  // The count first: a death before the push leaks these frames; a repeat
+  // (a reclaim finishing another's that died here) never pushes them twice.
   store<u32>(list, 0);
+  if (k > 0) stackPushChain(list, 0, k);
 }
 
 // ══ Format and attach ══
@@ -357,6 +359,11 @@ export function pmAttach(hashLo: u32, hashHi: u32, block: bool): i32 {
 // │ 2208 deadMap: u32[8]     slots being reclaimed (set by pmReclaim,      │
 // │                          cleared by pmReclaimEnd)                      │
 // │ 2240 takeovers: u32      locks taken over from a dead owner (stats)    │
+// │ 2560 reclaimer: u32[256] 0, or the lock tag (slot + 1, generation) of  │
+// │                          the instance reclaiming this slot: the        │
+// │                          reclaim's exclusion (one cmpxchg), and how a  │
+// │                          reclaim of a dead RECLAIMER finds the reclaims │
+// │                          it left half done (tmem_reclaim.ts)           │
 // ╘═══════════════════════════════════════════════════════════════════════╛
 // A reclaim is two steps so that the layers above can clear what the slot
 // held between them, while the worker-map bit still keeps the slot from
@@ -376,7 +383,22 @@ export function pmAttach(hashLo: u32, hashHi: u32, block: bool): i32 {
 /** Offset of the lock takeover counter. */
 // @ts-ignore: decorator
 @inline export const CTRL_TAKEOVERS_OFF: usize = 2240;
-if (CTRL_SLOT_GEN_OFF < CTRL_OWNER_FRAMES_OFF + <usize>MAX_OWNERS * 4 || CTRL_TAKEOVERS_OFF + 4 > 4096) ERROR("slot words overlap");
+/** Offset of the per-slot reclaimer tags (after robust.ts's park hook and counter at 2304..2324). */
+// @ts-ignore: decorator
+@inline export const CTRL_RECLAIMER_OFF: usize = 2560;
+if (CTRL_SLOT_GEN_OFF < CTRL_OWNER_FRAMES_OFF + <usize>MAX_OWNERS * 4 || CTRL_TAKEOVERS_OFF + 4 > 2304
+    || CTRL_RECLAIMER_OFF + <usize>MAX_WORKERS * 4 > 4096) ERROR("slot words overlap");
+
+/** Address of slot `slot`'s reclaimer tag. */
+// @ts-ignore: decorator
+@inline export function reclaimerWord(slot: u32): usize {
+  return CTRL_BASE + CTRL_RECLAIMER_OFF + (<usize>slot << 2);
+}
+
+/** The lock tag slot `slot` has now (its current generation): what its reclaims' reclaimer words hold. */
+export function slotTag(slot: u32): u32 {
+  return tagFor(slot, atomic.load<u32>(CTRL_BASE + CTRL_SLOT_GEN_OFF + (<usize>slot << 2)));
+}
 
 // @ts-ignore: decorator
 @inline function mapWord(off: usize, slot: u32): usize {
@@ -462,14 +484,20 @@ export function pmAttachSlot(slot: u32, hashLo: u32, hashHi: u32, block: bool): 
 export function pmReclaimBegin(slot: u32, expectGen: u32, span: u32): i32 {
   const c = CTRL_BASE;
   if (atomic.load<u32>(c + CTRL_MAGIC_OFF) != CTRL_MAGIC) return -E_NODEV;
-  if (slot >= load<u32>(c + CTRL_MAX_WORKERS_OFF) || <i32>slot == workerSlot) return -E_INVAL;
+  const me = currentLockTag();
+  if (slot >= load<u32>(c + CTRL_MAX_WORKERS_OFF) || <i32>slot == workerSlot || me == 0) return -E_INVAL;
   const bit: u32 = 1 << (slot & 31);
   if ((atomic.load<u32>(mapWord(CTRL_WORKER_MAP_OFF, slot)) & bit) == 0) return -E_INVAL;
-  if ((atomic.or<u32>(mapWord(CTRL_DEAD_MAP_OFF, slot), bit) & bit) != 0) return -E_BUSY;
-  // Re-check under the dead bit: a detach may have cleared the map bit meanwhile.
+  // The exclusion: one cmpxchg names this instance the slot's reclaimer, so
+  // a reclaim of this instance, should it die from here on, knows for
+  // certain that the reclaim of `slot` is its to finish (tmem_reclaim.ts).
+  if (atomic.cmpxchg<u32>(reclaimerWord(slot), 0, me) != 0) return -E_BUSY;
+  atomic.or<u32>(mapWord(CTRL_DEAD_MAP_OFF, slot), bit);
+  // Re-check as the reclaimer: a detach may have cleared the map bit meanwhile.
   const gen = atomic.load<u32>(c + CTRL_SLOT_GEN_OFF + (<usize>slot << 2));
   if ((atomic.load<u32>(mapWord(CTRL_WORKER_MAP_OFF, slot)) & bit) == 0 || (span != 0 && gen - expectGen >= span)) {
     atomic.and<u32>(mapWord(CTRL_DEAD_MAP_OFF, slot), ~bit);
+    atomic.store<u32>(reclaimerWord(slot), 0);
     return -E_INVAL;
   }
   return 0;
@@ -486,14 +514,26 @@ export function pmReclaimFinish(slot: u32): void {
   if (<i32>slot < PCP_SLOTS) { pcpDrain(<i32>slot); flushCount(<i32>slot); }
 }
 
-/** Step 2 of a reclaim: free slot `slot` for a new attach. Returns 0, or -E_INVAL if pmReclaim did not run. */
+/**
+ * Step 2 of a reclaim: free slot `slot` for a new attach. Returns 0, or
+ * -E_INVAL if this instance is not its reclaimer (pmReclaim did not run here).
+ *
+ * Order: the map bit goes last, so until then the slot can be neither
+ * reserved nor attached, and everything before it may be redone by a
+ * reclaim of this instance should it die here. The reclaimer word goes just
+ * before the map bit: a death between those two leaves the slot attached to
+ * nobody (in stats until a pm.reclaim of it, which then has nothing to do),
+ * never handed to two owners.
+ */
 export function pmReclaimEnd(slot: u32): i32 {
   if (slot >= MAX_WORKERS) return -E_INVAL;
+  const me = currentLockTag();
+  if (me == 0 || atomic.load<u32>(reclaimerWord(slot)) != me) return -E_INVAL;
   const bit: u32 = 1 << (slot & 31);
-  if ((atomic.load<u32>(mapWord(CTRL_DEAD_MAP_OFF, slot)) & bit) == 0) return -E_INVAL;
   atomic.and<u32>(mapWord(CTRL_RESERVE_MAP_OFF, slot), ~bit);
-  atomic.and<u32>(mapWord(CTRL_WORKER_MAP_OFF, slot), ~bit);
   atomic.and<u32>(mapWord(CTRL_DEAD_MAP_OFF, slot), ~bit);
+  atomic.store<u32>(reclaimerWord(slot), 0);
+  atomic.and<u32>(mapWord(CTRL_WORKER_MAP_OFF, slot), ~bit);
   return 0;
 }
 

@@ -30,12 +30,15 @@ import {
   ZC_R_HOME, ZC_R_FREES, ZC_R_HITS, ZC_R_MISSES, ZC_TAKE_RECORD,
 } from "./zcache_layout";
 import { takeOwnerDied } from "./lock";
-import { mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, ustore32, ucommit, uabort, ulogFull, LV_HOST } from "./robust";
+import {
+  mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, ustore32, ucommit, uabort, ulogFull, LV_HOST,
+  R_DESC_CACHE, R_PINS, PIN_SLOTS, R_ENTRIES, UNDO_CAP,
+} from "./robust";
 export {
   pmRecovered as pm_recovered, parkArm as pm_park_arm, parkedSlot as pm_parked,
   parkDisarm as pm_park_disarm, robustState as pm_robust_state,
 } from "./robust";
-export { pmReclaim as pm_reclaim } from "./tmem_reclaim";
+export { pmReclaim as pm_reclaim, pmReclaimNext as pm_reclaim_next } from "./tmem_reclaim";
 
 export {
   pmFormat as pm_format, pmAttach as pm_attach, pmDetach as pm_detach,
@@ -207,6 +210,12 @@ export const layout_SCRATCH_STAGE: u32 = <u32>SCRATCH_STAGE;
 export const layout_SCRATCH_IO: u32 = <u32>SCRATCH_IO;
 export const layout_SCRATCH_ROBUST: u32 = <u32>SCRATCH_ROBUST;
 export const layout_SCRATCH_SIZE_MIN: u32 = <u32>SCRATCH_SIZE_MIN;
+// The robust area's words (robust.ts, offsets from SCRATCH_ROBUST; tests read a dead slot's state).
+export const layout_R_DESC_CACHE: u32 = <u32>R_DESC_CACHE;
+export const layout_R_PINS: u32 = <u32>R_PINS;
+export const layout_PIN_SLOTS: u32 = PIN_SLOTS;
+export const layout_R_ENTRIES: u32 = <u32>R_ENTRIES;
+export const layout_UNDO_CAP: u32 = UNDO_CAP;
 // Frame metadata (frames.ts FrameMeta, measured with offsetof).
 export const layout_FRAME_META_SIZE: u32 = FRAME_META_SIZE;
 export const layout_FRAME_META_STRUCT_SIZE: u32 = <u32>offsetof<FrameMeta>();

@@ -61,10 +61,26 @@
 //   4. tmem stripe locks: every store to a chain, a descriptor, this slot's
 //      pool counters and descriptor cache is logged; reclaim rolls the
 //      section back (the put, removal or unpin did not happen) and releases
-//      the lock. A put's descriptor in flight and a get's pin in flight are
-//      recorded per slot; the reclaim frees an unlinked one and drops the
-//      pin (tmem_reclaim_slot). Pampds handed out by a finished removal are
-//      the caller's: if it dies before freeing them, their objects leak.
+//      the lock. A put's descriptor in flight is recorded per slot (the
+//      reclaim frees it if it never got linked); every pin a slot holds is
+//      in its pin table (robust.ts R_PINS), set by get(KEEP) and cleared by
+//      unpin with logged stores inside this lock, so a Worker stopped
+//      anywhere leaves the table equal to the pins it counted, and the
+//      reclaim drops each listed pin once, under this lock, clearing its
+//      entry in the same section (a reclaimer stopped inside rolls back:
+//      the entry and the pin reappear for the next reclaim). Pampds handed
+//      out by a finished removal are the caller's: if it dies before freeing
+//      them, their objects leak.
+//   4b. the reclaim of a slot (frames.ts reclaimer word, not a mutex: one
+//      cmpxchg makes an instance the slot's reclaimer; EBUSY for others).
+//      A reclaimer stopped at any point leaves its tag there; the reclaim of
+//      that reclaimer finds it (tmem_reclaim.ts reclaimSteps), becomes the
+//      slot's reclaimer and runs the reclaim's steps again (each resumable:
+//      robust.ts's rollback by its count, the pcp hand-back count first, the
+//      per-slot records cleared before or as they are acted on), then the
+//      host steps (PhysicalMemory.reclaim: pm_reclaim_next). Window: a
+//      reclaimer stopped between clearing the word and the worker-map bit
+//      (pmReclaimEnd) leaves the slot attached to nobody, never to two.
 //   5. tmem LRU-domain lock: list splices and counts are logged; reclaim
 //      rolls back and releases. Taking it inside a stripe section is a
 //      commit point, so the stripe state is consistent there (a page may be

@@ -45,9 +45,11 @@
 // │ 16 held: u32[8]  lock addresses, outermost first                       │
 // │ 48 level: u32[8] their lock-order levels (lock.ts)                     │
 // │ 80 tmem: u32[6]  tmem_desc.ts: descriptor cache head, count; the put's│
-// │                  descriptor in flight; the pin in flight; a reap's     │
-// │                  chain still to push back and frames still to free     │
-// │ 128 entries: { addr: u32, kind: u32, lo: u32, hi: u32 }[UNDO_CAP]      │
+// │                  descriptor in flight; (unused); a reap's chain still  │
+// │                  to push back and frames still to free                 │
+// │ 104 (unused): u32[6]                                                   │
+// │ 128 pins: u32[PIN_SLOTS]  tmem.ts: the pins this slot holds (0: free)  │
+// │ 160 entries: { addr: u32, kind: u32, lo: u32, hi: u32 }[UNDO_CAP]      │
 // ╘═══════════════════════════════════════════════════════════════════════╛
 // kind: 1, 2, 4, 8 = a store of that width (lo/hi: the old value);
 // KIND_ADD = an atomic add of `lo` (rollback subtracts); KIND_FRAME = frame
@@ -63,14 +65,14 @@
 // test/robust.test.ts (a Worker parked inside each lock and killed there).
 
 import {
-  CTRL_BASE, DEBUG, E_INVAL, slotScratch,
+  CTRL_BASE, DEBUG, E_INVAL, MAX_WORKERS, slotScratch,
   SCRATCH_ROBUST, SCRATCH_ROBUST_SIZE, canBlock, robustBase, workerSlot,
 } from "./common";
 import {
   rawLock, rawLockTimed, rawTryLock, rawUnlock, currentLockTag,
   LOCK_SLOT_SHIFT, LOCK_SLOT_MASK, LOCK_GEN_SHIFT, LOCK_GEN_MASK, LOCK_STATE_MASK,
 } from "./lock";
-import { frameFree, CTRL_SLOT_GEN_OFF } from "./frames";
+import { frameFree, reclaimerWord, CTRL_SLOT_GEN_OFF } from "./frames";
 
 // @ts-ignore: decorator
 @inline const R_NLOG: usize = 0;
@@ -87,8 +89,24 @@ import { frameFree, CTRL_SLOT_GEN_OFF } from "./frames";
 /** tmem_desc.ts keeps its per-slot descriptor cache here (head, count), so a reclaim can return it. */
 // @ts-ignore: decorator
 @inline export const R_DESC_CACHE: usize = 80;
+/**
+ * tmem.ts keeps the table of the pins this slot holds here (tmem_get(KEEP)
+ * sets an entry, tmem_unpin clears it, each inside its stripe section), so a
+ * reclaim drops every pin a dead Worker held (tmem_reclaim_slot).
+ */
 // @ts-ignore: decorator
-@inline const R_ENTRIES: usize = 128;
+@inline export const R_PINS: usize = 128;
+/**
+ * Pins one Worker may hold at once. The library's own paths hold one at a
+ * time (a load pins, copies, unpins); TmemCore users who keep pages pinned
+ * while they read several get this many, then -E_NOSPC (nothing changed).
+ * Raising it costs 4 bytes of undo log per 4 pins and, only when a Worker
+ * holds many, a longer scan on get and unpin (first free / matching entry).
+ */
+// @ts-ignore: decorator
+@inline export const PIN_SLOTS: u32 = 8;
+// @ts-ignore: decorator
+@inline export const R_ENTRIES: usize = R_PINS + <usize>PIN_SLOTS * 4;
 // @ts-ignore: decorator
 @inline const MAX_HELD: u32 = 8;
 // @ts-ignore: decorator
@@ -120,7 +138,7 @@ import { frameFree, CTRL_SLOT_GEN_OFF } from "./frames";
 // @ts-ignore: decorator
 @inline export const LV_ALLOC: u32 = 6;
 
-if (R_ENTRIES + <usize>UNDO_CAP * ENTRY > SCRATCH_ROBUST_SIZE || UNDO_CAP < 200) ERROR("robust area geometry");
+if (R_DESC_CACHE + 24 > R_PINS || R_ENTRIES + <usize>UNDO_CAP * ENTRY > SCRATCH_ROBUST_SIZE || UNDO_CAP < 200) ERROR("robust area geometry");
 
 /** This instance's robust area, 0 when detached (then nothing is tracked: a detached instance cannot be reclaimed). */
 // @ts-ignore: decorator
@@ -371,6 +389,11 @@ function undoLog(rb: usize): u32 {
   let n = load<u32>(rb + R_NLOG);
   if (n > UNDO_CAP) n = UNDO_CAP;
   const undone = n;
+  // Resumable: the count follows the progress, so a reclaimer that dies in
+  // here leaves a log whose rest the next reclaim undoes (tmem_reclaim.ts).
+  // A store is restored before the count drops past it (restoring it twice
+  // is harmless: the locks are still held); an add or a frame free is
+  // counted first (a death in between loses it rather than doubling it).
   while (n > 0) {
     n--;
     const e = rb + R_ENTRIES + <usize>n * ENTRY;
@@ -381,7 +404,8 @@ function undoLog(rb: usize): u32 {
     else if (kind == 8) store<u64>(addr, (<u64>load<u32>(e, 12) << 32) | <u64>lo);
     else if (kind == 2) store<u16>(addr, <u16>lo);
     else if (kind == 1) store<u8>(addr, <u8>lo);
-    else if (kind == KIND_ADD) atomic.sub<u32>(addr, lo);
+    store<u32>(rb + R_NLOG, n);
+    if (kind == KIND_ADD) atomic.sub<u32>(addr, lo);
     else if (kind == KIND_FRAME) frameFree(<u32>addr, lo);
     // KIND_DEFER: dropped (the restored metadata refers to the frame again).
   }
@@ -418,12 +442,33 @@ export function ulogFull(): bool {
  * Roll back slot `slot`'s robust state: take over every wasm lock it holds (its
  * owner tag is still the slot's current generation, so no waiter takes them
  * first), undo its log, release the locks. The caller made sure the slot's
- * instance is dead and holds the slot's dead bit. Returns the number of locks
- * released.
+ * instance is dead and is its reclaimer (frames.ts reclaimerWord). Returns
+ * the number of locks released.
+ *
+ * Resumable: a reclaimer that dies in here leaves the dead slot's locks held
+ * by itself or by the slot, its log undone up to its count, and the slot's
+ * reclaimer word naming it; the reclaim of that reclaimer (tmem_reclaim.ts)
+ * runs this again as the new reclaimer, taking over the locks from either
+ * owner (ownerInOurReclaim), before either one's generation moves on.
  */
+/**
+ * Whether lock word `c` (held) names an owner whose locks a reclaim by this
+ * instance may take over: a slot this instance is reclaiming (its reclaimer
+ * word is our tag: the dead slot itself, or a dead reclaimer of it whose
+ * reclaim we are finishing, which had taken the slot's locks over), at the
+ * generation that slot still has (its reclaim has not moved it on yet).
+ */
+function ownerInOurReclaim(c: u32, me: u32): bool {
+  const slot1 = (c >>> LOCK_SLOT_SHIFT) & LOCK_SLOT_MASK;
+  if ((c & LOCK_STATE_MASK) == 0 || slot1 == 0 || slot1 > MAX_WORKERS) return false;
+  const slot = slot1 - 1;
+  if (atomic.load<u32>(reclaimerWord(slot)) != me) return false;
+  const gen = atomic.load<u32>(CTRL_BASE + CTRL_SLOT_GEN_OFF + (<usize>slot << 2)) & LOCK_GEN_MASK;
+  return (c >>> LOCK_GEN_SHIFT) == gen;
+}
+
 function recoverSlot(slot: u32): u32 {
   const rb = areaOf(slot);
-  const gen = atomic.load<u32>(CTRL_BASE + CTRL_SLOT_GEN_OFF + (<usize>slot << 2)) & LOCK_GEN_MASK;
   let nheld = load<u32>(rb + R_NHELD);
   if (nheld > MAX_HELD) nheld = MAX_HELD;
   const me = currentLockTag();
@@ -436,7 +481,8 @@ function recoverSlot(slot: u32): u32 {
     const lock = <usize>load<u32>(rb + R_HELD + (<usize>i << 2));
     let c = atomic.load<u32>(lock);
     for (;;) {
-      if ((c & LOCK_STATE_MASK) == 0 || ((c >>> LOCK_SLOT_SHIFT) & LOCK_SLOT_MASK) != slot + 1 || (c >>> LOCK_GEN_SHIFT) != gen) break;
+      // Still held by the dead slot, or by a dead reclaimer of it that took it over before it died.
+      if (!ownerInOurReclaim(c, me)) break;
       const seen = atomic.cmpxchg<u32>(lock, c, me | 2);
       if (seen == c) { taken |= <u32>1 << i; break; }
       c = seen;

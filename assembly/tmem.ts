@@ -71,10 +71,10 @@
 
 import {
   ROOT_TMEM, PAGE_SIZE, OWNER_TMEM, E_INVAL, E_NOMEM, E_BUSY, E_NOSPC, E_EXIST,
-  nrFrames, framesBase, pfnToAddress, DEBUG,
+  nrFrames, framesBase, pfnToAddress, scratchBase, SCRATCH_ROBUST, DEBUG,
 } from "./common";
 import { frameAlloc, frameFree } from "./frames";
-import { mutexLock, mutexUnlock, ustore32, ucommit, LV_TMEM_POOLS, LV_STRIPE, LV_LRU } from "./robust";
+import { mutexLock, mutexUnlock, ustore32, ucommit, LV_TMEM_POOLS, LV_STRIPE, LV_LRU, R_PINS, PIN_SLOTS } from "./robust";
 import {
   TmemRoot, PoolDesc, PageDesc, TMEM_POOL_PERSIST, TMEM_POOL_SHARED, MAX_POOLS, MAX_DOMAINS, NSTRIPES, STRIPE_MASK,
   BUCKETS_PER_FRAME_SHIFT, MIN_BUCKET_BITS, MAX_BUCKET_BITS, STATE_UNINIT, STATE_INITIALIZING, STATE_READY,
@@ -342,6 +342,36 @@ export function tmem_free_domain(d: u32): i32 {
   return 0;
 }
 
+// ══ The pin table (this slot's robust area, robust.ts R_PINS) ══
+//
+// PIN_SLOTS words, each 0 or a pin this Worker holds. Only this Worker
+// writes its table, always inside the stripe section that counts the pin
+// (get) or uncounts it (unpin), with logged stores; so at every instruction
+// the table lists exactly the pins whose refs are counted, and a reclaim
+// (tmem_reclaim_slot) drops each listed pin once, also when the reclaimer
+// itself dies doing it (its section rolls back: the entry reappears).
+
+/** Address of a free entry of this Worker's pin table, 0 when all PIN_SLOTS are taken. */
+// @ts-ignore: decorator
+@inline function pinFree(): usize {
+  const t = scratchBase + SCRATCH_ROBUST + R_PINS;
+  for (let i: u32 = 0; i < PIN_SLOTS; i++) {
+    if (load<u32>(t + (<usize>i << 2)) == 0) return t + (<usize>i << 2);
+  }
+  return 0;
+}
+
+/** Address of the entry of this Worker's pin table that holds `pin` (non-zero), 0 when none does. */
+// @ts-ignore: decorator
+@inline function pinFind(pin: u32): usize {
+  const t = scratchBase + SCRATCH_ROBUST + R_PINS;
+  if (pin == 0 || t == SCRATCH_ROBUST + R_PINS) return 0;
+  for (let i: u32 = 0; i < PIN_SLOTS; i++) {
+    if (load<u32>(t + (<usize>i << 2)) == pin) return t + (<usize>i << 2);
+  }
+  return 0;
+}
+
 // ══ Put / get / flush ══
 
 // @ts-ignore: decorator
@@ -445,7 +475,9 @@ export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
  *
  * Returns 1 on a hit with OutRecord {pampdLo, pampdHi, meta, pin} (pin = 0
  * when the page was removed: the caller now owns the storage and must free
- * it), 0 on a miss, -E_INVAL for a bad pool or mode.
+ * it), 0 on a miss, -E_INVAL for a bad pool or mode, -E_NOSPC when the
+ * page would stay pinned and this Worker already holds PIN_SLOTS pins
+ * (robust.ts; nothing changed: unpin one first).
  */
 export function tmem_get(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32, mode: u32): i32 {
   const pool = poolSlot(h);
@@ -476,10 +508,12 @@ export function tmem_get(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
         }
         store<u32>(rec, 0, 12);
       } else {
+        // Recorded in this slot's pin table in the section that counts it: a reclaim drops it if this Worker dies holding it.
+        const entry = pinFree();
+        if (entry == 0) { mutexUnlock(lock); return -E_NOSPC; }
         dset16(cur, D_REFS, c.refs + 1);
         const pin = cur | ((<u32>c.flags >> DESC_INC_SHIFT) & DESC_INC_MASK);
-        // The pin in flight: a reclaim drops it if this Worker dies before its unpin.
-        ustore32(cacheWords() + 12, pin);
+        ustore32(entry, pin);
         store<u32>(rec, c.pampdLo);
         store<u32>(rec, c.pampdHi, 4);
         store<u32>(rec, c.meta, 8);
@@ -501,10 +535,27 @@ export function tmem_get(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
  * Release a pin taken by tmem_get(GET_KEEP). Returns 1 when the page had been
  * removed meanwhile and this was the last pin: its OutRecord is written and
  * the caller must free the storage; 0 otherwise; -E_INVAL for a bad pin:
- * not a pinned descriptor, or a stale pin (its descriptor was reused since:
- * the incarnation in its low bits differs).
+ * one this Worker does not hold (never got, unpinned already, or got by
+ * another Worker: each Worker drops its own pins), not a pinned descriptor,
+ * or a stale pin (its descriptor was reused since: the incarnation in its
+ * low bits differs).
  */
 export function tmem_unpin(pin: u32): i32 {
+  // Only a pin this Worker's table holds: another Worker's pin (the same
+  // value when both pinned one page) stays that Worker's to drop.
+  const entry = pinFind(pin);
+  return entry == 0 ? -E_INVAL : unpinAt(pin, entry);
+}
+
+/**
+ * Drop pin `pin`, recorded at pin-table entry `entry` (this Worker's, or a
+ * dead Worker's for tmem_reclaim_slot), clearing the entry in the same
+ * stripe section as the refs decrement: a death inside rolls both back, a
+ * death after leaves both done, so a pin is dropped exactly once. Returns as
+ * tmem_unpin; -E_INVAL (the entry left alone) for a pin that names no pinned
+ * descriptor of its incarnation.
+ */
+export function unpinAt(pin: u32, entry: usize): i32 {
   const inc = pin & DESC_INC_MASK;
   const a = pin & ~(DESC_SIZE - 1);
   if (!ready() || inc == 0 || <usize>a < framesBase || <usize>a >= framesBase + (<usize>nrFrames << 12)) return -E_INVAL;
@@ -515,7 +566,7 @@ export function tmem_unpin(pin: u32): i32 {
   mutexLock(lock, LV_STRIPE);
   if (d.refs == 0 || ((<u32>d.flags >> DESC_INC_SHIFT) & DESC_INC_MASK) != inc) { mutexUnlock(lock); return -E_INVAL; }
   dset16(a, D_REFS, d.refs - 1);
-  if (load<u32>(cacheWords(), 12) == pin) ustore32(cacheWords() + 12, 0);
+  ustore32(entry, 0);
   if (d.refs == 0 && (d.flags & DESC_DEAD) != 0) {
     const rec = outBase();
     store<u32>(rec, d.pampdLo);

@@ -19,9 +19,11 @@
 // test/reclaim-model.test.ts, test/faults.test.ts.
 
 import { framesBase, SCRATCH_ROBUST, CTRL_BASE, CTRL_MAX_WORKERS_OFF, slotScratch } from "./common";
-import { R_DESC_CACHE } from "./robust";
+import { R_DESC_CACHE, R_PINS, PIN_SLOTS } from "./robust";
+import { isDescFrame } from "./tmem_desc";
 import {
   TmemRoot, PoolDesc, MAX_POOLS, MAX_DOMAINS, NSTRIPES, DESC_SIZE, DESCS_PER_FRAME, DESC_DEAD, DESC_ON_LRU,
+  DESC_INC_SHIFT, DESC_INC_MASK,
   POOL_FREE, C_PAGES, countSum, root, poolAt, poolSlot, domainAt, stripeLock, desc, bucketHead, outBase, ready,
 } from "./tmem_layout";
 
@@ -38,7 +40,9 @@ import {
  * failure: -1 a chain longer than the descriptors carved or a bad address,
  * -2 a descriptor on the wrong bucket or of a free pool, -3 LRU links
  * disagree, -4 LRU counts disagree, -5 a pool's page count is off, -6
- * descriptors unaccounted for, -7 a lock is held.
+ * descriptors unaccounted for, -7 a lock is held, -8 a descriptor's pin
+ * count differs from the pin-table entries naming it, or an entry names
+ * no pinned descriptor of its incarnation (robust.ts R_PINS).
  */
 export function tmem_check(accounted: u32): i32 {
   if (!ready()) return 0;
@@ -60,6 +64,7 @@ export function tmem_check(accounted: u32): i32 {
       if (d.bucket != b || poolSlot(d.pool) != slot || atomic.load<u32>(changetype<usize>(poolAt(slot))) == POOL_FREE) return -2;
       if ((d.flags & DESC_DEAD) != 0) return -2;
       if ((d.flags & DESC_ON_LRU) != 0) onLru++;
+      if (pinsNaming(cur | ((<u32>d.flags >> DESC_INC_SHIFT) & DESC_INC_MASK)) != <u32>d.refs) return -8;
       store<u32>(tally + (<usize>slot << 2), load<u32>(tally + (<usize>slot << 2)) + 1);
       live++;
       cur = d.next;
@@ -87,6 +92,19 @@ export function tmem_check(accounted: u32): i32 {
     listed += n;
   }
   if (listed != onLru) return -4;
+  // Every pin-table entry names a pinned descriptor of its incarnation (a dead one too: it left the chains).
+  const slots = load<u32>(CTRL_BASE + CTRL_MAX_WORKERS_OFF);
+  for (let s: u32 = 0; s < slots; s++) {
+    const t = slotScratch(s) + SCRATCH_ROBUST + R_PINS;
+    for (let i: u32 = 0; i < PIN_SLOTS; i++) {
+      const pin = load<u32>(t + (<usize>i << 2));
+      if (pin == 0) continue;
+      const a = pin & ~(DESC_SIZE - 1);
+      if (!isDescFrame(a)) return -8;
+      const d = desc(a);
+      if (d.refs == 0 || ((<u32>d.flags >> DESC_INC_SHIFT) & DESC_INC_MASK) != (pin & DESC_INC_MASK)) return -8;
+    }
+  }
   for (let p: u32 = 0; p < MAX_POOLS; p++) {
     if (atomic.load<u32>(changetype<usize>(poolAt(p))) == POOL_FREE) continue;
     if (<u32>countSum(p, C_PAGES) != load<u32>(tally + (<usize>p << 2))) return -5;
@@ -99,7 +117,6 @@ export function tmem_check(accounted: u32): i32 {
     free++;
     top = load<u32>(<usize>top);
   }
-  const slots = load<u32>(CTRL_BASE + CTRL_MAX_WORKERS_OFF);
   for (let s: u32 = 0; s < slots; s++) {
     let c = load<u32>(slotScratch(s) + SCRATCH_ROBUST + R_DESC_CACHE);
     while (c != 0) {
@@ -110,6 +127,17 @@ export function tmem_check(accounted: u32): i32 {
   }
   lastUnaccounted = <i32>carved - <i32>(live + free);
   return live + free == carved ? 0 : -6;
+}
+
+/** Pin-table entries of every slot equal to `pin` (a live descriptor's refs must equal it). */
+function pinsNaming(pin: u32): u32 {
+  const slots = load<u32>(CTRL_BASE + CTRL_MAX_WORKERS_OFF);
+  let n: u32 = 0;
+  for (let s: u32 = 0; s < slots; s++) {
+    const t = slotScratch(s) + SCRATCH_ROBUST + R_PINS;
+    for (let i: u32 = 0; i < PIN_SLOTS; i++) if (load<u32>(t + (<usize>i << 2)) == pin) n++;
+  }
+  return n;
 }
 
 /** Descriptors carved but neither indexed nor free, as the last tmem_check(1) counted (tests: a bounded leak). */

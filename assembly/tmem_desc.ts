@@ -24,7 +24,7 @@
 // descriptors that others cannot use until it trims.
 //
 // Layout: PageDesc and TmemRoot.slabHead/descFrames are in tmem_layout.ts.
-// The cache's words (head, count, put in flight, pin in flight, reap chain,
+// The cache's words (head, count, put in flight, an unused word, reap chain,
 // reap frame count) sit in the slot's robust area (robust.ts R_DESC_CACHE).
 // A reap's tables sit in the slot's out area.
 //

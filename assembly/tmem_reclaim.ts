@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: MIT
 //
 // tmem_reclaim.ts: reclaim of a dead Worker's slot. pmReclaim (pm_reclaim)
-// runs the layers' recoveries in order: frames.ts marks the slot dead,
-// robust.ts rolls back its critical sections and releases its locks,
-// frames.ts moves its generation on, and then tmem_reclaim_slot recovers
-// tmem's per-slot state: the descriptor cache, the put in flight, the pin
-// in flight and the reap in flight.
+// runs the layers' recoveries in order: frames.ts makes this instance the
+// slot's reclaimer (its reclaimer word) and marks it dead, robust.ts rolls
+// back its critical sections and releases its locks, the reclaims the dead
+// Worker had itself left half done are taken over and finished, frames.ts
+// moves its generation on, and then tmem_reclaim_slot recovers tmem's
+// per-slot state: the descriptor cache, the put in flight, the pins it held
+// (its pin table) and the reap in flight.
+//
+// A reclaimer can die too. Every step above can run again (see
+// reclaimSteps), and the reclaimer word says for certain whose a half-done
+// reclaim is (a record in the reclaimer's own area could not tell a
+// reclaimer that died between winning the slot and writing its record from
+// one that lost, and a reclaimer may hold several: its own and the ones it
+// took over), so the reclaim of a dead reclaimer finishes what it left
+// before its own generation moves on.
 //
 // It is not the rollback: robust.ts undoes the dead Worker's logged stores
 // and releases its locks first. What tmem_reclaim_slot handles is the
@@ -17,10 +27,11 @@
 // descriptor, tmem_get's pin, tmem_desc.ts reap's chain and frame count),
 // so a reclaim can finish or undo each one without guessing.
 //
-// Guarantees: an unlinked put descriptor goes back to the free stack; a pin
-// is dropped as tmem_unpin would drop it; a reap is finished; the cache is
-// handed back whole, or dropped if it is corrupt (-E_BADMSG). Nothing is
-// freed twice.
+// Guarantees: an unlinked put descriptor goes back to the free stack; every
+// pin is dropped once, as tmem_unpin would drop it; a reap is finished; the
+// cache is handed back whole, or dropped if it is corrupt (-E_BADMSG).
+// Nothing is freed twice, also when a reclaimer dies and the steps run again
+// (what a repeat may lose instead: at most one chain, frame or count).
 //
 // Concurrency: it runs in the reclaiming Worker. The rollback takes over
 // the dead Worker's locks and releases them (robust.ts). After that,
@@ -30,12 +41,13 @@
 // pmReclaimFinish, pmReclaimEnd), test/reclaim-model.test.ts,
 // test/attack-robust.test.ts.
 
-import { PAGE_SIZE, E_INVAL, framesBase, SCRATCH_IO, SCRATCH_ROBUST, CTRL_BASE, CTRL_MAX_WORKERS_OFF, slotScratch } from "./common";
-import { R_DESC_CACHE, robustReclaim } from "./robust";
-import { pmReclaimBegin, pmReclaimFinish } from "./frames";
+import { PAGE_SIZE, E_INVAL, MAX_WORKERS, framesBase, SCRATCH_IO, SCRATCH_ROBUST, CTRL_BASE, CTRL_MAX_WORKERS_OFF, slotScratch } from "./common";
+import { currentLockTag } from "./lock";
+import { R_DESC_CACHE, R_PINS, PIN_SLOTS, robustReclaim } from "./robust";
+import { pmReclaimBegin, pmReclaimFinish, reclaimerWord, slotTag } from "./frames";
 import { DESC_SIZE, root, ready } from "./tmem_layout";
 import { R_REAP_HEAD, R_REAP_NFREE, isDescFrame, stackPushChain, cacheGive, reapFinish } from "./tmem_desc";
-import { tmem_unpin } from "./tmem";
+import { unpinAt } from "./tmem";
 
 /** Pins of dead Workers whose page had been removed meanwhile (its storage then leaks to its backend; counted for stats). */
 let reclaimedPins: u32 = 0;
@@ -60,10 +72,21 @@ export function tmem_reclaim_slot(slot: u32): i32 {
   const pend = load<u32>(cw, 8);
   store<u32>(cw, 0, 8);
   if (pend != 0 && (pend & (DESC_SIZE - 1)) == 0 && <usize>pend >= framesBase && isDescFrame(pend)) stackPushChain(pend, pend);
-  // A pin in flight: dropped as its unpin would have (a page removed meanwhile is freed; its storage is the backend's to reclaim).
-  const pin = load<u32>(cw, 12);
-  store<u32>(cw, 0, 12);
-  if (pin != 0) reclaimedPins += tmem_unpin(pin) == 1 ? 1 : 0;
+  // Every pin it held: dropped as its unpin would have (a page removed
+  // meanwhile is freed; its storage is the backend's to reclaim). unpinAt
+  // clears the entry in the section that drops the pin, so a reclaimer that
+  // dies here leaves each entry either dropped and cleared or neither (its
+  // own reclaim rolls it back), and the next run drops the rest once.
+  const pins = slotScratch(slot) + SCRATCH_ROBUST + R_PINS;
+  for (let i: u32 = 0; i < PIN_SLOTS; i++) {
+    const entry = pins + (<usize>i << 2);
+    const pin = load<u32>(entry);
+    if (pin == 0) continue;
+    const r = unpinAt(pin, entry);
+    if (r == 1) reclaimedPins++;
+    // Not a live pin of its incarnation (a corrupt table): nothing dropped, the entry forgotten.
+    else if (r < 0) store<u32>(entry, 0);
+  }
   return cacheGive(cw, 0xffffffff, true);
 }
 
@@ -77,12 +100,49 @@ export function tmem_reclaim_slot(slot: u32): i32 {
 export function pmReclaim(slot: u32, expectGen: u32, span: u32): i32 {
   const r = pmReclaimBegin(slot, expectGen, span);
   if (r != 0) return r;
+  reclaimSteps(slot, 0);
+  return 0;
+}
+
+/**
+ * The wasm steps of the reclaim of dead slot `slot`, whose reclaimer this
+ * instance is: every one can be run again after a reclaimer died in the
+ * middle of it (robust.ts's rollback is resumable; pmReclaimFinish moves the
+ * generation on once more and hands back only what is still there;
+ * tmem_reclaim_slot clears each record before or as it acts on it). `depth`
+ * bounds the chain of dead reclaimers.
+ */
+function reclaimSteps(slot: u32, depth: u32): void {
   robustReclaim(slot);
+  // Reclaims the dead Worker itself had in flight (it died reclaiming
+  // others): ours now, finished before its generation moves on, so the
+  // locks it had taken over from them still read as its own (robust.ts
+  // ownerInOurReclaim). Their host steps follow in PhysicalMemory.reclaim
+  // (pm_reclaim_next).
+  const n = load<u32>(CTRL_BASE + CTRL_MAX_WORKERS_OFF);
+  const dead = slotTag(slot);
+  const me = currentLockTag();
+  for (let s: u32 = 0; s < n && depth < MAX_WORKERS; s++) {
+    if (s != slot && atomic.cmpxchg<u32>(reclaimerWord(s), dead, me) == dead) reclaimSteps(s, depth + 1);
+  }
   pmReclaimFinish(slot);
   // The layers' per-slot state, now consistent: tmem's descriptor cache, put
-  // and pin in flight. After the generation moved on: a lock the dead Worker
-  // took but had not yet recorded (a death between the two) reads as dead
-  // now, so the stripe lock this takes cannot wait on it forever.
+  // in flight, pins and reap in flight. After the generation moved on: a lock
+  // the dead Worker took but had not yet recorded (a death between the two)
+  // reads as dead now, so the stripe lock this takes cannot wait on it forever.
   tmem_reclaim_slot(slot);
+}
+
+/**
+ * A slot this instance is the reclaimer of, + 1 (0: none): after pm_reclaim,
+ * the reclaims a dead reclaimer left half done that it took on, for their
+ * host steps (zs_reclaim_slot, the reclaim hooks, pm_reclaim_end), which
+ * PhysicalMemory.reclaim runs until this returns 0.
+ */
+export function pmReclaimNext(): u32 {
+  const me = currentLockTag();
+  if (me == 0) return 0;
+  const n = load<u32>(CTRL_BASE + CTRL_MAX_WORKERS_OFF);
+  for (let s: u32 = 0; s < n; s++) if (atomic.load<u32>(reclaimerWord(s)) == me) return s + 1;
   return 0;
 }

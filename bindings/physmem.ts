@@ -491,8 +491,11 @@ export class PhysicalMemory {
    * released before the slot's generation moves on (assembly/robust.ts);
    * host locks it held are taken over by their next waiter (EOWNERDEAD,
    * {@link lockTakeovers}). A zsmalloc object the dead Worker had mapped is
-   * unpinned (it can be freed and compacted again). Its operation in flight
-   * is lost (a store in flight may leak its compressed object).
+   * unpinned (it can be freed and compacted again), and so is every tmem
+   * page it held pinned (its pin table). Its operation in flight is lost (a
+   * store in flight may leak its compressed object). If the dead Worker was
+   * itself in the middle of reclaiming another slot, that reclaim is
+   * finished here too (that slot is freed as well).
    * @throws TmemError EINVAL for this thread's own slot, a slot out of range,
    *   or one that is not attached or reserved; EBUSY while another reclaim of
    *   it runs. A hook that throws does not stop the reclaim (its error is
@@ -518,14 +521,20 @@ export class PhysicalMemory {
     if (r === Status.EINVAL) throw new TmemError(ErrorCode.EINVAL, `slot ${slot} is not attached (nothing to reclaim)`);
     if (r === Status.EBUSY) throw new TmemError(ErrorCode.EBUSY, `slot ${slot} is being reclaimed by another thread`);
     check(r, "pm_reclaim");
-    // The zsmalloc pin of an object the dead Worker had mapped (its map
-    // record, assembly/zsmalloc_map.ts): the object can be freed again.
-    this.core.zs_reclaim_slot(slot);
+    // The host steps of this reclaim, then of every reclaim the dead Worker
+    // had in flight itself (it died reclaiming others: pm_reclaim finished
+    // their wasm steps and made this thread their reclaimer). Each step may
+    // run again if this thread dies here too: whoever reclaims it finishes.
     let first: unknown = undefined;
-    for (const hook of [...anyReclaimHooks.map((h) => (s: number) => h(this, s)), ...this.reclaimHooks]) {
-      try { hook(slot); } catch (e) { first ??= e; }
+    for (let s = slot; s >= 0; s = this.core.pm_reclaim_next() - 1) {
+      // The zsmalloc pin of an object the dead Worker had mapped (its map
+      // record, assembly/zsmalloc_map.ts): the object can be freed again.
+      this.core.zs_reclaim_slot(s);
+      for (const hook of [...anyReclaimHooks.map((h) => (t: number) => h(this, t)), ...this.reclaimHooks]) {
+        try { hook(s); } catch (e) { first ??= e; }
+      }
+      check(this.core.pm_reclaim_end(s), "pm_reclaim_end");
     }
-    check(this.core.pm_reclaim_end(slot), "pm_reclaim_end");
     if (first !== undefined) throw first;
     return true;
   }

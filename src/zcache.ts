@@ -76,7 +76,7 @@ import { checkPage } from "../bindings/args.js";
 import type { ZpoolBackend } from "./zpool/driver.js";
 import { PamBackend } from "./tmem/pam.js";
 import type { TmemBackend } from "./tmem/ops.js";
-import { GetMode, TMEM_POOL_PERSIST, TMEM_POOL_SHARED, type CoreStats, type Oid } from "./tmem/core.js";
+import { GetMode, TMEM_POOL_PERSIST, TMEM_POOL_SHARED, pinsFull, type CoreStats, type Oid } from "./tmem/core.js";
 import type { PutResult } from "./tmem/ops.js";
 import { FrontendArea } from "./tmem/shared.js";
 
@@ -494,6 +494,7 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
       throw new TmemError(ErrorCode.EBADMSG, `zcache: the stored copy of pool ${pool} index ${index} is corrupt (flushed)`);
     }
     if (r === E_BUSY) this.mappedError();
+    if (r === -L.E_NOSPC) throw pinsFull();
     throw new TmemError(ErrorCode.EINVAL, `tmem_get: pool ${pool} is not alive`);
   }
 

@@ -14,7 +14,9 @@
 import { describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
-import { CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, ROOT_TMEM, SCRATCH_ROBUST } from "../bindings/layout.generated.js";
+import {
+  CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, ROOT_TMEM, SCRATCH_ROBUST, R_DESC_CACHE, PIN_SLOTS, R_ENTRIES, UNDO_CAP,
+} from "../bindings/layout.generated.js";
 import { startWatchdog, waitUntil } from "./helpers.js";
 
 const workerUrl = new URL("./workers/attack-robust-op.mjs", import.meta.url);
@@ -22,8 +24,8 @@ const workerUrl = new URL("./workers/attack-robust-op.mjs", import.meta.url);
 /** Lock-order levels (assembly/robust.ts LV_*). */
 const LV_TMEM_POOLS = 3, LV_STRIPE = 4, LV_LRU = 5;
 const EINVAL = -22;
-/** Robust-area words of tmem (robust.ts R_DESC_CACHE = 80): cache head, count, put in flight, pin in flight. */
-const R_PEND = 80 + 8;
+/** Robust-area words of tmem (robust.ts R_DESC_CACHE): cache head, count, put in flight. */
+const R_PEND = R_DESC_CACHE + 8;
 const STRIPES = ROOT_TMEM + 4608;
 
 type Msg = { cmd: string; [k: string]: unknown };
@@ -183,15 +185,14 @@ describe("attack: forged and stale pins", () => {
 });
 
 describe("attack: a Worker that dies holding pins", () => {
-  // BUG (tmem.ts tmem_get / tmem_reclaim_slot): a slot records ONE "pin in
-  // flight" (robust area word 92); every GET_KEEP overwrites it. A Worker that
-  // holds two pins when it dies (two pages mapped at once, or a get(KEEP)
-  // while it holds another) is reclaimed with only the last one dropped: the
-  // first descriptor stays pinned forever, its flush returns 2 ("the last
-  // reader frees it": nobody will), its storage and descriptor leak
-  // (tmem_check(1) -6). The issue asks for "its pins" to be recovered. Fix:
-  // a small per-slot pin table (or count pins per slot and walk for them).
-  it.fails("both pins of a Worker killed holding two are dropped by its reclaim", async () => {
+  // FIXED (was a bug, tmem.ts tmem_get / tmem_reclaim_slot; a per-slot pin
+  // table now, robust.ts R_PINS): a slot recorded ONE "pin in flight" and
+  // every GET_KEEP overwrote it. A Worker that held two pins when it died
+  // (two pages mapped at once, or a get(KEEP) while it held another) was
+  // reclaimed with only the last one dropped: the first descriptor stayed
+  // pinned forever, its flush returned 2 ("the last reader frees it":
+  // nobody would), its storage and descriptor leaked (tmem_check(1) -6).
+  it("both pins of a Worker killed holding two are dropped by its reclaim", async () => {
     const s = await setup({ n: 16 });
     const { c, pm, pers } = s;
     const x = start(pm, { mode: "pins", obj: 1, pool: pers, pinKeys: [3, 5] });
@@ -201,6 +202,39 @@ describe("attack: a Worker that dies holding pins", () => {
     pm.reclaim(x.slot);
     // Flushing them now hands the storage back at once: nobody pins them.
     expect({ k3: c.tmem_flush_page(pers, ...key(3)), k5: c.tmem_flush_page(pers, ...key(5)) }).toEqual({ k3: 1, k5: 1 });
+    expect(s.teardown()).toBe(0);
+    pm.detach();
+  });
+
+  it("a Worker killed holding PIN_SLOTS pins (two of them on one page, one page flushed meanwhile): its reclaim drops each once; one more get(KEEP) is ENOSPC and changes nothing", async () => {
+    const s = await setup({ n: 16 });
+    const { c, pm, pers, eph, out } = s;
+    // Keys 0..PIN_SLOTS-2, then key 0 again: one descriptor pinned twice by one Worker.
+    const pinKeys = [...Array.from({ length: PIN_SLOTS - 1 }, (_, k) => k), 0, 9];
+    const x = start(pm, { mode: "pins", obj: 1, pool: pers, pinKeys });
+    const ready = await msg(x, "ready");
+    const pins = ready.pins as number[];
+    expect(pins.slice(0, PIN_SLOTS).every((p) => p > 1)).toBe(true);
+    expect(pins[PIN_SLOTS - 1]).toBe(pins[0]); // the same page's pin twice
+    expect(pins[PIN_SLOTS]).toBe(-28); // the ninth: ENOSPC
+    // This thread's own table is independent: it pins key 0 too (refs 3 now) and keeps it across the reclaim.
+    expect(c.tmem_get(pers, ...key(0), 2)).toBe(1);
+    const mine = out()[3]!;
+    expect(mine).toBe(pins[0]);
+    // A pin another Worker holds is not this thread's to drop.
+    expect(c.tmem_unpin(pins[1]!)).toBe(EINVAL);
+    expect(c.tmem_check(0)).toBe(0);
+    // Key 9 (the refused get) is not pinned: its flush frees at once. Key 3 is flushed while pinned.
+    expect(c.tmem_flush_page(pers, ...key(9))).toBe(1);
+    expect(c.tmem_flush_page(pers, ...key(3))).toBe(2);
+    await x.w.terminate();
+    pm.reclaim(x.slot);
+    expect(c.tmem_check(0)).toBe(0);
+    // Key 0 is still pinned once, by this thread; the others are free.
+    expect(c.tmem_flush_page(pers, ...key(0))).toBe(2);
+    expect(c.tmem_unpin(mine)).toBe(1);
+    for (let k = 1; k < PIN_SLOTS - 1; k++) if (k !== 3) expect(c.tmem_flush_page(pers, ...key(k))).toBe(1);
+    void eph;
     expect(s.teardown()).toBe(0);
     pm.detach();
   });
@@ -388,20 +422,17 @@ describe("attack: pool destroy, drain and release racing a put", () => {
 });
 
 describe("attack: the reclaimer dies in the middle of a reclaim", () => {
-  // BUG (robust.ts pmReclaim / frames.ts, not recoverable): a reclaim is not
-  // itself robust. A Worker R reclaiming dead Worker X sets X's dead bit
-  // (pmReclaimBegin), rolls X back, bumps X's generation, then runs
-  // tmem_reclaim_slot, which drops X's pin in flight through tmem_unpin under
-  // a stripe lock. R killed there (parked by the debug hook at that logged
-  // store) leaves X's dead bit set for ever: pm.reclaim(X) is EBUSY ("being
-  // reclaimed by another thread") after R itself is reclaimed, X's slot is
-  // never freed (attachedWorkers stays up: the issue's leaked slot), and
-  // X's pin, cleared from X's area before the unpin and rolled back in R's,
-  // is lost (the page stays pinned, flush returns 2). Fix: record in R's
-  // robust area which slot it is reclaiming; R's own reclaim finishes that
-  // reclaim (X's steps after the rollback are idempotent or can be made so)
-  // before ending R's.
-  it.fails("a Worker that dies while reclaiming another: once it is reclaimed, the other can be reclaimed too and nothing stays pinned", async () => {
+  // FIXED (was a bug, tmem_reclaim.ts pmReclaim / frames.ts; a reclaim now
+  // names its reclaimer in the slot's reclaimer word, and a reclaim of a dead
+  // reclaimer finishes what it left): a reclaim was not itself robust. A
+  // Worker R reclaiming dead Worker X set X's dead bit, rolled X back,
+  // bumped X's generation, then dropped X's pin through tmem_unpin under a
+  // stripe lock. R killed there (parked by the debug hook at that logged
+  // store) left X's dead bit set for ever: pm.reclaim(X) was EBUSY after R
+  // itself was reclaimed, X's slot was never freed (attachedWorkers stayed
+  // up), and X's pin, cleared before the unpin and rolled back in R's, was
+  // lost (the page stayed pinned, flush returned 2).
+  it("a Worker that dies while reclaiming another: its own reclaim finishes the other's (that slot is freed, nothing stays pinned)", async () => {
     const s = await setup({ build: "debug", n: 16 });
     const { c, pm, pers } = s;
     const r = start(pm, { mode: "reclaim" });
@@ -417,11 +448,68 @@ describe("attack: the reclaimer dies in the middle of a reclaim", () => {
     pm.reclaim(r.slot);
     let second = "ok";
     try { pm.reclaim(x.slot); } catch (e) { second = (e as { code: string }).code; }
-    expect({ second, attached: pm.stats().attachedWorkers, flush: c.tmem_flush_page(pers, ...key(2)) })
-      .toEqual({ second: "ok", attached: 1, flush: 1 });
+    // Already finished by the reclaim of its reclaimer: nothing left to reclaim.
+    expect({ second, attached: pm.stats().attachedWorkers, check: c.tmem_check(0), flush: c.tmem_flush_page(pers, ...key(2)) })
+      .toEqual({ second: "EINVAL", attached: 1, check: 0, flush: 1 });
     expect(s.teardown()).toBe(0);
     pm.detach();
   }, 30_000);
+});
+
+describe("attack: chains of reclaimers killed at every step of their reclaims", () => {
+  // X dies holding PIN_SLOTS - 1 pins (one page pinned twice, one flushed
+  // meanwhile). R1 reclaims X and is parked at its k-th logged stripe store
+  // (inside the pin drops) and killed; with depth 2, R2 reclaims R1, parks at
+  // its k2-th and is killed too; or a reclaimer dies after the wasm half of
+  // its reclaim (before the host steps). Then the main thread reclaims the
+  // last one: every slot of the chain is freed, every pin dropped exactly
+  // once (tmem_check's pin-table count and the final descriptor count).
+  it("at k = 1..6 under the stripe lock, depth 1 and 2, and between the wasm and host halves: every slot is freed, every pin dropped once", async () => {
+    const s = await setup({ build: "debug", maxWorkers: 6, n: 16 });
+    const { c, pm, pers } = s;
+    const cases: string[] = [];
+    let round = 0;
+    for (const depth of [1, 2]) {
+      for (const k of [1, 2, 3, 4, 5, 6, 0]) {
+        round++;
+        const keys = [1, 2, 3, 4, 5, 6, 1].map((j) => (j + round) % 16);
+        const x = start(pm, { mode: "pins", obj: 1, pool: pers, pinKeys: keys });
+        const pins = (await msg(x, "ready")).pins as number[];
+        expect(pins.every((p) => p > 1)).toBe(true);
+        const flushed = keys[2]!;
+        expect(c.tmem_flush_page(pers, ...key(flushed))).toBe(2);
+        await x.w.terminate();
+        // The chain: each reclaimer reclaims the previous dead slot and is killed in it.
+        let victim = x.slot;
+        const dead: number[] = [x.slot];
+        for (let d = 0; d < depth; d++) {
+          const wasmOnly = k === 0 && d === depth - 1;
+          const r = start(pm, { mode: wasmOnly ? "reclaimwasm" : "reclaim" });
+          await msg(r, "ready");
+          if (!wasmOnly) expect(c.pm_park_arm(LV_STRIPE, r.slot, (k || 1) + d)).toBe(0);
+          r.w.postMessage({ slot: victim });
+          if (wasmOnly) expect((await msg(r, "reclaimed")).r).toBe(0);
+          else await until(`depth ${depth} k ${k}: reclaimer ${d} parks`, () => r.failed !== undefined || c.pm_parked() === r.slot + 1);
+          await r.w.terminate();
+          c.pm_park_disarm();
+          victim = r.slot;
+          dead.push(r.slot);
+        }
+        pm.reclaim(victim);
+        const left = dead.filter((sl) => pm.slotState(sl).reserved || c.pm_reclaim(sl, 0, 0) !== EINVAL);
+        cases.push(`${depth}/${k}`);
+        expect({ depth, k, left, attached: pm.stats().attachedWorkers, check: c.tmem_check(0) })
+          .toEqual({ depth, k, left: [], attached: 1, check: 0 });
+        // Nobody pins them now: the flushed page is gone, the others flush at once.
+        for (const j of new Set(keys)) if (j !== flushed) expect({ j, r: c.tmem_flush_page(pers, ...key(j)) }).toEqual({ j, r: 1 });
+        for (const j of new Set(keys)) expect(c.tmem_put(pers, ...key(j), 0x5000 + j, 0, j, 0)).toBe(0);
+      }
+    }
+    console.log(`reclaimer chains (depth/k; k 0 = killed between the wasm and host halves): ${cases.join(" ")}`);
+    s.intact("after the chains");
+    expect(s.teardown()).toBe(0);
+    pm.detach();
+  }, 90_000);
 });
 
 describe("attack: Workers parked inside every tmem section and killed there", () => {
@@ -485,9 +573,9 @@ describe("attack: a put's descriptor in flight, linked, then flushed by another 
       await until("parks in lruAddHead", () => x.failed !== undefined || c.pm_parked() === x.slot + 1);
       // The put's in-flight word was cleared with its link (the fix); the
       // descriptor is the one whose lruPrev the parked store logged (entry 0
-      // of the undo log at robust area + 128: its address - 48).
+      // of the undo log at robust area + R_ENTRIES: its address - 48).
       expect(u32()[(s.robustArea(x.slot) + R_PEND) >> 2]).toBe(0);
-      const a = u32()[(s.robustArea(x.slot) + 128) >> 2]! - 48;
+      const a = u32()[(s.robustArea(x.slot) + R_ENTRIES) >> 2]! - 48;
       expect(a % 64).toBe(0);
       const o0 = u32()[(a + 16) >> 2]!, index = u32()[(a + 8) >> 2]!, bucket = u32()[(a + 56) >> 2]!;
       y.w.postMessage({ lock: STRIPES + (bucket & 255) * 16, pool: s.wpool, o0, index });
@@ -549,7 +637,7 @@ describe("attack: a put's descriptor in flight, linked, then flushed by another 
   });
 });
 
-describe("attack: the undo log's capacity (232 entries between commit points)", () => {
+describe(`attack: the undo log's capacity (${UNDO_CAP} entries between commit points)`, () => {
   it("no tmem entry point logs past it: huge flush_object, pool drain, eviction, takes and replaces in the debug build (which asserts on overflow)", async () => {
     const s = await setup({ build: "debug", frames: 2048, n: 8 });
     const { c, pm } = s;
@@ -595,9 +683,9 @@ describe("attack: the undo log's capacity (232 entries between commit points)", 
     const base = pm.frameAddress(frame);
     const x = start(pm, { mode: "host", lock: base, words: base + 64, stores: 300 });
     const ready = await msg(x, "ready");
-    expect({ r: ready.r, refusedAt: ready.refusedAt, refusal: ready.refusal }).toEqual({ r: 0, refusedAt: 232, refusal: -28 });
+    expect({ r: ready.r, refusedAt: ready.refusedAt, refusal: ready.refusal }).toEqual({ r: 0, refusedAt: UNDO_CAP, refusal: -28 });
     const words = new Uint32Array(pm.memory.buffer, base + 64, 300);
-    expect(words.reduce((n, v) => n + v, 0)).toBe(232);
+    expect(words.reduce((n, v) => n + v, 0)).toBe(UNDO_CAP);
     await x.w.terminate();
     pm.reclaim(x.slot);
     const left = words.reduce((n, v) => n + v, 0);

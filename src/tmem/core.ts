@@ -34,6 +34,7 @@ import type { PhysicalMemory } from "../../bindings/physmem.js";
 import type { CoreExports } from "../../bindings/wasm.js";
 import { ErrorCode, Status, TmemError, argCheck, statusError } from "../../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_IO } from "../../bindings/layout.js";
+import { PIN_SLOTS } from "../../bindings/layout.generated.js";
 
 /** Pool flag: persistent (frontswap). The Xen ABI bit. */
 export const TMEM_POOL_PERSIST = 1;
@@ -398,11 +399,15 @@ export class TmemCore {
    * {@link unpin} after reading the storage), with `pin` = 0 it was removed
    * and the caller owns the storage.
    * @returns true on a hit.
+   * @throws TmemError EINVAL for a pool that is not alive; ENOSPC when the
+   *   page would stay pinned and this thread already holds `PIN_SLOTS` (8)
+   *   pins (nothing changed: unpin one first).
    * Thread safety: any Worker, concurrently.
    */
   get(pool: number, oid: Oid, index: number, mode: GetMode): boolean {
     const r = this.core.tmem_get(pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index, mode);
     if (r !== 1) {
+      if (r === Status.ENOSPC) throw pinsFull();
       if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_get: pool ${pool} is not alive`);
       return false;
     }
@@ -414,6 +419,8 @@ export class TmemCore {
   /**
    * Release a pin from {@link get}. If the page was flushed meanwhile and
    * this was its last pin, its pampd goes to `free`.
+   * @throws TmemError EINVAL for a pin this thread does not hold (unpinned
+   *   already, stale, or another Worker's: each Worker releases its own).
    */
   unpin(pin: number, free: FreePampd): void {
     const r = this.core.tmem_unpin(pin);
@@ -582,4 +589,10 @@ export class TmemCore {
   private checkPool(pool: number): void {
     argCheck(Number.isInteger(pool) && pool >= TMEM_MAX_POOLS && pool <= 0xffff, `a pool id is what newPool returned (64..65535), not ${String(pool)}`);
   }
+}
+
+/** The error of a get(KEEP) by a thread whose pin table (assembly/robust.ts R_PINS) is full. */
+export function pinsFull(): TmemError {
+  return new TmemError(ErrorCode.ENOSPC,
+    `tmem_get: this thread already holds ${PIN_SLOTS} pinned pages (the per-Worker pin table's size): unpin one first (nothing changed)`);
 }

@@ -13,6 +13,7 @@
 //   put1     on {pool, o0, index}: one put, answer {r}
 //   detach   detach at once, then idle until terminated
 //   reclaim  on {slot}: pm.reclaim(slot) from this Worker, answer {r}
+//   reclaimwasm on {slot}: only pm_reclaim(slot) (the wasm half), answer {r}, then idle
 //
 // Op letters: p put, r replacing put (same key twice), k get(KEEP) + unpin,
 // K two pins then both unpins, f flush_page, o flush_object, e evict(domain),
@@ -74,6 +75,13 @@ if (mode === "pins") {
     while (Atomics.load(w, i) !== 0 && spins < 2e9) spins++;
     const r = c.tmem_flush_page(m.pool, m.o0, 0, 0, 0, 0, 0, m.index);
     parentPort.postMessage({ cmd: "flushed", r, spins });
+  });
+  parentPort.postMessage({ cmd: "ready" });
+} else if (mode === "reclaimwasm") {
+  // Only the wasm half of a reclaim (pm_reclaim), then idle: a reclaimer that
+  // dies between it and the host steps (zs_reclaim_slot, hooks, pm_reclaim_end).
+  parentPort.on("message", (m) => {
+    parentPort.postMessage({ cmd: "reclaimed", r: c.pm_reclaim(m.slot, 0, 0) });
   });
   parentPort.postMessage({ cmd: "ready" });
 } else if (mode === "reclaim") {
