@@ -289,6 +289,7 @@ export { lz4_compress_hc } from "./lz4hc";
 export * from "./zsmalloc";
 export * from "./zbud";
 export * from "./tmem";
+export { tmem_init, tmem_new_pool, tmem_destroy_pool, tmem_pool_release, tmem_new_domain, tmem_free_domain } from "./tmem_pool";
 // The core's other files export only their tmem_* entry points (their helpers are imported by tmem.ts, not exported).
 export { tmem_slab_reap } from "./tmem_desc";
 export { tmem_reclaim_slot } from "./tmem_reclaim";

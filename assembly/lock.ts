@@ -52,7 +52,7 @@
 //      never a wrong pool); the pool count (word 2) may be off by one; the
 //      dead Worker's opens are never dropped, so destroying its pools needs
 //      force. Leak-only; no intent record yet.
-//   3. tmem pool-table lock and init lock (tmem.ts): stores inside go through
+//   3. tmem pool-table lock and init lock (tmem_pool.ts): stores inside go through
 //      robust.ts's undo log (a destroy's refcount drop, the pool state):
 //      reclaim rolls a half-done section back and releases the lock.
 //      new_pool publishes ALIVE last, so even its unlogged stores leave a
@@ -123,7 +123,7 @@
 // later one; each file's essay details its own levels):
 //   1. frontend registration lock   (cleancache/frontswap state)  [src/tmem/shared.ts]
 //   2. zpool pool-table lock         (ROOT_ZPOOL)                   [src/zpool/zpool.ts]
-//   3. tmem pool-table lock          (ROOT_TMEM)                    [tmem.ts]
+//   3. tmem pool-table lock          (ROOT_TMEM)                    [tmem_pool.ts]
 //   4. tmem stripe locks, one at a time (hash buckets)              [tmem.ts]
 //   5. tmem LRU-domain lock; eviction holds it and only TRY-locks
 //      stripes, so the reverse order can never wait                 [tmem.ts]
