@@ -25,10 +25,11 @@ import {
   ZC_W_NAMELEN, ZC_W_NAME, ZC_W_NAME_MAX, ZC_C_POOR, ZC_C_LIMIT, ZC_C_ALLOCFAIL, ZC_C_EVICTED, ZC_CLIENTS,
   ZC_MAX_CLIENTS, ZC_CW, ZC_K_EPH, ZC_K_PERS, ZC_K_EPH_Z, ZC_K_PERS_Z, ZC_K_EPH_PUTS, ZC_K_PERS_PUTS, ZC_K_EPH_REJ,
   ZC_K_PERS_REJ, ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST,
-  ZC_W_DRIVER, ZC_W_BE_EPH, ZC_W_BE_PERS, ZC_DRV_JS, ZC_DRV_ZSMALLOC, ZC_DRV_ZBUD, ZC_ARGS, ZC_PUT_NEW, ZC_PUT_REPLACED,
+  ZC_W_DRIVER, ZC_W_BE_EPH, ZC_W_BE_PERS, ZC_DRV_JS, ZC_DRV_ZSMALLOC, ZC_DRV_ZBUD, ZC_PUT_NEW, ZC_PUT_REPLACED,
   ZC_PUT_EXISTS, ZC_PUT_REJECTED, ZC_PUT_REJECTED_FLUSHED, ZC_GET_MISS, ZC_GET_HIT, ZC_GET_REMOTE, ZC_META_REMOTE, ZC_W_REMOTE, ZC_R_EPH, ZC_R_PERS, ZC_R_EPH_Z, ZC_R_PERS_Z, ZC_R_REMOTIFIED,
   ZC_R_HOME, ZC_R_FREES, ZC_R_HITS, ZC_R_MISSES, ZC_TAKE_RECORD,
 } from "./zcache_layout";
+import { CALL_RECORD, CALL_RECORD_SIZE, OID_BYTES } from "./tmem_layout";
 import { takeOwnerDied } from "./lock";
 import {
   mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, ustore32, ucommit, uabort, ulogFull, LV_HOST,
@@ -220,6 +221,11 @@ export const layout_UNDO_CAP: u32 = UNDO_CAP;
 export const layout_FRAME_META_SIZE: u32 = FRAME_META_SIZE;
 export const layout_FRAME_META_STRUCT_SIZE: u32 = <u32>offsetof<FrameMeta>();
 
+// The tmem core's call record: the object id an export takes by address (tmem_layout.ts).
+export const layout_CALL_RECORD: u32 = CALL_RECORD;
+export const layout_CALL_RECORD_SIZE: u32 = CALL_RECORD_SIZE;
+export const layout_OID_BYTES: u32 = OID_BYTES;
+
 // zcache's state frame and pampd meta word (zcache_layout.ts).
 export const layout_ZC_MAGIC: u32 = ZC_MAGIC;
 export const layout_ZC_W_MAGIC: u32 = ZC_W_MAGIC;
@@ -273,7 +279,6 @@ export const layout_ZC_W_BE_PERS: u32 = ZC_W_BE_PERS;
 export const layout_ZC_DRV_JS: u32 = ZC_DRV_JS;
 export const layout_ZC_DRV_ZSMALLOC: u32 = ZC_DRV_ZSMALLOC;
 export const layout_ZC_DRV_ZBUD: u32 = ZC_DRV_ZBUD;
-export const layout_ZC_ARGS: u32 = ZC_ARGS;
 export const layout_ZC_PUT_NEW: i32 = ZC_PUT_NEW;
 export const layout_ZC_PUT_REPLACED: i32 = ZC_PUT_REPLACED;
 export const layout_ZC_PUT_EXISTS: i32 = ZC_PUT_EXISTS;

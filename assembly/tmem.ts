@@ -69,14 +69,14 @@
 // See also: src/tmem/core.ts (TypeScript API), src/zcache.ts (the backend),
 // test/tmem*.test.ts, ../shared/reference/kernel.md §1.2.
 
-import { ROOT_TMEM, E_INVAL, E_NOMEM, E_EXIST, E_NOSPC, nrFrames, framesBase, scratchBase, SCRATCH_ROBUST, DEBUG } from "./common";
+import { ROOT_TMEM, E_INVAL, E_NOMEM, E_EXIST, E_NOSPC, E_FAULT, nrFrames, framesBase, scratchBase, SCRATCH_ROBUST, DEBUG } from "./common";
 import { mutexLock, mutexUnlock, ustore32, ucommit, LV_STRIPE, R_PINS, PIN_SLOTS } from "./robust";
 import {
-  TmemRoot, PoolDesc, PageDesc, TMEM_POOL_PERSIST, TMEM_POOL_SHARED, MAX_POOLS, MAX_DOMAINS, NSTRIPES, STRIPE_MASK,
+  TmemRoot, PoolDesc, PageDesc, ObjectId, TMEM_POOL_PERSIST, TMEM_POOL_SHARED, MAX_POOLS, MAX_DOMAINS, NSTRIPES, STRIPE_MASK,
   POOL_FREE, POOL_ALIVE, GET_POLICY, GET_AND_FREE, GET_KEEP, FRONTEND_OFF, DESC_SIZE, DESC_DEAD,
   DESC_INC_SHIFT, DESC_INC_MASK, C_PAGES, C_PUTS, C_FLUSHES, C_EVICTIONS, D_REFS, D_FLAGS, OUT_BYTES, OUT_RECORD,
   SCAN_RECORD, POOL_GEN_SHIFT, countAdd, countSum, dset16, outBase, root, poolAt,
-  poolSlot, domainAt, stripeLock, desc, bucketHead, ready,
+  poolSlot, domainAt, stripeLock, desc, bucketHead, ready, oidInMemory, CALL_RECORD,
 } from "./tmem_layout";
 import { descAlloc, descFree, descTrim, cacheWords, isDescFrame } from "./tmem_desc";
 import { lruAddHead, lruRemove, lruTouch } from "./tmem_lru";
@@ -184,9 +184,10 @@ function retire(a: u32, rec: usize): u32 {
 }
 
 /**
- * Insert (pool, oid, index) → (pampdLo, pampdHi, meta) (tmem_put). A
- * duplicate put replaces: the old descriptor leaves the index first and its
- * pampd is written to the out area for the caller to free.
+ * Insert (pool, oid, index) → (pampdLo, pampdHi, meta) (tmem_put), the
+ * object id being the ObjectId at address `oid`. A duplicate put replaces:
+ * the old descriptor leaves the index first and its pampd is written to the
+ * out area for the caller to free.
  *
  * With `noReplace` != 0 an existing page wins instead: nothing changes and
  * the result is -E_EXIST (used when draining a backend into another, so a
@@ -195,11 +196,14 @@ function retire(a: u32, rec: usize): u32 {
  * Returns 1 if an old copy was replaced and its OutRecord written (an all-zero
  * record when the old one is pinned: its last reader frees it), 0 if the key
  * was new; -E_INVAL for a pool that is not alive (or is being destroyed);
- * -E_NOMEM when no descriptor can be allocated; -E_EXIST (noReplace only).
- * On any error nothing changed.
+ * -E_NOMEM when no descriptor can be allocated; -E_EXIST (noReplace only);
+ * -E_FAULT when `oid` is not an address in the memory. On any error nothing
+ * changed.
  */
-export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32,
-                         pampdLo: u32, pampdHi: u32, meta: u32, noReplace: u32): i32 {
+export function tmem_put(h: u32, oid: usize, index: u32, pampdLo: u32, pampdHi: u32, meta: u32, noReplace: u32): i32 {
+  if (!oidInMemory(oid)) return -E_FAULT;
+  const k = changetype<ObjectId>(oid);
+  const o0 = k.w0, o1 = k.w1, o2 = k.w2, o3 = k.w3, o4 = k.w4, o5 = k.w5;
   const pool = poolSlot(h);
   if (!ready() || pool >= MAX_POOLS) return -E_INVAL;
   const a = descAlloc();
@@ -272,7 +276,8 @@ export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
 }
 
 /**
- * Look up (pool, oid, index) (tmem_get). `mode`: GET_POLICY removes the page
+ * Look up (pool, oid, index) (tmem_get), the object id being the ObjectId at
+ * address `oid`. `mode`: GET_POLICY removes the page
  * iff the pool is private and ephemeral (exclusive get); GET_AND_FREE always
  * removes; GET_KEEP never removes. A kept page is PINNED: its storage stays
  * valid until tmem_unpin(pin), even if another Worker flushes it meanwhile.
@@ -281,9 +286,13 @@ export function tmem_put(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5
  * when the page was removed: the caller now owns the storage and must free
  * it), 0 on a miss, -E_INVAL for a bad pool or mode, -E_NOSPC when the
  * page would stay pinned and this Worker already holds PIN_SLOTS pins
- * (robust.ts; nothing changed: unpin one first).
+ * (robust.ts; nothing changed: unpin one first), -E_FAULT when `oid` is not
+ * an address in the memory.
  */
-export function tmem_get(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32, mode: u32): i32 {
+export function tmem_get(h: u32, oid: usize, index: u32, mode: u32): i32 {
+  if (!oidInMemory(oid)) return -E_FAULT;
+  const k = changetype<ObjectId>(oid);
+  const o0 = k.w0, o1 = k.w1, o2 = k.w2, o3 = k.w3, o4 = k.w4, o5 = k.w5;
   const pool = poolSlot(h);
   if (!ready() || pool >= MAX_POOLS || mode > GET_KEEP) return -E_INVAL;
   const p = poolAt(pool);
@@ -387,11 +396,16 @@ export function unpinAt(pin: u32, entry: usize): i32 {
 }
 
 /**
- * Remove (pool, oid, index) (tmem_flush_page). Returns 1 if found and its
- * OutRecord written (storage to free), 2 if found but pinned (the last
- * reader frees it), 0 if absent, -E_INVAL for a bad pool.
+ * Remove (pool, oid, index) (tmem_flush_page), the object id being the
+ * ObjectId at address `oid`. Returns 1 if found and its OutRecord written
+ * (storage to free), 2 if found but pinned (the last reader frees it), 0 if
+ * absent, -E_INVAL for a bad pool, -E_FAULT when `oid` is not an address in
+ * the memory.
  */
-export function tmem_flush_page(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32): i32 {
+export function tmem_flush_page(h: u32, oid: usize, index: u32): i32 {
+  if (!oidInMemory(oid)) return -E_FAULT;
+  const k = changetype<ObjectId>(oid);
+  const o0 = k.w0, o1 = k.w1, o2 = k.w2, o3 = k.w3, o4 = k.w4, o5 = k.w5;
   const pool = poolSlot(h);
   if (!ready() || pool >= MAX_POOLS) return -E_INVAL;
   const p = poolAt(pool);
@@ -422,13 +436,18 @@ export function tmem_flush_page(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: 
 }
 
 /**
- * Remove up to `max` pages of object (pool, oid) (tmem_flush_object),
- * writing an OutRecord for each whose storage the caller must free. Scans
- * the object's stripe: nbuckets / NSTRIPES chains.
+ * Remove up to `max` pages of object (pool, oid) (tmem_flush_object), the
+ * object id being the ObjectId at address `oid`, writing an OutRecord for
+ * each whose storage the caller must free. Scans the object's stripe:
+ * nbuckets / NSTRIPES chains.
  * Returns the number of pages removed (call again while it equals `max`),
- * -E_INVAL for a bad pool or max.
+ * -E_INVAL for a bad pool or max, -E_FAULT when `oid` is not an address in
+ * the memory.
  */
-export function tmem_flush_object(h: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, max: u32): i32 {
+export function tmem_flush_object(h: u32, oid: usize, max: u32): i32 {
+  if (!oidInMemory(oid)) return -E_FAULT;
+  const k = changetype<ObjectId>(oid);
+  const o0 = k.w0, o1 = k.w1, o2 = k.w2, o3 = k.w3, o4 = k.w4, o5 = k.w5;
   const pool = poolSlot(h);
   if (!ready() || pool >= MAX_POOLS || max == 0 || max > (OUT_BYTES - 4) / OUT_RECORD) return -E_INVAL;
   const p = poolAt(pool);
@@ -607,4 +626,9 @@ export function tmem_frontend_area(): usize {
 /** Address of this Worker's out area. */
 export function tmem_out_area(): usize {
   return outBase();
+}
+
+/** Address of this Worker's call record (tmem_layout.ts CALL_RECORD): where the host writes an object id. */
+export function tmem_call_record(): usize {
+  return scratchBase + CALL_RECORD;
 }

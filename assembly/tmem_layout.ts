@@ -380,6 +380,61 @@ if (SCRATCH_IO + PAGE_SIZE + OUT_BYTES != COUNTERS_OFF) ERROR("the out area ends
   return scratchBase + SCRATCH_IO + PAGE_SIZE;
 }
 
+// ══ Object ids and the call record (this Worker's scratch) ══
+//
+// An object id crosses the wasm boundary as ONE address, that of its six
+// words (an ObjectId), never as six parameters: the host writes the words
+// into this Worker's call record and passes the record's address
+// (src/tmem/core.ts TmemCore.oidArg); a wasm caller passes any ObjectId it
+// holds. Every export that takes one (tmem_put, tmem_get, tmem_flush_page,
+// tmem_flush_object, tmem_zcache_store, tmem_zcache_load) reads the six
+// words once, on entry, before it writes anything.
+//
+// ╒════════ ObjectId (24 bytes) ════════╕
+// │ w0 │ w1 │ w2 │ w3 │ w4 │ w5 (u32)    │  least significant word first
+// ╘═════════════════════════════════════╛
+
+/** A 192-bit object id in memory: six u32 words, least significant first (as PageDesc.oid0..oid5). */
+@unmanaged export class ObjectId {
+  /** Bits 0..31. */
+  w0: u32;
+  /** Bits 32..63. */
+  w1: u32;
+  /** Bits 64..95. */
+  w2: u32;
+  /** Bits 96..127. */
+  w3: u32;
+  /** Bits 128..159. */
+  w4: u32;
+  /** Bits 160..191. */
+  w5: u32;
+}
+// @ts-ignore: decorator
+@inline export const OID_BYTES: u32 = offsetof<ObjectId>();
+if (OID_BYTES != 24) ERROR("an ObjectId is six u32 words");
+
+/**
+ * Offset from a Worker's scratch base of its call record: the ObjectId of
+ * the call being made (the rest of its CALL_RECORD_SIZE bytes is spare). It
+ * lies in the out area past every record a single operation, a zcache store
+ * or load (one OutRecord, an eviction batch of 64) or a scan of 256 keys
+ * (8 KiB) writes; only a batch of more than 768 OutRecords and a slab reap's
+ * tables reach it, and those take no object id or read it first.
+ */
+// @ts-ignore: decorator
+@inline export const CALL_RECORD: u32 = <u32>SCRATCH_IO + <u32>PAGE_SIZE + 12288;
+/** Bytes reserved for the call record. */
+// @ts-ignore: decorator
+@inline export const CALL_RECORD_SIZE: u32 = 32;
+if (<usize>CALL_RECORD + CALL_RECORD_SIZE > SCRATCH_IO + PAGE_SIZE + OUT_BYTES) ERROR("the call record lies inside the out area");
+if (OID_BYTES > CALL_RECORD_SIZE) ERROR("the call record holds an ObjectId");
+
+/** Whether the ObjectId at `oid` lies inside the memory (the exports' check of an address the host gave). */
+// @ts-ignore: decorator
+@inline export function oidInMemory(oid: usize): bool {
+  return <u64>oid + <u64>OID_BYTES <= (<u64>memory.size() << 16);
+}
+
 // @ts-ignore: decorator
 @inline export function root(): TmemRoot {
   return changetype<TmemRoot>(ROOT_TMEM);

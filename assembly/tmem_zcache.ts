@@ -17,8 +17,9 @@
 // on an allocation that finds no frame, flush the old copy and evict clean
 // pages here and retry with the bytes already compressed; every rejection
 // flushes the old copy (a failed put never leaves stale data). (2) Results
-// are explicit codes (ZC_PUT_*, ZC_GET_*), and the object id travels as six
-// words in this Worker's scratch (ZC_ARGS), not as call parameters. (3) A
+// are explicit codes (ZC_PUT_*, ZC_GET_*), and the object id travels as one
+// address, of its six words (an ObjectId, in this Worker's call record when
+// the host calls: tmem_layout.ts CALL_RECORD), not as six parameters. (3) A
 // JS→wasm call costs 5-10 ns and a JS Atomics.add on shared memory about
 // 30 ns, while an atomic add inside wasm costs a few ns: a store touches
 // seven counters, all here. Per-page counters are per client, so two
@@ -44,18 +45,19 @@
 //
 // See also: src/zcache.ts, src/tmem/pam.ts, tmem_page.ts, tmem_remote.ts, zsmalloc.ts, zbud.ts, lz4.ts.
 
-import { PAGE_SIZE, E_NOMEM, E_BADMSG, E_BUSY, E_INVAL, E_EXIST, scratchBase, SCRATCH_IO, SCRATCH_STAGE, SCRATCH_LZ4_HASH } from "./common";
+import { PAGE_SIZE, E_NOMEM, E_BADMSG, E_BUSY, E_INVAL, E_EXIST, E_FAULT, scratchBase, SCRATCH_IO, SCRATCH_STAGE, SCRATCH_LZ4_HASH } from "./common";
 import {
   ZC_C_POOR, ZC_CLIENTS, ZC_CW, ZC_MAX_CLIENTS, ZC_K_EPH, ZC_K_PERS, ZC_K_EPH_Z, ZC_K_PERS_Z, ZC_K_EPH_PUTS, ZC_K_PERS_PUTS,
   ZC_K_EPH_REJ, ZC_K_PERS_REJ, ZC_K_GETS, ZC_K_FREES, ZC_K_SAME, ZC_LEN_MASK, ZC_META_SAME, ZC_META_PERSIST,
   ZC_META_REMOTE, ZC_R_EPH, ZC_R_PERS, ZC_R_EPH_Z, ZC_R_PERS_Z, ZC_R_FREES, ZC_C_ALLOCFAIL, ZC_C_EVICTED,
-  ZC_W_MAXZ, ZC_W_ACCEL, ZC_W_DOMAIN, ZC_ARGS,
+  ZC_W_MAXZ, ZC_W_ACCEL, ZC_W_DOMAIN,
   ZC_PUT_NEW, ZC_PUT_REPLACED, ZC_PUT_EXISTS, ZC_PUT_REJECTED, ZC_PUT_REJECTED_FLUSHED, ZC_GET_MISS, ZC_GET_HIT, ZC_GET_REMOTE,
 } from "./zcache_layout";
 import { tmem_page_same_filled, tmem_page_fill } from "./tmem_page";
 import { lz4_compress_fast, lz4_decompress_safe_exact } from "./lz4";
 import { driverOf, zpoolOf, drvMalloc, drvFree, drvMap, drvUnmap, drvMapBusy, drvCompact } from "./zcache_drivers";
 import { tmem_put, tmem_get, tmem_unpin, tmem_flush_page, tmem_evict, tmem_out_area } from "./tmem";
+import { CALL_RECORD, oidInMemory } from "./tmem_layout";
 
 // @ts-ignore: decorator
 @inline const W_POOR: usize = ZC_C_POOR;
@@ -171,7 +173,7 @@ export function tmem_zcache_account(st: usize, meta: u32, op: i32, getter: u32):
 /** Bytes of one OutRecord (assembly/tmem.ts OUT_RECORD). */
 // @ts-ignore: decorator
 @inline const OUT_RECORD: usize = 16;
-if (<usize>ZC_ARGS < SCRATCH_IO + PAGE_SIZE + <usize>EVICT_BATCH * OUT_RECORD) ERROR("the call record overlaps an eviction batch");
+if (<usize>CALL_RECORD < SCRATCH_IO + PAGE_SIZE + <usize>EVICT_BATCH * OUT_RECORD) ERROR("the call record overlaps an eviction batch");
 
 /**
  * Free a stored page of this zcache (the driver's object, unless same-filled
@@ -216,15 +218,16 @@ function evictBatch(st: usize, drv: u32): i32 {
 }
 
 /** Flush the key's old copy (tmem_flush_page) and free it. Returns whether there was one. */
-function flushOld(st: usize, pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: u32, o5: u32, index: u32): bool {
-  const f = tmem_flush_page(pool, o0, o1, o2, o3, o4, o5, index);
+function flushOld(st: usize, pool: u32, oid: usize, index: u32): bool {
+  const f = tmem_flush_page(pool, oid, index);
   if (f == 1) freeOut(st);
   return f > 0;
 }
 
 /**
  * Store the page in this Worker's I/O slot under (pool, oid, index), the
- * oid's six words at scratch + ZC_ARGS, for the zcache whose state frame is
+ * object id being the ObjectId at address `oid` (the host's call record), for
+ * the zcache whose state frame is
  * `st` (a built-in driver: ZC_W_DRIVER, ZC_W_BE_EPH, ZC_W_BE_PERS; maxZsize
  * and acceleration from its words). `kind` is the meta bits the caller adds
  * (PERSIST, client << 16); the page goes to the persistent zpool when
@@ -247,12 +250,12 @@ function flushOld(st: usize, pool: u32, o0: u32, o1: u32, o2: u32, o3: u32, o4: 
  * Returns ZC_PUT_NEW, ZC_PUT_REPLACED, ZC_PUT_EXISTS (noReplace), ZC_PUT_REJECTED
  * or ZC_PUT_REJECTED_FLUSHED (nothing stored: compresses too poorly, no
  * memory, or this instance has an object mapped); -E_INVAL when the pool is
- * not alive (nothing stored or counted).
+ * not alive (nothing stored or counted); -E_FAULT when `oid` is not an
+ * address in the memory (nothing done). The ObjectId at `oid` must stay
+ * unchanged during the call (the call record does: only the host writes it).
  */
-export function tmem_zcache_store(st: usize, kind: u32, pool: u32, index: u32, noReplace: u32): i32 {
-  const args = scratchBase + <usize>ZC_ARGS;
-  const o0 = load<u32>(args), o1 = load<u32>(args, 4), o2 = load<u32>(args, 8);
-  const o3 = load<u32>(args, 12), o4 = load<u32>(args, 16), o5 = load<u32>(args, 20);
+export function tmem_zcache_store(st: usize, kind: u32, pool: u32, oid: usize, index: u32, noReplace: u32): i32 {
+  if (!oidInMemory(oid)) return -E_FAULT;
   const io = scratchBase + SCRATCH_IO;
   const stage = scratchBase + SCRATCH_STAGE;
   const persistent = (kind & META_PERSIST) != 0;
@@ -269,12 +272,12 @@ export function tmem_zcache_store(st: usize, kind: u32, pool: u32, index: u32, n
     meta = META_SAME | kind;
   } else if (r == 0) {
     // compress_poor (counted by prepare).
-    return rejected(st, kind, replace && flushOld(st, pool, o0, o1, o2, o3, o4, o5, index));
+    return rejected(st, kind, replace && flushOld(st, pool, oid, index));
   } else {
     const zp = zpoolOf(st, persistent);
     let h = drvMalloc(drv, zp, <u32>r);
     if (h == -E_NOMEM && replace) {
-      flushed = flushOld(st, pool, o0, o1, o2, o3, o4, o5, index);
+      flushed = flushOld(st, pool, oid, index);
       if (flushed) h = drvMalloc(drv, zp, <u32>r);
     }
     for (let round = 0; h == -E_NOMEM && round < EVICT_ROUNDS; round++) {
@@ -283,13 +286,13 @@ export function tmem_zcache_store(st: usize, kind: u32, pool: u32, index: u32, n
     }
     if (h <= 0) {
       add(st, ZC_C_ALLOCFAIL, 1);
-      return rejected(st, kind, flushed || (replace && flushOld(st, pool, o0, o1, o2, o3, o4, o5, index)));
+      return rejected(st, kind, flushed || (replace && flushOld(st, pool, oid, index)));
     }
     const addr = drvMap(drv, zp, <u32>h, ZS_MM_WO);
     if (addr == 0) {
       // This instance has an object mapped (the host checks before calling: not reached).
       drvFree(drv, zp, <u32>h);
-      return rejected(st, kind, flushed || (replace && flushOld(st, pool, o0, o1, o2, o3, o4, o5, index)));
+      return rejected(st, kind, flushed || (replace && flushOld(st, pool, oid, index)));
     }
     memory.copy(addr, stage, <usize>r);
     drvUnmap(drv, zp, <u32>h);
@@ -297,22 +300,22 @@ export function tmem_zcache_store(st: usize, kind: u32, pool: u32, index: u32, n
     hi = persistent ? 1 : 0;
     meta = <u32>r | kind;
   }
-  let p = tmem_put(pool, o0, o1, o2, o3, o4, o5, index, lo, hi, meta, noReplace);
+  let p = tmem_put(pool, oid, index, lo, hi, meta, noReplace);
   for (let round = 0; p == -E_NOMEM && round < PUT_ROUNDS; round++) {
     // No frame for a descriptor: the old copy's descriptor first, then clean pages.
     if (replace && !flushed) {
-      flushed = flushOld(st, pool, o0, o1, o2, o3, o4, o5, index);
-      if (flushed) { p = tmem_put(pool, o0, o1, o2, o3, o4, o5, index, lo, hi, meta, noReplace); continue; }
+      flushed = flushOld(st, pool, oid, index);
+      if (flushed) { p = tmem_put(pool, oid, index, lo, hi, meta, noReplace); continue; }
     }
     if (evictBatch(st, drv) == 0) break;
-    p = tmem_put(pool, o0, o1, o2, o3, o4, o5, index, lo, hi, meta, noReplace);
+    p = tmem_put(pool, oid, index, lo, hi, meta, noReplace);
   }
   if (p < 0) {
     if ((meta & META_SAME) == 0) drvFree(drv, zpoolOf(st, persistent), lo);
     if (p == -E_EXIST) return ZC_PUT_EXISTS;
     // The pool is not alive (destroyed, dying or never made): an error, as on the generic path; nothing counted.
     if (p == -E_INVAL) return -E_INVAL;
-    return rejected(st, kind, flushed || (replace && flushOld(st, pool, o0, o1, o2, o3, o4, o5, index)));
+    return rejected(st, kind, flushed || (replace && flushOld(st, pool, oid, index)));
   }
   tmem_zcache_account(st, meta, 1, 0);
   if (p == 1) {
@@ -334,8 +337,8 @@ function rejected(st: usize, kind: u32, flushed: bool): i32 {
 }
 
 /**
- * Load (pool, oid, index), the oid's six words at scratch + ZC_ARGS, of the
- * zcache whose state frame is `st` (a built-in driver) into this Worker's
+ * Load (pool, oid, index), the object id being the ObjectId at address `oid`
+ * (the host's call record), of the zcache whose state frame is `st` (a built-in driver) into this Worker's
  * I/O slot: tmem_get (exclusive for private ephemeral pools), account the
  * get, decompress from the mapped object, then unpin (or free the storage
  * of a removed page, and of a page flushed meanwhile whose last pin this
@@ -349,12 +352,10 @@ function rejected(st: usize, kind: u32, flushed: bool): i32 {
  * flushes the key), -E_BUSY when this Worker already has another zpool
  * object mapped (a kept page stays stored; a removed ephemeral one is
  * dropped, which cleancache allows, and the result is ZC_GET_MISS), -E_INVAL
- * for a bad pool.
+ * for a bad pool, -E_FAULT when `oid` is not an address in the memory.
  */
-export function tmem_zcache_load(st: usize, getter: u32, pool: u32, index: u32): i32 {
-  const args = scratchBase + <usize>ZC_ARGS;
-  const g = tmem_get(pool, load<u32>(args), load<u32>(args, 4), load<u32>(args, 8), load<u32>(args, 12),
-    load<u32>(args, 16), load<u32>(args, 20), index, GET_POLICY);
+export function tmem_zcache_load(st: usize, getter: u32, pool: u32, oid: usize, index: u32): i32 {
+  const g = tmem_get(pool, oid, index, GET_POLICY);
   if (g != 1) return g == 0 ? ZC_GET_MISS : g;
   const io = scratchBase + SCRATCH_IO;
   const out = tmem_out_area();

@@ -29,8 +29,6 @@
 //
 // See also: tmem_zcache.ts, src/zcache.ts.
 
-import { PAGE_SIZE, SCRATCH_IO } from "./common";
-
 /** "ZCAC": marks an initialised state frame (word ZC_W_MAGIC). */
 // @ts-ignore: decorator
 @inline export const ZC_MAGIC: u32 = 0x5a434143;
@@ -164,16 +162,6 @@ import { PAGE_SIZE, SCRATCH_IO } from "./common";
 /** zbud (assembly/zbud.ts). */
 // @ts-ignore: decorator
 @inline export const ZC_DRV_ZBUD: u32 = 2;
-/**
- * Offset from a Worker's scratch base of the zcache call record: the six
- * u32 words of the object id that tmem_zcache_store / tmem_zcache_load read
- * (the host writes them, then makes the call). It lies in the out area past
- * every record a store or load writes there (one OutRecord, an eviction
- * batch of 64) and past a scan batch (8 KiB); only a slab reap's tables
- * reach it, and no reap runs inside a store or load.
- */
-// @ts-ignore: decorator
-@inline export const ZC_ARGS: u32 = <u32>SCRATCH_IO + <u32>PAGE_SIZE + 12288;
 // Results of tmem_zcache_store: what the put did (src/tmem/ops.ts PutResult), one code each.
 /** Stored; no older copy existed. */
 // @ts-ignore: decorator

@@ -45,10 +45,15 @@ if (CORE > 0) {
   let pool = -1;
   for (let i = 0; i < 64 && pool < 0; i++) { c.tmem_pool_info(i); if (probe[0] === 1) pool = i | ((probe[15]! & 0x3ff) << 6); }
   let found = 0;
+  // The object id goes by address: this Worker's call record (assembly/tmem_layout.ts CALL_RECORD).
+  const call = c.tmem_call_record();
+  const oid = new Uint32Array(pm.memory.buffer, call, 6);
   for (let g = 0; g < CORE; g++) {
     for (let k = 0; k < 64; k++) {
       // frontswap's key for offset k is oid (k, 0, 0, 0, 0, 0), index 0 (src/frontswap.ts).
-      if (c.tmem_get(pool, k, 0, 0, 0, 0, 0, 0, 2) === 1) { found++; c.tmem_unpin(o[3]!); }
+      oid.fill(0);
+      oid[0] = k;
+      if (c.tmem_get(pool, call, 0, 2) === 1) { found++; c.tmem_unpin(o[3]!); }
     }
   }
   console.log(`core get+unpin ${CORE * 64} found ${found}`);

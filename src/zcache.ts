@@ -10,8 +10,8 @@
  *
  * Key ideas and policies:
  * - Store path, all in this Worker's scratch: the caller's page is copied once
- *   into the I/O slot and the object id's six words into the call record
- *   (L.ZC_ARGS); with the built-in drivers (zsmalloc, the default, and zbud)
+ *   into the I/O slot and the object id's six words into the tmem core's call
+ *   record (TmemCore.oidArg, L.CALL_RECORD); with the built-in drivers (zsmalloc, the default, and zbud)
  *   the whole store is then ONE wasm call (assembly/tmem_zcache.ts): same-
  *   filled test or compression into the staging area, allocation through the
  *   driver's wasm ops, copy, index with replace-under-one-lock, accounting,
@@ -304,8 +304,6 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
    * JavaScript (PamBackend's generic path through the zpool API).
    */
   private readonly driver: number;
-  /** The six object-id words of a wasm store or load (this Worker's scratch, L.ZC_ARGS). */
-  private readonly args: Uint32Array;
   /** The zpools' backend pool ids (for the remote tier, which is zsmalloc-only). */
   private readonly zsEph: number;
   private readonly zsPers: number;
@@ -329,7 +327,6 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
     this.persistent = pers;
     this.zp = [eph.backend, pers.backend];
     this.driver = Atomics.load(this.st, L.ZC_W_DRIVER);
-    this.args = new Uint32Array(pm.memory.buffer, pm.scratch + L.ZC_ARGS, 6);
     this.zsEph = eph.backend.id;
     this.zsPers = pers.backend.id;
     this.u8 = pm.u8;
@@ -465,9 +462,8 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
       return flushed ? "rejected-flushed" : "rejected";
     }
     tc.ioPage.set(page);
-    const a = this.args;
-    a[0] = oid[0]!; a[1] = oid[1]!; a[2] = oid[2]!; a[3] = oid[3]!; a[4] = oid[4]!; a[5] = oid[5]!;
-    const r = this.pm.core.tmem_zcache_store(this.stAddr, (persistent ? PERSIST : 0) | this.clientTag, pool, index, noReplace ? 1 : 0);
+    const r = this.pm.core.tmem_zcache_store(this.stAddr, (persistent ? PERSIST : 0) | this.clientTag, pool, tc.oidArg(oid), index,
+      noReplace ? 1 : 0);
     const res = PUT_RESULTS[r];
     if (res === undefined) {
       if (r === -L.E_INVAL) throw new TmemError(ErrorCode.EINVAL, `tmem_put: pool ${pool} is not alive`);
@@ -483,9 +479,7 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
     this.alive();
     checkPage(into, this.pm.memory.buffer, "into");
     if (this.maps.pool !== null) this.mappedError();
-    const a = this.args;
-    a[0] = oid[0]!; a[1] = oid[1]!; a[2] = oid[2]!; a[3] = oid[3]!; a[4] = oid[4]!; a[5] = oid[5]!;
-    const r = this.pm.core.tmem_zcache_load(this.stAddr, this.client, pool, index);
+    const r = this.pm.core.tmem_zcache_load(this.stAddr, this.client, pool, this.tc.oidArg(oid), index);
     if (r === L.ZC_GET_HIT) { into.set(this.tc.ioPage); return true; }
     if (r === L.ZC_GET_REMOTE) return this.remoteLoad(pool, oid, index, into);
     if (r === L.ZC_GET_MISS) return this.sharedRemoteGet(pool, oid, index, into);

@@ -17,7 +17,7 @@ import { PhysicalMemory } from "../bindings/physmem.js";
 import {
   CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, ROOT_TMEM, SCRATCH_ROBUST, R_DESC_CACHE, PIN_SLOTS, R_ENTRIES, UNDO_CAP,
 } from "../bindings/layout.generated.js";
-import { startWatchdog, waitUntil } from "./helpers.js";
+import { startWatchdog, waitUntil, sixWordOids, type SixWordCore } from "./helpers.js";
 
 const workerUrl = new URL("./workers/attack-robust-op.mjs", import.meta.url);
 
@@ -54,7 +54,7 @@ const key = (k: number): [number, number, number, number, number, number, number
 /** A memory with the tmem core up, a persistent and an ephemeral pool of the main thread filled with `n` keys each. */
 async function setup(opts: { frames?: number; maxWorkers?: number; build?: "release" | "debug"; n?: number } = {}) {
   const pm = await PhysicalMemory.create({ frames: opts.frames ?? 1024, maxWorkers: opts.maxWorkers ?? 6, build: opts.build ?? "release" });
-  const c = pm.core;
+  const c = sixWordOids(pm);
   expect(c.tmem_init()).toBe(0);
   const dMain = c.tmem_new_domain();
   const dWork = c.tmem_new_domain();
@@ -151,7 +151,7 @@ describe("attack: forged and stale pins", () => {
   // tag set when descAlloc carves it), not just its owner.
   it("a pin forged into a bucket-table frame (memory above 16 MiB) is refused and changes nothing", async () => {
     const pm = await PhysicalMemory.create({ frames: 8192, maxWorkers: 2 });
-    const c = pm.core;
+    const c = sixWordOids(pm);
     expect(c.tmem_init()).toBe(0); // the table takes low frames
     const filler: ReturnType<PhysicalMemory["allocFrame"]>[] = [];
     for (let i = 0; i < 4400; i++) filler.push(pm.allocFrame());
@@ -254,7 +254,7 @@ describe("attack: a Worker that dies holding pins", () => {
 });
 
 /** Destroy, drain and release every pool a Worker made for itself (owner tag >= 50) and left behind when it died. */
-function sweepWorkerPools(c: PhysicalMemory["core"], pm: PhysicalMemory): void {
+function sweepWorkerPools(c: SixWordCore, pm: PhysicalMemory): void {
   for (let i = 0; i < 64; i++) {
     expect(c.tmem_pool_info(i)).toBe(0);
     const w = new Uint32Array(pm.memory.buffer, c.tmem_out_area(), 16);
@@ -299,7 +299,7 @@ describe("attack: reclaim misuse", () => {
     // The slot is free again; the next attach in this thread takes it.
     const pm3 = await PhysicalMemory.attach(pm.handle);
     expect(pm3.slot).toBe(x.slot);
-    const c3 = pm3.core;
+    const c3 = sixWordOids(pm3);
     expect(c3.tmem_get(pers, ...key(4), 2)).toBe(1);
     const pin = new Uint32Array(pm3.memory.buffer, c3.tmem_out_area(), 4)[3]!;
     const lock = STRIPES + 77 * 16;
@@ -387,7 +387,7 @@ describe("attack: pool destroy, drain and release racing a put", () => {
   // ALIVE), as destroy's "DYING before drain" argument assumes.
   it("a put that waited on its stripe lock while its pool was destroyed and the slot reused is refused", async () => {
     const pm = await PhysicalMemory.create({ frames: 512, maxWorkers: 3 });
-    const c = pm.core;
+    const c = sixWordOids(pm);
     expect(c.tmem_init()).toBe(0);
     const out = (): Uint32Array => new Uint32Array(pm.memory.buffer, c.tmem_out_area(), 4);
     const p1 = c.tmem_new_pool(1, 0, 0, 0, 0, 0, 7);

@@ -88,3 +88,5 @@ export async function waitUntil(what: string, ok: () => boolean, ms: number, pol
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }
+
+export { sixWordOids, type SixWordCore } from "./workers/six-word-oids.mjs";

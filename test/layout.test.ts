@@ -138,6 +138,11 @@ describe("constants the TypeScript side still declares, checked against the core
         expect(TMEM_FRONTEND_OFF + TMEM_FRONTEND_SIZE).toBeLessThanOrEqual(G.ROOT_TMEM_SIZE);
         // The out area follows this Worker's I/O page in its scratch (src/tmem/core.ts OUT_OFF).
         expect(pm.core.tmem_out_area()).toBe(pm.core.pm_scratch() + SCRATCH_IO + PAGE_SIZE);
+        // The call record (generated: CALL_RECORD) is this Worker's, inside its out area, and holds an object id.
+        expect(pm.core.tmem_call_record()).toBe(pm.scratch + G.CALL_RECORD);
+        expect(G.CALL_RECORD).toBeGreaterThanOrEqual(SCRATCH_IO + PAGE_SIZE);
+        expect(G.CALL_RECORD + G.CALL_RECORD_SIZE).toBeLessThanOrEqual(SCRATCH_IO + 32768);
+        expect(G.OID_BYTES).toBe(24);
       } finally {
         pm.detach();
       }

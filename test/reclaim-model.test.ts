@@ -15,6 +15,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
+import { sixWordOids } from "./helpers.js";
 
 const workerUrl = new URL("./workers/reclaim-model.mjs", import.meta.url);
 const KEYS = 24;
@@ -43,7 +44,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
 describe("tmem index model with reclaim as an operation", () => {
   it("puts, flushes and Workers killed mid-burst: the index follows the model", async () => {
     const pm = await PhysicalMemory.create({ frames: 512, maxWorkers: 4, build: "debug" });
-    const c = pm.core;
+    const c = sixWordOids(pm);
     expect(c.tmem_init()).toBe(0);
     const dom = c.tmem_new_domain();
     const out = (): Uint32Array => new Uint32Array(pm.memory.buffer, c.tmem_out_area(), 4);

@@ -15,7 +15,7 @@
 import { describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
-import { waitUntil } from "./helpers.js";
+import { waitUntil, sixWordOids } from "./helpers.js";
 
 const workerUrl = new URL("./workers/robust-park.mjs", import.meta.url);
 
@@ -29,7 +29,7 @@ const until = (what: string, ok: () => boolean, ms = 10_000): Promise<void> => w
 describe("a Worker terminated inside a tmem critical section is rolled back by its reclaim", () => {
   it("at the k-th logged store under the pool-table, stripe and LRU locks", async () => {
     const pm = await PhysicalMemory.create({ frames: 1024, maxWorkers: 4, build: "debug" });
-    const c = pm.core;
+    const c = sixWordOids(pm);
     expect(c.tmem_init()).toBe(0);
     const dMain = c.tmem_new_domain();
     const dWorker = c.tmem_new_domain();
@@ -94,7 +94,7 @@ describe("a Worker terminated inside a tmem critical section is rolled back by i
 
   it("descriptor frames reaped by three threads at once while two Workers put and flush, and are killed at random moments", async () => {
     const pm = await PhysicalMemory.create({ frames: 1024, maxWorkers: 6 });
-    const c = pm.core;
+    const c = sixWordOids(pm);
     expect(c.tmem_init()).toBe(0);
     const d = c.tmem_new_domain();
     const pools = [c.tmem_new_pool(0, 0, 0, 0, 0, d, 2), c.tmem_new_pool(0, 0, 0, 0, 0, d, 3)];

@@ -17,7 +17,11 @@
  * object allocated per page.
  *
  * Object ids are 192 bits as six u32 words, least significant first
- * ({@link Oid}); {@link oidFrom} converts numbers, bigints and byte keys.
+ * ({@link Oid}); {@link oidFrom} converts numbers, bigints and byte keys. An
+ * object id crosses into wasm as one address: {@link TmemCore.oidArg} writes
+ * its words into this Worker's call record (scratch + CALL_RECORD, declared
+ * in assembly/tmem_layout.ts and generated into bindings/layout.generated.ts)
+ * and the export takes the record's address.
  *
  * Concurrency: every method may be called from any Worker attached to the
  * memory, concurrently (the wasm takes per-stripe locks). One `TmemCore`
@@ -34,7 +38,7 @@ import type { PhysicalMemory } from "../../bindings/physmem.js";
 import type { CoreExports } from "../../bindings/wasm.js";
 import { ErrorCode, Status, TmemError, argCheck, statusError } from "../../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_IO } from "../../bindings/layout.js";
-import { PIN_SLOTS } from "../../bindings/layout.generated.js";
+import { CALL_RECORD, OID_BYTES, PIN_SLOTS } from "../../bindings/layout.generated.js";
 
 /** Pool flag: persistent (frontswap). The Xen ABI bit. */
 export const TMEM_POOL_PERSIST = 1;
@@ -265,6 +269,10 @@ export class TmemCore {
   readonly ioPage: Uint8Array;
   /** This Worker's out area as u32 words. */
   readonly out: Uint32Array;
+  /** Address of this Worker's call record (scratch + CALL_RECORD): where {@link oidArg} puts an object id. */
+  readonly callAddr: number;
+  /** The call record's object-id words. */
+  private readonly call: Uint32Array;
   /** The pool table (PoolDesc[64], 16 words each) in shared memory, read-only here. */
   private readonly poolTable: Uint32Array;
   /** Result of the last get/unpin: pampd low word. */
@@ -282,6 +290,8 @@ export class TmemCore {
     this.ioAddr = pm.scratch + SCRATCH_IO;
     this.ioPage = new Uint8Array(pm.memory.buffer, this.ioAddr, PAGE_SIZE);
     this.out = new Uint32Array(pm.memory.buffer, pm.scratch + OUT_OFF, OUT_BYTES / 4);
+    this.callAddr = pm.scratch + CALL_RECORD;
+    this.call = new Uint32Array(pm.memory.buffer, this.callAddr, OID_BYTES / 4);
     const root = pm.core.tmem_frontend_area() - TMEM_FRONTEND_OFF;
     this.poolTable = new Uint32Array(pm.memory.buffer, root + POOLS_OFF, TMEM_MAX_POOLS * POOL_DESC_WORDS);
     const st = this.core.tmem_init();
@@ -372,6 +382,20 @@ export class TmemCore {
   }
 
   /**
+   * Write `oid` into this Worker's call record and return the record's
+   * address: the one argument by which a wasm export takes an object id
+   * (tmem_put, tmem_get, tmem_flush_page, tmem_flush_object,
+   * tmem_zcache_store, tmem_zcache_load). Valid until this thread's next call
+   * of oidArg.
+   * Thread safety: the record is this Worker's own.
+   */
+  oidArg(oid: Oid): number {
+    const c = this.call;
+    c[0] = oid[0]!; c[1] = oid[1]!; c[2] = oid[2]!; c[3] = oid[3]!; c[4] = oid[4]!; c[5] = oid[5]!;
+    return this.callAddr;
+  }
+
+  /**
    * Index (pool, oid, index) → (lo, hi, meta) (the kernel's tmem_put). A
    * duplicate replaces: the old pampd goes to `free` before this returns.
    * @param noReplace - if the key exists keep it and return "exists" (nothing changes).
@@ -381,7 +405,7 @@ export class TmemCore {
    */
   put(pool: number, oid: Oid, index: number, lo: number, hi: number, meta: number, free: FreePampd,
       noReplace = false): "new" | "replaced" | "exists" | "nomem" | "dead" {
-    const r = this.core.tmem_put(pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index, lo, hi, meta, noReplace ? 1 : 0);
+    const r = this.core.tmem_put(pool, this.oidArg(oid), index, lo, hi, meta, noReplace ? 1 : 0);
     if (r === 0) return "new";
     if (r === 1) {
       const o = this.out;
@@ -405,7 +429,7 @@ export class TmemCore {
    * Thread safety: any Worker, concurrently.
    */
   get(pool: number, oid: Oid, index: number, mode: GetMode): boolean {
-    const r = this.core.tmem_get(pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index, mode);
+    const r = this.core.tmem_get(pool, this.oidArg(oid), index, mode);
     if (r !== 1) {
       if (r === Status.ENOSPC) throw pinsFull();
       if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_get: pool ${pool} is not alive`);
@@ -434,7 +458,7 @@ export class TmemCore {
    * @returns true if the page was there.
    */
   flushPage(pool: number, oid: Oid, index: number, free: FreePampd): boolean {
-    const r = this.core.tmem_flush_page(pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, index);
+    const r = this.core.tmem_flush_page(pool, this.oidArg(oid), index);
     if (r === 1) { this.freeOut(free); return true; }
     if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_flush_page: pool ${pool} is not alive`);
     return r === 2;
@@ -447,7 +471,7 @@ export class TmemCore {
   flushObject(pool: number, oid: Oid, free: FreePampd): number {
     let total = 0;
     for (;;) {
-      const r = this.core.tmem_flush_object(pool, oid[0]!, oid[1]!, oid[2]!, oid[3]!, oid[4]!, oid[5]!, BATCH);
+      const r = this.core.tmem_flush_object(pool, this.oidArg(oid), BATCH);
       if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_flush_object: pool ${pool} is not alive`);
       this.freeRecords(free);
       total += r;

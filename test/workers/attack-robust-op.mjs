@@ -21,6 +21,7 @@
 // s slab reap, t take_lru + release.
 import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory } from "../../dist/index.js";
+import { sixWordOids } from "./six-word-oids.mjs";
 
 const { handle, slot, mode, pool, domain, keys = 64, ops = "prkfoe", takeBuf, obj = 7 } = workerData;
 if (mode === "noattach") {
@@ -29,7 +30,7 @@ if (mode === "noattach") {
   for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
 }
 const pm = await PhysicalMemory.attach(handle, { slot });
-const c = pm.core;
+const c = sixWordOids(pm);
 const out = () => new Uint32Array(pm.memory.buffer, c.tmem_out_area(), 4);
 const key = (k) => [obj + (k >> 3), 0, 0, 0, 0, 0, k & 7];
 

@@ -4,10 +4,11 @@
 // inside a critical section, or terminated at a random moment).
 import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory } from "../../dist/index.js";
+import { sixWordOids } from "./six-word-oids.mjs";
 
 const { handle, slot, pool, ops, progress } = workerData;
 const pm = await PhysicalMemory.attach(handle, { slot });
-const c = pm.core;
+const c = sixWordOids(pm);
 const op = new Int32Array(ops);
 const done = new Int32Array(progress);
 parentPort.postMessage("ready");

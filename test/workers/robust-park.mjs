@@ -4,10 +4,11 @@
 // inside a critical section; the test then terminates it there.
 import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory } from "../../dist/index.js";
+import { sixWordOids } from "./six-word-oids.mjs";
 
 const { handle, slot, pool, domain, keys } = workerData;
 const pm = await PhysicalMemory.attach(handle, { slot });
-const c = pm.core;
+const c = sixWordOids(pm);
 const out = () => new Uint32Array(pm.memory.buffer, c.tmem_out_area(), 4);
 parentPort.postMessage({ cmd: "ready" });
 for (let i = 1; ; i++) {
