@@ -29,7 +29,10 @@ import {
   ZC_PUT_EXISTS, ZC_PUT_REJECTED, ZC_PUT_REJECTED_FLUSHED, ZC_GET_MISS, ZC_GET_HIT, ZC_GET_REMOTE, ZC_META_REMOTE, ZC_W_REMOTE, ZC_R_EPH, ZC_R_PERS, ZC_R_EPH_Z, ZC_R_PERS_Z, ZC_R_REMOTIFIED,
   ZC_R_HOME, ZC_R_FREES, ZC_R_HITS, ZC_R_MISSES, ZC_TAKE_RECORD,
 } from "./zcache_layout";
-import { CALL_RECORD, CALL_RECORD_SIZE, OID_BYTES } from "./tmem_layout";
+import {
+  CALL_RECORD, CALL_RECORD_SIZE, OID_BYTES, TMEM_PUT_NEW, TMEM_PUT_REPLACED, TMEM_PUT_REPLACED_PINNED,
+  TMEM_FLUSH_ABSENT, TMEM_FLUSH_FREED, TMEM_FLUSH_PINNED,
+} from "./tmem_layout";
 import { takeOwnerDied } from "./lock";
 import {
   mutexLock, mutexLockTimed, mutexTryLock, mutexUnlock, ustore32, ucommit, uabort, ulogFull, LV_HOST,
@@ -225,6 +228,13 @@ export const layout_FRAME_META_STRUCT_SIZE: u32 = <u32>offsetof<FrameMeta>();
 export const layout_CALL_RECORD: u32 = CALL_RECORD;
 export const layout_CALL_RECORD_SIZE: u32 = CALL_RECORD_SIZE;
 export const layout_OID_BYTES: u32 = OID_BYTES;
+// Results of tmem_put and tmem_flush_page beside a negative status (tmem_layout.ts).
+export const layout_TMEM_PUT_NEW: i32 = TMEM_PUT_NEW;
+export const layout_TMEM_PUT_REPLACED: i32 = TMEM_PUT_REPLACED;
+export const layout_TMEM_PUT_REPLACED_PINNED: i32 = TMEM_PUT_REPLACED_PINNED;
+export const layout_TMEM_FLUSH_ABSENT: i32 = TMEM_FLUSH_ABSENT;
+export const layout_TMEM_FLUSH_FREED: i32 = TMEM_FLUSH_FREED;
+export const layout_TMEM_FLUSH_PINNED: i32 = TMEM_FLUSH_PINNED;
 
 // zcache's state frame and pampd meta word (zcache_layout.ts).
 export const layout_ZC_MAGIC: u32 = ZC_MAGIC;

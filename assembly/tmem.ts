@@ -39,10 +39,13 @@
 // past ~4 pages per frame). No shared counter is written on the get path;
 // a put or removal writes its pool's page count.
 //
-// API peculiarities: results go to this Worker's out area
-// (scratchBase + SCRATCH_IO + PAGE_SIZE): single ops write one OutRecord,
-// batch ops (flush object, drain, evict) write up to `max` records and
-// return the count; keys of a scan are written as ScanRecords.
+// API peculiarities: an object id is passed as one address, of its six
+// words (an ObjectId: the host's is in this Worker's call record,
+// tmem_layout.ts CALL_RECORD). Results are explicit codes (TMEM_PUT_*,
+// TMEM_FLUSH_*) and go to this Worker's out area (scratchBase + SCRATCH_IO +
+// PAGE_SIZE): single ops write one OutRecord, batch ops (flush object,
+// drain, evict) write up to `max` records and return the count; keys of a
+// scan are written as ScanRecords.
 //
 // Layout: ROOT_TMEM is drawn in tmem_layout.ts (TmemRoot, PoolDesc,
 // LruDomain, PageDesc); page descriptors come from a slab of OWNER_TMEM
@@ -77,6 +80,7 @@ import {
   DESC_INC_SHIFT, DESC_INC_MASK, C_PAGES, C_PUTS, C_FLUSHES, C_EVICTIONS, D_REFS, D_FLAGS, OUT_BYTES, OUT_RECORD,
   SCAN_RECORD, POOL_GEN_SHIFT, countAdd, countSum, dset16, outBase, root, poolAt,
   poolSlot, domainAt, stripeLock, desc, bucketHead, ready, oidInMemory, CALL_RECORD,
+  TMEM_PUT_NEW, TMEM_PUT_REPLACED, TMEM_PUT_REPLACED_PINNED, TMEM_FLUSH_ABSENT, TMEM_FLUSH_FREED, TMEM_FLUSH_PINNED,
 } from "./tmem_layout";
 import { descAlloc, descFree, descTrim, cacheWords, isDescFrame } from "./tmem_desc";
 import { lruAddHead, lruRemove, lruTouch } from "./tmem_lru";
@@ -193,9 +197,11 @@ function retire(a: u32, rec: usize): u32 {
  * the result is -E_EXIST (used when draining a backend into another, so a
  * newer store that raced ahead is never overwritten by the older copy).
  *
- * Returns 1 if an old copy was replaced and its OutRecord written (an all-zero
- * record when the old one is pinned: its last reader frees it), 0 if the key
- * was new; -E_INVAL for a pool that is not alive (or is being destroyed);
+ * Returns TMEM_PUT_NEW if the key was new; TMEM_PUT_REPLACED if an old copy
+ * was replaced and its OutRecord written (the caller frees its storage);
+ * TMEM_PUT_REPLACED_PINNED if the old copy was replaced while a reader had
+ * it pinned (no record: its last unpin hands it back); -E_INVAL for a pool
+ * that is not alive (or is being destroyed);
  * -E_NOMEM when no descriptor can be allocated; -E_EXIST (noReplace only);
  * -E_FAULT when `oid` is not an address in the memory. On any error nothing
  * changed.
@@ -235,7 +241,7 @@ export function tmem_put(h: u32, oid: usize, index: u32, pampdLo: u32, pampdHi: 
     descFree(a);
     return -E_INVAL;
   }
-  let replaced: i32 = 0;
+  let replaced: i32 = TMEM_PUT_NEW;
   let prevp = headp;
   let cur = load<u32>(headp);
   while (cur != 0) {
@@ -251,11 +257,7 @@ export function tmem_put(h: u32, oid: usize, index: u32, pampdLo: u32, pampdHi: 
       // under the stripe lock has changed yet (robust.ts).
       lruRemove(cur);
       ustore32(prevp, c.next);
-      const rec = outBase();
-      if (retire(cur, rec) == 0) {
-        store<u64>(rec, 0); store<u64>(rec, 0, 8);
-      }
-      replaced = 1;
+      replaced = retire(cur, outBase()) == 1 ? TMEM_PUT_REPLACED : TMEM_PUT_REPLACED_PINNED;
       break;
     }
     prevp = <usize>cur + offsetof<PageDesc>("next");
@@ -271,7 +273,7 @@ export function tmem_put(h: u32, oid: usize, index: u32, pampdLo: u32, pampdHi: 
   // A commit point: the page is indexed and counted, not yet on the LRU.
   if (p.domain != 0) lruAddHead(domainAt(p.domain), a);
   mutexUnlock(lock);
-  if (replaced != 0) descTrim();
+  if (replaced != TMEM_PUT_NEW) descTrim();
   return replaced;
 }
 
@@ -397,10 +399,10 @@ export function unpinAt(pin: u32, entry: usize): i32 {
 
 /**
  * Remove (pool, oid, index) (tmem_flush_page), the object id being the
- * ObjectId at address `oid`. Returns 1 if found and its OutRecord written
- * (storage to free), 2 if found but pinned (the last reader frees it), 0 if
- * absent, -E_INVAL for a bad pool, -E_FAULT when `oid` is not an address in
- * the memory.
+ * ObjectId at address `oid`. Returns TMEM_FLUSH_FREED if found and its
+ * OutRecord written (storage to free), TMEM_FLUSH_PINNED if found but pinned
+ * (the last reader frees it), TMEM_FLUSH_ABSENT if absent, -E_INVAL for a
+ * bad pool, -E_FAULT when `oid` is not an address in the memory.
  */
 export function tmem_flush_page(h: u32, oid: usize, index: u32): i32 {
   if (!oidInMemory(oid)) return -E_FAULT;
@@ -426,13 +428,13 @@ export function tmem_flush_page(h: u32, oid: usize, index: u32): i32 {
       mutexUnlock(lock);
       descTrim();
       countAdd(pool, C_FLUSHES, 1);
-      return freed == 1 ? 1 : 2;
+      return freed == 1 ? TMEM_FLUSH_FREED : TMEM_FLUSH_PINNED;
     }
     prevp = <usize>cur + offsetof<PageDesc>("next");
     cur = c.next;
   }
   mutexUnlock(lock);
-  return 0;
+  return TMEM_FLUSH_ABSENT;
 }
 
 /**

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 //
-// tmem_layout.ts: the tmem core's shared-memory layout: its constants, the
-// structures at ROOT_TMEM (TmemRoot, LruDomain, PoolDesc), the page
-// descriptor (PageDesc), the per-Worker pool counters, the out area, and the
+// tmem_layout.ts: the tmem core's shared-memory layout: its constants and
+// result codes, the structures at ROOT_TMEM (TmemRoot, LruDomain, PoolDesc),
+// the page descriptor (PageDesc), the per-Worker pool counters, the out area,
+// the object id and the call record it crosses the wasm boundary in, and the
 // @inline accessors through which every other tmem_*.ts file reaches them.
 //
 // It is not where operations live: nothing here takes a lock or allocates.
@@ -23,7 +24,7 @@
 // writes only its own.
 //
 // Layout: the box diagrams below (TmemRoot at ROOT_TMEM, PageDesc,
-// PoolCounters, the out area's records).
+// PoolCounters, the out area's records, ObjectId).
 //
 // Concurrency: the accessors are plain or atomic loads and are safe from any
 // Worker. countAdd needs no atomics because only its Worker writes the word;
@@ -110,6 +111,25 @@ if (((<u32>1 << MAX_BUCKET_BITS) >> BUCKETS_PER_FRAME_SHIFT) * 4 > PAGE_SIZE) ER
 @inline export const GET_AND_FREE: u32 = 1; // always remove
 // @ts-ignore: decorator
 @inline export const GET_KEEP: u32 = 2; // never remove (pins the descriptor)
+
+/**
+ * tmem_put's results (an error is a negative E_* instead). Explicit codes,
+ * not a record that means something by being all zero: the one that needs
+ * freeing is written only with TMEM_PUT_REPLACED.
+ */
+// @ts-ignore: decorator
+@inline export const TMEM_PUT_NEW: i32 = 0; // the key was new
+// @ts-ignore: decorator
+@inline export const TMEM_PUT_REPLACED: i32 = 1; // an older copy left; its OutRecord is written: the caller frees it
+// @ts-ignore: decorator
+@inline export const TMEM_PUT_REPLACED_PINNED: i32 = 2; // an older copy left while pinned: no record, its last unpin frees it
+/** tmem_flush_page's results (an error is a negative E_* instead). */
+// @ts-ignore: decorator
+@inline export const TMEM_FLUSH_ABSENT: i32 = 0; // no such page
+// @ts-ignore: decorator
+@inline export const TMEM_FLUSH_FREED: i32 = 1; // removed; its OutRecord is written: the caller frees it
+// @ts-ignore: decorator
+@inline export const TMEM_FLUSH_PINNED: i32 = 2; // removed while pinned: no record, its last unpin frees it
 
 // ══ Structures ══
 

@@ -57,7 +57,9 @@ import { tmem_page_same_filled, tmem_page_fill } from "./tmem_page";
 import { lz4_compress_fast, lz4_decompress_safe_exact } from "./lz4";
 import { driverOf, zpoolOf, drvMalloc, drvFree, drvMap, drvUnmap, drvMapBusy, drvCompact } from "./zcache_drivers";
 import { tmem_put, tmem_get, tmem_unpin, tmem_flush_page, tmem_evict, tmem_out_area } from "./tmem";
-import { CALL_RECORD, oidInMemory } from "./tmem_layout";
+import {
+  CALL_RECORD, TMEM_PUT_NEW, TMEM_PUT_REPLACED, TMEM_FLUSH_ABSENT, TMEM_FLUSH_FREED, oidInMemory,
+} from "./tmem_layout";
 
 // @ts-ignore: decorator
 @inline const W_POOR: usize = ZC_C_POOR;
@@ -220,8 +222,8 @@ function evictBatch(st: usize, drv: u32): i32 {
 /** Flush the key's old copy (tmem_flush_page) and free it. Returns whether there was one. */
 function flushOld(st: usize, pool: u32, oid: usize, index: u32): bool {
   const f = tmem_flush_page(pool, oid, index);
-  if (f == 1) freeOut(st);
-  return f > 0;
+  if (f == TMEM_FLUSH_FREED) freeOut(st);
+  return f > TMEM_FLUSH_ABSENT;
 }
 
 /**
@@ -318,14 +320,9 @@ export function tmem_zcache_store(st: usize, kind: u32, pool: u32, oid: usize, i
     return rejected(st, kind, flushed || (replace && flushOld(st, pool, oid, index)));
   }
   tmem_zcache_account(st, meta, 1, 0);
-  if (p == 1) {
-    // The replaced copy's record (all zero if a reader still pins it: its last unpin frees it).
-    const out = tmem_out_area();
-    const olo = load<u32>(out), ohi = load<u32>(out, 4), ometa = load<u32>(out, 8);
-    if ((olo | ohi | ometa) != 0) freeStored(st, olo, ohi, ometa);
-    return ZC_PUT_REPLACED;
-  }
-  return flushed ? ZC_PUT_REPLACED : ZC_PUT_NEW;
+  // The replaced copy's record (none when a reader still pins it: its last unpin frees it).
+  if (p == TMEM_PUT_REPLACED) freeOut(st);
+  return p != TMEM_PUT_NEW || flushed ? ZC_PUT_REPLACED : ZC_PUT_NEW;
 }
 
 /** Count a rejected put in the storing client's line (kind: PERSIST | client << 16); the result for `flushed`. */

@@ -27,14 +27,15 @@ const PREFIX = "layout_";
 
 /** Whether constant `name` is an i32 (a status or a signed result), not a u32. */
 export function isSigned(name) {
-  return name.startsWith("E_") || name.startsWith("ZC_PUT_") || name.startsWith("ZC_GET_");
+  return name.startsWith("E_") || name.startsWith("ZC_PUT_") || name.startsWith("ZC_GET_") || name.startsWith("TMEM_PUT_")
+    || name.startsWith("TMEM_FLUSH_");
 }
 
 /**
  * The `layout_*` globals of the wasm file `path`, as [name, value] pairs in
  * export order (name without the prefix). Values are read as u32 when the
  * name says an offset/size (everything but the E_* status codes and the
- * ZC_PUT_* and ZC_GET_* results, which are i32).
+ * ZC_PUT_*, ZC_GET_*, TMEM_PUT_* and TMEM_FLUSH_* results, which are i32).
  */
 export async function readLayout(path) {
   const module = new WebAssembly.Module(readFileSync(path));

@@ -54,7 +54,7 @@ describe("bindings/layout.generated.ts", () => {
         for (const [name, value] of Object.entries(LAYOUT)) {
           const got = live(pm.core, name);
           expect(got, `layout_${name} (${build})`).toBeDefined();
-          // u32 constants come back >>> 0 from the raw bindings, i32 ones (E_*, ZC_PUT_*, ZC_GET_*) signed.
+          // u32 constants come back >>> 0 from the raw bindings, i32 ones (E_*, ZC_PUT_*, ZC_GET_*, TMEM_PUT_*, TMEM_FLUSH_*) signed.
           expect((isSigned as (n: string) => boolean)(name) ? got! | 0 : got! >>> 0, `layout_${name} (${build})`).toBe(value);
         }
         const exported = WebAssembly.Module.exports(await compileCore(build))

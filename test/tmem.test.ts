@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { TmemCore, GetMode, oidFrom, newOid } from "../src/tmem/core.js";
 import { throwsWith } from "./helpers.js";
+import { TMEM_PUT_NEW, TMEM_PUT_REPLACED_PINNED, TMEM_FLUSH_FREED } from "../bindings/layout.generated.js";
 
 let pm: PhysicalMemory;
 let tc: TmemCore;
@@ -80,6 +81,57 @@ describe("tmem core", () => {
     tc.unpin(pin, free);
     expect(freed).toEqual([[11, 12, 13, p]]);
     throwsWith(() => tc.unpin(pin, free), "EINVAL");
+    tc.destroyPool(p, free);
+  });
+
+  it("a replaced copy is handed back whatever its pampd, even all zero; one replaced while pinned, at the last unpin", () => {
+    const p = tc.newPool({ persistent: true });
+    const oid = oidFrom(10);
+    // An all-zero pampd is a real one (a same-filled word of 0 with meta 0, a frame number 0 ...).
+    expect(tc.put(p, oid, 0, 0, 0, 0, free)).toBe("new");
+    freed.length = 0;
+    expect(tc.put(p, oid, 0, 5, 6, 7, free)).toBe("replaced");
+    expect(freed).toEqual([[0, 0, 0, p]]);
+    // Replaced while pinned: tmem_put answers TMEM_PUT_REPLACED_PINNED, nothing is freed until the unpin.
+    expect(tc.get(p, oid, 0, GetMode.KEEP)).toBe(true);
+    const pin = tc.pin;
+    freed.length = 0;
+    expect(pm.core.tmem_put(p, tc.oidArg(oid), 0, 8, 9, 10, 0)).toBe(TMEM_PUT_REPLACED_PINNED);
+    expect(freed).toEqual([]);
+    tc.unpin(pin, free);
+    expect(freed).toEqual([[5, 6, 7, p]]);
+    expect(tc.flushPage(p, oid, 0, free)).toBe(true);
+    expect(freed).toEqual([[5, 6, 7, p], [8, 9, 10, p]]);
+    tc.destroyPool(p, free);
+  });
+
+  it("takes the object id by address: any ObjectId in the memory, and EFAULT (nothing changed) past its end", () => {
+    const p = tc.newPool({ persistent: true });
+    const c = pm.core;
+    // Six words in a frame of our own name the same object as the call record does.
+    const frame = pm.allocFrame();
+    const at = pm.frameAddress(frame) + 40;
+    new Uint32Array(pm.memory.buffer, at, 6).set([1, 2, 3, 4, 5, 6]);
+    const oid = Uint32Array.of(1, 2, 3, 4, 5, 6);
+    expect(c.tmem_put(p, at, 3, 21, 22, 23, 0)).toBe(TMEM_PUT_NEW);
+    expect(tc.get(p, oid, 3, GetMode.KEEP)).toBe(true);
+    expect([tc.lo, tc.hi, tc.meta]).toEqual([21, 22, 23]);
+    tc.unpin(tc.pin, free);
+    // The last 23 bytes of the memory cannot hold an ObjectId: refused before anything is read.
+    const past = pm.memory.buffer.byteLength - 23;
+    const EFAULT = -14;
+    expect(c.tmem_put(p, past, 3, 31, 32, 33, 0)).toBe(EFAULT);
+    expect(c.tmem_put(p, 0xffff_fff0, 3, 31, 32, 33, 0)).toBe(EFAULT);
+    expect(c.tmem_get(p, past, 3, GetMode.KEEP)).toBe(EFAULT);
+    expect(c.tmem_flush_page(p, past, 3)).toBe(EFAULT);
+    expect(c.tmem_flush_object(p, past, 16)).toBe(EFAULT);
+    expect(tc.poolInfo(p).pages).toBe(1);
+    expect(tc.get(p, oid, 3, GetMode.KEEP)).toBe(true);
+    expect([tc.lo, tc.hi, tc.meta]).toEqual([21, 22, 23]);
+    tc.unpin(tc.pin, free);
+    freed.length = 0;
+    expect(c.tmem_flush_page(p, at, 3)).toBe(TMEM_FLUSH_FREED);
+    pm.freeFrame(frame);
     tc.destroyPool(p, free);
   });
 

@@ -38,7 +38,10 @@ import type { PhysicalMemory } from "../../bindings/physmem.js";
 import type { CoreExports } from "../../bindings/wasm.js";
 import { ErrorCode, Status, TmemError, argCheck, statusError } from "../../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_IO } from "../../bindings/layout.js";
-import { CALL_RECORD, OID_BYTES, PIN_SLOTS } from "../../bindings/layout.generated.js";
+import {
+  CALL_RECORD, OID_BYTES, PIN_SLOTS, TMEM_PUT_NEW, TMEM_PUT_REPLACED, TMEM_PUT_REPLACED_PINNED, TMEM_FLUSH_FREED,
+  TMEM_FLUSH_PINNED,
+} from "../../bindings/layout.generated.js";
 
 /** Pool flag: persistent (frontswap). The Xen ABI bit. */
 export const TMEM_POOL_PERSIST = 1;
@@ -406,12 +409,10 @@ export class TmemCore {
   put(pool: number, oid: Oid, index: number, lo: number, hi: number, meta: number, free: FreePampd,
       noReplace = false): "new" | "replaced" | "exists" | "nomem" | "dead" {
     const r = this.core.tmem_put(pool, this.oidArg(oid), index, lo, hi, meta, noReplace ? 1 : 0);
-    if (r === 0) return "new";
-    if (r === 1) {
-      const o = this.out;
-      if ((o[RecWord.LO]! | o[RecWord.HI]! | o[RecWord.META]!) !== 0) this.freeOut(free);
-      return "replaced";
-    }
+    if (r === TMEM_PUT_NEW) return "new";
+    if (r === TMEM_PUT_REPLACED) { this.freeOut(free); return "replaced"; }
+    // Replaced while another reader pinned the old copy: its last unpin hands it to its backend.
+    if (r === TMEM_PUT_REPLACED_PINNED) return "replaced";
     if (r === Status.EEXIST) return "exists";
     if (r === Status.ENOMEM) return "nomem";
     return "dead";
@@ -459,9 +460,9 @@ export class TmemCore {
    */
   flushPage(pool: number, oid: Oid, index: number, free: FreePampd): boolean {
     const r = this.core.tmem_flush_page(pool, this.oidArg(oid), index);
-    if (r === 1) { this.freeOut(free); return true; }
+    if (r === TMEM_FLUSH_FREED) { this.freeOut(free); return true; }
     if (r < 0) throw new TmemError(ErrorCode.EINVAL, `tmem_flush_page: pool ${pool} is not alive`);
-    return r === 2;
+    return r === TMEM_FLUSH_PINNED;
   }
 
   /**
