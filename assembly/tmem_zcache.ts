@@ -186,6 +186,23 @@ export function tmem_zcache_free_stored(st: usize, lo: u32, hi: u32, meta: u32):
   freeStored(st, lo, hi, meta);
 }
 
+/**
+ * Free a stored page that left the index on the host's generic path (a
+ * flush, a drain, an exclusive get answered there: src/zcache.ts pamFree) in
+ * one call: the driver's object, unless same-filled or remote, then the
+ * accounting. Returns 0; or the driver's negative status when it refused the
+ * free (nothing freed, nothing accounted: the host's driver object then says
+ * why). A remote page's remote copy is the caller's to drop.
+ */
+export function tmem_zcache_free(st: usize, lo: u32, hi: u32, meta: u32): i32 {
+  if ((meta & (META_SAME | ZC_META_REMOTE)) == 0) {
+    const r = drvFree(driverOf(st), zpoolOf(st, hi == 1), lo);
+    if (r < 0) return r;
+  }
+  tmem_zcache_account(st, meta, -1, 0);
+  return 0;
+}
+
 function freeStored(st: usize, lo: u32, hi: u32, meta: u32): void {
   if ((meta & (META_SAME | ZC_META_REMOTE)) == 0) drvFree(driverOf(st), zpoolOf(st, hi == 1), lo);
   tmem_zcache_account(st, meta, -1, 0);

@@ -570,9 +570,25 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
   }
 
   protected pamFree(lo: number, hi: number, meta: number, pool: number): void {
-    if ((meta & (SAME | REMOTE)) === 0) this.zp[hi === 1 ? 1 : 0].free(lo);
-    this.pm.core.tmem_zcache_account(this.stAddr, meta, -1, 0);
+    if (this.driver !== L.ZC_DRV_JS) {
+      // A built-in driver: the free and the accounting in one wasm call.
+      if (this.pm.core.tmem_zcache_free(this.stAddr, lo, hi, meta) !== 0) this.freeRefused(lo, hi, meta);
+    } else {
+      if ((meta & (SAME | REMOTE)) === 0) this.zp[hi === 1 ? 1 : 0].free(lo);
+      this.pm.core.tmem_zcache_account(this.stAddr, meta, -1, 0);
+    }
     if ((meta & REMOTE) !== 0) this.remoteFreed(lo, pool);
+  }
+
+  /**
+   * The driver refused tmem_zcache_free's free (nothing changed): free
+   * through its TypeScript face, which throws the error it always threw
+   * (EINVAL for a stale handle or a destroyed pool, EBUSY for a mapped
+   * object); should that free succeed after all, account the page as freed.
+   */
+  private freeRefused(lo: number, hi: number, meta: number): void {
+    this.zp[hi === 1 ? 1 : 0].free(lo);
+    this.pm.core.tmem_zcache_account(this.stAddr, meta, -1, 0);
   }
 
   // ── the remote tier (RAMster): remote pages are indexed here, their bytes are in Redis ──
