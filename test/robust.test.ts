@@ -138,7 +138,7 @@ describe("a Worker terminated inside a tmem critical section is rolled back by i
   }, 120_000);
 
   it("the park hook is a no-op in the release build", async () => {
-    const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 2 });
+    const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 2, build: "release" });
     expect(pm.core.pm_park_arm(4, 1, 1)).toBe(-22);
     expect(pm.core.pm_parked()).toBe(0);
     pm.detach();
