@@ -127,7 +127,7 @@ describe("the call-record address given to the exports directly (core14's ABI)",
     expect(tc.poolInfo(p).pages).toBe(0);
     // The last whole ObjectId, an unaligned one, and address 0 are ids like any other.
     const words = new DataView(pm.memory.buffer);
-    for (const a of [end - 24, (tc.callAddr as number) + 1, 0]) {
+    for (const a of [end - 24, (tc as unknown as { callAddr: number }).callAddr + 1, 0]) {
       const key = Uint32Array.from({ length: 6 }, (_, i) => words.getUint32(a + 4 * i, true)) as Oid;
       expect(c.tmem_put!(p, a, 2, 1, 2, 3, 0), `put at ${a}`).toBe(0);
       expect(tc.get(p, key, 2, 2), `get at ${a}`).toBe(true);
