@@ -8,6 +8,9 @@
 // page's own bytes, or a miss (ephemeral) / a clear error (persistent);
 // never another page's bytes, never a hang.
 import { afterAll, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { PhysicalMemory } from "../bindings/physmem.js";
 import { Zcache } from "../src/zcache.js";
 import { Frontswap } from "../src/frontswap.js";
@@ -181,4 +184,67 @@ describe.skipIf(!ok)("the server killed mid-remotify", () => {
     await a.ramster.disconnect().catch(() => undefined);
     a.pm.detach();
   }, 90_000);
+});
+
+/** The hostile proxy (test/workers/attack-s5-proxy.mjs) in front of `port`, as a child process. */
+async function startProxy(port: number): Promise<{ port: number; mode(m: string): Promise<void>; stop(): void }> {
+  const child: ChildProcess = spawn(process.execPath, [fileURLToPath(new URL("./workers/attack-s5-proxy.mjs", import.meta.url)), String(port)], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout! }).on("line", (l) => lines.push(l));
+  await until("the proxy's port", 10_000, () => lines.length > 0);
+  return {
+    port: Number(lines.shift()),
+    async mode(m: string) { child.stdin!.write(`mode ${m}\n`); await until(`proxy mode ${m}`, 5_000, () => lines.includes(`ok ${m}`)); lines.length = 0; },
+    stop() { child.kill("SIGKILL"); },
+  };
+}
+
+describe.skipIf(!ok)("a hostile connection to the server (a proxy that splits, pads, stalls or forges HGET replies)", () => {
+  afterAll(stopAll);
+
+  it("loads are exact or an error, each bounded; pages never touched by an error load exact once the proxy behaves", async () => {
+    const server = await startRedis({ policy: "noeviction" });
+    const proxy = await startProxy(server.port);
+    try {
+      const a = await setup({ port: proxy.port } as RedisServer, { commandTimeoutMs: 800, failuresToDown: 1000 });
+      const N = 30;
+      for (let i = 0; i < N; i++) expect(a.fs.store(0, i, stampPage(8, i))).toBe(true);
+      await until("all remote", 30_000, () => a.zcache.stats().remote!.persistentPages >= N);
+      a.ramster.pauseRemotify(true);
+      const into = new Uint8Array(4096);
+      const errored = new Set<number>();
+      const report: Record<string, { exact: number; error: number }> = {};
+      const wrong: string[] = [];
+      for (const [m, loads] of [["split", N], ["trail", N], ["other", 6], ["stall", 3]] as const) {
+        await proxy.mode(m);
+        const r = (report[m] = { exact: 0, error: 0 });
+        for (let i = 0; i < loads; i++) {
+          const t0 = Date.now();
+          let got: unknown;
+          const code = errorCode(() => { got = a.fs.load(0, i, into); });
+          if (Date.now() - t0 > 15_000) wrong.push(`${m} ${i}: took ${Date.now() - t0} ms`);
+          if (code !== "no error") { r.error++; errored.add(i); continue; }
+          if (got !== true) wrong.push(`${m} ${i}: false`);
+          else if (!same(into, stampPage(8, i))) wrong.push(`${m} ${i}: wrong bytes`);
+          else r.exact++;
+        }
+        await proxy.mode("pass");
+      }
+      console.log("hostile proxy:", JSON.stringify(report), "direct:", JSON.stringify((a.ramster.stats() as { direct?: unknown }).direct ?? null));
+      expect(wrong).toEqual([]);
+      // A proxy that only re-chunks is harmless: every load exact.
+      expect(report.split).toEqual({ exact: N, error: 0 });
+      await until("the tier up", 15_000, () => a.ramster.stats().remote?.down !== true);
+      for (let i = 0; i < N; i++) {
+        if (errored.has(i)) continue;
+        expect(a.fs.load(0, i, into), `page ${i} after the proxy behaves`).toBe(true);
+        expect(same(into, stampPage(8, i))).toBe(true);
+      }
+      await a.ramster.disconnect().catch(() => undefined);
+      a.pm.detach();
+    } finally {
+      proxy.stop();
+      await server.stop();
+    }
+  }, 120_000);
 });
