@@ -5,7 +5,9 @@
 // another Worker's pin (the same pin value: both pinned one page), a full pin
 // table met by the library's own load path. Where the build has no pin table
 // (PIN_SLOTS absent from the generated layout) the death attacks are the
-// known bug of main (one "pin in flight" per slot) and run as it.fails.
+// known bug of main (one "pin in flight" per slot) and run as it.fails. Last:
+// the reclaimer parked (debug hook) at every logged stripe store of its
+// reclaim of a Worker that held 8 pins, and killed there.
 import { describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
@@ -176,4 +178,58 @@ describe("a full pin table (robust: PIN_SLOTS per Worker)", () => {
     expect(z.poolPages(pool)).toBe(10);
     pm.detach();
   });
+});
+
+describe("the reclaimer killed part way through dropping a dead Worker's 8 pins", () => {
+  const opUrl = new URL("./workers/attack-robust-op.mjs", import.meta.url);
+  // The debug hook parks the reclaimer at its k-th logged store under a stripe lock (LV_STRIPE = 4):
+  // for each k it has dropped some of the pins and not the rest when it is killed there.
+  withTable("parked at every k-th stripe store and killed: its own reclaim finishes the other's; each pin dropped once", async () => {
+    const LV_STRIPE = 4;
+    const outcomes: string[] = [];
+    for (let k = 1; k <= 20; k++) {
+      const pm = await PhysicalMemory.create({ frames: 1024, maxWorkers: 4, build: "debug" });
+      const tc = TmemCore.for(pm);
+      const c = pm.core as unknown as Record<string, (...a: number[]) => number>;
+      const pool = tc.newPool({ persistent: true });
+      const freed: number[] = [];
+      const free = (lo: number): void => { freed.push(lo); };
+      for (let i = 0; i < 12; i++) expect(tc.put(pool, oidFrom(1), i, 0x100 + i, 0, i, free)).toBe("new");
+      const rslot = pm.reserveSlot();
+      const rw = new Worker(opUrl, { workerData: { handle: pm.handle, slot: rslot, mode: "reclaim" } });
+      const rm: Msg[] = [];
+      let rfail: unknown;
+      rw.on("message", (m: Msg) => rm.push(m));
+      rw.on("error", (e) => { rfail = e; });
+      await waitUntil("reclaimer ready", () => rfail !== undefined || rm.some((m) => m.cmd === "ready"), 20_000);
+      const x = start(pm, { pool, obj: 1, pinKeys: [0, 1, 2, 3, 3, 4, 5, 6] });
+      await msg(x, "ready");
+      const flushOne = (i: number): string => {
+        const before = freed.length;
+        const there = tc.flushPage(pool, oidFrom(1), i, free);
+        return !there ? "absent" : freed.length > before ? "freed" : "pinned";
+      };
+      expect([flushOne(0), flushOne(3), flushOne(5)]).toEqual(["pinned", "pinned", "pinned"]);
+      await x.w.terminate();
+      expect(c.pm_park_arm!(LV_STRIPE, rslot, k)).toBe(0);
+      rw.postMessage({ slot: x.slot });
+      await waitUntil("the reclaimer parks or finishes", () => c.pm_parked!() === rslot + 1 || rm.some((m) => m.cmd === "reclaimed") || rfail !== undefined, 20_000);
+      const parked = c.pm_parked!() === rslot + 1;
+      await rw.terminate();
+      c.pm_park_disarm!();
+      if (parked) pm.reclaim(rslot);
+      let second = "ok";
+      try { pm.reclaim(x.slot); } catch (e) { second = (e as { code: string }).code; }
+      const rest = [1, 2, 4, 6].map(flushOne);
+      const check = c.tmem_check!(0);
+      tc.destroyPool(pool, free);
+      const accounted = c.tmem_check!(1);
+      outcomes.push(`${k}:${parked ? "parked" : "done"}`);
+      expect({ k, second, rest, check, accounted }).toEqual({ k, second: "EINVAL", rest: ["freed", "freed", "freed", "freed"], check: 0, accounted: 0 });
+      pm.detach();
+      if (!parked) break;
+    }
+    console.log("reclaimer parked at", outcomes.join(" "));
+    expect(outcomes.filter((o) => o.endsWith("parked")).length).toBeGreaterThan(3);
+  }, 120_000);
 });
