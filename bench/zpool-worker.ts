@@ -7,7 +7,7 @@
 // zpool id and goes through the zpool API.
 import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../bindings/physmem.js";
-import { openPool } from "../src/zpool/index.js";
+import { openPool, type ZpoolHandle } from "../src/zpool/index.js";
 
 interface Data {
   handle: PhysicalMemoryHandle;
@@ -42,7 +42,7 @@ if (d.mode === "direct") {
 } else {
   const pool = await openPool(pm, d.poolId);
   malloc = (s) => pool.malloc(s);
-  free = (h) => pool.free(h);
+  free = (h) => pool.free(h as ZpoolHandle);
   close = () => pool.close();
 }
 

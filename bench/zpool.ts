@@ -40,6 +40,7 @@ import {
   createPool, createPoolSync, type Zpool,
 } from "../src/zpool/index.js";
 import type { ZbudStats } from "../src/zpool/drivers/zbud.js";
+import type { ZpoolHandle } from "../src/zpool/driver.js";
 import type { ZsmallocStats } from "../src/zpool/drivers/zsmalloc.js";
 import { kernelZbudPages, KZBUD_MAX_SIZE } from "../src/zpool/kernel-zbud.js";
 import { kernelZsmallocUsage } from "../src/zpool/kernel-zsmalloc.js";
@@ -155,7 +156,7 @@ function poolSubject(name: string, type: string): Subject {
       } catch (e) {
         return `unavailable: ${String(e)}`;
       }
-      return { malloc: (s) => pool.malloc(s), free: (h) => pool.free(h), done: () => pool.destroy({ force: true }) };
+      return { malloc: (s) => pool.malloc(s), free: (h) => pool.free(h as ZpoolHandle), done: () => pool.destroy({ force: true }) };
     },
   };
 }
@@ -417,7 +418,7 @@ for (const [name, all] of [["anon", anon], ["file", file]] as const) {
       const hc = zss.map((s) => zc.malloc(s));
       zc.compact();
       const keep: number[] = [];
-      const kept: number[] = [];
+      const kept: ZpoolHandle[] = [];
       hc.forEach((h, i) => { if (rand() < 0.3) zc.free(h); else { keep.push(zss[i]!); kept.push(h); } });
       zc.compact();
       const st2 = zc.stats() as ZsmallocStats;

@@ -154,8 +154,19 @@ export interface AttachOptions {
  */
 export const LOCK_HOST_TIMEOUT_MS = 30_000;
 
+/**
+ * A Worker slot of a memory, 0 ≤ slot < maxWorkers: which scratch area an
+ * attached thread (or a reserved one) owns, as {@link PhysicalMemory.slot}
+ * and {@link PhysicalMemory.reserveSlot} give it. Branded: a frame number, a
+ * pool id, a swap type or a plain number is not a WorkerSlot to the type
+ * checker; {@link PhysicalMemory.workerSlot} makes one from a number (one
+ * posted by another Worker), checking its range.
+ */
+export type WorkerSlot = number & { readonly [workerSlotBrand]: "worker slot" };
+declare const workerSlotBrand: unique symbol;
+
 /** A hook run by {@link PhysicalMemory.reclaim} with the slot being reclaimed. */
-export type ReclaimHook = (pm: PhysicalMemory, slot: number) => void;
+export type ReclaimHook = (pm: PhysicalMemory, slot: WorkerSlot) => void;
 const anyReclaimHooks: ReclaimHook[] = [];
 
 /**
@@ -196,7 +207,7 @@ export class PhysicalMemory {
   /** @internal The layout of the memory (byte addresses of its regions). */
   readonly layout: Layout;
   /** This instance's scratch slot (0 ≤ slot < maxWorkers). */
-  readonly slot: number;
+  readonly slot: WorkerSlot;
   /** @internal Address of this instance's scratch area ({@link SCRATCH_SIZE} bytes). */
   readonly scratch: number;
   /** @internal Whether this thread may block in Atomics.wait (false on a browser main thread). */
@@ -205,7 +216,7 @@ export class PhysicalMemory {
   readonly u8: Uint8Array;
   private attached = true;
   private readonly detachHooks: Array<() => void> = [];
-  private readonly reclaimHooks: Array<(slot: number) => void> = [];
+  private readonly reclaimHooks: Array<(slot: WorkerSlot) => void> = [];
 
   private constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, core: CoreExports,
                       layout: Layout, slot: number, canBlock: boolean) {
@@ -213,7 +224,7 @@ export class PhysicalMemory {
     this.memory = memory;
     this.core = core;
     this.layout = layout;
-    this.slot = slot;
+    this.slot = slot as WorkerSlot;
     this.scratch = layout.scratchBase + slot * SCRATCH_SIZE;
     this.canBlock = canBlock;
     this.u8 = new Uint8Array(memory.buffer);
@@ -468,11 +479,27 @@ export class PhysicalMemory {
    * @throws TmemError EBUSY when every slot is taken; EINVAL when detached.
    * Thread safety: any attached thread.
    */
-  reserveSlot(): number {
+  reserveSlot(): WorkerSlot {
     this.live();
     const r = this.core.pm_reserve();
     if (r === Status.EBUSY) throw new TmemError(ErrorCode.EBUSY, "every Worker slot of this memory is taken (raise maxWorkers)");
-    return check(r, "pm_reserve");
+    return check(r, "pm_reserve") as WorkerSlot;
+  }
+
+  /**
+   * `n` as a {@link WorkerSlot}: the boundary where a slot posted by another
+   * Worker (a plain number once structured-cloned) is checked. Says nothing
+   * about whether the slot is attached now.
+   * @throws TmemError EINVAL unless `n` is an integer from 0 to maxWorkers - 1.
+   */
+  workerSlot(n: number): WorkerSlot {
+    this.checkSlot(n);
+    return n as WorkerSlot;
+  }
+
+  private checkSlot(slot: number): void {
+    argCheck(Number.isInteger(slot) && slot >= 0 && slot < this.layout.maxWorkers,
+      `slot must be an integer from 0 to ${this.layout.maxWorkers - 1}, not ${String(slot)}`);
   }
 
   /**
@@ -503,7 +530,8 @@ export class PhysicalMemory {
    * Thread safety: any attached thread, concurrently with any operation.
    */
   reclaim(slot: number): void {
-    this.reclaimIf(slot, 0, 0);
+    // A plain number, as the README documents it (a slot posted by the Worker): checked in reclaimIf.
+    this.reclaimIf(slot as WorkerSlot, 0, 0);
   }
 
   /**
@@ -511,10 +539,9 @@ export class PhysicalMemory {
    * [gen, gen + span) (span 0: any); returns false (nothing done) when it is
    * not, or when the slot is not attached (it detached on its own).
    */
-  reclaimIf(slot: number, gen: number, span: number): boolean {
+  reclaimIf(slot: WorkerSlot, gen: number, span: number): boolean {
     this.live();
-    argCheck(Number.isInteger(slot) && slot >= 0 && slot < this.layout.maxWorkers,
-      `slot must be an integer from 0 to ${this.layout.maxWorkers - 1}, not ${String(slot)}`);
+    this.checkSlot(slot);
     if (slot === this.slot) throw new TmemError(ErrorCode.EINVAL, `slot ${slot} is this thread's own: detach it instead`);
     const r = this.core.pm_reclaim(slot, gen >>> 0, span >>> 0);
     if (r === Status.EINVAL && span !== 0) return false;
@@ -526,12 +553,12 @@ export class PhysicalMemory {
     // their wasm steps and made this thread their reclaimer). Each step may
     // run again if this thread dies here too: whoever reclaims it finishes.
     let first: unknown = undefined;
-    for (let s = slot; s >= 0; s = this.core.pm_reclaim_next() - 1) {
+    for (let s = slot as number; s >= 0; s = this.core.pm_reclaim_next() - 1) {
       // The zsmalloc pin of an object the dead Worker had mapped (its map
       // record, assembly/zsmalloc_map.ts): the object can be freed again.
       this.core.zs_reclaim_slot(s);
-      for (const hook of [...anyReclaimHooks.map((h) => (t: number) => h(this, t)), ...this.reclaimHooks]) {
-        try { hook(s); } catch (e) { first ??= e; }
+      for (const hook of [...anyReclaimHooks.map((h) => (t: WorkerSlot) => h(this, t)), ...this.reclaimHooks]) {
+        try { hook(s as WorkerSlot); } catch (e) { first ??= e; }
       }
       check(this.core.pm_reclaim_end(s), "pm_reclaim_end");
     }
@@ -543,7 +570,7 @@ export class PhysicalMemory {
    * @internal The generation of slot `slot` (bumped by every reserve,
    * attach and reclaim) and whether it is reserved and not yet attached.
    */
-  slotState(slot: number): { generation: number; reserved: boolean } {
+  slotState(slot: WorkerSlot): { generation: number; reserved: boolean } {
     this.live();
     return { generation: this.core.pm_slot_gen(slot) >>> 0, reserved: this.core.pm_reserved(slot) === 1 };
   }
@@ -552,7 +579,7 @@ export class PhysicalMemory {
    * @internal Run `hook(slot)` in {@link reclaim}, before the slot is freed
    * for a new attach (the layers above clear what that slot held).
    */
-  onReclaim(hook: (slot: number) => void): void {
+  onReclaim(hook: (slot: WorkerSlot) => void): void {
     this.live();
     this.reclaimHooks.push(hook);
   }

@@ -63,6 +63,18 @@ import {
   SWAP_TYPES, SWAP_TYPE_SIZE,
 } from "./tmem/shared.js";
 
+/**
+ * A swap type (one swap device): 0..31, the kernel's MAX_SWAPFILES. The
+ * union of its 32 values, so a literal is one as written
+ * (`fs.store(0, offset, page)`), while a cleancache `FsId`, a frame
+ * number, a zpool handle, a tmem pool id or any computed number is not one
+ * to the type checker. A type computed at run time, or posted by another
+ * Worker, becomes one through {@link Frontswap.swapType}, which checks it.
+ */
+export type SwapType =
+  | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15
+  | 16 | 17 | 18 | 19 | 20 | 21 | 22 | 23 | 24 | 25 | 26 | 27 | 28 | 29 | 30 | 31;
+
 /** frontswap's debugfs counters. */
 export interface FrontswapCounters {
   /** Successful loads. */
@@ -82,7 +94,7 @@ export interface FrontswapCounters {
  * for running operations to finish); storing, loading and invalidating pages
  * is fine.
  */
-export type FrontswapWriteback = (type: number, offset: number, page: Uint8Array) => void;
+export type FrontswapWriteback = (type: SwapType, offset: number, page: Uint8Array) => void;
 
 /** Options of {@link Frontswap.unregisterOps}. */
 export interface UnregisterOptions {
@@ -200,7 +212,7 @@ export class Frontswap {
     // No store that started before the publish can still land in it.
     this.reg.synchronize();
     try {
-      for (let t = 0; t < MAX_SWAP_TYPES; t++) this.drainType(t, backend, options.writeback);
+      for (let t = 0; t < MAX_SWAP_TYPES; t++) this.drainType(t as SwapType, backend, options.writeback);
     } catch (e) {
       await this.reg.locked((entries) => {
         const i = entries.findIndex((x) => entryId(x) === id);
@@ -229,11 +241,22 @@ export class Frontswap {
   // ── swap types ──
 
   /**
+   * `n` as a {@link SwapType}: the boundary where a type computed at run
+   * time or posted by another Worker (a plain number once structured-cloned)
+   * becomes one again.
+   * @throws TmemError EINVAL for anything but an integer 0..31.
+   */
+  swapType(n: number): SwapType {
+    this.checkType(n);
+    return n as SwapType;
+  }
+
+  /**
    * A swap device of `type` comes up (frontswap_init). Before any backend
    * registers this is only remembered. Idempotent.
    * @throws TmemError EINVAL for a type outside 0..31; ENOSPC when no tmem pool is free.
    */
-  async init(type: number): Promise<void> {
+  async init(type: SwapType): Promise<void> {
     this.checkType(type);
     await this.reg.locked((entries, backends) => {
       if (Atomics.load(this.i32, this.typeWord(type)) === ACTIVE) return;
@@ -250,7 +273,7 @@ export class Frontswap {
    * page of the type is dropped, and stores are rejected until `init` again.
    * @throws TmemError EINVAL for a bad type.
    */
-  async invalidateArea(type: number): Promise<void> {
+  async invalidateArea(type: SwapType): Promise<void> {
     this.checkType(type);
     const pools: Array<[TmemBackend, number]> = [];
     await this.reg.locked((entries, backends) => {
@@ -270,7 +293,7 @@ export class Frontswap {
   }
 
   /** Whether `type` is initialised (a snapshot). */
-  isActive(type: number): boolean {
+  isActive(type: SwapType): boolean {
     this.checkType(type);
     return Atomics.load(this.i32, this.typeWord(type)) === ACTIVE;
   }
@@ -287,7 +310,7 @@ export class Frontswap {
    *   ready()`); EBUSY while this Worker has a zpool object mapped (nothing
    *   changed). After any error the page is not stored: keep it.
    */
-  store(type: number, offset: number, page: Uint8Array): boolean {
+  store(type: SwapType, offset: number, page: Uint8Array): boolean {
     this.checkKey(type, offset);
     checkPage(page, this.pm.memory.buffer, "page");
     const reg = this.reg;
@@ -345,7 +368,7 @@ export class Frontswap {
    *   stored copy is corrupt (provably: it failed to decompress; it is then
    *   dropped, the only case where a load removes a page).
    */
-  load(type: number, offset: number, into: Uint8Array): boolean {
+  load(type: SwapType, offset: number, into: Uint8Array): boolean {
     this.checkKey(type, offset);
     checkPage(into, this.pm.memory.buffer, "into");
     const reg = this.reg;
@@ -376,7 +399,7 @@ export class Frontswap {
    * Drop (type, offset) from every backend (frontswap_invalidate_page).
    * @returns true if a page was there.
    */
-  invalidatePage(type: number, offset: number): boolean {
+  invalidatePage(type: SwapType, offset: number): boolean {
     this.checkKey(type, offset);
     const reg = this.reg;
     const tok = reg.enter();
@@ -410,7 +433,7 @@ export class Frontswap {
    * stored and the error propagates.
    * @returns pages handed back.
    */
-  unuse(type: number, writeback: FrontswapWriteback, pages = Infinity): number {
+  unuse(type: SwapType, writeback: FrontswapWriteback, pages = Infinity): number {
     this.checkType(type);
     argCheck(typeof writeback === "function", "unuse needs a writeback callback");
     argCheck(pages >= 0, "pages must be ≥ 0");
@@ -457,8 +480,8 @@ export class Frontswap {
     let excess = this.curPages() - targetPages;
     let handed = 0;
     for (let t = 0; t < MAX_SWAP_TYPES && excess > 0; t++) {
-      if (this.curPages(t) === 0) continue;
-      const n = this.unuse(t, writeback, excess);
+      if (this.curPages(t as SwapType) === 0) continue;
+      const n = this.unuse(t as SwapType, writeback, excess);
       handed += n;
       excess -= n;
     }
@@ -466,7 +489,7 @@ export class Frontswap {
   }
 
   /** Pages stored for `type`, or for all types (frontswap_curr_pages). */
-  curPages(type?: number): number {
+  curPages(type?: SwapType): number {
     if (type !== undefined) {
       this.checkType(type);
       return this.area.sum(TAIL_STORED + type);
@@ -477,7 +500,7 @@ export class Frontswap {
   }
 
   /** The offsets of `type` stored now, over all backends (a snapshot, unsorted). */
-  storedOffsets(type: number): number[] {
+  storedOffsets(type: SwapType): number[] {
     this.checkType(type);
     const tok = this.reg.enter();
     try {
@@ -523,7 +546,7 @@ export class Frontswap {
    * snapshot per batch); no store can add pages meanwhile (b is draining).
    * @throws TmemError EBUSY if pages remain (no writeback, or they would not leave).
    */
-  private drainType(type: number, b: TmemBackend, writeback: FrontswapWriteback | undefined): void {
+  private drainType(type: SwapType, b: TmemBackend, writeback: FrontswapWriteback | undefined): void {
     if (Atomics.load(this.i32, this.typeWord(type)) !== ACTIVE) return;
     const pool = this.poolOf(type, b.instance);
     if (pool === NO_POOL) return;
@@ -535,7 +558,7 @@ export class Frontswap {
     }
   }
 
-  private drainOnce(type: number, b: TmemBackend, pool: number, writeback: FrontswapWriteback | undefined): void {
+  private drainOnce(type: SwapType, b: TmemBackend, pool: number, writeback: FrontswapWriteback | undefined): void {
     const offsets: number[] = [];
     b.scanPool(pool, (oid) => { offsets.push(oid[0]!); });
     const oid = newOid();

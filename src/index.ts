@@ -19,7 +19,7 @@
  * @module
  */
 export { PhysicalMemory } from "../bindings/physmem.js";
-export type { PhysicalMemoryOptions, PhysicalMemoryHandle, PhysicalMemoryStats, Pfn, AttachOptions } from "../bindings/physmem.js";
+export type { PhysicalMemoryOptions, PhysicalMemoryHandle, PhysicalMemoryStats, Pfn, WorkerSlot, AttachOptions } from "../bindings/physmem.js";
 export { TmemError, ErrorCode } from "../bindings/status.js";
 export { PAGE_SIZE, DEFAULT_FRAMES, DEFAULT_MAX_WORKERS, MAX_WORKERS } from "../bindings/layout.js";
 export type { Build } from "../bindings/wasm.js";
@@ -35,6 +35,6 @@ export type { ChannelHandle } from "./ramster/channel.js";
 export { Cleancache } from "./cleancache.js";
 export type { CleancacheCounters, FsId } from "./cleancache.js";
 export { Frontswap } from "./frontswap.js";
-export type { FrontswapCounters, FrontswapWriteback, UnregisterOptions } from "./frontswap.js";
+export type { FrontswapCounters, FrontswapWriteback, UnregisterOptions, SwapType } from "./frontswap.js";
 export { startSupervised, adoptSupervised, attachSupervised } from "./workers.js";
 export type { Supervised, SupervisedAttach, WorkerLike } from "./workers.js";

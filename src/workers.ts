@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { PhysicalMemory, type PhysicalMemoryHandle } from "../bindings/physmem.js";
+import { PhysicalMemory, type PhysicalMemoryHandle, type WorkerSlot } from "../bindings/physmem.js";
 import { argCheck } from "../bindings/status.js";
 
 /** What a supervised Worker needs to attach: post it in workerData or a message. */
@@ -55,7 +55,7 @@ export interface Supervised<W extends WorkerLike> {
   /** The Worker. */
   readonly worker: W;
   /** Its reserved slot. */
-  readonly slot: number;
+  readonly slot: WorkerSlot;
   /**
    * Resolves once the Worker is gone and its slot is free again: reclaimed
    * (true) or detached by the Worker itself (false).
@@ -97,7 +97,7 @@ export function startSupervised<W extends WorkerLike>(pm: PhysicalMemory, start:
  * right after starting the Worker, before its slot could be detached.
  * @throws TmemError EINVAL when `slot` is neither reserved nor attached.
  */
-export function adoptSupervised<W extends WorkerLike>(pm: PhysicalMemory, worker: W, slot: number): Supervised<W> {
+export function adoptSupervised<W extends WorkerLike>(pm: PhysicalMemory, worker: W, slot: WorkerSlot): Supervised<W> {
   argCheck(typeof worker === "object" && worker !== null && typeof worker.terminate === "function", "adoptSupervised needs a Worker");
   const st = pm.slotState(slot);
   // Reserved: the Worker's attach will bump the generation once (span 2); attached already: span 1.

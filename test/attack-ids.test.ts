@@ -6,10 +6,10 @@
 // TmemError before anything changes, and nothing stored may be lost.
 import { describe, expect, it } from "vitest";
 import { PhysicalMemory } from "../bindings/physmem.js";
-import { Frontswap } from "../src/frontswap.js";
+import { Frontswap, type SwapType } from "../src/frontswap.js";
 import { Cleancache, type FsId } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
-import { createPool } from "../src/zpool/index.js";
+import { createPool, type ZpoolHandle } from "../src/zpool/index.js";
 import { errorCode, errorCodeAsync } from "./helpers.js";
 import { stampPage } from "./workers/stamp.mjs";
 import { frontends } from "./frontends.js";
@@ -120,8 +120,8 @@ describe("forged ids", () => {
     const sibling = zs2.malloc(200);
     const bud = zb.malloc(200);
     for (const h of [NaN, -1, 0, 1.5, 2 ** 32, "7", null, live + 7, live ^ 0x8000_0000, freed, sibling, bud]) {
-      expect(errorCode(() => zs.map(h as number, "ro")), `map ${String(h)}`).toBe("EINVAL");
-      expect(errorCode(() => zs.free(h as number)), `free ${String(h)}`).toBe("EINVAL");
+      expect(errorCode(() => zs.map(h as ZpoolHandle, "ro")), `map ${String(h)}`).toBe("EINVAL");
+      expect(errorCode(() => zs.free(h as ZpoolHandle)), `free ${String(h)}`).toBe("EINVAL");
     }
     expect(errorCode(() => zb.map(live, "ro"))).toBe("EINVAL");
     for (const s of [NaN, -1, 0, 1.5, "10", 2 ** 31]) expect(["EINVAL", "ENOSPC"]).toContain(errorCode(() => zs.malloc(s as number)));
@@ -144,7 +144,7 @@ describe("forged ids", () => {
     }
     for (const x of [NaN, -1, 0.5, 2 ** 32, "0"]) {
       expect(errorCode(() => cc.putPage(id, 1, x as number, page))).toBe("EINVAL");
-      expect(errorCode(() => fs.store(x as number, 0, page))).toBe("EINVAL");
+      expect(errorCode(() => fs.store(x as SwapType, 0, page))).toBe("EINVAL");
       expect(errorCode(() => fs.store(0, x as number, page))).toBe("EINVAL");
     }
     expect(z.stats().persistentPages + z.stats().ephemeralPages).toBe(0);

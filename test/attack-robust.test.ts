@@ -13,7 +13,7 @@
 // passes (as a failure) only while the bug is there.
 import { describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
-import { PhysicalMemory } from "../bindings/physmem.js";
+import { PhysicalMemory, type WorkerSlot } from "../bindings/physmem.js";
 import {
   CTRL_BASE, CTRL_SCRATCH_BASE_OFF, CTRL_SCRATCH_SIZE_OFF, ROOT_TMEM, SCRATCH_ROBUST, R_DESC_CACHE, PIN_SLOTS, R_ENTRIES, UNDO_CAP,
 } from "../bindings/layout.generated.js";
@@ -29,7 +29,7 @@ const R_PEND = R_DESC_CACHE + 8;
 const STRIPES = ROOT_TMEM + 4608;
 
 type Msg = { cmd: string; [k: string]: unknown };
-interface W { w: Worker; slot: number; msgs: Msg[]; failed?: unknown }
+interface W { w: Worker; slot: WorkerSlot; msgs: Msg[]; failed?: unknown }
 
 function start(pm: PhysicalMemory, data: Record<string, unknown>): W {
   const slot = pm.reserveSlot();
@@ -280,7 +280,7 @@ describe("attack: reclaim misuse", () => {
     const gen = pm.slotState(x.slot).generation;
     expect(() => pm.reclaim(x.slot)).toThrow(expect.objectContaining({ code: "EINVAL" }));
     expect(() => pm.reclaim(pm.slot)).toThrow(expect.objectContaining({ code: "EINVAL" }));
-    expect(() => pm.reclaim(5)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    expect(() => pm.reclaim(pm.workerSlot(5))).toThrow(expect.objectContaining({ code: "EINVAL" }));
     expect(c.pm_reclaim(pm.slot, 0, 0)).toBe(EINVAL);
     expect(pm.slotState(x.slot).generation).toBe(gen);
     expect(c.tmem_check(0)).toBe(0);
@@ -481,7 +481,7 @@ describe("attack: chains of reclaimers killed at every step of their reclaims", 
         await x.w.terminate();
         // The chain: each reclaimer reclaims the previous dead slot and is killed in it.
         let victim = x.slot;
-        const dead: number[] = [x.slot];
+        const dead: WorkerSlot[] = [x.slot];
         for (let d = 0; d < depth; d++) {
           const wasmOnly = k === 0 && d === depth - 1;
           const r = start(pm, { mode: wasmOnly ? "reclaimwasm" : "reclaim" });
@@ -842,7 +842,8 @@ describe("attack: frontswap and cleancache through zcache, a Worker parked insid
       for (const level of [LV_STRIPE, LV_LRU, 6]) {
         for (const k of [1, 2, 3, 5, 8, 13]) {
           type++;
-          await fs.init(type);
+          const swap = fs.swapType(type);
+          await fs.init(swap);
           const log = new SharedArrayBuffer((16 + COUNT) * 4);
           const L = new Int32Array(log);
           const sup = startSupervised(pm, (tmem) => new Worker(new URL("./workers/attack-robust-fs.mjs", import.meta.url),
@@ -865,7 +866,7 @@ describe("attack: frontswap and cleancache through zcache, a Worker parked insid
           expect({ ...where, check: pm.core.tmem_check(0) }).toEqual({ ...where, check: 0 });
           for (let off = 0; off < COUNT; off++) {
             const want = L[16 + off]!;
-            const hit = fs.load(type, off, out);
+            const hit = fs.load(swap, off, out);
             if (off === inflight) {
               // Old, new (a store in flight) or absent: never other bytes.
               const ok = !hit || (want !== 0 && same(out, pageOf(want - 1))) || (L[1] === 1 && same(out, pageOf(L[3]!)));
@@ -878,7 +879,7 @@ describe("attack: frontswap and cleancache through zcache, a Worker parked insid
           }
           for (let idx = 0; idx < COUNT; idx++) if (cc.getPage(fsId, 9, idx, out)) expect(same(out, pageOf(idx))).toBe(true);
           for (const [off, p] of mine) expect(fs.load(0, off, out) && same(out, pageOf(p)), `main page ${off}`).toBe(true);
-          await fs.invalidateArea(type);
+          await fs.invalidateArea(swap);
         }
       }
       console.log(`frontends parked: ${parks} parks, ${inflightSeen} with an operation in flight, ${acked} acknowledged pages checked`);

@@ -20,7 +20,7 @@
 // (the park hook never fires under it: the Worker never parks).
 import { describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
-import { PhysicalMemory } from "../bindings/physmem.js";
+import { PhysicalMemory, type WorkerSlot } from "../bindings/physmem.js";
 import { TmemCache } from "../src/cache/index.js";
 import { makeValue, checkValue } from "./workers/cache-stamp.mjs";
 import { waitUntil } from "./helpers.js";
@@ -32,7 +32,7 @@ const WORKER_KEYS = 24;
 const until = (what: string, ok: () => boolean, ms = 20_000): Promise<void> => waitUntil(what, ok, ms);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Started { w: Worker; slot: number; errors: string[]; ready: Promise<void>; exited: Promise<void> }
+interface Started { w: Worker; slot: WorkerSlot; errors: string[]; ready: Promise<void>; exited: Promise<void> }
 
 function start(pm: PhysicalMemory, cache: TmemCache, id: number, seed: number, extra: Record<string, unknown> = {}): Started {
   const slot = pm.reserveSlot();

@@ -13,7 +13,7 @@
 import { describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
-import { Frontswap } from "../src/frontswap.js";
+import { Frontswap, type SwapType } from "../src/frontswap.js";
 import { Cleancache } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 import { TmemCore } from "../src/tmem/core.js";
@@ -51,7 +51,7 @@ async function bounded<T>(what: string, p: Promise<T> | (() => T | Promise<T>)):
 }
 
 interface Ready { cmd: "ready"; slot: number; stable: number[] }
-interface Live { w: Worker; sup?: Supervised<Worker>; type: number; ready: Ready; msgs: Array<{ cmd: string; [k: string]: unknown }> }
+interface Live { w: Worker; sup?: Supervised<Worker>; type: SwapType; ready: Ready; msgs: Array<{ cmd: string; [k: string]: unknown }> }
 
 function next(l: Live, cmd: string): Promise<{ cmd: string; [k: string]: unknown }> {
   return new Promise((res, rej) => {
@@ -90,7 +90,7 @@ describe("a Worker that dies never hangs the others and loses nothing they store
     expect(mine.size).toBe(32);
     expect(z.stats().compressPoor).toBe(poor);
 
-    const free = Array.from({ length: 30 }, (_, i) => i + 1); // swap types for Workers
+    const free = Array.from({ length: 30 }, (_, i) => (i + 1) as SwapType); // swap types for Workers
     let seed = 12345;
     const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
     const spawn = async (): Promise<Live> => {

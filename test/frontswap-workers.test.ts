@@ -103,12 +103,12 @@ describe("frontswap across 2 Workers", () => {
           expect(tc.poolInfo(p!).state).toBe("alive");
         }
       }
-      for (const t of [0, 1, 2]) expect(fs.isActive(t)).toBe(true);
+      for (const t of [0, 1, 2] as const) expect(fs.isActive(t)).toBe(true);
       // And it works: a page stored here loads back in the other Workers' backends' chain.
       const page = new Uint8Array(data, 0, 4096);
-      for (const t of [0, 1, 2]) expect(fs.store(t, 5, page)).toBe(true);
+      for (const t of [0, 1, 2] as const) expect(fs.store(t, 5, page)).toBe(true);
       const out = new Uint8Array(4096);
-      for (const t of [0, 1, 2]) { expect(fs.load(t, 5, out)).toBe(true); expect(out).toEqual(page); }
+      for (const t of [0, 1, 2] as const) { expect(fs.load(t, 5, out)).toBe(true); expect(out).toEqual(page); }
       // 14 pools: 7 filesystems + 3 swap types... per backend: 7 + 3 = 10 each.
       expect(pools.size).toBe(14);
       await stop(ws);

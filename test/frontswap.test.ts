@@ -3,7 +3,7 @@
 // chaining, unuse/shrink/unregister draining, counters, real corpus pages.
 import { describe, expect, it } from "vitest";
 import { PhysicalMemory } from "../bindings/physmem.js";
-import { Frontswap } from "../src/frontswap.js";
+import { Frontswap, type SwapType } from "../src/frontswap.js";
 import { Zcache } from "../src/zcache.js";
 import { RawBackend } from "../src/tmem/raw.js";
 import { registeredDrivers } from "../src/zpool/index.js";
@@ -110,7 +110,7 @@ describe("frontswap chaining and draining", () => {
     await fs.init(2);
     const want = new Map<string, Uint8Array>();
     for (let i = 0; i < 50; i++) {
-      for (const t of [1, 2]) if (fs.store(t, i * 3, page(i * 10 + t))) want.set(`${t}/${i * 3}`, page(i * 10 + t));
+      for (const t of [1, 2] as const) if (fs.store(t, i * 3, page(i * 10 + t))) want.set(`${t}/${i * 3}`, page(i * 10 + t));
     }
     expect(fs.curPages()).toBe(want.size);
     expect(fs.storedOffsets(1).length).toBe(fs.curPages(1));
@@ -170,12 +170,12 @@ describe("frontswap chaining and draining", () => {
     const pm = await PhysicalMemory.create({ frames: 256 });
     const fs = Frontswap.for(pm);
     const out = new Uint8Array(4096);
-    throwsWith(() => fs.store(32, 0, page(0)), "EINVAL");
+    throwsWith(() => fs.store(32 as SwapType, 0, page(0)), "EINVAL"); // past the type checker: checked at run time
     throwsWith(() => fs.store(0, -1, page(0)), "EINVAL");
     throwsWith(() => fs.store(0, 2 ** 32, page(0)), "EINVAL");
     throwsWith(() => fs.store(0, 0, new Uint8Array(10)), "EINVAL");
     throwsWith(() => fs.load(0, 0.5, out), "EINVAL");
-    await rejectsWith(fs.init(-1), "EINVAL");
+    await rejectsWith(fs.init(-1 as SwapType), "EINVAL");
     expect(fs.counters()).toEqual({ loads: 0, succStores: 0, failedStores: 0, invalidates: 0 });
     pm.detach();
   });

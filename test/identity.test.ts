@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
 import { PhysicalMemory } from "../bindings/physmem.js";
-import { Frontswap } from "../src/frontswap.js";
+import { Frontswap, type SwapType } from "../src/frontswap.js";
 import { Cleancache } from "../src/cleancache.js";
 import { Zcache } from "../src/zcache.js";
 import { RawBackend } from "../src/tmem/raw.js";
@@ -26,7 +26,7 @@ async function spawn(pm: PhysicalMemory): Promise<{ w: Worker; ask: (m: object) 
   return { w, ask };
 }
 
-function loadAll(fs: Frontswap, type: number, from: number, count: number, seed: number): { hits: number; misses: number; bad: number } {
+function loadAll(fs: Frontswap, type: SwapType, from: number, count: number, seed: number): { hits: number; misses: number; bad: number } {
   const buf = new Uint8Array(4096);
   let hits = 0, misses = 0, bad = 0;
   for (let o = from; o < from + count; o++) {

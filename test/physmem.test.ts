@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { PhysicalMemory, type Pfn } from "../bindings/physmem.js";
+import { PhysicalMemory, type Pfn, type WorkerSlot } from "../bindings/physmem.js";
 import { TmemError, Status } from "../bindings/status.js";
 import { compileCore, instantiateCore, buildStamp } from "../bindings/wasm.js";
 import { CTRL_BASE, DEFAULT_FRAMES, Owner, PAGE_SIZE, maxFrames } from "../bindings/layout.js";
@@ -260,10 +260,14 @@ describe("reclaim of a dead Worker's slot", () => {
   it("refuses this thread's own slot, a free slot and one out of range (EINVAL)", async () => {
     const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 4 });
     expect(code(() => pm.reclaim(pm.slot))).toBe("EINVAL");
-    expect(code(() => pm.reclaim(3))).toBe("EINVAL");
-    expect(code(() => pm.reclaim(4))).toBe("EINVAL");
-    expect(code(() => pm.reclaim(-1))).toBe("EINVAL");
-    expect(code(() => pm.reclaim(1.5))).toBe("EINVAL");
+    expect(code(() => pm.reclaim(pm.workerSlot(3)))).toBe("EINVAL");
+    // Past the brand (a cast, or plain JavaScript), reclaim checks the range itself.
+    expect(code(() => pm.reclaim(4 as WorkerSlot))).toBe("EINVAL");
+    expect(code(() => pm.reclaim(-1 as WorkerSlot))).toBe("EINVAL");
+    expect(code(() => pm.reclaim(1.5 as WorkerSlot))).toBe("EINVAL");
+    // A slot posted as a plain number becomes a WorkerSlot through workerSlot, range-checked.
+    expect(pm.workerSlot(3)).toBe(3);
+    for (const bad of [4, -1, 1.5, NaN]) expect(code(() => pm.workerSlot(bad)), String(bad)).toBe("EINVAL");
     pm.detach();
   });
 
@@ -285,8 +289,8 @@ describe("reclaim of a dead Worker's slot", () => {
     // Dead but not reclaimed: still refused.
     expect(pm.core.lock_acquire_timed(lockAddr, 30)).toBe(Status.ETIMEDOUT);
     const before = pm.lockTakeovers();
-    pm.reclaim(slot);
-    expect(code(() => pm.reclaim(slot))).toBe("EINVAL");
+    pm.reclaim(pm.workerSlot(slot));
+    expect(code(() => pm.reclaim(pm.workerSlot(slot)))).toBe("EINVAL");
     expect(pm.stats().attachedWorkers).toBe(1);
     expect(pm.core.lock_acquire_timed(lockAddr, 30)).toBe(1);
     expect(pm.core.lock_owner_died()).toBe(1);
@@ -325,7 +329,7 @@ describe("reclaim of a dead Worker's slot", () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(msgs.map((m) => m.state)).toEqual(["waiting"]);
     await holder.terminate();
-    pm.reclaim(slot);
+    pm.reclaim(pm.workerSlot(slot));
     const m = await locked;
     expect(m.died).toBe(1);
     await once(waiter, "exit");

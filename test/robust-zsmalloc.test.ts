@@ -16,7 +16,7 @@
 // (see the commit messages).
 import { describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
-import { PhysicalMemory } from "../bindings/physmem.js";
+import { PhysicalMemory, type WorkerSlot } from "../bindings/physmem.js";
 import { SCRATCH_SIZE } from "../bindings/layout.js";
 import { SCRATCH_ROBUST } from "../bindings/layout.generated.js";
 import { waitUntil } from "./helpers.js";
@@ -144,7 +144,7 @@ function onMessage(w: Worker, cmd: string): Promise<Record<string, unknown>> {
 
 const until = (what: string, f: () => boolean): Promise<void> => waitUntil(what, f, STEP_MS, 2);
 
-interface Started { w: Worker; slot: number; ctl: Int32Array; exited: Promise<number> }
+interface Started { w: Worker; slot: WorkerSlot; ctl: Int32Array; exited: Promise<number> }
 
 function start(fx: Fixture, plan: Plan, seed: number, setup: number): Started {
   const slot = fx.pm.reserveSlot();

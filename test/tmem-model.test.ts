@@ -17,6 +17,7 @@ import { Zcache } from "../src/zcache.js";
 import { RawBackend } from "../src/tmem/raw.js";
 import type { TmemBackend } from "../src/tmem/ops.js";
 import { corpusPage, loadCorpus, throwsWith } from "./helpers.js";
+import type { SwapType } from "../src/frontswap.js";
 
 const NPAGES = 48;
 const PAGES: Uint8Array[] = [];
@@ -132,9 +133,9 @@ async function run(ops: Op[], frames: number, zpool = "zbud", build: "debug" | "
           // Its clean pages are gone; keys whose page lived there now miss (allowed).
           break;
         }
-        case "init": await fsw.init(op.type); active.add(op.type); break;
+        case "init": await fsw.init(op.type as SwapType); active.add(op.type); break;
         case "store": {
-          const ok = fsw.store(op.type, op.off, PAGES[op.page]!);
+          const ok = fsw.store(op.type as SwapType, op.off, PAGES[op.page]!);
           const k = `${op.type}/${op.off}`;
           if (ok) { succ++; seen.stores++; swap.set(k, op.page); } else { failed++; seen.rejected++; swap.delete(k); }
           if (backends.length === 0 || !active.has(op.type)) expect(ok).toBe(false);
@@ -142,25 +143,25 @@ async function run(ops: Op[], frames: number, zpool = "zbud", build: "debug" | "
         }
         case "load": {
           const k = `${op.type}/${op.off}`;
-          const hit = fsw.load(op.type, op.off, out);
+          const hit = fsw.load(op.type as SwapType, op.off, out);
           expect(hit, `load ${k}`).toBe(swap.has(k));
           if (hit) { loads++; seen.loads++; expect(eq(out, PAGES[swap.get(k)!]!), `load ${k} bytes`).toBe(true); }
           break;
         }
         case "inval": {
           const k = `${op.type}/${op.off}`;
-          const was = fsw.invalidatePage(op.type, op.off);
+          const was = fsw.invalidatePage(op.type as SwapType, op.off);
           expect(was).toBe(swap.has(k));
           if (was) invals++;
           swap.delete(k);
           break;
         }
         case "area":
-          await fsw.invalidateArea(op.type);
+          await fsw.invalidateArea(op.type as SwapType);
           active.delete(op.type);
           for (const k of [...swap.keys()]) if (k.startsWith(`${op.type}/`)) swap.delete(k);
           break;
-        case "unuse": fsw.unuse(op.type, handBack, op.n); break;
+        case "unuse": fsw.unuse(op.type as SwapType, handBack, op.n); break;
         case "shrink": {
           fsw.shrink(op.target, handBack);
           expect(fsw.curPages()).toBeLessThanOrEqual(op.target);
@@ -239,7 +240,7 @@ async function run(ops: Op[], frames: number, zpool = "zbud", build: "debug" | "
       // Counters add up after every step.
       const c = fsw.counters();
       expect(c).toEqual({ loads, succStores: succ, failedStores: failed, invalidates: invals });
-      for (let t = 0; t <= 2; t++) expect(fsw.curPages(t)).toBe([...swap.keys()].filter((k) => k.startsWith(`${t}/`)).length);
+      for (let t = 0; t <= 2; t++) expect(fsw.curPages(t as SwapType)).toBe([...swap.keys()].filter((k) => k.startsWith(`${t}/`)).length);
       const cn = cc.counters();
       expect(cn.puts).toBe(puts);
       expect(cn.succGets + cn.failedGets).toBe(gets);
@@ -250,7 +251,7 @@ async function run(ops: Op[], frames: number, zpool = "zbud", build: "debug" | "
     // Every accepted persistent page is still there, exact.
     for (const [k, p] of swap) {
       const [t, o] = k.split("/").map(Number) as [number, number];
-      expect(fsw.load(t, o, out), `final load ${k}`).toBe(true);
+      expect(fsw.load(t as SwapType, o, out), `final load ${k}`).toBe(true);
       expect(eq(out, PAGES[p]!)).toBe(true);
     }
   } finally {

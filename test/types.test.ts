@@ -7,10 +7,11 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TmemBackend } from "../src/tmem/ops.js";
-import { PhysicalMemory, type Pfn } from "../bindings/physmem.js";
+import { PhysicalMemory, type Pfn, type WorkerSlot } from "../bindings/physmem.js";
 import { Cleancache, type FsId } from "../src/cleancache.js";
-import type { Frontswap } from "../src/frontswap.js";
-import type { Zpool } from "../src/zpool/zpool.js";
+import { Frontswap, type SwapType } from "../src/frontswap.js";
+import { createPool, type Zpool } from "../src/zpool/zpool.js";
+import type { ZpoolHandle } from "../src/zpool/driver.js";
 import { throwsWith } from "./helpers.js";
 import type { RawBackend, RawBackendStats } from "../src/tmem/raw.js";
 import type { Zcache, ZcacheStats } from "../src/zcache.js";
@@ -80,7 +81,7 @@ describe("published statistics types", () => {
 });
 
 describe("branded ids", () => {
-  it("an FsId, a Pfn, a swap type, a zpool handle and a plain number do not mix (type level)", () => {
+  it("an FsId, a Pfn, a swap type, a zpool handle, a Worker slot and a plain number do not mix (type level)", () => {
     expectTypeOf<FsId>().toMatchTypeOf<number>();
     expectTypeOf<number>().not.toMatchTypeOf<FsId>();
     expectTypeOf<Pfn>().not.toMatchTypeOf<FsId>();
@@ -90,13 +91,32 @@ describe("branded ids", () => {
     expectTypeOf<Parameters<Cleancache["putPage"]>[0]>().toEqualTypeOf<FsId>();
     expectTypeOf<Parameters<PhysicalMemory["frameAddress"]>[0]>().toEqualTypeOf<Pfn>();
     expectTypeOf<ReturnType<PhysicalMemory["allocFrame"]>>().toEqualTypeOf<Pfn>();
-    // A zpool handle (what malloc returns) is not a frame number.
+    // A zpool handle (what malloc returns) is its own brand: not a frame number, not a plain number.
+    expectTypeOf<ReturnType<Zpool["malloc"]>>().toEqualTypeOf<ZpoolHandle>();
     expectTypeOf<ReturnType<Zpool["malloc"]>>().not.toMatchTypeOf<Pfn>();
-    // A swap type is still a plain number (src/sim/simulate.ts, another engineer's this session, passes plain numbers).
-    expectTypeOf<Parameters<Frontswap["store"]>[0]>().toEqualTypeOf<number>();
+    expectTypeOf<Pfn>().not.toMatchTypeOf<ZpoolHandle>();
+    expectTypeOf<number>().not.toMatchTypeOf<ZpoolHandle>();
+    expectTypeOf<Parameters<Zpool["free"]>[0]>().toEqualTypeOf<ZpoolHandle>();
+    expectTypeOf<Parameters<Zpool["map"]>[0]>().toEqualTypeOf<ZpoolHandle>();
+    // A swap type is one of 0..31: a literal is one, an FsId, a Pfn, a handle or a computed number is not.
+    expectTypeOf<Parameters<Frontswap["store"]>[0]>().toEqualTypeOf<SwapType>();
+    expectTypeOf<0>().toMatchTypeOf<SwapType>();
+    expectTypeOf<31>().toMatchTypeOf<SwapType>();
+    expectTypeOf<32>().not.toMatchTypeOf<SwapType>();
+    expectTypeOf<number>().not.toMatchTypeOf<SwapType>();
+    expectTypeOf<FsId>().not.toMatchTypeOf<SwapType>();
+    expectTypeOf<Pfn>().not.toMatchTypeOf<SwapType>();
+    expectTypeOf<ZpoolHandle>().not.toMatchTypeOf<SwapType>();
+    // A Worker slot is its own brand too, where reclaim takes it.
+    expectTypeOf<PhysicalMemory["slot"]>().toEqualTypeOf<WorkerSlot>();
+    expectTypeOf<ReturnType<PhysicalMemory["reserveSlot"]>>().toEqualTypeOf<WorkerSlot>();
+    expectTypeOf<number>().not.toMatchTypeOf<WorkerSlot>();
+    expectTypeOf<Pfn>().not.toMatchTypeOf<WorkerSlot>();
+    expectTypeOf<WorkerSlot>().not.toMatchTypeOf<Pfn>();
+    expectTypeOf<FsId>().not.toMatchTypeOf<WorkerSlot>();
   });
 
-  it("cc.fsId and pm.pfn take a posted number back, checked; what they refuse is EINVAL", async () => {
+  it("cc.fsId, pm.pfn, fs.swapType, pool.handle and pm.workerSlot take a posted number back, checked; what they refuse is EINVAL", async () => {
     const pm = await PhysicalMemory.create({ frames: 64, maxWorkers: 2 });
     try {
       const cc = Cleancache.for(pm);
@@ -114,6 +134,21 @@ describe("branded ids", () => {
       expect(pm.frameAddress(pm.pfn(Number(f)))).toBe(pm.frameAddress(f));
       for (const bad of [-1, 64, 0.5, NaN, 2 ** 32]) throwsWith(() => pm.pfn(bad), "EINVAL");
       pm.freeFrame(f);
+
+      // fs.swapType, pool.handle and pm.workerSlot do the same for swap types, zpool handles and Worker slots.
+      const fs = Frontswap.for(pm);
+      expect(fs.swapType(Number("7"))).toBe(7);
+      for (const bad of [-1, 32, 1.5, NaN]) throwsWith(() => fs.swapType(bad), "EINVAL");
+      const pool = await createPool("zsmalloc", pm);
+      const h = pool.malloc(100);
+      const back = pool.handle(Number(h));
+      pool.map(back, "ro");
+      pool.unmap(back);
+      pool.free(back);
+      for (const bad of [0, -1, 1.5, NaN, 2 ** 32]) throwsWith(() => pool.handle(bad), "EINVAL");
+      pool.destroy();
+      expect(pm.workerSlot(Number(pm.slot))).toBe(pm.slot);
+      for (const bad of [-1, 2, 0.5, NaN]) throwsWith(() => pm.workerSlot(bad), "EINVAL");
     } finally {
       pm.detach();
     }

@@ -8,6 +8,7 @@ import { createPool } from "../src/zpool/index.js";
 import type { ZbudStats } from "../src/zpool/drivers/zbud.js";
 import { KernelZbud, kernelZbudPages, zbudStaticOptimum, KZBUD_MAX_SIZE } from "../src/zpool/kernel-zbud.js";
 import { corpusSizes } from "./helpers.js";
+import type { ZpoolHandle } from "../src/zpool/driver.js";
 
 /** Every page's reference LZ4 size: the full corpus when ../shared is present, else the repo's sample. */
 function loadSizes(name: "anon" | "file"): number[] {
@@ -49,7 +50,7 @@ async function compare(sizes: number[], pFree: number, seed: number): Promise<{ 
       const [h, kid] = live[i]!;
       live[i] = live[live.length - 1]!;
       live.pop();
-      pool.free(h);
+      pool.free(h as ZpoolHandle);
       k.free(kid);
     }
     if ((pool.stats() as ZbudStats).zbudPages !== k.pages) mismatches++;
@@ -57,7 +58,7 @@ async function compare(sizes: number[], pFree: number, seed: number): Promise<{ 
   expect(mismatches).toBe(0);
   const ours = (pool.stats() as ZbudStats).zbudPages;
   const out = { ours, kernel: k.pages, objects: live.length, peak: k.peakPages };
-  for (const [h] of live) pool.free(h);
+  for (const [h] of live) pool.free(h as ZpoolHandle);
   expect((pool.stats() as ZbudStats).zbudPages).toBe(0);
   pool.destroy();
   return out;

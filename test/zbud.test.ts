@@ -11,6 +11,7 @@ import { createPool, type Zpool } from "../src/zpool/index.js";
 import type { ZbudStats } from "../src/zpool/drivers/zbud.js";
 import { KernelZbud } from "../src/zpool/kernel-zbud.js";
 import { throwsWith } from "./helpers.js";
+import type { ZpoolHandle } from "../src/zpool/driver.js";
 
 let pm: PhysicalMemory;
 beforeAll(async () => {
@@ -26,16 +27,16 @@ function expectCode(fn: () => unknown, code: string): void {
 }
 
 function fill(pool: Zpool, h: number, seed: number): void {
-  const v = pool.map(h, "wo");
+  const v = pool.map(h as ZpoolHandle, "wo");
   for (let i = 0; i < v.length; i++) v[i] = (seed + i * 31) & 255;
-  pool.unmap(h);
+  pool.unmap(h as ZpoolHandle);
 }
 
 function intact(pool: Zpool, h: number, size: number, seed: number): boolean {
-  const v = pool.map(h, "ro");
+  const v = pool.map(h as ZpoolHandle, "ro");
   let ok = v.length === size;
   for (let i = 0; ok && i < v.length; i++) if (v[i] !== ((seed + i * 31) & 255)) ok = false;
-  pool.unmap(h);
+  pool.unmap(h as ZpoolHandle);
   return ok;
 }
 
@@ -46,10 +47,10 @@ describe("zbud placement", () => {
     const pool = await createPool("zbud", pm);
     const base = pm.layout.framesBase;
     const addr = (h: number, size: number): number => {
-      const v = pool.map(h, "ro");
+      const v = pool.map(h as ZpoolHandle, "ro");
       expect(v.length).toBe(size);
       const off = v.byteOffset - base;
-      pool.unmap(h);
+      pool.unmap(h as ZpoolHandle);
       return off;
     };
     const a = pool.malloc(100);          // 2 chunks: new frame F1, FIRST
@@ -115,15 +116,15 @@ describe("zbud bad handles: EINVAL and nothing changes", () => {
     for (const h of bad) {
       if (h === reused) continue;
       if (h >= 2 ** 31) {
-        expectCode(() => pool.free(h), "EINVAL");
+        expectCode(() => pool.free(h as ZpoolHandle), "EINVAL");
         continue;
       }
-      expectCode(() => pool.free(h), "EINVAL");
-      expectCode(() => pool.map(h, "ro"), "EINVAL");
+      expectCode(() => pool.free(h as ZpoolHandle), "EINVAL");
+      expectCode(() => pool.map(h as ZpoolHandle, "ro"), "EINVAL");
     }
     for (const h of [0, -5, 1.5, NaN, "7" as unknown as number, 2 ** 31, 2 ** 32 + 3]) {
-      expectCode(() => pool.free(h), "EINVAL");
-      expectCode(() => pool.map(h), "EINVAL");
+      expectCode(() => pool.free(h as ZpoolHandle), "EINVAL");
+      expectCode(() => pool.map(h as ZpoolHandle), "EINVAL");
     }
     expect(zstats(pool)).toEqual(snapshot);
     for (const [h, size, seed] of live) expect(intact(pool, h, size, seed)).toBe(true);
@@ -136,8 +137,8 @@ describe("zbud bad handles: EINVAL and nothing changes", () => {
     pool.destroy({ force: true });
     // After destroy every call is refused.
     expectCode(() => pool.malloc(10), "EINVAL");
-    expectCode(() => pool.free(live[1]![0]), "EINVAL");
-    expectCode(() => pool.map(live[1]![0]), "EINVAL");
+    expectCode(() => pool.free(live[1]![0] as ZpoolHandle), "EINVAL");
+    expectCode(() => pool.map(live[1]![0] as ZpoolHandle), "EINVAL");
     expectCode(() => pool.stats(), "EINVAL");
   });
 
@@ -151,7 +152,7 @@ describe("zbud bad handles: EINVAL and nothing changes", () => {
       h = pool.malloc(1000);
       expect(stale.has(h)).toBe(false);
     }
-    for (const s of [...stale].slice(0, 200)) expectCode(() => pool.free(s), "EINVAL");
+    for (const s of [...stale].slice(0, 200)) expectCode(() => pool.free(s as ZpoolHandle), "EINVAL");
     pool.free(h);
     pool.destroy();
   });
@@ -297,8 +298,8 @@ describe("zbud model-based property", () => {
             model.set(h, { size: o.size, seed, kid: kernel.alloc(o.size) });
           } else if (o.op === "free" && handles.length > 0) {
             const h = handles[o.pick % handles.length]!;
-            pool.free(h);
-            expectCode(() => pool.free(h), "EINVAL");
+            pool.free(h as ZpoolHandle);
+            expectCode(() => pool.free(h as ZpoolHandle), "EINVAL");
             kernel.free(model.get(h)!.kid);
             model.delete(h);
           } else if (o.op === "write" && handles.length > 0) {
@@ -313,7 +314,7 @@ describe("zbud model-based property", () => {
           check();
         }
       } finally {
-        for (const h of model.keys()) pool.free(h);
+        for (const h of model.keys()) pool.free(h as ZpoolHandle);
         pool.destroy();
       }
     }), { numRuns: 150 });
@@ -403,7 +404,7 @@ describe("zbud out of frames", () => {
     const before = zstats(pool);
     throwsWith(() => pool.malloc(3000), "ENOMEM");
     expect(zstats(pool)).toEqual(before);
-    pool.free(hs.pop()!);
+    pool.free(hs.pop()! as ZpoolHandle);
     expect(pool.malloc(3000)).toBeGreaterThan(0);
     pool.destroy({ force: true });
     expect(small.stats().usedFrames).toBe(0);

@@ -16,6 +16,7 @@ import {
 import type { ZbudStats } from "../src/zpool/drivers/zbud.js";
 import type { ZpoolStressResult } from "./workers/zpool-stress-worker.js";
 import { rejectsWith, throwsWith } from "./helpers.js";
+import type { ZpoolHandle } from "../src/zpool/driver.js";
 
 let pm: PhysicalMemory;
 beforeAll(async () => {
@@ -158,16 +159,16 @@ describe.skipIf(!zsmallocPresent)("the zsmalloc driver through the zpool API", (
     ), { maxLength: 150 }), (ops) => {
       const live = new Map<number, { size: number; seed: number }>();
       const write = (h: number, size: number, seed: number): void => {
-        const v = pool.map(h, "wo");
+        const v = pool.map(h as ZpoolHandle, "wo");
         expect(v.length).toBe(size);
         for (let i = 0; i < size; i++) v[i] = (seed + i) & 255;
-        pool.unmap(h);
+        pool.unmap(h as ZpoolHandle);
       };
       const ok = (h: number, m: { size: number; seed: number }): boolean => {
-        const v = pool.map(h, "ro");
+        const v = pool.map(h as ZpoolHandle, "ro");
         let good = v.length === m.size;
         for (let i = 0; good && i < m.size; i++) good = v[i] === ((m.seed + i) & 255);
-        pool.unmap(h);
+        pool.unmap(h as ZpoolHandle);
         return good;
       };
       for (const o of ops) {
@@ -179,10 +180,10 @@ describe.skipIf(!zsmallocPresent)("the zsmalloc driver through the zpool API", (
           live.set(h, { size: o.size, seed });
         } else if (o.op === "f" && live.size > 0) {
           const h = [...live.keys()][o.pick % live.size]!;
-          pool.free(h);
+          pool.free(h as ZpoolHandle);
           live.delete(h);
-          throwsWith(() => pool.free(h), "EINVAL");
-          throwsWith(() => pool.map(h, "ro"), "EINVAL");
+          throwsWith(() => pool.free(h as ZpoolHandle), "EINVAL");
+          throwsWith(() => pool.map(h as ZpoolHandle, "ro"), "EINVAL");
         } else if (o.op === "c") {
           pool.compact();
         }
@@ -190,9 +191,9 @@ describe.skipIf(!zsmallocPresent)("the zsmalloc driver through the zpool API", (
         expect(s.objects).toBe(live.size);
       }
       for (const [h, m] of live) expect(ok(h, m)).toBe(true);
-      for (const h of live.keys()) pool.free(h);
+      for (const h of live.keys()) pool.free(h as ZpoolHandle);
     }), { numRuns: 20 });
-    throwsWith(() => pool.free(0x12345), "EINVAL");
+    throwsWith(() => pool.free(0x12345 as ZpoolHandle), "EINVAL");
     const h = pool.malloc(100);
     throwsWith(() => pool.destroy(), "EBUSY");
     pool.free(h);

@@ -116,6 +116,7 @@ import { byteArrayLength, bufferOfView } from "../../bindings/args.js";
 import { PAGE_SIZE } from "../../bindings/layout.js";
 import { type Lz4Codec, lz4Ready, compressBound } from "../../bindings/lz4.js";
 import { createPool, openPool, type Zpool } from "../zpool/zpool.js";
+import type { MapMode } from "../zpool/driver.js";
 import { CacheLock, LOCK_TIMEOUT_MS, LW_LOCK, LW_NEXT, LW_SERVING, LW_WAITERS } from "./lock.js";
 
 export { LOCK_TIMEOUT_MS };
@@ -366,6 +367,18 @@ interface Prepared {
 // ══ The cache ══
 
 /**
+ * The cache's own pool with its handles as plain numbers: every handle the
+ * cache passes it is one it read back from its own index in shared memory
+ * (u32 words), so one this pool made. The ZpoolHandle brand guards callers
+ * of the Zpool API, not this round trip through shared memory.
+ */
+type OwnPool = Omit<Zpool, "free" | "map" | "unmap"> & {
+  free(handle: number): void;
+  map(handle: number, mode: MapMode): Uint8Array;
+  unmap(handle: number): void;
+};
+
+/**
  * A compressed cache of string and byte values over one physical memory,
  * shared by every Worker that attaches to it. See the module essay.
  *
@@ -376,7 +389,7 @@ export class TmemCache {
   /** The physical memory the cache lives in. */
   readonly pm: PhysicalMemory;
   private readonly core: CoreExports;
-  private readonly pool: Zpool;
+  private readonly pool: OwnPool;
   private readonly codec: Lz4Codec;
   private readonly rootPfn: Pfn;
   private readonly stamp: number;

@@ -45,7 +45,7 @@
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../../bindings/physmem.js";
 import { Owner, PAGE_SIZE } from "../../bindings/layout.js";
 import { argCheck } from "../../bindings/status.js";
-import { Frontswap } from "../frontswap.js";
+import { Frontswap, type SwapType } from "../frontswap.js";
 import { Zcache, type ZcacheStats } from "../zcache.js";
 import { createPool, type ZpoolStats } from "../zpool/index.js";
 import { kernelZsmallocUsage } from "../zpool/kernel-zsmalloc.js";
@@ -60,7 +60,7 @@ export { FRAME_FIGURES };
 /** One simulated process (a Worker, or the main thread). */
 export interface ProcessOptions {
   /** Swap type (0..31) of this process. */
-  type: number;
+  type: SwapType;
   /** Resident pages (RAM budget). */
   ram: number;
   /** Page accesses to make. */
@@ -458,8 +458,9 @@ export function storedSizes(fs: Frontswap, types: number, codec: Lz4Codec): { si
   const buf = new Uint8Array(PAGE_SIZE);
   const words = new BigUint64Array(buf.buffer);
   for (let i = 0; i < types; i++) {
-    for (const off of fs.storedOffsets(i)) {
-      if (!fs.load(i, off, buf)) continue;
+    const t = fs.swapType(i);
+    for (const off of fs.storedOffsets(t)) {
+      if (!fs.load(t, off, buf)) continue;
       raw += PAGE_SIZE;
       // Same-filled as zcache (and zswap) define it: all 512 u64 words equal; zcache keeps the word.
       if (words.every((w) => w === words[0])) { compressed += SAME_FILLED_BYTES; continue; }
@@ -541,11 +542,12 @@ export async function simulate(o: SimulateOptions): Promise<SimulateResult> {
   const procs: Array<{ pages: Uint8Array; process: ProcessOptions }> = [];
   for (let i = 0; i < workers; i++) {
     const first = i * per, last = i === workers - 1 ? n : first + per;
-    await fs.init(i);
+    const type = fs.swapType(i);
+    await fs.init(type);
     procs.push({
       pages: o.pages.slice(first * PAGE_SIZE, last * PAGE_SIZE),
       process: {
-        type: i, ram: Math.max(1, Math.floor(o.ram / workers)), accesses: Math.floor(accesses / workers), seed: (o.seed ?? 1) + i * 7919,
+        type, ram: Math.max(1, Math.floor(o.ram / workers)), accesses: Math.floor(accesses / workers), seed: (o.seed ?? 1) + i * 7919,
         ...(o.accessesPerSecond ? { accessesPerSecond: o.accessesPerSecond / workers } : {}),
       },
     });

@@ -41,13 +41,25 @@ import type { PhysicalMemory } from "../../bindings/physmem.js";
 export type MapMode = "ro" | "wo" | "rw";
 
 /**
+ * A handle of an object in a zpool, as {@link Zpool.malloc} returns it: an
+ * opaque integer, 1 ≤ handle < 2^32, that only the pool which made it
+ * accepts (drivers tag handles: a stale, double-freed or forged one is
+ * EINVAL). Branded: a frame number, a byte address, a tmem pool id or a plain
+ * number is not a ZpoolHandle to the type checker; {@link Zpool.handle}
+ * makes one from a number (one read back from shared memory or posted by
+ * another Worker), checking its shape.
+ */
+export type ZpoolHandle = number & { readonly [zpoolHandleBrand]: "zpool handle" };
+declare const zpoolHandleBrand: unique symbol;
+
+/**
  * Called by a driver that evicts (zbud) for each object it reclaims, least
  * recently used first. The callback must write the object's contents back
  * elsewhere if it needs them (it may `map` the handle) and then `free` it;
  * it returns true when the handle was freed, false to refuse (the page is then
  * not reclaimed).
  */
-export type EvictFn = (handle: number) => boolean;
+export type EvictFn = (handle: ZpoolHandle) => boolean;
 
 /** Options a driver's pool is created with. */
 export interface ZpoolDriverOptions {

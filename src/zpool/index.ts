@@ -10,7 +10,7 @@ export {
   registerDriver, registerDriverLoader, unregisterDriver, registeredDrivers, driverRefs,
 } from "./registry.js";
 export type { DriverLoader, DriverModule } from "./registry.js";
-export type { ZpoolDriver, ZpoolBackend, ZpoolDriverOptions, ZpoolStats, MapMode, EvictFn } from "./driver.js";
+export type { ZpoolDriver, ZpoolBackend, ZpoolDriverOptions, ZpoolStats, ZpoolHandle, MapMode, EvictFn } from "./driver.js";
 export { zbudDriver, ZbudBackend, ZBUD_MAX_SIZE } from "./drivers/zbud.js";
 export type { ZbudStats } from "./drivers/zbud.js";
 export { zsmallocDriver, ZsmallocBackend } from "./drivers/zsmalloc.js";

@@ -55,7 +55,7 @@
 import type { PhysicalMemory } from "../../bindings/physmem.js";
 import { ErrorCode, TmemError, argCheck } from "../../bindings/status.js";
 import * as L from "../../bindings/layout.generated.js";
-import type { MapMode, ZpoolBackend, ZpoolDriverOptions, ZpoolStats } from "./driver.js";
+import type { MapMode, ZpoolBackend, ZpoolDriverOptions, ZpoolHandle, ZpoolStats } from "./driver.js";
 import { acquireDriver, acquireDriverSync, registeredDrivers, releaseDriver } from "./registry.js";
 
 /** Address of the pool table (assembly/common.ts ROOT_ZPOOL). */
@@ -304,9 +304,21 @@ export class Zpool {
    *   page frame is left.
    * Thread safety: any Worker, concurrently.
    */
-  malloc(size: number): number {
+  malloc(size: number): ZpoolHandle {
     this.live();
-    return this.backend.malloc(size);
+    return this.backend.malloc(size) as ZpoolHandle;
+  }
+
+  /**
+   * `n` as a {@link ZpoolHandle}: the boundary where a handle read back from
+   * shared memory or posted by another Worker (a plain number) becomes one
+   * again. Only its shape is checked here (an integer 1..2^32-1); whether it
+   * names a live object of this pool, the driver checks on use (EINVAL).
+   * @throws TmemError EINVAL for anything else.
+   */
+  handle(n: number): ZpoolHandle {
+    if (!(Number.isInteger(n) && n >= 1 && n <= 0xffff_ffff)) argCheck(false, `a zpool handle is an integer from 1 to 2^32-1, not ${String(n)}`);
+    return n as ZpoolHandle;
   }
 
   /**
@@ -315,7 +327,7 @@ export class Zpool {
    *   (nothing changes); EBUSY if this Worker has it mapped.
    * Thread safety: any Worker, on different handles.
    */
-  free(handle: number): void {
+  free(handle: ZpoolHandle): void {
     this.live();
     if (this.maps.handle === handle && this.maps.pool === this) {
       throw new TmemError(ErrorCode.EBUSY, `zpool ${this.id}: handle ${handle} is mapped: unmap it before freeing`);
@@ -331,7 +343,7 @@ export class Zpool {
    *   (any pool of this memory); EINVAL for a bad handle or mode.
    * Thread safety: one mapping per Worker; do not free the handle elsewhere meanwhile.
    */
-  map(handle: number, mode: MapMode = "rw"): Uint8Array {
+  map(handle: ZpoolHandle, mode: MapMode = "rw"): Uint8Array {
     this.live();
     const m = this.maps;
     if (m.pool !== null) {
@@ -349,7 +361,7 @@ export class Zpool {
    * be used afterwards.
    * @throws TmemError EINVAL when `handle` is not the one this Worker mapped here.
    */
-  unmap(handle: number): void {
+  unmap(handle: ZpoolHandle): void {
     const m = this.maps;
     if (m.pool !== this || m.handle !== handle) {
       throw new TmemError(ErrorCode.EINVAL, `zpool ${this.id}: handle ${String(handle)} is not mapped by this Worker`);

@@ -27,7 +27,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../../bindings/physmem.js";
-import { Frontswap } from "../../src/frontswap.js";
+import { Frontswap, type SwapType } from "../../src/frontswap.js";
 import { Cleancache } from "../../src/cleancache.js";
 import { Zcache } from "../../src/zcache.js";
 
@@ -54,11 +54,11 @@ const rand = (n: number): number => {
 };
 
 type Msg =
-  | { cmd: "store" | "load"; type: number; base: number; count: number }
-  | { cmd: "random"; type: number; base: number; count: number; ops: number; seed: number }
-  | { cmd: "register"; types: number[]; fs: number }
+  | { cmd: "store" | "load"; type: SwapType; base: number; count: number }
+  | { cmd: "random"; type: SwapType; base: number; count: number; ops: number; seed: number }
+  | { cmd: "register"; types: SwapType[]; fs: number }
   | { cmd: "cleancache"; fs: number; key: number; count: number; rounds: number; seed: number }
-  | { cmd: "mixed"; type: number; base: number; count: number; fs: number; ops: number; seed: number }
+  | { cmd: "mixed"; type: SwapType; base: number; count: number; fs: number; ops: number; seed: number }
   | { cmd: "exit" };
 
 parentPort!.on("message", async (m: Msg) => {

@@ -18,6 +18,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { PhysicalMemory, type PhysicalMemoryHandle } from "../../bindings/physmem.js";
 import { TmemError } from "../../bindings/status.js";
 import { openPool } from "../../src/zpool/index.js";
+import type { ZpoolHandle } from "../../src/zpool/driver.js";
 
 /** What one stress Worker reports. */
 export interface ZpoolStressResult {
@@ -71,10 +72,10 @@ const rand = (n: number): number => {
 const live: Array<[number, number]> = [];
 const pattern = (h: number, i: number): number => (h * 13 + d.seed * 101 + i * 7) & 255;
 const verify = (h: number, size: number): void => {
-  const v = pool.map(h, "ro");
+  const v = pool.map(h as ZpoolHandle, "ro");
   let ok = v.length === size;
   for (let i = 0; ok && i < size; i++) if (v[i] !== pattern(h, i)) ok = false;
-  pool.unmap(h);
+  pool.unmap(h as ZpoolHandle);
   r.verified++;
   if (!ok) r.corrupt++;
 };
@@ -99,7 +100,7 @@ for (let op = 0; op < d.ops; op++) {
       const i = rand(live.length);
       const [h, size] = live[i]!;
       verify(h, size);
-      pool.free(h);
+      pool.free(h as ZpoolHandle);
       live[i] = live[live.length - 1]!;
       live.pop();
       r.frees++;
@@ -113,7 +114,7 @@ for (let op = 0; op < d.ops; op++) {
 }
 for (const [h, size] of live) {
   verify(h, size);
-  pool.free(h);
+  pool.free(h as ZpoolHandle);
   r.frees++;
 }
 r.ms = performance.now() - t0;

@@ -41,7 +41,7 @@ import { ZC_DRV_ZBUD } from "../../../bindings/layout.generated.js";
 import type { PhysicalMemory } from "../../../bindings/physmem.js";
 import { ErrorCode, Status, TmemError, argCheck, statusError } from "../../../bindings/status.js";
 import { PAGE_SIZE, FRAME_META_SIZE } from "../../../bindings/layout.js";
-import type { EvictFn, MapMode, ZpoolBackend, ZpoolDriver, ZpoolDriverOptions, ZpoolStats } from "../driver.js";
+import type { EvictFn, MapMode, ZpoolBackend, ZpoolDriver, ZpoolDriverOptions, ZpoolHandle, ZpoolStats } from "../driver.js";
 
 /** Largest object zbud holds: a frame less its header chunk and one chunk (bytes). */
 export const ZBUD_MAX_SIZE = 3968;
@@ -168,7 +168,7 @@ export class ZbudBackend implements ZpoolBackend {
       try {
         for (let bud = 0; bud < 2; bud++) {
           const h = this.core.zbud_reclaim_handle(this.id, pfn, bud);
-          if (h > 0) evict(h);
+          if (h > 0) evict(h as ZpoolHandle);
         }
       } finally {
         freed = this.core.zbud_reclaim_end(this.id, pfn);
