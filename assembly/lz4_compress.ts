@@ -226,13 +226,16 @@ function lastLiterals(op: usize, anchor: usize, iend: usize, oend: usize, dst: u
     // ── search: probe one slot per position, skipping faster after misses ──
     let match: usize = 0;
     let forwardIp = ip;
-    let step: u32 = 1;
+    // The step is derived from the miss count where it is used, not kept in
+    // a variable of its own: one value fewer live in the loop, so V8 keeps
+    // the end limit in a register (it spilled it). The first step is
+    // `acceleration` (the reference takes 1 first, then acceleration), and
+    // at acceleration 1 the step reaches 2 one probe earlier than there.
     let searchMatchNb: u32 = acceleration << SKIP_TRIGGER;
     while (true) {
       const slot = forwardSlot;
       ip = forwardIp;
-      forwardIp += step;
-      step = searchMatchNb++ >> SKIP_TRIGGER;
+      forwardIp += searchMatchNb++ >> SKIP_TRIGGER;
       if (forwardIp > mflimitPlusOne) return lastLiterals(op, anchor, iend, oend, dst);
       const pos = <u32>(ip - base);
       let rel: u32;
