@@ -109,3 +109,27 @@ export function byteArrayLength(x: unknown, what: string): number {
 export function bufferOfView(x: Uint8Array): ArrayBufferLike {
   return bufferOf.call(x) as ArrayBufferLike;
 }
+
+/**
+ * Check that `oid` is a genuine six-word Uint32Array on a live buffer (tag
+ * and byte length through the engine's getters: a 2-word array, a detached
+ * one, another typed-array kind or a Proxy is refused, where reading its
+ * words would silently name object 0), and return its buffer.
+ * @throws TmemError EINVAL otherwise.
+ * Thread safety: pure.
+ */
+export function checkOid(oid: unknown): ArrayBufferLike {
+  let tag: unknown, len: unknown, buf: unknown;
+  try {
+    tag = tagOf.call(oid);
+    len = byteLengthOf.call(oid);
+    buf = bufferOf.call(oid);
+  } catch {
+    throw new TmemError(ErrorCode.EINVAL, `an object id must be a Uint32Array of 6 words, not ${oid === null ? "null" : typeof oid}`);
+  }
+  if (tag !== "Uint32Array" || len !== 24) {
+    throw new TmemError(ErrorCode.EINVAL,
+      `an object id must be a Uint32Array of 6 words, not a ${String(tag)} of ${String(len)} bytes${len === 0 ? " (detached?)" : ""}`);
+  }
+  return buf as ArrayBufferLike;
+}

@@ -451,6 +451,7 @@ export class Zcache extends PamBackend<ZcacheStats> implements TmemBackend<Zcach
     checkPage(page, this.pm.memory.buffer, "page");
     if (this.maps.pool !== null) this.mappedError();
     const tc = this.tc;
+    oid = tc.ownOid(oid); // the page goes to the I/O slot before the id is read
     // With a remote tier the old copy may be remote: flush it here, where its key is known.
     const preFlushed = !noReplace && Atomics.load(this.st, W_REMOTE) !== 0 && this.flushPage(pool, oid, index);
     const persistent = this.isPersistent(pool);

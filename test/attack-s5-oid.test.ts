@@ -20,12 +20,12 @@ const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(Buffer.fr
 type Core = Record<string, (...a: number[]) => number>;
 
 describe("object ids that are views into the physical memory", () => {
-  // BUG (core14 and main): TmemCore.flushObject re-reads the caller's Oid for every batch of 256, after
+  // WAS A BUG (found by the attacker, fixed by the lead: TmemCore.ownOid): TmemCore.flushObject re-reads the caller's Oid for every batch of 256, after
   // the previous batch's OutRecords were written to the out area; an Oid that is a view of the out area
   // (or of anything a free callback writes) names another object from the second batch on, so pages of
   // the object survive its flush. Fix: copy the oid once on entry (oidArg before the loop, the call record
   // lying past every batch's records), or refuse an Oid whose buffer is the memory's (as checkPage does).
-  it.fails("flushObject with an Oid aliasing the out area removes every page of the object (300 > one batch)", async () => {
+  it("flushObject with an Oid aliasing the out area removes every page of the object (300 > one batch)", async () => {
     const pm = await PhysicalMemory.create({ frames: 1024, maxWorkers: 2 });
     const tc = TmemCore.for(pm);
     const p = tc.newPool({ persistent: true });
@@ -59,12 +59,12 @@ describe("object ids that are views into the physical memory", () => {
     pm.detach();
   });
 
-  // BUG (core14 and main): Zcache.putPage copies the page into the I/O slot BEFORE it reads the Oid; an
+  // WAS A BUG (fixed: putPage takes the id through TmemCore.ownOid first): Zcache.putPage copies the page into the I/O slot BEFORE it reads the Oid; an
   // Oid that is a view of the I/O slot is overwritten by the page's first 24 bytes, and the page is
   // stored under that key (the caller's key misses; flushing it leaves the page). Pages that are views
   // of the memory are refused (checkPage), Oids are not. Fix: tc.oidArg(oid) before tc.ioPage.set(page)
   // (or refuse an Oid whose buffer is the memory's).
-  it.fails("Zcache.putPage with an Oid aliasing the I/O slot stores under the caller's key", async () => {
+  it("Zcache.putPage with an Oid aliasing the I/O slot stores under the caller's key", async () => {
     const pm = await PhysicalMemory.create({ frames: 1024, maxWorkers: 2 });
     const z = await Zcache.create(pm);
     const pool = z.createPool({ persistent: true });
@@ -81,7 +81,7 @@ describe("object ids that are views into the physical memory", () => {
 });
 
 describe("object ids that are not six words", () => {
-  // BUG (main and core14): an Oid is not checked at all: a 2-word array, a Uint32Array of a
+  // WAS A BUG (fixed: bindings/args.ts checkOid in TmemCore.oidArg): an Oid was not checked at all: a 2-word array, a Uint32Array of a
   // transferred (detached) buffer or a Float64Array cast to Oid reads its missing words as undefined → 0
   // and the operation silently works on another object (here: object 0, which a real caller owns).
   // Fix: TmemCore.oidArg (the one place every id passes) refuses with EINVAL anything that is not a
@@ -92,7 +92,7 @@ describe("object ids that are not six words", () => {
     ["a detached Uint32Array", () => { const a = new Uint32Array(6); structuredClone(a.buffer, { transfer: [a.buffer] }); return a; }],
     ["a Float64Array of six 0.5s", () => new Float64Array(6).fill(0.5)],
   ] as const) {
-    it.fails(`flushPage with ${name} is EINVAL and leaves object 0's page`, async () => {
+    it(`flushPage with ${name} is EINVAL and leaves object 0's page`, async () => {
       const pm = await PhysicalMemory.create({ frames: 1024, maxWorkers: 2 });
       const z = await Zcache.create(pm);
       const pool = z.createPool({ persistent: true });

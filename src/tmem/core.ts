@@ -38,6 +38,7 @@ import type { PhysicalMemory } from "../../bindings/physmem.js";
 import type { CoreExports } from "../../bindings/wasm.js";
 import { ErrorCode, Status, TmemError, argCheck, statusError } from "../../bindings/status.js";
 import { PAGE_SIZE, SCRATCH_IO } from "../../bindings/layout.js";
+import { checkOid } from "../../bindings/args.js";
 import {
   CALL_RECORD, OID_BYTES, PIN_SLOTS, TMEM_PUT_NEW, TMEM_PUT_REPLACED, TMEM_PUT_REPLACED_PINNED, TMEM_FLUSH_FREED,
   TMEM_FLUSH_PINNED,
@@ -393,9 +394,25 @@ export class TmemCore {
    * Thread safety: the record is this Worker's own.
    */
   oidArg(oid: Oid): number {
+    checkOid(oid);
+    // Read all six words before writing any: an id may alias the record itself.
+    const w0 = oid[0]!, w1 = oid[1]!, w2 = oid[2]!, w3 = oid[3]!, w4 = oid[4]!, w5 = oid[5]!;
     const c = this.call;
-    c[0] = oid[0]!; c[1] = oid[1]!; c[2] = oid[2]!; c[3] = oid[3]!; c[4] = oid[4]!; c[5] = oid[5]!;
+    c[0] = w0; c[1] = w1; c[2] = w2; c[3] = w3; c[4] = w4; c[5] = w5;
     return this.callAddr;
+  }
+
+  /**
+   * `oid` itself, or a private copy of it when it is a view into the
+   * physical memory (the out area, the I/O slot, ...), which the operation
+   * about to run may overwrite before it reads the id again: sequences that
+   * read an id more than once (a batch flush, a put that flushes, reclaims
+   * and retries) take the id through here once, on entry.
+   * @throws TmemError EINVAL when `oid` is not a six-word Uint32Array.
+   * Thread safety: pure.
+   */
+  ownOid(oid: Oid): Oid {
+    return checkOid(oid) === this.pm.memory.buffer ? Uint32Array.from(oid) : oid;
   }
 
   /**
@@ -470,6 +487,7 @@ export class TmemCore {
    * @returns pages removed.
    */
   flushObject(pool: number, oid: Oid, free: FreePampd): number {
+    oid = this.ownOid(oid); // every batch writes the out area, and `free` may run other calls
     let total = 0;
     for (;;) {
       const r = this.core.tmem_flush_object(pool, this.oidArg(oid), BATCH);

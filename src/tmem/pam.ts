@@ -190,6 +190,7 @@ export abstract class PamBackend<Stats = unknown> implements TmemBackend<Stats> 
     checkPage(page, this.pm.memory.buffer, "page");
     this.beforeData();
     const tc = this.tc;
+    oid = tc.ownOid(oid); // read again after the I/O slot is filled and after reclaims
     const flushed = noReplace ? false : tc.flushPage(pool, oid, index, this.freeFn);
     tc.ioPage.set(page);
     return this.storeFromIo(pool, oid, index, flushed, noReplace);
