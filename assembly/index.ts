@@ -20,6 +20,8 @@ import {
   SCRATCH_LZ4_HASH, SCRATCH_MAP, SCRATCH_STAGE, SCRATCH_IO, SCRATCH_ROBUST, SCRATCH_SIZE_MIN,
 } from "./common";
 import { FrameMeta, FRAME_META_SIZE } from "./frames";
+import { Zspage, ZSPAGE_SHIFT, HandleEntry } from "./zsmalloc_layout";
+import { ZS_MAP_INFO } from "./zsmalloc_map";
 import {
   ZC_MAGIC, ZC_W_MAGIC, ZC_W_MAXZ, ZC_W_MAXPCT, ZC_W_ACCEPT, ZC_W_DOMAIN, ZC_W_EPH, ZC_W_PERS, ZC_W_FULL, ZC_W_ACCEL,
   ZC_W_NAMELEN, ZC_W_NAME, ZC_W_NAME_MAX, ZC_C_POOR, ZC_C_LIMIT, ZC_C_ALLOCFAIL, ZC_C_EVICTED, ZC_CLIENTS,
@@ -223,6 +225,11 @@ export const layout_UNDO_CAP: u32 = UNDO_CAP;
 // Frame metadata (frames.ts FrameMeta, measured with offsetof).
 export const layout_FRAME_META_SIZE: u32 = FRAME_META_SIZE;
 export const layout_FRAME_META_STRUCT_SIZE: u32 = <u32>offsetof<FrameMeta>();
+// zsmalloc's metadata per zspage and per object (zsmalloc_layout.ts, measured with offsetof) and its map-info word.
+export const layout_ZS_ZSPAGE_SLOT_SIZE: u32 = <u32>1 << ZSPAGE_SHIFT;
+export const layout_ZS_ZSPAGE_FIELDS_SIZE: u32 = <u32>offsetof<Zspage>();
+export const layout_ZS_HANDLE_ENTRY_SIZE: u32 = <u32>offsetof<HandleEntry>();
+export const layout_ZS_MAP_INFO: u32 = <u32>ZS_MAP_INFO;
 
 // The tmem core's call record: the object id an export takes by address (tmem_layout.ts).
 export const layout_CALL_RECORD: u32 = CALL_RECORD;

@@ -96,7 +96,11 @@
 //      moved object (zspages chained from SizeClass.isolated); the next
 //      class-lock holder (lockClass) puts back what a dead compactor left. A
 //      dead Worker's pin is dropped by zs_reclaim_slot (PhysicalMemory.reclaim).
-//      Leak-only windows: handle chunks / zspage ids taken lock-free
+//      zspage descriptors pass between the pool's slab (grow lock) and a
+//      class through SizeClass.spare / .release, written inside the grow
+//      section, so a death on either side leaks no descriptor: a release
+//      left set is given back by the next lockClass (recovery by redo).
+//      Leak-only windows: handle chunks taken lock-free
 //      (takeChunk) before the logged stores (indices, never frames); a zbud
 //      frame between zbud_reclaim_begin and a zbud_reclaim_end that never
 //      comes stays under reclaim (destroy: EBUSY); a death inside a destroy

@@ -253,6 +253,68 @@ export function ustore64(addr: usize, v: u64): void {
   store<u64>(addr, v);
 }
 
+// ══ Batched logged stores ══
+//
+// For a hot section that knows the words it is about to store: the undo
+// entries of all of them are written first (their old values read before any
+// of the stores), the entry count is bumped once, then the stores are made
+// plainly, with upark() between them for the debug park hook. The rule of
+// one logged store holds for the batch: a death before the count bump leaves
+// none of the stores made, a death after it is rolled back by entries that
+// restore every word (one not yet stored is restored to its own value). The
+// words must be distinct and not stored again in the batch.
+
+/**
+ * Open a batch of `k` undo entries: the address of the first, or 0 when
+ * nothing is logged (a detached instance, outside every section, or a log
+ * without room: then the overflow flag is set, as for a single store).
+ */
+// @ts-ignore: decorator
+@inline export function ulogOpen(k: u32): usize {
+  const rb = area();
+  if (rb == 0 || load<u32>(rb + R_NHELD) == 0) return 0;
+  const n = load<u32>(rb + R_NLOG);
+  if (n + k > UNDO_CAP) {
+    if (DEBUG) assert(false, "robust: undo log full (add a ucommit point)");
+    store<u32>(rb + R_OVERFLOW, 1);
+    return 0;
+  }
+  return rb + R_ENTRIES + <usize>n * ENTRY;
+}
+
+/** Entry `i` of the batch at `b`: the u32 at `addr` is about to be stored. */
+// @ts-ignore: decorator
+@inline export function ulogPut32(b: usize, i: u32, addr: usize): void {
+  const e = b + <usize>i * ENTRY;
+  store<u64>(e, <u64><u32>addr | (<u64>4 << 32));
+  store<u32>(e, load<u32>(addr), 8);
+}
+
+/** Entry `i` of the batch at `b`: the u64 at `addr` (8-aligned) is about to be stored. */
+// @ts-ignore: decorator
+@inline export function ulogPut64(b: usize, i: u32, addr: usize): void {
+  const e = b + <usize>i * ENTRY;
+  store<u64>(e, <u64><u32>addr | (<u64>8 << 32));
+  store<u64>(e, load<u64>(addr), 8);
+}
+
+/** Publish the `k` entries of the batch at `b` (0: nothing to publish); the stores may follow. */
+// @ts-ignore: decorator
+@inline export function ulogClose(b: usize, k: u32): void {
+  if (b == 0) return;
+  const rb = area();
+  store<u32>(rb + R_NLOG, load<u32>(rb + R_NLOG) + k);
+}
+
+/** A park point of the debug hook between the stores of a batch (nothing in release builds). */
+// @ts-ignore: decorator
+@inline export function upark(): void {
+  if (DEBUG) {
+    const rb = area();
+    if (rb != 0 && load<u32>(rb + R_NHELD) != 0) parkPoint(rb);
+  }
+}
+
 /** Atomically add `delta` to the u32 at `addr` inside a critical section; a rollback subtracts it. Returns the old value. */
 export function uadd32(addr: usize, delta: i32): u32 {
   const old = atomic.add<u32>(addr, <u32>delta);

@@ -38,10 +38,13 @@
 // A forged handle must hit a live slot and its generation. Trade-off: a
 // straddling object costs a copy on map (unless write-only) and on unmap
 // (unless read-only); every object costs an 8-byte handle-table entry (plus
-// one chunk-header entry per 15 handles) and every zspage a 128-byte
-// descriptor, all outside the object frames: objects carry no header (the
-// kernel's carry 8 bytes), so malloc and free never touch object bytes and a
-// request of L bytes takes the class of L, not of L + 8.
+// one chunk-header entry per 15 handles) and every zspage a 64-byte
+// descriptor (128 for a few classes of small objects on long chains), all
+// outside the object frames: objects carry no header (the kernel's carry 8
+// bytes), so malloc and free never touch object bytes and a request of L
+// bytes takes the class of L, not of L + 8. Descriptors come from one
+// pool-wide slab, lowest slot first, whose table frames go back to the frame
+// allocator as they empty (zsmalloc_desc.ts).
 //
 // API peculiarities: one object mapped at a time per instance (per Worker):
 // zs_map_object while one is mapped is -E_BUSY, zs_unmap_object of another
@@ -53,7 +56,8 @@
 // Layout: drawn in zsmalloc_layout.ts (pool root, SizeClass, Zspage,
 // HandleEntry, ChunkHeader). The allocator is one file per idea: this one
 // (pool lifetime, malloc and free, slot borrowing), zsmalloc_handle.ts
-// (handles, the pool root lookup), zsmalloc_zspage.ts (zspage chains,
+// (handles, the pool root lookup), zsmalloc_desc.ts (the descriptor slab),
+// zsmalloc_zspage.ts (zspage chains,
 // fullness groups, the room map), zsmalloc_map.ts (map/unmap and pinning),
 // zsmalloc_compact.ts (compaction and the repack), zsmalloc_stats.ts (stats).
 //
@@ -78,9 +82,12 @@
 // rolls the section back to its last commit point. Compaction commits after
 // each isolated zspage and each moved object; the zspages it isolated are
 // chained from SizeClass.isolated, and the next holder of the class lock
-// (lockClass) puts back what a dead compactor left (recovery by redo). Two
-// pool-wide counters are taken lock-free (takeChunk): a death between that
-// and the logged stores leaks the indices (zs_check calls them orphans). A
+// (lockClass) puts back what a dead compactor left (recovery by redo). A
+// descriptor passes between the pool and a class through SizeClass.spare and
+// .release, written inside the grow-lock section, so a death on either side
+// of it leaks nothing (lockClass gives back a release left behind). The
+// handle counter is taken lock-free (takeChunk): a death between that and
+// the logged stores leaks the indices (zs_check calls them orphans). A
 // Worker that dies with an object mapped leaves a pin; its map record (in
 // its scratch) lets PhysicalMemory.reclaim drop it (zs_reclaim_slot). The
 // room map is only a hint and is not rolled back (a stale bit costs density,
@@ -99,7 +106,9 @@ import {
   PAGE_SIZE, OWNER_META, OWNER_ZSMALLOC, E_INVAL, E_NOMEM, E_BUSY, E_NOSPC, pfnToAddress,
 } from "./common";
 import { FrameMeta, frameAlloc, frameFree, pfnToMeta } from "./frames";
-import { mutexUnlock, ustore64, ulogFrameAlloc, udeferFrameFree } from "./robust";
+import {
+  mutexUnlock, ustore64, ulogFrameAlloc, udeferFrameFree, ulogOpen, ulogPut32, ulogPut64, ulogClose, upark,
+} from "./robust";
 import {
   ZS_MIN_ALLOC_SIZE, ZS_MAX_ALLOC_SIZE, ZS_SIZE_CLASS_DELTA, ZS_SIZE_CLASSES, ZS_MAX_CHAIN,
   groupMulOf, HANDLE_IDX_BITS, HANDLE_IDX_MASK, HANDLE_GEN_MASK, ENTRY_ALLOC, ENTRY_GEN_SHIFT,
@@ -107,8 +116,10 @@ import {
   ENTRY_SLOT_MASK, ENTRY_ZSPAGE_SHIFT, HandleEntry, HANDLE_ENTRY_SHIFT, makeWhere, ZSPAGE_INUSE,
   ZSPAGE_ISOLATED, HUGE_MARK, Zspage, ZSPAGE_SHIFT, zspageFrame, CLASSES_PER_FRAME_SHIFT, listHead, SizeClass,
   ZS_POOL_MAGIC, ZsPool, POOL_HANDLE_DIR, POOL_ZSPAGE_DIR, POOL_CLASS_FRAMES, POOL_CLASS_MAP,
-  POOL_ROOM_MAP, MAX_CLASS_FRAMES, classAddress, tableEntry, tableRelease, pagesPerZspage,
+  POOL_ROOM_MAP, MAX_CLASS_FRAMES, classAddress, tableEntry, tableRelease, pagesPerZspage, descSlotsFor,
+  fullnessGroup, zspageBitmapBase,
 } from "./zsmalloc_layout";
+import { leafHeader, releaseDescriptor, LEAF_SLOTS_SHIFT } from "./zsmalloc_desc";
 import {
   poolRoot, pool_, class_, entry_, zspageAddr, classIndexOf, lookupHandle, entryMatches,
   refillHandles,
@@ -181,6 +192,7 @@ export function zs_create_pool(maxPages: u32): i32 {
       sc.pages = k;
       sc.huge = k == 1 && o == 1 ? 1 : 0;
       sc.groupMul = groupMulOf(o);
+      sc.descSlots = descSlotsFor(k, o);
       if (sc.huge == 0 && size > largestNonHuge) largestNonHuge = size;
     }
     store<u8>(root + POOL_CLASS_MAP + <usize>i, <u8>kept);
@@ -196,7 +208,7 @@ export function zs_create_pool(maxPages: u32): i32 {
   p.seed = (rootPfn * 0x9E3779B1) >> 24;
   p.metaFrames = 1 + nframes;
   p.handleBrk = 0;
-  p.zspageBrk = 1;   // zspage id 0 ends every list
+  p.descLeaves = 0;   // zspage id 0 (leaf 0's header) ends every list
   // The magic goes last: a Worker that sees it sees a complete pool.
   atomic.store<u32>(root + offsetof<ZsPool>("magic"), ZS_POOL_MAGIC);
   return <i32>(rootPfn + 1);
@@ -217,12 +229,20 @@ export function zs_destroy_pool(pool: u32): i32 {
   for (let c: u32 = 0; c < p.nrClasses; c++) live += class_(classAddress(root, c)).objUsed;
   atomic.store<u32>(root + offsetof<ZsPool>("magic"), 0);
   clearMapRecords(pool);
-  const zbrk = p.zspageBrk;
-  for (let id: u32 = 1; id < zbrk; id++) {
-    const z = tableEntry(root + POOL_ZSPAGE_DIR, id, ZSPAGE_SHIFT);
-    if (z == 0 || (<u32>changetype<Zspage>(z).flags & ZSPAGE_INUSE) == 0) continue;
-    const pages = <u32>changetype<Zspage>(z).pages;
-    for (let q: u32 = 0; q < pages; q++) frameFree(zspageFrame(z, q), OWNER_ZSMALLOC);
+  const nleaves = p.descLeaves;
+  for (let leafNo: u32 = 0; leafNo < nleaves; leafNo++) {
+    const hdr = leafHeader(root, leafNo);
+    if (hdr == 0) continue;
+    const used = load<u64>(hdr);
+    for (let s: u32 = 1; s < (1 << LEAF_SLOTS_SHIFT); s++) {
+      // A slot not taken may hold a freed pair's second half (any bytes).
+      if (((used >> s) & 1) == 0) continue;
+      const z = changetype<Zspage>(hdr + (<usize>s << ZSPAGE_SHIFT));
+      if ((<u32>z.flags & ZSPAGE_INUSE) != 0) {
+        for (let q: u32 = 0; q < <u32>z.pages; q++) frameFree(zspageFrame(changetype<usize>(z), q), OWNER_ZSMALLOC);
+      }
+      if (z.descSlots == 2) s++;   // a pair's second slot is not a descriptor
+    }
   }
   const hbrk = p.handleBrk;
   for (let idx: u32 = 1; idx < hbrk; idx++) {
@@ -355,8 +375,10 @@ function mallocLocked(root: usize, cls: usize, c: u32, size: u32): i32 {
       id = <u32>r;
     }
     const za = zspageAddr(root, id);
+    const zs = changetype<Zspage>(za);
+    if (fullnessGroup(zs.inuse + 1, <u32>zs.objs, zs.groupMul) == <u32>zs.group) return mallocFast(root, cls, c, size, idx, za, id);
     const slot = allocSlot(za);
-    updateZspage(root, cls, za, id, changetype<Zspage>(za).inuse + 1, slot >> 5);
+    updateZspage(root, cls, za, id, zs.inuse + 1, slot >> 5);
     where = makeWhere(id, slot);
   }
   const e = tableEntry(root + POOL_HANDLE_DIR, idx, HANDLE_ENTRY_SHIFT);
@@ -366,6 +388,51 @@ function mallocLocked(root: usize, cls: usize, c: u32, size: u32): i32 {
   const info = ENTRY_ALLOC | (gen << ENTRY_GEN_SHIFT) | (c << ENTRY_CLASS_SHIFT) | (size - 1);
   ustore64(e, <u64>where | (<u64>info << 32));
   setClassObjects(cls, sc.objUsed + 1, sc.objBytes + size);
+  return <i32>((gen << HANDLE_IDX_BITS) | idx);
+}
+
+/**
+ * mallocLocked's common case: the object goes into slot of zspage `id` (at
+ * `za`) without moving it to another fullness group. Its five stores (the
+ * bitmap word, the zspage's state word, the class's free-handle head, the
+ * handle entry, the class's object counts) are logged as one batch
+ * (robust.ts ulogOpen): one entry count bump instead of five. Same stores,
+ * same order, same result as the general path.
+ */
+// @ts-ignore: decorator
+@inline function mallocFast(root: usize, cls: usize, c: u32, size: u32, idx: u32, za: usize, id: u32): i32 {
+  const sc = class_(cls);
+  const zs = changetype<Zspage>(za);
+  // The slot: the lowest free one from the hint on (allocSlot, unstored).
+  const bm = zspageBitmapBase(za);
+  const last = (<u32>zs.objs - 1) >> 5;
+  let w = <u32>zs.hint;
+  let bits = load<u32>(bm + (<usize>w << 2));
+  while (bits == 0 && w < last) { w++; bits = load<u32>(bm + (<usize>w << 2)); }
+  const bwa = bm + (<usize>w << 2);
+  const slot = (w << 5) | <u32>ctz(bits);
+  const inuse = zs.inuse + 1;
+  const state = <u64>inuse | (<u64>(<u32>zs.cls | (<u32>zs.flags << 8) | (<u32>zs.group << 16) | (w << 24)) << 32);
+  const e = tableEntry(root + POOL_HANDLE_DIR, idx, HANDLE_ENTRY_SHIFT);
+  const ent = entry_(e);
+  const next = ent.word0;
+  const gen = (ent.word1 >> ENTRY_GEN_SHIFT) & HANDLE_GEN_MASK;
+  const info = ENTRY_ALLOC | (gen << ENTRY_GEN_SHIFT) | (c << ENTRY_CLASS_SHIFT) | (size - 1);
+  const objects = <u64>(sc.objUsed + 1) | (<u64>(sc.objBytes + size) << 32);
+  const b = ulogOpen(5);
+  if (b != 0) {
+    ulogPut32(b, 0, bwa);
+    ulogPut64(b, 1, za + offsetof<Zspage>("inuse"));
+    ulogPut32(b, 2, cls + offsetof<SizeClass>("handleFree"));
+    ulogPut64(b, 3, e);
+    ulogPut64(b, 4, cls + offsetof<SizeClass>("objUsed"));
+    ulogClose(b, 5);
+  }
+  upark(); store<u32>(bwa, bits & (bits - 1));
+  upark(); store<u64>(za + offsetof<Zspage>("inuse"), state);
+  upark(); store<u32>(cls + offsetof<SizeClass>("handleFree"), next);
+  upark(); store<u64>(e, <u64>makeWhere(id, slot) | (<u64>info << 32));
+  upark(); store<u64>(cls + offsetof<SizeClass>("objUsed"), objects);
   return <i32>((gen << HANDLE_IDX_BITS) | idx);
 }
 
@@ -404,9 +471,13 @@ function freeLocked(root: usize, cls: usize, c: u32, handle: u32, e: usize): i32
   } else {
     const id = w0 >> ENTRY_ZSPAGE_SHIFT;
     const za = zspageAddr(root, id);
-    const hint = freeSlot(za, (w0 >> ENTRY_SLOT_SHIFT) & ENTRY_SLOT_MASK);
     const zs = changetype<Zspage>(za);
     const inuse = zs.inuse - 1;
+    if (inuse != 0 && fullnessGroup(inuse, <u32>zs.objs, zs.groupMul) == <u32>zs.group) {
+      freeFast(cls, handle, e, info, za, (w0 >> ENTRY_SLOT_SHIFT) & ENTRY_SLOT_MASK, inuse);
+      return 0;
+    }
+    const hint = freeSlot(za, (w0 >> ENTRY_SLOT_SHIFT) & ENTRY_SLOT_MASK);
     if (inuse == 0) {
       const g = <u32>zs.group;
       if (isListed(g) && (<u32>zs.flags & ZSPAGE_ISOLATED) == 0) listRemove(root, cls, za, g);
@@ -419,5 +490,40 @@ function freeLocked(root: usize, cls: usize, c: u32, handle: u32, e: usize): i32
   ustore64(e, <u64>sc.handleFree | (<u64>(gen << ENTRY_GEN_SHIFT) << 32));
   setClassField(cls, offsetof<SizeClass>("handleFree"), handle & HANDLE_IDX_MASK);
   setClassObjects(cls, sc.objUsed - 1, sc.objBytes - ((info & ENTRY_SIZE_MASK) + 1));
+  // The class is consistent: a freed zspage's descriptor goes back to the pool.
+  if (sc.release != 0) releaseDescriptor(root, cls);
   return 0;
+}
+
+/**
+ * freeLocked's common case: the object's zspage keeps objects and its
+ * fullness group. The five stores (bitmap word, zspage state word, handle
+ * entry, free-handle head, object counts) are logged as one batch, as in
+ * mallocFast.
+ */
+// @ts-ignore: decorator
+@inline function freeFast(cls: usize, handle: u32, e: usize, info: u32, za: usize, slot: u32, inuse: u32): void {
+  const sc = class_(cls);
+  const zs = changetype<Zspage>(za);
+  const w = slot >> 5;
+  const bwa = zspageBitmapBase(za) + (<usize>w << 2);
+  const hint = w < <u32>zs.hint ? w : <u32>zs.hint;
+  const state = <u64>inuse | (<u64>(<u32>zs.cls | (<u32>zs.flags << 8) | (<u32>zs.group << 16) | (hint << 24)) << 32);
+  const gen = ((info >> ENTRY_GEN_SHIFT) + 1) & HANDLE_GEN_MASK;
+  const freed = <u64>sc.handleFree | (<u64>(gen << ENTRY_GEN_SHIFT) << 32);
+  const objects = <u64>(sc.objUsed - 1) | (<u64>(sc.objBytes - ((info & ENTRY_SIZE_MASK) + 1)) << 32);
+  const b = ulogOpen(5);
+  if (b != 0) {
+    ulogPut32(b, 0, bwa);
+    ulogPut64(b, 1, za + offsetof<Zspage>("inuse"));
+    ulogPut64(b, 2, e);
+    ulogPut32(b, 3, cls + offsetof<SizeClass>("handleFree"));
+    ulogPut64(b, 4, cls + offsetof<SizeClass>("objUsed"));
+    ulogClose(b, 5);
+  }
+  upark(); store<u32>(bwa, load<u32>(bwa) | (<u32>1 << (slot & 31)));
+  upark(); store<u64>(za + offsetof<Zspage>("inuse"), state);
+  upark(); store<u64>(e, freed);
+  upark(); store<u32>(cls + offsetof<SizeClass>("handleFree"), handle & HANDLE_IDX_MASK);
+  upark(); store<u64>(cls + offsetof<SizeClass>("objUsed"), objects);
 }

@@ -15,13 +15,13 @@
 // slots (in this instance's SCRATCH_IO, one 256-bit map per zspage id), the
 // class counters against sums, handle chunks against the class chunk lists,
 // pins against the Workers' map records. Every walk is bounded by the pool's
-// own counters (handleBrk, zspageBrk), so a cyclic list ends in a code, not a
+// own counters (handleBrk, descLeaves), so a cyclic list ends in a code, not a
 // hang.
 //
 // Guarantee: 0 means the pool is as a run of single-threaded operations
 // could leave it, except for what a death may leak by design: handle chunks
-// and zspage ids taken from the pool-wide counters and never given to a
-// class ("orphans": all free, never reused). Cost: O(classes × zspage ids +
+// taken from the pool-wide counter and never given to a class ("orphans":
+// all free, never reused). Cost: O(classes × zspage ids +
 // handles + frames of the tables); tests only.
 //
 // Concurrency: each class is checked under its lock, the pool-wide facts
@@ -39,10 +39,12 @@ import {
   ENTRY_ALLOC, ENTRY_CHUNK, ENTRY_GEN_SHIFT, ENTRY_CLASS_SHIFT, ENTRY_CLASS_MASK, ENTRY_SIZE_MASK,
   ENTRY_PIN_MASK, ENTRY_SLOT_SHIFT, ENTRY_SLOT_MASK, ENTRY_ZSPAGE_SHIFT, HANDLE_ENTRY_SHIFT, HANDLE_CHUNK,
   HANDLE_CHUNK_SHIFT, ZSPAGE_INUSE, ZSPAGE_ISOLATED, HUGE_MARK, Zspage, ZSPAGE_SHIFT, zspageFrame,
-  zspageBitmap, listHead, ZsPool, POOL_HANDLE_DIR, POOL_ZSPAGE_DIR, POOL_CLASS_FRAMES,
+  zspageBitmap, listHead, ZsPool, POOL_HANDLE_DIR, POOL_ZSPAGE_DIR, POOL_CLASS_FRAMES, POOL_LEAF_FULL,
+  POOL_LEAF_SUMMARY, descSlotsFor,
   MAX_CLASS_FRAMES, DIRECT_LEAVES, DIR_SLOTS, TABLE_L2_OFF, L2_SHIFT, classAddress, tableEntry,
 } from "./zsmalloc_layout";
 import { poolRoot, pool_, class_, entry_ } from "./zsmalloc_handle";
+import { leafHeader, zspageIdLimit, LEAF_SLOTS_SHIFT, LEAF_EMPTY, LEAF_FULL } from "./zsmalloc_desc";
 import { isListed } from "./zsmalloc_zspage";
 import { lockClass } from "./zsmalloc_compact";
 import { mapRecordsNaming } from "./zsmalloc_map";
@@ -55,10 +57,21 @@ import { mapRecordsNaming } from "./zsmalloc_map";
 @inline const SLOTMAP_BYTES: u32 = ZS_BITMAP_WORDS * 4;
 if (<usize>SLOTMAP_IDS * SLOTMAP_BYTES > 32768) ERROR("slot maps must fit SCRATCH_IO");
 
-/** Descriptor address of zspage `id` if it exists, else 0 (never a leaf that is missing). */
-// @ts-ignore: decorator
-@inline function desc(root: usize, id: u32): usize {
-  return tableEntry(root + POOL_ZSPAGE_DIR, id, ZSPAGE_SHIFT);
+/**
+ * Descriptor address of id `id` if its table slot is taken and starts a
+ * descriptor (not a leaf header, not a pair's second slot), else 0 (never a
+ * leaf that is missing).
+ */
+function desc(root: usize, id: u32): usize {
+  const s = id & ((1 << LEAF_SLOTS_SHIFT) - 1);
+  if (s == 0) return 0;
+  const hdr = leafHeader(root, id >> LEAF_SLOTS_SHIFT);
+  if (hdr == 0) return 0;
+  const used = load<u64>(hdr);
+  if (((used >> s) & 1) == 0) return 0;
+  if ((s & 1) != 0 && ((used >> (s - 1)) & 1) != 0 && s > 1
+    && changetype<Zspage>(hdr + (<usize>(s - 1) << ZSPAGE_SHIFT)).descSlots == 2) return 0;
+  return hdr + (<usize>s << ZSPAGE_SHIFT);
 }
 
 /** The allocated-slot set of zspage `za` (the complement of its free bits, within objs), word `w`. */
@@ -87,11 +100,13 @@ if (<usize>SLOTMAP_IDS * SLOTMAP_BYTES > 32768) ERROR("slot maps must fit SCRATC
  * live allocated slot of this class, -18 two entries naming one slot or an
  * allocated slot no entry names, -19 a huge object's frame, -20 the free
  * handle list (range, allocated entry, header, other class, cycle, count),
- * -21 objUsed or objBytes, -22 the free descriptor list; pool-wide: -23 a
+ * -21 objUsed or objBytes, -22 the class's spare or release descriptor; pool-wide: -23 a
  * chunk claimed by no class list but holding objects, or chunk lists that
  * disagree with the headers, -24 live descriptors of no class (or more than
  * the classes count), -25 metaFrames, -26 a pin count != the map records
- * naming the handle, -27 a table frame not owned as metadata.
+ * naming the handle, -27 a table frame not owned as metadata, -28 the
+ * descriptor slab (taken slots != descUsed, a leaf mask, the leaf-full
+ * bitmap or its summary, or a leaf kept with no descriptor).
  * Thread safety: any Worker; exact only while no other Worker uses the pool.
  */
 export function zs_check(pool: u32): i32 {
@@ -99,15 +114,16 @@ export function zs_check(pool: u32): i32 {
   if (root == 0) return -1;
   const p = pool_(root);
   const n = p.nrClasses;
-  const zbrk = atomic.load<u32>(root + offsetof<ZsPool>("zspageBrk"));
+  const zbrk = zspageIdLimit(root);
   const hbrk = atomic.load<u32>(root + offsetof<ZsPool>("handleBrk"));
-  let liveDescs: u32 = 0, chunksListed: u32 = 0;
+  let liveDescs: u32 = 0, chunksListed: u32 = 0, spares: u32 = 0;
   for (let c: u32 = 0; c < n; c++) {
     const cls = classAddress(root, c);
     lockClass(root, cls);
     const r = checkClass(pool, root, cls, c, zbrk, hbrk);
     const sc = class_(cls);
     if (sc.huge == 0) liveDescs += sc.zspages;
+    if (sc.spare != 0) spares++;
     chunksListed += countChunks(root, sc.chunks, hbrk);
     mutexUnlock(cls);
     if (r != 0) return r;
@@ -128,17 +144,34 @@ export function zs_check(pool: u32): i32 {
     }
   }
   if (claimed != chunksListed) return -23;
-  // Descriptors: every live one belongs to a class that counts it.
-  let live: u32 = 0;
+  // Descriptors: every live one belongs to a class that counts it; the
+  // taken slots are the live descriptors (one or two slots each) and the
+  // classes' spares; the leaf-full bitmap and the leaf masks agree; no leaf
+  // without a descriptor is kept.
+  let live: u32 = 0, taken: u32 = 0, idle: u32 = 0;
   for (let id: u32 = 1; id < zbrk; id++) {
     const za = desc(root, id);
     if (za == 0) continue;
     const z = changetype<Zspage>(za);
-    if ((<u32>z.flags & ZSPAGE_INUSE) == 0) continue;
+    taken += <u32>z.descSlots;
+    if (z.descSlots != 1 && z.descSlots != 2) return -24;
+    if ((<u32>z.flags & ZSPAGE_INUSE) == 0) { idle++; continue; }
     if (<u32>z.cls >= n || (<u32>z.flags & ZSPAGE_ISOLATED) != 0) return -24;
+    if (<u32>z.descSlots != class_(classAddress(root, z.cls)).descSlots) return -24;
     live++;
   }
-  if (live != liveDescs) return -24;
+  if (live != liveDescs || idle != spares) return -24;
+  if (taken != atomic.load<u32>(root + offsetof<ZsPool>("descUsed"))) return -28;
+  for (let leafNo: u32 = 0; leafNo < (zbrk >> LEAF_SLOTS_SHIFT); leafNo++) {
+    const hdr = leafHeader(root, leafNo);
+    const fullBit = (load<u32>(root + POOL_LEAF_FULL + (<usize>(leafNo >> 5) << 2)) >> (leafNo & 31)) & 1;
+    const sumBit = (load<u32>(root + POOL_LEAF_SUMMARY + (<usize>(leafNo >> 10) << 2)) >> ((leafNo >> 5) & 31)) & 1;
+    const wordFull = load<u32>(root + POOL_LEAF_FULL + (<usize>(leafNo >> 5) << 2)) == 0xFFFFFFFF ? 1 : 0;
+    if (sumBit != wordFull) return -28;
+    if (hdr == 0) { if (fullBit != 0) return -28; continue; }
+    const used = load<u64>(hdr);
+    if ((used & 1) == 0 || used == LEAF_EMPTY || fullBit != (used == LEAF_FULL ? 1 : 0)) return -28;
+  }
   // Metadata frames: root, class frames, table leaves and L2 frames.
   let meta: u32 = 1;
   for (let f: u32 = 0; f < MAX_CLASS_FRAMES; f++) {
@@ -237,7 +270,8 @@ function checkClass(pool: u32, root: usize, cls: usize, c: u32, zbrk: u32, hbrk:
       const objs = <u32>z.objs;
       if (pages == 0 || pages > sc.pages || objs != (pages << PAGE_SHIFT) / sc.size || objs == 0 || z.groupMul != groupMulOf(objs)) return -10;
       let free: u32 = 0;
-      for (let w: u32 = 0; w < ZS_BITMAP_WORDS; w++) {
+      if (<u32>z.descSlots != sc.descSlots || descSlotsFor(pages, objs) > sc.descSlots) return -10;
+      for (let w: u32 = 0; w < ((objs + 31) >> 5); w++) {
         const bits = load<u32>(zspageBitmap(za, w));
         if ((bits & ~validMask(w, objs)) != 0) return -11;   // bits past objs
         if (w < <u32>z.hint && bits != 0) return -11;
@@ -314,7 +348,7 @@ function checkClass(pool: u32, root: usize, cls: usize, c: u32, zbrk: u32, hbrk:
       if (za == 0) continue;
       const z = changetype<Zspage>(za);
       if ((<u32>z.flags & ZSPAGE_INUSE) == 0 || <u32>z.cls != c) continue;
-      for (let w: u32 = 0; w < ZS_BITMAP_WORDS; w++) {
+      for (let w: u32 = 0; w < ((<u32>z.objs + 31) >> 5); w++) {
         if (load<u32>(slotmaps + <usize>id * SLOTMAP_BYTES + (<usize>w << 2)) != usedBits(za, w, <u32>z.objs)) return -18;
       }
     }
@@ -334,13 +368,12 @@ function checkClass(pool: u32, root: usize, cls: usize, c: u32, zbrk: u32, hbrk:
     id = entry_(e).word0;
   }
   if (k != freeEntries) return -20;
-  // The free descriptor list.
-  let d = sc.zspageFree, kd: u32 = 0;
-  while (d != 0) {
-    if (++kd > zbrk || d >= zbrk) return -22;
-    const za = desc(root, d);
-    if (za == 0 || changetype<Zspage>(za).flags != 0) return -22;
-    d = changetype<Zspage>(za).next;
+  // The descriptor hand-over fields: no release left (lockClass finished
+  // it), a spare is a taken slot of this class's size that is not in use.
+  if (sc.release != 0) return -22;
+  if (sc.spare != 0) {
+    const za = sc.spare < zbrk ? desc(root, sc.spare) : 0;
+    if (za == 0 || (<u32>changetype<Zspage>(za).flags & ZSPAGE_INUSE) != 0 || <u32>changetype<Zspage>(za).descSlots != sc.descSlots) return -22;
   }
   return 0;
 }

@@ -34,9 +34,10 @@ import {
   ZS_NR_PARTIAL, fullnessGroup, ENTRY_ALLOC, HANDLE_CHUNK_SHIFT, ENTRY_SIZE_MASK, ENTRY_PIN_MASK,
   ENTRY_SLOT_SHIFT, ENTRY_SLOT_MASK, ENTRY_ZSPAGE_SHIFT, HANDLE_ENTRY_SHIFT, makeWhere,
   ZSPAGE_ISOLATED, Zspage, zspageAddress, SizeClass, listHead, POOL_HANDLE_DIR, HANDLE_CHUNK,
-  ZsPool, classAddress, tableEntry,
+  classAddress, tableEntry,
 } from "./zsmalloc_layout";
 import { poolRoot, pool_, class_, entry_, zspageAddr, zspageOf } from "./zsmalloc_handle";
+import { releaseDescriptor, releaseSpare, zspageIdLimit } from "./zsmalloc_desc";
 import {
   listInsert, listRemove, isListed, updateZspage, setZspageState, setZspageLinks, newZspage, allocSlot,
   freeSlot, freeZspage,
@@ -96,7 +97,7 @@ function isolate(root: usize, cls: usize, id: u32, g: u32): void {
  */
 export function putBackIsolated(root: usize, cls: usize): u32 {
   let freed: u32 = 0;
-  const limit = atomic.load<u32>(root + offsetof<ZsPool>("zspageBrk"));
+  const limit = zspageIdLimit(root);
   let id = class_(cls).isolated;
   for (let n: u32 = 0; id != 0 && n < limit; n++) {
     const za = zspageAddr(root, id);
@@ -106,6 +107,7 @@ export function putBackIsolated(root: usize, cls: usize): u32 {
     if (z.inuse == 0) {
       freed += <u32>z.pages;
       freeZspage(cls, za, id);
+      releaseDescriptor(root, cls);   // a commit point: the chain is consistent here
     } else {
       const g = fullnessGroup(z.inuse, <u32>z.objs, z.groupMul);
       setZspageState(za, z.inuse, <u32>z.flags & ~ZSPAGE_ISOLATED, g, <u32>z.hint);
@@ -120,13 +122,22 @@ export function putBackIsolated(root: usize, cls: usize): u32 {
 
 /**
  * Take class `cls`'s lock (lock-order level 6) and finish what a Worker that
- * died compacting it left (putBackIsolated), so every holder sees the class
- * as consistent: its zspages listed by their counts.
+ * died in it past a commit point left: a compaction's isolated chain
+ * (putBackIsolated), a freed descriptor not given back (releaseDescriptor),
+ * so every holder sees the class as consistent: its zspages listed by their
+ * counts, every descriptor either in use, its spare or the pool's. One load
+ * on the hot path (isolated and release share an aligned u64).
  */
 // @ts-ignore: decorator
 @inline export function lockClass(root: usize, cls: usize): void {
   mutexLock(cls, LV_ALLOC);
-  if (load<u32>(cls + offsetof<SizeClass>("isolated")) != 0) putBackIsolated(root, cls);
+  if (load<u64>(cls + offsetof<SizeClass>("isolated")) != 0) finishClass(root, cls);
+}
+
+/** lockClass's slow path: a dead Worker's compaction put back, its released descriptor given back. */
+function finishClass(root: usize, cls: usize): void {
+  if (class_(cls).isolated != 0) putBackIsolated(root, cls);
+  releaseDescriptor(root, cls);
 }
 
 /** Frames of the shortest zspage of class `sc` with a slot for each of `n` objects. */
@@ -247,6 +258,8 @@ export function compactClass(root: usize, cls: usize, c: u32): u32 {
   // class can hold more frames than before, and reports none freed.
   const freed: u32 = net > 0 ? <u32>net : 0;
   ustore32(cls + offsetof<SizeClass>("compacted"), sc.compacted + freed);
+  // An idle spare descriptor (a failed newZspage's) keeps its table leaf: give it back.
+  releaseSpare(root, cls);
   return freed;
 }
 

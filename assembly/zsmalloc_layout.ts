@@ -18,10 +18,15 @@
 // ╒═══ pool root frame (OWNER_META) ════════════════════════════════════════╕
 // │ ZsPool fields │ handle table header │ zspage table header │ class frames │
 // │ u32[8] │ class map u8[256] (nominal index → kept class) │ room map u32[8] │
+// │ leaf-full bitmap u32[512] (zspage leaf n full: bit n) │ its summary u32[16] │
 // ╘══════════════════════════════════════════════════════════════════════════╛
 // table header = direct leaves u32[128] (leaf pfn + 1) then L2 directory
 // u32[64] (L2 frame pfn + 1; 0 = absent); L2 frame = u32[1024] of leaf
-// pfn + 1; a handle leaf holds 512 HandleEntry, a zspage leaf 32 Zspage.
+// pfn + 1; a handle leaf holds 512 HandleEntry, a zspage leaf 64 slots of
+// 64 bytes: its DescLeaf header, then Zspage descriptors (one slot each, two
+// for the few classes whose frame list and bitmap need more). Zspage leaves
+// are allocated lowest slot first and freed when their last descriptor goes
+// (zsmalloc_desc.ts); the root's leaf-full bitmap finds a leaf with room.
 //
 // ╒═══ HandleEntry (8 bytes) ════════════════════════════════════════════════╕
 // │ word0 allocated: zspage id << 11 | slot << 3 | pin count (0..7)          │
@@ -188,19 +193,23 @@ if (offsetof<HandleEntry>() != 1 << HANDLE_ENTRY_SHIFT) ERROR("HandleEntry must 
 // @ts-ignore: decorator
 @inline export const HUGE_MARK: u32 = 0xFFFFFFFF;
 
-// ╒═══ Zspage (128 bytes; the kernel's struct zspage plus its page list) ═══╕
-// │ 0 next │ 4 prev │ 8 inuse │ 12 cls flags group hint │ 16 objs pages pad │
-// │ 20 groupMul │ 24..31 spare                                                │
-// │ 32 free-slot bitmap u32[8] (bit set = slot free)                          │
-// │ 64 pfns of its frames u32[16]                                             │
+// ╒═══ Zspage (64 bytes; 128 for a few classes: descSlotsFor) ═══════════════╕
+// │ 0 next │ 4 prev │ 8 inuse │ 12 cls flags group hint │ 16 objs pages slots │
+// │ 20 groupMul │ 24 pfns of its frames u32[pages]                            │
+// │ then the free-slot bitmap u32[⌈objs / 32⌉] (bit set = slot free)          │
 // ╘═══════════════════════════════════════════════════════════════════════════╛
 /**
- * One zspage. Keeping the free slots and the frame list here (not in the
- * objects and FrameMeta, as the kernel does) means malloc and free touch only
- * metadata, which stays in cache, and never read a cold object.
+ * One zspage: the kernel's struct zspage plus its page list. Keeping the free
+ * slots and the frame list here (not in the objects and FrameMeta, as the
+ * kernel does) means malloc and free touch only metadata, which stays in
+ * cache, and never read a cold object. The frame list and the bitmap share
+ * what follows the fields, each as long as this zspage needs, so most
+ * zspages fit one 64-byte slot (the kernel's struct zspage is 56 bytes); a
+ * zspage of many small objects on a long chain (class 48 or 112 of chain 8,
+ * 256 objects on 3 or 7 frames) takes two slots.
  */
 @unmanaged export class Zspage {
-  /** Next zspage id on its fullness list (0 ends); the class free list while unused. */
+  /** Next zspage id on its fullness list (0 ends). */
   next: u32;
   /** Previous zspage id on its fullness list (0 = head). */
   prev: u32;
@@ -218,33 +227,56 @@ if (offsetof<HandleEntry>() != 1 << HANDLE_ENTRY_SHIFT) ERROR("HandleEntry must 
   objs: u16;
   /** Frames in this zspage (1 .. the class's pages). */
   pages: u8;
-  /** Unused; keeps groupMul aligned. */
-  pad: u8;
+  /** 64-byte table slots this descriptor takes (1 or 2; set when the slots are taken, zsmalloc_desc.ts). */
+  descSlots: u8;
   /** groupMulOf(objs): the fullness group without a division. */
   groupMul: u32;
 }
+/** Offset of the frame list (u32 pfns), right after the fields; the bitmap follows the frame list. */
 // @ts-ignore: decorator
-@inline export const ZSPAGE_BITMAP_OFF: usize = 32;
+@inline export const ZSPAGE_PAGES_OFF: usize = offsetof<Zspage>();
+/** log2 of a zspage table slot (64 bytes). */
 // @ts-ignore: decorator
-@inline export const ZSPAGE_PAGES_OFF: usize = ZSPAGE_BITMAP_OFF + ZS_BITMAP_WORDS * 4;
+@inline export const ZSPAGE_SHIFT: u32 = 6;
+/** u32 words in one table slot. */
 // @ts-ignore: decorator
-@inline export const ZSPAGE_SHIFT: u32 = 7;
-if (offsetof<Zspage>() > ZSPAGE_BITMAP_OFF) ERROR("Zspage fields overflow");
+@inline export const ZSPAGE_SLOT_WORDS: u32 = (1 << ZSPAGE_SHIFT) >> 2;
+/** Most table slots one descriptor takes. */
+// @ts-ignore: decorator
+@inline export const ZSPAGE_MAX_SLOTS: u32 = 2;
+if (ZSPAGE_PAGES_OFF != 24) ERROR("Zspage fields must be 24 bytes");
 // The state word: inuse, cls, flags, group, hint are one aligned u64 (one logged store per malloc or free).
 if (offsetof<Zspage>("inuse") != 8 || offsetof<Zspage>("cls") != 12 || offsetof<Zspage>("flags") != 13
   || offsetof<Zspage>("group") != 14 || offsetof<Zspage>("hint") != 15) ERROR("Zspage state word layout");
 if (offsetof<Zspage>("next") != 0 || offsetof<Zspage>("prev") != 4) ERROR("Zspage links: one aligned u64");
-if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must be 128 bytes");
+if (offsetof<Zspage>("objs") != 16 || offsetof<Zspage>("descSlots") != 19) ERROR("Zspage geometry word layout");
+if ((ZSPAGE_PAGES_OFF >> 2) + ZS_MAX_CHAIN + ZS_BITMAP_WORDS > ZSPAGE_MAX_SLOTS * ZSPAGE_SLOT_WORDS) ERROR("a Zspage must fit two slots");
+
+/**
+ * Table slots (1 or 2) for a zspage of `pages` frames and `objs` objects: one
+ * while its frame list and bitmap fit the 40 bytes after the fields. With the
+ * kernel's chain 8 only classes below 512 bytes on long chains need two
+ * (48, 80, 112, 144, 224, 352, 368).
+ */
+// @ts-ignore: decorator
+@inline export function descSlotsFor(pages: u32, objs: u32): u32 {
+  return (ZSPAGE_PAGES_OFF >> 2) + pages + ((objs + 31) >> 5) <= ZSPAGE_SLOT_WORDS ? 1 : 2;
+}
 
 /** pfn of frame `p` of the zspage at `zs`. */
 // @ts-ignore: decorator
 @inline export function zspageFrame(zs: usize, p: u32): u32 {
   return load<u32>(zs + ZSPAGE_PAGES_OFF + (<usize>p << 2));
 }
+/** Address of the free-slot bitmap of the zspage at `zs` (after its frame list). */
+// @ts-ignore: decorator
+@inline export function zspageBitmapBase(zs: usize): usize {
+  return zs + ZSPAGE_PAGES_OFF + (<usize>load<u8>(zs + offsetof<Zspage>("pages")) << 2);
+}
 /** Address of the bitmap word `w` of the zspage at `zs`. */
 // @ts-ignore: decorator
 @inline export function zspageBitmap(zs: usize, w: u32): usize {
-  return zs + ZSPAGE_BITMAP_OFF + (<usize>w << 2);
+  return zspageBitmapBase(zs) + (<usize>w << 2);
 }
 /** Address of byte `off` of the zspage at `zs` (off < pages · 4096). */
 // @ts-ignore: decorator
@@ -255,9 +287,9 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
 // ══ Size class ══
 
 // ╒═══ SizeClass (128 bytes: its lock on its own cache lines) ═══╕
-// │ lock │ size │ objs │ pages │ huge │ groupMask │ handleFree │ zspageFree │
-// │ objUsed │ zspages │ objBytes │ compacted │ groupMul │ chunks │ frames │    │
-// │ slots │ lists[12]                                                  │
+// │ lock │ size │ objs │ pages │ huge │ groupMask │ handleFree │ spare │      │
+// │ objUsed │ objBytes │ zspages │ compacted │ groupMul │ chunks │ frames │    │
+// │ slots │ isolated │ release │ descSlots │ lists[12]                       │
 // ╘═══════════════════════════════════════════════════════════════╛
 /** One kept size class. Every mutable field is guarded by `lock`. */
 @unmanaged export class SizeClass {
@@ -275,8 +307,13 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
   groupMask: u32;
   /** Head of this class's free handle list (index; 0 = empty). */
   handleFree: u32;
-  /** Head of this class's free zspage-descriptor list (id; 0 = empty). */
-  zspageFree: u32;
+  /**
+   * A zspage descriptor taken from the pool for this class and not in use
+   * (id; 0 = none): the hand-over from the pool's grow-lock section to the
+   * class's (zsmalloc_desc.ts takeDescriptor), so a death between the two
+   * leaks nothing; newZspage uses it first.
+   */
+  spare: u32;
   /** Objects allocated (obj_used). Next to objBytes: malloc and free log both in one 8-byte store. */
   objUsed: u32;
   /** Sum of the allocated objects' payload sizes. */
@@ -300,7 +337,17 @@ if (ZSPAGE_PAGES_OFF + ZS_MAX_CHAIN * 4 != 1 << ZSPAGE_SHIFT) ERROR("Zspage must
    * (lockClass) puts them back before anything else.
    */
   isolated: u32;
+  /**
+   * A freed zspage's descriptor not yet given back to the pool (id; 0 =
+   * none): set with the class's own stores, cleared in the grow-lock section
+   * that gives it back (zsmalloc_desc.ts releaseDescriptor). Non-zero past a
+   * commit point only if that Worker died: lockClass finishes it.
+   */
+  release: u32;
+  /** Table slots of every descriptor of this class (descSlotsFor its full-length zspage). */
+  descSlots: u32;
 }
+if (offsetof<SizeClass>("release") != offsetof<SizeClass>("isolated") + 4 || (offsetof<SizeClass>("isolated") & 7) != 0) ERROR("isolated, release: one aligned u64 (lockClass reads both at once)");
 if ((offsetof<SizeClass>("objUsed") & 7) != 0 || offsetof<SizeClass>("objBytes") != offsetof<SizeClass>("objUsed") + 4) ERROR("objUsed, objBytes: one aligned u64");
 if ((offsetof<SizeClass>("frames") & 7) != 0 || offsetof<SizeClass>("slots") != offsetof<SizeClass>("frames") + 4) ERROR("frames, slots: one aligned u64");
 /** Fullness list heads (zspage id) for groups 0..ZS_FULL follow the fields. */
@@ -345,8 +392,10 @@ if (CLASS_LISTS_OFF + (ZS_FULL + 1) * 4 > 1 << CLASS_SHIFT) ERROR("SizeClass mus
   metaFrames: u32;
   /** Next never-used handle index (atomic; grows by HANDLE_CHUNK). */
   handleBrk: u32;
-  /** Next never-used zspage id (atomic; grows by ZSPAGE_CHUNK). */
-  zspageBrk: u32;
+  /** Zspage leaves below this number may exist (a bound for walks; only grows; grow lock). */
+  descLeaves: u32;
+  /** Zspage table slots in use: descriptors, their second slots, spares (grow lock). */
+  descUsed: u32;
 }
 /**
  * Leaf frames each table names straight from the root (pfn + 1), before its
@@ -388,7 +437,25 @@ if (offsetof<ZsPool>() > POOL_HANDLE_DIR) ERROR("ZsPool fields overflow");
  */
 // @ts-ignore: decorator
 @inline export const POOL_ROOM_MAP: usize = POOL_CLASS_MAP + 256;
-if (POOL_ROOM_MAP + 32 > PAGE_SIZE) ERROR("pool root must fit one frame");
+/**
+ * Zspage leaves that exist and are full, u32[MAX_DESC_LEAVES / 32]: bit n set
+ * iff leaf n has no free slot (a missing leaf has room: it can be made).
+ * Grow lock; logged stores.
+ */
+// @ts-ignore: decorator
+@inline export const POOL_LEAF_FULL: usize = POOL_ROOM_MAP + 32;
+/** Most zspage leaves (64 slots each): 2^20 slots, more zspages than a 4 GiB memory has frames. */
+// @ts-ignore: decorator
+@inline export const MAX_DESC_LEAVES: u32 = 16384;
+/** u32 words of the leaf-full bitmap. */
+// @ts-ignore: decorator
+@inline export const LEAF_FULL_WORDS: u32 = MAX_DESC_LEAVES >> 5;
+/** Summary of the leaf-full bitmap, u32[LEAF_FULL_WORDS / 32]: bit w set iff its word w is all ones. */
+// @ts-ignore: decorator
+@inline export const POOL_LEAF_SUMMARY: usize = POOL_LEAF_FULL + (<usize>LEAF_FULL_WORDS << 2);
+// @ts-ignore: decorator
+@inline export const LEAF_SUMMARY_WORDS: u32 = LEAF_FULL_WORDS >> 5;
+if (POOL_LEAF_SUMMARY + (<usize>LEAF_SUMMARY_WORDS << 2) > PAGE_SIZE) ERROR("pool root must fit one frame");
 if ((MAX_CLASS_FRAMES << CLASSES_PER_FRAME_SHIFT) < 256) ERROR("class frames too few");
 
 /**
@@ -398,13 +465,6 @@ if ((MAX_CLASS_FRAMES << CLASSES_PER_FRAME_SHIFT) < 256) ERROR("class frames too
  */
 // @ts-ignore: decorator
 @inline export const HANDLE_CHUNK: u32 = 16;
-/**
- * Zspage ids taken from zspageBrk at once by a class (divides a leaf's 32).
- * One: a descriptor is 128 bytes, and a class that holds a few objects should
- * not keep idle ones (in a small pool they were a frame in ten).
- */
-// @ts-ignore: decorator
-@inline export const ZSPAGE_CHUNK: u32 = 1;
 /** log2 of HANDLE_CHUNK. */
 // @ts-ignore: decorator
 @inline export const HANDLE_CHUNK_SHIFT: u32 = 4;
@@ -415,9 +475,10 @@ if (HANDLE_CHUNK != 1 << HANDLE_CHUNK_SHIFT) ERROR("HANDLE_CHUNK must be 1 << HA
 /** Most handle indices (2^23). */
 // @ts-ignore: decorator
 @inline export const MAX_HANDLES: u32 = 1 << HANDLE_IDX_BITS;
-/** Most zspage ids: what word0 of an entry can name (2^21), within the directory's reach. */
+/** Most zspage ids (leaf number << 6 | slot): within what word0 of an entry can name (2^21) and the directory's reach. */
 // @ts-ignore: decorator
-@inline export const MAX_ZSPAGES: u32 = 1 << (32 - ENTRY_ZSPAGE_SHIFT);
+@inline export const MAX_ZSPAGES: u32 = MAX_DESC_LEAVES << (PAGE_SHIFT - ZSPAGE_SHIFT);
+if (MAX_ZSPAGES > (<u32>1 << (32 - ENTRY_ZSPAGE_SHIFT))) ERROR("zspage ids must fit an entry's word0");
 if (((<u64>DIR_SLOTS << L2_SHIFT) + DIRECT_LEAVES) << (PAGE_SHIFT - ZSPAGE_SHIFT) < <u64>MAX_ZSPAGES) ERROR("zspage directory too small");
 if (((<u64>DIR_SLOTS << L2_SHIFT) + DIRECT_LEAVES) << (PAGE_SHIFT - HANDLE_ENTRY_SHIFT) < <u64>MAX_HANDLES) ERROR("handle directory too small");
 
@@ -437,7 +498,7 @@ if (((<u64>DIR_SLOTS << L2_SHIFT) + DIRECT_LEAVES) << (PAGE_SHIFT - HANDLE_ENTRY
  * the table's reach.
  */
 // @ts-ignore: decorator
-@inline function leafSlot(tbl: usize, leafNo: u32): usize {
+@inline export function leafSlot(tbl: usize, leafNo: u32): usize {
   if (leafNo < DIRECT_LEAVES) return tbl + (<usize>leafNo << 2);
   const n = leafNo - DIRECT_LEAVES;
   const slot = n >> L2_SHIFT;
@@ -462,7 +523,7 @@ if (((<u64>DIR_SLOTS << L2_SHIFT) + DIRECT_LEAVES) << (PAGE_SHIFT - HANDLE_ENTRY
 }
 
 /** Allocate a zeroed metadata frame (grow lock held: logged, a rollback frees it); pfn + 1, or 0 when memory is out. */
-function zeroedMetaFrame(root: usize): u32 {
+export function zeroedMetaFrame(root: usize): u32 {
   const pfn = frameAlloc(OWNER_META);
   if (pfn < 0) return 0;
   ulogFrameAlloc(<u32>pfn, OWNER_META);
@@ -474,7 +535,7 @@ function zeroedMetaFrame(root: usize): u32 {
 
 /** Publish `v` in the table slot at `slot` (grow lock held): logged, then stored atomically for the lock-free readers. */
 // @ts-ignore: decorator
-@inline function publishSlot(slot: usize, v: u32): void {
+@inline export function publishSlot(slot: usize, v: u32): void {
   ustore32(slot, v);
   atomic.store<u32>(slot, v);
 }
@@ -492,25 +553,33 @@ export function tableEnsure(root: usize, tbl: usize, idx: u32, shift: u32): i32 
   if (leafNo >= DIRECT_LEAVES && ((leafNo - DIRECT_LEAVES) >> L2_SHIFT) >= DIR_SLOTS) return -E_NOMEM;
   const lock = root + offsetof<ZsPool>("growLock");
   mutexLock(lock, LV_ALLOC);
-  let status: i32 = 0;
+  const status = ensureLeafLocked(root, tbl, leafNo);
+  mutexUnlock(lock);
+  return status;
+}
+
+/**
+ * tableEnsure's part under the grow lock: make leaf frame `leafNo` of the
+ * table with header `tbl` exist (and the L2 frame naming it), zeroed. 0 or
+ * -E_NOMEM (a leaf number past the directory's reach, or frames out).
+ */
+export function ensureLeafLocked(root: usize, tbl: usize, leafNo: u32): i32 {
+  if (leafNo >= DIRECT_LEAVES && ((leafNo - DIRECT_LEAVES) >> L2_SHIFT) >= DIR_SLOTS) return -E_NOMEM;
   if (leafNo >= DIRECT_LEAVES) {
     const dslot = tbl + TABLE_L2_OFF + (<usize>((leafNo - DIRECT_LEAVES) >> L2_SHIFT) << 2);
     if (atomic.load<u32>(dslot) == 0) {
       const l2 = zeroedMetaFrame(root);
-      if (l2 == 0) status = -E_NOMEM;
-      else publishSlot(dslot, l2);
+      if (l2 == 0) return -E_NOMEM;
+      publishSlot(dslot, l2);
     }
   }
-  if (status == 0) {
-    const ls = leafSlot(tbl, leafNo);
-    if (atomic.load<u32>(ls) == 0) {
-      const leaf = zeroedMetaFrame(root);
-      if (leaf == 0) status = -E_NOMEM;
-      else publishSlot(ls, leaf);
-    }
+  const ls = leafSlot(tbl, leafNo);
+  if (atomic.load<u32>(ls) == 0) {
+    const leaf = zeroedMetaFrame(root);
+    if (leaf == 0) return -E_NOMEM;
+    publishSlot(ls, leaf);
   }
-  mutexUnlock(lock);
-  return status;
+  return 0;
 }
 
 /** Free every frame of the table with header `tbl` (pool destroy). */

@@ -26,7 +26,7 @@ import { mutexUnlock } from "./robust";
 import { lockClass } from "./zsmalloc_compact";
 import {
   ZS_MAX_ALLOC_SIZE, ZS_MAX_CHAIN, ZS_NR_PARTIAL, ENTRY_SIZE_MASK, HandleEntry, HUGE_MARK, Zspage,
-  ZSPAGE_SHIFT, zspageFrame, listHead, ZsPool, POOL_ZSPAGE_DIR, classAddress, tableEntry,
+  ZSPAGE_SHIFT, ZSPAGE_SLOT_WORDS, ZSPAGE_PAGES_OFF, zspageFrame, listHead, ZsPool, POOL_ZSPAGE_DIR, classAddress, tableEntry,
 } from "./zsmalloc_layout";
 import { poolRoot, pool_, class_, zspageOf, classIndexOf, lookupHandle } from "./zsmalloc_handle";
 
@@ -56,7 +56,10 @@ export function zs_frame_info(pool: u32, pfn: u32): i32 {
   const p = meta.priv1;
   if (id == 0 || p >= ZS_MAX_CHAIN) return -E_INVAL;
   const za = tableEntry(root + POOL_ZSPAGE_DIR, id, ZSPAGE_SHIFT);
-  if (za == 0 || zspageFrame(za, p) != pfn) return -E_INVAL;
+  // The leaf may be freed and reused under this lock-free read: stay inside
+  // the descriptor's own slots (the frame list of a pair reaches into its second).
+  if (za == 0 || (id & 1) != 0 && p >= ZSPAGE_SLOT_WORDS - <u32>(ZSPAGE_PAGES_OFF >> 2)) return -E_INVAL;
+  if (zspageFrame(za, p) != pfn) return -E_INVAL;
   const zs = changetype<Zspage>(za);
   if (<u32>zs.cls >= pool_(root).nrClasses) return -E_INVAL;
   const sc = class_(classAddress(root, zs.cls));
@@ -152,7 +155,8 @@ export function zs_class_stats(pool: u32, c: u32, out: usize): i32 {
  * Write pool totals as ZS_POOL_STAT_WORDS u32 at `out`: [0] object frames,
  * [1] metadata frames, [2] objects, [3] payload bytes, [4] classes,
  * [5] max pages per zspage, [6] huge class size, [7] handle slots made,
- * [8] zspage descriptors made, [9] huge objects, [10] pages compacted.
+ * [8] zspage table slots in use (64 bytes each: descriptors, pairs' second
+ * slots, spares), [9] huge objects, [10] pages compacted.
  * A lock-free snapshot. Returns 0 or -E_INVAL.
  */
 export function zs_pool_stats(pool: u32, out: usize): i32 {
@@ -177,7 +181,7 @@ export function zs_pool_stats(pool: u32, out: usize): i32 {
   store<u32>(out, p.maxPages, 20);
   store<u32>(out, p.hugeMin, 24);
   store<u32>(out, atomic.load<u32>(root + offsetof<ZsPool>("handleBrk")), 28);
-  store<u32>(out, atomic.load<u32>(root + offsetof<ZsPool>("zspageBrk")), 32);
+  store<u32>(out, atomic.load<u32>(root + offsetof<ZsPool>("descUsed")), 32);
   store<u32>(out, huge, 36);
   store<u32>(out, compacted, 40);
   return 0;

@@ -8,7 +8,8 @@
 // (zsmalloc.ts) nor compaction (zsmalloc_compact.ts); it keeps a class's
 // zspages and lists consistent for them.
 //
-// Key idea: a zspage is a descriptor (zsmalloc_layout.ts Zspage) naming 1 ..
+// Key idea: a zspage is a descriptor (zsmalloc_layout.ts Zspage, taken from
+// the pool's descriptor slab, zsmalloc_desc.ts) naming 1 ..
 // the class's full length of single frames; which of its slots are free is
 // a bitmap in the descriptor, so taking and freeing a slot never touches an
 // object. A class lists its partly used zspages under ten fullness groups
@@ -17,7 +18,8 @@
 // which is what lets a small pool pack as well as zbud.
 //
 // Guarantee: newZspage changes nothing when a frame is short (frames it took
-// go back); an empty zspage is freed at once (frames and descriptor).
+// go back, the descriptor stays the class's spare); an empty zspage is freed
+// at once (frames, and the descriptor once the caller releases it).
 //
 // Concurrency: everything here runs under the class lock of the zspage's
 // class; the room map bits are set and cleared with atomics (classes share
@@ -30,11 +32,12 @@ import { PAGE_SHIFT, PAGE_SIZE, OWNER_ZSMALLOC, E_NOMEM } from "./common";
 import { FrameMeta, frameAlloc, pfnToMeta } from "./frames";
 import { ustore32, ustore64, ulogFrameAlloc, udeferFrameFree } from "./robust";
 import {
-  ZS_BITMAP_WORDS, ZS_EMPTY, ZS_FULL, fullnessGroup, groupMulOf, ZSPAGE_INUSE, ZSPAGE_ISOLATED,
-  Zspage, ZSPAGE_SHIFT, ZSPAGE_PAGES_OFF, zspageFrame, zspageBitmap, SizeClass, listHead, ZsPool,
-  POOL_ZSPAGE_DIR, POOL_ROOM_MAP, ZSPAGE_CHUNK, MAX_ZSPAGES, tableEnsure,
+  ZS_EMPTY, ZS_FULL, fullnessGroup, groupMulOf, ZSPAGE_INUSE, ZSPAGE_ISOLATED,
+  Zspage, ZSPAGE_PAGES_OFF, zspageFrame, zspageBitmapBase, SizeClass, listHead,
+  POOL_ROOM_MAP,
 } from "./zsmalloc_layout";
-import { class_, zspageAddr, zspageOf, takeChunk } from "./zsmalloc_handle";
+import { class_, zspageAddr } from "./zsmalloc_handle";
+import { takeDescriptor } from "./zsmalloc_desc";
 
 // ══ Logged stores (class lock held) ══
 //
@@ -139,27 +142,6 @@ export function listRemove(root: usize, cls: usize, za: usize, g: u32): void {
   setZspageState(za, inuse, flags, ng, hint);
 }
 
-/** Give class `cls` ZSPAGE_CHUNK fresh zspage descriptors. 0 or -E_NOMEM. */
-export function refillZspages(root: usize, cls: usize): i32 {
-  const start = takeChunk(root + offsetof<ZsPool>("zspageBrk"), ZSPAGE_CHUNK, MAX_ZSPAGES);
-  if (start < 0) return -E_NOMEM;
-  const s = <u32>start;   // >= 1: zspageBrk starts at 1 (id 0 ends lists)
-  if (tableEnsure(root, root + POOL_ZSPAGE_DIR, s, ZSPAGE_SHIFT) < 0) return -E_NOMEM;
-  const first: u32 = s;
-  const end = s + ZSPAGE_CHUNK;
-  // Fresh descriptors in a zeroed leaf (flags 0): unreachable until the
-  // logged store of zspageFree, so their own stores need no log. A Worker
-  // killed between takeChunk and that store leaks the ids (never reused:
-  // zs_check counts them as orphans).
-  for (let i = first; i < end; i++) {
-    const z = zspageOf(root, i);
-    z.next = i + 1 < end ? i + 1 : class_(cls).zspageFree;
-    z.flags = 0;
-  }
-  setClassField(cls, offsetof<SizeClass>("zspageFree"), first);
-  return 0;
-}
-
 // ══ Building and freeing zspages (class lock held) ══
 
 /**
@@ -195,8 +177,9 @@ export function pagesForNewZspage(sc: SizeClass): u32 {
  */
 export function newZspage(root: usize, cls: usize, c: u32, pages: u32): i32 {
   const sc = class_(cls);
-  if (sc.zspageFree == 0 && refillZspages(root, cls) < 0) return -E_NOMEM;
-  const id = sc.zspageFree;
+  const d = takeDescriptor(root, cls);
+  if (d < 0) return d;
+  const id = <u32>d;
   const za = zspageAddr(root, id);
   const zs = changetype<Zspage>(za);
   for (let p: u32 = 0; p < pages; p++) {
@@ -204,6 +187,7 @@ export function newZspage(root: usize, cls: usize, c: u32, pages: u32): i32 {
     if (r < 0) {
       // Logged as allocated: freed at the next commit point, or by a rollback.
       for (let q: u32 = 0; q < p; q++) udeferFrameFree(zspageFrame(za, q), OWNER_ZSMALLOC);
+      ustore32(cls + offsetof<SizeClass>("spare"), id);   // the class keeps the descriptor
       return -E_NOMEM;
     }
     ulogFrameAlloc(<u32>r, OWNER_ZSMALLOC);
@@ -212,22 +196,20 @@ export function newZspage(root: usize, cls: usize, c: u32, pages: u32): i32 {
     meta.priv0 = id;
     meta.priv1 = p;
   }
-  // The descriptor is free (flags 0) until the logged stores below: a free
-  // descriptor's only meaningful words are next and flags, so the bitmap,
-  // frame list and geometry are plain stores.
+  // The descriptor is not in use (flags 0) until the logged stores below and
+  // no one else reaches it (the class owns it, it is on no list), so its
+  // frame list, geometry and bitmap are plain stores.
   const objs = (pages << PAGE_SHIFT) / sc.size;
-  for (let w: u32 = 0; w < ZS_BITMAP_WORDS; w++) {
-    const first = w << 5;
-    let bits: u32 = 0;
-    if (objs >= first + 32) bits = 0xFFFFFFFF;
-    else if (objs > first) bits = (<u32>1 << (objs - first)) - 1;
-    store<u32>(zspageBitmap(za, w), bits);
-  }
   zs.objs = <u16>objs;
   zs.pages = <u8>pages;
   zs.groupMul = groupMulOf(objs);
+  const bm = zspageBitmapBase(za);
+  const words = (objs + 31) >> 5;
+  for (let w: u32 = 0; w < words; w++) {
+    const first = w << 5;
+    store<u32>(bm + (<usize>w << 2), objs >= first + 32 ? 0xFFFFFFFF : (<u32>1 << (objs - first)) - 1);
+  }
   store<u8>(za + offsetof<Zspage>("cls"), <u8>c);
-  setClassField(cls, offsetof<SizeClass>("zspageFree"), zs.next);
   setZspageLinks(za, 0, 0);
   setZspageState(za, 0, ZSPAGE_INUSE, ZS_EMPTY, 0);
   setClassField(cls, offsetof<SizeClass>("zspages"), sc.zspages + 1);
@@ -243,10 +225,12 @@ export function newZspage(root: usize, cls: usize, c: u32, pages: u32): i32 {
 // @ts-ignore: decorator
 @inline export function allocSlot(za: usize): u32 {
   const zs = changetype<Zspage>(za);
+  const bm = zspageBitmapBase(za);
+  const last = (<u32>zs.objs - 1) >> 5;
   let w = <u32>zs.hint;
-  let bits = load<u32>(zspageBitmap(za, w));
-  while (bits == 0 && w < ZS_BITMAP_WORDS - 1) { w++; bits = load<u32>(zspageBitmap(za, w)); }
-  ustore32(zspageBitmap(za, w), bits & (bits - 1));
+  let bits = load<u32>(bm + (<usize>w << 2));
+  while (bits == 0 && w < last) { w++; bits = load<u32>(bm + (<usize>w << 2)); }
+  ustore32(bm + (<usize>w << 2), bits & (bits - 1));
   return (w << 5) | <u32>ctz(bits);
 }
 
@@ -254,7 +238,7 @@ export function newZspage(root: usize, cls: usize, c: u32, pages: u32): i32 {
 // @ts-ignore: decorator
 @inline export function freeSlot(za: usize, slot: u32): u32 {
   const w = slot >> 5;
-  const p = zspageBitmap(za, w);
+  const p = zspageBitmapBase(za) + (<usize>w << 2);
   ustore32(p, load<u32>(p) | (<u32>1 << (slot & 31)));
   const hint = <u32>changetype<Zspage>(za).hint;
   return w < hint ? w : hint;
@@ -263,7 +247,8 @@ export function newZspage(root: usize, cls: usize, c: u32, pages: u32): i32 {
 /**
  * Free an empty, unlisted zspage: its frames at the next commit point
  * (udeferFrameFree: a rollback restores a descriptor that names them), its
- * descriptor back on the class's free list.
+ * descriptor into the class's release field: the caller gives it back to
+ * the pool (releaseDescriptor) once the class is consistent.
  */
 export function freeZspage(cls: usize, za: usize, id: u32): void {
   const sc = class_(cls);
@@ -271,8 +256,8 @@ export function freeZspage(cls: usize, za: usize, id: u32): void {
   const pages = <u32>zs.pages;
   for (let p: u32 = 0; p < pages; p++) udeferFrameFree(zspageFrame(za, p), OWNER_ZSMALLOC);
   setZspageState(za, 0, 0, ZS_EMPTY, 0);
-  setZspageLinks(za, sc.zspageFree, 0);
-  setClassField(cls, offsetof<SizeClass>("zspageFree"), id);
+  setZspageLinks(za, 0, 0);
+  setClassField(cls, offsetof<SizeClass>("release"), id);
   setClassField(cls, offsetof<SizeClass>("zspages"), sc.zspages - 1);
   setClassFrames(cls, sc.frames - pages, sc.slots - <u32>zs.objs);
 }

@@ -21,6 +21,12 @@
  * descriptors; fullness groups 1..10 chosen by multiplication; huge objects
  * one per frame; compaction that isolates the emptiest zspages the others can
  * absorb and walks the class's handle chunks to move their objects.
+ * Where the wasm has moved on and the port has not (neither changes which
+ * frames the objects take): the wasm's descriptors are 64-byte slots of one
+ * pool-wide slab whose frames go back as they empty (assembly/zsmalloc_desc.ts),
+ * its zspages start short while a class is small and small classes borrow
+ * slots of larger ones, and it keeps payload-byte and frame counters; the
+ * port keeps 128-byte descriptors on per-class free lists.
  *
  * API: `new ZsmallocPort({ frames, maxPagesPerZspage })` (`pages` is accepted
  * as a synonym of `frames`); `malloc(size)` → handle (throws when out of

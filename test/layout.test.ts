@@ -25,6 +25,7 @@ import {
   SCRATCH_STAGE, computeLayout,
 } from "../bindings/layout.js";
 import { TMEM_FRONTEND_OFF, TMEM_FRONTEND_SIZE } from "../src/tmem/core.js";
+import { ZS_HANDLE_ENTRY_SIZE, ZS_ZSPAGE_DESCRIPTOR_SIZE } from "../src/zpool/drivers/zsmalloc.js";
 // @ts-expect-error: a build script without type declarations.
 import { readLayout, renderLayout, isSigned } from "../scripts/gen-layout.mjs";
 
@@ -76,6 +77,16 @@ describe("structs and the host's strides", () => {
   it("FrameMeta measured by offsetof is the stride the host sizes the metadata table with", () => {
     expect(G.FRAME_META_STRUCT_SIZE).toBe(G.FRAME_META_SIZE);
     expect(FRAME_META_SIZE).toBe(G.FRAME_META_STRUCT_SIZE);
+  });
+
+  it("zsmalloc's metadata: a zspage descriptor is one 64-byte table slot (24 bytes of fields, then its frame list and bitmap), a handle-table entry 8 bytes; the map-info word is past the map buffer", () => {
+    expect(G.ZS_ZSPAGE_SLOT_SIZE).toBe(64);
+    expect(G.ZS_ZSPAGE_FIELDS_SIZE).toBe(24);
+    expect(G.ZS_HANDLE_ENTRY_SIZE).toBe(8);
+    expect(ZS_HANDLE_ENTRY_SIZE).toBe(G.ZS_HANDLE_ENTRY_SIZE);
+    expect(ZS_ZSPAGE_DESCRIPTOR_SIZE).toBe(G.ZS_ZSPAGE_SLOT_SIZE);
+    expect(G.ZS_MAP_INFO).toBe(SCRATCH_MAP + PAGE_SIZE);
+    expect(G.ZS_MAP_INFO + 64).toBeLessThanOrEqual(SCRATCH_STAGE);
   });
 
   it("scratch sub-areas are in order, do not overlap and end inside a scratch area", () => {

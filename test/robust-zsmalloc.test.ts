@@ -29,7 +29,7 @@ const R_NHELD = 4;
 const R_HELD = 16;
 
 type Kind = "zs" | "zbud";
-type Plan = "churn" | "malloc" | "free" | "compact" | "grow" | "map-hold";
+type Plan = "churn" | "malloc" | "free" | "compact" | "grow" | "zspage" | "map-hold";
 
 interface Stored { h: number; bytes: Uint8Array }
 
@@ -236,6 +236,13 @@ describe("a Worker killed inside an allocator's critical section is rolled back 
         inGrow = held[held.length - 1] === growLockOf(fx.pm, fx.pool);
       });
       expect({ k, inGrow: k <= 3 }).toEqual({ k, inGrow });
+      expect({ k, ...r }).toEqual({ k, ...clean });
+    }
+  });
+
+  it("zsmalloc descriptor slab: a Worker whose every malloc builds a zspage with a descriptor in a new table frame and whose every free empties both (descriptors taken and given back, table frames made and freed under the grow lock), parked at logged stores k = 1..60 of a malloc+free, killed, reclaimed: the same checks", async () => {
+    for (const k of [1, 2, 4, 6, 8, 10, 11, 13, 20, 24, 28, 31, 33, 36, 45, 50, 52, 54, 56, 58, 60]) {
+      const r = await parkAndKill("zs", "zspage", k, 3500 + k);
       expect({ k, ...r }).toEqual({ k, ...clean });
     }
   });

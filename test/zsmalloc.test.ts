@@ -133,6 +133,37 @@ describe("zsmalloc pool layout", () => {
     for (const h of hs) p.free(h);
     p.destroy();
   });
+  it("zspage descriptor frames go back as zspages empty: after every object is freed only the root, class and handle-table frames stay; while they are in use, the lowest table frames hold them", () => {
+    const p = create();
+    const out = pm.scratch + SCRATCH_MAP + PAGE_SIZE + 64;
+    const poolWords = (): Uint32Array => {
+      expect(pm.core.zs_pool_stats(p.id, out)).toBe(0);
+      return new Uint32Array(pm.memory.buffer, out, 12).slice();
+    };
+    const empty = p.stats().metaPages;
+    // 6000 objects of 60 sizes from 600 B (one 64-byte table slot per zspage): hundreds of zspages.
+    const hs = Array.from({ length: 6000 }, (_, i) => p.malloc(600 + ((i * 7919) % 60) * 50));
+    const full = poolWords();
+    const handleFrames = Math.ceil(full[7]! / 512);
+    const descFrames = full[1]! - empty - handleFrames;
+    expect(descFrames).toBeGreaterThan(0);
+    // Lowest-first: the slots in use fill whole frames (63 descriptors each) but the last.
+    expect(descFrames).toBe(Math.ceil(full[8]! / 63));
+    // Free 30 % (every third of each ten and more), compact: the emptied zspages' descriptors go back.
+    hs.forEach((h, i) => { if (i % 10 < 3) p.free(h); });
+    p.compact();
+    const after = poolWords();
+    expect(after[8]!).toBeLessThan(full[8]!);
+    // (The table frames stay: survivors keep their slots, so holes remain; the last step empties them.)
+    expect(after[1]! - empty - handleFrames).toBeLessThanOrEqual(descFrames);
+    hs.forEach((h, i) => { if (i % 10 >= 3) p.free(h); });
+    const none = poolWords();
+    expect(none[8]).toBe(0);
+    expect(none[1]).toBe(empty + handleFrames);
+    expect(p.stats().metaPages).toBe(empty + handleFrames);
+    expect(pm.core.zs_check(p.id)).toBe(0);
+    p.destroy();
+  });
   it("destroy returns every frame, with objects still in the pool", () => {
     const before = pm.stats().usedFrames;
     const p = create();

@@ -6,8 +6,11 @@
 //
 // workerData: { handle, slot, kind: "zs" | "zbud", pool, seed, setup, plan, ctl }
 //   plan: "churn" (malloc/free/map), "malloc", "free", "compact", "grow" (the
-//   next malloc adds a handle-table leaf: the pool's grow lock), "map-hold"
-//   (map one object, report its handle, and block without unmapping).
+//   next malloc adds a handle-table leaf: the pool's grow lock), "zspage"
+//   (each malloc builds a zspage whose descriptor starts a new table frame,
+//   each free empties both: descriptors taken and given back under the grow
+//   lock), "map-hold" (map one object, report its handle, and block without
+//   unmapping).
 //   ctl: SharedArrayBuffer(16): [0] set to 1 by the test when armed; [1] 1 =
 //   pause between two operations (the Worker then sets [2] to 1 and waits
 //   for [1] to go back to 0).
@@ -92,6 +95,18 @@ if (plan === "grow") {
   // That chunk holds 15 handles; one went to the malloc above.
   for (let i = 0; i < 14; i++) mine.push(c.zs_malloc(pool, 4096));
 }
+if (plan === "zspage") {
+  // One-frame zspages of class 2048 (two objects each) until the descriptors
+  // in use fill whole table frames (63 each), so the next zspage's descriptor
+  // starts a new frame; the loop then mallocs and frees one object of class
+  // 3632 (no zspage of it, and no larger class to borrow from).
+  const stats = pm.scratch + 16384 + 4096 + 64;
+  const used = () => { c.zs_pool_stats(pool, stats); return new Uint32Array(u8.buffer, stats, 12)[8]; };
+  for (let i = 0; i < 200 && used() % 63 !== 0; i++) {
+    const h = c.zs_malloc(pool, 2040);
+    if (h > 0) mine.push(h);
+  }
+}
 if (plan === "map-hold") {
   const h = alloc(100 + rnd(3000));
   const a = c.zs_map_object(pool, h, 1);
@@ -109,7 +124,10 @@ for (;;) {
     while (Atomics.load(ctl32, 1) !== 0) Atomics.wait(ctl32, 1, 1, 100);
     Atomics.store(ctl32, 2, 0);
   }
-  if (plan === "malloc" || plan === "grow") {
+  if (plan === "zspage") {
+    const h = c.zs_malloc(pool, 3600);
+    if (h > 0) c.zs_free(pool, h);
+  } else if (plan === "malloc" || plan === "grow") {
     const h = plan === "grow" ? c.zs_malloc(pool, 4096) : alloc(sizeOf());
     if (h > 0) mine.push(h);
     else churn(50);

@@ -39,10 +39,12 @@
  *
  * @module
  */
-import { ZC_DRV_ZSMALLOC } from "../../../bindings/layout.generated.js";
+import {
+  ZC_DRV_ZSMALLOC, ZS_HANDLE_ENTRY_SIZE as HANDLE_ENTRY_BYTES, ZS_MAP_INFO, ZS_ZSPAGE_SLOT_SIZE,
+} from "../../../bindings/layout.generated.js";
 import type { PhysicalMemory } from "../../../bindings/physmem.js";
 import { ErrorCode, Status, TmemError, argCheck, statusError } from "../../../bindings/status.js";
-import { PAGE_SIZE, SCRATCH_MAP } from "../../../bindings/layout.js";
+import { PAGE_SIZE } from "../../../bindings/layout.js";
 import type { MapMode, ZpoolBackend, ZpoolDriver, ZpoolDriverOptions, ZpoolStats } from "../driver.js";
 
 /** Largest object (bytes). */
@@ -51,13 +53,18 @@ export const ZS_MAX_ALLOC_SIZE = 4096;
  * Bytes of handle-table entry per object (the kernel's 8-byte zs_handle). Our
  * objects carry no in-object header (the kernel's carry 8 bytes).
  */
-export const ZS_HANDLE_ENTRY_SIZE = 8;
+export const ZS_HANDLE_ENTRY_SIZE: number = HANDLE_ENTRY_BYTES;
+/**
+ * Bytes of zspage table per zspage: one 64-byte slot (the kernel's struct
+ * zspage is about 56), two for a zspage of many small objects on a long chain.
+ */
+export const ZS_ZSPAGE_DESCRIPTOR_SIZE: number = ZS_ZSPAGE_SLOT_SIZE;
 /** Default and allowed chain lengths (frames per zspage). */
 export const ZS_DEFAULT_CHAIN = 8;
 export const ZS_MAX_CHAIN = 16;
 
-/** scratch offset of the u32 the wasm leaves the mapped size in (assembly ZS_MAP_INFO). */
-const MAP_INFO = SCRATCH_MAP + PAGE_SIZE;
+/** scratch offset of the u32 the wasm leaves the mapped size in (assembly ZS_MAP_INFO, generated). */
+const MAP_INFO = ZS_MAP_INFO;
 /** scratch offset of the stats buffer (inside our SCRATCH_MAP area, past the map buffer). */
 const STATS_OUT = MAP_INFO + 64;
 const CLASS_STAT_WORDS = 24;
@@ -68,7 +75,7 @@ const POOL_STAT_WORDS = 12;
  */
 const PoolWord = {
   OBJECT_PAGES: 0, META_PAGES: 1, OBJECTS: 2, PAYLOAD_BYTES: 3, CLASSES: 4, MAX_PAGES_PER_ZSPAGE: 5,
-  HUGE_CLASS_SIZE: 6, HANDLE_SLOTS: 7, ZSPAGE_DESCRIPTORS: 8, HUGE_OBJECTS: 9, PAGES_COMPACTED: 10,
+  HUGE_CLASS_SIZE: 6, HANDLE_SLOTS: 7, ZSPAGE_SLOTS: 8, HUGE_OBJECTS: 9, PAGES_COMPACTED: 10,
 } as const;
 /** u32 word indexes of zs_class_stats' record (assembly/zsmalloc_stats.ts), one row of debugfs `classes`. */
 const ClassWord = {
