@@ -30,7 +30,7 @@
 
 import { PAGE_SHIFT, PAGE_SIZE, OWNER_ZSMALLOC, E_NOMEM } from "./common";
 import { FrameMeta, frameAlloc, pfnToMeta } from "./frames";
-import { ustore32, ustore64, ulogFrameAlloc, udeferFrameFree } from "./robust";
+import { ustore32, ustore64, ulogFrameAlloc, udeferFrameFree, ulogOpen, ulogPut32, ulogPut64, ulogClose, upark } from "./robust";
 import {
   ZS_EMPTY, ZS_FULL, fullnessGroup, groupMulOf, ZSPAGE_INUSE, ZSPAGE_ISOLATED,
   Zspage, ZSPAGE_PAGES_OFF, zspageFrame, zspageBitmapBase, SizeClass, listHead,
@@ -136,10 +136,58 @@ export function listRemove(root: usize, cls: usize, za: usize, g: u32): void {
   const og = <u32>zs.group;
   const flags = <u32>zs.flags;
   if (ng != og && (flags & ZSPAGE_ISOLATED) == 0) {
+    if (isListed(og) && isListed(ng)) { moveListed(root, cls, za, id, og, ng, inuse, hint); return; }
     if (isListed(og)) listRemove(root, cls, za, og);
     if (isListed(ng)) listInsert(root, cls, za, id, ng);
   }
   setZspageState(za, inuse, flags, ng, hint);
+}
+
+/**
+ * updateZspage's common group change: zspage `id` (at `za`, listed under
+ * `og`) moves to the list of `ng` (another partial group), with `inuse`
+ * objects and bitmap hint `hint`. The same stores as listRemove, listInsert
+ * and setZspageState (up to seven: the neighbours' links or the old head,
+ * the zspage's links, the new list's old head's prev, the new head, the
+ * group mask, the state word), logged as one batch (robust.ts ulogOpen).
+ * Their words are distinct: the neighbours are on list og, the new list's
+ * head on list ng. The room map does not change (the class has a listed
+ * zspage before and after).
+ */
+function moveListed(root: usize, cls: usize, za: usize, id: u32, og: u32, ng: u32, inuse: u32, hint: u32): void {
+  const zs = changetype<Zspage>(za);
+  const next = zs.next, prev = zs.prev;
+  const r1 = prev != 0 ? zspageAddr(root, prev) + offsetof<Zspage>("next") : listHead(cls, og);
+  const r2 = next != 0 ? zspageAddr(root, next) + offsetof<Zspage>("prev") : 0;
+  const hn = listHead(cls, ng);
+  const old = load<u32>(hn);
+  const i2 = old != 0 ? zspageAddr(root, old) + offsetof<Zspage>("prev") : 0;
+  const mask = class_(cls).groupMask;
+  let nmask = mask | (<u32>1 << ng);
+  if (prev == 0 && next == 0) nmask &= ~(<u32>1 << og);
+  const maskAddr = cls + offsetof<SizeClass>("groupMask");
+  const sa = za + offsetof<Zspage>("inuse");
+  const state = <u64>inuse | (<u64>(<u32>zs.cls | (<u32>zs.flags << 8) | (ng << 16) | (hint << 24)) << 32);
+  const k: u32 = 4 + (r2 != 0 ? 1 : 0) + (i2 != 0 ? 1 : 0) + (nmask != mask ? 1 : 0);
+  const b = ulogOpen(k);
+  if (b != 0) {
+    let i: u32 = 0;
+    ulogPut32(b, i++, r1);
+    if (r2 != 0) ulogPut32(b, i++, r2);
+    ulogPut64(b, i++, za);
+    if (i2 != 0) ulogPut32(b, i++, i2);
+    ulogPut32(b, i++, hn);
+    if (nmask != mask) ulogPut32(b, i++, maskAddr);
+    ulogPut64(b, i++, sa);
+    ulogClose(b, k);
+  }
+  upark(); store<u32>(r1, next);
+  if (r2 != 0) { upark(); store<u32>(r2, prev); }
+  upark(); store<u64>(za, <u64>old);
+  if (i2 != 0) { upark(); store<u32>(i2, id); }
+  upark(); store<u32>(hn, id);
+  if (nmask != mask) { upark(); store<u32>(maskAddr, nmask); }
+  upark(); store<u64>(sa, state);
 }
 
 // ══ Building and freeing zspages (class lock held) ══

@@ -29,7 +29,7 @@ const R_NHELD = 4;
 const R_HELD = 16;
 
 type Kind = "zs" | "zbud";
-type Plan = "churn" | "malloc" | "free" | "compact" | "grow" | "zspage" | "map-hold";
+type Plan = "churn" | "malloc" | "free" | "compact" | "grow" | "zspage" | "lists" | "map-hold";
 
 interface Stored { h: number; bytes: Uint8Array }
 
@@ -221,6 +221,13 @@ describe("a Worker killed inside an allocator's critical section is rolled back 
       }
     });
   }
+
+  it("zsmalloc class lock, mallocs and frees that move zspages between non-empty partial lists: parked at every logged store k = 1..60 in turn (every store of a batched or unbatched malloc, free and list move is a kill point), killed, reclaimed: the same checks", async () => {
+    for (let k = 1; k <= 60; k++) {
+      const r = await parkAndKill("zs", "lists", k, 9000 + k);
+      expect({ k, ...r }).toEqual({ k, ...clean });
+    }
+  });
 
   it("zsmalloc compaction: parked at logged stores inside zs_compact (between and inside object moves), killed, reclaimed: the same checks", async () => {
     for (const k of [1, 4, 9, 17, 30, 55, 90, 150, 260, 420]) {

@@ -9,7 +9,8 @@
 //   next malloc adds a handle-table leaf: the pool's grow lock), "zspage"
 //   (each malloc builds a zspage whose descriptor starts a new table frame,
 //   each free empties both: descriptors taken and given back under the grow
-//   lock), "map-hold" (map one object, report its handle, and block without
+//   lock), "lists" (mallocs and frees that move zspages between partial
+//   fullness lists), "map-hold" (map one object, report its handle, and block without
 //   unmapping).
 //   ctl: SharedArrayBuffer(16): [0] set to 1 by the test when armed; [1] 1 =
 //   pause between two operations (the Worker then sets [2] to 1 and waits
@@ -107,6 +108,14 @@ if (plan === "zspage") {
     if (h > 0) mine.push(h);
   }
 }
+if (plan === "lists") {
+  // Objects of class 2720 (3 per 2-frame zspage), every other one freed:
+  // zspages in groups 4 and 7, so frees and mallocs move zspages between
+  // partial lists that are not empty (the batched move, zsmalloc_zspage.ts).
+  const hs = [];
+  for (let i = 0; i < 60; i++) hs.push(c.zs_malloc(pool, 2700));
+  hs.forEach((h, i) => { if (i % 2 === 0) c.zs_free(pool, h); else mine.push(h); });
+}
 if (plan === "map-hold") {
   const h = alloc(100 + rnd(3000));
   const a = c.zs_map_object(pool, h, 1);
@@ -124,7 +133,17 @@ for (;;) {
     while (Atomics.load(ctl32, 1) !== 0) Atomics.wait(ctl32, 1, 1, 100);
     Atomics.store(ctl32, 2, 0);
   }
-  if (plan === "zspage") {
+  if (plan === "lists") {
+    if (mine.length > 0 && rnd(2) === 0) {
+      const k = rnd(mine.length);
+      c.zs_free(pool, mine[k]);
+      mine[k] = mine[mine.length - 1];
+      mine.pop();
+    } else {
+      const h = c.zs_malloc(pool, 2700);
+      if (h > 0) mine.push(h);
+    }
+  } else if (plan === "zspage") {
     const h = c.zs_malloc(pool, 3600);
     if (h > 0) c.zs_free(pool, h);
   } else if (plan === "malloc" || plan === "grow") {
