@@ -92,10 +92,12 @@
 // its scratch) lets PhysicalMemory.reclaim drop it (zs_reclaim_slot). The
 // room map is only a hint and is not rolled back (a stale bit costs density,
 // never correctness). zs_check (zsmalloc_check.ts) checks the rest, for the
-// tests. Cost: a malloc+free pair logs about 15 entries (10 when neither
-// changes a fullness group), about 28 x86 instructions each: +25..30 % per
-// pair at 20,000 live objects (callgrind, JS loop included: 2,057 against
-// 1,579..1,639 instructions), over the 3 % budget.
+// tests. Cost: malloc and free without a fullness-group change, and a move
+// between two partial lists, log their stores as one batch (robust.ts
+// ulogOpen: one entry-count bump, no per-store checks); callgrind, zs_malloc
+// + zs_free pairs through pm.core at 20,000 live, JS loop included
+// (bench/zsmalloc-pairs.ts): 1,163 instructions per pair before robust
+// sections (2d0b798), 1,713 with per-store logging, 1,556 batched.
 //
 // See also: zsmalloc_layout.ts, ../src/zpool/drivers/zsmalloc.ts (the zpool
 // adapter), ../src/zpool/kernel-zsmalloc.ts (the kernel's density yardstick),
