@@ -54,7 +54,7 @@
 import { type Build, type CoreExports, compileCore, coreBase64, instantiateCore } from "./wasm.js";
 import { ErrorCode, Status, TmemError } from "./status.js";
 import { byteArrayLength } from "./args.js";
-import { SCRATCH_LZ4_HASH, WASM_PAGE } from "./layout.js";
+import { SCRATCH_LZ4_HASH, SCRATCH_MAP, WASM_PAGE } from "./layout.js";
 import type { PhysicalMemory } from "./physmem.js";
 
 // ══ Constants ══
@@ -491,21 +491,33 @@ function checkRange(pm: PhysicalMemory, addr: number, len: number, what: string)
     addr + len <= pm.u8.length)) invalid(`${what}: [${String(addr)}, +${String(len)}) is not a range inside physical memory`);
 }
 
+/** Bytes of a thread's LZ4 hash table at scratch + SCRATCH_LZ4_HASH (the next scratch area starts there). */
+const LZ4_HASH_BYTES = SCRATCH_MAP - SCRATCH_LZ4_HASH;
+
+const overlap = (a: number, alen: number, b: number, blen: number): boolean => alen > 0 && blen > 0 && a < b + blen && b < a + alen;
+
 /**
  * Compress [src, src+srcLen) of physical memory into [dst, dst+dstCap) with
  * no copy through JS (zswap's store path: a page frame into a staging
  * buffer or an object). Uses this instance's scratch hash table.
  * @returns the compressed size, or 0 when it does not fit dstCap (the page
  *   is incompressible at that capacity: store it raw).
- * @throws TmemError EINVAL for ranges outside the memory or a bad acceleration.
+ * @throws TmemError EINVAL for ranges outside the memory, dst overlapping src,
+ *   a range over this thread's LZ4 hash table, or a bad acceleration.
  * Thread safety: any Worker, each with its own pm; destinations must not overlap.
  */
 export function compressPhysical(pm: PhysicalMemory, src: number, srcLen: number, dst: number, dstCap: number,
                                  options?: { acceleration?: number }): number {
   checkRange(pm, src, srcLen, "compressPhysical src");
   checkRange(pm, dst, dstCap, "compressPhysical dst");
+  // The block would overwrite input not read yet, or the table the matcher reads: refused, not garbage out.
+  if (overlap(src, srcLen, dst, dstCap)) invalid(`compressPhysical: dst [${dst}, +${dstCap}) overlaps src [${src}, +${srcLen}) (in-place compression is not supported)`);
+  const hash = pm.scratch + SCRATCH_LZ4_HASH;
+  if (overlap(hash, LZ4_HASH_BYTES, dst, dstCap) || overlap(hash, LZ4_HASH_BYTES, src, srcLen)) {
+    invalid(`compressPhysical: a range overlaps this thread's LZ4 hash table [${hash}, +${LZ4_HASH_BYTES})`);
+  }
   const acceleration = checkAcceleration(options?.acceleration);
-  const n = pm.core.lz4_compress_fast(src, srcLen, dst, dstCap, acceleration, pm.scratch + SCRATCH_LZ4_HASH);
+  const n = pm.core.lz4_compress_fast(src, srcLen, dst, dstCap, acceleration, hash);
   if (n === Status.ENOSPC) return 0;
   if (n < 0) throw new TmemError(ErrorCode.EINVAL, `lz4_compress_fast failed (status ${n})`);
   return n;
@@ -517,13 +529,15 @@ export function compressPhysical(pm: PhysicalMemory, src: number, srcLen: number
  * @param options.exact - fail unless it decodes to exactly dstCap bytes.
  * @returns the decoded size.
  * @throws TmemError EBADMSG for a malformed block (dst may hold garbage, no
- *   byte outside it is touched); EINVAL for ranges outside the memory.
+ *   byte outside it is touched); EINVAL for ranges outside the memory or
+ *   dst overlapping src.
  * Thread safety: pure; any Worker, on disjoint destinations.
  */
 export function decompressPhysical(pm: PhysicalMemory, src: number, srcLen: number, dst: number, dstCap: number,
                                    options?: { exact?: boolean }): number {
   checkRange(pm, src, srcLen, "decompressPhysical src");
   checkRange(pm, dst, dstCap, "decompressPhysical dst");
+  if (overlap(src, srcLen, dst, dstCap)) invalid(`decompressPhysical: dst [${dst}, +${dstCap}) overlaps src [${src}, +${srcLen}) (in-place decoding is not supported)`);
   const n = options?.exact === true
     ? pm.core.lz4_decompress_safe_exact(src, srcLen, dst, dstCap)
     : pm.core.lz4_decompress_safe(src, srcLen, dst, dstCap);

@@ -118,11 +118,11 @@ describe.skipIf(!existsSync("/usr/bin/lz4"))("framed, against lz4 -d", () => {
 });
 
 describe.skipIf(native === undefined)("compressPhysical with ranges inside the memory that overlap", () => {
-  // BUG (bindings/lz4.ts compressPhysical): any two ranges inside the memory are accepted, also a
+  // WAS A BUG (fixed by the lead: compressPhysical refuses overlapping ranges with EINVAL): any two ranges inside the memory are accepted, also a
   // destination over the source: the block is written over input not read yet and what comes out does
   // not decode to the source (or decodes to other bytes). Fix: refuse overlapping src/dst ranges with
   // EINVAL in compressPhysical (one compare), as liblz4 documents in-place compression unsupported.
-  it.fails("dst overlapping src is EINVAL or a block that decodes to the original source", async () => {
+  it("dst overlapping src is EINVAL or a block that decodes to the original source", async () => {
     const pm = await PhysicalMemory.create({ frames: 256, maxWorkers: 1 });
     const f = pm.allocFrame(), g = pm.allocFrame(), h = pm.allocFrame();
     expect([g, h]).toEqual([f + 1, f + 2]); // the destinations stay inside our three frames
@@ -141,12 +141,12 @@ describe.skipIf(native === undefined)("compressPhysical with ranges inside the m
     pm.detach();
   });
 
-  // BUG (bindings/lz4.ts compressPhysical): a destination over this thread's own hash table
+  // WAS A BUG (fixed: compressPhysical refuses ranges over the hash table with EINVAL): a destination over this thread's own hash table
   // (pm.scratch + SCRATCH_LZ4_HASH, 16 KiB) is accepted; the output overwrites the table while the
   // compressor reads it, candidates come from the block's own bytes, and the block returned does not
   // decode to the source (15 of 15 cases here). Fix: refuse (EINVAL) a dst range that overlaps
   // [pm.scratch + SCRATCH_LZ4_HASH, +16 KiB) (and src/dst overlap, above) in compressPhysical.
-  it.fails("dst over this thread's own hash table: no trap; the result is 0, EINVAL or a block that decodes to the source", async () => {
+  it("dst over this thread's own hash table: no trap; the result is 0, EINVAL or a block that decodes to the source", async () => {
     const pm = await PhysicalMemory.create({ frames: 256, maxWorkers: 1 });
     const f = pm.allocFrame();
     const at = pm.frameAddress(f);
