@@ -44,7 +44,7 @@ export {
   pmRecovered as pm_recovered, parkArm as pm_park_arm, parkedSlot as pm_parked,
   parkDisarm as pm_park_disarm, robustState as pm_robust_state,
 } from "./robust";
-export { pmReclaim as pm_reclaim, pmReclaimNext as pm_reclaim_next } from "./tmem_reclaim";
+export { pmReclaim as pm_reclaim, pmReclaimNext as pm_reclaim_next, tmem_drop_pins } from "./tmem_reclaim";
 
 export {
   pmFormat as pm_format, pmAttach as pm_attach, pmDetach as pm_detach,

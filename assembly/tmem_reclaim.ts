@@ -41,7 +41,7 @@
 // pmReclaimFinish, pmReclaimEnd), test/reclaim-model.test.ts,
 // test/attack-robust.test.ts.
 
-import { PAGE_SIZE, E_INVAL, MAX_WORKERS, framesBase, SCRATCH_IO, SCRATCH_ROBUST, CTRL_BASE, CTRL_MAX_WORKERS_OFF, slotScratch } from "./common";
+import { PAGE_SIZE, E_INVAL, MAX_WORKERS, framesBase, scratchBase, SCRATCH_IO, SCRATCH_ROBUST, CTRL_BASE, CTRL_MAX_WORKERS_OFF, slotScratch } from "./common";
 import { currentLockTag } from "./lock";
 import { R_DESC_CACHE, R_PINS, PIN_SLOTS, robustReclaim } from "./robust";
 import { pmReclaimBegin, pmReclaimFinish, reclaimerWord, slotTag } from "./frames";
@@ -77,17 +77,35 @@ export function tmem_reclaim_slot(slot: u32): i32 {
   // clears the entry in the section that drops the pin, so a reclaimer that
   // dies here leaves each entry either dropped and cleared or neither (its
   // own reclaim rolls it back), and the next run drops the rest once.
-  const pins = slotScratch(slot) + SCRATCH_ROBUST + R_PINS;
+  dropPins(slotScratch(slot) + SCRATCH_ROBUST + R_PINS);
+  return cacheGive(cw, 0xffffffff, true);
+}
+
+/** Drop every pin listed in the pin table at `pins` (a slot's robust area + R_PINS); returns the entries dropped. */
+function dropPins(pins: usize): i32 {
+  let n: i32 = 0;
   for (let i: u32 = 0; i < PIN_SLOTS; i++) {
     const entry = pins + (<usize>i << 2);
     const pin = load<u32>(entry);
     if (pin == 0) continue;
     const r = unpinAt(pin, entry);
+    if (r >= 0) n++;
     if (r == 1) reclaimedPins++;
     // Not a live pin of its incarnation (a corrupt table): nothing dropped, the entry forgotten.
     else if (r < 0) store<u32>(entry, 0);
   }
-  return cacheGive(cw, 0xffffffff, true);
+  return n;
+}
+
+/**
+ * Drop every pin this instance still holds, as a reclaim would (PhysicalMemory
+ * detach calls it first: a slot's next owner must not inherit its pins). A
+ * page flushed meanwhile whose last pin this was is freed from the index; its
+ * storage stays with its backend (as for a reclaim). Returns the pins dropped.
+ */
+export function tmem_drop_pins(): i32 {
+  if (!ready() || scratchBase == 0) return 0;
+  return dropPins(scratchBase + SCRATCH_ROBUST + R_PINS);
 }
 
 /**

@@ -456,6 +456,8 @@ export class PhysicalMemory {
     for (const hook of this.detachHooks.splice(0)) {
       try { hook(); } catch { /* detaching must complete; a hook's failure leaves only a stale mark */ }
     }
+    // Pins this thread still holds (tmem_get KEEP without its unpin): dropped, so the slot's next owner starts with an empty pin table.
+    try { this.core.tmem_drop_pins(); } catch { /* detaching must complete */ }
     this.attached = false;
     this.core.pm_detach();
     // Anything that kept this instance's exports (zpools, codecs, the tmem core) now fails

@@ -239,6 +239,26 @@ describe("attack: a Worker that dies holding pins", () => {
     pm.detach();
   });
 
+  it("a thread that detaches holding pins drops them: their pages flush at once, and the slot's next owner has all PIN_SLOTS free", async () => {
+    const s = await setup({ n: 16 });
+    const { c, pm, pers } = s;
+    const pm2 = await PhysicalMemory.attach(pm.handle);
+    const c2 = sixWordOids(pm2);
+    for (const k of [3, 5]) expect(c2.tmem_get(pers, ...key(k), 2)).toBe(1);
+    const slot = pm2.slot;
+    pm2.detach();
+    expect(c.tmem_check(0)).toBe(0);
+    expect({ k3: c.tmem_flush_page(pers, ...key(3)), k5: c.tmem_flush_page(pers, ...key(5)) }).toEqual({ k3: 1, k5: 1 });
+    const pm3 = await PhysicalMemory.attach(pm.handle);
+    expect(pm3.slot).toBe(slot);
+    const got = Array.from({ length: PIN_SLOTS + 1 }, (_, k) => sixWordOids(pm3).tmem_get(pers, ...key(6 + k), 2));
+    expect(got).toEqual([...Array(PIN_SLOTS).fill(1), -28]);
+    pm3.detach();
+    expect(c.tmem_check(0)).toBe(0);
+    expect(s.teardown()).toBe(0);
+    pm.detach();
+  });
+
   it("a Worker killed holding one pin: its reclaim drops it (flush then frees at once)", async () => {
     const s = await setup({ n: 16 });
     const { c, pm, pers } = s;
