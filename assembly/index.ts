@@ -34,6 +34,9 @@ import {
 import {
   CALL_RECORD, CALL_RECORD_SIZE, OID_BYTES, TMEM_PUT_NEW, TMEM_PUT_REPLACED, TMEM_PUT_REPLACED_PINNED,
   TMEM_FLUSH_ABSENT, TMEM_FLUSH_FREED, TMEM_FLUSH_PINNED,
+  MAX_POOLS as T_MAX_POOLS, MAX_DOMAINS as T_MAX_DOMAINS, POOL_ALIVE as T_POOL_ALIVE, POOL_DYING as T_POOL_DYING,
+  POOLS_OFF as T_POOLS_OFF, FRONTEND_OFF as T_FRONTEND_OFF, OUT_BYTES as T_OUT_BYTES, OUT_RECORD as T_OUT_RECORD,
+  SCAN_RECORD as T_SCAN_RECORD, POOL_GEN_SHIFT as T_POOL_GEN_SHIFT, DESC_SIZE as T_DESC_SIZE, PoolDesc as T_PoolDesc,
 } from "./tmem_layout";
 import { takeOwnerDied } from "./lock";
 import {
@@ -242,6 +245,19 @@ export const layout_TMEM_PUT_REPLACED_PINNED: i32 = TMEM_PUT_REPLACED_PINNED;
 export const layout_TMEM_FLUSH_ABSENT: i32 = TMEM_FLUSH_ABSENT;
 export const layout_TMEM_FLUSH_FREED: i32 = TMEM_FLUSH_FREED;
 export const layout_TMEM_FLUSH_PINNED: i32 = TMEM_FLUSH_PINNED;
+// The tmem core's pool table, out area and descriptor sizes, as src/tmem/core.ts reads them (tmem_layout.ts).
+export const layout_TMEM_MAX_POOLS: u32 = T_MAX_POOLS;
+export const layout_TMEM_MAX_DOMAINS: u32 = T_MAX_DOMAINS;
+export const layout_TMEM_POOL_ALIVE: u32 = T_POOL_ALIVE;
+export const layout_TMEM_POOL_DYING: u32 = T_POOL_DYING;
+export const layout_TMEM_POOL_GEN_SHIFT: u32 = T_POOL_GEN_SHIFT;
+export const layout_TMEM_POOLS_OFF: u32 = <u32>T_POOLS_OFF;
+export const layout_TMEM_POOL_DESC_SIZE: u32 = <u32>offsetof<T_PoolDesc>();
+export const layout_TMEM_FRONTEND_OFF: u32 = <u32>T_FRONTEND_OFF;
+export const layout_TMEM_OUT_BYTES: u32 = T_OUT_BYTES;
+export const layout_TMEM_OUT_RECORD: u32 = T_OUT_RECORD;
+export const layout_TMEM_SCAN_RECORD: u32 = T_SCAN_RECORD;
+export const layout_TMEM_DESC_SIZE: u32 = T_DESC_SIZE;
 
 // zcache's state frame and pampd meta word (zcache_layout.ts).
 export const layout_ZC_MAGIC: u32 = ZC_MAGIC;

@@ -43,25 +43,26 @@ import {
   CALL_RECORD, OID_BYTES, PIN_SLOTS, TMEM_PUT_NEW, TMEM_PUT_REPLACED, TMEM_PUT_REPLACED_PINNED, TMEM_FLUSH_FREED,
   TMEM_FLUSH_PINNED,
 } from "../../bindings/layout.generated.js";
+import * as G from "../../bindings/layout.generated.js";
 
 /** Pool flag: persistent (frontswap). The Xen ABI bit. */
 export const TMEM_POOL_PERSIST = 1;
 /** Pool flag: shared by uuid. The Xen ABI bit. */
 export const TMEM_POOL_SHARED = 2;
 /** Most pools at once (assembly/tmem_layout.ts MAX_POOLS). */
-export const TMEM_MAX_POOLS = 64;
+export const TMEM_MAX_POOLS: number = G.TMEM_MAX_POOLS;
 /**
  * A pool id is a u16 handle: slot (0..63) | generation (1..1023) << 6
  * (assembly/tmem_layout.ts poolSlot). It is never below 64, so 0 can mean "none";
  * a destroyed pool's id is refused until its slot has been reused 1023 times.
  */
-export const TMEM_POOL_GEN_SHIFT = 6;
+export const TMEM_POOL_GEN_SHIFT: number = G.TMEM_POOL_GEN_SHIFT;
 /** LRU domains (1..15 usable). */
-export const TMEM_MAX_DOMAINS = 16;
+export const TMEM_MAX_DOMAINS: number = G.TMEM_MAX_DOMAINS;
 /** Bytes of one page descriptor (metadata per stored page, plus its bucket share). */
-export const TMEM_DESC_SIZE = 64;
+export const TMEM_DESC_SIZE: number = G.TMEM_DESC_SIZE;
 /** Offset of the frontend area inside ROOT_TMEM (assembly/tmem_layout.ts FRONTEND_OFF). */
-export const TMEM_FRONTEND_OFF = 12288;
+export const TMEM_FRONTEND_OFF: number = G.TMEM_FRONTEND_OFF;
 /** Bytes of the frontend area. */
 export const TMEM_FRONTEND_SIZE = 4096;
 
@@ -204,10 +205,10 @@ export interface CoreStats {
 
 const OUT_OFF = SCRATCH_IO + PAGE_SIZE;
 /** Offset of the pool table in ROOT_TMEM (assembly/tmem_layout.ts POOLS_OFF). */
-const POOLS_OFF = 512;
+const POOLS_OFF = G.TMEM_POOLS_OFF;
 /** Out-area bytes (assembly/tmem_layout.ts OUT_BYTES): the scratch's last 1280 bytes are per-Worker pool counters and frontend words. */
-const OUT_BYTES = 32768 - PAGE_SIZE - 256 - 1024;
-const OUT_RECORD_WORDS = 4;
+const OUT_BYTES = G.TMEM_OUT_BYTES;
+const OUT_RECORD_WORDS = G.TMEM_OUT_RECORD / 4;
 /** u32 words of one out record: a pampd (lo, hi, meta) and its pin, as put, unpin and the flushes write it. */
 const RecWord = { LO: 0, HI: 1, META: 2, PIN: 3 } as const;
 /**
@@ -219,14 +220,14 @@ const PoolWord = {
   GENERATION: 15,
 } as const;
 /** u32 words per PoolDesc in the shared pool table (64 bytes). */
-const POOL_DESC_WORDS = 16;
+const POOL_DESC_WORDS = G.TMEM_POOL_DESC_SIZE / 4;
 /** PoolDesc states (assembly/tmem_layout.ts POOL_ALIVE, POOL_DYING; 0 is free). */
-const POOL_ALIVE = 1, POOL_DYING = 2;
+const POOL_ALIVE = G.TMEM_POOL_ALIVE, POOL_DYING = G.TMEM_POOL_DYING;
 /** u32 words of tmem_core_info's record (assembly/tmem.ts documents the order). */
 const CoreWord = { STATE: 0, BUCKET_BITS: 1, DESCRIPTORS: 2, DESC_FRAMES: 3, TABLE_FRAMES: 4, DESC_SIZE: 5, LRU_PAGES: 8 } as const;
 /** tmem_core_info's state once the index is set up. */
 const CORE_READY = 2;
-const SCAN_RECORD_WORDS = 8;
+const SCAN_RECORD_WORDS = G.TMEM_SCAN_RECORD / 4;
 /** u32 words of one scan record (assembly/tmem_layout.ts ScanRecord): pool, index, then the oid's six words. */
 const ScanWord = { POOL: 0, INDEX: 1, OID: 2 } as const;
 /** u32 words of an object id (192 bits). */
