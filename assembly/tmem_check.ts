@@ -40,8 +40,9 @@ import {
  * failure: -1 a chain longer than the descriptors carved or a bad address,
  * -2 a descriptor on the wrong bucket or of a free pool, -3 LRU links
  * disagree, -4 LRU counts disagree, -5 a pool's page count is off, -6
- * descriptors unaccounted for, -7 a lock is held, -8 a descriptor's pin
- * count differs from the pin-table entries naming it, or an entry names
+ * descriptors unaccounted for, -7 a lock is held, -8 more pin-table
+ * entries name a descriptor than its pin count (the count also holds take
+ * records' pins, which no table lists), or an entry names
  * no pinned descriptor of its incarnation (robust.ts R_PINS).
  */
 export function tmem_check(accounted: u32): i32 {
@@ -64,7 +65,9 @@ export function tmem_check(accounted: u32): i32 {
       if (d.bucket != b || poolSlot(d.pool) != slot || atomic.load<u32>(changetype<usize>(poolAt(slot))) == POOL_FREE) return -2;
       if ((d.flags & DESC_DEAD) != 0) return -2;
       if ((d.flags & DESC_ON_LRU) != 0) onLru++;
-      if (pinsNaming(cur | ((<u32>d.flags >> DESC_INC_SHIFT) & DESC_INC_MASK)) != <u32>d.refs) return -8;
+      // refs counts the pin-table entries naming d plus the pins held in take records (the remotifier's,
+      // tmem_take.ts: outside any table, released by their holder or its recoverer), so entries never exceed it.
+      if (pinsNaming(cur | ((<u32>d.flags >> DESC_INC_SHIFT) & DESC_INC_MASK)) > <u32>d.refs) return -8;
       store<u32>(tally + (<usize>slot << 2), load<u32>(tally + (<usize>slot << 2)) + 1);
       live++;
       cur = d.next;

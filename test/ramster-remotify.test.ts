@@ -251,6 +251,8 @@ describe.skipIf(!ok)("ramster remotify: cold zcache pages move to Redis after th
     for (let i = 0; i < 32; i++) expect(fs.store(0, i, pages[i]!)).toBe(true);
     await until("all remote", 20_000, () => zcache.stats().remote!.persistentPages >= 32);
     await ramster.pauseRemotify(true);
+    // The thread's connection opens asynchronously (Ramster.create awaits it, but a reconnect may be under way).
+    await until("the direct connection up", 20_000, () => ramster.stats().direct!.connected);
     const d0 = ramster.stats().direct!;
     expect(d0.connected).toBe(true);
     for (let i = 0; i < 32; i++) { expect(fs.load(0, i, into)).toBe(true); expect(same(into, pages[i]!)).toBe(true); }
